@@ -1,0 +1,297 @@
+"""Contracts of the authority's services: DTOs and ``typing.Protocol`` interfaces.
+
+Routes, the portal and the CLI call these; ``smartlic.authority.services.*`` implements them
+over SQLAlchemy. Every method that changes state takes an ``actor`` (who did it, for the event
+log) and raises ``smartlic.errors`` exceptions on bad input; nothing stored changes then.
+Services own their session: each public call is one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+from smartlic.domain.enums import (
+    ComplianceStatus,
+    Enforcement,
+    HoldingKind,
+    Role,
+)
+
+# ---------------------------------------------------------------- DTOs
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SmartAccountOut:
+    id: str
+    name: str
+    domain: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class VirtualAccountOut:
+    id: str
+    smart_account: str  # domain
+    name: str
+    description: str
+    is_default: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class LicenseOut:
+    """A catalogue entry (what a license *is*)."""
+
+    tag: str
+    name: str  # short name, e.g. network-advantage
+    display_name: str
+    description: str
+    version: str
+    enforcement: Enforcement
+
+
+@dataclass(frozen=True)
+class HoldingOut:
+    id: str
+    tag: str
+    quantity: int
+    kind: HoldingKind
+    starts_at: datetime | None
+    ends_at: datetime | None
+    subscription_id: str | None
+    active: bool  # counts at the clock's now
+
+
+@dataclass(frozen=True)
+class PoolLineOut:
+    """One tag in one virtual account: the compliance arithmetic."""
+
+    tag: str
+    name: str
+    display_name: str
+    enforcement: Enforcement
+    purchased: int
+    in_use: int
+    reserved: int
+    available: int  # purchased - in_use - reserved (may be negative)
+    status: ComplianceStatus
+    holdings: list[HoldingOut] = field(default_factory=list)
+    # ids of instances using this tag when out of compliance (first page only)
+    instances_concerned: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ComplianceOut:
+    smart_account: str
+    virtual_account: str
+    status: ComplianceStatus
+    lines: list[PoolLineOut]
+    computed_at: datetime
+
+
+@dataclass(frozen=True)
+class TokenOut:
+    id: str
+    virtual_account: str
+    description: str
+    created_at: datetime
+    expires_at: datetime
+    max_uses: int | None
+    uses: int
+    export_controlled_allowed: bool
+    revoked_at: datetime | None
+    created_by: str
+    status: str  # "active" | "expired" | "revoked" | "used-up"
+
+
+@dataclass(frozen=True)
+class CreatedToken:
+    token: TokenOut
+    text: str  # shown once
+
+
+@dataclass(frozen=True)
+class UsageOut:
+    tag: str
+    count: int
+    status: str  # EntitlementStatus value
+
+
+@dataclass(frozen=True)
+class InstanceOut:
+    id: str
+    smart_account: str
+    virtual_account: str
+    udi_pid: str
+    udi_sn: str
+    hostname: str
+    software_tag: str
+    registered_at: datetime
+    last_contact_at: datetime | None
+    status: str  # InstanceStatus value
+    alerts: list[str]
+    usage: list[UsageOut]
+    certificate_expires: datetime | None
+
+
+@dataclass(frozen=True)
+class EventOut:
+    id: int
+    at: datetime
+    name: str  # dotted, e.g. instance.registered
+    actor: str
+    smart_account: str | None
+    virtual_account: str | None
+    subject: str | None
+    properties: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling the management API: an API key with a role, maybe scoped to an account."""
+
+    name: str
+    role: Role
+    smart_account: str | None  # None = every account (role ADMIN)
+    virtual_account: str | None = None
+
+    def label(self) -> str:
+        return f"apikey:{self.name}"
+
+
+@dataclass(frozen=True)
+class CreatedApiKey:
+    id: str
+    name: str
+    role: Role
+    smart_account: str | None
+    text: str  # shown once
+
+
+# ---------------------------------------------------------------- contracts
+
+
+class AccountsService(Protocol):
+    def create_smart_account(self, *, name: str, domain: str, actor: str) -> SmartAccountOut: ...
+    def list_smart_accounts(self) -> list[SmartAccountOut]: ...
+    def get_smart_account(self, domain: str) -> SmartAccountOut: ...
+    def create_virtual_account(
+        self, domain: str, *, name: str, description: str = "", actor: str
+    ) -> VirtualAccountOut: ...
+    def list_virtual_accounts(self, domain: str) -> list[VirtualAccountOut]: ...
+    def rename_virtual_account(
+        self, domain: str, name: str, *, new_name: str, actor: str
+    ) -> VirtualAccountOut: ...
+    def delete_virtual_account(self, domain: str, name: str, *, actor: str) -> None: ...
+
+
+class LicensesService(Protocol):
+    def define_license(
+        self,
+        *,
+        tag: str,
+        name: str,
+        display_name: str,
+        description: str = "",
+        version: str = "1.0",
+        enforcement: Enforcement = Enforcement.UNENFORCED,
+        actor: str,
+    ) -> LicenseOut: ...
+    def list_catalogue(self) -> list[LicenseOut]: ...
+    def add_holding(
+        self,
+        domain: str,
+        virtual_account: str,
+        *,
+        tag: str,
+        quantity: int,
+        kind: HoldingKind = HoldingKind.PERPETUAL,
+        starts_at: datetime | None = None,
+        ends_at: datetime | None = None,
+        subscription_id: str | None = None,
+        actor: str,
+    ) -> HoldingOut: ...
+    def compliance(self, domain: str, virtual_account: str) -> ComplianceOut: ...
+    def transfer(
+        self,
+        domain: str,
+        source: str,
+        target: str,
+        *,
+        tag: str,
+        quantity: int,
+        actor: str,
+    ) -> None: ...
+
+
+class TokensService(Protocol):
+    def create_token(
+        self,
+        domain: str,
+        virtual_account: str,
+        *,
+        days: int = 30,
+        description: str = "",
+        max_uses: int | None = None,
+        export_controlled_allowed: bool = True,
+        actor: str,
+    ) -> CreatedToken: ...
+    def list_tokens(self, domain: str, virtual_account: str) -> list[TokenOut]: ...
+    def revoke_token(self, domain: str, token_id: str, *, actor: str) -> TokenOut: ...
+
+
+class InstancesService(Protocol):
+    def list_instances(
+        self,
+        domain: str,
+        virtual_account: str | None = None,
+        *,
+        search: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> Page[InstanceOut]: ...
+    def get_instance(self, domain: str, instance_id: str) -> InstanceOut: ...
+    def transfer_instance(
+        self, domain: str, instance_id: str, *, target: str, actor: str
+    ) -> InstanceOut: ...
+    def remove_instance(self, domain: str, instance_id: str, *, actor: str) -> None: ...
+
+
+class DeviceService(Protocol):
+    """Device protocol v1 (docs/device-protocol.md): envelopes in, signed envelopes out."""
+
+    def register(self, request: dict[str, Any]) -> dict[str, Any]: ...
+    def renew_id(self, envelope: dict[str, Any]) -> dict[str, Any]: ...
+    def authorize(self, envelope: dict[str, Any]) -> dict[str, Any]: ...
+    def deregister(self, envelope: dict[str, Any]) -> dict[str, Any]: ...
+
+
+class EventsService(Protocol):
+    def list_events(
+        self,
+        domain: str | None,
+        *,
+        name_prefix: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> Page[EventOut]: ...
+
+
+class ApiKeysService(Protocol):
+    def create_api_key(
+        self, *, name: str, role: Role, smart_account: str | None, actor: str
+    ) -> CreatedApiKey: ...
+    def authenticate(self, text: str) -> Principal: ...
+    def revoke_api_key(self, key_id: str, *, actor: str) -> None: ...

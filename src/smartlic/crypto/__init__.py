@@ -1,0 +1,64 @@
+"""Keys, identity certificates, signatures and secrets (``cryptography``); no I/O beyond key files.
+
+Usage::
+
+    ca = CertificateAuthority.create("smartlic authority", clock.now())
+    key = generate_key()
+    csr = make_csr(key, Udi("C1000V", "9ABC"))
+    cert = ca.issue(csr, not_before=clock.now(), days=365)
+    verify_certificate(cert, ca.certificate, at=clock.now())
+"""
+
+from smartlic.crypto._keys import (
+    Udi,
+    fingerprint,
+    generate_key,
+    load_certificate,
+    load_private_key,
+    public_key_from_pem,
+    public_key_pem,
+    save_private_key,
+)
+from smartlic.crypto._pki import (
+    CertificateAuthority,
+    certificate_pem,
+    csr_udi,
+    make_csr,
+    verify_certificate,
+)
+from smartlic.crypto._secrets import (
+    TokenText,
+    hash_secret,
+    hash_password,
+    make_api_key,
+    make_token_text,
+    parse_token_text,
+    verify_password,
+)
+from smartlic.crypto._sign import Signer, sign_bytes, verify_bytes
+
+__all__ = [
+    "CertificateAuthority",
+    "Signer",
+    "TokenText",
+    "Udi",
+    "certificate_pem",
+    "csr_udi",
+    "fingerprint",
+    "generate_key",
+    "hash_password",
+    "hash_secret",
+    "load_certificate",
+    "load_private_key",
+    "make_api_key",
+    "make_csr",
+    "make_token_text",
+    "parse_token_text",
+    "public_key_from_pem",
+    "public_key_pem",
+    "save_private_key",
+    "sign_bytes",
+    "verify_bytes",
+    "verify_certificate",
+    "verify_password",
+]

@@ -1,0 +1,1 @@
+"""Wire and file formats: parse and emit, pure (no web or database code)."""

@@ -1,0 +1,97 @@
+"""Device protocol v1: the message shapes of docs/device-protocol.md, built and checked here.
+
+Both sides use this module: the agent builds requests and checks responses; the authority
+checks requests and builds responses. Pure: dicts in, dicts out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from smartlic.crypto import Udi
+from smartlic.errors import InvalidInput
+
+__all__ = [
+    "API_PREFIX",
+    "Entitlement",
+    "MAX_COUNT",
+    "parse_entitlements",
+    "parse_udi",
+    "require_str",
+    "require_type",
+    "udi_json",
+]
+
+API_PREFIX = "/api/device/v1"
+MAX_COUNT = 1_000_000  # a product instance never holds more of one license than this
+MAX_TAG_LEN = 255
+
+
+@dataclass(frozen=True, slots=True)
+class Entitlement:
+    tag: str
+    count: int
+
+
+def udi_json(udi: Udi) -> dict[str, str]:
+    return {"pid": udi.pid, "sn": udi.sn}
+
+
+def require_str(data: Mapping[str, Any], key: str, *, max_len: int = 16384) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value or len(value) > max_len:
+        raise InvalidInput(f"{key!r} must be a non-empty string", pointer=f"/{key}")
+    return value
+
+
+def require_type(payload: Mapping[str, Any], expected: str) -> None:
+    if payload.get("type") != expected:
+        raise InvalidInput(
+            f"expected a {expected!r} message, got {payload.get('type')!r}", pointer="/type"
+        )
+
+
+def parse_udi(data: Any, pointer: str = "/udi") -> Udi:
+    if not isinstance(data, Mapping):
+        raise InvalidInput("udi must be an object {pid, sn}", pointer=pointer)
+    pid, sn = data.get("pid"), data.get("sn")
+    for name, value in (("pid", pid), ("sn", sn)):
+        if not isinstance(value, str) or not value or len(value) > 64:
+            raise InvalidInput(f"udi.{name} must be a string of 1-64 characters", pointer=f"{pointer}/{name}")
+    return Udi(str(pid), str(sn))
+
+
+def parse_entitlements(data: Any) -> list[Entitlement]:
+    """Validate ``[{"tag": str, "count": int}]``; a tag may appear once."""
+    if not isinstance(data, Sequence) or isinstance(data, str | bytes):
+        raise InvalidInput("entitlements must be a list", pointer="/entitlements")
+    seen: set[str] = set()
+    out: list[Entitlement] = []
+    for i, item in enumerate(data):
+        ptr = f"/entitlements/{i}"
+        if not isinstance(item, Mapping):
+            raise InvalidInput("each entitlement is an object {tag, count}", pointer=ptr)
+        tag, count = item.get("tag"), item.get("count")
+        if not isinstance(tag, str) or not tag or len(tag) > MAX_TAG_LEN:
+            raise InvalidInput("tag must be a non-empty string", pointer=f"{ptr}/tag")
+        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_COUNT:
+            raise InvalidInput(f"count must be an integer 0-{MAX_COUNT}", pointer=f"{ptr}/count")
+        if tag in seen:
+            raise InvalidInput(f"tag {tag!r} appears twice", pointer=f"{ptr}/tag")
+        seen.add(tag)
+        out.append(Entitlement(tag, count))
+    return out
+
+
+def check_fresh(timestamp_ms: Any, now: datetime, window_s: float) -> None:
+    """Refuse a message whose ``timestamp`` is outside ``now ± window``."""
+    from smartlic.errors import ReplayDetected
+
+    if isinstance(timestamp_ms, bool) or not isinstance(timestamp_ms, int):
+        raise InvalidInput("timestamp must be epoch milliseconds", pointer="/timestamp")
+    skew = abs(now.timestamp() - timestamp_ms / 1000)
+    if skew > window_s:
+        raise ReplayDetected(f"message timestamp is {skew:.0f} s away from the authority's clock")
