@@ -2,20 +2,20 @@
 
 ::
 
-    SmartlicError                     code=internal            500
-    ├── InvalidInput                  code=invalid-input       422   (bad field, malformed document)
-    │   └── UnknownTag                code=unknown-tag         422
-    ├── NotFound                      code=not-found           404
-    ├── Conflict                      code=conflict            409
-    │   ├── AlreadyRegistered         code=already-registered  409   (re-register without force)
-    │   ├── NotEmpty                  code=not-empty           409   (delete a non-empty virtual account)
-    │   └── InsufficientLicenses      code=insufficient-licenses 409 (transfer more than is available)
-    ├── AuthenticationFailed          code=unauthenticated     401   (missing/bad API key)
-    ├── Forbidden                     code=forbidden           403   (tenant isolation, role)
-    ├── TokenRejected                 code=token-*             403   (expired, revoked, unknown, used up)
-    ├── SignatureInvalid              code=bad-signature       401   (signed request/response fails verification)
-    ├── ReplayDetected                code=replay              409   (nonce seen, timestamp outside window)
-    └── Unavailable                   code=unavailable         503   (authority unreachable, from a client)
+    SmartlicError              internal               500
+    ├── InvalidInput           invalid-input          422  bad field, malformed document
+    │   └── UnknownTag         unknown-tag            422
+    ├── NotFound               not-found              404
+    ├── Conflict               conflict               409
+    │   ├── AlreadyRegistered  already-registered     409  re-register without force
+    │   ├── NotEmpty           not-empty              409  delete a non-empty virtual account
+    │   └── InsufficientLicenses  insufficient-licenses  409  transfer more than available
+    ├── AuthenticationFailed   unauthenticated        401  missing or bad API key
+    ├── Forbidden              forbidden              403  tenant isolation, role
+    ├── TokenRejected          token-*                403  expired, revoked, unknown, used up
+    ├── SignatureInvalid       bad-signature          401  signature fails verification
+    ├── ReplayDetected         replay                 409  nonce seen, timestamp off window
+    └── Unavailable            unavailable            503  authority unreachable (clients)
 
 The HTTP layer turns these into one problem+json body (``authority/api/problems.py``); the CLI
 prints ``Error [code]: detail`` and exits non-zero; the device shell prints IOS-style messages.

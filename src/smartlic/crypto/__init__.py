@@ -28,8 +28,8 @@ from smartlic.crypto._pki import (
 )
 from smartlic.crypto._secrets import (
     TokenText,
-    hash_secret,
     hash_password,
+    hash_secret,
     make_api_key,
     make_token_text,
     parse_token_text,

@@ -55,7 +55,9 @@ def csr_udi(pem: str) -> Udi:
     cn = csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     sn = csr.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
     if not cn or not sn:
-        raise InvalidInput("the CSR subject must carry CN=<PID> and serialNumber=<SN>", pointer="/csr")
+        raise InvalidInput(
+            "the CSR subject must carry CN=<PID> and serialNumber=<SN>", pointer="/csr"
+        )
     return Udi(str(cn[0].value), str(sn[0].value))
 
 

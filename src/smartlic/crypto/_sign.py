@@ -19,7 +19,7 @@ def sign_bytes(key: Ed25519PrivateKey, data: bytes) -> str:
 
 
 def verify_bytes(public_key: Ed25519PublicKey, data: bytes, signature_b64: str) -> None:
-    """Raise ``SignatureInvalid`` unless ``signature_b64`` is a valid signature of ``data``."""
+    """Raise ``SignatureInvalid`` unless ``signature_b64`` signs ``data``."""
     try:
         raw = base64.b64decode(signature_b64, validate=True)
         public_key.verify(raw, data)

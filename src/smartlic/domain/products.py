@@ -29,10 +29,14 @@ __all__ = [
 ]
 
 _NAMESPACE = uuid.UUID("6f1c2a52-4f0b-4d1e-9a51-5b1e0c6b7a10")
-_TAG = re.compile(r"^regid\.\d{4}-\d{2}\.[a-z0-9-]+(\.[a-z0-9-]+)+\.[A-Za-z0-9_.+-]+,[0-9A-Za-z._-]+_[0-9a-f-]{36}$")
+_TAG = re.compile(
+    r"^regid\.\d{4}-\d{2}\.[a-z0-9-]+(\.[a-z0-9-]+)+\.[A-Za-z0-9_.+-]+,[0-9A-Za-z._-]+_[0-9a-f-]{36}$"
+)
 
 
-def make_tag(name: str, *, version: str = "1.0", date: str = "2026-01", domain: str = "org.smartlic") -> str:
+def make_tag(
+    name: str, *, version: str = "1.0", date: str = "2026-01", domain: str = "org.smartlic"
+) -> str:
     """A stable ISO 19770-2 style entitlement tag for ``name``."""
     uid = uuid.uuid5(_NAMESPACE, f"{domain}.{name},{version}")
     return f"regid.{date}.{domain}.{name},{version}_{uid}"
@@ -58,7 +62,9 @@ class LicenseSpec:
         return self.description or self.display_name
 
 
-def _spec(name: str, display: str, enforcement: Enforcement = Enforcement.UNENFORCED) -> LicenseSpec:
+def _spec(
+    name: str, display: str, enforcement: Enforcement = Enforcement.UNENFORCED
+) -> LicenseSpec:
     return LicenseSpec(name=name, display_name=display, tag=make_tag(name), enforcement=enforcement)
 
 

@@ -16,8 +16,8 @@ from smartlic.errors import InvalidInput
 
 __all__ = [
     "API_PREFIX",
-    "Entitlement",
     "MAX_COUNT",
+    "Entitlement",
     "parse_entitlements",
     "parse_udi",
     "require_str",
@@ -60,7 +60,9 @@ def parse_udi(data: Any, pointer: str = "/udi") -> Udi:
     pid, sn = data.get("pid"), data.get("sn")
     for name, value in (("pid", pid), ("sn", sn)):
         if not isinstance(value, str) or not value or len(value) > 64:
-            raise InvalidInput(f"udi.{name} must be a string of 1-64 characters", pointer=f"{pointer}/{name}")
+            raise InvalidInput(
+                f"udi.{name} must be a string of 1-64 characters", pointer=f"{pointer}/{name}"
+            )
     return Udi(str(pid), str(sn))
 
 

@@ -78,7 +78,9 @@ def parse_iso(text: str | None) -> datetime | None:
         raise InvalidInput(f"not an ISO 8601 UTC time: {text!r}") from exc
 
 
-def seal(payload: Mapping[str, Any], signer: Signer, *, with_certificate: bool = False) -> dict[str, Any]:
+def seal(
+    payload: Mapping[str, Any], signer: Signer, *, with_certificate: bool = False
+) -> dict[str, Any]:
     """Serialise ``payload`` compactly and sign the exact string."""
     text = compact_json(payload)
     env: dict[str, Any] = {

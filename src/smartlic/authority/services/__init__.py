@@ -42,4 +42,20 @@ class Services:
 def build_services(
     engine: Engine, clock: Clock, keys: AuthorityKeys, *, replay_window_s: float = 300.0
 ) -> Services:
-    raise NotImplementedError("being written")  # replaced in the next commit
+    from smartlic.authority.services.accounts import SqlAccountsService
+    from smartlic.authority.services.api_keys import SqlApiKeysService
+    from smartlic.authority.services.device import SqlDeviceService
+    from smartlic.authority.services.events import SqlEventsService
+    from smartlic.authority.services.instances import SqlInstancesService
+    from smartlic.authority.services.licenses import SqlLicensesService
+    from smartlic.authority.services.tokens import SqlTokensService
+
+    return Services(
+        accounts=SqlAccountsService(engine, clock),
+        licenses=SqlLicensesService(engine, clock),
+        tokens=SqlTokensService(engine, clock, keys),
+        instances=SqlInstancesService(engine, clock),
+        device=SqlDeviceService(engine, clock, keys, replay_window_s=replay_window_s),
+        events=SqlEventsService(engine, clock),
+        api_keys=SqlApiKeysService(engine, clock),
+    )

@@ -1,0 +1,77 @@
+"""Pool counters maintained on write: the in-use count of a (virtual account, license) moves
+with every usage change, so compliance reads O(tags) rows, never O(instances)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from smartlic.domain.compliance import HoldingTerms, purchased
+from smartlic.storage.models import Holding, PoolCounter
+
+
+def ensure_counters(s: Session, va_id: str, license_ids: list[str]) -> None:
+    """Create missing counter rows; safe against a concurrent creator (ON CONFLICT DO NOTHING)."""
+    if not license_ids:
+        return
+    dialect = s.get_bind().dialect.name
+    ins = pg_insert if dialect == "postgresql" else sqlite_insert
+    rows = [
+        {"virtual_account_id": va_id, "license_id": lid, "in_use": 0, "reserved": 0}
+        for lid in license_ids
+    ]
+    s.execute(ins(PoolCounter).values(rows).on_conflict_do_nothing())
+
+
+def add_in_use(s: Session, va_id: str, deltas: Mapping[str, int]) -> dict[str, int]:
+    """Apply in-use deltas atomically; returns the new in-use count per license.
+
+    Rows are updated in license-id order so two concurrent transactions touching the same
+    licenses take their row locks in the same order and cannot deadlock.
+    """
+    changed = sorted(lid for lid, d in deltas.items() if d)
+    ensure_counters(s, va_id, changed)
+    result: dict[str, int] = {}
+    for lid in changed:
+        stmt = (
+            update(PoolCounter)
+            .where(PoolCounter.virtual_account_id == va_id, PoolCounter.license_id == lid)
+            .values(in_use=PoolCounter.in_use + deltas[lid])
+            .returning(PoolCounter.in_use)
+        )
+        result[lid] = int(s.execute(stmt).scalar_one())
+    return result
+
+
+def counters(
+    s: Session, va_id: str, license_ids: list[str] | None = None
+) -> dict[str, PoolCounter]:
+    q = select(PoolCounter).where(PoolCounter.virtual_account_id == va_id)
+    if license_ids is not None:
+        q = q.where(PoolCounter.license_id.in_(license_ids))
+    return {c.license_id: c for c in s.scalars(q)}
+
+
+def holdings_by_license(
+    s: Session, va_id: str, license_ids: list[str] | None = None
+) -> dict[str, list[Holding]]:
+    q = select(Holding).where(Holding.virtual_account_id == va_id)
+    if license_ids is not None:
+        q = q.where(Holding.license_id.in_(license_ids))
+    out: dict[str, list[Holding]] = {}
+    for h in s.scalars(q):
+        out.setdefault(h.license_id, []).append(h)
+    return out
+
+
+def terms(h: Holding) -> HoldingTerms:
+    return HoldingTerms(h.quantity, h.kind, h.starts_at, h.ends_at)
+
+
+def purchased_now(holdings: list[Holding], now: datetime) -> int:
+    return purchased((terms(h) for h in holdings), now)

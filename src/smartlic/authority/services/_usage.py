@@ -1,0 +1,124 @@
+"""Applying an instance's usage: replace what it held, move the pool counters, decide the
+answer per tag. Shared by authorization, deregistration, removal and instance transfer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from smartlic.authority.services import _pool
+from smartlic.domain.enums import Enforcement, EntitlementStatus
+from smartlic.formats.device_v1 import Entitlement
+from smartlic.storage.models import InstanceUsage, License, ProductInstance
+
+
+def current_usage(s: Session, instance_id: str) -> dict[str, InstanceUsage]:
+    rows = s.scalars(select(InstanceUsage).where(InstanceUsage.instance_id == instance_id))
+    return {u.license_id: u for u in rows}
+
+
+def release_all(s: Session, inst: ProductInstance) -> None:
+    """Free everything ``inst`` uses in its virtual account."""
+    held = current_usage(s, inst.id)
+    _pool.add_in_use(s, inst.virtual_account_id, {lid: -u.count for lid, u in held.items()})
+    s.execute(delete(InstanceUsage).where(InstanceUsage.instance_id == inst.id))
+
+
+def claim_all(s: Session, inst: ProductInstance, held: dict[str, int]) -> None:
+    """Count ``held`` (license id -> count) in ``inst``'s (new) virtual account."""
+    _pool.add_in_use(s, inst.virtual_account_id, held)
+
+
+def apply_usage(
+    s: Session, inst: ProductInstance, wanted: Iterable[Entitlement], now: datetime
+) -> list[tuple[Entitlement, EntitlementStatus]]:
+    """Replace ``inst``'s usage with ``wanted`` and answer each tag."""
+    wanted = list(wanted)
+    tags = [e.tag for e in wanted]
+    lics = {lic.tag: lic for lic in s.scalars(select(License).where(License.tag.in_(tags)))}
+    held = current_usage(s, inst.id)
+    new_counts = {
+        lics[e.tag].id: e.count
+        for e in wanted
+        if e.tag in lics and e.count > 0 and _may_use(lics[e.tag], inst)
+    }
+    deltas = {
+        lid: new_counts.get(lid, 0) - (held[lid].count if lid in held else 0)
+        for lid in set(held) | set(new_counts)
+    }
+    in_use = _pool.add_in_use(s, inst.virtual_account_id, deltas)
+    purchased = _purchased(s, inst.virtual_account_id, list(new_counts), now)
+    answers = [(e, _answer(e, lics.get(e.tag), inst, in_use, purchased, s)) for e in wanted]
+    _store(
+        s,
+        inst,
+        held,
+        {
+            lics[e.tag].id: (e.count, st)
+            for e, st in answers
+            if e.tag in lics and lics[e.tag].id in new_counts
+        },
+    )
+    return answers
+
+
+def _may_use(lic: License, inst: ProductInstance) -> bool:
+    return lic.enforcement is not Enforcement.EXPORT_CONTROLLED or inst.export_controlled_allowed
+
+
+def _purchased(s: Session, va_id: str, ids: list[str], now: datetime) -> dict[str, tuple[int, int]]:
+    """license id -> (purchased now, reserved)."""
+    holdings = _pool.holdings_by_license(s, va_id, ids)
+    counters = _pool.counters(s, va_id, ids)
+    return {
+        lid: (
+            _pool.purchased_now(holdings.get(lid, []), now),
+            counters[lid].reserved if lid in counters else 0,
+        )
+        for lid in ids
+    }
+
+
+def _answer(
+    e: Entitlement,
+    lic: License | None,
+    inst: ProductInstance,
+    in_use: dict[str, int],
+    purchased: dict[str, tuple[int, int]],
+    s: Session,
+) -> EntitlementStatus:
+    if lic is None:
+        return EntitlementStatus.INVALID_TAG
+    if not _may_use(lic, inst):
+        return EntitlementStatus.NOT_AUTHORIZED
+    if e.count == 0:
+        return EntitlementStatus.AUTHORIZED
+    bought, reserved = purchased[lic.id]
+    used = in_use.get(lic.id)
+    if used is None:  # unchanged: read the live counter
+        counter = _pool.counters(s, inst.virtual_account_id, [lic.id]).get(lic.id)
+        used = counter.in_use if counter else 0
+    if used + reserved > bought:
+        return EntitlementStatus.OUT_OF_COMPLIANCE
+    return EntitlementStatus.AUTHORIZED
+
+
+def _store(
+    s: Session,
+    inst: ProductInstance,
+    held: dict[str, InstanceUsage],
+    new: dict[str, tuple[int, EntitlementStatus]],
+) -> None:
+    for lid, usage in held.items():
+        if lid not in new:
+            s.delete(usage)
+    for lid, (count, status) in new.items():
+        if lid in held:
+            held[lid].count, held[lid].status = count, status.value
+        else:
+            s.add(
+                InstanceUsage(instance_id=inst.id, license_id=lid, count=count, status=status.value)
+            )

@@ -1,0 +1,176 @@
+"""Smart accounts and their virtual accounts (license pools); a DEFAULT one always exists."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from smartlic.authority.services._base import ServiceBase
+from smartlic.authority.services.interfaces import SmartAccountOut, VirtualAccountOut
+from smartlic.errors import Conflict, InvalidInput, NotEmpty
+from smartlic.storage.models import (
+    Holding,
+    PoolCounter,
+    ProductInstance,
+    RegistrationToken,
+    SmartAccount,
+    VirtualAccount,
+)
+
+DEFAULT_VA = "DEFAULT"
+_DOMAIN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+
+
+def _name(value: str, field: str) -> str:
+    value = value.strip()
+    if not 1 <= len(value) <= 200:
+        raise InvalidInput(f"{field} must be 1-200 characters", pointer=f"/{field}")
+    return value
+
+
+def sa_out(sa: SmartAccount) -> SmartAccountOut:
+    return SmartAccountOut(id=sa.id, name=sa.name, domain=sa.domain, created_at=sa.created_at)
+
+
+def va_out(va: VirtualAccount, domain: str) -> VirtualAccountOut:
+    return VirtualAccountOut(
+        id=va.id,
+        smart_account=domain,
+        name=va.name,
+        description=va.description,
+        is_default=va.is_default,
+        created_at=va.created_at,
+    )
+
+
+class SqlAccountsService(ServiceBase):
+    def create_smart_account(self, *, name: str, domain: str, actor: str) -> SmartAccountOut:
+        domain = domain.strip().lower()
+        if not _DOMAIN.match(domain) or len(domain) > 200:
+            raise InvalidInput(f"not a domain name: {domain!r}", pointer="/domain")
+        try:
+            with self.transaction() as s:
+                sa = SmartAccount(name=_name(name, "name"), domain=domain, created_at=self.now())
+                s.add(sa)
+                s.flush()
+                s.add(
+                    VirtualAccount(
+                        smart_account_id=sa.id,
+                        name=DEFAULT_VA,
+                        is_default=True,
+                        description="Default virtual account",
+                        created_at=self.now(),
+                    )
+                )
+                self.record(
+                    s,
+                    "account.created",
+                    actor=actor,
+                    smart_account=sa,
+                    subject=domain,
+                    name=sa.name,
+                )
+                return sa_out(sa)
+        except IntegrityError as exc:
+            raise Conflict(f"smart account {domain!r} already exists", pointer="/domain") from exc
+
+    def list_smart_accounts(self) -> list[SmartAccountOut]:
+        with self.transaction() as s:
+            return [
+                sa_out(sa) for sa in s.scalars(select(SmartAccount).order_by(SmartAccount.domain))
+            ]
+
+    def get_smart_account(self, domain: str) -> SmartAccountOut:
+        with self.transaction() as s:
+            return sa_out(self.smart_account(s, domain))
+
+    def create_virtual_account(
+        self, domain: str, *, name: str, description: str = "", actor: str
+    ) -> VirtualAccountOut:
+        name = _name(name, "name")
+        try:
+            with self.transaction() as s:
+                sa = self.smart_account(s, domain)
+                va = VirtualAccount(
+                    smart_account_id=sa.id,
+                    name=name,
+                    description=description[:1000],
+                    created_at=self.now(),
+                )
+                s.add(va)
+                s.flush()
+                self.record(
+                    s,
+                    "virtual_account.created",
+                    actor=actor,
+                    smart_account=sa,
+                    virtual_account=name,
+                    subject=name,
+                )
+                return va_out(va, domain)
+        except IntegrityError as exc:
+            raise Conflict(f"virtual account {name!r} already exists", pointer="/name") from exc
+
+    def list_virtual_accounts(self, domain: str) -> list[VirtualAccountOut]:
+        with self.transaction() as s:
+            sa = self.smart_account(s, domain)
+            rows = s.scalars(
+                select(VirtualAccount)
+                .where(VirtualAccount.smart_account_id == sa.id)
+                .order_by(VirtualAccount.name)
+            )
+            return [va_out(va, domain) for va in rows]
+
+    def rename_virtual_account(
+        self, domain: str, name: str, *, new_name: str, actor: str
+    ) -> VirtualAccountOut:
+        new_name = _name(new_name, "name")
+        try:
+            with self.transaction() as s:
+                sa = self.smart_account(s, domain)
+                va = self.virtual_account(s, sa, name)
+                va.name = new_name
+                s.flush()
+                self.record(
+                    s,
+                    "virtual_account.renamed",
+                    actor=actor,
+                    smart_account=sa,
+                    virtual_account=new_name,
+                    subject=new_name,
+                    old_name=name,
+                )
+                return va_out(va, domain)
+        except IntegrityError as exc:
+            raise Conflict(f"virtual account {new_name!r} already exists", pointer="/name") from exc
+
+    def delete_virtual_account(self, domain: str, name: str, *, actor: str) -> None:
+        with self.transaction() as s:
+            sa = self.smart_account(s, domain)
+            va = self.virtual_account(s, sa, name)
+            if va.is_default:
+                raise Conflict("the default virtual account cannot be deleted", code="is-default")
+            if self._has_contents(s, va.id):
+                raise NotEmpty(f"virtual account {name!r} still holds licenses or instances")
+            s.query(RegistrationToken).filter_by(virtual_account_id=va.id).delete()
+            s.query(PoolCounter).filter_by(virtual_account_id=va.id).delete()
+            s.delete(va)
+            self.record(
+                s,
+                "virtual_account.deleted",
+                actor=actor,
+                smart_account=sa,
+                virtual_account=name,
+                subject=name,
+            )
+
+    @staticmethod
+    def _has_contents(s: Session, va_id: str) -> bool:
+        holdings = s.scalar(select(exists().where(Holding.virtual_account_id == va_id)))
+        instances = s.scalar(
+            select(func.count()).where(ProductInstance.virtual_account_id == va_id)
+        )
+        return bool(holdings) or bool(instances)

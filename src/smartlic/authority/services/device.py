@@ -1,0 +1,354 @@
+"""Device protocol v1 (docs/device-protocol.md): registration, identity renewal, authorization
+and deregistration. Requests other than ``register`` are signed with the device's identity key;
+every response is signed by the authority."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from smartlic.authority.keys import AuthorityKeys
+from smartlic.authority.services._base import ServiceBase
+from smartlic.authority.services._usage import apply_usage, release_all
+from smartlic.authority.services.tokens import consume_token
+from smartlic.clock import Clock
+from smartlic.crypto import Udi, certificate_pem, csr_udi, fingerprint, load_certificate
+from smartlic.domain.enums import EntitlementStatus, InstanceStatus
+from smartlic.errors import AlreadyRegistered, InvalidInput, ReplayDetected, SignatureInvalid
+from smartlic.formats.device_v1 import (
+    check_fresh,
+    parse_entitlements,
+    parse_udi,
+    require_str,
+    require_type,
+    udi_json,
+)
+from smartlic.formats.envelope import (
+    envelope_key_id,
+    iso,
+    make_nonce,
+    open_sealed,
+    seal,
+    timestamp_ms,
+)
+from smartlic.storage.models import ProductInstance, SeenNonce
+
+
+@dataclass(frozen=True)
+class AuthorityTimers:
+    """Classic timers as real devices see them (domain-notes 1.3)."""
+
+    certificate_days: int = 365
+    renew_after_days: int = 180
+    next_communication_days: int = 30
+    deadline_days: int = 90
+
+
+_PRUNE_EVERY = 1000
+_KEY_CACHE = 50_000
+
+
+class SqlDeviceService(ServiceBase):
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock,
+        keys: AuthorityKeys,
+        *,
+        replay_window_s: float = 300.0,
+        timers: AuthorityTimers | None = None,
+    ) -> None:
+        super().__init__(engine, clock)
+        self.keys = keys
+        self.window = replay_window_s
+        self.timers = timers or AuthorityTimers()
+        self._keys: OrderedDict[str, Ed25519PublicKey] = OrderedDict()
+        self._lock = threading.Lock()
+        self._calls = 0
+
+    # ------------------------------------------------------------ register
+
+    def register(self, request: dict[str, Any]) -> dict[str, Any]:
+        now = self.now()
+        udi, csr = self._check_register(request, now)
+        try:
+            with self.transaction() as s:
+                consumed = consume_token(s, request["token"], now)
+                self._replace_existing(s, udi, force=request.get("force") is True)
+                inst = self._new_instance(s, request, udi, csr, consumed, now)
+                self.record(
+                    s,
+                    "instance.registered",
+                    actor=f"device:{udi}",
+                    smart_account=consumed.smart_account,
+                    virtual_account=consumed.virtual_account.name,
+                    subject=str(udi),
+                    token=consumed.token.id,
+                    force=request.get("force") is True,
+                )
+                body = self._registration_body(
+                    inst, consumed.smart_account.name, consumed.virtual_account.name
+                )
+        except IntegrityError as exc:  # the same UDI registering twice at once
+            raise AlreadyRegistered(f"{udi} is already registered") from exc
+        return self._reply(body, request)
+
+    def _check_register(self, request: dict[str, Any], now: datetime) -> tuple[Udi, str]:
+        if not isinstance(request, dict):
+            raise InvalidInput("request must be a JSON object")
+        require_str(request, "token", max_len=255)
+        require_str(request, "nonce", max_len=64)
+        check_fresh(request.get("timestamp"), now, self.window)
+        udi = parse_udi(request.get("udi"))
+        csr = require_str(request, "csr")
+        for key in ("hostname", "software_tag"):
+            if not isinstance(request.get(key, ""), str) or len(request.get(key, "")) > 255:
+                raise InvalidInput(
+                    f"{key} must be a string of at most 255 characters", pointer=f"/{key}"
+                )
+        if not isinstance(request.get("force", False), bool):
+            raise InvalidInput("force must be a boolean", pointer="/force")
+        if csr_udi(csr) != udi:
+            raise InvalidInput("the CSR names another device than the request", pointer="/csr")
+        return udi, csr
+
+    def _replace_existing(self, s: Session, udi: Udi, *, force: bool) -> None:
+        old = s.scalar(
+            select(ProductInstance).where(
+                ProductInstance.udi_pid == udi.pid, ProductInstance.udi_sn == udi.sn
+            )
+        )
+        if old is None:
+            return
+        if not force:
+            raise AlreadyRegistered(f"{udi} is already registered; use force to re-register")
+        release_all(s, old)
+        s.delete(old)
+        s.flush()
+
+    def _new_instance(
+        self, s: Session, request: dict[str, Any], udi: Udi, csr: str, consumed: Any, now: datetime
+    ) -> ProductInstance:
+        cert = self.keys.ca.issue(csr, not_before=now, days=self.timers.certificate_days, udi=udi)
+        inst = ProductInstance(
+            virtual_account_id=consumed.virtual_account.id,
+            udi_pid=udi.pid,
+            udi_sn=udi.sn,
+            hostname=request.get("hostname", ""),
+            software_tag=request.get("software_tag", ""),
+            registered_at=now,
+            last_contact_at=now,
+            status=InstanceStatus.IN_COMPLIANCE,
+            cert_fingerprint=fingerprint(cert),
+            cert_pem=certificate_pem(cert),
+            cert_expires_at=cert.not_valid_after_utc,
+            export_controlled_allowed=consumed.token.export_controlled_allowed,
+            token_id=consumed.token.id,
+        )
+        s.add(inst)
+        s.flush()
+        return inst
+
+    def _registration_body(
+        self, inst: ProductInstance, sa_name: str, va_name: str
+    ) -> dict[str, Any]:
+        renew = inst.cert_expires_at - timedelta(
+            days=self.timers.certificate_days - self.timers.renew_after_days
+        )
+        return {
+            "type": "registration",
+            "instance_id": inst.id,
+            "udi": {"pid": inst.udi_pid, "sn": inst.udi_sn},
+            "certificate": inst.cert_pem,
+            "ca_certificate": self.keys.ca_pem,
+            "smart_account": sa_name,
+            "virtual_account": va_name,
+            "export_controlled_allowed": inst.export_controlled_allowed,
+            "registered_at": iso(inst.registered_at),
+            "certificate_expires": iso(inst.cert_expires_at),
+            "renew_after": iso(renew),
+        }
+
+    # ------------------------------------------------------------ signed requests
+
+    def renew_id(self, envelope: dict[str, Any]) -> dict[str, Any]:
+        now = self.now()
+        with self.transaction() as s:
+            inst, payload = self._open(s, envelope, "renew-id", now)
+            csr = require_str(payload, "csr")
+            cert = self.keys.ca.issue(
+                csr,
+                not_before=now,
+                days=self.timers.certificate_days,
+                udi=Udi(inst.udi_pid, inst.udi_sn),
+            )
+            inst.cert_fingerprint, inst.cert_pem = fingerprint(cert), certificate_pem(cert)
+            inst.cert_expires_at, inst.last_contact_at = cert.not_valid_after_utc, now
+            sa, va = self._accounts(s, inst)
+            self.record(
+                s,
+                "instance.identity.renewed",
+                actor=self._actor(inst),
+                smart_account=sa,
+                virtual_account=va,
+                subject=self._udi(inst),
+            )
+            body = self._registration_body(inst, sa.name, va)
+        return self._reply(body, payload)
+
+    def authorize(self, envelope: dict[str, Any]) -> dict[str, Any]:
+        now = self.now()
+        with self.transaction() as s:
+            inst, payload = self._open(s, envelope, "authorize", now)
+            wanted = parse_entitlements(payload.get("entitlements"))
+            if isinstance(payload.get("hostname"), str):
+                inst.hostname = payload["hostname"][:255]
+            answers = apply_usage(s, inst, wanted, now)
+            ok = all(st is EntitlementStatus.AUTHORIZED for _, st in answers)
+            inst.status = InstanceStatus.IN_COMPLIANCE if ok else InstanceStatus.OUT_OF_COMPLIANCE
+            inst.last_contact_at = now
+            sa, va = self._accounts(s, inst)
+            self.record(
+                s,
+                "instance.authorization.succeeded"
+                if ok
+                else "instance.authorization.out_of_compliance",
+                actor=self._actor(inst),
+                smart_account=sa,
+                virtual_account=va,
+                subject=self._udi(inst),
+                entitlements={e.tag: e.count for e, _ in answers},
+            )
+            body = self._authorization_body(inst, sa.name, va, answers, ok, now)
+        return self._reply(body, payload)
+
+    def _authorization_body(
+        self, inst: ProductInstance, sa: str, va: str, answers: list[Any], ok: bool, now: datetime
+    ) -> dict[str, Any]:
+        t = self.timers
+        return {
+            "type": "authorization",
+            "udi": {"pid": inst.udi_pid, "sn": inst.udi_sn},
+            "status": (
+                EntitlementStatus.AUTHORIZED if ok else EntitlementStatus.OUT_OF_COMPLIANCE
+            ).value,
+            "entitlements": [
+                {"tag": e.tag, "count": e.count, "status": st.value} for e, st in answers
+            ],
+            "smart_account": sa,
+            "virtual_account": va,
+            "export_controlled_allowed": inst.export_controlled_allowed,
+            "authorized_at": iso(now),
+            "next_communication": iso(now + timedelta(days=t.next_communication_days)),
+            "deadline": iso(now + timedelta(days=t.deadline_days)),
+        }
+
+    def deregister(self, envelope: dict[str, Any]) -> dict[str, Any]:
+        now = self.now()
+        with self.transaction() as s:
+            inst, payload = self._open(s, envelope, "deregister", now)
+            sa, va = self._accounts(s, inst)
+            udi = {"pid": inst.udi_pid, "sn": inst.udi_sn}
+            release_all(s, inst)
+            s.delete(inst)
+            self._forget(inst.cert_fingerprint)
+            self.record(
+                s,
+                "instance.deregistered",
+                actor=self._actor(inst),
+                smart_account=sa,
+                virtual_account=va,
+                subject=self._udi(inst),
+            )
+        return self._reply({"type": "deregistered", "udi": udi}, payload)
+
+    # ------------------------------------------------------------ helpers
+
+    def _open(
+        self, s: Session, envelope: dict[str, Any], kind: str, now: datetime
+    ) -> tuple[ProductInstance, dict[str, Any]]:
+        """Authenticate a signed request: known identity, valid signature, right device,
+        certificate in date, fresh timestamp, unseen nonce."""
+        if not isinstance(envelope, dict):
+            raise InvalidInput("request must be a signed envelope object")
+        key_id = envelope_key_id(envelope)
+        inst = s.scalar(select(ProductInstance).where(ProductInstance.cert_fingerprint == key_id))
+        if inst is None:
+            raise SignatureInvalid(
+                "no product instance holds this identity certificate", code="unknown-identity"
+            )
+        payload = open_sealed(envelope, self._public_key(inst))
+        require_type(payload, kind)
+        if parse_udi(payload.get("udi")) != Udi(inst.udi_pid, inst.udi_sn):
+            raise SignatureInvalid("the request names another device than its signer")
+        if now > inst.cert_expires_at:
+            raise SignatureInvalid("the identity certificate has expired", code="cert-expired")
+        check_fresh(payload.get("timestamp"), now, self.window)
+        self._remember_nonce(s, key_id, require_str(payload, "nonce", max_len=64), now)
+        return inst, payload
+
+    def _remember_nonce(self, s: Session, key_id: str, nonce: str, now: datetime) -> None:
+        try:
+            with s.begin_nested():
+                s.add(SeenNonce(key_id=key_id, nonce=nonce, at=now))
+        except IntegrityError as exc:
+            raise ReplayDetected("this request was already received (nonce reused)") from exc
+        self._calls += 1
+        if self._calls % _PRUNE_EVERY == 0:
+            s.execute(
+                delete(SeenNonce).where(SeenNonce.at < now - timedelta(seconds=2 * self.window))
+            )
+
+    def _public_key(self, inst: ProductInstance) -> Ed25519PublicKey:
+        fp = inst.cert_fingerprint
+        with self._lock:
+            key = self._keys.get(fp)
+            if key is not None:
+                self._keys.move_to_end(fp)
+                return key
+        loaded = load_certificate(inst.cert_pem).public_key()
+        if not isinstance(loaded, Ed25519PublicKey):
+            raise SignatureInvalid("identity certificate key is not Ed25519")
+        key = loaded
+        with self._lock:
+            self._keys[fp] = key
+            while len(self._keys) > _KEY_CACHE:
+                self._keys.popitem(last=False)
+        return key
+
+    def _forget(self, fp: str) -> None:
+        with self._lock:
+            self._keys.pop(fp, None)
+
+    @staticmethod
+    def _accounts(s: Session, inst: ProductInstance) -> tuple[Any, str]:
+        from smartlic.storage.models import VirtualAccount
+
+        va = s.get_one(VirtualAccount, inst.virtual_account_id)
+        return va.smart_account, va.name
+
+    @staticmethod
+    def _udi(inst: ProductInstance) -> str:
+        return str(Udi(inst.udi_pid, inst.udi_sn))
+
+    def _actor(self, inst: ProductInstance) -> str:
+        return f"device:{self._udi(inst)}"
+
+    def _reply(self, body: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+        body.update(
+            timestamp=timestamp_ms(self.now()),
+            nonce=make_nonce(),
+            request_nonce=request.get("nonce"),
+        )
+        return seal(body, self.keys.signer, with_certificate=True)
+
+
+__all__ = ["AuthorityTimers", "SqlDeviceService", "udi_json"]

@@ -1,0 +1,45 @@
+"""The activity log, read side."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from smartlic.authority.services._base import ServiceBase
+from smartlic.authority.services.interfaces import EventOut, Page
+from smartlic.errors import InvalidInput
+from smartlic.storage.models import Event, SmartAccount
+
+
+class SqlEventsService(ServiceBase):
+    def list_events(
+        self,
+        domain: str | None,
+        *,
+        name_prefix: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> Page[EventOut]:
+        if not 1 <= limit <= 1000 or offset < 0:
+            raise InvalidInput("limit must be 1-1000 and offset >= 0", pointer="/limit")
+        with self.transaction() as s:
+            q = select(Event, SmartAccount.domain).outerjoin(SmartAccount)
+            if domain is not None:
+                q = q.where(Event.smart_account_id == self.smart_account(s, domain).id)
+            if name_prefix:
+                q = q.where(Event.name.startswith(name_prefix, autoescape=True))
+            total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+            rows = s.execute(q.order_by(Event.id.desc()).limit(limit).offset(offset)).all()
+            items = [
+                EventOut(
+                    id=e.id,
+                    at=e.at,
+                    name=e.name,
+                    actor=e.actor,
+                    smart_account=dom,
+                    virtual_account=e.virtual_account,
+                    subject=e.subject,
+                    properties=dict(e.properties or {}),
+                )
+                for e, dom in rows
+            ]
+        return Page(items=items, total=total, limit=limit, offset=offset)

@@ -1,0 +1,302 @@
+"""The license catalogue, holdings in virtual accounts, compliance and license transfers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from smartlic.authority.services import _pool
+from smartlic.authority.services._base import ServiceBase
+from smartlic.authority.services.interfaces import (
+    ComplianceOut,
+    HoldingOut,
+    LicenseOut,
+    PoolLineOut,
+)
+from smartlic.domain.compliance import (
+    MAX_QUANTITY,
+    HoldingTerms,
+    holding_active,
+    pool_status,
+    validate_holding,
+)
+from smartlic.domain.enums import ComplianceStatus, Enforcement, HoldingKind
+from smartlic.domain.products import valid_tag
+from smartlic.errors import Conflict, InsufficientLicenses, InvalidInput, UnknownTag
+from smartlic.storage.models import Holding, InstanceUsage, License, PoolCounter, ProductInstance
+
+CONCERNED_PAGE = 20
+
+
+def license_out(lic: License) -> LicenseOut:
+    return LicenseOut(
+        tag=lic.tag,
+        name=lic.name,
+        display_name=lic.display_name,
+        description=lic.description,
+        version=lic.version,
+        enforcement=lic.enforcement,
+    )
+
+
+def holding_out(h: Holding, now: datetime) -> HoldingOut:
+    return HoldingOut(
+        id=h.id,
+        tag=h.license.tag,
+        quantity=h.quantity,
+        kind=h.kind,
+        starts_at=h.starts_at,
+        ends_at=h.ends_at,
+        subscription_id=h.subscription_id,
+        active=holding_active(_pool.terms(h), now),
+    )
+
+
+def _check_quantity(quantity: int) -> None:
+    if (
+        isinstance(quantity, bool)
+        or not isinstance(quantity, int)
+        or not 1 <= quantity <= MAX_QUANTITY
+    ):
+        raise InvalidInput(f"quantity must be an integer 1-{MAX_QUANTITY}", pointer="/quantity")
+
+
+class SqlLicensesService(ServiceBase):
+    def define_license(
+        self,
+        *,
+        tag: str,
+        name: str,
+        display_name: str,
+        description: str = "",
+        version: str = "1.0",
+        enforcement: Enforcement = Enforcement.UNENFORCED,
+        actor: str,
+    ) -> LicenseOut:
+        if not valid_tag(tag):
+            raise InvalidInput(
+                "tag must look like regid.YYYY-MM.<reverse-domain>.<name>,<version>_<uuid>",
+                pointer="/tag",
+            )
+        if not 1 <= len(name.strip()) <= 100:
+            raise InvalidInput("name must be 1-100 characters", pointer="/name")
+        try:
+            with self.transaction() as s:
+                lic = License(
+                    tag=tag,
+                    name=name.strip(),
+                    display_name=display_name[:200] or name,
+                    description=description[:1000],
+                    version=version[:32],
+                    enforcement=Enforcement(enforcement),
+                    created_at=self.now(),
+                )
+                s.add(lic)
+                s.flush()
+                self.record(s, "license.defined", actor=actor, subject=tag, name=name)
+                return license_out(lic)
+        except IntegrityError as exc:
+            raise Conflict(f"license {tag!r} is already defined", pointer="/tag") from exc
+
+    def list_catalogue(self) -> list[LicenseOut]:
+        with self.transaction() as s:
+            return [license_out(lic) for lic in s.scalars(select(License).order_by(License.name))]
+
+    def add_holding(
+        self,
+        domain: str,
+        virtual_account: str,
+        *,
+        tag: str,
+        quantity: int,
+        kind: HoldingKind = HoldingKind.PERPETUAL,
+        starts_at: datetime | None = None,
+        ends_at: datetime | None = None,
+        subscription_id: str | None = None,
+        actor: str,
+    ) -> HoldingOut:
+        _check_quantity(quantity)
+        t = validate_holding(
+            HoldingTerms(quantity, HoldingKind(kind), starts_at, ends_at), self.now()
+        )
+        with self.transaction() as s:
+            sa = self.smart_account(s, domain)
+            va = self.virtual_account(s, sa, virtual_account)
+            lic = self._known(s, tag)
+            h = Holding(
+                virtual_account_id=va.id,
+                license_id=lic.id,
+                quantity=t.quantity,
+                kind=t.kind,
+                starts_at=t.starts_at,
+                ends_at=t.ends_at,
+                subscription_id=subscription_id,
+                created_at=self.now(),
+            )
+            s.add(h)
+            s.flush()
+            h.license = lic
+            self.record(
+                s,
+                "license.added",
+                actor=actor,
+                smart_account=sa,
+                virtual_account=va.name,
+                subject=tag,
+                quantity=quantity,
+                kind=t.kind.value,
+            )
+            return holding_out(h, self.now())
+
+    def compliance(self, domain: str, virtual_account: str) -> ComplianceOut:
+        now = self.now()
+        with self.transaction() as s:
+            sa = self.smart_account(s, domain)
+            va = self.virtual_account(s, sa, virtual_account)
+            holdings = _pool.holdings_by_license(s, va.id)
+            counters = _pool.counters(s, va.id)
+            ids = sorted(set(holdings) | set(counters))
+            lics = {lic.id: lic for lic in s.scalars(select(License).where(License.id.in_(ids)))}
+            lines = [
+                self._line(s, va.id, lics[i], holdings.get(i, []), counters.get(i), now)
+                for i in ids
+            ]
+        lines.sort(key=lambda line: line.name)
+        bad = any(line.status is ComplianceStatus.OUT_OF_COMPLIANCE for line in lines)
+        return ComplianceOut(
+            smart_account=domain,
+            virtual_account=virtual_account,
+            lines=lines,
+            computed_at=now,
+            status=ComplianceStatus.OUT_OF_COMPLIANCE if bad else ComplianceStatus.IN_COMPLIANCE,
+        )
+
+    def _line(
+        self,
+        s: Session,
+        va_id: str,
+        lic: License,
+        holdings: list[Holding],
+        counter: PoolCounter | None,
+        now: datetime,
+    ) -> PoolLineOut:
+        bought = _pool.purchased_now(holdings, now)
+        in_use = counter.in_use if counter else 0
+        reserved = counter.reserved if counter else 0
+        status = pool_status(bought, in_use, reserved)
+        concerned: list[str] = []
+        if status is ComplianceStatus.OUT_OF_COMPLIANCE:
+            concerned = list(
+                s.scalars(
+                    select(InstanceUsage.instance_id)
+                    .join(ProductInstance, ProductInstance.id == InstanceUsage.instance_id)
+                    .where(
+                        ProductInstance.virtual_account_id == va_id,
+                        InstanceUsage.license_id == lic.id,
+                        InstanceUsage.count > 0,
+                    )
+                    .order_by(InstanceUsage.instance_id)
+                    .limit(CONCERNED_PAGE)
+                )
+            )
+        return PoolLineOut(
+            tag=lic.tag,
+            name=lic.name,
+            display_name=lic.display_name,
+            enforcement=lic.enforcement,
+            purchased=bought,
+            in_use=in_use,
+            reserved=reserved,
+            available=bought - in_use - reserved,
+            status=status,
+            holdings=[holding_out(h, now) for h in holdings],
+            instances_concerned=concerned,
+        )
+
+    def transfer(
+        self, domain: str, source: str, target: str, *, tag: str, quantity: int, actor: str
+    ) -> None:
+        _check_quantity(quantity)
+        if source == target:
+            raise InvalidInput("source and target virtual accounts are the same", pointer="/target")
+        now = self.now()
+        with self.transaction() as s:
+            sa = self.smart_account(s, domain)
+            src = self.virtual_account(s, sa, source)
+            dst = self.virtual_account(s, sa, target)
+            lic = self._known(s, tag)
+            self._lock_counter(s, src.id, lic.id)
+            holdings = [
+                h
+                for h in _pool.holdings_by_license(s, src.id, [lic.id]).get(lic.id, [])
+                if holding_active(_pool.terms(h), now)
+            ]
+            counter = _pool.counters(s, src.id, [lic.id]).get(lic.id)
+            used = (counter.in_use + counter.reserved) if counter else 0
+            available = _pool.purchased_now(holdings, now) - used
+            if quantity > available:
+                raise InsufficientLicenses(
+                    f"{source!r} has {max(available, 0)} {lic.name} available, {quantity} asked",
+                    pointer="/quantity",
+                )
+            self._move(s, holdings, dst.id, quantity)
+            self.record(
+                s,
+                "license.transferred",
+                actor=actor,
+                smart_account=sa,
+                virtual_account=source,
+                subject=tag,
+                quantity=quantity,
+                target=target,
+            )
+
+    @staticmethod
+    def _move(s: Session, holdings: list[Holding], target_va: str, quantity: int) -> None:
+        """Move ``quantity`` from ``holdings``: perpetual first, then the longest term first."""
+
+        def precedence(h: Holding) -> tuple[bool, float]:
+            return (h.ends_at is None, h.ends_at.timestamp() if h.ends_at else 0.0)
+
+        order = sorted(holdings, key=precedence, reverse=True)
+        for h in order:
+            if quantity == 0:
+                break
+            take = min(h.quantity, quantity)
+            quantity -= take
+            s.add(
+                Holding(
+                    virtual_account_id=target_va,
+                    license_id=h.license_id,
+                    quantity=take,
+                    kind=h.kind,
+                    starts_at=h.starts_at,
+                    ends_at=h.ends_at,
+                    subscription_id=h.subscription_id,
+                    created_at=h.created_at,
+                )
+            )
+            if take == h.quantity:
+                s.delete(h)
+            else:
+                h.quantity -= take
+
+    @staticmethod
+    def _lock_counter(s: Session, va_id: str, license_id: str) -> None:
+        """Serialise against concurrent authorizations of this pool (a no-op on SQLite,
+        where every transaction already holds the write lock)."""
+        _pool.ensure_counters(s, va_id, [license_id])
+        s.execute(
+            select(PoolCounter)
+            .where(PoolCounter.virtual_account_id == va_id, PoolCounter.license_id == license_id)
+            .with_for_update()
+        )
+
+    def _known(self, s: Session, tag: str) -> License:
+        lic = self.license_by_tag(s, tag)
+        if lic is None:
+            raise UnknownTag(f"no license with tag {tag!r}", pointer="/tag")
+        return lic

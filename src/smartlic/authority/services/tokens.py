@@ -1,0 +1,172 @@
+"""Product instance registration tokens: valid 1-365 days, optional use limit, revocable.
+
+The token text is returned once; only its SHA-256 is stored. Consuming a use is one
+conditional UPDATE, so several authority processes on one database never let more than
+``max_uses`` registrations through (the race is between "check uses" and "increment").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Engine, select, update
+from sqlalchemy.orm import Session
+
+from smartlic.authority.keys import AuthorityKeys
+from smartlic.authority.services._base import ServiceBase
+from smartlic.authority.services.interfaces import CreatedToken, TokenOut
+from smartlic.clock import Clock
+from smartlic.crypto import hash_secret, make_token_text, parse_token_text
+from smartlic.errors import InvalidInput, NotFound, TokenRejected
+from smartlic.storage.models import RegistrationToken, SmartAccount, VirtualAccount
+
+MAX_DAYS = 365
+
+
+def token_status(t: RegistrationToken, now: datetime) -> str:
+    if t.revoked_at is not None:
+        return "revoked"
+    if now >= t.expires_at:
+        return "expired"
+    if t.max_uses is not None and t.uses >= t.max_uses:
+        return "used-up"
+    return "active"
+
+
+def token_out(t: RegistrationToken, va_name: str, now: datetime) -> TokenOut:
+    return TokenOut(
+        id=t.id,
+        virtual_account=va_name,
+        description=t.description,
+        created_at=t.created_at,
+        expires_at=t.expires_at,
+        max_uses=t.max_uses,
+        uses=t.uses,
+        export_controlled_allowed=t.export_controlled_allowed,
+        revoked_at=t.revoked_at,
+        created_by=t.created_by,
+        status=token_status(t, now),
+    )
+
+
+@dataclass(frozen=True)
+class ConsumedToken:
+    token: RegistrationToken
+    virtual_account: VirtualAccount
+    smart_account: SmartAccount
+
+
+class SqlTokensService(ServiceBase):
+    def __init__(self, engine: Engine, clock: Clock, keys: AuthorityKeys) -> None:
+        super().__init__(engine, clock)
+        self.keys = keys
+
+    def create_token(
+        self,
+        domain: str,
+        virtual_account: str,
+        *,
+        days: int = 30,
+        description: str = "",
+        max_uses: int | None = None,
+        export_controlled_allowed: bool = True,
+        actor: str,
+    ) -> CreatedToken:
+        if isinstance(days, bool) or not 1 <= days <= MAX_DAYS:
+            raise InvalidInput(f"a token is valid 1-{MAX_DAYS} days", pointer="/days")
+        if max_uses is not None and (isinstance(max_uses, bool) or not 1 <= max_uses <= 1_000_000):
+            raise InvalidInput("max_uses must be 1-1000000", pointer="/max_uses")
+        text = make_token_text(self.keys.ca_fingerprint)
+        now = self.now()
+        with self.transaction() as s:
+            sa = self.smart_account(s, domain)
+            va = self.virtual_account(s, sa, virtual_account)
+            t = RegistrationToken(
+                virtual_account_id=va.id,
+                token_hash=hash_secret(text),
+                description=description[:1000],
+                created_at=now,
+                expires_at=now + timedelta(days=days),
+                max_uses=max_uses,
+                uses=0,
+                export_controlled_allowed=export_controlled_allowed,
+                created_by=actor,
+            )
+            s.add(t)
+            s.flush()
+            self.record(
+                s,
+                "token.created",
+                actor=actor,
+                smart_account=sa,
+                virtual_account=va.name,
+                subject=t.id,
+                days=days,
+                max_uses=max_uses,
+            )
+            return CreatedToken(token=token_out(t, va.name, now), text=text)
+
+    def list_tokens(self, domain: str, virtual_account: str) -> list[TokenOut]:
+        now = self.now()
+        with self.transaction() as s:
+            sa = self.smart_account(s, domain)
+            va = self.virtual_account(s, sa, virtual_account)
+            rows = s.scalars(
+                select(RegistrationToken)
+                .where(RegistrationToken.virtual_account_id == va.id)
+                .order_by(RegistrationToken.created_at)
+            )
+            return [token_out(t, va.name, now) for t in rows]
+
+    def revoke_token(self, domain: str, token_id: str, *, actor: str) -> TokenOut:
+        now = self.now()
+        with self.transaction() as s:
+            sa = self.smart_account(s, domain)
+            row = s.execute(
+                select(RegistrationToken, VirtualAccount)
+                .join(VirtualAccount)
+                .where(RegistrationToken.id == token_id, VirtualAccount.smart_account_id == sa.id)
+            ).first()
+            if row is None:
+                raise NotFound(f"no token {token_id!r} in {domain!r}")
+            t, va = row
+            if t.revoked_at is None:
+                t.revoked_at = now
+                self.record(
+                    s,
+                    "token.revoked",
+                    actor=actor,
+                    smart_account=sa,
+                    virtual_account=va.name,
+                    subject=t.id,
+                )
+            return token_out(t, va.name, now)
+
+
+def consume_token(s: Session, text: str, now: datetime) -> ConsumedToken:
+    """Check a token and take one use of it, atomically, in the caller's transaction."""
+    parse_token_text(text)
+    t = s.scalar(select(RegistrationToken).where(RegistrationToken.token_hash == hash_secret(text)))
+    if t is None:
+        raise TokenRejected("the registration token is not known", code="token-unknown")
+    status = token_status(t, now)
+    if status != "active":
+        raise TokenRejected(f"the registration token is {status}", code=f"token-{status}")
+    result = s.execute(
+        update(RegistrationToken)
+        .where(
+            RegistrationToken.id == t.id,
+            RegistrationToken.revoked_at.is_(None),
+            (RegistrationToken.max_uses.is_(None))
+            | (RegistrationToken.uses < RegistrationToken.max_uses),
+        )
+        .values(uses=RegistrationToken.uses + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if cast(CursorResult[Any], result).rowcount != 1:
+        raise TokenRejected("the registration token is used-up", code="token-used-up")
+    va = s.get_one(VirtualAccount, t.virtual_account_id)
+    return ConsumedToken(t, va, va.smart_account)
