@@ -1,0 +1,101 @@
+"""What shell handlers return: plain data, rendered to IOS text by ``render.py``.
+
+A handler never formats text itself (style habit 13); it returns one of these values, or
+``None`` when IOS prints nothing (most configuration commands).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from smartlic.agent._status import Status
+
+__all__ = [
+    "Ambiguous",
+    "ClockView",
+    "CommandFailed",
+    "Help",
+    "Incomplete",
+    "InvalidInput",
+    "LicenseView",
+    "Notice",
+    "Reply",
+    "RunningConfig",
+]
+
+LicenseViewName = Literal["status", "summary", "usage", "all", "tech", "udi"]
+
+
+@dataclass(frozen=True)
+class LicenseView:
+    """``show license <view>``: one snapshot shown one way."""
+
+    view: LicenseViewName
+    status: Status
+
+
+@dataclass(frozen=True)
+class ClockView:
+    now: datetime
+
+
+@dataclass(frozen=True)
+class RunningConfig:
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Informational lines printed as they are (e.g. "Registration process is in progress...")."""
+
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CommandFailed:
+    """A command that parsed but could not be carried out; printed as ``% <message>``."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class InvalidInput:
+    """``% Invalid input detected at '^' marker.``; ``column`` is 0-based in the typed line."""
+
+    column: int
+
+
+@dataclass(frozen=True)
+class Incomplete:
+    pass
+
+
+@dataclass(frozen=True)
+class Ambiguous:
+    text: str  # the line up to and including the ambiguous token
+
+
+@dataclass(frozen=True)
+class Help:
+    """``?`` output: (keyword, help) pairs, or bare completions for ``sh?``."""
+
+    entries: tuple[tuple[str, str], ...]
+    completions_only: bool = False
+
+
+Reply = (
+    LicenseView
+    | ClockView
+    | RunningConfig
+    | Notice
+    | CommandFailed
+    | InvalidInput
+    | Incomplete
+    | Ambiguous
+    | Help
+    | None
+)
+
+ERROR_REPLIES = (CommandFailed, InvalidInput, Incomplete, Ambiguous)
