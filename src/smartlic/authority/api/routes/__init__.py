@@ -1,0 +1,31 @@
+"""One router per resource; ``ROUTERS`` is what ``create_app`` mounts, in this order."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from smartlic.authority.api.routes import (
+    accounts,
+    catalogue,
+    device,
+    devices,
+    events,
+    health,
+    holdings,
+    tokens,
+    virtual_accounts,
+)
+
+__all__ = ["ROUTERS"]
+
+ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
+    accounts.router,
+    virtual_accounts.router,
+    catalogue.router,
+    holdings.router,
+    tokens.router,
+    devices.router,
+    events.router,
+    device.router,
+)

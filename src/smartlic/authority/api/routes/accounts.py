@@ -1,0 +1,50 @@
+"""Smart accounts: ``/api/v1/accounts``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from smartlic.authority.api.deps import PrincipalDep, ServicesDep, can_read_account, require_admin
+from smartlic.authority.api.routes._common import API_PREFIX, COMMON_PROBLEMS
+from smartlic.authority.api.schemas.accounts import (
+    SmartAccountCreate,
+    SmartAccountPublic,
+    SmartAccountsPublic,
+)
+from smartlic.authority.api.schemas.problem import problem_responses
+
+router = APIRouter(
+    prefix=API_PREFIX + "/accounts", tags=["smart accounts"], responses=COMMON_PROBLEMS
+)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(409),
+    summary="Create a smart account (authority admins)",
+)
+def create_account(
+    body: SmartAccountCreate, services: ServicesDep, principal: PrincipalDep
+) -> SmartAccountPublic:
+    require_admin(principal)
+    created = services.accounts.create_smart_account(
+        name=body.name, domain=body.domain, actor=principal.label()
+    )
+    return SmartAccountPublic.model_validate(created)
+
+
+@router.get("", summary="List the smart accounts this API key can see")
+def list_accounts(services: ServicesDep, principal: PrincipalDep) -> SmartAccountsPublic:
+    visible = [
+        a
+        for a in services.accounts.list_smart_accounts()
+        if principal.smart_account in (None, a.domain)
+    ]
+    return SmartAccountsPublic.model_validate({"items": visible, "total": len(visible)})
+
+
+@router.get("/{domain}", summary="Read one smart account")
+def read_account(domain: str, services: ServicesDep, principal: PrincipalDep) -> SmartAccountPublic:
+    can_read_account(principal, domain)
+    return SmartAccountPublic.model_validate(services.accounts.get_smart_account(domain))

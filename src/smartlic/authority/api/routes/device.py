@@ -1,0 +1,72 @@
+"""Device protocol v1 (docs/device-protocol.md): ``/api/device/v1/{register,renew-id,...}``.
+
+No API key here: a device proves itself with its registration token (register) or with the
+signature of its identity key (everything else). Each route hands the body to the device
+service and returns its signed envelope unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from smartlic.authority.api.deps import ServicesDep
+from smartlic.authority.api.schemas.device import RegisterRequest, SignedEnvelope
+from smartlic.authority.api.schemas.problem import problem_responses
+from smartlic.formats.device_v1 import API_PREFIX
+
+router = APIRouter(
+    prefix=API_PREFIX,
+    tags=["device protocol v1"],
+    responses=problem_responses(400, 401, 403, 404, 409, 422),
+)
+
+Envelope = dict[str, Any]
+# Documented as a SignedEnvelope, returned exactly as the service signed it (no re-serialising).
+SIGNED: dict[int | str, dict[str, Any]] = {200: {"model": SignedEnvelope}}
+
+
+def _raw(body: RegisterRequest | SignedEnvelope) -> dict[str, Any]:
+    """What the client sent (unknown fields included), without defaults it did not send."""
+    return body.model_dump(exclude_unset=True)
+
+
+@router.post(
+    "/register",
+    response_model=None,
+    responses=SIGNED,
+    summary="Register with a token and a CSR; answers a signed envelope",
+)
+def register(body: RegisterRequest, services: ServicesDep) -> Envelope:
+    return services.device.register(_raw(body))
+
+
+@router.post(
+    "/renew-id",
+    response_model=None,
+    responses=SIGNED,
+    summary="Renew the identity certificate (signed request)",
+)
+def renew_id(body: SignedEnvelope, services: ServicesDep) -> Envelope:
+    return services.device.renew_id(_raw(body))
+
+
+@router.post(
+    "/authorize",
+    response_model=None,
+    responses=SIGNED,
+    summary="Report usage and get an authorization (signed request)",
+)
+def authorize(body: SignedEnvelope, services: ServicesDep) -> Envelope:
+    return services.device.authorize(_raw(body))
+
+
+@router.post(
+    "/deregister",
+    response_model=None,
+    responses=SIGNED,
+    summary="Deregister and free usage (signed request)",
+)
+def deregister(body: SignedEnvelope, services: ServicesDep) -> Envelope:
+    return services.device.deregister(_raw(body))

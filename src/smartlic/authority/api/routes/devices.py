@@ -1,0 +1,106 @@
+"""Product instances of a smart account: ``/api/v1/accounts/{domain}/devices``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from smartlic.authority.api.deps import (
+    PrincipalDep,
+    ServicesDep,
+    SettingsDep,
+    can_read_account,
+    can_read_va,
+    can_write_va,
+)
+from smartlic.authority.api.routes._common import ACCOUNT, COMMON_PROBLEMS
+from smartlic.authority.api.schemas.instances import (
+    InstancePublic,
+    InstancesPublic,
+    InstanceTransfer,
+)
+from smartlic.authority.services import Services
+from smartlic.authority.services.interfaces import InstanceOut, Principal
+
+router = APIRouter(
+    prefix=ACCOUNT + "/devices", tags=["product instances"], responses=COMMON_PROBLEMS
+)
+
+
+def _visible_instance(
+    services: Services, principal: Principal, domain: str, instance_id: str
+) -> InstanceOut:
+    """The instance, once the principal may see its virtual account."""
+    can_read_account(principal, domain)
+    instance = services.instances.get_instance(domain, instance_id)
+    can_read_va(principal, domain, instance.virtual_account)
+    return instance
+
+
+@router.get("", summary="List or search product instances")
+def list_devices(
+    domain: str,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    settings: SettingsDep,
+    virtual_account: Annotated[str | None, Query(max_length=100)] = None,
+    search: Annotated[str | None, Query(max_length=200, description="hostname, PID or SN")] = None,
+    limit: Annotated[int, Query(ge=1)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> InstancesPublic:
+    virtual_account = virtual_account or principal.virtual_account
+    if virtual_account is None:
+        can_read_account(principal, domain)
+    else:
+        can_read_va(principal, domain, virtual_account)
+    page = services.instances.list_instances(
+        domain,
+        virtual_account,
+        search=search,
+        limit=min(limit, settings.max_page_size),
+        offset=offset,
+    )
+    return InstancesPublic.model_validate(page)
+
+
+@router.get("/{instance_id}", summary="Read one product instance")
+def read_device(
+    domain: str, instance_id: str, services: ServicesDep, principal: PrincipalDep
+) -> InstancePublic:
+    return InstancePublic.model_validate(
+        _visible_instance(services, principal, domain, instance_id)
+    )
+
+
+@router.post(
+    "/{instance_id}/actions/transfer", summary="Move an instance to another virtual account"
+)
+def transfer_device(
+    domain: str,
+    instance_id: str,
+    body: InstanceTransfer,
+    services: ServicesDep,
+    principal: PrincipalDep,
+) -> InstancePublic:
+    instance = _visible_instance(services, principal, domain, instance_id)
+    can_write_va(principal, domain, instance.virtual_account)
+    can_write_va(principal, domain, body.target)
+    moved = services.instances.transfer_instance(
+        domain, instance_id, target=body.target, actor=principal.label()
+    )
+    return InstancePublic.model_validate(moved)
+
+
+@router.delete(
+    "/{instance_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove an instance; its licenses are freed",
+)
+def remove_device(
+    domain: str, instance_id: str, services: ServicesDep, principal: PrincipalDep
+) -> Response:
+    instance = _visible_instance(services, principal, domain, instance_id)
+    can_write_va(principal, domain, instance.virtual_account)
+    services.instances.remove_instance(domain, instance_id, actor=principal.label())
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

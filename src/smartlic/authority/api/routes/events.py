@@ -1,0 +1,59 @@
+"""The event log: per smart account, and authority-wide for admins."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from smartlic.authority.api.deps import (
+    PrincipalDep,
+    ServicesDep,
+    SettingsDep,
+    can_read_account,
+    require_admin,
+)
+from smartlic.authority.api.routes._common import ACCOUNT, API_PREFIX, COMMON_PROBLEMS
+from smartlic.authority.api.schemas.instances import EventsPublic
+
+router = APIRouter(tags=["events"], responses=COMMON_PROBLEMS)
+
+NamePrefix = Annotated[
+    str | None, Query(max_length=100, description="e.g. `instance.` or `token.revoked`")
+]
+Limit = Annotated[int, Query(ge=1)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+@router.get(ACCOUNT + "/events", summary="Event log of a smart account, newest first")
+def account_events(
+    domain: str,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    settings: SettingsDep,
+    name_prefix: NamePrefix = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> EventsPublic:
+    can_read_account(principal, domain)
+    services.accounts.get_smart_account(domain)  # 404 for an unknown account, not an empty log
+    page = services.events.list_events(
+        domain, name_prefix=name_prefix, limit=min(limit, settings.max_page_size), offset=offset
+    )
+    return EventsPublic.model_validate(page)
+
+
+@router.get(API_PREFIX + "/events", summary="Authority-wide event log (authority admins)")
+def all_events(
+    services: ServicesDep,
+    principal: PrincipalDep,
+    settings: SettingsDep,
+    name_prefix: NamePrefix = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> EventsPublic:
+    require_admin(principal)
+    page = services.events.list_events(
+        None, name_prefix=name_prefix, limit=min(limit, settings.max_page_size), offset=offset
+    )
+    return EventsPublic.model_validate(page)

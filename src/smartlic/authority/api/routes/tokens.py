@@ -1,0 +1,65 @@
+"""Registration tokens: created per virtual account, revoked by id within the smart account."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from smartlic.authority.api.deps import (
+    PrincipalDep,
+    ServicesDep,
+    can_read_va,
+    can_write_account,
+    can_write_va,
+)
+from smartlic.authority.api.routes._common import ACCOUNT, COMMON_PROBLEMS, VIRTUAL_ACCOUNT
+from smartlic.authority.api.schemas.tokens import (
+    CreatedTokenPublic,
+    TokenCreate,
+    TokenPublic,
+    TokensPublic,
+)
+
+router = APIRouter(tags=["registration tokens"], responses=COMMON_PROBLEMS)
+
+
+@router.post(
+    VIRTUAL_ACCOUNT + "/tokens",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a registration token (its text is shown only in this response)",
+)
+def create_token(
+    domain: str,
+    virtual_account: str,
+    body: TokenCreate,
+    services: ServicesDep,
+    principal: PrincipalDep,
+) -> CreatedTokenPublic:
+    can_write_va(principal, domain, virtual_account)
+    created = services.tokens.create_token(
+        domain,
+        virtual_account,
+        days=body.expires_after_days,
+        description=body.description,
+        max_uses=body.max_uses,
+        export_controlled_allowed=body.export_controlled_allowed,
+        actor=principal.label(),
+    )
+    return CreatedTokenPublic.model_validate(created)
+
+
+@router.get(VIRTUAL_ACCOUNT + "/tokens", summary="List the tokens of a virtual account")
+def list_tokens(
+    domain: str, virtual_account: str, services: ServicesDep, principal: PrincipalDep
+) -> TokensPublic:
+    can_read_va(principal, domain, virtual_account)
+    items = services.tokens.list_tokens(domain, virtual_account)
+    return TokensPublic.model_validate({"items": items, "total": len(items)})
+
+
+@router.post(ACCOUNT + "/tokens/{token_id}/actions/revoke", summary="Revoke a token")
+def revoke_token(
+    domain: str, token_id: str, services: ServicesDep, principal: PrincipalDep
+) -> TokenPublic:
+    can_write_account(principal, domain)
+    revoked = services.tokens.revoke_token(domain, token_id, actor=principal.label())
+    return TokenPublic.model_validate(revoked)

@@ -1,0 +1,84 @@
+"""Virtual accounts: ``/api/v1/accounts/{domain}/virtual-accounts``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from smartlic.authority.api.deps import (
+    PrincipalDep,
+    ServicesDep,
+    can_read_account,
+    can_write_account,
+)
+from smartlic.authority.api.routes._common import ACCOUNT, COMMON_PROBLEMS
+from smartlic.authority.api.schemas.accounts import (
+    VirtualAccountCreate,
+    VirtualAccountPublic,
+    VirtualAccountsPublic,
+    VirtualAccountUpdate,
+)
+from smartlic.authority.api.schemas.problem import problem_responses
+
+router = APIRouter(
+    prefix=ACCOUNT + "/virtual-accounts", tags=["virtual accounts"], responses=COMMON_PROBLEMS
+)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(409),
+    summary="Create a virtual account",
+)
+def create_virtual_account(
+    domain: str, body: VirtualAccountCreate, services: ServicesDep, principal: PrincipalDep
+) -> VirtualAccountPublic:
+    can_write_account(principal, domain)
+    created = services.accounts.create_virtual_account(
+        domain, name=body.name, description=body.description, actor=principal.label()
+    )
+    return VirtualAccountPublic.model_validate(created)
+
+
+@router.get("", summary="List the virtual accounts of a smart account")
+def list_virtual_accounts(
+    domain: str, services: ServicesDep, principal: PrincipalDep
+) -> VirtualAccountsPublic:
+    can_read_account(principal, domain)
+    items = [
+        va
+        for va in services.accounts.list_virtual_accounts(domain)
+        if principal.virtual_account in (None, va.name)
+    ]
+    return VirtualAccountsPublic.model_validate({"items": items, "total": len(items)})
+
+
+@router.patch(
+    "/{virtual_account}", responses=problem_responses(409), summary="Rename a virtual account"
+)
+def rename_virtual_account(
+    domain: str,
+    virtual_account: str,
+    body: VirtualAccountUpdate,
+    services: ServicesDep,
+    principal: PrincipalDep,
+) -> VirtualAccountPublic:
+    can_write_account(principal, domain)
+    renamed = services.accounts.rename_virtual_account(
+        domain, virtual_account, new_name=body.name, actor=principal.label()
+    )
+    return VirtualAccountPublic.model_validate(renamed)
+
+
+@router.delete(
+    "/{virtual_account}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(409),
+    summary="Delete an empty virtual account",
+)
+def delete_virtual_account(
+    domain: str, virtual_account: str, services: ServicesDep, principal: PrincipalDep
+) -> Response:
+    can_write_account(principal, domain)
+    services.accounts.delete_virtual_account(domain, virtual_account, actor=principal.label())
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

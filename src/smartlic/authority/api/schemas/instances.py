@@ -1,0 +1,70 @@
+"""Product instances (devices) and the event log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field
+
+from smartlic.authority.api.schemas._base import NAME_PATTERN, InputModel, PublicModel
+
+__all__ = [
+    "EventPublic",
+    "EventsPublic",
+    "InstancePublic",
+    "InstanceTransfer",
+    "InstancesPublic",
+    "UsagePublic",
+]
+
+
+class UsagePublic(PublicModel):
+    tag: str
+    count: int
+    status: str
+
+
+class InstancePublic(PublicModel):
+    id: str
+    smart_account: str
+    virtual_account: str
+    udi_pid: str
+    udi_sn: str
+    hostname: str
+    software_tag: str
+    registered_at: datetime
+    last_contact_at: datetime | None
+    status: str
+    alerts: list[str]
+    usage: list[UsagePublic]
+    certificate_expires: datetime | None
+
+
+class InstancesPublic(PublicModel):
+    items: list[InstancePublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class InstanceTransfer(InputModel):
+    target: str = Field(min_length=1, max_length=100, pattern=NAME_PATTERN)
+
+
+class EventPublic(PublicModel):
+    id: int
+    at: datetime
+    name: str
+    actor: str
+    smart_account: str | None
+    virtual_account: str | None
+    subject: str | None
+    properties: dict[str, Any]
+
+
+class EventsPublic(PublicModel):
+    items: list[EventPublic]
+    total: int
+    limit: int
+    offset: int

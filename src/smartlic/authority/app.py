@@ -1,0 +1,89 @@
+"""The authority's ASGI application.
+
+Usage::
+
+    app = create_app(AuthoritySettings())                 # engine, keys, services from settings
+    app = create_app(settings, clock=ManualClock())       # tests and demos move time themselves
+    app = create_app(settings, clock=clock, services=s)   # services already built (tests)
+
+``uvicorn --factory smartlic.authority.app:app_from_env`` serves it from the environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+import smartlic
+from smartlic.authority.api.middleware import RequestIdMiddleware
+from smartlic.authority.api.problems import install_problem_handlers
+from smartlic.authority.api.routes import ROUTERS
+from smartlic.authority.keys import AuthorityKeys
+from smartlic.authority.services import Services, build_services
+from smartlic.authority.settings import AuthoritySettings
+from smartlic.clock import Clock, clock_from_env
+
+__all__ = ["app_from_env", "build_from_settings", "create_app"]
+
+DESCRIPTION = """\
+The smartlic **authority** (the CSSM role): smart and virtual accounts, licenses, registration
+tokens and product instances.
+
+* Management API under `/api/v1`, authenticated with an API key
+  (`Authorization: Bearer slk_...` or `X-API-Key: slk_...`).
+* Device protocol v1 under `/api/device/v1` (signed envelopes, docs/device-protocol.md).
+* Every error is `application/problem+json` with a stable `code`.
+"""
+
+
+def build_from_settings(settings: AuthoritySettings, clock: Clock) -> tuple[Engine, Services]:
+    """Engine, keys and services for ``settings`` (keys are created on first use)."""
+    from smartlic.storage import make_engine
+
+    engine = make_engine(settings.database)
+    keys = AuthorityKeys.load_or_create(settings.keys_path, clock.now())
+    services = build_services(engine, clock, keys, replay_window_s=settings.replay_window_s)
+    return engine, services
+
+
+def create_app(
+    settings: AuthoritySettings,
+    clock: Clock | None = None,
+    services: Services | None = None,
+) -> FastAPI:
+    """The FastAPI app; builds engine, keys and services from ``settings`` unless given."""
+    clock = clock or clock_from_env()
+    engine: Engine | None = None
+    if services is None:
+        engine, services = build_from_settings(settings, clock)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if engine is not None:  # only what create_app built itself
+            engine.dispose()
+
+    app = FastAPI(
+        title="smartlic authority",
+        version=smartlic.__version__,
+        description=DESCRIPTION,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.clock = clock
+    app.state.services = services
+    install_problem_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for uvicorn (``--factory``): settings and clock from the environment."""
+    return create_app(AuthoritySettings())

@@ -1,0 +1,91 @@
+"""The authority's one settings object, read from ``SMARTLIC_AUTHORITY_*`` environment variables.
+
+Every field carries a description; ``docs/configuration.md`` documents each one and a test
+checks that it does.
+
+Usage::
+
+    settings = AuthoritySettings()                       # environment + defaults
+    settings = AuthoritySettings(data_dir=tmp_path)      # explicit, e.g. in tests
+    settings.database                                    # sqlite:///<data_dir>/authority.sqlite3
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ENV_PREFIX", "AuthoritySettings"]
+
+ENV_PREFIX = "SMARTLIC_AUTHORITY_"
+LogLevel = Literal["critical", "error", "warning", "info", "debug"]
+
+
+class AuthoritySettings(BaseSettings):
+    """Configuration of one authority (CSSM) process."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("var/authority"),
+        description="Directory holding the authority's state: the default SQLite database, "
+        "the key directory and demo.json. Relative paths are relative to the working directory.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the database, e.g. "
+        "postgresql+psycopg://user:pass@127.0.0.1/smartlic. "
+        "Default: the SQLite file <data_dir>/authority.sqlite3.",
+    )
+    key_dir: Path | None = Field(
+        default=None,
+        description="Directory of the CA and response-signing keys (private keys mode 0600). "
+        "Processes sharing one database must share it. Default: <data_dir>/keys.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `smartlic authority serve` binds.")
+    port: int = Field(
+        default=8000, ge=0, le=65535, description="TCP port `smartlic authority serve` binds."
+    )
+    workers: int = Field(
+        default=1, ge=1, le=64, description="Number of uvicorn worker processes for `serve`."
+    )
+    log_level: LogLevel = Field(default="info", description="Log level of the server.")
+    replay_window_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="Device protocol: a signed request whose timestamp is further than this "
+        "many seconds from the authority's clock is refused as stale (docs/device-protocol.md).",
+    )
+    max_page_size: int = Field(
+        default=500,
+        ge=1,
+        description="Largest `limit` a management API list (devices, events) accepts.",
+    )
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> AuthoritySettings:
+        if self.database_url is None:
+            self.database_url = f"sqlite:///{self.data_dir / 'authority.sqlite3'}"
+        if self.key_dir is None:
+            self.key_dir = self.data_dir / "keys"
+        return self
+
+    @property
+    def database(self) -> str:
+        """The database URL, never ``None`` once validated."""
+        assert self.database_url is not None
+        return self.database_url
+
+    @property
+    def keys_path(self) -> Path:
+        """The key directory, never ``None`` once validated."""
+        assert self.key_dir is not None
+        return self.key_dir
+
+    @property
+    def demo_file(self) -> Path:
+        """Where ``smartlic authority demo`` keeps the texts it printed (mode 0600)."""
+        return self.data_dir / "demo.json"
