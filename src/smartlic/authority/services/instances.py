@@ -151,9 +151,10 @@ class SqlInstancesService(ServiceBase):
         usage = current_usage(s, inst.id)
         tags = (
             dict(
-                s.execute(select(License.id, License.tag).where(License.id.in_(list(usage))))
-                .tuples()
-                .all()
+                (row[0], row[1])
+                for row in s.execute(
+                    select(License.id, License.tag).where(License.id.in_(list(usage)))
+                )
             )
             if usage
             else {}
