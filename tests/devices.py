@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from smartlic.clock import Clock
 from smartlic.crypto import Udi, fingerprint, generate_key, load_certificate, make_csr
+from smartlic.domain.products import DEFAULT_PROFILE
 from smartlic.formats.envelope import make_nonce, seal_with_key, timestamp_ms
 
 
@@ -28,7 +29,7 @@ class TestDevice:
             "token": token,
             "udi": {"pid": self.udi.pid, "sn": self.udi.sn},
             "hostname": self.hostname,
-            "software_tag": "regid.2026-01.org.smartlic.asr903,v1_10466f70-107b-5b96-83ce-52444ca54ebd",
+            "software_tag": DEFAULT_PROFILE.software_tag,
             "csr": make_csr(self.key, self.udi),
             "force": force,
             "timestamp": timestamp_ms(self.clock.now()),
