@@ -1,0 +1,27 @@
+"""The shell's command set, registered explicitly into a fresh ``Registry``.
+
+Usage::
+
+    registry = build_registry()          # a new registry each call; nothing module-global
+    session = Session(device, registry)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from smartlic.agent.shell.commands import configure, exec_license, show
+from smartlic.agent.shell.registry import Registry
+
+if TYPE_CHECKING:
+    from smartlic.agent.shell.session import Session
+
+__all__ = ["build_registry"]
+
+
+def build_registry() -> Registry[Session]:
+    registry: Registry[Session] = Registry()
+    show.register(registry)
+    exec_license.register(registry)
+    configure.register(registry)
+    return registry

@@ -1,0 +1,157 @@
+"""Configuration-mode commands (``Device(config)#``) and their ``no`` forms.
+
+``license boot level`` and ``license feature`` keywords come from the product profile, so a
+different profile brings its own choices (first reference document, "Enable Smart Licensing",
+steps 2-4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import partial
+from typing import TYPE_CHECKING
+
+from smartlic.agent.shell.registry import Arg, Registry
+from smartlic.agent.shell.replies import CommandFailed, Notice, Reply
+from smartlic.domain.products import DEFAULT_PROFILE, ProductProfile
+
+if TYPE_CHECKING:
+    from smartlic.agent.shell.session import Session
+
+__all__ = ["register"]
+
+CONFIG = "config"
+
+_TRANSPORTS = (
+    ("callhome", "Use Call Home for communication"),
+    ("off", "Disable communication with the authority"),
+    ("smart", "Use the smart transport (HTTPS to the authority)"),
+)
+
+
+def _port_ok(text: str) -> bool:
+    return text.isdigit() and 1 <= int(text) <= 65535
+
+
+def smart_enable(on: bool, session: Session, args: Mapping[str, str]) -> Reply:
+    session.device.set_enabled(on)
+    return None
+
+
+def boot_level(level: str | None, session: Session, args: Mapping[str, str]) -> Reply:
+    session.device.set_boot_level(level)
+    return None
+
+
+def feature(name: str, on: bool, session: Session, args: Mapping[str, str]) -> Reply:
+    session.device.set_feature(name, on)
+    return None
+
+
+def transport(kind: str | None, session: Session, args: Mapping[str, str]) -> Reply:
+    session.device.set_transport(kind)
+    return None
+
+
+def url(session: Session, args: Mapping[str, str]) -> Reply:
+    session.device.set_url(args.get("url"))
+    return None
+
+
+def proxy_address(session: Session, args: Mapping[str, str]) -> Reply:
+    session.device.set_proxy(address=args["address"])
+    return None
+
+
+def proxy_port(session: Session, args: Mapping[str, str]) -> Reply:
+    session.device.set_proxy(port=int(args["port"]))
+    return None
+
+
+def no_proxy(what: str, session: Session, args: Mapping[str, str]) -> Reply:
+    session.device.clear_proxy("address" if what == "address" else "port")
+    return None
+
+
+def hostname(session: Session, args: Mapping[str, str]) -> Reply:
+    session.device.set_hostname(args["name"])
+    return None
+
+
+def end(session: Session, args: Mapping[str, str]) -> Reply:
+    session.mode = "exec"
+    return None
+
+
+def do(session: Session, args: Mapping[str, str]) -> Reply:
+    """``do <exec command>``: run an exec command without leaving configuration mode."""
+    outcome = session.run("exec", args["command"])
+    lines = tuple(outcome.text.splitlines())
+    if outcome.failed:
+        return CommandFailed("\n".join(lines).removeprefix("% "))
+    return Notice(lines) if lines else None
+
+
+def _describe(registry: Registry[Session]) -> None:
+    for prefix in ("", "no "):
+        registry.describe(CONFIG, f"{prefix}license", "Configure license features")
+        registry.describe(CONFIG, f"{prefix}license boot", "license boot configuration")
+        registry.describe(CONFIG, f"{prefix}license boot level", "Configure the boot level")
+        registry.describe(CONFIG, f"{prefix}license feature", "Configure a feature license")
+        registry.describe(CONFIG, f"{prefix}license smart", "Smart licensing configuration")
+        registry.describe(CONFIG, f"{prefix}license smart transport", "Configure the transport")
+        registry.describe(CONFIG, f"{prefix}license smart proxy", "Configure a proxy")
+    registry.describe(CONFIG, "no", "Negate a command or set its defaults")
+    registry.describe(CONFIG, "license smart url", "Configure the authority URL")
+    registry.describe(CONFIG, "license smart proxy address", "Proxy address")
+    registry.describe(CONFIG, "license smart proxy port", "Proxy port")
+
+
+def _register_levels(registry: Registry[Session], profile: ProductProfile) -> None:
+    for level in sorted(profile.boot_levels):
+        text = f"Boot level {level}"
+        registry.command(
+            CONFIG, f"license boot level {level}", partial(boot_level, level), help=text
+        )
+        no = partial(boot_level, None)
+        registry.command(CONFIG, f"no license boot level {level}", no, help=text)
+    for name in sorted(profile.features):
+        text = f"Feature {name} license"
+        registry.command(CONFIG, f"license feature {name}", partial(feature, name, True), help=text)
+        registry.command(
+            CONFIG, f"no license feature {name}", partial(feature, name, False), help=text
+        )
+
+
+def _register_smart(registry: Registry[Session]) -> None:
+    text = "Enable Smart Licensing"
+    registry.command(CONFIG, "license smart enable", partial(smart_enable, True), help=text)
+    registry.command(CONFIG, "no license smart enable", partial(smart_enable, False), help=text)
+    for kind, text in _TRANSPORTS:
+        handler = partial(transport, kind)
+        registry.command(CONFIG, f"license smart transport {kind}", handler, help=text)
+    registry.command(CONFIG, "no license smart transport", partial(transport, None))
+    address = Arg("WORD", "A host name or IP address")
+    registry.command(CONFIG, "license smart url {url}", url, args={"url": Arg("WORD", "URL")})
+    registry.command(CONFIG, "no license smart url", url, help="Configure the authority URL")
+    registry.command(
+        CONFIG, "license smart proxy address {address}", proxy_address, args={"address": address}
+    )
+    port = Arg("<1-65535>", "Proxy port number", check=_port_ok)
+    registry.command(CONFIG, "license smart proxy port {port}", proxy_port, args={"port": port})
+    for what in ("address", "port"):
+        registry.command(CONFIG, f"no license smart proxy {what}", partial(no_proxy, what))
+
+
+def register(registry: Registry[Session], profile: ProductProfile | None = None) -> None:
+    _describe(registry)
+    _register_levels(registry, profile or DEFAULT_PROFILE)
+    _register_smart(registry)
+    name = Arg("WORD", "This system's network name")
+    registry.describe(CONFIG, "hostname", "Set system's network name")
+    registry.command(CONFIG, "hostname {name}", hostname, args={"name": name})
+    registry.command(CONFIG, "end", end, help="Exit from configure mode")
+    registry.command(CONFIG, "exit", end, help="Exit from configure mode")
+    registry.describe(CONFIG, "do", "To run exec commands in config mode")
+    command = Arg("LINE", "Exec Command", rest_of_line=True)
+    registry.command(CONFIG, "do {command}", do, args={"command": command})

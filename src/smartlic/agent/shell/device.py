@@ -1,0 +1,185 @@
+"""The simulated device behind the shell: running configuration + license manager + clock.
+
+Configuration lines become license check-outs through the product profile: ``license boot
+level metroipaccess`` checks out "Device METRO IP ACCESS", ``license feature port`` two
+6-1GE and two 2-10G port licenses (``smartlic.domain.products``). Check-outs live in memory,
+as on a real device, so ``start()`` re-requests them from the saved configuration - the
+equivalent of a reload. Everything else the manager persists itself.
+
+Usage::
+
+    device = Device(config=DeviceConfig(), store=ConfigStore(state_dir), clock=clock,
+                    manager_factory=lambda hostname: LicenseManager(...))
+    device.start()
+    device.set_feature("atm", True)
+    device.manager.status().authorization.state   # AuthorizationState.EVAL
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Literal
+
+from smartlic.agent._manager import Handle, LicenseManager
+from smartlic.agent.shell.config import ConfigStore, DeviceConfig
+from smartlic.clock import Clock
+from smartlic.domain.products import DEFAULT_PROFILE, ProductProfile
+from smartlic.errors import InvalidInput
+
+__all__ = ["Device", "TransportType"]
+
+TransportType = Literal["callhome", "smart", "off"]
+
+
+class Device:
+    """One simulated product instance; the shell's handlers call these methods."""
+
+    def __init__(
+        self,
+        *,
+        config: DeviceConfig,
+        clock: Clock,
+        manager_factory: Callable[[str], LicenseManager],
+        store: ConfigStore | None = None,
+        profile: ProductProfile = DEFAULT_PROFILE,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.profile = profile
+        self._store = store
+        self._factory = manager_factory
+        self.manager = manager_factory(config.hostname)
+        self._handles: dict[str, list[Handle]] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Apply the saved configuration to the manager and re-request its licenses."""
+        self._apply_transport()
+        if self.config.smart_enabled:
+            self.manager.enable()
+        else:
+            self.manager.disable()
+        if self.config.boot_level:
+            self._checkout(f"boot {self.config.boot_level}", self._boot(self.config.boot_level))
+        for name in self.config.features:
+            self._checkout(f"feature {name}", self._feature(name))
+
+    def close(self) -> None:
+        self.manager.close()
+
+    def tick(self) -> None:
+        """Run the manager's due timers (renewals, retries, expiry, usage sync)."""
+        self.manager.tick()
+
+    def _apply_transport(self) -> None:
+        cfg = self.config
+        self.manager.set_transport(_transport(cfg.transport or "callhome"))
+        self.manager.set_url(cfg.url)
+        self.manager.set_proxy(cfg.proxy_address, cfg.proxy_port)
+
+    def _save(self) -> None:
+        if self._store is not None:
+            self._store.save(self.config)
+
+    # -- licenses from configuration ---------------------------------------------------
+
+    def _boot(self, level: str) -> list[tuple[str, int]]:
+        return self.profile.boot_levels[level]
+
+    def _feature(self, name: str) -> list[tuple[str, int]]:
+        return self.profile.features[name]
+
+    def _checkout(self, key: str, needs: list[tuple[str, int]]) -> None:
+        tags = [(self.profile.license(name).tag, count) for name, count in needs]
+        self._handles[key] = [self.manager.request(tag, count) for tag, count in tags]
+
+    def _give_back(self, key: str) -> None:
+        for handle in self._handles.pop(key, []):
+            self.manager.release(handle)
+
+    # -- configuration commands --------------------------------------------------------
+
+    def set_enabled(self, enabled: bool) -> None:
+        self.config.smart_enabled = enabled
+        self._save()
+        if enabled:
+            self.manager.enable()
+        else:
+            self.manager.disable()
+
+    def set_boot_level(self, level: str | None) -> None:
+        old = self.config.boot_level
+        if level == old:
+            return
+        if old is not None:
+            self._give_back(f"boot {old}")
+        self.config.boot_level = level
+        self._save()
+        if level is not None:
+            self._checkout(f"boot {level}", self._boot(level))
+
+    def set_feature(self, name: str, on: bool) -> None:
+        present = name in self.config.features
+        if on == present:
+            return
+        if on:
+            self.config.features.append(name)
+            self._checkout(f"feature {name}", self._feature(name))
+        else:
+            self.config.features.remove(name)
+            self._give_back(f"feature {name}")
+        self._save()
+
+    def set_transport(self, kind: str | None) -> None:
+        self.config.transport = kind
+        self._save()
+        self.manager.set_transport(_transport(kind or "callhome"))
+
+    def set_url(self, url: str | None) -> None:
+        self.config.url = url
+        self._save()
+        self.manager.set_url(url)
+
+    def set_proxy(self, *, address: str | None = None, port: int | None = None) -> None:
+        self.config.proxy_address = address if address is not None else self.config.proxy_address
+        self.config.proxy_port = port if port is not None else self.config.proxy_port
+        self._save()
+        self.manager.set_proxy(self.config.proxy_address, self.config.proxy_port)
+
+    def clear_proxy(self, what: Literal["address", "port"]) -> None:
+        if what == "address":
+            self.config.proxy_address = None
+        else:
+            self.config.proxy_port = None
+        self._save()
+        self.manager.set_proxy(self.config.proxy_address, self.config.proxy_port)
+
+    def set_hostname(self, name: str) -> None:
+        """Rename; the manager is rebuilt so the new name reaches the authority (a reload)."""
+        if name == self.config.hostname:
+            return
+        self.config.hostname = name
+        self._save()
+        self.manager.close()
+        self._handles.clear()
+        self.manager = self._factory(name)
+        self.start()
+
+    # -- lab ---------------------------------------------------------------------------
+
+    def advance(self, delta: timedelta) -> datetime:
+        """Move the device clock forward, then let due timers run."""
+        advance = getattr(self.clock, "advance", None)
+        if advance is None:
+            raise InvalidInput("this device's clock cannot be moved (not a lab clock)")
+        now: datetime = advance(delta)
+        self.tick()
+        return now
+
+
+def _transport(kind: str) -> TransportType:
+    if kind not in ("callhome", "smart", "off"):
+        raise InvalidInput(f"unknown transport {kind!r}")
+    return kind  # type: ignore[return-value]

@@ -1,0 +1,54 @@
+"""Shell fixtures: a device in a temporary state directory, on a manual clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from smartlic.agent.shell.cli import open_device
+from smartlic.agent.shell.commands import build_registry
+from smartlic.agent.shell.device import Device
+from smartlic.agent.shell.session import Session
+from smartlic.clock import ManualClock
+
+START = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+
+
+class Console:
+    """Runs lines like a person at the prompt and keeps the transcript."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def __call__(self, *lines: str) -> str:
+        return "".join(self.session.execute(line).text for line in lines)
+
+    def config(self, *lines: str) -> str:
+        return self("configure terminal", *lines, "end")
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def make_device(tmp_path: Path, clock: ManualClock) -> Iterator[Callable[..., Device]]:
+    opened: list[Device] = []
+
+    def make(state: Path | None = None, **options: str) -> Device:
+        device = open_device(state or tmp_path / "r1", sn="FOX1234ABCD", clock=clock, **options)
+        opened.append(device)
+        return device
+
+    yield make
+    for device in opened:
+        device.close()
+
+
+@pytest.fixture
+def console(make_device: Callable[..., Device]) -> Console:
+    return Console(Session(make_device(), build_registry()))
