@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 import timeit
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
