@@ -133,7 +133,10 @@ def _authorization(auth: AuthorizationStatus, *, summary: bool = False) -> list[
     lines.append(_when("Next Communication Attempt", auth.next_communication_attempt))
     if not summary:
         lines.append(_when("Communication Deadline", auth.communication_deadline))
-    if auth.grace_expires is not None and not summary:
+    # The manager always knows when the grace period would end; it matters only once the
+    # authorization has expired (MIB: grace period after authorization expiry, domain-notes 1.3).
+    expired = auth.state is AuthorizationState.AUTHORIZATION_EXPIRED
+    if expired and auth.grace_expires is not None and not summary:
         lines.append(_when("Grace Period Expires", auth.grace_expires))
     return lines
 
