@@ -1,0 +1,282 @@
+"""RUM (Resource Utilization Measurement) reports: payload, signature, and usage files.
+
+The documented envelope (domain-notes 3.2-3.3): a usage file is XML ``<smartLicense>`` holding
+``<RUMReport>`` elements, each a JSON object::
+
+    {"payload": "<compact JSON string>",
+     "header": {"type": "rum"},
+     "signature": {"sudi": {"udi_pid": ..., "udi_serial_number": ...},
+                   "signing_type": "trust-code", "key": "<product software tag>",
+                   "key_id": "<sha256 hex of the raw trust public key>",
+                   "public_key": "<base64 raw Ed25519 public key>",
+                   "value": "<base64 Ed25519 signature over the exact payload string>"}}
+
+The payload keeps the field names of real reports (``version``, ``asset_identification``,
+``meta``, ``measurements`` with ``log_time``, ``metric_name``, ``start_time``, ``end_time``,
+``sample_interval``, ``num_samples``, ``value``). ``key_id``/``public_key`` are our additions:
+they let an authority that has never seen the device accept its first report offline and
+deliver the trust code in the ACK.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from smartlic.crypto import Udi, sign_bytes, verify_bytes
+from smartlic.errors import InvalidInput, SignatureInvalid
+from smartlic.formats.envelope import compact_json
+from smartlic.formats.xmlsafe import element, parse_xml, to_bytes
+
+__all__ = [
+    "Measurement",
+    "RumReport",
+    "claimed_key",
+    "key_id_of",
+    "parse_usage_file",
+    "public_key_b64",
+    "read_report",
+    "sign_report",
+    "sudi_json",
+    "usage_file",
+    "verify_report",
+]
+
+MAX_MEASUREMENTS = 10_000
+
+
+def sudi_json(udi: Udi) -> dict[str, str]:
+    return {"udi_pid": udi.pid, "udi_serial_number": udi.sn}
+
+
+def parse_sudi(data: Any, pointer: str) -> Udi:
+    if not isinstance(data, Mapping):
+        raise InvalidInput("sudi must be an object", pointer=pointer)
+    pid, sn = data.get("udi_pid"), data.get("udi_serial_number")
+    if not isinstance(pid, str) or not isinstance(sn, str) or not pid or not sn:
+        raise InvalidInput("sudi needs udi_pid and udi_serial_number", pointer=pointer)
+    return Udi(pid[:64], sn[:64])
+
+
+def public_key_b64(key: Ed25519PublicKey) -> str:
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(raw).decode()
+
+
+def key_id_of(key: Ed25519PublicKey) -> str:
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One measurement of a report (times are epoch seconds, ``value`` a count)."""
+
+    start_time: int
+    end_time: int
+    value: int
+    num_samples: int = 1
+    metric_name: str = "ENTITLEMENT"
+    log_time: int | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "log_time": self.log_time if self.log_time is not None else self.start_time,
+            "metric_name": self.metric_name,
+            "start_time": self.start_time,
+            "end_time": self.end_time,
+            "sample_interval": max(self.end_time - self.start_time, 0),
+            "num_samples": self.num_samples,
+            "meta": dict(self.meta),
+            "value": {"type": "COUNT", "value": str(self.value)},
+        }
+
+
+@dataclass(frozen=True)
+class RumReport:
+    report_id: int
+    udi: Udi
+    software_tag: str
+    entitlement_tag: str
+    measurements: Sequence[Measurement]
+    software_version: str = "1.0"
+    hostname: str | None = None
+
+    def payload(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {
+            "entitlement_tag": self.entitlement_tag,
+            "utility_enabled": False,
+            "software_version": self.software_version,
+            "ha_udi": [{"role": "Active", "sudi": sudi_json(self.udi)}],
+        }
+        if self.hostname is not None:
+            meta["hostname"] = self.hostname
+        return {
+            "version": "2.0",
+            "asset_identification": {
+                "report_id": self.report_id,
+                "asset": {"name": self.software_tag},
+                "instance": {"sudi": sudi_json(self.udi)},
+            },
+            "meta": meta,
+            "measurements": [m.to_json() for m in self.measurements],
+        }
+
+
+def sign_report(report: RumReport, key: Ed25519PrivateKey) -> dict[str, Any]:
+    """The ``<RUMReport>`` JSON object for ``report``, signed with the trust-code key."""
+    text = compact_json(report.payload())
+    pub = key.public_key()
+    return {
+        "payload": text,
+        "header": {"type": "rum"},
+        "signature": {
+            "sudi": sudi_json(report.udi),
+            "signing_type": "trust-code",
+            "key": report.software_tag,
+            "key_id": key_id_of(pub),
+            "public_key": public_key_b64(pub),
+            "value": sign_bytes(key, text.encode()),
+        },
+    }
+
+
+def claimed_key(envelope: Mapping[str, Any]) -> tuple[str, Ed25519PublicKey]:
+    """The (key_id, public key) a report claims to be signed with (not yet verified)."""
+    sig = envelope.get("signature")
+    if not isinstance(sig, Mapping):
+        raise InvalidInput("report has no signature", pointer="/signature")
+    raw_b64 = sig.get("public_key")
+    try:
+        key = Ed25519PublicKey.from_public_bytes(base64.b64decode(str(raw_b64), validate=True))
+    except ValueError as exc:
+        raise SignatureInvalid("report signature carries no valid public key") from exc
+    if sig.get("key_id") != key_id_of(key):
+        raise SignatureInvalid("report key_id does not match its public key")
+    return key_id_of(key), key
+
+
+def verify_report(envelope: Mapping[str, Any], key: Ed25519PublicKey) -> RumReport:
+    """Check the signature over the exact payload string, then parse the payload."""
+    text = envelope.get("payload")
+    sig = envelope.get("signature")
+    if not isinstance(text, str) or not isinstance(sig, Mapping):
+        raise InvalidInput("a RUM report has a payload string and a signature")
+    verify_bytes(key, text.encode(), str(sig.get("value", "")))
+    return read_report(envelope)
+
+
+def read_report(envelope: Mapping[str, Any]) -> RumReport:
+    """Parse a report's payload WITHOUT verifying it."""
+    header = envelope.get("header")
+    if not isinstance(header, Mapping) or header.get("type") != "rum":
+        raise InvalidInput("header.type must be 'rum'", pointer="/header/type")
+    text = envelope.get("payload")
+    try:
+        data = json.loads(text) if isinstance(text, str) else None
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"payload is not JSON: {exc.msg}", pointer="/payload") from exc
+    if not isinstance(data, Mapping):
+        raise InvalidInput("payload must be a JSON object", pointer="/payload")
+    return _report_from(data)
+
+
+def _report_from(data: Mapping[str, Any]) -> RumReport:
+    ident = data.get("asset_identification")
+    meta = data.get("meta")
+    if not isinstance(ident, Mapping) or not isinstance(meta, Mapping):
+        raise InvalidInput("payload needs asset_identification and meta", pointer="/payload")
+    report_id = ident.get("report_id", meta.get("report_id"))
+    if isinstance(report_id, bool) or not isinstance(report_id, int) or report_id <= 0:
+        raise InvalidInput("report_id must be a positive integer", pointer="/payload/report_id")
+    instance = ident.get("instance")
+    udi = parse_sudi(
+        instance.get("sudi") if isinstance(instance, Mapping) else None,
+        "/payload/asset_identification/instance/sudi",
+    )
+    asset = ident.get("asset")
+    tag = meta.get("entitlement_tag")
+    if not isinstance(tag, str) or not tag or len(tag) > 255:
+        raise InvalidInput("meta.entitlement_tag is required", pointer="/payload/meta")
+    raw = data.get("measurements")
+    if not isinstance(raw, list) or len(raw) > MAX_MEASUREMENTS:
+        raise InvalidInput("measurements must be a list", pointer="/payload/measurements")
+    return RumReport(
+        report_id=report_id,
+        udi=udi,
+        software_tag=str(asset.get("name", "")) if isinstance(asset, Mapping) else "",
+        entitlement_tag=tag,
+        measurements=[_measurement(m, i) for i, m in enumerate(raw)],
+        software_version=str(meta.get("software_version", "")),
+        hostname=meta.get("hostname") if isinstance(meta.get("hostname"), str) else None,
+    )
+
+
+def _measurement(m: Any, i: int) -> Measurement:
+    ptr = f"/payload/measurements/{i}"
+    if not isinstance(m, Mapping):
+        raise InvalidInput("a measurement is an object", pointer=ptr)
+    times = [_epoch(m.get("start_time"), ptr), _epoch(m.get("end_time"), ptr)]
+    value = m.get("value")
+    try:
+        count = int(value["value"]) if isinstance(value, Mapping) else -1
+    except (TypeError, ValueError):
+        count = -1
+    if not 0 <= count <= 1_000_000 or times[1] < times[0]:
+        raise InvalidInput("measurement value must be a count 0-1000000", pointer=f"{ptr}/value")
+    samples = m.get("num_samples", 1)
+    return Measurement(
+        start_time=times[0],
+        end_time=times[1],
+        value=count,
+        num_samples=samples if isinstance(samples, int) and samples >= 0 else 1,
+        metric_name=str(m.get("metric_name", "ENTITLEMENT"))[:40],
+        log_time=m.get("log_time") if isinstance(m.get("log_time"), int) else None,
+        meta=_mapping(m.get("meta")),
+    )
+
+
+def _epoch(value: Any, ptr: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInput("start_time and end_time are epoch seconds", pointer=ptr)
+    return value
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def usage_file(envelopes: Sequence[Mapping[str, Any]], extra: Sequence[Any] = ()) -> bytes:
+    """A usage data file: ``<smartLicense>`` with one ``<RUMReport>`` per report; ``extra``
+    are further ready-made elements (e.g. a trust or authorization request)."""
+    root = element("smartLicense")
+    for env in envelopes:
+        root.append(element("RUMReport", json.dumps(env, separators=(",", ":"))))
+    for el in extra:
+        root.append(el)
+    return to_bytes(root)
+
+
+def parse_usage_file(data: bytes) -> list[dict[str, Any]]:
+    """The ``<RUMReport>`` JSON objects of a usage file (hardened parse; not yet verified)."""
+    root = parse_xml(data)
+    if root.tag != "smartLicense":
+        raise InvalidInput(f"a usage file's root is <smartLicense>, not <{root.tag}>")
+    out: list[dict[str, Any]] = []
+    for i, el in enumerate(root.iter("RUMReport")):
+        try:
+            obj = json.loads(el.text or "")
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"RUMReport {i} is not JSON: {exc.msg}", pointer=f"/{i}") from exc
+        if not isinstance(obj, dict):
+            raise InvalidInput(f"RUMReport {i} is not a JSON object", pointer=f"/{i}")
+        out.append(obj)
+    return out

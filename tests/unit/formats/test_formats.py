@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from smartlic.crypto import Udi, generate_key
+from smartlic.domain.policy import (
+    CISCO_DEFAULT,
+    LicenseGroup,
+    Policy,
+    next_ack_deadline,
+)
+from smartlic.errors import InvalidInput, SignatureInvalid
+from smartlic.formats.rum import (
+    Measurement,
+    RumReport,
+    claimed_key,
+    parse_usage_file,
+    sign_report,
+    usage_file,
+    verify_report,
+)
+from smartlic.formats.slp import format_return_code, parse_return_code, read_file, write_file
+from smartlic.formats.xmlsafe import parse_xml
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _report(rid: int = 1767225600) -> RumReport:
+    return RumReport(
+        rid,
+        Udi("IXM-LPWA-900-16-K9", "FOC1"),
+        "regid.sw",
+        "regid.tag",
+        [Measurement(1767225600, 1767229200, 2, num_samples=5, log_time=1767225600)],
+    )
+
+
+def test_cisco_default_is_the_documents_table() -> None:
+    g = CISCO_DEFAULT.groups
+    assert CISCO_DEFAULT.ack_required
+    assert (
+        g[LicenseGroup.UNENFORCED_PERPETUAL].first_report_days,
+        g[LicenseGroup.UNENFORCED_PERPETUAL].reporting_frequency_days,
+        g[LicenseGroup.UNENFORCED_PERPETUAL].report_on_change_days,
+    ) == (365, 0, 90)
+    for grp in (LicenseGroup.UNENFORCED_SUBSCRIPTION, LicenseGroup.ENFORCED, LicenseGroup.EXPORT):
+        a = g[grp]
+        assert (a.first_report_days, a.reporting_frequency_days, a.report_on_change_days) == (
+            90,
+            90,
+            90,
+        )
+    assert Policy.from_json(CISCO_DEFAULT.to_json()) == CISCO_DEFAULT
+
+
+def test_next_ack_deadline_rule() -> None:
+    sub, perp = LicenseGroup.UNENFORCED_SUBSCRIPTION, LicenseGroup.UNENFORCED_PERPETUAL
+    assert next_ack_deadline(CISCO_DEFAULT, [sub], first_use=None, last_ack=None) is None
+    assert next_ack_deadline(CISCO_DEFAULT, [sub], first_use=T0, last_ack=None) == T0 + timedelta(
+        90
+    )
+    assert next_ack_deadline(CISCO_DEFAULT, [perp], first_use=T0, last_ack=None) == T0 + timedelta(
+        365
+    )
+    ack = T0 + timedelta(10)
+    assert next_ack_deadline(CISCO_DEFAULT, [perp], first_use=T0, last_ack=ack) is None
+    assert next_ack_deadline(
+        CISCO_DEFAULT, [perp, sub], first_use=T0, last_ack=ack
+    ) == ack + timedelta(90)
+    changed = ack + timedelta(days=1)
+    assert next_ack_deadline(
+        CISCO_DEFAULT, [perp], first_use=T0, last_ack=ack, changed_at=changed
+    ) == changed + timedelta(90)
+
+
+def test_policy_json_is_validated() -> None:
+    data = CISCO_DEFAULT.to_json()
+    data["groups"][LicenseGroup.ENFORCED.value]["first_report_days"] = -1
+    with pytest.raises(InvalidInput):
+        Policy.from_json(data)
+    with pytest.raises(InvalidInput):
+        Policy.from_json({"name": "x", "ack_required": True, "groups": {}})
+
+
+def test_rum_report_round_trip_and_tamper_detection() -> None:
+    key = generate_key()
+    env = sign_report(_report(), key)
+    [parsed] = parse_usage_file(usage_file([env]))
+    _, pub = claimed_key(parsed)
+    report = verify_report(parsed, pub)
+    assert report.report_id == 1767225600 and report.measurements[0].value == 2
+    tampered = copy.deepcopy(parsed)
+    tampered["payload"] = tampered["payload"].replace('"value":"2"', '"value":"1"')
+    with pytest.raises(SignatureInvalid):
+        verify_report(tampered, pub)
+    with pytest.raises(SignatureInvalid):
+        verify_report(parsed, generate_key().public_key())
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        b'<!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><smartLicense>&b;</smartLicense>',
+        b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><smartLicense>&e;</smartLicense>',
+        b"<smartLicense><RUMReport>{not json</RUMReport></smartLicense>",
+        b"<smartLicense><RUMReport>",
+    ],
+)
+def test_hostile_or_broken_usage_files_are_refused(doc: bytes) -> None:
+    with pytest.raises(InvalidInput):
+        parse_usage_file(doc)
+
+
+def test_oversized_xml_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="larger"):
+        parse_xml(b"<a>" + b"x" * 100 + b"</a>", max_bytes=50)
+
+
+def test_slp_file_sections_and_return_codes() -> None:
+    env = {"payload": "{}", "signature": {"alg": "Ed25519", "key_id": "k", "value": "v"}}
+    data = write_file([("smartLicenseRumAck", env), ("smartLicensePolicy", env)])
+    assert [name for name, _ in read_file(data)] == ["smartLicenseRumAck", "smartLicensePolicy"]
+    code = format_return_code(b"\x01" * 16, b"\x02" * 64)
+    assert all(len(part) <= 6 for part in code.split("-"))
+    assert parse_return_code(code) == (b"\x01" * 16, b"\x02" * 64)
+    with pytest.raises(InvalidInput):
+        parse_return_code("ChWhde-okvz5f")
