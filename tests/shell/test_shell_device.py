@@ -149,9 +149,8 @@ def test_running_config_and_filters(console: Console) -> None:
         "    Address: 127.0.0.1\n    Port: 3128\n"
     )
     assert console("sh lic status | begin Export Auth").startswith("Export Authorization Key:\n")
-    console.config(
-        "no license smart proxy port", "no license smart url", "no license smart transport"
-    )
+    console.config("no license smart proxy port", "no license smart url")
+    console.config("no license smart transport", "no license smart proxy address")
     assert console("show running-config | include smart") == "license smart enable\n"
 
 
