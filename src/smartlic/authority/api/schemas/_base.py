@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from smartlic.formats.device_v1 import MAX_COUNT
+from smartlic.domain.compliance import MAX_QUANTITY
 
-MAX_QUANTITY = MAX_COUNT  # the most of one license one request may move or add
+__all__ = ["DOMAIN_PATTERN", "MAX_QUANTITY", "NAME_PATTERN", "InputModel", "PublicModel"]
 # Lower-case DNS name with at least one dot (length is checked by max_length).
 DOMAIN_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$"
 NAME_PATTERN = r"^[^/\x00-\x1f]+$"

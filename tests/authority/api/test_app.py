@@ -1,0 +1,72 @@
+"""The application shell: OpenAPI, /healthz, request ids, problem bodies, create_app from
+settings alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from smartlic.authority.api.problems import PROBLEM_MEDIA_TYPE, problem
+from smartlic.authority.app import create_app
+from smartlic.authority.settings import AuthoritySettings
+from smartlic.clock import ManualClock
+from smartlic.storage import upgrade
+from tests.authority.api.conftest import LiveAuthority, serve_in_thread
+from tests.authority.api.helpers import V1, ok
+
+
+def test_openapi_describes_both_apis(live_authority: LiveAuthority) -> None:
+    anonymous = live_authority.client(auth=False)
+    spec = ok(anonymous.get("/openapi.json"))
+    paths = spec["paths"]
+    assert "/api/device/v1/authorize" in paths and "/api/v1/accounts/{domain}/devices" in paths
+    schemas = spec["components"]["schemas"]
+    assert {"RegisterRequest", "SignedEnvelope", "ProblemPublic", "HoldingCreate"} <= set(schemas)
+    assert {"HTTPBearer", "APIKeyHeader"} <= set(spec["components"]["securitySchemes"])
+    docs = anonymous.get("/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+def test_healthz_and_request_ids(live_authority: LiveAuthority) -> None:
+    anonymous = live_authority.client(auth=False)
+    reply = anonymous.get("/healthz")
+    assert ok(reply)["status"] == "ok"
+    assert ok(reply)["now"] == "2026-01-01T12:00:00Z"  # the injected clock
+    assert len(reply.headers["x-request-id"]) == 32
+    mine = anonymous.get(f"{V1}/accounts", headers={"X-Request-ID": "trace-42"})
+    assert mine.headers["x-request-id"] == "trace-42"
+    assert mine.json()["request_id"] == "trace-42"
+    hostile = anonymous.get("/healthz", headers={"X-Request-ID": "bad id\twith spaces"})
+    assert hostile.headers["x-request-id"] != "bad id\twith spaces"
+
+
+def test_the_problem_builder_keeps_its_keys() -> None:
+    body = problem(status=409, code="conflict", title="Conflict", detail="d", pointer="/x")
+    assert body == {
+        "type": "urn:smartlic:problem:conflict",
+        "title": "Conflict",
+        "status": 409,
+        "detail": "d",
+        "code": "conflict",
+        "pointer": "/x",
+    }
+    assert PROBLEM_MEDIA_TYPE == "application/problem+json"
+
+
+def test_create_app_builds_everything_from_settings(tmp_path: Path) -> None:
+    settings = AuthoritySettings(data_dir=tmp_path / "authority")
+    settings.data_dir.mkdir(parents=True)
+    upgrade(settings.database)
+    app = create_app(settings, clock=ManualClock())
+    assert (settings.keys_path / "ca.pem").exists()
+    assert (settings.keys_path / "ca.key").stat().st_mode & 0o777 == 0o600
+    server, thread, url = serve_in_thread(app)
+    try:
+        with httpx.Client(base_url=url) as client:
+            reply = client.get(f"{V1}/accounts", headers={"X-API-Key": "slk_nothing"})
+            assert reply.status_code == 401
+            assert reply.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
