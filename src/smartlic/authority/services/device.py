@@ -4,32 +4,30 @@ every response is signed by the authority."""
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services._base import ServiceBase
+from smartlic.authority.services._guard import RequestGuard
 from smartlic.authority.services._usage import apply_usage, release_all
 from smartlic.authority.services.tokens import consume_token
 from smartlic.clock import Clock
 from smartlic.crypto import Udi, certificate_pem, csr_udi, fingerprint, load_certificate
 from smartlic.domain.enums import EntitlementStatus, InstanceStatus
-from smartlic.errors import AlreadyRegistered, InvalidInput, ReplayDetected, SignatureInvalid
+from smartlic.errors import AlreadyRegistered, InvalidInput, SignatureInvalid
 from smartlic.formats.device_v1 import (
     check_fresh,
     parse_entitlements,
     parse_udi,
     require_str,
     require_type,
-    udi_json,
 )
 from smartlic.formats.envelope import (
     envelope_key_id,
@@ -39,7 +37,7 @@ from smartlic.formats.envelope import (
     seal,
     timestamp_ms,
 )
-from smartlic.storage.models import ProductInstance, SeenNonce
+from smartlic.storage.models import ProductInstance
 
 
 @dataclass(frozen=True)
@@ -50,10 +48,6 @@ class AuthorityTimers:
     renew_after_days: int = 180
     next_communication_days: int = 30
     deadline_days: int = 90
-
-
-_PRUNE_EVERY = 1000
-_KEY_CACHE = 50_000
 
 
 class SqlDeviceService(ServiceBase):
@@ -70,9 +64,7 @@ class SqlDeviceService(ServiceBase):
         self.keys = keys
         self.window = replay_window_s
         self.timers = timers or AuthorityTimers()
-        self._keys: OrderedDict[str, Ed25519PublicKey] = OrderedDict()
-        self._lock = threading.Lock()
-        self._calls = 0
+        self.guard = RequestGuard(replay_window_s)
 
     # ------------------------------------------------------------ register
 
@@ -160,7 +152,8 @@ class SqlDeviceService(ServiceBase):
     def _registration_body(
         self, inst: ProductInstance, sa_name: str, va_name: str
     ) -> dict[str, Any]:
-        renew = inst.cert_expires_at - timedelta(
+        expires = _cert(inst)[2]
+        renew = expires - timedelta(
             days=self.timers.certificate_days - self.timers.renew_after_days
         )
         return {
@@ -173,7 +166,7 @@ class SqlDeviceService(ServiceBase):
             "virtual_account": va_name,
             "export_controlled_allowed": inst.export_controlled_allowed,
             "registered_at": iso(inst.registered_at),
-            "certificate_expires": iso(inst.cert_expires_at),
+            "certificate_expires": iso(expires),
             "renew_after": iso(renew),
         }
 
@@ -259,7 +252,7 @@ class SqlDeviceService(ServiceBase):
             udi = {"pid": inst.udi_pid, "sn": inst.udi_sn}
             release_all(s, inst)
             s.delete(inst)
-            self._forget(inst.cert_fingerprint)
+            self.guard.forget(inst.cert_fingerprint)
             self.record(
                 s,
                 "instance.deregistered",
@@ -285,48 +278,15 @@ class SqlDeviceService(ServiceBase):
             raise SignatureInvalid(
                 "no product instance holds this identity certificate", code="unknown-identity"
             )
-        payload = open_sealed(envelope, self._public_key(inst))
+        fp, pem, expires = _cert(inst)
+        payload = open_sealed(envelope, self.guard.key(fp, lambda: _cert_key(pem)))
         require_type(payload, kind)
         if parse_udi(payload.get("udi")) != Udi(inst.udi_pid, inst.udi_sn):
             raise SignatureInvalid("the request names another device than its signer")
-        if now > inst.cert_expires_at:
+        if now > expires:
             raise SignatureInvalid("the identity certificate has expired", code="cert-expired")
-        check_fresh(payload.get("timestamp"), now, self.window)
-        self._remember_nonce(s, key_id, require_str(payload, "nonce", max_len=64), now)
+        self.guard.check(s, key_id, payload, now)
         return inst, payload
-
-    def _remember_nonce(self, s: Session, key_id: str, nonce: str, now: datetime) -> None:
-        try:
-            with s.begin_nested():
-                s.add(SeenNonce(key_id=key_id, nonce=nonce, at=now))
-        except IntegrityError as exc:
-            raise ReplayDetected("this request was already received (nonce reused)") from exc
-        self._calls += 1
-        if self._calls % _PRUNE_EVERY == 0:
-            s.execute(
-                delete(SeenNonce).where(SeenNonce.at < now - timedelta(seconds=2 * self.window))
-            )
-
-    def _public_key(self, inst: ProductInstance) -> Ed25519PublicKey:
-        fp = inst.cert_fingerprint
-        with self._lock:
-            key = self._keys.get(fp)
-            if key is not None:
-                self._keys.move_to_end(fp)
-                return key
-        loaded = load_certificate(inst.cert_pem).public_key()
-        if not isinstance(loaded, Ed25519PublicKey):
-            raise SignatureInvalid("identity certificate key is not Ed25519")
-        key = loaded
-        with self._lock:
-            self._keys[fp] = key
-            while len(self._keys) > _KEY_CACHE:
-                self._keys.popitem(last=False)
-        return key
-
-    def _forget(self, fp: str) -> None:
-        with self._lock:
-            self._keys.pop(fp, None)
 
     @staticmethod
     def _accounts(s: Session, inst: ProductInstance) -> tuple[Any, str]:
@@ -351,4 +311,18 @@ class SqlDeviceService(ServiceBase):
         return seal(body, self.keys.signer, with_certificate=True)
 
 
-__all__ = ["AuthorityTimers", "SqlDeviceService", "udi_json"]
+def _cert(inst: ProductInstance) -> tuple[str, str, datetime]:
+    """(fingerprint, PEM, expiry) of a classic instance's identity certificate."""
+    if inst.cert_fingerprint is None or inst.cert_pem is None or inst.cert_expires_at is None:
+        raise SignatureInvalid("this product instance has no identity certificate")
+    return inst.cert_fingerprint, inst.cert_pem, inst.cert_expires_at
+
+
+def _cert_key(pem: str) -> Ed25519PublicKey:
+    key = load_certificate(pem).public_key()
+    if not isinstance(key, Ed25519PublicKey):
+        raise SignatureInvalid("identity certificate key is not Ed25519")
+    return key
+
+
+__all__ = ["AuthorityTimers", "SqlDeviceService"]

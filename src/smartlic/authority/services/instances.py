@@ -150,12 +150,12 @@ class SqlInstancesService(ServiceBase):
     ) -> InstanceOut:
         usage = current_usage(s, inst.id)
         tags = (
-            dict(
-                (row[0], row[1])
+            {
+                row[0]: row[1]
                 for row in s.execute(
                     select(License.id, License.tag).where(License.id.in_(list(usage)))
                 )
-            )
+            }
             if usage
             else {}
         )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Engine, select, update

@@ -5,18 +5,30 @@ from smartlic.storage.models._accounts import ApiKey, SmartAccount, VirtualAccou
 from smartlic.storage.models._events import Event, SeenNonce
 from smartlic.storage.models._instances import InstanceUsage, ProductInstance, RegistrationToken
 from smartlic.storage.models._licenses import Holding, License, PoolCounter
+from smartlic.storage.models._usage import (
+    AuthorizationCode,
+    Policy,
+    PollTask,
+    RumReportRow,
+    UsageFile,
+)
 
 __all__ = [
     "ApiKey",
+    "AuthorizationCode",
     "Base",
     "Event",
     "Holding",
     "InstanceUsage",
     "License",
+    "Policy",
+    "PollTask",
     "PoolCounter",
     "ProductInstance",
     "RegistrationToken",
+    "RumReportRow",
     "SeenNonce",
     "SmartAccount",
+    "UsageFile",
     "VirtualAccount",
 ]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from smartlic.domain.enums import Role
@@ -16,6 +16,10 @@ class SmartAccount(Base):
     name: Mapped[str] = mapped_column(String(200))
     domain: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime]
+    # may devices of this account use export-controlled licenses (US trade-control laws)
+    export_controlled_allowed: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=true()
+    )
 
     virtual_accounts: Mapped[list[VirtualAccount]] = relationship(
         back_populates="smart_account", order_by="VirtualAccount.name"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from smartlic.domain.enums import InstanceStatus
@@ -47,9 +47,15 @@ class ProductInstance(Base):
     registered_at: Mapped[datetime]
     last_contact_at: Mapped[datetime | None]
     status: Mapped[InstanceStatus] = mapped_column(enum_by_value(InstanceStatus))
-    cert_fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
-    cert_pem: Mapped[str] = mapped_column(Text)
-    cert_expires_at: Mapped[datetime]
+    # classic identity certificate (None for a device that only reports, in policy mode)
+    cert_fingerprint: Mapped[str | None] = mapped_column(String(64), unique=True)
+    cert_pem: Mapped[str | None] = mapped_column(Text)
+    cert_expires_at: Mapped[datetime | None]
+    # policy mode: the trust code (the device's report-signing key)
+    trust_key_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    trust_public_key: Mapped[str | None] = mapped_column(String(100))
+    trust_installed_at: Mapped[datetime | None]
+    last_report_at: Mapped[datetime | None]
     export_controlled_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
     token_id: Mapped[str | None] = mapped_column(
         ForeignKey("registration_tokens.id", ondelete="SET NULL"), index=True
@@ -70,6 +76,9 @@ class InstanceUsage(Base):
     license_id: Mapped[str] = mapped_column(ForeignKey("licenses.id"), primary_key=True, index=True)
     count: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(40))
+    # policy mode: end time (epoch s) of the newest report applied, so an older report
+    # arriving late never overwrites newer usage
+    reported_until: Mapped[int | None] = mapped_column(BigInteger)
 
     def __repr__(self) -> str:
         return f"InstanceUsage(count={self.count}, status={self.status!r})"

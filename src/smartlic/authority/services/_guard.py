@@ -1,0 +1,65 @@
+"""Replay protection and verified-key caching shared by every signed device request."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from smartlic.errors import ReplayDetected
+from smartlic.formats.device_v1 import check_fresh, require_str
+from smartlic.storage.models import SeenNonce
+
+_PRUNE_EVERY = 1000
+_KEY_CACHE = 50_000
+
+
+class RequestGuard:
+    """Refuses stale timestamps and reused nonces (per signing key), and caches parsed public
+    keys by key id so a busy authority does not re-parse certificates on every request."""
+
+    def __init__(self, window_s: float) -> None:
+        self.window = window_s
+        self._keys: OrderedDict[str, Ed25519PublicKey] = OrderedDict()
+        self._lock = threading.Lock()
+        self._calls = 0
+
+    def check(self, s: Session, key_id: str, payload: dict[str, Any], now: datetime) -> None:
+        """Fresh ``timestamp`` and first use of ``nonce`` for ``key_id``, else ReplayDetected."""
+        check_fresh(payload.get("timestamp"), now, self.window)
+        nonce = require_str(payload, "nonce", max_len=64)
+        try:
+            with s.begin_nested():
+                s.add(SeenNonce(key_id=key_id, nonce=nonce, at=now))
+        except IntegrityError as exc:
+            raise ReplayDetected("this request was already received (nonce reused)") from exc
+        self._calls += 1
+        if self._calls % _PRUNE_EVERY == 0:
+            cutoff = now - timedelta(seconds=2 * self.window)
+            s.execute(delete(SeenNonce).where(SeenNonce.at < cutoff))
+
+    def key(self, key_id: str, load: Callable[[], Ed25519PublicKey]) -> Ed25519PublicKey:
+        with self._lock:
+            key = self._keys.get(key_id)
+            if key is not None:
+                self._keys.move_to_end(key_id)
+                return key
+        key = load()
+        with self._lock:
+            self._keys[key_id] = key
+            while len(self._keys) > _KEY_CACHE:
+                self._keys.popitem(last=False)
+        return key
+
+    def forget(self, key_id: str | None) -> None:
+        if key_id is None:
+            return
+        with self._lock:
+            self._keys.pop(key_id, None)
