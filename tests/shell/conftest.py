@@ -40,7 +40,8 @@ def make_device(tmp_path: Path, clock: ManualClock) -> Iterator[Callable[..., De
     opened: list[Device] = []
 
     def make(state: Path | None = None, **options: str) -> Device:
-        device = open_device(state or tmp_path / "r1", sn="FOX1234ABCD", clock=clock, **options)
+        options.setdefault("sn", "FOX1234ABCD")
+        device = open_device(state or tmp_path / "r1", clock=clock, **options)
         opened.append(device)
         return device
 
