@@ -1,0 +1,284 @@
+"""``smartlic authority``: set up and run the authority; the plumbing ``smartlic admin`` shares
+(settings, services on the configured database, error printing).
+
+Configuration (``SMARTLIC_AUTHORITY_*``, docs/configuration.md) and the database are loaded only
+when a command runs, so ``--help`` stays fast. Errors print ``Error [code]: detail`` on stderr
+and exit 1.
+
+Usage::
+
+    smartlic authority init && smartlic authority demo && smartlic authority serve
+    smartlic admin licenses list demo.example DEFAULT
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, NoReturn, ParamSpec, TypeVar
+
+import typer
+
+from smartlic.errors import InvalidInput, SmartlicError, Unavailable
+
+if TYPE_CHECKING:
+    from smartlic.authority.demo import DemoResult
+    from smartlic.authority.services import Services
+    from smartlic.authority.settings import AuthoritySettings
+
+__all__ = [
+    "actor",
+    "authority_app",
+    "cli_errors",
+    "fail",
+    "open_services",
+    "parse_date",
+    "print_table",
+    "resolve_tag",
+    "settings_from_env",
+    "when",
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+authority_app = typer.Typer(
+    help="Set up and run the authority (the CSSM role).", no_args_is_help=True
+)
+db_app = typer.Typer(help="The authority's database schema (Alembic).", no_args_is_help=True)
+authority_app.add_typer(db_app, name="db")
+
+
+# ---------------------------------------------------------------- shared plumbing
+
+
+def fail(exc: SmartlicError) -> NoReturn:
+    typer.echo(f"Error [{exc.code}]: {exc.detail}", err=True)
+    raise typer.Exit(1)
+
+
+def cli_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Print smartlic errors as ``Error [code]: detail`` and exit 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except SmartlicError as exc:
+            fail(exc)
+
+    return wrapper
+
+
+def settings_from_env() -> AuthoritySettings:
+    from pydantic import ValidationError
+
+    from smartlic.authority.settings import AuthoritySettings
+
+    try:
+        return AuthoritySettings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidInput(
+            f"SMARTLIC_AUTHORITY_{where.upper()}: {first['msg']}", code="invalid-settings"
+        ) from exc
+
+
+def actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no passwd entry, e.g. an arbitrary uid in a container
+        return "cli"
+
+
+def require_initialised(settings: AuthoritySettings) -> None:
+    from smartlic.authority.keys import AuthorityKeys
+    from smartlic.storage.migrate import current
+
+    if not AuthorityKeys.exists(settings.keys_path) or current(settings.database) is None:
+        raise Unavailable(
+            "the authority is not initialised: run 'smartlic authority init'",
+            code="not-initialised",
+        )
+
+
+@contextmanager
+def open_services() -> Iterator[Services]:
+    """The authority's services on the configured database (lab clock aware)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from smartlic.authority.keys import AuthorityKeys
+    from smartlic.authority.services import build_services
+    from smartlic.clock import clock_from_env
+    from smartlic.storage import make_engine
+
+    settings = settings_from_env()
+    engine = make_engine(settings.database)
+    try:
+        require_initialised(settings)
+        keys = AuthorityKeys.load(settings.keys_path)
+        yield build_services(
+            engine, clock_from_env(), keys, replay_window_s=settings.replay_window_s
+        )
+    except SQLAlchemyError as exc:
+        raise Unavailable(f"database error: {type(exc).__name__}: {exc}"[:500]) from exc
+    finally:
+        engine.dispose()
+
+
+# ---------------------------------------------------------------- smartlic authority ...
+
+
+@authority_app.command()
+@cli_errors
+def init() -> None:
+    """Create the data directory and keys, and migrate the database (idempotent)."""
+    from smartlic.authority.keys import AuthorityKeys
+    from smartlic.clock import clock_from_env
+    from smartlic.storage import upgrade
+    from smartlic.storage.engine import make_engine
+
+    settings = settings_from_env()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.chmod(0o700)
+    keys = AuthorityKeys.load_or_create(settings.keys_path, clock_from_env().now())
+    upgrade(settings.database)
+    shown = make_engine(settings.database).url.render_as_string(hide_password=True)
+    typer.echo(f"data dir     {settings.data_dir}")
+    typer.echo(f"database     {shown} (at the latest schema)")
+    typer.echo(f"keys         {settings.keys_path}")
+    typer.echo(f"CA SHA-256   {keys.ca_fingerprint}")
+
+
+@authority_app.command()
+@cli_errors
+def serve(
+    host: Annotated[str | None, typer.Option(help="Override SMARTLIC_AUTHORITY_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Override SMARTLIC_AUTHORITY_PORT.")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Override SMARTLIC_AUTHORITY_WORKERS.")
+    ] = None,
+) -> None:
+    """Serve the HTTP API (management /api/v1, device protocol /api/device/v1, /docs)."""
+    import uvicorn
+
+    settings = settings_from_env()
+    require_initialised(settings)
+    uvicorn.run(
+        "smartlic.authority.app:app_from_env",
+        factory=True,
+        host=host or settings.host,
+        port=settings.port if port is None else port,
+        workers=workers or settings.workers,
+        log_level=settings.log_level,
+    )
+
+
+@authority_app.command()
+@cli_errors
+def demo() -> None:
+    """Seed the demo smart account "Demo Corp" (idempotent) and print how to use it."""
+    from smartlic.authority.demo import seed_demo
+    from smartlic.clock import clock_from_env
+
+    settings = settings_from_env()
+    with open_services() as services:
+        result = seed_demo(services, clock_from_env(), settings.demo_file)
+    _print_demo(result, settings)
+
+
+def _print_demo(result: DemoResult, settings: AuthoritySettings) -> None:
+    url = f"http://{settings.host}:{settings.port}"
+    pool = f"{url}/api/v1/accounts/{result.domain}/virtual-accounts/DEFAULT/licenses"
+    verb = "Seeded" if result.created_anything else "Already seeded:"
+    lines = [
+        f"{verb} smart account {result.name!r} ({result.domain}), virtual accounts "
+        + ", ".join(result.virtual_accounts),
+        "",
+        f"Registration token (DEFAULT, expires {result.token_expires}):",
+        f"  {result.token_text}",
+        "Admin API key:",
+        f"  {result.api_key}",
+        "",
+        "Try the API (docs at " + url + "/docs):",
+        f'  curl -H "Authorization: Bearer {result.api_key}" {pool}',
+        "Register a simulated device:",
+        f"  smartlic device --state var/devices/r1 --authority {url} \\",
+        f'    -c "license smart register idtoken {result.token_text}"',
+        "",
+        f"(kept in {settings.demo_file}, mode 0600; re-running prints the same)",
+    ]
+    typer.echo("\n".join(lines))
+
+
+@db_app.command("upgrade")
+@cli_errors
+def db_upgrade() -> None:
+    """Migrate the database to the latest schema."""
+    from smartlic.storage import upgrade
+
+    upgrade(settings_from_env().database)
+    typer.echo("database at the latest schema")
+
+
+@db_app.command("check")
+@cli_errors
+def db_check() -> None:
+    """Exit 1 unless the database is at the latest schema and the models match it."""
+    from alembic.script import ScriptDirectory
+    from alembic.util.exc import AutogenerateDiffsDetected
+
+    from smartlic.storage import check
+    from smartlic.storage.migrate import alembic_config, current
+
+    url = settings_from_env().database
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    at = current(url)
+    if at != head:
+        raise Unavailable(f"database at {at or 'no schema'}, latest is {head}", code="db-outdated")
+    try:
+        check(url)
+    except AutogenerateDiffsDetected as exc:
+        raise Unavailable(f"models and migrations differ: {exc}", code="db-drift") from exc
+    typer.echo(f"database at {head}; models match the migrations")
+
+
+# ---------------------------------------------------------------- output helpers
+
+
+def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*("-" if cell is None else str(cell) for cell in row))
+    Console().print(table)
+
+
+def when(value: object) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else "-"
+
+
+def resolve_tag(services: Services, text: str) -> str:
+    """Accept a license's short name (``metroipaccess``) wherever a tag is expected."""
+    for lic in services.licenses.list_catalogue():
+        if text in (lic.tag, lic.name):
+            return lic.tag
+    return text  # the service answers unknown-tag
+
+
+def parse_date(text: str | None, option: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidInput(f"{option}: not an ISO date/time: {text!r}") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

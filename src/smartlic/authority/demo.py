@@ -1,0 +1,209 @@
+"""The demo smart account ``smartlic authority demo`` seeds, idempotently.
+
+"Demo Corp" (``demo.example``) with the DEFAULT and "Lab" virtual accounts, every license of
+the default product profile defined, 10 perpetual licenses of each in DEFAULT plus a one-year
+term subscription, a registration token and an authority admin API key. The token and key texts
+are shown once by the services, so they are kept in ``<data_dir>/demo.json`` (mode 0600): a
+re-run prints the same ones while they still work, and makes new ones when they do not.
+
+Usage::
+
+    result = seed_demo(services, clock, settings.demo_file)
+    print(result.token_text, result.api_key)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from smartlic.authority.services import Services
+from smartlic.authority.services.interfaces import PoolLineOut
+from smartlic.clock import Clock
+from smartlic.domain.enums import HoldingKind, Role
+from smartlic.domain.products import DEFAULT_PROFILE, LicenseSpec
+from smartlic.errors import AuthenticationFailed, NotFound
+
+__all__ = ["DEMO_DOMAIN", "DEMO_NAME", "DemoResult", "seed_demo"]
+
+DEMO_NAME = "Demo Corp"
+DEMO_DOMAIN = "demo.example"
+VIRTUAL_ACCOUNTS = ("DEFAULT", "Lab")
+PERPETUAL_EACH = 10
+TERM = ("metroipaccess", 5, "Sub-DEMO-0001")  # license name, quantity, subscription id
+ACTOR = "cli:demo"
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    domain: str
+    name: str
+    virtual_accounts: tuple[str, ...]
+    token_id: str
+    token_text: str
+    token_expires: str
+    api_key: str
+    created_anything: bool
+
+
+def seed_demo(services: Services, clock: Clock, state_file: Path) -> DemoResult:
+    """Create whatever of the demo is missing; return what to tell the user."""
+    created = _ensure_account(services)
+    created |= _ensure_virtual_accounts(services)
+    created |= _ensure_catalogue(services)
+    created |= _ensure_holdings(services, clock)
+    state = _load(state_file)
+    token_id, token_text, expires = _ensure_token(services, state)
+    api_key = _ensure_api_key(services, clock, state)
+    result = DemoResult(
+        DEMO_DOMAIN,
+        DEMO_NAME,
+        VIRTUAL_ACCOUNTS,
+        token_id,
+        token_text,
+        expires,
+        api_key,
+        created or state.get("token_text") != token_text or state.get("api_key") != api_key,
+    )
+    _save(state_file, result)
+    return result
+
+
+def _ensure_account(services: Services) -> bool:
+    try:
+        services.accounts.get_smart_account(DEMO_DOMAIN)
+        return False
+    except NotFound:
+        services.accounts.create_smart_account(name=DEMO_NAME, domain=DEMO_DOMAIN, actor=ACTOR)
+        return True
+
+
+def _ensure_virtual_accounts(services: Services) -> bool:
+    existing = {va.name for va in services.accounts.list_virtual_accounts(DEMO_DOMAIN)}
+    missing = [name for name in VIRTUAL_ACCOUNTS if name not in existing]
+    for name in missing:
+        services.accounts.create_virtual_account(
+            DEMO_DOMAIN, name=name, description="demo", actor=ACTOR
+        )
+    return bool(missing)
+
+
+def _ensure_catalogue(services: Services) -> bool:
+    defined = {lic.tag for lic in services.licenses.list_catalogue()}
+    missing = [spec for spec in DEFAULT_PROFILE.licenses if spec.tag not in defined]
+    for spec in missing:
+        services.licenses.define_license(
+            tag=spec.tag,
+            name=spec.name,
+            display_name=spec.display_name,
+            description=spec.text,
+            version=spec.version,
+            enforcement=spec.enforcement,
+            actor=ACTOR,
+        )
+    return bool(missing)
+
+
+def _ensure_holdings(services: Services, clock: Clock) -> bool:
+    lines = {line.tag: line for line in services.licenses.compliance(DEMO_DOMAIN, "DEFAULT").lines}
+    added = False
+    for spec in DEFAULT_PROFILE.licenses:
+        if not _has(lines.get(spec.tag), HoldingKind.PERPETUAL):
+            _add(services, spec, PERPETUAL_EACH, HoldingKind.PERPETUAL)
+            added = True
+    name, quantity, subscription = TERM
+    spec = DEFAULT_PROFILE.license(name)
+    if not _has(lines.get(spec.tag), HoldingKind.TERM):
+        now = clock.now()
+        ends = now + timedelta(days=365)
+        _add(
+            services,
+            spec,
+            quantity,
+            HoldingKind.TERM,
+            starts=now,
+            ends=ends,
+            subscription=subscription,
+        )
+        added = True
+    return added
+
+
+def _has(line: PoolLineOut | None, kind: HoldingKind) -> bool:
+    return line is not None and any(h.kind is kind for h in line.holdings)
+
+
+def _add(
+    services: Services,
+    spec: LicenseSpec,
+    quantity: int,
+    kind: HoldingKind,
+    *,
+    starts: datetime | None = None,
+    ends: datetime | None = None,
+    subscription: str | None = None,
+) -> None:
+    services.licenses.add_holding(
+        DEMO_DOMAIN,
+        "DEFAULT",
+        tag=spec.tag,
+        quantity=quantity,
+        kind=kind,
+        starts_at=starts,
+        ends_at=ends,
+        subscription_id=subscription,
+        actor=ACTOR,
+    )
+
+
+def _ensure_token(services: Services, state: dict[str, str]) -> tuple[str, str, str]:
+    """The stored token while it is still active, else a new one."""
+    for token in services.tokens.list_tokens(DEMO_DOMAIN, "DEFAULT"):
+        if (
+            token.id == state.get("token_id")
+            and token.status == "active"
+            and state.get("token_text")
+        ):
+            return token.id, state["token_text"], token.expires_at.isoformat()
+    created = services.tokens.create_token(
+        DEMO_DOMAIN, "DEFAULT", days=365, description="demo token", actor=ACTOR
+    )
+    return created.token.id, created.text, created.token.expires_at.isoformat()
+
+
+def _ensure_api_key(services: Services, clock: Clock, state: dict[str, str]) -> str:
+    """The stored admin key while it still authenticates, else a new one."""
+    text = state.get("api_key")
+    if text:
+        try:
+            services.api_keys.authenticate(text)
+            return text
+        except AuthenticationFailed:
+            pass
+    name = f"demo-admin-{clock.now():%Y%m%dT%H%M%S}"
+    return services.api_keys.create_api_key(
+        name=name, role=Role.ADMIN, smart_account=None, actor=ACTOR
+    ).text
+
+
+def _load(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, str)} if isinstance(data, dict) else {}
+
+
+def _save(path: Path, result: DemoResult) -> None:
+    """Write ``demo.json`` readable by its owner only (it holds an admin API key)."""
+    data = {k: v for k, v in asdict(result).items() if k != "created_anything"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=2)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
