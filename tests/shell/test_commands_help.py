@@ -1,0 +1,64 @@
+"""``?`` over the real command set, as a person at the prompt would use it."""
+
+from __future__ import annotations
+
+from tests.shell.conftest import Console
+
+
+def words(text: str) -> list[str]:
+    return [line.split()[0] for line in text.splitlines() if line.strip()]
+
+
+def test_exec_top_level(console: Console) -> None:
+    assert words(console("?")) == ["configure", "exit", "lab", "license", "logout", "show"]
+
+
+def test_exec_license_smart(console: Console) -> None:
+    assert console("license smart ?") == (
+        "  deregister  Deregister from the authority\n"
+        "  register    Register with the licensing authority\n"
+        "  renew       Renew the ID certificate or the authorization\n"
+    )
+    assert console("lic sm reg idtoken ?") == "  WORD  Token identification string\n"
+    assert console("lic sm reg idtoken ABC ?") == ("  force  Force a registration\n  <cr>   <cr>\n")
+
+
+def test_show_license_and_modifiers(console: Console) -> None:
+    assert words(console("show license ?")) == ["all", "status", "summary", "tech", "udi", "usage"]
+    assert console("show license summary ?") == "  |     Output modifiers\n  <cr>  <cr>\n"
+    assert console("show license summary | ?") == (
+        "  begin    Begin with the line that matches\n"
+        "  exclude  Exclude lines that match\n"
+        "  include  Include lines that match\n"
+        "  section  Filter a section of output\n"
+    )
+    assert console("sh lic sum | inc ?") == "  LINE  Regular Expression\n"
+
+
+def test_config_mode_choices_come_from_the_profile(console: Console) -> None:
+    console("configure terminal")
+    assert words(console("?")) == ["do", "end", "exit", "hostname", "license", "no"]
+    assert words(console("license ?")) == ["boot", "feature", "smart"]
+    assert words(console("license boot level ?")) == [
+        "advancedmetroipaccess",
+        "metroaccess",
+        "metroipaccess",
+    ]
+    assert words(console("license feature ?")) == ["atm", "gnss", "ipsec", "port", "ptp", "upoe"]
+    assert words(console("license smart ?")) == ["enable", "proxy", "transport", "url"]
+    assert words(console("license smart transport ?")) == ["callhome", "off", "smart"]
+    assert console("license smart proxy port ?") == "  <1-65535>  Proxy port number\n"
+
+
+def test_partial_word_completion(console: Console) -> None:
+    assert console("sh?") == "show  \n"
+    assert console("show license s?") == "status  summary  \n"
+
+
+def test_ambiguous_and_incomplete_in_the_real_set(console: Console) -> None:
+    assert console("l") == '% Ambiguous command:  "l"\n\n'
+    assert console("license smart") == "% Incomplete command.\n\n"
+    console("conf t")
+    assert console("license smart proxy port 70000") == (
+        "                         ^\n% Invalid input detected at '^' marker.\n\n"
+    )
