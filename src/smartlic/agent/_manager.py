@@ -93,7 +93,9 @@ class LicenseManager:
         manager.close()
 
     Without ``transport`` the manager builds one from its persisted configuration
-    (``set_transport``/``set_url``/``set_proxy``), "callhome" with no URL by default.
+    (``set_transport``/``set_url``/``set_proxy``), "callhome" with no URL by default; a
+    configuration setter replaces a given transport by a configured one. Like an httpx
+    ``Client``, the manager closes its transport in ``close()``.
     Not-in-use licenses, disabled Smart Licensing, EVAL EXPIRED, GRACE PERIOD EXPIRED, INVALID
     TAG and NOT AUTHORIZED make ``is_authorized`` false; see ``_evaluate`` for the rules. Time
     based transitions (evaluation or authorization expiry) are applied by ``tick()``.
@@ -130,7 +132,7 @@ class LicenseManager:
         self._eval_since: datetime | None = None
         self._ticker: _Ticker | None = None
         self._state = self._load_state()
-        self._owns_transport = transport is None
+        self._configured_transport = transport is None
         self._transport = transport or make_transport(self._state.transport)
         self._view = derive(self._state, {}, self.clock.now(), self.timers)
         # The fast path. ``is_authorized(tag)`` and ``check(tag)`` are the bound ``__getitem__``
@@ -214,7 +216,7 @@ class LicenseManager:
 
     def _transport_status(self) -> TransportStatus:
         config = self._state.transport
-        own = self._owns_transport
+        own = self._configured_transport
         return TransportStatus(
             type=self._transport.type,
             url=self._transport.url,
@@ -261,9 +263,8 @@ class LicenseManager:
         with self._exchange_lock, self._lock:
             config: TransportConfig = replace(self._state.transport, **changes)
             old, self._transport = self._transport, make_transport(config)
-            if self._owns_transport:
-                old.close()
-            self._owns_transport = True
+            old.close()
+            self._configured_transport = True
             self._state.transport = config
             self._save()
             self._emit("agent.config.changed", **changes)
@@ -473,8 +474,7 @@ class LicenseManager:
         with self._lock:
             self._refresh(self.clock.now())
             self._save()
-            if self._owns_transport:
-                self._transport.close()
+            self._transport.close()
         self._flush()
 
     def __enter__(self) -> LicenseManager:
