@@ -186,3 +186,20 @@ def test_lab_clock_rejects_bad_durations(console: Console) -> None:
 
 def test_show_clock(console: Console) -> None:
     assert console("show clock") == "12:00:00.000 UTC Thu Jan 1 2026\n"
+
+
+def test_do_runs_exec_commands_with_the_caret_in_place(console: Console) -> None:
+    console("configure terminal")
+    assert console("do show running-config | include hostname") == "hostname Device\n"
+    outcome = console.session.execute("do show licnese udi")
+    assert outcome.failed
+    assert outcome.text.splitlines()[0] == " " * len("do show lic") + "^"
+    assert console.session.mode == "config"
+
+
+def test_no_boot_level_only_removes_the_configured_level(console: Console) -> None:
+    console.config("license smart enable", "license boot level metroaccess")
+    console.config("no license boot level metroipaccess")
+    assert "license boot level metroaccess\n" in console("show running-config")
+    console.config("no license boot level metroaccess")
+    assert "license boot level" not in console("show running-config")

@@ -94,12 +94,27 @@ def _read(prompt: str) -> str:
     return input(prompt)
 
 
+def _prefill(text: str) -> None:
+    """Put ``text`` on the next input line (readline, when the platform has it)."""
+    try:
+        import readline
+    except ImportError:  # pragma: no cover - e.g. Windows
+        return
+
+    def hook() -> None:
+        readline.insert_text(text)
+        readline.redisplay()
+        readline.set_pre_input_hook(None)
+
+    readline.set_pre_input_hook(hook)
+
+
 def _write(text: str) -> None:
     sys.stdout.write(text)
     sys.stdout.flush()
 
 
-@app.callback(invoke_without_command=True)
+@app.command()
 def device(
     state: Annotated[Path, typer.Option("--state", help="The device's state directory.")],
     hostname: Annotated[str | None, typer.Option(help="Set the hostname (saved).")] = None,
@@ -113,13 +128,17 @@ def device(
     ] = None,
     echo: Annotated[bool, typer.Option(help="Print the prompt and each command.")] = False,
 ) -> None:
-    """Run commands from -c, from stdin when it is not a terminal, or interactively."""
+    """An IOS-like shell on a simulated device running the smartlic license manager.
+
+    Runs the -c commands, else the lines of stdin when it is not a terminal, else prompts.
+    Exits 1 when a command failed (unknown input, a refused operation).
+    """
     dev = open_device(state, hostname=hostname, pid=pid, sn=sn, authority=authority)
     try:
         interactive = not command and sys.stdin.isatty()
         session = Session(dev, build_registry(), echo=echo or interactive)
         if interactive:
-            run_interactive(session, _read, _write)
+            run_interactive(session, _read, _write, _prefill)
             return
         failures = run_script(session, command or sys.stdin.read().splitlines(), _write)
     finally:

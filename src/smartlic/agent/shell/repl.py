@@ -32,10 +32,16 @@ def run_script(session: Session, lines: Iterable[str], write: Write) -> int:
     return failures
 
 
-def run_interactive(session: Session, read: Callable[[str], str], write: Write) -> None:
+def run_interactive(
+    session: Session,
+    read: Callable[[str], str],
+    write: Write,
+    prefill: Callable[[str], None] | None = None,
+) -> None:
     """Prompt until ``exit``/``logout`` in exec mode or end of input.
 
     Ctrl-D in configuration mode acts as ``end``, as Ctrl-Z does on IOS; Ctrl-C drops the line.
+    After ``?`` the typed words come back on the next prompt, as IOS does (``prefill``).
     """
     while not session.closed:
         try:
@@ -50,3 +56,5 @@ def run_interactive(session: Session, read: Callable[[str], str], write: Write) 
             session.mode = "exec"
             continue
         write(session.execute(line).text)
+        if prefill is not None and line.rstrip().endswith("?"):
+            prefill(line.rstrip()[:-1])

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from smartlic.agent.shell.device import Device
 from smartlic.agent.shell.filters import apply_modifier
-from smartlic.agent.shell.registry import Parsed, Registry
+from smartlic.agent.shell.registry import Parsed, Registry, tokenize
 from smartlic.agent.shell.render import lines_of
 from smartlic.agent.shell.replies import ERROR_REPLIES, CommandFailed, Reply
 from smartlic.errors import SmartlicError
@@ -63,6 +63,11 @@ class Session:
 
     def run(self, mode: str, line: str, caret_offset: int = 0) -> Outcome:
         """Run ``line`` as a command of ``mode`` (``do`` uses this to run exec commands)."""
+        tokens = tokenize(line)
+        if mode == CONFIG and len(tokens) > 1 and tokens[0].text == "do":
+            # "do <exec command>": run it as exec, the caret still under the typed character.
+            rest = tokens[1].start
+            return self.run(EXEC, line[rest:], caret_offset + rest)
         parsed = self.registry.parse(mode, line)
         if not isinstance(parsed, Parsed):
             return _outcome(parsed, caret_offset)

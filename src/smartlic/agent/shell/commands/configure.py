@@ -12,7 +12,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from smartlic.agent.shell.registry import Arg, Registry
-from smartlic.agent.shell.replies import CommandFailed, Notice, Reply
+from smartlic.agent.shell.replies import Notice, Reply
 from smartlic.domain.products import DEFAULT_PROFILE, ProductProfile
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ def smart_enable(on: bool, session: Session, args: Mapping[str, str]) -> Reply:
     return None
 
 
-def boot_level(level: str | None, session: Session, args: Mapping[str, str]) -> Reply:
+def boot_level(level: str, session: Session, args: Mapping[str, str]) -> Reply:
     session.device.set_boot_level(level)
     return None
 
@@ -84,12 +84,15 @@ def end(session: Session, args: Mapping[str, str]) -> Reply:
 
 
 def do(session: Session, args: Mapping[str, str]) -> Reply:
-    """``do <exec command>``: run an exec command without leaving configuration mode."""
-    outcome = session.run("exec", args["command"])
-    lines = tuple(outcome.text.splitlines())
-    if outcome.failed:
-        return CommandFailed("\n".join(lines).removeprefix("% "))
-    return Notice(lines) if lines else None
+    """``do <exec command>``; registered for ``?`` - ``Session.run`` runs the exec command."""
+    return Notice(tuple(session.run("exec", args["command"]).text.splitlines()))
+
+
+def no_boot_level(level: str, session: Session, args: Mapping[str, str]) -> Reply:
+    """``no license boot level X`` removes the boot level only when it is X."""
+    if session.device.config.boot_level == level:
+        session.device.set_boot_level(None)
+    return None
 
 
 def _describe(registry: Registry[Session]) -> None:
@@ -109,18 +112,13 @@ def _describe(registry: Registry[Session]) -> None:
 
 def _register_levels(registry: Registry[Session], profile: ProductProfile) -> None:
     for level in sorted(profile.boot_levels):
-        text = f"Boot level {level}"
-        registry.command(
-            CONFIG, f"license boot level {level}", partial(boot_level, level), help=text
-        )
-        no = partial(boot_level, None)
-        registry.command(CONFIG, f"no license boot level {level}", no, help=text)
+        text, path = f"Boot level {level}", f"license boot level {level}"
+        registry.command(CONFIG, path, partial(boot_level, level), help=text)
+        registry.command(CONFIG, f"no {path}", partial(no_boot_level, level), help=text)
     for name in sorted(profile.features):
-        text = f"Feature {name} license"
-        registry.command(CONFIG, f"license feature {name}", partial(feature, name, True), help=text)
-        registry.command(
-            CONFIG, f"no license feature {name}", partial(feature, name, False), help=text
-        )
+        text, path = f"Feature {name} license", f"license feature {name}"
+        registry.command(CONFIG, path, partial(feature, name, True), help=text)
+        registry.command(CONFIG, f"no {path}", partial(feature, name, False), help=text)
 
 
 def _register_smart(registry: Registry[Session]) -> None:
