@@ -47,7 +47,8 @@ def _clock(path: Path) -> LabClock:
 
 def _hint(path: Path) -> None:
     """Processes only follow the lab clock when the variable names this file."""
-    if os.environ.get(LAB_CLOCK_ENV) != str(path) and not os.environ.get(LAB_CLOCK_ENV):
+    current = os.environ.get(LAB_CLOCK_ENV)
+    if not current or Path(current).resolve() != path.resolve():
         typer.echo(
             f"note: smartlic processes follow this clock only when started with\n"
             f"  export {LAB_CLOCK_ENV}={path.resolve()}",

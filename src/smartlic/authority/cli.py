@@ -69,6 +69,13 @@ def cli_errors(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except SmartlicError as exc:
             fail(exc)
+        except Exception as exc:
+            # Database errors (unreachable server, unopenable file) are the user's to fix;
+            # recognised by module so that importing the CLI does not import SQLAlchemy.
+            if not type(exc).__module__.startswith("sqlalchemy."):
+                raise
+            detail = str(exc).splitlines()[0][:300]
+            fail(Unavailable(f"database error: {type(exc).__name__}: {detail}", code="database"))
 
     return wrapper
 
@@ -109,23 +116,19 @@ def require_initialised(settings: AuthoritySettings) -> None:
 @contextmanager
 def open_services() -> Iterator[Services]:
     """The authority's services on the configured database (lab clock aware)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from smartlic.authority.keys import AuthorityKeys
     from smartlic.authority.services import build_services
     from smartlic.clock import clock_from_env
     from smartlic.storage import make_engine
 
     settings = settings_from_env()
+    require_initialised(settings)
     engine = make_engine(settings.database)
     try:
-        require_initialised(settings)
         keys = AuthorityKeys.load(settings.keys_path)
         yield build_services(
             engine, clock_from_env(), keys, replay_window_s=settings.replay_window_s
         )
-    except SQLAlchemyError as exc:
-        raise Unavailable(f"database error: {type(exc).__name__}: {exc}"[:500]) from exc
     finally:
         engine.dispose()
 

@@ -1,0 +1,47 @@
+"""``smartlic lab``: one shared clock file moves every process reading it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from smartlic.cli import app
+from smartlic.clock import LabClock
+
+runner = CliRunner()
+
+
+def test_advance_show_reset(tmp_path: Path) -> None:
+    path = tmp_path / "lab-clock.json"
+    env = {"SMARTLIC_LAB_CLOCK": str(path)}
+    other_process = LabClock(path)  # as the authority or a device would read it
+    result = runner.invoke(app, ["lab", "advance", "30d"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "offset      +30d 00h00m" in result.stdout
+    assert result.stderr == ""  # the variable is set: no hint
+    assert other_process.offset() == timedelta(days=30)
+    runner.invoke(app, ["lab", "advance", "12h"], env=env)
+    assert other_process.offset() == timedelta(days=30, hours=12)
+    assert "+30d 12h00m" in runner.invoke(app, ["lab", "show"], env=env).stdout
+    assert "+0d 00h00m" in runner.invoke(app, ["lab", "reset"], env=env).stdout
+    assert other_process.offset() == timedelta(0) and not path.exists()
+
+
+def test_an_explicit_file_and_a_hint(tmp_path: Path) -> None:
+    path = tmp_path / "clock.json"
+    result = runner.invoke(
+        app, ["lab", "advance", "2w", "--file", str(path)], env={"SMARTLIC_LAB_CLOCK": ""}
+    )
+    assert result.exit_code == 0
+    assert "+14d" in result.stdout
+    assert f"export SMARTLIC_LAB_CLOCK={path}" in result.stderr
+
+
+def test_bad_durations_are_refused(tmp_path: Path) -> None:
+    env = {"SMARTLIC_LAB_CLOCK": str(tmp_path / "c.json")}
+    result = runner.invoke(app, ["lab", "advance", "soon"], env=env)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error [invalid-input]: not a duration")
+    assert not (tmp_path / "c.json").exists()
