@@ -13,6 +13,7 @@ from smartlic.agent.shell.commands import build_registry
 from smartlic.agent.shell.config import CONFIG_FILE
 from smartlic.agent.shell.device import Device
 from smartlic.agent.shell.session import Session
+from smartlic.crypto import make_token_text
 from tests.shell.conftest import Console
 from tests.shell.genie_parsers import genie_parse, genie_parse_unchecked
 
@@ -203,3 +204,22 @@ def test_no_boot_level_only_removes_the_configured_level(console: Console) -> No
     assert "license boot level metroaccess\n" in console("show running-config")
     console.config("no license boot level metroaccess")
     assert "license boot level" not in console("show running-config")
+
+
+def test_registration_with_no_authority_answering_is_retried(console: Console) -> None:
+    console.config(
+        "license smart enable",
+        "license smart transport smart",
+        "license smart url http://127.0.0.1:9",  # nothing listens on port 9
+        "license feature atm",
+    )
+    outcome = console.session.execute(
+        f"license smart register idtoken {make_token_text('00' * 32)}"
+    )
+    assert outcome.failed
+    assert outcome.text.startswith("% ")
+    status = console("show license status")
+    assert "  Status: UNREGISTERED - REGISTRATION FAILED\n" in status
+    assert "  Initial Registration: FAILED on Jan 01 12:00:00 2026 UTC\n" in status
+    assert "  Next Registration Attempt: Jan 01 12:15:00 2026 UTC\n" in status
+    assert "  Status: EVAL MODE\n" in status

@@ -169,3 +169,21 @@ def test_already_registered_needs_force(api: httpx.Client, router: Console) -> N
     again = router.session.execute(f"license smart register idtoken {text}")
     assert again.failed and "already registered" in again.text
     assert router(f"license smart register idtoken {text} force") == REGISTER_NOTICE + "\n"
+
+
+def test_an_unreachable_authority_lets_the_authorization_expire(
+    api: httpx.Client, router: Console
+) -> None:
+    router(f"license smart register idtoken {token(api)}")
+    router.config("license smart url http://127.0.0.1:9")  # nothing listens on port 9
+    router("lab clock advance 31d")
+    fields = classic_fields(router)
+    assert fields["status"] == "AUTHORIZED on Jan 01 12:00:00 2026 UTC"
+    assert fields["last_communication_attempt"] == "FAILED on Feb 01 12:00:00 2026 UTC"
+    assert fields["failure_reason"]
+    assert fields["communication_deadline"] == "Apr 01 12:00:00 2026 UTC"
+    router("lab clock advance 60d")
+    status = router("show license status")
+    assert "  Status: AUTHORIZATION EXPIRED on " in status
+    summary = genie_parse("summary", router("show license summary"))
+    assert summary["license_usage"]["metroipaccess"]["status"] == "AUTHORIZATION EXPIRED"
