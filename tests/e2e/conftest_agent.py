@@ -6,7 +6,8 @@ in a thread on 127.0.0.1. ``stop()`` shuts the server down and ``start()`` serve
 same port, so a device sees a genuinely unreachable authority in between (connection refused),
 not a simulated one. The ``ManualClock`` is shared by the authority and every device.
 
-Helpers for tests/e2e/test_agent_*.py, which define the ``authority`` fixture over them.
+Test modules get the ``authority`` fixture with
+``from tests.e2e.conftest_agent import authority_fixture  # noqa: F401``.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import uvicorn
 
 from smartlic.agent import LicenseManager, SmartTransport, Timers
@@ -41,13 +43,14 @@ START_TIMEOUT_S = 20.0
 class ServedApp:
     """uvicorn serving ``app`` on a fixed loopback port, restartable."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, **tls: Any) -> None:
         self.app = app
+        self.tls = tls  # ssl_certfile=..., ssl_keyfile=... to serve HTTPS
         probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         probe.bind(("127.0.0.1", 0))
         self.port = int(probe.getsockname()[1])
         probe.close()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -55,7 +58,9 @@ class ServedApp:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", self.port))
-        server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="off"))
+        server = uvicorn.Server(
+            uvicorn.Config(self.app, log_level="warning", lifespan="off", **self.tls)
+        )
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -130,9 +135,9 @@ def _world(services: Services) -> None:
         )
 
 
-def serve(services: Services, clock: ManualClock, tmp_path: Path) -> ServedApp:
+def serve(services: Services, clock: ManualClock, tmp_path: Path, **tls: Any) -> ServedApp:
     settings = AuthoritySettings(data_dir=tmp_path / "authority")
-    served = ServedApp(create_app(settings, clock=clock, services=services))
+    served = ServedApp(create_app(settings, clock=clock, services=services), **tls)
     served.start()
     return served
 
@@ -149,6 +154,18 @@ def stop_authority(live: Authority) -> None:
     for manager in live.managers:
         manager.close()
     live.served.stop()
+
+
+@pytest.fixture(name="authority")
+def authority_fixture(
+    services: Services, clock: ManualClock, keys: AuthorityKeys, tmp_path: Path
+) -> Iterator[Authority]:
+    """The live authority; a test module imports ``authority_fixture`` to get ``authority``."""
+    live = start_authority(services, clock, keys, tmp_path)
+    try:
+        yield live
+    finally:
+        stop_authority(live)
 
 
 def tick_daily(manager: LicenseManager, clock: ManualClock, days: int) -> None:

@@ -6,7 +6,6 @@ reachable), signed envelopes both ways, one ``ManualClock`` shared by authority 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,8 +13,7 @@ import pytest
 
 from smartlic.agent import AgentEvent, LicenseManager
 from smartlic.authority.keys import AuthorityKeys
-from smartlic.authority.services import Services, build_services
-from smartlic.clock import ManualClock
+from smartlic.authority.services import build_services
 from smartlic.crypto import make_token_text
 from smartlic.domain.enums import AuthorizationState, RegistrationState
 from smartlic.errors import AlreadyRegistered, SignatureInvalid, TokenRejected
@@ -24,25 +22,12 @@ from tests.e2e.conftest_agent import (
     GNSS,
     IPSEC,
     Authority,
+    authority_fixture,  # noqa: F401  (provides the ``authority`` fixture)
     serve,
-    start_authority,
-    stop_authority,
     tick_daily,
 )
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def authority(
-    services: Services, clock: ManualClock, keys: AuthorityKeys, tmp_path: Path
-) -> Iterator[Authority]:
-    live = start_authority(services, clock, keys, tmp_path)
-    try:
-        yield live
-    finally:
-        stop_authority(live)
-
 
 A = AuthorizationState
 R = RegistrationState

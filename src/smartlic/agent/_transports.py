@@ -28,8 +28,10 @@ Usage::
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import httpx
@@ -121,10 +123,9 @@ class HttpTransport:
     ) -> None:
         self._url = url.rstrip("/")
         self.proxy = proxy
-        verify: str | bool = ca_bundle if ca_bundle else True
         self._client = httpx.Client(
             proxy=proxy,
-            verify=verify,
+            verify=_tls_context(ca_bundle),
             timeout=timeout_s,
             headers={"User-Agent": self.user_agent},
             trust_env=False,  # the configured proxy, not the environment's, is what status shows
@@ -148,6 +149,18 @@ class HttpTransport:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._url!r})"
+
+
+def _tls_context(ca_bundle: str | None) -> ssl.SSLContext:
+    """Verification always on: the system trust store, or ``ca_bundle`` (a file or directory)."""
+    try:
+        if not ca_bundle:
+            return ssl.create_default_context()
+        if Path(ca_bundle).is_dir():
+            return ssl.create_default_context(capath=ca_bundle)
+        return ssl.create_default_context(cafile=ca_bundle)
+    except (OSError, ssl.SSLError) as exc:
+        raise InvalidInput(f"cannot use the CA bundle {ca_bundle!r}: {exc}") from exc
 
 
 class SmartTransport(HttpTransport):
