@@ -223,3 +223,12 @@ def test_registration_with_no_authority_answering_is_retried(console: Console) -
     assert "  Initial Registration: FAILED on Jan 01 12:00:00 2026 UTC\n" in status
     assert "  Next Registration Attempt: Jan 01 12:15:00 2026 UTC\n" in status
     assert "  Status: EVAL MODE\n" in status
+
+
+def test_hostname_change_keeps_the_licenses_in_use(console: Console) -> None:
+    console.config(*DOC_CONFIG)
+    before = genie_parse("summary", console("show license summary"))["license_usage"]
+    console.config("hostname R2")
+    assert console.session.device.manager.hostname == "R2"
+    after = genie_parse("summary", console("show license summary"))["license_usage"]
+    assert after == before
