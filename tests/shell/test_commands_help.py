@@ -62,3 +62,12 @@ def test_ambiguous_and_incomplete_in_the_real_set(console: Console) -> None:
     assert console("license smart proxy port 70000") == (
         "                         ^\n% Invalid input detected at '^' marker.\n\n"
     )
+
+
+def test_every_command_has_help_for_the_reference(console: Console) -> None:
+    registry = console.session.registry
+    for mode in registry.modes():
+        for command in registry.commands(mode):
+            last = command.path.split()[-1]
+            if not last.startswith("{"):
+                assert command.help, f"{mode}: {command.path} has no help text"

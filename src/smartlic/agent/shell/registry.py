@@ -169,8 +169,8 @@ class Registry(Generic[C]):
             raise ValueError(f"command registered twice: {mode}: {path!r}")
         node.command = Command(path, handler, help)
         node.pipe = pipe
-        if help and node.arg is None:
-            node.help = node.help or help
+        if help and not path.split()[-1].startswith("{"):
+            node.help = help  # the help of the last keyword, as "?" shows it
         return node.command
 
     def commands(self, mode: str) -> list[Command[C]]:

@@ -128,7 +128,8 @@ def _register_smart(registry: Registry[Session]) -> None:
     for kind, text in _TRANSPORTS:
         handler = partial(transport, kind)
         registry.command(CONFIG, f"license smart transport {kind}", handler, help=text)
-    registry.command(CONFIG, "no license smart transport", partial(transport, None))
+    text = "Configure the transport"
+    registry.command(CONFIG, "no license smart transport", partial(transport, None), help=text)
     address = Arg("WORD", "A host name or IP address")
     registry.command(CONFIG, "license smart url {url}", url, args={"url": Arg("WORD", "URL")})
     registry.command(CONFIG, "no license smart url", url, help="Configure the authority URL")
@@ -138,7 +139,8 @@ def _register_smart(registry: Registry[Session]) -> None:
     port = Arg("<1-65535>", "Proxy port number", check=_port_ok)
     registry.command(CONFIG, "license smart proxy port {port}", proxy_port, args={"port": port})
     for what in ("address", "port"):
-        registry.command(CONFIG, f"no license smart proxy {what}", partial(no_proxy, what))
+        handler, text = partial(no_proxy, what), f"Proxy {what}"
+        registry.command(CONFIG, f"no license smart proxy {what}", handler, help=text)
 
 
 def register(registry: Registry[Session], profile: ProductProfile | None = None) -> None:
