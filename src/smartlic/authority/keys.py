@@ -45,10 +45,14 @@ class AuthorityKeys:
 
     @staticmethod
     def exists(directory: Path) -> bool:
-        return all((directory / n).exists() for n in ("ca.key", "ca.pem", "signing.key", "signing.pem"))
+        return all(
+            (directory / n).exists() for n in ("ca.key", "ca.pem", "signing.key", "signing.pem")
+        )
 
     @classmethod
-    def create(cls, directory: Path, now: datetime, name: str = "smartlic authority") -> AuthorityKeys:
+    def create(
+        cls, directory: Path, now: datetime, name: str = "smartlic authority"
+    ) -> AuthorityKeys:
         ca = CertificateAuthority.create(f"{name} CA", now)
         key = generate_key()
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{name} signing")])

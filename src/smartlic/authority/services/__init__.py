@@ -22,7 +22,11 @@ from smartlic.authority.services.interfaces import (
     InstancesService,
     LicensesService,
     TokensService,
+    UsageService,
 )
+from smartlic.authority.services.policies import SqlPoliciesService
+from smartlic.authority.services.slac import SqlAuthorizationService
+from smartlic.authority.services.trust import SqlTrustService
 from smartlic.clock import Clock
 
 __all__ = ["Services", "build_services"]
@@ -37,6 +41,10 @@ class Services:
     device: DeviceService
     events: EventsService
     api_keys: ApiKeysService
+    usage: UsageService
+    trust: SqlTrustService
+    authorizations: SqlAuthorizationService
+    policies: SqlPoliciesService
 
 
 def build_services(
@@ -49,6 +57,7 @@ def build_services(
     from smartlic.authority.services.instances import SqlInstancesService
     from smartlic.authority.services.licenses import SqlLicensesService
     from smartlic.authority.services.tokens import SqlTokensService
+    from smartlic.authority.services.usage import SqlUsageService
 
     return Services(
         accounts=SqlAccountsService(engine, clock),
@@ -58,4 +67,10 @@ def build_services(
         device=SqlDeviceService(engine, clock, keys, replay_window_s=replay_window_s),
         events=SqlEventsService(engine, clock),
         api_keys=SqlApiKeysService(engine, clock),
+        usage=SqlUsageService(engine, clock, keys, replay_window_s=replay_window_s),
+        trust=SqlTrustService(engine, clock, keys, replay_window_s=replay_window_s),
+        authorizations=SqlAuthorizationService(
+            engine, clock, keys, replay_window_s=replay_window_s
+        ),
+        policies=SqlPoliciesService(engine, clock),
     )

@@ -48,6 +48,17 @@ def add_in_use(s: Session, va_id: str, deltas: Mapping[str, int]) -> dict[str, i
     return result
 
 
+def lock_counter(s: Session, va_id: str, license_id: str) -> PoolCounter:
+    """The counter row, created if missing and locked for this transaction (``FOR UPDATE`` on
+    PostgreSQL; on SQLite every transaction already holds the write lock)."""
+    ensure_counters(s, va_id, [license_id])
+    return s.scalars(
+        select(PoolCounter)
+        .where(PoolCounter.virtual_account_id == va_id, PoolCounter.license_id == license_id)
+        .with_for_update()
+    ).one()
+
+
 def counters(
     s: Session, va_id: str, license_ids: list[str] | None = None
 ) -> dict[str, PoolCounter]:

@@ -180,6 +180,58 @@ class CreatedApiKey:
     text: str  # shown once
 
 
+@dataclass(frozen=True)
+class UsageFileOut:
+    """A usage data file as the "Usage Data Files" report lists it."""
+
+    id: str
+    file_name: str
+    reported_at: datetime
+    virtual_account: str
+    status: str  # "Processed" | "Rejected"
+    instances: int
+    reports: int
+    rejected: int
+    errors: list[dict[str, Any]]
+    acknowledgement: str  # "Received" when an ACK file can be downloaded
+    ack_name: str
+
+
+@dataclass(frozen=True)
+class UsageRecordOut:
+    """One RUM report received for an instance (usage history)."""
+
+    report_id: int
+    tag: str
+    start: datetime
+    end: datetime
+    last_value: int
+    max_value: int
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class PolicyOut:
+    id: str
+    name: str
+    virtual_account: str | None  # None: the whole smart account
+    document: dict[str, Any]
+    active: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AuthorizationCodeOut:
+    id: str
+    udi: str
+    virtual_account: str
+    tag: str
+    count: int
+    confirmation_code: str
+    issued_at: datetime
+    returned_at: datetime | None
+
+
 # ---------------------------------------------------------------- contracts
 
 
@@ -287,6 +339,28 @@ class EventsService(Protocol):
         limit: int = 100,
         offset: int = 0,
     ) -> Page[EventOut]: ...
+
+
+class UsageService(Protocol):
+    """Policy-mode usage reporting (docs/usage-protocol.md)."""
+
+    def report_usage(
+        self,
+        body: dict[str, Any],
+        principal: Principal | None = None,
+        virtual_account: str | None = None,
+    ) -> dict[str, Any]: ...
+    def poll(self, body: dict[str, Any], principal: Principal | None = None) -> dict[str, Any]: ...
+    def upload_usage_file(
+        self, domain: str, virtual_account: str, *, file_name: str, content: bytes, actor: str
+    ) -> UsageFileOut: ...
+    def list_usage_files(
+        self, domain: str, *, limit: int = 100, offset: int = 0
+    ) -> Page[UsageFileOut]: ...
+    def usage_file_ack(self, domain: str, file_id: str) -> tuple[str, bytes]: ...
+    def usage_history(
+        self, domain: str, instance_id: str, *, tag: str | None = None, limit: int = 500
+    ) -> list[UsageRecordOut]: ...
 
 
 class ApiKeysService(Protocol):

@@ -228,7 +228,7 @@ class SqlLicensesService(ServiceBase):
             src = self.virtual_account(s, sa, source)
             dst = self.virtual_account(s, sa, target)
             lic = self._known(s, tag)
-            self._lock_counter(s, src.id, lic.id)
+            _pool.lock_counter(s, src.id, lic.id)
             holdings = [
                 h
                 for h in _pool.holdings_by_license(s, src.id, [lic.id]).get(lic.id, [])
@@ -283,17 +283,6 @@ class SqlLicensesService(ServiceBase):
                 s.delete(h)
             else:
                 h.quantity -= take
-
-    @staticmethod
-    def _lock_counter(s: Session, va_id: str, license_id: str) -> None:
-        """Serialise against concurrent authorizations of this pool (a no-op on SQLite,
-        where every transaction already holds the write lock)."""
-        _pool.ensure_counters(s, va_id, [license_id])
-        s.execute(
-            select(PoolCounter)
-            .where(PoolCounter.virtual_account_id == va_id, PoolCounter.license_id == license_id)
-            .with_for_update()
-        )
 
     def _known(self, s: Session, tag: str) -> License:
         lic = self.license_by_tag(s, tag)

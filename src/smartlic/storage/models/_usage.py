@@ -115,12 +115,14 @@ class PollTask(Base):
 
 
 class AuthorizationCode(Base):
-    """A Smart Licensing Authorization Code (SLAC) issued to one instance; its count is held as
-    ``reserved`` in the pool until returned."""
+    """One license of a Smart Licensing Authorization Code (SLAC) issued to one instance; a
+    code (``code_id``) covers one or more licenses. Its count is held as ``reserved`` in the
+    pool until the code is returned."""
 
     __tablename__ = "authorization_codes"
 
     id: Mapped[str] = uuid_pk()
+    code_id: Mapped[str] = mapped_column(String(36), index=True)
     instance_id: Mapped[str] = mapped_column(
         ForeignKey("product_instances.id", ondelete="CASCADE"), index=True
     )

@@ -5,7 +5,7 @@ reports), and carry the trust code their reports are signed with.
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 00:11:55.154855
+Create Date: 2026-11-23 00:13:59.429809
 """
 
 from __future__ import annotations
@@ -113,6 +113,7 @@ def upgrade() -> None:
     op.create_table(
         "authorization_codes",
         sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("code_id", sa.String(length=36), nullable=False),
         sa.Column("instance_id", sa.String(length=36), nullable=False),
         sa.Column("virtual_account_id", sa.String(length=36), nullable=False),
         sa.Column("license_id", sa.String(length=36), nullable=False),
@@ -139,6 +140,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_authorization_codes")),
     )
     with op.batch_alter_table("authorization_codes", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_authorization_codes_code_id"), ["code_id"], unique=False
+        )
         batch_op.create_index(
             batch_op.f("ix_authorization_codes_instance_id"), ["instance_id"], unique=False
         )
@@ -266,6 +270,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_authorization_codes_virtual_account_id"))
         batch_op.drop_index(batch_op.f("ix_authorization_codes_license_id"))
         batch_op.drop_index(batch_op.f("ix_authorization_codes_instance_id"))
+        batch_op.drop_index(batch_op.f("ix_authorization_codes_code_id"))
 
     op.drop_table("authorization_codes")
     with op.batch_alter_table("usage_files", schema=None) as batch_op:

@@ -1,0 +1,125 @@
+"""Signed authority documents for policy mode (docs/usage-protocol.md): each section of an
+ACK, policy, trust-code or authorization-code file is an envelope signed by the authority."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from smartlic.authority.keys import AuthorityKeys
+from smartlic.crypto import Udi
+from smartlic.domain.policy import CISCO_DEFAULT
+from smartlic.domain.policy import Policy as PolicyDoc
+from smartlic.formats.envelope import iso, make_nonce, seal
+from smartlic.formats.slp import write_file
+from smartlic.storage.models import Policy, ProductInstance, SmartAccount, VirtualAccount
+
+TRUST_CODE_YEARS = 8  # real trust codes are valid about eight years (domain-notes 2.4)
+
+
+def udi_of(inst: ProductInstance) -> Udi:
+    return Udi(inst.udi_pid, inst.udi_sn)
+
+
+def policy_for(s: Session, va: VirtualAccount) -> PolicyDoc:
+    """The policy in force for a virtual account: its own, else its smart account's, else the
+    built-in Cisco default ("Only one policy is in use at a given point in time")."""
+    rows = s.scalars(
+        select(Policy)
+        .where(Policy.smart_account_id == va.smart_account_id, Policy.active.is_(True))
+        .where((Policy.virtual_account_id == va.id) | Policy.virtual_account_id.is_(None))
+        .order_by(Policy.virtual_account_id.is_(None), Policy.created_at.desc())
+    ).all()
+    return PolicyDoc.from_json(rows[0].document) if rows else CISCO_DEFAULT
+
+
+class FileSigner:
+    def __init__(self, keys: AuthorityKeys) -> None:
+        self.keys = keys
+
+    def section(self, payload: dict[str, Any], now: datetime) -> dict[str, Any]:
+        body = {**payload, "issued_at": iso(now), "nonce": make_nonce()}
+        return seal(body, self.keys.signer, with_certificate=True)
+
+    def common(
+        self,
+        inst: ProductInstance,
+        sa: SmartAccount,
+        va: VirtualAccount,
+        policy: PolicyDoc,
+        now: datetime,
+        *,
+        trust: bool,
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Policy and account information, plus the trust code when ``trust``."""
+        udi = {"pid": inst.udi_pid, "sn": inst.udi_sn}
+        out = [
+            (
+                "smartLicensePolicy",
+                self.section({"type": "policy", "udi": udi, "policy": policy.to_json()}, now),
+            ),
+            (
+                "smartLicenseAccountInfo",
+                self.section(
+                    {
+                        "type": "account-info",
+                        "udi": udi,
+                        "smart_account": sa.name,
+                        "virtual_account": va.name,
+                    },
+                    now,
+                ),
+            ),
+        ]
+        if trust:
+            out.append(
+                (
+                    "smartLicenseTrustCode",
+                    self.section(
+                        {
+                            "type": "trust-code",
+                            "udi": udi,
+                            "key_id": inst.trust_key_id,
+                            "public_key": inst.trust_public_key,
+                            "smart_account": sa.name,
+                            "virtual_account": va.name,
+                            "expires_at": iso(now + timedelta(days=365 * TRUST_CODE_YEARS)),
+                        },
+                        now,
+                    ),
+                )
+            )
+        return out
+
+    def ack(
+        self,
+        inst: ProductInstance,
+        sa: SmartAccount,
+        va: VirtualAccount,
+        policy: PolicyDoc,
+        acknowledged: list[int],
+        rejected: list[dict[str, Any]],
+        now: datetime,
+        *,
+        trust: bool,
+    ) -> list[tuple[str, dict[str, Any]]]:
+        udi = {"pid": inst.udi_pid, "sn": inst.udi_sn}
+        ack = self.section(
+            {
+                "type": "rum-ack",
+                "udi": udi,
+                "acknowledged": acknowledged,
+                "rejected": rejected,
+                "smart_account": sa.name,
+                "virtual_account": va.name,
+            },
+            now,
+        )
+        return [("smartLicenseRumAck", ack), *self.common(inst, sa, va, policy, now, trust=trust)]
+
+
+def file_bytes(sections: list[tuple[str, dict[str, Any]]]) -> bytes:
+    return write_file(sections)

@@ -1,0 +1,262 @@
+"""RUM report ingest for one device: verify, de-duplicate, store, count, acknowledge.
+
+Reports are idempotent by (instance, report id): a report seen before is acknowledged again and
+never counted twice. A device's usage per license is the last measurement of its newest report;
+a report older than what was already applied never overwrites newer usage. Enforced and
+export-controlled licenses are counted through their authorization codes (``reserved``), not
+through reports, so they are not counted twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from smartlic.authority.services import _pool
+from smartlic.crypto import Udi
+from smartlic.domain.enums import Enforcement, InstanceStatus
+from smartlic.errors import Forbidden, SignatureInvalid, SmartlicError
+from smartlic.formats.rum import RumReport, claimed_key, public_key_b64, read_report, verify_report
+from smartlic.storage.models import (
+    InstanceUsage,
+    License,
+    ProductInstance,
+    RumReportRow,
+    SmartAccount,
+    VirtualAccount,
+)
+
+
+@dataclass(frozen=True)
+class Channel:
+    """Who hands reports over. An authenticated channel (an account user uploading a file, a
+    collector with an API key) may introduce devices the authority has never seen into
+    ``virtual_account``; a device talking directly must already hold a trust code."""
+
+    actor: str
+    smart_account: SmartAccount | None = None
+    virtual_account: VirtualAccount | None = None
+    usage_file_id: str | None = None
+
+
+@dataclass
+class DeviceResult:
+    udi: Udi
+    instance: ProductInstance | None = None
+    acknowledged: list[int] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    duplicates: int = 0
+    new_trust: bool = False
+
+    def reject(self, report_id: int, reason: str) -> None:
+        self.rejected.append({"report_id": report_id, "reason": reason})
+
+
+def ingest_device(
+    s: Session, udi: Udi, envelopes: Sequence[dict[str, Any]], channel: Channel, now: datetime
+) -> DeviceResult:
+    result = DeviceResult(udi)
+    inst = s.scalar(
+        select(ProductInstance).where(
+            ProductInstance.udi_pid == udi.pid, ProductInstance.udi_sn == udi.sn
+        )
+    )
+    good: list[RumReport] = []
+    for env in envelopes:
+        report = _verified(s, env, udi, inst, channel, now, result)
+        if report is not None:
+            good.append(report)
+            inst = result.instance
+    if inst is None or not good:
+        result.instance = inst
+        return result
+    result.instance = inst
+    fresh = _store(s, inst, good, channel, now)
+    result.duplicates = len(good) - len(fresh)
+    result.acknowledged = sorted(r.report_id for r in good)
+    _apply(s, inst, fresh)
+    inst.last_report_at = inst.last_contact_at = now
+    return result
+
+
+def _verified(
+    s: Session,
+    env: dict[str, Any],
+    udi: Udi,
+    inst: ProductInstance | None,
+    channel: Channel,
+    now: datetime,
+    result: DeviceResult,
+) -> RumReport | None:
+    report_id = 0
+    try:
+        report = read_report(env)
+        report_id = report.report_id
+        if report.udi != udi:
+            raise Forbidden("the report names another device than it was sent for")
+        key_id, key = claimed_key(env)
+        verify_report(env, key)  # before any trust is installed from this report
+        _trusted_instance(s, report, key_id, key, inst, channel, now, result)
+        return report
+    except SmartlicError as exc:
+        result.reject(report_id, exc.detail)
+        return None
+
+
+def _trusted_instance(
+    s: Session,
+    report: RumReport,
+    key_id: str,
+    key: Ed25519PublicKey,
+    inst: ProductInstance | None,
+    channel: Channel,
+    now: datetime,
+    result: DeviceResult,
+) -> None:
+    if inst is not None and inst.trust_key_id is not None:
+        if key_id != inst.trust_key_id:
+            raise SignatureInvalid("the report is not signed with the device's trust code")
+        _check_account(s, inst, channel)
+        result.instance = inst
+        return
+    if channel.virtual_account is None:
+        raise Forbidden("the device has no trust code; establish trust or upload its usage")
+    if inst is None:
+        inst = _new_instance(s, report, channel, now)
+    _check_account(s, inst, channel)
+    inst.trust_key_id, inst.trust_public_key = key_id, public_key_b64(key)
+    inst.trust_installed_at = now
+    s.flush()
+    result.instance, result.new_trust = inst, True
+
+
+def _check_account(s: Session, inst: ProductInstance, channel: Channel) -> None:
+    if channel.smart_account is None:
+        return
+    va = s.get_one(VirtualAccount, inst.virtual_account_id)
+    if va.smart_account_id != channel.smart_account.id:
+        raise Forbidden("the device belongs to another smart account")
+
+
+def _new_instance(
+    s: Session, report: RumReport, channel: Channel, now: datetime
+) -> ProductInstance:
+    assert channel.virtual_account is not None and channel.smart_account is not None
+    inst = ProductInstance(
+        virtual_account_id=channel.virtual_account.id,
+        udi_pid=report.udi.pid,
+        udi_sn=report.udi.sn,
+        hostname=(report.hostname or "")[:255],
+        software_tag=report.software_tag[:255],
+        registered_at=now,
+        last_contact_at=now,
+        status=InstanceStatus.IN_COMPLIANCE,
+        export_controlled_allowed=channel.smart_account.export_controlled_allowed,
+    )
+    s.add(inst)
+    s.flush()
+    return inst
+
+
+def _store(
+    s: Session, inst: ProductInstance, reports: list[RumReport], channel: Channel, now: datetime
+) -> list[RumReport]:
+    """Insert the reports not seen before (one query to find them, one bulk insert)."""
+    ids = [r.report_id for r in reports]
+    seen = set(
+        s.scalars(
+            select(RumReportRow.report_id).where(
+                RumReportRow.instance_id == inst.id, RumReportRow.report_id.in_(ids)
+            )
+        )
+    )
+    fresh = list({r.report_id: r for r in reports if r.report_id not in seen}.values())
+    if not fresh:
+        return []
+    lics = _licenses(s, {r.entitlement_tag for r in fresh})
+    s.execute(insert(RumReportRow), [_row(inst, r, lics, channel, now) for r in fresh])
+    return fresh
+
+
+def _row(
+    inst: ProductInstance, r: RumReport, lics: dict[str, License], channel: Channel, now: datetime
+) -> dict[str, Any]:
+    ms = list(r.measurements)
+    lic = lics.get(r.entitlement_tag)
+    return {
+        "instance_id": inst.id,
+        "report_id": r.report_id,
+        "license_id": lic.id if lic else None,
+        "entitlement_tag": r.entitlement_tag,
+        "start_time": min((m.start_time for m in ms), default=0),
+        "end_time": max((m.end_time for m in ms), default=0),
+        "last_value": _last(r),
+        "max_value": max((m.value for m in ms), default=0),
+        "measurements": [m.to_json() for m in ms],
+        "received_at": now,
+        "usage_file_id": channel.usage_file_id,
+    }
+
+
+def _last(r: RumReport) -> int:
+    ms = sorted(r.measurements, key=lambda m: m.end_time)
+    return ms[-1].value if ms else 0
+
+
+def _licenses(s: Session, tags: set[str]) -> dict[str, License]:
+    return {lic.tag: lic for lic in s.scalars(select(License).where(License.tag.in_(tags)))}
+
+
+def _apply(s: Session, inst: ProductInstance, fresh: list[RumReport]) -> None:
+    """Set the instance's usage from its newest reports and move the pool counters."""
+    newest: dict[str, RumReport] = {}
+    for r in fresh:
+        end = max((m.end_time for m in r.measurements), default=0)
+        cur = newest.get(r.entitlement_tag)
+        if cur is None or end >= max((m.end_time for m in cur.measurements), default=0):
+            newest[r.entitlement_tag] = r
+    lics = _licenses(s, set(newest))
+    held = {
+        u.license_id: u
+        for u in s.scalars(select(InstanceUsage).where(InstanceUsage.instance_id == inst.id))
+    }
+    deltas: dict[str, int] = {}
+    for tag, r in newest.items():
+        lic = lics.get(tag)
+        if lic is not None and lic.enforcement is Enforcement.UNENFORCED:
+            _set_usage(s, inst, lic, r, held.get(lic.id), deltas)
+    _pool.add_in_use(s, inst.virtual_account_id, deltas)
+
+
+def _set_usage(
+    s: Session,
+    inst: ProductInstance,
+    lic: License,
+    r: RumReport,
+    usage: InstanceUsage | None,
+    deltas: dict[str, int],
+) -> None:
+    end = max((m.end_time for m in r.measurements), default=0)
+    if usage is not None and (usage.reported_until or 0) > end:
+        return  # an older report arriving late
+    count = _last(r)
+    old = usage.count if usage else 0
+    deltas[lic.id] = count - old
+    if usage is None:
+        s.add(
+            InstanceUsage(
+                instance_id=inst.id,
+                license_id=lic.id,
+                count=count,
+                status="IN USE",
+                reported_until=end,
+            )
+        )
+    else:
+        usage.count, usage.reported_until, usage.status = count, end, "IN USE"

@@ -1,0 +1,418 @@
+"""Smart Licensing Authorization Codes (SLAC) for enforced and export-controlled licenses.
+
+A request deducts from the pool (the count is held as ``reserved``) and is refused when the
+pool cannot cover it or when export-controlled use is not allowed for the device; a return
+frees it. Requests are signed by the device's trust key; returns carry a return code the
+device signed (docs/usage-protocol.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from smartlic.authority.keys import AuthorityKeys
+from smartlic.authority.services import _pool
+from smartlic.authority.services._base import ServiceBase
+from smartlic.authority.services._files import FileSigner, file_bytes, policy_for, udi_of
+from smartlic.authority.services._guard import RequestGuard
+from smartlic.authority.services.interfaces import AuthorizationCodeOut, Principal
+from smartlic.authority.services.trust import open_device_request
+from smartlic.authority.services.usage import _data, _ok_poll
+from smartlic.clock import Clock
+from smartlic.crypto import Udi, verify_bytes
+from smartlic.domain.enums import Enforcement, InstanceStatus, Role
+from smartlic.errors import (
+    Forbidden,
+    InsufficientLicenses,
+    InvalidInput,
+    NotFound,
+    SignatureInvalid,
+    SmartlicError,
+    UnknownTag,
+)
+from smartlic.formats.device_v1 import Entitlement, parse_entitlements, parse_udi
+from smartlic.formats.envelope import read_payload
+from smartlic.formats.rum import public_key_b64
+from smartlic.formats.slp import parse_return_code, read_file
+from smartlic.storage.models import (
+    AuthorizationCode,
+    License,
+    PollTask,
+    ProductInstance,
+    VirtualAccount,
+)
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    code_id: str
+    file: bytes
+
+
+def return_message(code_id: bytes, udi: Udi) -> bytes:
+    """What a device signs to return a code."""
+    return b"return:" + code_id + str(udi).encode()
+
+
+class SqlAuthorizationService(ServiceBase):
+    def __init__(
+        self, engine: Engine, clock: Clock, keys: AuthorityKeys, *, replay_window_s: float = 300.0
+    ) -> None:
+        super().__init__(engine, clock)
+        self.files = FileSigner(keys)
+        self.guard = RequestGuard(replay_window_s)
+
+    # ------------------------------------------------------------ online (vendor API)
+
+    def authrequest(
+        self,
+        body: dict[str, Any],
+        principal: Principal | None = None,
+        virtual_account: str | None = None,
+    ) -> dict[str, Any]:
+        """``POST .../v2/devices/authrequest``: requests and returns; answers ``OK_POLL``."""
+        data = _data(body)
+        now = self.now()
+        items: list[dict[str, Any]] = []
+        for env in _list(data.get("requests")):
+            items.append(self._one_online(env, principal, virtual_account, now))
+        for ret in _list(data.get("returns")):
+            items.append(self._one_return(ret, principal))
+        if not items:
+            raise InvalidInput("nothing to do: give requests or returns", pointer="/data")
+        with self.transaction() as s:
+            owner = principal.label() if principal else "device"
+            task = PollTask(
+                id=secrets.randbits(62) or 1,
+                action="authorizations",
+                owner=owner,
+                created_at=now,
+                ready_at=now,
+                result={"authorizations": items},
+            )
+            s.add(task)
+        return _ok_poll(task, "authorizations", now)
+
+    def _one_online(
+        self, env: Any, principal: Principal | None, va: str | None, now: datetime
+    ) -> dict[str, Any]:
+        try:
+            issued = self.request(env, principal=principal, virtual_account=va, fresh=True)
+            return {
+                "sudi": _sudi_of(env),
+                "smart_license": base64.b64encode(issued.file).decode(),
+                "status": "SUCCESS",
+                "status_message": None,
+                "error_code": None,
+            }
+        except SmartlicError as exc:
+            return {
+                "sudi": _sudi_of(env),
+                "smart_license": None,
+                "status": "FAILED",
+                "status_message": exc.detail,
+                "error_code": exc.code,
+            }
+
+    def _one_return(self, ret: Any, principal: Principal | None) -> dict[str, Any]:
+        sudi = ret.get("sudi") if isinstance(ret, dict) else None
+        try:
+            code = ret.get("remove_code") if isinstance(ret, dict) else None
+            if not isinstance(code, str):
+                raise InvalidInput("remove_code is required", pointer="/data/returns")
+            domain = principal.smart_account if principal else None
+            self.return_code(
+                code, domain=domain, actor=principal.label() if principal else "device"
+            )
+            return {
+                "sudi": sudi,
+                "smart_license": None,
+                "status": "SUCCESS",
+                "status_message": "returned",
+                "error_code": None,
+            }
+        except SmartlicError as exc:
+            return {
+                "sudi": sudi,
+                "smart_license": None,
+                "status": "FAILED",
+                "status_message": exc.detail,
+                "error_code": exc.code,
+            }
+
+    # ------------------------------------------------------------ requests
+
+    def request(
+        self,
+        envelope: Any,
+        *,
+        principal: Principal | None = None,
+        virtual_account: str | None = None,
+        fresh: bool = True,
+    ) -> IssuedCode:
+        key_id, key, payload = open_device_request(envelope, "authorization-request")
+        udi = parse_udi(payload.get("udi"))
+        wanted = [e for e in parse_entitlements(payload.get("entitlements")) if e.count > 0]
+        if not wanted:
+            raise InvalidInput("ask for at least one license", pointer="/entitlements")
+        mode = payload.get("mode", "add")
+        if mode not in ("add", "replace"):
+            raise InvalidInput("mode is add or replace", pointer="/mode")
+        now = self.now()
+        with self.transaction() as s:
+            if fresh:
+                self.guard.check(s, key_id, payload, now)
+            inst = self._instance(s, udi, key_id, key, payload, principal, virtual_account, now)
+            if mode == "replace":
+                self._return_all(s, inst, now)
+            code_id = str(uuid.uuid4())
+            lines = [self._reserve(s, inst, e, code_id, now) for e in wanted]
+            s.flush()
+            return IssuedCode(code_id, self._code_file(s, inst, code_id, lines, now))
+
+    def request_file(
+        self, domain: str, virtual_account: str, *, content: bytes, actor: str
+    ) -> bytes:
+        """Offline: a request file saved on the device and uploaded by an account user."""
+        requests = [env for name, env in read_file(content) if name == "smartLicenseAuthRequest"]
+        if len(requests) != 1:
+            raise InvalidInput("the file must hold one authorization request", code="bad-file")
+        principal = Principal(name=actor, role=Role.VIRTUAL_ACCOUNT_ADMIN, smart_account=domain)
+        return self.request(
+            requests[0], principal=principal, virtual_account=virtual_account, fresh=False
+        ).file
+
+    def _instance(
+        self,
+        s: Session,
+        udi: Udi,
+        key_id: str,
+        key: Any,
+        payload: dict[str, Any],
+        principal: Principal | None,
+        va_name: str | None,
+        now: datetime,
+    ) -> ProductInstance:
+        inst = s.scalar(
+            select(ProductInstance).where(
+                ProductInstance.udi_pid == udi.pid, ProductInstance.udi_sn == udi.sn
+            )
+        )
+        if inst is not None and inst.trust_key_id is not None:
+            if inst.trust_key_id != key_id:
+                raise SignatureInvalid("the request is not signed with the device's trust code")
+            return inst
+        if principal is None or principal.smart_account is None or va_name is None:
+            raise Forbidden("the device has no trust code; establish trust first")
+        sa = self.smart_account(s, principal.smart_account)
+        va = self.virtual_account(s, sa, va_name)
+        if inst is None:
+            inst = ProductInstance(
+                virtual_account_id=va.id,
+                udi_pid=udi.pid,
+                udi_sn=udi.sn,
+                hostname=str(payload.get("hostname", ""))[:255],
+                registered_at=now,
+                status=InstanceStatus.IN_COMPLIANCE,
+                export_controlled_allowed=sa.export_controlled_allowed,
+            )
+            s.add(inst)
+        inst.trust_key_id, inst.trust_public_key = key_id, public_key_b64(key)
+        inst.trust_installed_at = now
+        s.flush()
+        return inst
+
+    def _reserve(
+        self, s: Session, inst: ProductInstance, e: Entitlement, code_id: str, now: datetime
+    ) -> tuple[AuthorizationCode, str]:
+        lic = s.scalar(select(License).where(License.tag == e.tag))
+        if lic is None:
+            raise UnknownTag(f"no license with tag {e.tag!r}", pointer="/entitlements")
+        if lic.enforcement is Enforcement.UNENFORCED:
+            raise InvalidInput(
+                f"{lic.name} is not enforced and needs no authorization code", code="not-enforced"
+            )
+        if lic.enforcement is Enforcement.EXPORT_CONTROLLED and not inst.export_controlled_allowed:
+            raise Forbidden(
+                f"export-controlled use of {lic.name} is not allowed for this device",
+                code="export-not-allowed",
+            )
+        va_id = inst.virtual_account_id
+        counter = _pool.lock_counter(s, va_id, lic.id)
+        holdings = _pool.holdings_by_license(s, va_id, [lic.id]).get(lic.id, [])
+        available = _pool.purchased_now(holdings, now) - counter.in_use - counter.reserved
+        if e.count > available:
+            raise InsufficientLicenses(
+                f"{max(available, 0)} {lic.name} available in the pool, {e.count} requested"
+            )
+        counter.reserved += e.count
+        row = AuthorizationCode(
+            code_id=code_id,
+            instance_id=inst.id,
+            virtual_account_id=va_id,
+            license_id=lic.id,
+            count=e.count,
+            confirmation_code=secrets.token_hex(4),
+            issued_at=now,
+            document="",
+        )
+        s.add(row)
+        return row, lic.tag
+
+    def _code_file(
+        self,
+        s: Session,
+        inst: ProductInstance,
+        code_id: str,
+        lines: list[tuple[AuthorizationCode, str]],
+        now: datetime,
+    ) -> bytes:
+        va = s.get_one(VirtualAccount, inst.virtual_account_id)
+        udi = {"pid": inst.udi_pid, "sn": inst.udi_sn}
+        env = self.files.section(
+            {
+                "type": "authorization-code",
+                "udi": udi,
+                "code_id": code_id,
+                "entitlements": [{"tag": tag, "count": r.count} for r, tag in lines],
+                "confirmation_code": lines[0][0].confirmation_code,
+            },
+            now,
+        )
+        sections = [
+            ("smartLicenseAuthorization", env),
+            *self.files.common(inst, va.smart_account, va, policy_for(s, va), now, trust=True),
+        ]
+        data = file_bytes(sections)
+        for r, _ in lines:
+            r.document = data.decode()
+        self.record(
+            s,
+            "license.authorization.issued",
+            actor=f"device:{udi_of(inst)}",
+            smart_account=va.smart_account,
+            virtual_account=va.name,
+            subject=str(udi_of(inst)),
+            code=code_id,
+            entitlements={tag: r.count for r, tag in lines},
+        )
+        return data
+
+    # ------------------------------------------------------------ returns
+
+    def return_code(
+        self, code: str, *, domain: str | None, actor: str
+    ) -> list[AuthorizationCodeOut]:
+        code_bytes, signature = parse_return_code(code)
+        code_id = str(uuid.UUID(bytes=code_bytes))
+        now = self.now()
+        with self.transaction() as s:
+            rows = list(
+                s.scalars(
+                    select(AuthorizationCode).where(
+                        AuthorizationCode.code_id == code_id,
+                        AuthorizationCode.returned_at.is_(None),
+                    )
+                )
+            )
+            if not rows:
+                raise NotFound("no authorization code is outstanding for this return code")
+            inst = s.get_one(ProductInstance, rows[0].instance_id)
+            va = s.get_one(VirtualAccount, inst.virtual_account_id)
+            if domain is not None and va.smart_account.domain != domain:
+                raise NotFound("no authorization code is outstanding for this return code")
+            self._verify_return(inst, code_bytes, signature)
+            for r in rows:
+                self._free(s, r, now)
+            self.record(
+                s,
+                "license.authorization.returned",
+                actor=actor,
+                smart_account=va.smart_account,
+                virtual_account=va.name,
+                subject=str(udi_of(inst)),
+                code=code_id,
+            )
+            return [self._out(s, r, inst, va.name) for r in rows]
+
+    def list_codes(
+        self, domain: str, *, include_returned: bool = False
+    ) -> list[AuthorizationCodeOut]:
+        with self.transaction() as s:
+            sa = self.smart_account(s, domain)
+            q = (
+                select(AuthorizationCode, ProductInstance, VirtualAccount)
+                .join(ProductInstance, ProductInstance.id == AuthorizationCode.instance_id)
+                .join(VirtualAccount, VirtualAccount.id == AuthorizationCode.virtual_account_id)
+                .where(VirtualAccount.smart_account_id == sa.id)
+            )
+            if not include_returned:
+                q = q.where(AuthorizationCode.returned_at.is_(None))
+            return [
+                self._out(s, r, inst, va.name)
+                for r, inst, va in s.execute(q.order_by(AuthorizationCode.issued_at))
+            ]
+
+    @staticmethod
+    def _verify_return(inst: ProductInstance, code_id: bytes, signature: bytes) -> None:
+        if inst.trust_public_key is None:
+            raise SignatureInvalid("the device has no trust code to check the return code with")
+        key = Ed25519PublicKey.from_public_bytes(base64.b64decode(inst.trust_public_key))
+        verify_bytes(
+            key, return_message(code_id, udi_of(inst)), base64.b64encode(signature).decode()
+        )
+
+    def _return_all(self, s: Session, inst: ProductInstance, now: datetime) -> None:
+        for r in s.scalars(
+            select(AuthorizationCode).where(
+                AuthorizationCode.instance_id == inst.id, AuthorizationCode.returned_at.is_(None)
+            )
+        ):
+            self._free(s, r, now)
+
+    @staticmethod
+    def _free(s: Session, r: AuthorizationCode, now: datetime) -> None:
+        r.returned_at = now
+        counter = _pool.lock_counter(s, r.virtual_account_id, r.license_id)
+        counter.reserved -= r.count
+
+    @staticmethod
+    def _out(
+        s: Session, r: AuthorizationCode, inst: ProductInstance, va: str
+    ) -> AuthorizationCodeOut:
+        tag = s.get_one(License, r.license_id).tag
+        return AuthorizationCodeOut(
+            id=r.code_id,
+            udi=str(udi_of(inst)),
+            virtual_account=va,
+            tag=tag,
+            count=r.count,
+            confirmation_code=r.confirmation_code,
+            issued_at=r.issued_at,
+            returned_at=r.returned_at,
+        )
+
+
+def _list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidInput("expected a list", pointer="/data")
+    return value
+
+
+def _sudi_of(env: Any) -> dict[str, str]:
+    try:
+        udi = parse_udi(read_payload(env).get("udi"))
+        return {"udi_pid": udi.pid, "udi_serial_number": udi.sn}
+    except SmartlicError:
+        return {}

@@ -1,0 +1,452 @@
+"""Usage (RUM) reporting: the vendor-compatible device API (``reportusage`` + ``poll``), usage
+data files (upload a device's file or a bulk archive, download the ACK), and usage history."""
+
+from __future__ import annotations
+
+import base64
+import io
+import secrets
+import tarfile
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.orm import Session
+
+from smartlic.authority.keys import AuthorityKeys
+from smartlic.authority.services._base import ServiceBase
+from smartlic.authority.services._files import FileSigner, file_bytes, policy_for, udi_of
+from smartlic.authority.services._guard import RequestGuard
+from smartlic.authority.services._ingest import Channel, DeviceResult, ingest_device
+from smartlic.authority.services.interfaces import Page, Principal, UsageFileOut, UsageRecordOut
+from smartlic.clock import Clock
+from smartlic.crypto import Udi
+from smartlic.errors import Forbidden, InvalidInput, NotFound
+from smartlic.formats.envelope import make_nonce, timestamp_ms
+from smartlic.formats.rum import parse_sudi, parse_usage_file, read_report
+from smartlic.storage.models import (
+    PollTask,
+    ProductInstance,
+    RumReportRow,
+    SmartAccount,
+    UsageFile,
+    VirtualAccount,
+)
+
+POLL_INTERVAL_S = 300
+POLL_KEEP = timedelta(days=7)
+MAX_REPORTS = 50_000
+MAX_ARCHIVE_MEMBERS = 10_000
+MAX_MEMBER_BYTES = 32 * 1024 * 1024
+
+
+class SqlUsageService(ServiceBase):
+    def __init__(
+        self, engine: Engine, clock: Clock, keys: AuthorityKeys, *, replay_window_s: float = 300.0
+    ) -> None:
+        super().__init__(engine, clock)
+        self.files = FileSigner(keys)
+        self.guard = RequestGuard(replay_window_s)
+
+    # ------------------------------------------------------------ online (vendor device API)
+
+    def report_usage(
+        self,
+        body: dict[str, Any],
+        principal: Principal | None = None,
+        virtual_account: str | None = None,
+    ) -> dict[str, Any]:
+        """``POST .../v2/devices/reportusage``: ingest now, answer ``OK_POLL``."""
+        data = _data(body)
+        groups = _groups(data.get("reports"))
+        now = self.now()
+        with self.transaction() as s:
+            channel = self._channel(s, principal, virtual_account)
+            self.guard.check(s, f"reportusage:{channel.actor}", data, now)
+            results = [ingest_device(s, udi, envs, channel, now) for udi, envs in groups]
+            acks = [self._ack_item(s, r, now) for r in results if r.instance is not None]
+            errors = [
+                {"sudi": _sudi(r.udi), "rejected": r.rejected}
+                for r in results
+                if r.instance is None
+            ]
+            self._record(s, results, channel)
+            task = self._task(
+                s,
+                "acknowledgements",
+                channel.actor,
+                now,
+                {"acknowledgements": acks, "errors": errors},
+            )
+        return _ok_poll(task, "acknowledgements", now)
+
+    def poll(self, body: dict[str, Any], principal: Principal | None = None) -> dict[str, Any]:
+        """``POST .../v2/accounts/poll``: ``OK_POLL`` while pending, then ``COMPLETE``."""
+        data = _data(body)
+        poll_id = data.get("poll_id")
+        if isinstance(poll_id, str) and poll_id.isdigit():
+            poll_id = int(poll_id)
+        if not isinstance(poll_id, int) or isinstance(poll_id, bool):
+            raise InvalidInput("poll_id is required", pointer="/data/poll_id")
+        now = self.now()
+        with self.transaction() as s:
+            task = s.get(PollTask, poll_id)
+            if task is None:
+                raise NotFound(f"no poll task {poll_id}")
+            if (
+                principal is not None
+                and task.owner.startswith("apikey:")
+                and task.owner != principal.label()
+            ):
+                raise Forbidden("this poll task belongs to another client")
+            if now < task.ready_at:
+                return {
+                    "status": "OK_POLL",
+                    "message": "",
+                    "poll_id": task.id,
+                    "poll_interval": POLL_INTERVAL_S,
+                }
+            return {
+                "status": "COMPLETE",
+                "type": task.action,
+                "poll_id": task.id,
+                "correlation_id": str(task.id),
+                "data": task.result,
+            }
+
+    # ------------------------------------------------------------ usage data files
+
+    def upload_usage_file(
+        self, domain: str, virtual_account: str, *, file_name: str, content: bytes, actor: str
+    ) -> UsageFileOut:
+        """Import a usage file (XML) or a bulk archive (.tar.gz of usage files)."""
+        is_archive = content[:2] == b"\x1f\x8b"
+        members = _archive_members(content) if is_archive else [(file_name, content)]
+        groups = _groups_from_files(members)
+        now = self.now()
+        with self.transaction() as s:
+            sa = self.smart_account(s, domain)
+            va = self.virtual_account(s, sa, virtual_account)
+            row = UsageFile(
+                smart_account_id=sa.id,
+                virtual_account_id=va.id,
+                file_name=file_name[:255],
+                reported_at=now,
+                status="Processing",
+                uploaded_by=actor,
+            )
+            s.add(row)
+            s.flush()
+            channel = Channel(
+                actor=actor, smart_account=sa, virtual_account=va, usage_file_id=row.id
+            )
+            results = [ingest_device(s, udi, envs, channel, now) for udi, envs in groups]
+            self._finish_file(s, row, results, now, archive=is_archive)
+            self._record(s, results, channel)
+            return _file_out(row, va.name)
+
+    def list_usage_files(
+        self, domain: str, *, limit: int = 100, offset: int = 0
+    ) -> Page[UsageFileOut]:
+        with self.transaction() as s:
+            sa = self.smart_account(s, domain)
+            q = (
+                select(UsageFile, VirtualAccount.name)
+                .join(VirtualAccount)
+                .where(UsageFile.smart_account_id == sa.id)
+            )
+            rows = s.execute(
+                q.order_by(UsageFile.reported_at.desc()).limit(limit).offset(offset)
+            ).all()
+            total = len(s.execute(q).all())
+            return Page([_file_out(f, va) for f, va in rows], total, limit, offset)
+
+    def usage_file_ack(self, domain: str, file_id: str) -> tuple[str, bytes]:
+        with self.transaction() as s:
+            sa = self.smart_account(s, domain)
+            row = s.get(UsageFile, file_id)
+            if row is None or row.smart_account_id != sa.id:
+                raise NotFound(f"no usage file {file_id!r} in {domain!r}")
+            if row.ack is None:
+                raise NotFound("this usage file has no acknowledgement")
+            return row.ack_name, row.ack
+
+    def usage_history(
+        self, domain: str, instance_id: str, *, tag: str | None = None, limit: int = 500
+    ) -> list[UsageRecordOut]:
+        with self.transaction() as s:
+            sa = self.smart_account(s, domain)
+            inst = s.get(ProductInstance, instance_id)
+            if (
+                inst is None
+                or s.get_one(VirtualAccount, inst.virtual_account_id).smart_account_id != sa.id
+            ):
+                raise NotFound(f"no product instance {instance_id!r} in {domain!r}")
+            q = select(RumReportRow).where(RumReportRow.instance_id == inst.id)
+            if tag:
+                q = q.where(RumReportRow.entitlement_tag == tag)
+            rows = s.scalars(q.order_by(RumReportRow.end_time.desc()).limit(limit))
+            return [_record_out(r) for r in rows]
+
+    # ------------------------------------------------------------ helpers
+
+    def _channel(
+        self, s: Session, principal: Principal | None, virtual_account: str | None
+    ) -> Channel:
+        if principal is None:
+            return Channel(actor="device")
+        if principal.smart_account is None or virtual_account is None:
+            return Channel(actor=principal.label())
+        sa = self.smart_account(s, principal.smart_account)
+        return Channel(
+            actor=principal.label(),
+            smart_account=sa,
+            virtual_account=self.virtual_account(s, sa, virtual_account),
+        )
+
+    def _ack_item(self, s: Session, r: DeviceResult, now: datetime) -> dict[str, Any]:
+        assert r.instance is not None
+        data = self._ack_file(s, r, now)
+        return {
+            "sudi": _sudi(r.udi),
+            "software_tag_identifier": r.instance.software_tag,
+            "smart_license": base64.b64encode(data).decode(),
+            "acknowledged": r.acknowledged,
+            "rejected": r.rejected,
+        }
+
+    def _ack_file(self, s: Session, r: DeviceResult, now: datetime) -> bytes:
+        assert r.instance is not None
+        va = s.get_one(VirtualAccount, r.instance.virtual_account_id)
+        sections = self.files.ack(
+            r.instance,
+            va.smart_account,
+            va,
+            policy_for(s, va),
+            r.acknowledged,
+            r.rejected,
+            now,
+            trust=r.new_trust,
+        )
+        return file_bytes(sections)
+
+    def _finish_file(
+        self,
+        s: Session,
+        row: UsageFile,
+        results: list[DeviceResult],
+        now: datetime,
+        *,
+        archive: bool,
+    ) -> None:
+        done = [r for r in results if r.instance is not None]
+        row.instances = len(done)
+        row.reports = sum(len(r.acknowledged) for r in results)
+        row.rejected = sum(len(r.rejected) for r in results)
+        row.errors = [{"udi": str(r.udi), **e} for r in results for e in r.rejected][:1000]
+        row.status = "Processed" if row.reports else "Rejected"
+        if not done:
+            return
+        stamp = int(now.timestamp())
+        if archive:
+            row.ack_name, row.ack = (
+                f"ACK_{row.file_name}",
+                _ack_archive(
+                    [
+                        (f"ACK_dev_{udi_of(r.instance).sn}_{stamp}.txt", self._ack_file(s, r, now))
+                        for r in done
+                        if r.instance is not None
+                    ]
+                ),
+            )
+        else:
+            sections = [sec for r in done for sec in self._ack_sections(s, r, now)]
+            row.ack_name, row.ack = f"ACK_{row.file_name}", file_bytes(sections)
+
+    def _ack_sections(self, s: Session, r: DeviceResult, now: datetime) -> list[Any]:
+        assert r.instance is not None
+        va = s.get_one(VirtualAccount, r.instance.virtual_account_id)
+        return self.files.ack(
+            r.instance,
+            va.smart_account,
+            va,
+            policy_for(s, va),
+            r.acknowledged,
+            r.rejected,
+            now,
+            trust=r.new_trust,
+        )
+
+    def _record(self, s: Session, results: list[DeviceResult], channel: Channel) -> None:
+        for r in results:
+            sa = self._sa_of(s, r.instance) if r.instance else channel.smart_account
+            if r.acknowledged:
+                self.record(
+                    s,
+                    "usage.report.acknowledged",
+                    actor=channel.actor,
+                    smart_account=sa,
+                    subject=str(r.udi),
+                    reports=r.acknowledged,
+                    duplicates=r.duplicates,
+                    trust_installed=r.new_trust,
+                )
+            if r.rejected:
+                self.record(
+                    s,
+                    "usage.report.rejected",
+                    actor=channel.actor,
+                    smart_account=sa,
+                    subject=str(r.udi),
+                    rejected=r.rejected,
+                )
+
+    @staticmethod
+    def _sa_of(s: Session, inst: ProductInstance) -> SmartAccount:
+        return s.get_one(VirtualAccount, inst.virtual_account_id).smart_account
+
+    def _task(
+        self, s: Session, action: str, owner: str, now: datetime, result: dict[str, Any]
+    ) -> PollTask:
+        task = PollTask(
+            id=secrets.randbits(62) or 1,
+            action=action,
+            owner=owner,
+            created_at=now,
+            ready_at=now,
+            result=result,
+        )
+        s.add(task)
+        s.execute(delete(PollTask).where(PollTask.created_at < now - POLL_KEEP))
+        return task
+
+
+def _data(body: Any) -> dict[str, Any]:
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict):
+        raise InvalidInput('the body is {"data": {...}}', pointer="/data")
+    return data
+
+
+def _groups(reports: Any) -> list[tuple[Udi, list[dict[str, Any]]]]:
+    if not isinstance(reports, list) or not reports:
+        raise InvalidInput("data.reports must be a non-empty list", pointer="/data/reports")
+    out: dict[Udi, list[dict[str, Any]]] = {}
+    total = 0
+    for i, item in enumerate(reports):
+        if not isinstance(item, dict) or not isinstance(item.get("usage"), list):
+            raise InvalidInput("each report is {sudi, usage: [...]}", pointer=f"/data/reports/{i}")
+        udi = parse_sudi(item.get("sudi"), f"/data/reports/{i}/sudi")
+        usage = [u for u in item["usage"] if isinstance(u, dict)]
+        total += len(usage)
+        out.setdefault(udi, []).extend(usage)
+    if total > MAX_REPORTS:
+        raise InvalidInput(f"at most {MAX_REPORTS} reports per request", code="too-large")
+    return list(out.items())
+
+
+def _groups_from_files(
+    members: Iterable[tuple[str, bytes]],
+) -> list[tuple[Udi, list[dict[str, Any]]]]:
+    out: dict[Udi, list[dict[str, Any]]] = {}
+    for name, data in members:
+        try:
+            envelopes = parse_usage_file(data)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{name}: {exc.detail}", code=exc.code) from exc
+        for env in envelopes:
+            out.setdefault(_claimed_udi(env, name), []).append(env)
+    if not out:
+        raise InvalidInput("the file holds no usage reports", code="empty-file")
+    return list(out.items())
+
+
+def _claimed_udi(env: dict[str, Any], name: str) -> Udi:
+    try:
+        return read_report(env).udi
+    except InvalidInput as exc:
+        raise InvalidInput(f"{name}: {exc.detail}", code=exc.code) from exc
+
+
+def _archive_members(content: bytes) -> list[tuple[str, bytes]]:
+    """Regular files of a (possibly nested, one level) .tar.gz, read in memory; links,
+    devices and oversized members are refused, so nothing can escape or explode."""
+    out: list[tuple[str, bytes]] = []
+    try:
+        with tarfile.open(fileobj=io.BytesIO(content), mode="r:gz") as tar:
+            for member in tar:
+                if len(out) >= MAX_ARCHIVE_MEMBERS:
+                    raise InvalidInput("too many files in the archive", code="too-large")
+                if member.isdir() or member.name.endswith(("manifest.mf", "MANIFEST.MF")):
+                    continue
+                if not member.isfile() or member.size > MAX_MEMBER_BYTES:
+                    raise InvalidInput(
+                        f"archive member {member.name!r} is not a plain file of acceptable size",
+                        code="bad-archive",
+                    )
+                fh = tar.extractfile(member)
+                data = fh.read() if fh else b""
+                if data[:2] == b"\x1f\x8b":
+                    out.extend(_archive_members(data))
+                else:
+                    out.append((member.name, data))
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise InvalidInput(f"truncated or corrupt archive: {exc}", code="bad-archive") from exc
+    return out
+
+
+def _ack_archive(files: list[tuple[str, bytes]]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data in files:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _sudi(udi: Udi) -> dict[str, str]:
+    return {"udi_pid": udi.pid, "udi_serial_number": udi.sn}
+
+
+def _ok_poll(task: PollTask, action: str, now: datetime) -> dict[str, Any]:
+    return {
+        "status": "OK_POLL",
+        "message_code": None,
+        "message": None,
+        "timestamp": timestamp_ms(now),
+        "nonce": make_nonce(),
+        "type": None,
+        "poll_id": task.id,
+        "poll_interval": POLL_INTERVAL_S,
+        "action": action,
+    }
+
+
+def _file_out(f: UsageFile, va_name: str) -> UsageFileOut:
+    return UsageFileOut(
+        id=f.id,
+        file_name=f.file_name,
+        reported_at=f.reported_at,
+        virtual_account=va_name,
+        status=f.status,
+        instances=f.instances,
+        reports=f.reports,
+        rejected=f.rejected,
+        errors=list(f.errors or []),
+        acknowledgement="Received" if f.ack else "None",
+        ack_name=f.ack_name,
+    )
+
+
+def _record_out(r: RumReportRow) -> UsageRecordOut:
+    return UsageRecordOut(
+        report_id=r.report_id,
+        tag=r.entitlement_tag,
+        start=datetime.fromtimestamp(r.start_time, UTC),
+        end=datetime.fromtimestamp(r.end_time, UTC),
+        last_value=r.last_value,
+        max_value=r.max_value,
+        received_at=r.received_at,
+    )
