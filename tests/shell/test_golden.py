@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from smartlic.agent.shell.commands import build_registry
+from smartlic.agent.shell.commands import build_registry, command_reference
 from smartlic.agent.shell.render import render
 from smartlic.agent.shell.repl import run_script
 from smartlic.agent.shell.replies import LicenseView
@@ -65,3 +65,7 @@ def test_unregistered_device_transcript(console: Console) -> None:
     failures = run_script(session, TRANSCRIPT, out.append)
     assert failures == 1  # the misspelt command at the end
     check("unregistered-transcript.txt", "".join(out))
+
+
+def test_command_reference() -> None:
+    check("command-reference.md", "\n".join(command_reference()) + "\n")

@@ -169,9 +169,20 @@ class Registry(Generic[C]):
             raise ValueError(f"command registered twice: {mode}: {path!r}")
         node.command = Command(path, handler, help)
         node.pipe = pipe
-        if help and not path.split()[-1].startswith("{"):
-            node.help = help  # the help of the last keyword, as "?" shows it
+        self._keyword_help(mode, path.split(), args or {}, help)
         return node.command
+
+    def _keyword_help(
+        self, mode: str, words: list[str], args: Mapping[str, Arg], help: str
+    ) -> None:
+        """``help`` is the last keyword's, as ``?`` shows it; ``describe`` wins before a
+        trailing argument (``hostname {name}``: "hostname" keeps its description)."""
+        last = max((i for i, w in enumerate(words) if not w.startswith("{")), default=-1)
+        if not help or last < 0:
+            return
+        node = self._descend(mode, words[: last + 1], args)
+        if last == len(words) - 1 or not node.help:
+            node.help = help
 
     def commands(self, mode: str) -> list[Command[C]]:
         found: list[Command[C]] = []

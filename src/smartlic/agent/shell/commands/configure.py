@@ -105,9 +105,6 @@ def _describe(registry: Registry[Session]) -> None:
         registry.describe(CONFIG, f"{prefix}license smart transport", "Configure the transport")
         registry.describe(CONFIG, f"{prefix}license smart proxy", "Configure a proxy")
     registry.describe(CONFIG, "no", "Negate a command or set its defaults")
-    registry.describe(CONFIG, "license smart url", "Configure the authority URL")
-    registry.describe(CONFIG, "license smart proxy address", "Proxy address")
-    registry.describe(CONFIG, "license smart proxy port", "Proxy port")
 
 
 def _register_levels(registry: Registry[Session], profile: ProductProfile) -> None:
@@ -130,17 +127,23 @@ def _register_smart(registry: Registry[Session]) -> None:
         registry.command(CONFIG, f"license smart transport {kind}", handler, help=text)
     text = "Configure the transport"
     registry.command(CONFIG, "no license smart transport", partial(transport, None), help=text)
-    address = Arg("WORD", "A host name or IP address")
-    registry.command(CONFIG, "license smart url {url}", url, args={"url": Arg("WORD", "URL")})
-    registry.command(CONFIG, "no license smart url", url, help="Configure the authority URL")
-    registry.command(
-        CONFIG, "license smart proxy address {address}", proxy_address, args={"address": address}
-    )
-    port = Arg("<1-65535>", "Proxy port number", check=_port_ok)
-    registry.command(CONFIG, "license smart proxy port {port}", proxy_port, args={"port": port})
-    for what in ("address", "port"):
-        handler, text = partial(no_proxy, what), f"Proxy {what}"
-        registry.command(CONFIG, f"no license smart proxy {what}", handler, help=text)
+    _register_url_and_proxy(registry)
+
+
+def _register_url_and_proxy(registry: Registry[Session]) -> None:
+    text, link = "Configure the authority URL", Arg("WORD", "URL")
+    registry.command(CONFIG, "license smart url {url}", url, help=text, args={"url": link})
+    registry.command(CONFIG, "no license smart url", url, help=text)
+    for what, handler, arg in (
+        ("address", proxy_address, Arg("WORD", "A host name or IP address")),
+        ("port", proxy_port, Arg("<1-65535>", "Proxy port number", check=_port_ok)),
+    ):
+        text = f"Proxy {what}"
+        path = f"license smart proxy {what} {{{what}}}"
+        registry.command(CONFIG, path, handler, help=text, args={what: arg})
+        registry.command(
+            CONFIG, f"no license smart proxy {what}", partial(no_proxy, what), help=text
+        )
 
 
 def register(registry: Registry[Session], profile: ProductProfile | None = None) -> None:
@@ -148,10 +151,10 @@ def register(registry: Registry[Session], profile: ProductProfile | None = None)
     _register_levels(registry, profile or DEFAULT_PROFILE)
     _register_smart(registry)
     name = Arg("WORD", "This system's network name")
-    registry.describe(CONFIG, "hostname", "Set system's network name")
-    registry.command(CONFIG, "hostname {name}", hostname, args={"name": name})
+    text = "Set system's network name"
+    registry.command(CONFIG, "hostname {name}", hostname, help=text, args={"name": name})
     registry.command(CONFIG, "end", end, help="Exit from configure mode")
     registry.command(CONFIG, "exit", end, help="Exit from configure mode")
-    registry.describe(CONFIG, "do", "To run exec commands in config mode")
     command = Arg("LINE", "Exec Command", rest_of_line=True)
-    registry.command(CONFIG, "do {command}", do, args={"command": command})
+    text = "To run exec commands in config mode"
+    registry.command(CONFIG, "do {command}", do, help=text, args={"command": command})

@@ -84,7 +84,8 @@ def _register_license(registry: Registry[Session]) -> None:
     token = Arg("WORD", "Token identification string")
     path = "license smart register idtoken {token}"
     registry.describe(EXEC, "license smart register idtoken", "Register with an ID token")
-    registry.command(EXEC, path, smart_register, args={"token": token})
+    text = "Register with an ID token"
+    registry.command(EXEC, path, smart_register, help=text, args={"token": token})
     registry.command(
         EXEC,
         f"{path} force",
@@ -111,11 +112,11 @@ def register(registry: Registry[Session]) -> None:
     registry.command(EXEC, "logout", exit_exec, help="Exit from the EXEC")
     registry.describe(EXEC, "lab", "Lab tools (smartlic only, not an IOS command)")
     registry.describe(EXEC, "lab clock", "The device clock")
-    registry.describe(EXEC, "lab clock advance", "Move the device clock forward, run due timers")
     duration = Arg("<duration>", "How far, e.g. 30d, 12h, 15m, 45s", check=_is_duration)
     registry.command(
         EXEC,
         "lab clock advance {duration}",
         lab_clock_advance,
+        help="Move the device clock forward, run due timers",
         args={"duration": duration},
     )
