@@ -312,3 +312,24 @@ def test_unknown_tag_is_shown_invalid(authority: Authority) -> None:
     device.tick()
     assert device.check(tag) == "INVALID TAG"
     assert not device.is_authorized(tag)
+
+
+def test_the_authoritys_problem_detail_is_the_failure_reason(authority: Authority) -> None:
+    """The instance is removed in the portal: the device's next authorization is refused."""
+    authority.buy(ATM.tag, 1)
+    device = _registered(authority)
+    device.request(ATM.tag)
+    (instance,) = authority.instances()
+    authority.services.instances.remove_instance("example.com", instance.id, actor="test")
+
+    device.tick()
+
+    auth = device.status().authorization
+    assert auth.last_communication_attempt is not None
+    assert not auth.last_communication_attempt.succeeded
+    assert auth.last_communication_attempt.failure_reason == (
+        "no product instance holds this identity certificate"
+    )
+    assert auth.next_communication_attempt == authority.clock.now() + timedelta(minutes=15)
+    assert device.check(ATM.tag) == "EVAL MODE"  # never authorized: evaluation goes on
+    assert device.status().registration.state is R.REGISTERED

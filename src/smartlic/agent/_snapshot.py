@@ -17,7 +17,7 @@ from smartlic.agent._status import (
 )
 from smartlic.agent._timers import Timers
 from smartlic.crypto import Udi
-from smartlic.domain.enums import AuthorizationState, Enforcement, RegistrationState
+from smartlic.domain.enums import Enforcement, RegistrationState
 from smartlic.domain.products import LicenseSpec
 
 __all__ = ["Identity", "build_status", "license_name"]
@@ -75,13 +75,13 @@ def _registration(state: AgentState) -> RegistrationStatus:
 
 
 def _authorization(state: AgentState, view: View, timers: Timers) -> AuthorizationStatus:
-    auth = state.authorization if state.registration_state is RegistrationState.REGISTERED else None
-    communicating = auth is not None and view.state is not AuthorizationState.NONE
+    registered = state.registration_state is RegistrationState.REGISTERED
+    auth = state.authorization if registered else None
     return AuthorizationStatus(
         state=view.state,
         state_since=view.since,
-        last_communication_attempt=state.communication.last if communicating else None,
-        next_communication_attempt=state.communication.next_at if communicating else None,
+        last_communication_attempt=state.communication.last if registered else None,
+        next_communication_attempt=state.communication.next_at if registered else None,
         communication_deadline=auth.deadline if auth else None,
         evaluation_remaining=evaluation_remaining(state, timers),
         evaluation_in_use=view.evaluating,
