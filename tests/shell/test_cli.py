@@ -112,3 +112,12 @@ def test_interactive_end_of_input_leaves_config_mode_then_exits(console: Console
 
     run_interactive(session, read, lambda _: None)
     assert session.mode == "exec"
+
+
+def test_the_udi_is_fixed_at_the_first_start(tmp_path: Path) -> None:
+    assert device(tmp_path, *commands("show license udi"))[1] == "UDI: PID:ASR-903,SN:FOX1234ABCD\n"
+    result = runner.invoke(app, ["--state", str(tmp_path), "-c", "show license udi"])
+    assert result.output == "UDI: PID:ASR-903,SN:FOX1234ABCD\n"
+    result = runner.invoke(app, ["--state", str(tmp_path), "--sn", "OTHER", "-c", "show clock"])
+    assert result.exit_code == 2
+    assert "belongs to PID:ASR-903,SN:FOX1234ABCD" in result.output

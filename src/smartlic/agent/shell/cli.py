@@ -32,6 +32,7 @@ from smartlic.agent.shell.session import Session
 from smartlic.clock import LAB_CLOCK_ENV, Clock, LabClock
 from smartlic.crypto import Udi
 from smartlic.domain.products import DEFAULT_PROFILE
+from smartlic.errors import InvalidInput
 
 __all__ = ["app", "open_device"]
 
@@ -45,16 +46,19 @@ IDENTITY_FILE = "identity.json"
 
 
 def _identity(state: Path, pid: str | None, sn: str | None) -> Udi:
-    """The device's UDI: given options win, else the saved one, else a new serial."""
+    """The device's UDI, fixed at its first start: a product's UDI never changes, and the
+    license manager's registration in ``state`` belongs to it."""
     path = state / IDENTITY_FILE
-    saved = json.loads(path.read_text()) if path.exists() else {}
-    udi = Udi(
-        pid or saved.get("pid") or DEFAULT_PROFILE.pid,
-        sn or saved.get("sn") or "SL" + secrets.token_hex(4).upper(),
-    )
-    if saved != {"pid": udi.pid, "sn": udi.sn}:
-        state.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"pid": udi.pid, "sn": udi.sn}))
+    if path.exists():
+        saved = Udi(**json.loads(path.read_text()))
+        if (pid or saved.pid, sn or saved.sn) != (saved.pid, saved.sn):
+            raise InvalidInput(
+                f"this state directory belongs to {saved}; --pid/--sn cannot change it"
+            )
+        return saved
+    udi = Udi(pid or DEFAULT_PROFILE.pid, sn or "SL" + secrets.token_hex(4).upper())
+    state.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"pid": udi.pid, "sn": udi.sn}))
     return udi
 
 
@@ -133,7 +137,10 @@ def device(
     Runs the -c commands, else the lines of stdin when it is not a terminal, else prompts.
     Exits 1 when a command failed (unknown input, a refused operation).
     """
-    dev = open_device(state, hostname=hostname, pid=pid, sn=sn, authority=authority)
+    try:
+        dev = open_device(state, hostname=hostname, pid=pid, sn=sn, authority=authority)
+    except InvalidInput as exc:
+        raise typer.BadParameter(exc.detail) from exc
     try:
         interactive = not command and sys.stdin.isatty()
         session = Session(dev, build_registry(), echo=echo or interactive)
