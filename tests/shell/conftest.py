@@ -1,9 +1,9 @@
-"""Shell fixtures: a device in a temporary state directory, on a manual clock."""
+"""Shell fixtures: a device in a temporary state directory, on the suite's manual clock
+(``clock`` in tests/conftest.py, 2026-01-01 12:00 UTC, shared with a live authority)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,8 +13,6 @@ from smartlic.agent.shell.commands import build_registry
 from smartlic.agent.shell.device import Device
 from smartlic.agent.shell.session import Session
 from smartlic.clock import ManualClock
-
-START = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 
 
 class Console:
@@ -28,11 +26,6 @@ class Console:
 
     def config(self, *lines: str) -> str:
         return self("configure terminal", *lines, "end")
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(START)
 
 
 @pytest.fixture
