@@ -53,6 +53,18 @@ def test_unknown_and_malformed_tokens(world: LiveAuthority) -> None:
         refused(api, lambda r=request: api.post(f"{DEVICE}/register", json=r), 403, "token-unknown")
 
 
+def test_revoked_and_expired_tokens(world: LiveAuthority) -> None:
+    api, device = world.client(), new_device(world, 1)
+    revoked = create_token(api)
+    ok(api.post(f"{ACCOUNT}/tokens/{revoked['token']['id']}/actions/revoke"))
+    request = device.register_request(revoked["text"])
+    refused(api, lambda: api.post(f"{DEVICE}/register", json=request), 403, "token-revoked")
+    expiring = create_token(api, expires_after_days=1)["text"]
+    world.clock.advance(days=1, seconds=1)
+    request = device.register_request(expiring)
+    refused(api, lambda: api.post(f"{DEVICE}/register", json=request), 403, "token-expired")
+
+
 def test_used_up_token(world: LiveAuthority) -> None:
     api = world.client()
     token = create_token(api, max_uses=1)["text"]
