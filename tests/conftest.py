@@ -46,21 +46,26 @@ def pg_server_url() -> str:
     return PG_URL
 
 
-def _worker_db_url(server_url: str, worker: str) -> str:
-    name = f"smartlic_test_{worker}"
+def _admin(server_url: str, *statements: str) -> None:
     admin = create_engine(make_engine(server_url).url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        for sql in statements:
+            conn.execute(text(sql))
     admin.dispose()
-    return server_url.rsplit("/", 1)[0] + "/" + name
 
 
 @pytest.fixture(scope="session")
-def pg_database_url(pg_server_url: str, worker_id: str) -> str:
-    url = _worker_db_url(pg_server_url, worker_id)
+def pg_database_url(pg_server_url: str, worker_id: str) -> Iterator[str]:
+    # One database per worker *and* per test run (the pid), so two runs on one machine (a
+    # developer's and CI's) never drop each other's database; it is dropped at the end.
+    name = f"smartlic_test_{worker_id}_{os.getpid()}"
+    _admin(
+        pg_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'
+    )
+    url = pg_server_url.rsplit("/", 1)[0] + "/" + name
     upgrade(url)
-    return url
+    yield url
+    _admin(pg_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
