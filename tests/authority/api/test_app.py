@@ -70,3 +70,22 @@ def test_create_app_builds_everything_from_settings(tmp_path: Path) -> None:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_an_unexpected_failure_is_a_500_problem_without_internals(tmp_path: Path) -> None:
+    # A database without the schema: every authenticated request fails inside SQLAlchemy.
+    settings = AuthoritySettings(data_dir=tmp_path / "authority")
+    settings.data_dir.mkdir(parents=True)
+    app = create_app(settings, clock=ManualClock())
+    server, thread, url = serve_in_thread(app)
+    try:
+        with httpx.Client(base_url=url) as client:
+            reply = client.get(f"{V1}/accounts", headers={"X-API-Key": "slk_anything"})
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    assert reply.status_code == 500
+    assert reply.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    body = reply.json()
+    assert body["code"] == "internal" and body["request_id"] == reply.headers["x-request-id"]
+    assert "sqlite" not in reply.text.lower() and "table" not in reply.text.lower()

@@ -1,0 +1,111 @@
+"""Each management resource's happy path over HTTP: shapes, status codes, pagination."""
+
+from __future__ import annotations
+
+from tests.authority.api.conftest import LiveAuthority
+from tests.authority.api.helpers import (
+    ACCOUNT,
+    TAG,
+    V1,
+    authorize,
+    build_world,
+    create_token,
+    new_device,
+    ok,
+    pool_line,
+    problem,
+    register,
+    va_path,
+)
+
+
+def test_accounts_and_virtual_accounts(live_authority: LiveAuthority) -> None:
+    api = live_authority.client()
+    created = ok(api.post(f"{V1}/accounts", json={"name": " Acme ", "domain": "acme.example"}), 201)
+    assert created["name"] == "Acme" and created["domain"] == "acme.example"
+    assert ok(api.get(ACCOUNT)) == created
+    assert ok(api.get(f"{V1}/accounts"))["total"] == 1
+    va = ok(api.post(f"{ACCOUNT}/virtual-accounts", json={"name": "Lab", "description": "x"}), 201)
+    assert va["is_default"] is False and va["smart_account"] == "acme.example"
+    renamed = ok(api.patch(va_path("Lab"), json={"name": "Lab-2"}))
+    assert renamed["name"] == "Lab-2" and renamed["id"] == va["id"]
+    ok(api.delete(va_path("Lab-2")), 204)
+    names = [v["name"] for v in ok(api.get(f"{ACCOUNT}/virtual-accounts"))["items"]]
+    assert names == ["DEFAULT"]
+    problem(api.patch(va_path("DEFAULT"), json={"name": "x", "extra": 1}), 422, "invalid-input")
+
+
+def test_catalogue_holdings_and_the_compliance_view(live_authority: LiveAuthority) -> None:
+    api = live_authority.client()
+    build_world(api)
+    catalogue = ok(api.get(f"{V1}/licenses"))
+    assert catalogue["total"] == 2
+    assert {lic["name"] for lic in catalogue["items"]} == {"metroipaccess", "1588"}
+    view = ok(api.get(va_path("Prod", "/licenses")))
+    assert view["smart_account"] == "acme.example" and view["virtual_account"] == "Prod"
+    line = pool_line(api, "Prod")
+    expected = {"purchased": 10, "in_use": 0, "reserved": 0, "available": 10}
+    assert {k: line[k] for k in expected} == expected
+    assert line["status"] == "In Compliance" and line["display_name"] == "Device METROIPACCESS"
+    assert [(h["kind"], h["quantity"], h["active"]) for h in line["holdings"]] == [
+        ("perpetual", 10, True)
+    ]
+
+
+def test_tokens(live_authority: LiveAuthority) -> None:
+    api = live_authority.client()
+    build_world(api)
+    created = create_token(
+        api, description="lab", expires_after_days=7, max_uses=2, export_controlled_allowed=False
+    )
+    token = created["token"]
+    assert created["text"] and token["status"] == "active" and token["max_uses"] == 2
+    assert token["export_controlled_allowed"] is False and token["virtual_account"] == "Prod"
+    assert token["created_by"] == "apikey:test-admin"
+    listed = ok(api.get(va_path("Prod", "/tokens")))
+    assert listed["total"] == 1 and "text" not in listed["items"][0]
+    revoked = ok(api.post(f"{ACCOUNT}/tokens/{token['id']}/actions/revoke"))
+    assert revoked["status"] == "revoked" and revoked["revoked_at"]
+
+
+def test_devices_search_transfer_and_remove(live_authority: LiveAuthority) -> None:
+    live, api = live_authority, live_authority.client()
+    build_world(api)
+    token = create_token(api)["text"]
+    devices = [new_device(live, n) for n in range(3)]
+    for device in devices:
+        register(live, api, device, token)
+        authorize(live, api, device, {TAG: 1})
+    page = ok(api.get(f"{ACCOUNT}/devices", params={"limit": 2, "offset": 2}))
+    assert (page["total"], page["limit"], page["offset"], len(page["items"])) == (3, 2, 2, 1)
+    found = ok(api.get(f"{ACCOUNT}/devices", params={"search": "FOX00001"}))["items"]
+    assert [d["udi_sn"] for d in found] == ["FOX00001"]
+    one = ok(api.get(f"{ACCOUNT}/devices/{found[0]['id']}"))
+    assert one["hostname"] == "router1" and one["usage"][0]["tag"] == TAG
+    moved = ok(
+        api.post(f"{ACCOUNT}/devices/{one['id']}/actions/transfer", json={"target": "Spare"})
+    )
+    assert moved["virtual_account"] == "Spare"
+    assert pool_line(api, "Prod")["in_use"] == 2 and pool_line(api, "Spare")["in_use"] == 1
+    spare = ok(api.get(f"{ACCOUNT}/devices", params={"virtual_account": "Spare"}))
+    assert spare["total"] == 1
+    ok(api.delete(f"{ACCOUNT}/devices/{one['id']}"), 204)
+    assert pool_line(api, "Spare")["in_use"] == 0
+
+
+def test_events_are_paged_and_filtered(live_authority: LiveAuthority) -> None:
+    api = live_authority.client()
+    build_world(api)
+    everything = ok(api.get(f"{ACCOUNT}/events"))
+    assert everything["total"] >= 5
+    first = ok(api.get(f"{ACCOUNT}/events", params={"limit": 2}))
+    second = ok(api.get(f"{ACCOUNT}/events", params={"limit": 2, "offset": 2}))
+    assert [e["id"] for e in first["items"] + second["items"]] == [
+        e["id"] for e in everything["items"][:4]
+    ]
+    vas = ok(api.get(f"{ACCOUNT}/events", params={"name_prefix": "virtual_account."}))
+    assert {e["name"] for e in vas["items"]} == {"virtual_account.created"}
+    assert all(e["actor"] == "apikey:test-admin" for e in vas["items"])
+    capped = ok(api.get(f"{V1}/events", params={"limit": 10_000}))
+    assert capped["limit"] <= 500
+    problem(api.get(f"{V1}/accounts/nobody.example/events"), 404, "not-found")
