@@ -40,7 +40,9 @@ class Exchanges(ManagerCore):
         )
         try:
             envelope = self._transport.send("register", body)
-            record = verify_registration(envelope, token, nonce, self.udi, key, self.clock.now())
+            record = verify_registration(
+                envelope, token, nonce, self.udi, key, self.clock.now(), timers=self.timers
+            )
         except Exception as exc:
             self._apply(tr.registration_failed, exc, now, self.timers)
             if raise_errors:
@@ -75,7 +77,9 @@ class Exchanges(ManagerCore):
         try:
             envelope, nonce, ca = self._signed(payload, now)
             answer = self._transport.send("authorize", envelope)
-            record, body = verify_authorization(answer, ca, nonce, self.udi, self.clock.now())
+            record, body = verify_authorization(
+                answer, ca, nonce, self.udi, self.clock.now(), self.timers
+            )
         except Exception as exc:
             self._apply(tr.authorization_failed, exc, now, self.timers)
             return
@@ -91,7 +95,7 @@ class Exchanges(ManagerCore):
             envelope, nonce, ca = self._signed(fields, now)
             answer = self._transport.send("renew-id", envelope)
             record = verify_registration(
-                answer, "", nonce, self.udi, key, self.clock.now(), pinned_ca=ca
+                answer, "", nonce, self.udi, key, self.clock.now(), pinned_ca=ca, timers=self.timers
             )
         except Exception as exc:
             self._apply(tr.id_renewal_failed, exc, now, self.timers)

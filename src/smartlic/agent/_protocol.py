@@ -10,6 +10,10 @@ acts on is verified here, in this order:
 3. ``type`` is the expected one and ``request_nonce`` is the nonce we sent (no response meant
    for another request is accepted), and the ``udi`` is ours.
 
+The deadlines stored are the authority's signed times; a response that omits one (the
+protocol requires them, a future collector might not) falls back to the device's ``Timers``
+counted from the authority's own ``registered_at`` / ``authorized_at``.
+
 Usage::
 
     body, nonce = register_request(token, udi, hostname, software_tag, csr, False, now)
@@ -26,6 +30,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from smartlic.agent._state import AuthorizationRecord, RegistrationRecord
+from smartlic.agent._timers import Timers
 from smartlic.crypto import (
     Udi,
     certificate_pem,
@@ -56,6 +61,7 @@ __all__ = [
     "verify_response",
 ]
 
+_DEFAULT_TIMERS = Timers()
 _OVERALL = {
     s.value: s for s in (AuthorizationState.AUTHORIZED, AuthorizationState.OUT_OF_COMPLIANCE)
 }
@@ -151,6 +157,7 @@ def verify_registration(
     now: datetime,
     *,
     pinned_ca: x509.Certificate | None = None,
+    timers: Timers = _DEFAULT_TIMERS,
 ) -> RegistrationRecord:
     """Check a ``registration`` response and return what it establishes.
 
@@ -165,7 +172,7 @@ def verify_registration(
     verify_certificate(certificate, ca, at=now)
     if public_key_pem(_ed25519(certificate)) != public_key_pem(identity_key.public_key()):
         raise SignatureInvalid("the identity certificate does not certify our key")
-    return _registration_record(payload, certificate, ca)
+    return _registration_record(payload, certificate, ca, now, timers)
 
 
 def _pinned_ca(envelope: Mapping[str, Any], token: str) -> x509.Certificate:
@@ -181,8 +188,13 @@ def _pinned_ca(envelope: Mapping[str, Any], token: str) -> x509.Certificate:
 
 
 def _registration_record(
-    payload: Mapping[str, Any], certificate: x509.Certificate, ca: x509.Certificate
+    payload: Mapping[str, Any],
+    certificate: x509.Certificate,
+    ca: x509.Certificate,
+    now: datetime,
+    timers: Timers,
 ) -> RegistrationRecord:
+    registered_at = _time(payload, "registered_at", now)
     return RegistrationRecord(
         instance_id=str(payload.get("instance_id") or ""),
         certificate_pem=certificate_pem(certificate),
@@ -190,9 +202,9 @@ def _registration_record(
         smart_account=str(payload.get("smart_account") or ""),
         virtual_account=str(payload.get("virtual_account") or ""),
         export_controlled_allowed=payload.get("export_controlled_allowed") is True,
-        registered_at=_time(payload, "registered_at"),
-        certificate_expires=_time(payload, "certificate_expires"),
-        renew_after=_time(payload, "renew_after"),
+        registered_at=registered_at,
+        certificate_expires=_time(payload, "certificate_expires", certificate.not_valid_after_utc),
+        renew_after=_time(payload, "renew_after", registered_at + timers.id_renewal),
     )
 
 
@@ -202,6 +214,7 @@ def verify_authorization(
     request_nonce: str,
     udi: Udi,
     now: datetime,
+    timers: Timers = _DEFAULT_TIMERS,
 ) -> tuple[AuthorizationRecord, dict[str, Any]]:
     """A checked ``authorization`` response as a record, plus its payload (account names)."""
     payload = verify_response(
@@ -211,13 +224,16 @@ def verify_authorization(
     if overall is None:
         raise InvalidInput(f"unknown authorization status {payload.get('status')!r}")
     statuses, counts = _entitlement_statuses(payload.get("entitlements"))
+    authorized_at = _time(payload, "authorized_at", now)
     record = AuthorizationRecord(
         status=overall,
         statuses=statuses,
         counts=counts,
-        authorized_at=_time(payload, "authorized_at"),
-        next_communication=_time(payload, "next_communication"),
-        deadline=_time(payload, "deadline"),
+        authorized_at=authorized_at,
+        next_communication=_time(
+            payload, "next_communication", authorized_at + timers.authorization_renewal
+        ),
+        deadline=_time(payload, "deadline", authorized_at + timers.communication_deadline),
     )
     return record, payload
 
@@ -233,7 +249,10 @@ def _entitlement_statuses(data: Any) -> tuple[dict[str, str], dict[str, int]]:
     return statuses, {e.tag: e.count for e in parsed}
 
 
-def _time(payload: Mapping[str, Any], key: str) -> datetime:
+def _time(payload: Mapping[str, Any], key: str, default: datetime) -> datetime:
+    """A signed time from the payload; ``default`` (from the device's Timers) only if absent."""
+    if payload.get(key) is None:
+        return default
     when = parse_iso(require_str(payload, key, max_len=64))
     assert when is not None  # require_str refused None
     return when

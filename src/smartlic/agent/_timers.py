@@ -5,8 +5,9 @@ licenses are in use; an identity certificate valid 365 days and renewed at +180 
 authorization renewed every 30 days, expiring 90 days after the last successful communication,
 followed by a 90-day grace period. The authority's signed timestamps (``renew_after``,
 ``certificate_expires``, ``next_communication``, ``deadline``) always win: the durations here
-are fallbacks for a response that omits one, plus the parts only the device decides
-(evaluation, grace, retries).
+are fallbacks for a response that omits one (``id_validity`` is informational: the identity
+certificate's own validity wins), plus the parts only the device decides (evaluation, grace,
+retries).
 
 The retry intervals are not documented by the vendor (domain-notes 1.3 [GAP]); we use 15
 minutes doubling up to a daily ceiling, which matches the "Daily" scheduled job of real agents.

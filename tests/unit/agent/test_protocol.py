@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from smartlic.agent import Timers
 from smartlic.agent._protocol import (
     authorize_payload,
     signed_request,
@@ -184,3 +185,22 @@ def test_signed_requests_name_the_identity_certificate(
     payload = open_sealed(env, public_key_from_pem(public_key_pem(device_key.public_key())))
     assert payload["nonce"] == nonce and len(nonce) == 16
     assert payload["entitlements"] == [{"tag": "a", "count": 2}, {"tag": "b", "count": 1}]
+
+
+def test_missing_deadlines_fall_back_to_the_devices_timers(keys: AuthorityKeys) -> None:
+    env = _authorization(keys, next_communication=None, deadline=None)
+    record, _ = verify_authorization(env, keys.ca.certificate, "N2", UDI, NOW, Timers())
+    assert (record.next_communication, record.deadline) == (
+        NOW + timedelta(days=30),
+        NOW + timedelta(days=90),
+    )
+
+
+def test_missing_registration_times_fall_back_to_the_certificate(
+    keys: AuthorityKeys, device_key: Ed25519PrivateKey
+) -> None:
+    env = _registration(keys, device_key, certificate_expires=None, renew_after=None)
+    token = make_token_text(keys.ca_fingerprint)
+    record = verify_registration(env, token, "N1", UDI, device_key, NOW)
+    assert record.certificate_expires == NOW + timedelta(days=365)
+    assert record.renew_after == NOW + timedelta(days=180)
