@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -146,3 +150,45 @@ def test_bad_settings_are_reported(env: dict[str, str]) -> None:
     result = runner.invoke(app, ["authority", "init"], env={**env, "SMARTLIC_AUTHORITY_PORT": "x"})
     assert result.exit_code == 1
     assert result.stderr.startswith("Error [invalid-settings]: SMARTLIC_AUTHORITY_PORT")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_serve_answers_on_loopback(env: dict[str, str]) -> None:
+    """What ``make up`` runs: init, demo, then serve (a real process, stopped afterwards)."""
+    invoke(env, "authority", "init")
+    invoke(env, "authority", "demo")
+    demo = json.loads(Path(env["SMARTLIC_AUTHORITY_DATA_DIR"], "demo.json").read_text())
+    port = _free_port()
+    command = [sys.executable, "-m", "smartlic", "authority", "serve", "--port", str(port)]
+    proc = subprocess.Popen(
+        command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_until_up(url, proc)
+        headers = {"Authorization": f"Bearer {demo['api_key']}"}
+        reply = httpx.get(f"{url}/api/v1/accounts/demo.example/virtual-accounts", headers=headers)
+        assert [va["name"] for va in reply.json()["items"]] == ["DEFAULT", "Lab"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        assert proc.stderr is not None
+        proc.stderr.close()
+
+
+def _wait_until_up(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the server exited"
+        try:
+            if httpx.get(f"{url}/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("the server did not come up")

@@ -202,7 +202,7 @@ def _print_demo(result: DemoResult, settings: AuthoritySettings) -> None:
         f"{verb} smart account {result.name!r} ({result.domain}), virtual accounts "
         + ", ".join(result.virtual_accounts),
         "",
-        f"Registration token (DEFAULT, expires {result.token_expires}):",
+        f"Registration token (DEFAULT, expires {result.token_expires[:10]}):",
         f"  {result.token_text}",
         "Admin API key:",
         f"  {result.api_key}",

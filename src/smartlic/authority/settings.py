@@ -67,7 +67,7 @@ class AuthoritySettings(BaseSettings):
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> AuthoritySettings:
-        if self.database_url is None:
+        if not self.database_url:  # unset or empty
             self.database_url = f"sqlite:///{self.data_dir / 'authority.sqlite3'}"
         if self.key_dir is None:
             self.key_dir = self.data_dir / "keys"
