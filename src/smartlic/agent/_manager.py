@@ -47,14 +47,30 @@ class LicenseManager(Exchanges):
         manager.release(handle)
         manager.close()
 
-    Without ``transport`` the manager builds one from its persisted configuration
-    (``set_transport``/``set_url``/``set_proxy``), "callhome" with no URL by default; a
-    configuration setter replaces a given transport by a configured one. Like an httpx
-    ``Client``, the manager closes its transport in ``close()``.
-    Not-in-use licenses, disabled Smart Licensing, EVAL EXPIRED, GRACE PERIOD EXPIRED, INVALID
-    TAG and NOT AUTHORIZED make ``is_authorized`` false; see ``_evaluate`` for the rules. Time
-    based transitions (evaluation or authorization expiry) are applied by ``tick()``.
+    * Checks: ``is_authorized(tag)`` is true for AUTHORIZED, OUT OF COMPLIANCE, EVAL MODE and
+      AUTHORIZATION EXPIRED (the grace period); false for a license not in use, EVAL EXPIRED,
+      GRACE PERIOD EXPIRED, INVALID TAG, NOT AUTHORIZED and while Smart Licensing is disabled.
+      ``check(tag)`` gives the status string. Both read answers precomputed at every change and
+      every ``tick()``; time-based transitions (evaluation, authorization expiry) happen there,
+      so call ``tick()`` regularly or ``start()`` the ticker thread.
+    * Exchanges: ``register`` raises the refusal it records; ``renew``, ``sync``, ``tick`` and
+      ``deregister`` record failures (``Attempt.failure_reason``) and schedule retries instead.
+      Refusals before any exchange raise ``smartlic.errors``: ``AlreadyRegistered``,
+      ``Conflict`` (code ``not-registered`` / ``not-enabled``), ``InvalidInput``.
+    * Persistence: ``state_dir`` holds the HMAC-protected state and the identity key
+      (``_state``); evaluation time is saved by ``tick()``, exchanges and ``close()``.
+    * Events: ``on_event(callback)`` receives ``AgentEvent``s named in ``EVENT_NAMES``.
+    * Transport: without ``transport`` the manager builds one from its persisted configuration
+      (``set_transport``/``set_url``/``set_proxy``/``set_ca_bundle``), "callhome" with no URL
+      by default; a setter replaces a given transport by a configured one. Like an httpx
+      ``Client``, the manager closes its transport in ``close()``.
     """
+
+    def __repr__(self) -> str:
+        return (
+            f"LicenseManager(udi={str(self.udi)!r}, registration="
+            f"{self._state.registration_state.value!r}, authorization={self._view.state.value!r})"
+        )
 
     # ------------------------------------------------------------ usage
 

@@ -259,3 +259,11 @@ def test_background_ticker_runs_and_stops(manager: LicenseManager, clock: Manual
     assert expired.wait(5)
     manager.stop()
     assert manager._ticker is None
+
+
+def test_repr_names_the_device_and_its_states(manager: LicenseManager) -> None:
+    manager.request(ATM)
+    assert repr(manager) == (
+        "LicenseManager(udi='PID:ASR-903,SN:FOX1234ABCD', registration='UNREGISTERED', "
+        "authorization='EVAL MODE')"
+    )
