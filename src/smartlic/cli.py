@@ -16,7 +16,7 @@ the configured database (``SMARTLIC_AUTHORITY_*``), one service call each.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from typer.core import TyperGroup
@@ -68,15 +68,15 @@ class LazyGroup(TyperGroup):
     @staticmethod
     def _lazy() -> dict[str, tuple[str, str, str]]:
         """The lazy apps whose module exists (the device shell may be absent)."""
-        from importlib.util import find_spec
-
-        return {name: spec for name, spec in LAZY_APPS.items() if _importable(spec[0], find_spec)}
+        return {name: spec for name, spec in LAZY_APPS.items() if _importable(spec[0])}
 
 
-def _importable(module: str, find_spec: Any) -> bool:
+def _importable(module: str) -> bool:
+    from importlib.util import find_spec
+
     try:
         return find_spec(module) is not None
-    except ModuleNotFoundError:
+    except ModuleNotFoundError:  # a parent package is missing
         return False
 
 
