@@ -56,8 +56,10 @@ def _failed(job: Job, exc: BaseException, now: datetime, timers: Timers) -> None
 
 
 def registration_started(state: AgentState, token: str, force: bool) -> None:
+    """An operator's ``register``: a new attempt, so the retry backoff starts over."""
     if state.registration_state is not RegistrationState.REGISTERED:
         state.registration_state = RegistrationState.IN_PROGRESS
+    state.register_job = Job()
     state.pending_token, state.pending_force = token, force
 
 

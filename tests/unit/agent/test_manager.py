@@ -267,3 +267,13 @@ def test_repr_names_the_device_and_its_states(manager: LicenseManager) -> None:
         "LicenseManager(udi='PID:ASR-903,SN:FOX1234ABCD', registration='UNREGISTERED', "
         "authorization='EVAL MODE')"
     )
+
+
+def test_a_new_register_command_restarts_the_backoff(
+    make_manager: MakeManager, clock: ManualClock, closed_port_url: str
+) -> None:
+    manager = make_manager(transport=SmartTransport(closed_port_url))
+    for _ in range(3):
+        with pytest.raises(Unavailable):
+            manager.register(TOKEN)
+    assert manager.status().registration.next_retry == clock.now() + timedelta(minutes=15)
