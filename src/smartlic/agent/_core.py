@@ -120,6 +120,8 @@ class ManagerCore:
             state.integrity_error = problem
             self._emit("agent.state.integrity_failed", reason=problem, at=now)
             self._store.save(state)
+        for name, props in tr.interrupted_registration(state, now):
+            self._emit(name, **props)
         return state
 
     def usage(self) -> dict[str, int]:

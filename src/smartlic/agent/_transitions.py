@@ -33,6 +33,7 @@ __all__ = [
     "failure_reason",
     "id_renewal_failed",
     "id_renewal_succeeded",
+    "interrupted_registration",
     "registration_expired",
     "registration_failed",
     "registration_started",
@@ -61,6 +62,18 @@ def registration_started(state: AgentState, token: str, force: bool) -> None:
         state.registration_state = RegistrationState.IN_PROGRESS
     state.register_job = Job()
     state.pending_token, state.pending_force = token, force
+
+
+def interrupted_registration(state: AgentState, now: datetime) -> Emitted:
+    """A restart found REGISTRATION IN PROGRESS (the process died mid-exchange): retry now."""
+    if state.registration_state is not RegistrationState.IN_PROGRESS:
+        return []
+    if state.pending_token is None:
+        state.registration_state = RegistrationState.UNREGISTERED
+        return []
+    state.registration_state = RegistrationState.RETRY
+    state.register_job.next_at = now
+    return [("agent.registration.retry_scheduled", {"next_retry": now})]
 
 
 def registration_succeeded(state: AgentState, record: RegistrationRecord, now: datetime) -> Emitted:

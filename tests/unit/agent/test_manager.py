@@ -277,3 +277,15 @@ def test_a_new_register_command_restarts_the_backoff(
         with pytest.raises(Unavailable):
             manager.register(TOKEN)
     assert manager.status().registration.next_retry == clock.now() + timedelta(minutes=15)
+
+
+def test_a_registration_interrupted_by_a_crash_is_retried(
+    make_manager: MakeManager, clock: ManualClock, closed_port_url: str
+) -> None:
+    first = make_manager(transport=SmartTransport(closed_port_url))
+    first._state.registration_state = RegistrationState.IN_PROGRESS  # as a crash would leave it
+    first._state.pending_token = TOKEN
+    first._save()
+    second = make_manager(transport=SmartTransport(closed_port_url))
+    reg = second.status().registration
+    assert (reg.state, reg.next_retry) == (RegistrationState.RETRY, clock.now())
