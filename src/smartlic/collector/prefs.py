@@ -1,0 +1,65 @@
+"""Preferences: what a person sets at run time (the CSLU Preferences tab), kept in the store.
+
+Usage::
+
+    with Session(engine) as s, s.begin():
+        prefs = load(s)
+        prefs.connectivity = True
+        save(s, prefs)
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from smartlic.collector.models import Preference
+
+__all__ = ["Preferences", "load", "save"]
+
+KEY = "preferences"
+
+
+@dataclass
+class Preferences:
+    """The CSLU Preferences tab, plus what the collector needs to reach the authority."""
+
+    connectivity: bool = False  # "Cisco Is Available"
+    authority_url: str | None = None
+    api_key: str | None = None
+    smart_account: str | None = None  # the smart account's domain (X-CSW-SMART-ACCOUNT-ID)
+    smart_account_name: str | None = None  # as written in ACKs; learned from the first ACK
+    virtual_account: str | None = None
+    validate_device: bool = False
+    satellite: bool = False  # a satellite: also a local authority for classic devices
+
+    def public(self) -> dict[str, Any]:
+        """The preferences without the API key (shown as set / not set)."""
+        out = asdict(self)
+        out["api_key"] = "set" if self.api_key else None
+        return out
+
+    def update(self, changes: dict[str, Any]) -> None:
+        names = {f.name for f in fields(self)}
+        for key, value in changes.items():
+            if key not in names:
+                raise KeyError(key)
+            setattr(self, key, value)
+
+
+def load(s: Session) -> Preferences:
+    row = s.get(Preference, KEY)
+    if row is None:
+        return Preferences()
+    names = {f.name for f in fields(Preferences)}
+    return Preferences(**{k: v for k, v in row.value.items() if k in names})
+
+
+def save(s: Session, prefs: Preferences) -> None:
+    row = s.get(Preference, KEY)
+    if row is None:
+        s.add(Preference(key=KEY, value=asdict(prefs)))
+    else:
+        row.value = asdict(prefs)
