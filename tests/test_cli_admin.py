@@ -161,6 +161,9 @@ def test_api_keys(cli: Cli) -> None:
         "admin", "apikey", "create", "acme-ops", "--role", "smart-account-admin", "--account", D
     )
     assert "(smart-account-admin)" in scoped
+    key_id = scoped.split()[2]
+    cli.ok("admin", "apikey", "revoke", key_id)
+    cli.error("not-found", "admin", "apikey", "revoke", "no-such-key")
     cli.error("invalid-input", "admin", "apikey", "create", "x", "--role", "superuser")
     cli.error("invalid-input", "admin", "apikey", "create", "x", "--role", "smart-account-user")
 

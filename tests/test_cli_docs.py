@@ -31,6 +31,7 @@ COMMANDS = [
     ["admin", "devices"],
     ["admin", "devices", "list"],
     ["admin", "events"],
+    ["admin", "apikey"],
     ["admin", "apikey", "create"],
     ["lab"],
     ["lab", "advance"],

@@ -435,3 +435,12 @@ def apikey_create(
         )
     typer.echo(f"API key {created.id} ({created.role.value}):")
     typer.echo(created.text)
+
+
+@apikey_app.command("revoke")
+@cli_errors
+def apikey_revoke(key_id: str) -> None:
+    """Revoke an API key by its id (it stops working at once)."""
+    with open_services() as s:
+        s.api_keys.revoke_api_key(key_id, actor=actor())
+    typer.echo(f"revoked API key {key_id}")
