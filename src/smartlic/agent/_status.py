@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from smartlic.agent._policy_status import PolicyModeStatus
 from smartlic.crypto import Udi
 from smartlic.domain.enums import AuthorizationState, RegistrationState
 
@@ -93,3 +94,5 @@ class Status:
     licenses: list[LicenseUsage] = field(default_factory=list)
     agent_version: str = "smartlic 0.1.0"
     state_integrity_error: str | None = None  # set when the on-disk state failed its check
+    mode: str = "classic"  # "classic" | "policy"
+    policy: PolicyModeStatus | None = None  # set in policy mode (see _policy_status.py)
