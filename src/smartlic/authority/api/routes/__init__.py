@@ -6,13 +6,17 @@ from fastapi import APIRouter
 
 from smartlic.authority.api.routes import (
     accounts,
+    authorizations,
     catalogue,
     device,
     devices,
     events,
     health,
     holdings,
+    policies,
     tokens,
+    trust,
+    usage,
     virtual_accounts,
 )
 
@@ -28,4 +32,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     devices.router,
     events.router,
     device.router,
+    usage.router,
+    authorizations.router,
+    policies.router,
+    trust.router,
 )

@@ -1,0 +1,212 @@
+"""Dependencies of the policy-mode routes that ``deps.py`` does not have: an optional API key
+(the vendor device API answers devices and collectors alike), the ``X-CSW-*`` account headers,
+bounded file uploads and file downloads.
+
+Usage in a route::
+
+    @router.post(VIRTUAL_ACCOUNT + "/usage-files")
+    async def upload(upload: UploadDep, ...) -> UsageFilePublic: ...
+
+    @router.post(VENDOR + "/v2/devices/reportusage")
+    def report(body: VendorRequest, channel: DeviceChannelDep, ...) -> dict[str, Any]: ...
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, replace
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, Header, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from smartlic.authority.api.deps import (
+    ServicesDep,
+    _api_key,
+    _bearer,
+    can_read_account,
+    can_write_va,
+)
+from smartlic.authority.services.interfaces import Principal
+from smartlic.domain.enums import Role
+from smartlic.errors import Forbidden, InvalidInput, SmartlicError
+
+__all__ = [
+    "MAX_UPLOAD_BYTES",
+    "DeviceChannel",
+    "DeviceChannelDep",
+    "OptionalPrincipalDep",
+    "PayloadTooLarge",
+    "UnsupportedMediaType",
+    "Upload",
+    "UploadDep",
+    "attachment",
+    "can_write_in_account",
+]
+
+# A bulk archive of a whole site's usage files stays well under this; anything larger is
+# refused while it streams in, before it is parsed or stored.
+MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+_WRITERS = {Role.ADMIN, Role.SMART_ACCOUNT_ADMIN, Role.VIRTUAL_ACCOUNT_ADMIN}
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class PayloadTooLarge(SmartlicError):
+    code = "payload-too-large"
+    status = 413
+    title = "Payload too large"
+
+
+class UnsupportedMediaType(SmartlicError):
+    code = "unsupported-media-type"
+    status = 415
+    title = "Unsupported media type"
+
+
+# ---------------------------------------------------------------- who is calling
+
+
+def get_optional_principal(
+    services: ServicesDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Principal | None:
+    """The API key's principal, or ``None`` when no key was sent (a bad key is still 401)."""
+    text = bearer.credentials if bearer is not None else api_key
+    return services.api_keys.authenticate(text) if text else None
+
+
+OptionalPrincipalDep = Annotated[Principal | None, Depends(get_optional_principal)]
+
+
+@dataclass(frozen=True)
+class DeviceChannel:
+    """How a vendor device API request arrived: directly from a device (no principal), or from
+    a collector whose key is scoped to ``principal.smart_account`` and lands unknown devices in
+    ``virtual_account``."""
+
+    principal: Principal | None = None
+    virtual_account: str | None = None
+
+
+def get_device_channel(
+    principal: OptionalPrincipalDep,
+    smart_account: Annotated[
+        str | None,
+        Header(alias="X-CSW-SMART-ACCOUNT-ID", max_length=255, description="smart account domain"),
+    ] = None,
+    virtual_account: Annotated[
+        str | None,
+        Header(alias="X-CSW-VIRTUAL-ACCOUNT-ID", max_length=100, description="virtual account"),
+    ] = None,
+) -> DeviceChannel:
+    """Tenant isolation for collectors: the key must be allowed on the account it names."""
+    if principal is None:
+        return DeviceChannel()  # a device on its own: its trust code is what counts
+    domain = smart_account or principal.smart_account
+    va = virtual_account or principal.virtual_account
+    if domain is None:
+        if va is not None:
+            raise InvalidInput("X-CSW-VIRTUAL-ACCOUNT-ID needs X-CSW-SMART-ACCOUNT-ID")
+        return DeviceChannel(principal)
+    if va is None:
+        can_read_account(principal, domain)
+    else:
+        can_write_va(principal, domain, va)
+    return DeviceChannel(replace(principal, smart_account=domain), va)
+
+
+DeviceChannelDep = Annotated[DeviceChannel, Depends(get_device_channel)]
+
+
+def can_write_in_account(principal: Principal, domain: str) -> None:
+    """Writers anywhere in smart account ``domain`` (a return code names its own account)."""
+    can_read_account(principal, domain)
+    if principal.role not in _WRITERS:
+        raise Forbidden("this API key is read-only")
+
+
+# ---------------------------------------------------------------- uploads
+
+
+@dataclass(frozen=True)
+class Upload:
+    file_name: str
+    content: bytes
+
+
+async def _limited(request: Request, limit: int) -> AsyncGenerator[bytes, None]:
+    """The request body, refused with 413 once it passes ``limit`` bytes (a chunked upload
+    announces no length, so counting is the only check that always holds)."""
+    seen = 0
+    async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > limit:
+            raise _too_large(limit)
+        yield chunk
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"the upload is larger than the limit of {limit} bytes")
+
+
+def _check_headers(request: Request, limit: int) -> None:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "multipart/form-data":
+        raise UnsupportedMediaType("send the file as multipart/form-data, field 'file'")
+    announced = request.headers.get("content-length", "")
+    if announced.isdigit() and int(announced) > limit:
+        raise _too_large(limit)
+
+
+async def read_upload(request: Request) -> Upload:
+    """The multipart field ``file``, read in memory, at most ``MAX_UPLOAD_BYTES``."""
+    limit = MAX_UPLOAD_BYTES
+    _check_headers(request, limit)
+    parser = MultiPartParser(request.headers, _limited(request, limit), max_files=1, max_fields=10)
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        raise InvalidInput(
+            f"malformed multipart body: {exc.message}", code="bad-multipart"
+        ) from exc
+    try:
+        item = form.get("file")
+        if not isinstance(item, UploadFile):
+            raise InvalidInput("the multipart field 'file' is required", pointer="/file")
+        return Upload(item.filename or "usage", await item.read())
+    finally:
+        await form.close()
+
+
+UploadDep = Annotated[Upload, Depends(read_upload)]
+
+UPLOAD_BODY: dict[str, object] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
+}
+
+
+# ---------------------------------------------------------------- downloads
+
+
+def attachment(name: str, data: bytes) -> Response:
+    """A file download: ``application/gzip`` for an archive, else ``application/xml``."""
+    media = "application/gzip" if data[:2] == b"\x1f\x8b" else "application/xml"
+    ascii_name = _SAFE_NAME.sub("_", name).strip("._") or "download"
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+    return Response(data, media_type=media, headers={"Content-Disposition": disposition})

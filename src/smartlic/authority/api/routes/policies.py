@@ -1,0 +1,69 @@
+"""Custom policies ("Customized policies are also made available through your Smart account in
+CSSM"): installed for a smart account or one virtual account; the next ACK, trust code or
+authorization code file a device receives carries the policy in force."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, status
+
+from smartlic.authority.api.deps import (
+    PrincipalDep,
+    ServicesDep,
+    can_read_account,
+    can_read_va,
+    can_write_account,
+    can_write_va,
+)
+from smartlic.authority.api.routes._common import ACCOUNT, COMMON_PROBLEMS, VIRTUAL_ACCOUNT
+from smartlic.authority.api.schemas.policies import (
+    PoliciesPublic,
+    PolicyCreate,
+    PolicyDocument,
+    PolicyPublic,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["policies"], responses=COMMON_PROBLEMS)
+
+
+@router.post(
+    ACCOUNT + "/policies",
+    status_code=status.HTTP_201_CREATED,
+    summary="Install a custom policy (replaces the previous one of the same scope)",
+)
+def create_policy(
+    domain: str, body: PolicyCreate, services: ServicesDep, principal: PrincipalDep
+) -> PolicyPublic:
+    if body.virtual_account is None:
+        can_write_account(principal, domain)
+    else:
+        can_write_va(principal, domain, body.virtual_account)
+    created = services.policies.create_policy(
+        domain,
+        document=body.document(),
+        virtual_account=body.virtual_account,
+        actor=principal.label(),
+    )
+    return PolicyPublic.model_validate(created)
+
+
+@router.get(ACCOUNT + "/policies", summary="Policies of a smart account, oldest first")
+def list_policies(domain: str, services: ServicesDep, principal: PrincipalDep) -> PoliciesPublic:
+    can_read_account(principal, domain)
+    items = services.policies.list_policies(domain)
+    return PoliciesPublic.model_validate({"items": items, "total": len(items)})
+
+
+@router.get(
+    VIRTUAL_ACCOUNT + "/policy",
+    response_model=PolicyDocument,
+    summary="The policy in force for a virtual account (its own, its account's, or Cisco default)",
+)
+def policy_in_force(
+    domain: str, virtual_account: str, services: ServicesDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    can_read_va(principal, domain, virtual_account)
+    return services.policies.policy_in_force(domain, virtual_account)

@@ -1,0 +1,177 @@
+"""Usage (RUM) reporting (docs/usage-protocol.md): the vendor-compatible device API, usage data
+files with their ACKs, and a device's usage history.
+
+The device API (``/services/api/smart-accounts-and-licensing/v2/...``, domain-notes 5.3) takes an
+API key optionally: a device reporting on its own sends none and its reports must verify against
+its trust code; a collector sends one, and ``X-CSW-SMART-ACCOUNT-ID`` /
+``X-CSW-VIRTUAL-ACCOUNT-ID`` say where devices it introduces land. Answers are the service's
+``OK_POLL`` / ``COMPLETE`` messages as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+
+from smartlic.authority.api.deps import (
+    PrincipalDep,
+    ServicesDep,
+    SettingsDep,
+    can_read_account,
+    can_read_va,
+    can_write_va,
+)
+from smartlic.authority.api.deps_usage import (
+    UPLOAD_BODY,
+    DeviceChannelDep,
+    OptionalPrincipalDep,
+    UploadDep,
+    attachment,
+)
+from smartlic.authority.api.routes._common import ACCOUNT, COMMON_PROBLEMS, VIRTUAL_ACCOUNT
+from smartlic.authority.api.schemas.problem import problem_responses
+from smartlic.authority.api.schemas.usage import (
+    OkPollPublic,
+    PollCompletePublic,
+    UsageFilePublic,
+    UsageFilesPublic,
+    UsageRecordsPublic,
+    VendorRequest,
+)
+
+__all__ = ["VENDOR_PREFIX", "router"]
+
+VENDOR_PREFIX = "/services/api/smart-accounts-and-licensing"
+Answer = dict[str, Any]
+OK_POLL: dict[int | str, dict[str, Any]] = {200: {"model": OkPollPublic}}
+POLLED: dict[int | str, dict[str, Any]] = {
+    200: {"model": OkPollPublic, "description": "OK_POLL while pending"},
+    "2XX": {"model": PollCompletePublic, "description": "COMPLETE (also status 200)"},
+}
+FILE_DOWNLOAD: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"application/xml": {}, "application/gzip": {}},
+        "description": "The ACK file (an archive of ACK files for a bulk upload)",
+    }
+}
+
+router = APIRouter(tags=["usage reporting"], responses=COMMON_PROBLEMS)
+vendor = APIRouter(
+    prefix=VENDOR_PREFIX,
+    tags=["device API (policy mode)"],
+    responses=problem_responses(400, 401, 403, 404, 409, 422),
+)
+
+
+# ---------------------------------------------------------------- vendor device API
+
+
+@vendor.post(
+    "/v2/devices/reportusage",
+    response_model=None,
+    responses=OK_POLL,
+    summary="Report usage (signed RUM reports); answers OK_POLL",
+)
+def report_usage(body: VendorRequest, services: ServicesDep, channel: DeviceChannelDep) -> Answer:
+    return services.usage.report_usage(
+        body.model_dump(), channel.principal, channel.virtual_account
+    )
+
+
+@vendor.post(
+    "/v2/devices/authrequest",
+    response_model=None,
+    responses=OK_POLL,
+    summary="Request or return authorization codes (SLAC); answers OK_POLL",
+)
+def auth_request(body: VendorRequest, services: ServicesDep, channel: DeviceChannelDep) -> Answer:
+    return services.authorizations.authrequest(
+        body.model_dump(), channel.principal, channel.virtual_account
+    )
+
+
+@vendor.post(
+    "/v2/accounts/poll",
+    response_model=None,
+    responses=POLLED,
+    summary="Poll for acknowledgements or authorizations: OK_POLL, then COMPLETE",
+)
+def poll(body: VendorRequest, services: ServicesDep, principal: OptionalPrincipalDep) -> Answer:
+    return services.usage.poll(body.model_dump(), principal)
+
+
+router.include_router(vendor)
+
+
+# ---------------------------------------------------------------- usage data files
+
+
+@router.post(
+    VIRTUAL_ACCOUNT + "/usage-files",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=UPLOAD_BODY,
+    responses=problem_responses(413, 415),
+    summary="Upload a usage data file or a .tar.gz bulk archive of them",
+)
+def upload_usage_file(
+    domain: str,
+    virtual_account: str,
+    upload: UploadDep,
+    services: ServicesDep,
+    principal: PrincipalDep,
+) -> UsageFilePublic:
+    can_write_va(principal, domain, virtual_account)
+    out = services.usage.upload_usage_file(
+        domain,
+        virtual_account,
+        file_name=upload.file_name,
+        content=upload.content,
+        actor=principal.label(),
+    )
+    return UsageFilePublic.model_validate(out)
+
+
+@router.get(ACCOUNT + "/usage-files", summary="Usage data files received, newest first")
+def list_usage_files(
+    domain: str,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> UsageFilesPublic:
+    can_read_account(principal, domain)
+    page = services.usage.list_usage_files(
+        domain, limit=min(limit, settings.max_page_size), offset=offset
+    )
+    return UsageFilesPublic.model_validate(page)
+
+
+@router.get(
+    ACCOUNT + "/usage-files/{file_id}/ack",
+    response_class=Response,
+    responses=FILE_DOWNLOAD,
+    summary="Download the acknowledgement (ACK) of a usage data file",
+)
+def download_ack(
+    domain: str, file_id: str, services: ServicesDep, principal: PrincipalDep
+) -> Response:
+    can_read_account(principal, domain)
+    name, data = services.usage.usage_file_ack(domain, file_id)
+    return attachment(name, data)
+
+
+@router.get(ACCOUNT + "/devices/{instance_id}/usage", summary="Usage history of a device")
+def usage_history(
+    domain: str,
+    instance_id: str,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    tag: Annotated[str | None, Query(max_length=255, description="one license's tag")] = None,
+) -> UsageRecordsPublic:
+    can_read_account(principal, domain)
+    instance = services.instances.get_instance(domain, instance_id)
+    can_read_va(principal, domain, instance.virtual_account)
+    items = services.usage.usage_history(domain, instance_id, tag=tag)
+    return UsageRecordsPublic.model_validate({"items": items, "total": len(items)})
