@@ -21,6 +21,7 @@ from smartlic.domain.enums import Enforcement
 
 __all__ = [
     "DEFAULT_PROFILE",
+    "GATEWAY_PROFILE",
     "PROFILES",
     "LicenseSpec",
     "ProductProfile",
@@ -56,6 +57,7 @@ class LicenseSpec:
     version: str = "1.0"
     enforcement: Enforcement = Enforcement.UNENFORCED
     description: str = ""
+    subscription: bool = False  # "License type: Subscription" (else Perpetual)
 
     @property
     def text(self) -> str:
@@ -63,9 +65,21 @@ class LicenseSpec:
 
 
 def _spec(
-    name: str, display: str, enforcement: Enforcement = Enforcement.UNENFORCED
+    name: str,
+    display: str,
+    enforcement: Enforcement = Enforcement.UNENFORCED,
+    *,
+    version: str = "1.0",
+    subscription: bool = False,
 ) -> LicenseSpec:
-    return LicenseSpec(name=name, display_name=display, tag=make_tag(name), enforcement=enforcement)
+    return LicenseSpec(
+        name=name,
+        display_name=display,
+        tag=make_tag(name, version=version),
+        version=version,
+        enforcement=enforcement,
+        subscription=subscription,
+    )
 
 
 @dataclass(frozen=True)
@@ -105,6 +119,7 @@ DEFAULT_PROFILE = ProductProfile(
         _spec("ipsec", "Device IPSEC", Enforcement.EXPORT_CONTROLLED),
         _spec("1GEupgradelicense", "Device 6-1GE PORT LICENSE"),
         _spec("10GEupgradelicense", "Device 2-10G PORT LICENSE"),
+        _spec("mrp", "Device MRP CLIENT", Enforcement.ENFORCED),
     ),
     boot_levels={
         "advancedmetroipaccess": [("advancedmetroipaccess", 1)],
@@ -115,10 +130,21 @@ DEFAULT_PROFILE = ProductProfile(
         "atm": [("atm", 1)],
         "gnss": [("gnss", 1)],
         "ipsec": [("ipsec", 1)],
+        "mrp": [("mrp", 1)],
         "port": [("1GEupgradelicense", 2), ("10GEupgradelicense", 2)],
         "ptp": [("1588", 1)],
         "upoe": [("upoe", 1)],
     },
 )
 
-PROFILES: dict[str, ProductProfile] = {"asr903": DEFAULT_PROFILE}
+# The second reference document's device: a LoRaWAN gateway whose Common Packet Forwarder
+# (``cpf enable`` under ``common-packet-forwarder profile``) consumes LORAWAN_CPF.
+GATEWAY_PROFILE = ProductProfile(
+    pid="IXM-LPWA-900-16-K9",
+    product_name="Gateway",
+    software_tag=make_tag("ixm", version="v1"),
+    licenses=(_spec("LORAWAN_CPF", "LORAWAN_CPF", version="v01", subscription=True),),
+    features={"cpf": [("LORAWAN_CPF", 1)]},
+)
+
+PROFILES: dict[str, ProductProfile] = {"asr903": DEFAULT_PROFILE, "ixm": GATEWAY_PROFILE}
