@@ -12,25 +12,32 @@ HEADERS = ["Backend", "Measure", "In-process", "HTTP", "HTTP / in-process", "Tar
 
 
 def _protocol_rows(backend: str, p: dict[str, Any]) -> list[list[str]]:
+    summary, clients = p["summary"], p["clients"]
     rows = []
     for kind, label in (("register", "registrations/s"), ("authorize", "authorizations/s")):
-        runs = ", ".join(
-            f"{name.split('=')[1]} thr {v[kind]['per_second']:.0f}"
-            for name, v in p["inprocess"].items()
-        )
-        http = p["http"][kind]
-        lat = http["latency"]
+        s = summary[kind]
+        runs = ", ".join(f"{name.split('=')[1]} thr {v:.0f}" for name, v in s["inprocess"].items())
         rows.append(
             [
                 backend,
                 label,
-                f"{p[f'{kind}_ceiling_per_second']:.0f} ({runs})",
-                f"{http['per_second']:.0f} ({http['threads']} clients; "
-                f"p50 {lat['median_ms']:.1f} ms, p95 {lat['p95_ms']:.1f} ms)",
-                f"{p[f'{kind}_ratio']:.0%}",
+                f"{s['ceiling']:.0f} ({runs})",
+                f"{s['http']:.0f} ({clients} clients; "
+                f"p50 {s['http_p50_ms']:.1f} ms, p95 {s['http_p95_ms']:.1f} ms)",
+                f"{s['ratio']:.0%}",
                 "≥ 50%",
             ]
         )
+    rows.append(
+        [
+            backend,
+            "HTTP floor: GET /healthz/s (no work)",
+            "—",
+            f"{summary['healthz_per_second']:.0f} ({clients} clients)",
+            "—",
+            "—",
+        ]
+    )
     return rows
 
 
@@ -89,8 +96,8 @@ def markdown_report(data: dict[str, Any]) -> str:
         f"Command: `{m['command']}`  ",
         f"Machine: {_facts_line(m)}  ",
         f"Sizes: {cfg['registrations']} registrations and {cfg['authorizations']} "
-        f"authorizations per phase, {cfg['threads']} threads, {cfg['compliance_calls']} "
-        "compliance calls per scenario.",
+        f"authorizations per phase, {cfg['threads']} threads, {cfg['rounds']} round(s) "
+        f"(medians shown), {cfg['compliance_calls']} compliance calls per scenario.",
         "",
         "| " + " | ".join(HEADERS) + " |",
         "|" + "|".join("---" for _ in HEADERS) + "|",

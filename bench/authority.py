@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import threading
@@ -74,6 +75,7 @@ class Config:
     instances: int
     tags: int
     compliance_calls: int
+    rounds: int
 
 
 @dataclass
@@ -198,8 +200,10 @@ def http_worker(url: str, kind: str) -> Callable[[], Worker]:
                 r = client.post(f"{DEVICE}/register", json=request)
                 if r.status_code == 200:
                     device.envelope = r.json()
-            else:
+            elif kind == "authorize":
                 r = client.post(f"{DEVICE}/authorize", json=item)
+            else:  # the HTTP stack's floor: a route that does no work
+                r = client.get("/healthz")
             return r.status_code == 200
 
         return call, client.close
@@ -223,28 +227,65 @@ def protocol_phases(
     return {"register": reg, "authorize": auth}
 
 
-def measure_protocol(
-    world: World, cfg: Config, url: str, key_dir: Path, work: Path
-) -> dict[str, Any]:
+def one_round(world: World, cfg: Config, server_url: str, label: str) -> dict[str, Any]:
+    """In-process with 1 and ``cfg.threads`` threads, then HTTP, back to back, so both sides
+    see the same load on the machine; the ratio is taken within the round."""
     svc = world.services
-    out: dict[str, Any] = {"inprocess": {}, "http": {}}
+    out: dict[str, Any] = {"inprocess": {}}
     for threads in sorted({1, cfg.threads}):
         phases = protocol_phases(
-            world, cfg, f"I{threads}-", threads, lambda k: inprocess_worker(svc, k)
+            world, cfg, f"{label}I{threads}-", threads, lambda k: inprocess_worker(svc, k)
         )
         out["inprocess"][f"threads={threads}"] = {k: p.as_dict() for k, p in phases.items()}
-        print(f"  in-process, {threads} thread(s): " + _rates(phases))
-    with AuthorityServer(url, key_dir, work / "server") as server:
-        phases = protocol_phases(
-            world, cfg, "H-", cfg.threads, lambda k: http_worker(server.url, k)
-        )
+        print(f"  {label} in-process, {threads} thread(s): " + _rates(phases))
+    phases = protocol_phases(
+        world, cfg, f"{label}H-", cfg.threads, lambda k: http_worker(server_url, k)
+    )
+    floor = run_phase(range(cfg.authorizations), cfg.threads, http_worker(server_url, "healthz"))
+    phases["healthz"] = floor
+    print(f"  {label} HTTP, {cfg.threads} client threads: " + _rates(phases))
     out["http"] = {k: p.as_dict() for k, p in phases.items()}
-    print(f"  HTTP, {cfg.threads} client threads: " + _rates(phases))
     for kind in ("register", "authorize"):
         ceiling = max(v[kind]["per_second"] for v in out["inprocess"].values())
         out[f"{kind}_ceiling_per_second"] = ceiling
         out[f"{kind}_ratio"] = round(out["http"][kind]["per_second"] / ceiling, 3)
     return out
+
+
+def _median_of(rounds: list[dict[str, Any]], *path: str) -> float:
+    values = []
+    for r in rounds:
+        for key in path:
+            r = r[key]
+        values.append(float(r))  # type: ignore[arg-type]
+    return round(statistics.median(values), 3)
+
+
+def summarise(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median of each figure over the rounds."""
+    out: dict[str, Any] = {"rounds": len(rounds)}
+    for kind in ("register", "authorize"):
+        out[kind] = {
+            "inprocess": {
+                name: _median_of(rounds, "inprocess", name, kind, "per_second")
+                for name in rounds[0]["inprocess"]
+            },
+            "ceiling": _median_of(rounds, f"{kind}_ceiling_per_second"),
+            "http": _median_of(rounds, "http", kind, "per_second"),
+            "http_p50_ms": _median_of(rounds, "http", kind, "latency", "median_ms"),
+            "http_p95_ms": _median_of(rounds, "http", kind, "latency", "p95_ms"),
+            "ratio": _median_of(rounds, f"{kind}_ratio"),
+        }
+    out["healthz_per_second"] = _median_of(rounds, "http", "healthz", "per_second")
+    return out
+
+
+def measure_protocol(
+    world: World, cfg: Config, url: str, key_dir: Path, work: Path
+) -> dict[str, Any]:
+    with AuthorityServer(url, key_dir, work / "server") as server:
+        rounds = [one_round(world, cfg, server.url, f"R{n}") for n in range(cfg.rounds)]
+    return {"summary": summarise(rounds), "rounds": rounds, "clients": cfg.threads}
 
 
 def _rates(phases: dict[str, Phase]) -> str:
@@ -388,6 +429,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--instances", type=int, help="instances in the compliance virtual account")
     p.add_argument("--tags", type=int, default=20, help="tags in the compliance virtual account")
     p.add_argument("--compliance-calls", type=int, help="timed compliance calls per scenario")
+    p.add_argument("--rounds", type=int, default=1, help="protocol rounds; medians reported")
     p.add_argument("--backend", choices=["all", "sqlite", "postgresql"], default="all")
     p.add_argument(
         "--pg-url",
@@ -402,11 +444,12 @@ def config(args: argparse.Namespace) -> Config:
     quick = args.quick
     return Config(
         registrations=args.registrations or (100 if quick else 1000),
-        authorizations=args.authorizations or (300 if quick else 3000),
+        authorizations=args.authorizations or (300 if quick else 2000),
         threads=args.threads,
         instances=args.instances or (10_000 if quick else 100_000),
         tags=args.tags,
         compliance_calls=args.compliance_calls or (10 if quick else 50),
+        rounds=args.rounds,
     )
 
 
