@@ -130,7 +130,6 @@ DEFAULT_PROFILE = ProductProfile(
         "atm": [("atm", 1)],
         "gnss": [("gnss", 1)],
         "ipsec": [("ipsec", 1)],
-        "mrp": [("mrp", 1)],
         "port": [("1GEupgradelicense", 2), ("10GEupgradelicense", 2)],
         "ptp": [("1588", 1)],
         "upoe": [("upoe", 1)],
