@@ -1,0 +1,105 @@
+"""The collector's own REST API (port 8180): status, preferences, devices to collect from,
+and the actions of the CSLU screen (sync, collect, Download All for Cisco, Upload from Cisco)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from smartlic.collector.api.deps import ServicesDep
+from smartlic.collector.prefs import load, save
+from smartlic.crypto import Udi
+from smartlic.errors import InvalidInput
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1", tags=["collector"])
+
+
+class PullDeviceCreate(BaseModel):
+    """A collector-initiated device: where its on-box API answers and how to log in."""
+
+    pid: str = Field(min_length=1, max_length=64)
+    sn: str = Field(min_length=1, max_length=64)
+    address: str = Field(min_length=1, max_length=255, description="e.g. https://10.0.0.5")
+    username: str = Field(max_length=100)
+    password: str = Field(max_length=255)
+    hostname: str = ""
+
+
+@router.get("/health", summary="Liveness")
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/devices", summary="Product instances with their latest alerts")
+def devices(services: ServicesDep) -> list[dict[str, Any]]:
+    return [asdict(d) for d in services.status.devices(alerts=3)]
+
+
+@router.post("/devices", status_code=201, summary="Add a collector-initiated device")
+def add_device(body: PullDeviceCreate, services: ServicesDep) -> dict[str, Any]:
+    d = services.puller.add_device(
+        Udi(body.pid, body.sn), body.address, body.username, body.password, body.hostname
+    )
+    return {"id": d.id, "name": d.name, "mode": d.mode}
+
+
+@router.get("/status", summary="Report counts by state")
+def totals(services: ServicesDep) -> dict[str, Any]:
+    return asdict(services.status.totals())
+
+
+@router.get("/alerts", summary="Latest alerts")
+def alerts(services: ServicesDep, limit: int = 50) -> list[dict[str, Any]]:
+    return [{"at": at, "text": t} for at, t in services.status.alerts(limit=limit)]
+
+
+@router.get("/preferences", summary="Preferences (the API key is shown as set / not set)")
+def get_preferences(services: ServicesDep) -> dict[str, Any]:
+    return services.status.prefs().public()
+
+
+@router.patch("/preferences", summary="Change preferences")
+def patch_preferences(
+    services: ServicesDep, changes: Annotated[dict[str, Any], Body()]
+) -> dict[str, Any]:
+    with services.status.transaction() as s:
+        prefs = load(s)
+        try:
+            prefs.update(changes)
+        except KeyError as exc:
+            raise InvalidInput(f"no preference {exc.args[0]!r}") from exc
+        save(s, prefs)
+    return prefs.public()
+
+
+@router.post("/actions/sync", summary="Forward to the authority and fetch its answers now")
+async def sync(services: ServicesDep) -> dict[str, Any]:
+    return asdict(await run_in_threadpool(services.forwarder.sync))
+
+
+@router.post("/actions/pull", summary="Collect from every collector-initiated device now")
+async def pull(services: ServicesDep) -> dict[str, Any]:
+    return asdict(await run_in_threadpool(services.puller.pull_all))
+
+
+@router.get("/export", summary="Download All for Cisco: a .tar.gz of everything unacknowledged")
+def export(services: ServicesDep) -> Response:
+    result = services.transfer.export()
+    return Response(
+        result.content,
+        media_type="application/gzip",
+        headers={"Content-Disposition": f'attachment; filename="{result.name}"'},
+    )
+
+
+@router.post("/import", summary="Upload from Cisco: an ACK archive (or file) from the authority")
+async def import_acks(
+    services: ServicesDep, content: Annotated[bytes, Body(media_type="application/octet-stream")]
+) -> dict[str, Any]:
+    return asdict(await run_in_threadpool(services.transfer.import_acks, content))

@@ -1,0 +1,88 @@
+"""The collector's two ASGI apps and the ``serve`` loop that runs both in one process.
+
+Usage::
+
+    pi, api = create_apps(settings, clock=ManualClock())      # tests: serve each on a port
+    serve(settings)                                            # smartlic collector serve
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+import smartlic
+from smartlic.authority.api.middleware import RequestIdMiddleware
+from smartlic.authority.api.problems import install_problem_handlers
+from smartlic.clock import Clock, clock_from_env
+from smartlic.collector.api import pi, rest
+from smartlic.collector.services import CollectorServices, build_services
+from smartlic.collector.settings import CollectorSettings
+from smartlic.collector.store import open_store
+
+if TYPE_CHECKING:
+    import uvicorn
+
+__all__ = ["build", "create_apps", "serve"]
+
+
+def build(settings: CollectorSettings, clock: Clock) -> tuple[Engine, CollectorServices]:
+    engine = open_store(settings.database)
+    return engine, build_services(engine, clock, settings)
+
+
+def _app(title: str, description: str, services: CollectorServices) -> FastAPI:
+    app = FastAPI(title=title, version=smartlic.__version__, description=description)
+    app.state.services = services
+    install_problem_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+def create_apps(
+    settings: CollectorSettings,
+    clock: Clock | None = None,
+    services: CollectorServices | None = None,
+) -> tuple[FastAPI, FastAPI]:
+    """(product instance service app, REST API app) over one store."""
+    if services is None:
+        _, services = build(settings, clock or clock_from_env())
+    pi_app = _app(
+        "smartlic collector: product instance service",
+        "What devices speak to the collector (`/cslu/v1/pi`), docs/collector.md.",
+        services,
+    )
+    pi_app.include_router(pi.router)
+    api_app = _app("smartlic collector", "The collector's REST API (CSLU port 8180).", services)
+    api_app.include_router(rest.router)
+    return pi_app, api_app
+
+
+def serve(settings: CollectorSettings, clock: Clock | None = None) -> None:
+    """Both servers and the background runner until interrupted."""
+    import uvicorn
+
+    from smartlic.collector.runner import Runner
+
+    engine, services = build(settings, clock or clock_from_env())
+    pi_app, api_app = create_apps(settings, services=services)
+    runner = Runner(services, settings)
+    servers = [
+        uvicorn.Server(
+            uvicorn.Config(app, host=settings.host, port=port, log_level=settings.log_level)
+        )
+        for app, port in ((pi_app, settings.pi_port), (api_app, settings.api_port))
+    ]
+    runner.start()
+    try:
+        asyncio.run(_serve_all(servers))
+    finally:
+        runner.close()
+        engine.dispose()
+
+
+async def _serve_all(servers: list[uvicorn.Server]) -> None:
+    await asyncio.gather(*(s.serve() for s in servers))

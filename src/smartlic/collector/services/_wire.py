@@ -1,0 +1,66 @@
+"""Shapes of the vendor device API messages (docs/usage-protocol.md), shared by the collector's
+product-instance service and its client to the authority."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from smartlic.crypto import Udi
+from smartlic.errors import InvalidInput
+from smartlic.formats.envelope import make_nonce, timestamp_ms
+from smartlic.formats.rum import parse_sudi
+
+MAX_REPORTS = 50_000
+
+
+def data_of(body: Any) -> dict[str, Any]:
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict):
+        raise InvalidInput('the body is {"data": {...}}', pointer="/data")
+    return data
+
+
+def groups(reports: Any) -> list[tuple[Udi, list[dict[str, Any]]]]:
+    """``data.reports`` -> [(udi, [report envelopes])], one entry per device."""
+    if not isinstance(reports, list) or not reports:
+        raise InvalidInput("data.reports must be a non-empty list", pointer="/data/reports")
+    out: dict[Udi, list[dict[str, Any]]] = {}
+    for i, item in enumerate(reports):
+        if not isinstance(item, dict) or not isinstance(item.get("usage"), list):
+            raise InvalidInput("each report is {sudi, usage: [...]}", pointer=f"/data/reports/{i}")
+        udi = parse_sudi(item.get("sudi"), f"/data/reports/{i}/sudi")
+        usage = item["usage"]
+        if not all(isinstance(u, dict) for u in usage):
+            raise InvalidInput("usage holds report objects", pointer=f"/data/reports/{i}/usage")
+        out.setdefault(udi, []).extend(usage)
+    if sum(len(v) for v in out.values()) > MAX_REPORTS:
+        raise InvalidInput(f"at most {MAX_REPORTS} reports per request", code="too-large")
+    return list(out.items())
+
+
+def udi_of_payload(payload: Mapping[str, Any]) -> Udi:
+    udi = payload.get("udi")
+    if not isinstance(udi, Mapping) or not udi.get("pid") or not udi.get("sn"):
+        raise InvalidInput("the request names no udi {pid, sn}", pointer="/payload/udi")
+    return Udi(str(udi["pid"])[:64], str(udi["sn"])[:64])
+
+
+def body(now: datetime, **fields: Any) -> dict[str, Any]:
+    """``{"data": {"timestamp", "nonce", ...}}``."""
+    return {"data": {"timestamp": timestamp_ms(now), "nonce": make_nonce(), **fields}}
+
+
+def ok_poll(poll_id: int, action: str, interval_s: int, now: datetime) -> dict[str, Any]:
+    return {
+        "status": "OK_POLL",
+        "message_code": None,
+        "message": None,
+        "timestamp": timestamp_ms(now),
+        "nonce": make_nonce(),
+        "type": None,
+        "poll_id": poll_id,
+        "poll_interval": interval_s,
+        "action": action,
+    }

@@ -1,0 +1,116 @@
+"""Authority-signed files waiting for devices: recorded once (by content digest, so a repeated
+import or poll answer adds nothing), handed over on the device's next poll or pushed to it.
+
+What the collector learns from a file it passes on (never changing it): the device's trust key
+from a trust-code section (later reports must verify against it) and the smart account's name
+from the account information."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from smartlic.collector.models import Delivery, Device, Report
+from smartlic.errors import InvalidInput
+from smartlic.formats.envelope import read_payload
+from smartlic.formats.slp import read_file
+
+__all__ = ["FileFacts", "add_delivery", "deliveries_for", "file_facts", "mark_delivered"]
+
+
+class FileFacts:
+    """What an ACK file says (read, not verified: the device verifies)."""
+
+    def __init__(self) -> None:
+        self.udi: dict[str, str] | None = None
+        self.acknowledged: list[int] = []
+        self.rejected: list[dict[str, Any]] = []
+        self.smart_account: str | None = None
+        self.virtual_account: str | None = None
+        self.trust: tuple[str, str] | None = None  # (key_id, public key b64)
+
+
+def file_facts(data: bytes) -> FileFacts:
+    facts = FileFacts()
+    for section, env in read_file(data):
+        payload = read_payload(env)
+        if section == "smartLicenseRumAck":
+            facts.udi = payload.get("udi")
+            facts.acknowledged = [int(i) for i in payload.get("acknowledged", [])]
+            facts.rejected = list(payload.get("rejected", []))
+            facts.smart_account = payload.get("smart_account")
+            facts.virtual_account = payload.get("virtual_account")
+        elif section == "smartLicenseTrustCode":
+            facts.trust = (str(payload.get("key_id")), str(payload.get("public_key")))
+    if facts.udi is None:
+        raise InvalidInput("the file holds no usage acknowledgement", code="bad-file")
+    return facts
+
+
+def add_delivery(
+    s: Session, device: Device, item: dict[str, Any], facts: FileFacts, now: datetime
+) -> bool:
+    """Record ``item`` for ``device`` and apply what it acknowledges; False if already held."""
+    digest = hashlib.sha256(str(item.get("smart_license")).encode()).hexdigest()
+    if s.scalar(select(Delivery.id).where(Delivery.digest == digest)) is not None:
+        return False
+    ids = facts.acknowledged + [int(r.get("report_id", 0)) for r in facts.rejected]
+    s.add(
+        Delivery(
+            device_id=device.id, digest=digest, item=item, report_ids={"ids": ids}, created_at=now
+        )
+    )
+    _apply(s, device, facts, now)
+    return True
+
+
+def _apply(s: Session, device: Device, facts: FileFacts, now: datetime) -> None:
+    reasons = {int(r.get("report_id", 0)): str(r.get("reason", ""))[:500] for r in facts.rejected}
+    wanted = set(facts.acknowledged) | set(reasons)
+    rows = s.scalars(
+        select(Report).where(Report.device_id == device.id, Report.report_id.in_(wanted))
+    )
+    for row in rows:
+        if row.report_id in facts.acknowledged:
+            row.acked_at = row.acked_at or now
+        elif row.acked_at is None:
+            row.rejected = reasons[row.report_id] or "rejected"
+    if facts.trust is not None:
+        device.trust_key_id, device.trust_public_key = facts.trust
+
+
+def deliveries_for(s: Session, reports: list[Report]) -> list[tuple[Delivery, Device]]:
+    """The files that acknowledge any of ``reports`` (one per file)."""
+    wanted = {(r.device_id, r.report_id) for r in reports}
+    devices = {d for d, _ in wanted}
+    q = select(Delivery, Device).join(Device).where(Delivery.device_id.in_(devices))
+    out = []
+    for delivery, device in s.execute(q):
+        if any((device.id, i) in wanted for i in delivery.report_ids["ids"]):
+            out.append((delivery, device))
+    return out
+
+
+def mark_delivered(s: Session, delivery: Delivery, now: datetime) -> None:
+    delivery.delivered_at = now
+
+
+def item_bytes(item: dict[str, Any]) -> bytes:
+    return base64.b64decode(str(item.get("smart_license", "")))
+
+
+def trust_of(data: bytes) -> tuple[Any, tuple[str, str]] | None:
+    """(udi, (key_id, public key)) of a file's trust-code section, if it has one."""
+    from smartlic.crypto import Udi
+
+    for section, env in read_file(data):
+        if section == "smartLicenseTrustCode":
+            p = read_payload(env)
+            udi = Udi(str(p["udi"]["pid"]), str(p["udi"]["sn"]))
+            return udi, (str(p.get("key_id")), str(p.get("public_key")))
+    return None

@@ -1,0 +1,300 @@
+"""Connected mode ("Cisco connectivity" on): forward what devices handed over, in batches, and
+fetch the authority's answers by polling.
+
+Order of one round (``sync``): upload pending reports batch by batch, forward authorization
+requests, then poll every open upstream task. Each step commits on its own, so a collector killed
+at any point resumes where it was: a batch the authority accepted but we did not record is sent
+again, and the authority acknowledges a duplicate report again without counting it twice
+(docs/usage-protocol.md). A failure (authority down, slow, refusing) raises after recording a
+``FAILED ...`` alert; the caller retries with exponential backoff (``runner.py``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from smartlic.clock import Clock
+from smartlic.collector.models import Device, Report, Request, UpstreamTask
+from smartlic.collector.prefs import Preferences, load, save
+from smartlic.collector.services import _base
+from smartlic.collector.services._base import ServiceBase, find_device
+from smartlic.collector.services._wire import body
+from smartlic.collector.services.client import (
+    AUTHREQUEST,
+    POLL,
+    REPORTUSAGE,
+    TRUST,
+    AuthorityClient,
+    AuthorityError,
+)
+from smartlic.collector.services.deliveries import add_delivery, file_facts
+from smartlic.collector.settings import CollectorSettings
+from smartlic.errors import NotFound, SmartlicError, Unavailable
+from smartlic.formats.rum import parse_sudi
+
+__all__ = ["Forwarder", "SyncResult"]
+
+
+@dataclass
+class SyncResult:
+    uploaded: int = 0
+    acknowledged: int = 0
+    authorizations: int = 0
+    pending_tasks: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class Forwarder(ServiceBase):
+    def __init__(self, engine: Any, clock: Clock, settings: CollectorSettings) -> None:
+        super().__init__(engine, clock)
+        self.settings = settings
+        self.transport: Any = None  # an httpx transport, for in-process benchmarks
+        self._lock = threading.Lock()  # one round at a time per process
+
+    def sync(self, *, force: bool = False) -> SyncResult:
+        """One forwarding round; raises ``Unavailable``/``AuthorityError`` on failure."""
+        prefs = self.prefs()
+        if not (prefs.connectivity or force):
+            raise Unavailable("Cisco connectivity is off: export the data instead")
+        result = SyncResult()
+        with self._lock, self._client(prefs) as client:
+            result.uploaded = self._upload_all(client, prefs)
+            result.authorizations = self._forward_requests(client, prefs)
+            result.acknowledged, result.pending_tasks = self._poll_all(client)
+        return result
+
+    def trust(self, envelope: Any) -> dict[str, Any]:
+        """A trust request passed to the authority now (it needs the token checked online)."""
+        prefs = self.prefs()
+        if not prefs.connectivity:
+            raise Unavailable(
+                "the collector is not connected to the authority; trust by token "
+                "needs it (the trust code also comes back in the first ACK)"
+            )
+        with self._client(prefs) as client:
+            answer = client.post(TRUST, envelope)
+        self._learn_trust(answer)
+        return answer
+
+    # ------------------------------------------------------------ reports
+
+    def _client(self, prefs: Preferences) -> AuthorityClient:
+        return AuthorityClient(
+            prefs, timeout_s=self.settings.http_timeout_s, transport=self.transport
+        )
+
+    def _upload_all(self, client: AuthorityClient, prefs: Preferences) -> int:
+        total = 0
+        while batch := self._pending_batch():
+            for va, rows in _by_va(batch, prefs).items():
+                total += self._upload(client, va, rows)
+        return total
+
+    def _pending_batch(self) -> list[tuple[Report, Device]]:
+        q = (
+            select(Report, Device)
+            .join(Device)
+            .where(Report.uploaded_at.is_(None), Report.acked_at.is_(None))
+            .where(Report.rejected.is_(None))
+            .order_by(Report.id)
+            .limit(self.settings.batch_size)
+        )
+        with self.transaction() as s:
+            return [(r, d) for r, d in s.execute(q)]
+
+    def _upload(
+        self, client: AuthorityClient, va: str | None, rows: list[tuple[Report, Device]]
+    ) -> int:
+        grouped: dict[int, list[Report]] = defaultdict(list)
+        devices = {d.id: d for _, d in rows}
+        for report, device in rows:
+            grouped[device.id].append(report)
+        reports = [
+            {"sudi": _sudi(devices[i]), "usage": [json.loads(r.envelope) for r in rs]}
+            for i, rs in grouped.items()
+        ]
+        try:
+            answer = client.post(REPORTUSAGE, body(self.now(), reports=reports), va)
+        except SmartlicError as exc:
+            self._failed(devices.values(), _base.UPLOAD_FAILED, exc)
+            raise
+        self._uploaded(answer, [r.id for r, _ in rows], devices.values())
+        return len(rows)
+
+    def _uploaded(self, answer: dict[str, Any], ids: list[int], devices: Any) -> None:
+        with self.transaction() as s:
+            s.add(
+                UpstreamTask(
+                    poll_id=int(answer["poll_id"]),
+                    action="acknowledgements",
+                    items={"rows": ids},
+                    created_at=self.now(),
+                )
+            )
+            s.execute(update(Report).where(Report.id.in_(ids)).values(uploaded_at=self.now()))
+            for device in devices:
+                self.alert(s, device, _base.UPLOADED)
+
+    def _failed(self, devices: Any, template: str, exc: SmartlicError) -> None:
+        with self.transaction() as s:
+            for device in devices:
+                self.alert(s, device, template.format(reason=exc.detail))
+
+    # ------------------------------------------------------------ authorization requests
+
+    def _forward_requests(self, client: AuthorityClient, prefs: Preferences) -> int:
+        with self.transaction() as s:
+            q = select(Request, Device).join(Device).where(Request.forwarded_at.is_(None))
+            rows = [(r, d) for r, d in s.execute(q.order_by(Request.id))]
+        for va, group in _by_va(rows, prefs).items():
+            ordered = [x for x in group if x[0].kind == "request"]
+            ordered += [x for x in group if x[0].kind == "return"]
+            requests = [r.body for r, _ in ordered if r.kind == "request"]
+            returns = [r.body for r, _ in ordered if r.kind == "return"]
+            data = body(self.now(), requests=requests, returns=returns)
+            try:
+                answer = client.post(AUTHREQUEST, data, va)
+            except SmartlicError as exc:
+                self._failed({d.id: d for _, d in ordered}.values(), _base.AUTH_FAILED, exc)
+                raise
+            self._forwarded(answer, [r.id for r, _ in ordered])
+        return len(rows)
+
+    def _forwarded(self, answer: dict[str, Any], ids: list[int]) -> None:
+        with self.transaction() as s:
+            s.add(
+                UpstreamTask(
+                    poll_id=int(answer["poll_id"]),
+                    action="authorizations",
+                    items={"rows": ids},
+                    created_at=self.now(),
+                )
+            )
+            s.execute(update(Request).where(Request.id.in_(ids)).values(forwarded_at=self.now()))
+
+    # ------------------------------------------------------------ polling
+
+    def _poll_all(self, client: AuthorityClient) -> tuple[int, int]:
+        with self.transaction() as s:
+            tasks = list(s.scalars(select(UpstreamTask).order_by(UpstreamTask.id)))
+        acked = pending = 0
+        for task in tasks:
+            done = self._poll(client, task)
+            pending += done is None
+            acked += done or 0
+        return acked, pending
+
+    def _poll(self, client: AuthorityClient, task: UpstreamTask) -> int | None:
+        data = body(self.now(), poll_id=task.poll_id, action=task.action)
+        try:
+            answer = client.post(POLL, data)
+        except AuthorityError as exc:
+            if exc.code == NotFound.code:  # the authority forgot it: send again
+                self._resend(task)
+                return 0
+            raise
+        if answer.get("status") != "COMPLETE":
+            return None
+        with self.transaction() as s:
+            s.execute(delete(UpstreamTask).where(UpstreamTask.id == task.id))
+            if task.action == "authorizations":
+                return self._authorized(s, task, answer.get("data") or {})
+            return self._acknowledged(s, task, answer.get("data") or {})
+
+    def _resend(self, task: UpstreamTask) -> None:
+        model: Any = Request if task.action == "authorizations" else Report
+        column = "forwarded_at" if task.action == "authorizations" else "uploaded_at"
+        with self.transaction() as s:
+            s.execute(update(model).where(model.id.in_(task.items["rows"])).values({column: None}))
+            s.execute(delete(UpstreamTask).where(UpstreamTask.id == task.id))
+
+    def _acknowledged(self, s: Session, task: UpstreamTask, data: dict[str, Any]) -> int:
+        prefs = load(s)
+        count = 0
+        for item in data.get("acknowledgements", []):
+            count += self._ack_item(s, item, prefs)
+        for error in data.get("errors", []):
+            self._device_refused(s, error)
+        rows = s.scalars(select(Report).where(Report.id.in_(task.items["rows"])))
+        for row in rows:  # neither acknowledged nor rejected in the answer: say so
+            if row.acked_at is None and row.rejected is None:
+                row.rejected = "not acknowledged by the authority"
+        save(s, prefs)
+        return count
+
+    def _ack_item(self, s: Session, item: dict[str, Any], prefs: Preferences) -> int:
+        device = find_device(s, parse_sudi(item.get("sudi"), "/sudi"))
+        if device is None:
+            return 0
+        facts = file_facts(base64.b64decode(str(item.get("smart_license"))))
+        add_delivery(s, device, _device_item(item), facts, self.now())
+        prefs.smart_account_name = prefs.smart_account_name or facts.smart_account
+        self.alert(s, device, _base.ACK_RECEIVED)
+        return len(facts.acknowledged)
+
+    def _device_refused(self, s: Session, error: dict[str, Any]) -> None:
+        device = find_device(s, parse_sudi(error.get("sudi"), "/sudi"))
+        if device is None:
+            return
+        reasons = {int(r.get("report_id", 0)): str(r.get("reason")) for r in error["rejected"]}
+        rows = s.scalars(select(Report).where(Report.device_id == device.id))
+        for row in rows:
+            if row.report_id in reasons and row.acked_at is None:
+                row.rejected = reasons[row.report_id][:500]
+        detail = "; ".join(sorted(set(reasons.values())))
+        self.alert(s, device, _base.ACK_FAILED.format(reason=detail))
+
+    def _authorized(self, s: Session, task: UpstreamTask, data: dict[str, Any]) -> int:
+        items = data.get("authorizations", [])
+        rows = {
+            r.id: r for r in s.scalars(select(Request).where(Request.id.in_(task.items["rows"])))
+        }
+        for row_id, item in zip(task.items["rows"], items, strict=False):
+            row = rows[row_id]
+            row.result = item
+            device = s.get(Device, row.device_id)
+            ok = item.get("status") == "SUCCESS"
+            reason = str(item.get("status_message"))
+            self.alert(
+                s, device, _base.AUTH_RECEIVED if ok else _base.AUTH_FAILED.format(reason=reason)
+            )
+        return len(items)
+
+    def _learn_trust(self, answer: dict[str, Any]) -> None:
+        from smartlic.collector.services.deliveries import trust_of
+
+        trust = trust_of(base64.b64decode(str(answer.get("smart_license", ""))))
+        if trust is None:
+            return
+        udi, key = trust
+        with self.transaction() as s:
+            device = find_device(s, udi) or Device(
+                udi_pid=udi.pid, udi_sn=udi.sn, created_at=self.now()
+            )
+            device.trust_key_id, device.trust_public_key = key
+            device.last_contact_at = self.now()
+            s.add(device)
+
+
+def _by_va(rows: list[tuple[Any, Device]], prefs: Preferences) -> dict[str | None, list[Any]]:
+    out: dict[str | None, list[Any]] = defaultdict(list)
+    for row, device in rows:
+        out[device.virtual_account or prefs.virtual_account].append((row, device))
+    return out
+
+
+def _sudi(device: Device) -> dict[str, str]:
+    return {"udi_pid": device.udi_pid, "udi_serial_number": device.udi_sn}
+
+
+def _device_item(item: dict[str, Any]) -> dict[str, Any]:
+    """What the device gets: the authority's item as it came."""
+    return dict(item)

@@ -1,0 +1,94 @@
+"""The collector's status views: devices with their alerts (the CSLU product instance table)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from smartlic.collector.models import Alert, Device, Report, UpstreamTask
+from smartlic.collector.services._base import ServiceBase
+
+__all__ = ["DeviceStatus", "Status", "Totals"]
+
+
+@dataclass(frozen=True)
+class DeviceStatus:
+    id: int
+    name: str
+    hostname: str
+    mode: str
+    last_contact: datetime | None
+    alerts: list[str]
+    reports: int
+    pending: int
+
+
+@dataclass(frozen=True)
+class Totals:
+    devices: int
+    reports: int
+    not_uploaded: int
+    awaiting_ack: int
+    acknowledged: int
+    rejected: int
+    upstream_tasks: int
+
+
+class Status(ServiceBase):
+    def devices(self, *, alerts: int = 1) -> list[DeviceStatus]:
+        with self.transaction() as s:
+            counts = _pairs(
+                s.execute(select(Report.device_id, func.count()).group_by(Report.device_id))
+            )
+            pending = _pairs(
+                s.execute(
+                    select(Report.device_id, func.count())
+                    .where(Report.acked_at.is_(None), Report.rejected.is_(None))
+                    .group_by(Report.device_id)
+                )
+            )
+            out = []
+            for d in s.scalars(select(Device).order_by(Device.id)):
+                texts = s.scalars(
+                    select(Alert.text)
+                    .where(Alert.device_id == d.id)
+                    .order_by(Alert.id.desc())
+                    .limit(alerts)
+                )
+                out.append(
+                    DeviceStatus(d.id, d.name, d.hostname, d.mode, d.last_contact_at,
+                                 list(texts), counts.get(d.id, 0), pending.get(d.id, 0))
+                )  # fmt: skip
+            return out
+
+    def totals(self) -> Totals:
+        with self.transaction() as s:
+
+            def n(*where: object) -> int:
+                return int(s.scalar(select(func.count(Report.id)).where(*where)) or 0)  # type: ignore[arg-type]
+
+            return Totals(
+                devices=int(s.scalar(select(func.count(Device.id))) or 0),
+                reports=n(),
+                not_uploaded=n(Report.uploaded_at.is_(None), Report.acked_at.is_(None),
+                               Report.rejected.is_(None)),
+                awaiting_ack=n(Report.uploaded_at.is_not(None), Report.acked_at.is_(None),
+                               Report.rejected.is_(None)),
+                acknowledged=n(Report.acked_at.is_not(None)),
+                rejected=n(Report.rejected.is_not(None)),
+                upstream_tasks=int(s.scalar(select(func.count(UpstreamTask.id))) or 0),
+            )  # fmt: skip
+
+    def alerts(self, device_id: int | None = None, limit: int = 50) -> list[tuple[datetime, str]]:
+        with self.transaction() as s:
+            q = select(Alert.at, Alert.text).order_by(Alert.id.desc()).limit(limit)
+            if device_id is not None:
+                q = q.where(Alert.device_id == device_id)
+            return [(at, text) for at, text in s.execute(q)]
+
+
+def _pairs(rows: Any) -> dict[int, int]:
+    return {int(k): int(v) for k, v in rows}

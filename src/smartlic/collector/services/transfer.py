@@ -1,0 +1,221 @@
+"""Disconnected mode: "Download All for Cisco" and "Upload from Cisco" as files.
+
+Export: one ``.tar.gz`` in the vendor's bulk layout (domain-notes 3.4)::
+
+    UD_SA_<ts>.tar.gz
+      manifest.mf                       Smart-Account / Specification-VA of this collector
+      UD_VA_<ts>.tar.gz
+        dev_<pid>_<sn>_<ts>.txt         <smartLicense><RUMReport>... one file per device
+
+The authority takes it as a usage data file and answers an ACK archive of ``ACK_dev_...``
+files. Exports are repeatable: every report not yet acknowledged goes again, until an import
+acknowledges it. Imports are read completely and checked before anything is written (a
+truncated or foreign archive changes nothing), and are idempotent (files are recorded by digest).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import tarfile
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from smartlic.collector.models import Device, Report
+from smartlic.collector.prefs import Preferences, load, save
+from smartlic.collector.services import _base
+from smartlic.collector.services._base import ServiceBase, find_device
+from smartlic.collector.services.deliveries import FileFacts, add_delivery, file_facts
+from smartlic.crypto import Udi
+from smartlic.errors import Forbidden, InvalidInput, SmartlicError
+from smartlic.formats.rum import usage_file
+
+__all__ = ["ExportResult", "ImportResult", "Transfer"]
+
+MAX_MEMBERS = 20_000
+MAX_MEMBER_BYTES = 32 * 1024 * 1024
+
+
+@dataclass
+class ExportResult:
+    name: str
+    content: bytes
+    devices: int
+    reports: int
+
+
+@dataclass
+class ImportResult:
+    files: int
+    new_files: int
+    acknowledged: int
+
+
+class Transfer(ServiceBase):
+    def export(self) -> ExportResult:
+        """Everything not yet acknowledged (nor rejected), one usage file per device."""
+        prefs = self.prefs()
+        stamp = int(self.now().timestamp())
+        with self.transaction() as s:
+            per_device = _unacknowledged(s)
+            files = [
+                (f"dev_{d.udi_pid}_{d.udi_sn}_{stamp}.txt", usage_file(envs))
+                for d, envs in per_device
+            ]
+            for device, _ in per_device:
+                self.alert(s, device, _base.EXPORTED)
+        inner = _tar_gz(files)
+        outer = _tar_gz(
+            [("manifest.mf", _manifest(prefs, stamp)), (f"UD_VA_{stamp}.tar.gz", inner)]
+        )
+        count = sum(len(envs) for _, envs in per_device)
+        return ExportResult(f"UD_SA_{stamp}.tar.gz", outer, len(per_device), count)
+
+    def import_acks(self, content: bytes, name: str = "ack") -> ImportResult:
+        """An ACK archive (or one ACK file) from the authority; all or nothing."""
+        files = [(n, file_facts_named(n, data)) for n, data in _members(content)]
+        if not files:
+            raise InvalidInput("the file holds no acknowledgements", code="empty-file")
+        with self.transaction() as s:
+            prefs = load(s)
+            _check_account(files, prefs)
+            devices = [_known(s, n, facts) for n, facts in files]
+            new = acked = 0
+            for (_, facts), (device, data) in zip(files, devices, strict=True):
+                item = _item(facts, data)
+                if add_delivery(s, device, item, facts, self.now()):
+                    new += 1
+                    acked += len(facts.acknowledged)
+                    self.alert(s, device, _base.ACK_RECEIVED)
+            prefs.smart_account_name = prefs.smart_account_name or files[0][1].smart_account
+            save(s, prefs)
+        return ImportResult(len(files), new, acked)
+
+
+class _NamedFacts(FileFacts):
+    data: bytes = b""
+
+
+def file_facts_named(name: str, data: bytes) -> _NamedFacts:
+    try:
+        facts = file_facts(data)
+    except SmartlicError as exc:
+        raise InvalidInput(f"{name}: {exc.detail}", code="bad-file") from exc
+    named = _NamedFacts()
+    named.__dict__.update(facts.__dict__)
+    named.data = data
+    return named
+
+
+def _unacknowledged(s: Session) -> list[tuple[Device, list[dict[str, Any]]]]:
+    q = (
+        select(Report, Device)
+        .join(Device)
+        .where(Report.acked_at.is_(None), Report.rejected.is_(None))
+        .order_by(Report.device_id, Report.id)
+    )
+    out: dict[int, tuple[Device, list[dict[str, Any]]]] = {}
+    for report, device in s.execute(q):
+        out.setdefault(device.id, (device, []))[1].append(json.loads(report.envelope))
+    return list(out.values())
+
+
+def _manifest(prefs: Preferences, stamp: int) -> bytes:
+    lines = [
+        "Manifest-Version: 1.0",
+        'Created-By: "smartlic collector"',
+        f"Smart-Account: {prefs.smart_account_name or ''}",
+        f"Smart-Account-ID: {prefs.smart_account or ''}",
+        "",
+        f"Name: /UD_VA_{stamp}.tar.gz",
+        f"Specification-VA: {prefs.virtual_account or ''}",
+        f"Specification-VA-ID: {prefs.virtual_account or ''}",
+        "",
+    ]
+    return "\n".join(lines).encode()
+
+
+def _tar_gz(files: list[tuple[str, bytes]]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data in files:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _members(content: bytes) -> list[tuple[str, bytes]]:
+    """Plain files of a .tar.gz (nested archives opened), or the content itself when XML."""
+    if content[:2] != b"\x1f\x8b":
+        return [("file", content)]
+    out: list[tuple[str, bytes]] = []
+    try:
+        with tarfile.open(fileobj=io.BytesIO(content), mode="r:gz") as tar:
+            for member in tar:
+                out.extend(_member(tar, member, len(out)))
+    except (tarfile.TarError, EOFError, OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"truncated or corrupt archive: {exc}", code="bad-archive") from exc
+    return out
+
+
+def _member(tar: tarfile.TarFile, member: tarfile.TarInfo, seen: int) -> list[tuple[str, bytes]]:
+    if seen >= MAX_MEMBERS:
+        raise InvalidInput("too many files in the archive", code="too-large")
+    if member.isdir() or member.name.lower().endswith("manifest.mf"):
+        return []
+    if not member.isfile() or member.size > MAX_MEMBER_BYTES:
+        raise InvalidInput(
+            f"archive member {member.name!r} is not a plain file", code="bad-archive"
+        )
+    fh = tar.extractfile(member)
+    data = fh.read() if fh else b""
+    return _members(data) if data[:2] == b"\x1f\x8b" else [(member.name, data)]
+
+
+def _check_account(files: list[tuple[str, _NamedFacts]], prefs: Preferences) -> None:
+    for name, facts in files:
+        va_ok = prefs.virtual_account is None or facts.virtual_account == prefs.virtual_account
+        sa_ok = prefs.smart_account_name is None or facts.smart_account == prefs.smart_account_name
+        if not (va_ok and sa_ok):
+            raise Forbidden(
+                f"{name} is for {facts.smart_account} / {facts.virtual_account}, not this "
+                f"collector's {prefs.smart_account_name or prefs.smart_account} / "
+                f"{prefs.virtual_account}",
+                code="wrong-account",
+            )
+
+
+def _known(s: Session, name: str, facts: _NamedFacts) -> tuple[Device, bytes]:
+    udi = facts.udi or {}
+    device = find_device(s, Udi(str(udi.get("pid")), str(udi.get("sn"))))
+    if device is None:
+        raise Forbidden(
+            f"{name} acknowledges {udi.get('pid')}:{udi.get('sn')}, a device this collector "
+            "never reported",
+            code="unknown-device",
+        )
+    return device, facts.data
+
+
+def _item(facts: FileFacts, data: bytes) -> dict[str, Any]:
+    udi = facts.udi or {}
+    return {
+        "sudi": {"udi_pid": udi.get("pid"), "udi_serial_number": udi.get("sn")},
+        "smart_license": base64.b64encode(data).decode(),
+        "acknowledged": facts.acknowledged,
+        "rejected": facts.rejected,
+    }
+
+
+def by_device(reports: list[tuple[Report, Device]]) -> dict[int, list[Report]]:
+    out: dict[int, list[Report]] = defaultdict(list)
+    for report, device in reports:
+        out[device.id].append(report)
+    return out
