@@ -43,6 +43,7 @@ __all__ = ["app", "main"]
 
 # name -> (module, attribute, short help) of sub-apps imported only when invoked
 LAZY_APPS = {
+    "collector": ("smartlic.collector.cli", "collector_app", "The collector (CSLU / satellite)."),
     "device": (
         "smartlic.agent.shell.cli",
         "app",

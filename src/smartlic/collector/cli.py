@@ -1,0 +1,235 @@
+"""``smartlic collector ...``: set up, run and operate a collector (CSLU / satellite).
+
+Every command works on the collector's store (``SMARTLIC_COLLECTOR_*``), so it works with or
+without ``serve`` running (SQLite WAL lets both write). Errors print as ``Error [code]: detail``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from smartlic.authority.cli import cli_errors, print_table, when
+from smartlic.errors import InvalidInput
+
+__all__ = ["collector_app"]
+
+collector_app = typer.Typer(
+    help="The collector (CSLU): gathers usage from devices, talks to the authority or exports "
+    "files, and as a satellite serves classic devices.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def settings() -> Any:
+    from smartlic.collector.settings import CollectorSettings
+
+    return CollectorSettings()
+
+
+@contextmanager
+def open_services() -> Iterator[Any]:
+    from smartlic.clock import clock_from_env
+    from smartlic.collector.app import build
+
+    engine, services = build(settings(), clock_from_env())
+    try:
+        yield services
+    finally:
+        engine.dispose()
+
+
+def change_prefs(**changes: Any) -> dict[str, Any]:
+    from smartlic.collector.prefs import load, save
+
+    with open_services() as services, services.status.transaction() as s:
+        prefs = load(s)
+        prefs.update(changes)
+        save(s, prefs)
+        return prefs.public()
+
+
+def show(values: dict[str, Any]) -> None:
+    print_table("Preferences", ["Preference", "Value"], sorted(values.items()))
+
+
+@collector_app.command("init")
+@cli_errors
+def init(
+    smart_account: Annotated[str, typer.Option(help="Smart account domain.")],
+    virtual_account: Annotated[str, typer.Option(help="Virtual account name.")],
+    authority_url: Annotated[str | None, typer.Option(help="e.g. http://127.0.0.1:8000")] = None,
+    api_key: Annotated[str | None, typer.Option(help="API key scoped to the account.")] = None,
+    offline: Annotated[bool, typer.Option(help="No connectivity: exchange files.")] = False,
+    validate_device: Annotated[bool, typer.Option(help="Accept only known devices.")] = False,
+) -> None:
+    """Create the store and set the account, the authority and connectivity."""
+    if not offline and not (authority_url and api_key):
+        raise InvalidInput("give --authority-url and --api-key, or --offline")
+    values = change_prefs(
+        smart_account=smart_account,
+        virtual_account=virtual_account,
+        authority_url=authority_url,
+        api_key=api_key,
+        connectivity=not offline,
+        validate_device=validate_device,
+    )
+    typer.echo(f"collector initialised in {settings().data_dir}")
+    show(values)
+
+
+@collector_app.command("serve")
+@cli_errors
+def serve() -> None:
+    """Run the product instance service (8182), the REST API (8180) and the forwarder."""
+    from smartlic.collector.app import serve as run
+
+    conf = settings()
+    typer.echo(
+        f"collector: devices -> http://{conf.host}:{conf.pi_port}/cslu/v1/pi, "
+        f"API -> http://{conf.host}:{conf.api_port}/docs"
+    )
+    run(conf)
+
+
+@collector_app.command("devices")
+@cli_errors
+def devices(alerts: Annotated[int, typer.Option(help="Alerts shown per device.")] = 1) -> None:
+    """Product instances: Name, Last Contact, Alerts (as the CSLU screen shows them)."""
+    with open_services() as services:
+        rows = [
+            [d.name, d.hostname, d.mode, when(d.last_contact), "\n".join(d.alerts) or "-",
+             f"{d.reports - d.pending}/{d.reports}"]
+            for d in services.status.devices(alerts=alerts)
+        ]  # fmt: skip
+    columns = ["Name", "Hostname", "Mode", "Last Contact", "Alerts", "Acked/Reports"]
+    print_table("Product instances", columns, rows)
+
+
+@collector_app.command("add-device")
+@cli_errors
+def add_device(
+    pid: str,
+    sn: str,
+    address: Annotated[str, typer.Argument(help="Base URL of the device, e.g. https://10.0.0.5")],
+    username: Annotated[str, typer.Option(help="Login of the on-box API.")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
+) -> None:
+    """Add a collector-initiated device (its reports are pulled)."""
+    from smartlic.crypto import Udi
+
+    with open_services() as services:
+        device = services.puller.add_device(Udi(pid, sn), address, username, password)
+    typer.echo(f"added {device.name} at {address} (collector-initiated)")
+
+
+@collector_app.command("status")
+@cli_errors
+def status() -> None:
+    """Report counts by state."""
+    from dataclasses import asdict
+
+    with open_services() as services:
+        totals = asdict(services.status.totals())
+    print_table("Collector", ["Reports", "Count"], totals.items())
+
+
+@collector_app.command("connectivity")
+@cli_errors
+def connectivity(state: Annotated[str, typer.Argument(help="on | off")]) -> None:
+    """Turn "Cisco connectivity" on (forward online) or off (exchange files)."""
+    if state not in ("on", "off"):
+        raise InvalidInput("connectivity is 'on' or 'off'")
+    change_prefs(connectivity=state == "on")
+    typer.echo(f"Cisco connectivity is {state}")
+
+
+@collector_app.command("preferences")
+@cli_errors
+def preferences(
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="key=value, e.g. validate_device=true")
+    ] = None,
+) -> None:
+    """Show the preferences, or change some."""
+    from smartlic.collector.settings import CollectorSettings
+
+    changes = dict(_parse_pref(item) for item in set_ or [])
+    values = change_prefs(**changes) if changes else _current()
+    conf: CollectorSettings = settings()
+    values |= {"pi_port (product instance service)": conf.pi_port, "api_port (REST)": conf.api_port}
+    show(values)
+
+
+def _current() -> dict[str, Any]:
+    with open_services() as services:
+        result: dict[str, Any] = services.status.prefs().public()
+        return result
+
+
+def _parse_pref(item: str) -> tuple[str, Any]:
+    key, sep, raw = item.partition("=")
+    if not sep:
+        raise InvalidInput(f"--set {item!r}: use key=value")
+    value: Any = {"true": True, "false": False, "none": None}.get(raw.lower(), raw)
+    return key.strip(), value
+
+
+@collector_app.command("sync")
+@cli_errors
+def sync() -> None:
+    """Forward everything pending to the authority and fetch its answers now."""
+    with open_services() as services:
+        result = services.forwarder.sync()
+    typer.echo(
+        f"uploaded {result.uploaded} reports, {result.acknowledged} acknowledged, "
+        f"{result.authorizations} authorization requests, {result.pending_tasks} still pending"
+    )
+
+
+@collector_app.command("pull")
+@cli_errors
+def pull() -> None:
+    """Collect from every collector-initiated device now (and push their ACKs)."""
+    with open_services() as services:
+        result = services.puller.pull_all()
+    typer.echo(
+        f"collected {result.reports} reports from {result.devices} devices, "
+        f"pushed {result.delivered} ACKs"
+    )
+    for error in result.errors:
+        typer.echo(f"FAILED {error}", err=True)
+    if result.errors:
+        raise typer.Exit(1)
+
+
+@collector_app.command("export")
+@cli_errors
+def export(
+    out: Annotated[Path | None, typer.Option(help="File or directory (default: here).")] = None,
+) -> None:
+    """Download All for Cisco: one .tar.gz of everything not yet acknowledged."""
+    with open_services() as services:
+        result = services.transfer.export()
+    target = out or Path(result.name)
+    if target.is_dir():
+        target = target / result.name
+    target.write_bytes(result.content)
+    typer.echo(f"wrote {target}: {result.reports} reports of {result.devices} devices")
+
+
+@collector_app.command("import")
+@cli_errors
+def import_(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
+    """Upload from Cisco: import the authority's ACK archive (or one ACK file)."""
+    with open_services() as services:
+        result = services.transfer.import_acks(file.read_bytes(), file.name)
+    typer.echo(
+        f"imported {result.files} ACK files ({result.new_files} new), "
+        f"{result.acknowledged} reports acknowledged"
+    )
