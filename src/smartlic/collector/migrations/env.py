@@ -24,6 +24,14 @@ def run_migrations() -> None:
     engine.dispose()
 
 
+def _ours(obj: object, name: str | None, type_: str, reflected: bool, _compare: object) -> bool:
+    """Compare only the collector's tables: the store may share a database with the authority."""
+    if type_ == "table":
+        return name in Base.metadata.tables
+    table = getattr(obj, "table", None)
+    return table is None or table.name in Base.metadata.tables
+
+
 def _run(connection: object) -> None:
     context.configure(
         connection=connection,  # type: ignore[arg-type]
@@ -31,6 +39,7 @@ def _run(connection: object) -> None:
         version_table=VERSION_TABLE,
         render_as_batch=True,
         compare_type=True,
+        include_object=_ours,
     )
     with context.begin_transaction():
         context.run_migrations()
