@@ -10,11 +10,14 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from smartlic.authority.keys import AuthorityKeys
+from smartlic.authority.services._files import FileSigner
+from smartlic.authority.services._guard import RequestGuard
 from smartlic.clock import Clock
 from smartlic.errors import NotFound
 from smartlic.storage.models import Event, License, SmartAccount, VirtualAccount
 
-__all__ = ["ServiceBase"]
+__all__ = ["ServiceBase", "SigningServiceBase"]
 
 
 class ServiceBase:
@@ -80,3 +83,14 @@ class ServiceBase:
                 properties=properties,
             )
         )
+
+
+class SigningServiceBase(ServiceBase):
+    """A service that answers devices: signs authority files and refuses replayed requests."""
+
+    def __init__(
+        self, engine: Engine, clock: Clock, keys: AuthorityKeys, *, replay_window_s: float = 300.0
+    ) -> None:
+        super().__init__(engine, clock)
+        self.files = FileSigner(keys)
+        self.guard = RequestGuard(replay_window_s)

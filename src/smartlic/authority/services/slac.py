@@ -16,18 +16,15 @@ from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services import _pool
-from smartlic.authority.services._base import ServiceBase
-from smartlic.authority.services._files import FileSigner, file_bytes, policy_for, udi_of
-from smartlic.authority.services._guard import RequestGuard
+from smartlic.authority.services._base import SigningServiceBase
+from smartlic.authority.services._files import file_bytes, policy_for, udi_of
 from smartlic.authority.services.interfaces import AuthorizationCodeOut, Principal
 from smartlic.authority.services.trust import open_device_request
 from smartlic.authority.services.usage import _data, _ok_poll
-from smartlic.clock import Clock
 from smartlic.crypto import Udi, verify_bytes
 from smartlic.domain.enums import Enforcement, InstanceStatus, Role
 from smartlic.errors import (
@@ -63,14 +60,7 @@ def return_message(code_id: bytes, udi: Udi) -> bytes:
     return b"return:" + code_id + str(udi).encode()
 
 
-class SqlAuthorizationService(ServiceBase):
-    def __init__(
-        self, engine: Engine, clock: Clock, keys: AuthorityKeys, *, replay_window_s: float = 300.0
-    ) -> None:
-        super().__init__(engine, clock)
-        self.files = FileSigner(keys)
-        self.guard = RequestGuard(replay_window_s)
-
+class SqlAuthorizationService(SigningServiceBase):
     # ------------------------------------------------------------ online (vendor API)
 
     def authrequest(

@@ -8,15 +8,12 @@ import binascii
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
-from smartlic.authority.keys import AuthorityKeys
-from smartlic.authority.services._base import ServiceBase
-from smartlic.authority.services._files import FileSigner, file_bytes, policy_for
-from smartlic.authority.services._guard import RequestGuard
+from smartlic.authority.services._base import SigningServiceBase
+from smartlic.authority.services._files import file_bytes, policy_for
 from smartlic.authority.services._usage import release_all
 from smartlic.authority.services.tokens import ConsumedToken, consume_token
-from smartlic.clock import Clock
 from smartlic.crypto import Udi
 from smartlic.domain.enums import InstanceStatus
 from smartlic.errors import AlreadyRegistered, InvalidInput, SignatureInvalid
@@ -51,14 +48,7 @@ def open_device_request(
     return key_id, key, payload
 
 
-class SqlTrustService(ServiceBase):
-    def __init__(
-        self, engine: Engine, clock: Clock, keys: AuthorityKeys, *, replay_window_s: float = 300.0
-    ) -> None:
-        super().__init__(engine, clock)
-        self.files = FileSigner(keys)
-        self.guard = RequestGuard(replay_window_s)
-
+class SqlTrustService(SigningServiceBase):
     def establish(self, envelope: dict[str, Any]) -> dict[str, Any]:
         key_id, _key, payload = open_device_request(envelope, "trust-request")
         udi = parse_udi(payload.get("udi"))

@@ -11,16 +11,13 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from smartlic.authority.keys import AuthorityKeys
-from smartlic.authority.services._base import ServiceBase
-from smartlic.authority.services._files import FileSigner, file_bytes, policy_for, udi_of
-from smartlic.authority.services._guard import RequestGuard
+from smartlic.authority.services._base import SigningServiceBase
+from smartlic.authority.services._files import file_bytes, policy_for
 from smartlic.authority.services._ingest import Channel, DeviceResult, ingest_device
 from smartlic.authority.services.interfaces import Page, Principal, UsageFileOut, UsageRecordOut
-from smartlic.clock import Clock
 from smartlic.crypto import Udi
 from smartlic.errors import Forbidden, InvalidInput, NotFound
 from smartlic.formats.envelope import make_nonce, timestamp_ms
@@ -41,14 +38,7 @@ MAX_ARCHIVE_MEMBERS = 10_000
 MAX_MEMBER_BYTES = 32 * 1024 * 1024
 
 
-class SqlUsageService(ServiceBase):
-    def __init__(
-        self, engine: Engine, clock: Clock, keys: AuthorityKeys, *, replay_window_s: float = 300.0
-    ) -> None:
-        super().__init__(engine, clock)
-        self.files = FileSigner(keys)
-        self.guard = RequestGuard(replay_window_s)
-
+class SqlUsageService(SigningServiceBase):
     # ------------------------------------------------------------ online (vendor device API)
 
     def report_usage(
@@ -217,19 +207,7 @@ class SqlUsageService(ServiceBase):
         }
 
     def _ack_file(self, s: Session, r: DeviceResult, now: datetime) -> bytes:
-        assert r.instance is not None
-        va = s.get_one(VirtualAccount, r.instance.virtual_account_id)
-        sections = self.files.ack(
-            r.instance,
-            va.smart_account,
-            va,
-            policy_for(s, va),
-            r.acknowledged,
-            r.rejected,
-            now,
-            trust=r.new_trust,
-        )
-        return file_bytes(sections)
+        return file_bytes(self._ack_sections(s, r, now))
 
     def _finish_file(
         self,
@@ -248,21 +226,14 @@ class SqlUsageService(ServiceBase):
         row.status = "Processed" if row.reports else "Rejected"
         if not done:
             return
-        stamp = int(now.timestamp())
+        row.ack_name = f"ACK_{row.file_name}"
         if archive:
-            row.ack_name, row.ack = (
-                f"ACK_{row.file_name}",
-                _ack_archive(
-                    [
-                        (f"ACK_dev_{udi_of(r.instance).sn}_{stamp}.txt", self._ack_file(s, r, now))
-                        for r in done
-                        if r.instance is not None
-                    ]
-                ),
+            stamp = int(now.timestamp())
+            row.ack = _ack_archive(
+                [(f"ACK_dev_{r.udi.sn}_{stamp}.txt", self._ack_file(s, r, now)) for r in done]
             )
         else:
-            sections = [sec for r in done for sec in self._ack_sections(s, r, now)]
-            row.ack_name, row.ack = f"ACK_{row.file_name}", file_bytes(sections)
+            row.ack = file_bytes([sec for r in done for sec in self._ack_sections(s, r, now)])
 
     def _ack_sections(self, s: Session, r: DeviceResult, now: datetime) -> list[Any]:
         assert r.instance is not None
