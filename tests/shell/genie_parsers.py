@@ -8,8 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from genie.libs.parser.iosxe.cat9k.c9300.show_platform import ShowLicenseAuthorization
 from genie.libs.parser.iosxe.show_license import (
     ShowLicenseAll,
+    ShowLicenseEventlog2,
+    ShowLicenseHistoryMessage,
+    ShowLicenseRumIdAll,
+    ShowLicenseRumIdDetail,
     ShowLicenseStatus,
     ShowLicenseSummary,
     ShowLicenseTechSupport,
@@ -26,6 +31,13 @@ PARSERS: dict[str, Any] = {
     "all": ShowLicenseAll,
     "tech": ShowLicenseTechSupport,
     "udi": ShowLicenseUdi,
+    # Smart Licensing Using Policy commands; ``show license authorization`` is parsed by the
+    # cat9k/c9300 parser (the only one Genie has), which lives in its show_platform module.
+    "authorization": ShowLicenseAuthorization,
+    "rum_all": ShowLicenseRumIdAll,
+    "rum_detail": ShowLicenseRumIdDetail,
+    "history": ShowLicenseHistoryMessage,
+    "eventlog": ShowLicenseEventlog2,
 }
 
 

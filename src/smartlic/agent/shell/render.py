@@ -16,24 +16,32 @@ width of whatever precedes the typed command on the echoed line (the prompt, int
 
 from __future__ import annotations
 
-from smartlic.agent.shell import views
+from collections.abc import Callable
+
+from smartlic.agent._status import Status
+from smartlic.agent.shell import views, views_policy, views_reports
 from smartlic.agent.shell.fmt import ios_clock
 from smartlic.agent.shell.replies import (
     Ambiguous,
     ClockView,
     CommandFailed,
+    Confirm,
+    CpfStatusView,
     Help,
     Incomplete,
     InvalidInput,
     LicenseView,
     Notice,
     Reply,
+    RumDetailView,
     RunningConfig,
 )
 
 __all__ = ["lines_of", "render"]
 
-_VIEWS = {
+View = Callable[[Status], list[str]]
+
+_VIEWS: dict[str, View] = {
     "status": views.license_status,
     "summary": views.license_summary,
     "usage": views.license_usage,
@@ -41,6 +49,40 @@ _VIEWS = {
     "tech": views.license_tech_support,
     "udi": views.license_udi,
 }
+
+# Smart Licensing Using Policy formats, used when the snapshot carries ``Status.policy``.
+_POLICY_VIEWS: dict[str, View] = {
+    "status": views_policy.license_status,
+    "summary": views_policy.license_summary,
+    "usage": views_policy.license_usage,
+    "all": views_reports.license_all,
+    "tech": views_reports.license_tech_support,
+    "udi": views_policy.license_udi,
+    "authorization": views_reports.license_authorization,
+    "rum_all": views_reports.license_rum_all,
+    "history": views_reports.license_history,
+    "eventlog": views_reports.license_eventlog,
+}
+
+
+def _license_view(view: str, status: Status) -> list[str]:
+    table = _POLICY_VIEWS if status.policy is not None else _VIEWS
+    return table[view](status)
+
+
+def _yes_no(flag: bool) -> str:
+    return "Yes" if flag else "No"
+
+
+def _cpf_status(reply: CpfStatusView) -> list[str]:
+    """The second reference document's ``show common-packet-forwarder status``."""
+    reported, acked = _yes_no(reply.reported), _yes_no(reply.acknowledged)
+    return [
+        f"Enabled : {_yes_no(reply.enabled)}",
+        f"Running : {_yes_no(reply.running)}",
+        f"NS Registration : {reply.ns_registration}",
+        f"License Status: Reported - {reported}, Acknowledged - {acked}",
+    ]
 
 
 def _help(reply: Help) -> list[str]:
@@ -62,7 +104,13 @@ def lines_of(reply: Reply, *, caret_offset: int = 0) -> list[str]:
         case None:
             return []
         case LicenseView(view=view, status=status):
-            return _VIEWS[view](status)
+            return _license_view(view, status)
+        case RumDetailView(report=report):
+            return views_reports.license_rum_detail(report)
+        case CpfStatusView():
+            return _cpf_status(reply)
+        case Confirm(lines=lines):
+            return list(lines)
         case ClockView(now=now):
             return [ios_clock(now)]
         case RunningConfig():

@@ -6,26 +6,42 @@ A handler never formats text itself (style habit 13); it returns one of these va
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from smartlic.agent._policy_status import RumReportStatus
 from smartlic.agent._status import Status
 
 __all__ = [
     "Ambiguous",
     "ClockView",
     "CommandFailed",
+    "Confirm",
+    "CpfStatusView",
     "Help",
     "Incomplete",
     "InvalidInput",
     "LicenseView",
     "Notice",
     "Reply",
+    "RumDetailView",
     "RunningConfig",
 ]
 
-LicenseViewName = Literal["status", "summary", "usage", "all", "tech", "udi"]
+LicenseViewName = Literal[
+    "status",
+    "summary",
+    "usage",
+    "all",
+    "tech",
+    "udi",
+    "authorization",
+    "rum_all",
+    "history",
+    "eventlog",
+]
 
 
 @dataclass(frozen=True)
@@ -34,6 +50,34 @@ class LicenseView:
 
     view: LicenseViewName
     status: Status
+
+
+@dataclass(frozen=True)
+class RumDetailView:
+    """``show license rum id <id> detail``: one RUM report."""
+
+    report: RumReportStatus
+
+
+@dataclass(frozen=True)
+class CpfStatusView:
+    """``show common-packet-forwarder status`` (second reference document)."""
+
+    enabled: bool
+    running: bool
+    ns_registration: str  # "Successful" | "Not Attempted"
+    reported: bool
+    acknowledged: bool
+
+
+@dataclass(frozen=True)
+class Confirm:
+    """A question: ``lines`` are printed, then ``question`` becomes the prompt; the next line
+    typed (or the next scripted line) is the answer, passed to ``answer``."""
+
+    lines: tuple[str, ...]
+    question: str
+    answer: Callable[[str], Reply]
 
 
 @dataclass(frozen=True)
@@ -87,6 +131,9 @@ class Help:
 
 Reply = (
     LicenseView
+    | RumDetailView
+    | CpfStatusView
+    | Confirm
     | ClockView
     | RunningConfig
     | Notice

@@ -1,0 +1,239 @@
+"""``show license ...`` in Smart Licensing Using Policy format, from ``Status.policy``.
+
+Formats follow the second reference document (the gateway's ``show license status`` and
+``show license usage``) and the real C9300 outputs of domain-notes 2.2-2.6 / real-outputs/:
+``Reporting push interval: 30  days`` keeps the devices' two spaces; ``0 (no reporting)`` when
+the interval is 0; each policy value carries its source, ``(CISCO default)`` or
+``(Customer Policy)``. Each function returns a list of lines without trailing newlines.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from smartlic.agent._policy_status import PolicyLicenseUsage, PolicyModeStatus, UsageReporting
+from smartlic.agent._status import Status, TransportStatus
+from smartlic.agent.shell.fmt import ios_time, truncate
+from smartlic.domain.policy import LicenseGroup, Policy
+
+__all__ = [
+    "account_block",
+    "banner",
+    "license_all",
+    "license_status",
+    "license_summary",
+    "license_udi",
+    "license_usage",
+    "policy_of",
+    "trust_block",
+    "when",
+]
+
+# Group headings exactly as devices print them (domain-notes 2.2).
+_GROUP_HEADINGS = (
+    (LicenseGroup.UNENFORCED_PERPETUAL, "Unenforced/Non-Export Perpetual Attributes:"),
+    (LicenseGroup.UNENFORCED_SUBSCRIPTION, "Unenforced/Non-Export Subscription Attributes:"),
+    (LicenseGroup.ENFORCED, "Enforced (Perpetual/Subscription) License Attributes:"),
+    (LicenseGroup.EXPORT, "Export (Perpetual/Subscription) License Attributes:"),
+)
+
+
+def policy_of(status: Status) -> PolicyModeStatus:
+    if status.policy is None:
+        raise ValueError("not a policy-mode status")
+    return status.policy
+
+
+def when(value: datetime | None) -> str:
+    return "<none>" if value is None else ios_time(value)
+
+
+def banner(title: str) -> list[str]:
+    return [title, "=" * len(title)]
+
+
+def _utility_and_slp() -> list[str]:
+    return [
+        "Utility:",
+        "  Status: DISABLED",
+        "",
+        "Smart Licensing Using Policy:",
+        "  Status: ENABLED",
+    ]
+
+
+def account_block(p: PolicyModeStatus, *, always: bool = False) -> list[str]:
+    """``Account Information:``; ``show license status`` shows it once the account is known."""
+    account = p.account
+    if account.smart_account is None and not always:
+        return []
+    smart = account.smart_account or "<none>"
+    if account.smart_account and account.as_of is not None:
+        smart = f"{smart} As of {ios_time(account.as_of)}"
+    virtual = account.virtual_account or "<none>"
+    return ["Account Information:", f"  Smart Account: {smart}", f"  Virtual Account: {virtual}"]
+
+
+def _privacy() -> list[str]:
+    return [
+        "Data Privacy:",
+        "  Sending Hostname: yes",
+        "    Callhome hostname privacy: DISABLED",
+        "    Smart Licensing hostname privacy: DISABLED",
+        "  Version privacy: DISABLED",
+    ]
+
+
+def _proxy(t: TransportStatus) -> list[str]:
+    if t.proxy_address is None and t.proxy_port is None:
+        return ["  Proxy:", "    Not Configured"]
+    port = "<empty>" if t.proxy_port is None else str(t.proxy_port)
+    return ["  Proxy:", f"    Address: {t.proxy_address or '<empty>'}", f"    Port: {port}"]
+
+
+def _transport(t: TransportStatus, p: PolicyModeStatus) -> list[str]:
+    """``Type: cslu`` + ``Cslu address:`` (second document) or ``Type: Smart`` + ``URL:``."""
+    if t.type == "cslu":
+        lines = ["Transport:", "  Type: cslu", f"  Cslu address: {p.cslu_url or '<empty>'}"]
+        return [*lines, *_proxy(t)]
+    if t.type == "smart":
+        url = p.smart_url or t.url or "<empty>"
+        return ["Transport:", "  Type: Smart", f"  URL: {url}", *_proxy(t)]
+    names = {"off": "Transport Off", "callhome": "Callhome", "automatic": "Automatic"}
+    return ["Transport:", f"  Type: {names.get(t.type, t.type)}"]
+
+
+def _policy(policy: Policy) -> list[str]:
+    suffix = f"({policy.source})"
+    if policy.installed_at is not None:
+        in_use = f"Installed On {ios_time(policy.installed_at)}"
+    else:
+        in_use = "Merged from multiple sources."
+    lines = ["Policy:", f"  Policy in use: {in_use}"]
+    if not policy.is_default:
+        lines.append(f"  Policy name: {policy.name}")
+    lines.append(f"  Reporting ACK required: {'yes' if policy.ack_required else 'no'} {suffix}")
+    for group, heading in _GROUP_HEADINGS:
+        attrs = policy.attributes(group)
+        lines += [
+            f"  {heading}",
+            f"    First report requirement (days): {attrs.first_report_days} {suffix}",
+            f"    Reporting frequency (days): {attrs.reporting_frequency_days} {suffix}",
+            f"    Report on change (days): {attrs.report_on_change_days} {suffix}",
+        ]
+    return lines
+
+
+def push_interval(u: UsageReporting) -> str:
+    days = u.reporting_push_interval_days
+    return "0 (no reporting)" if days == 0 else f"{days}  days"
+
+
+def _usage_reporting(u: UsageReporting) -> list[str]:
+    return [
+        "Usage Reporting:",
+        f"  Last ACK received: {when(u.last_ack_received)}",
+        f"  Next ACK deadline: {when(u.next_ack_deadline)}",
+        f"  Reporting push interval: {push_interval(u)}",
+        f"  Next ACK push check: {when(u.next_ack_push_check)}",
+        f"  Next report push: {when(u.next_report_push)}",
+        f"  Last report push: {when(u.last_report_push)}",
+        f"  Last report file write: {when(u.last_report_file_write)}",
+    ]
+
+
+def trust_block(p: PolicyModeStatus) -> list[str]:
+    """``Trust Code Installed: <none>`` or the member it is installed on (domain-notes 2.4)."""
+    trust = p.trust_code
+    if trust is None:
+        return ["Trust Code Installed: <none>"]
+    return [
+        "Trust Code Installed:",
+        f"  Active: {trust.udi}",
+        f"    INSTALLED on {ios_time(trust.installed_at)}",
+    ]
+
+
+def _misc() -> list[str]:
+    return ["Miscellaneous:", "  Custom Id: <empty>"]
+
+
+def _alerts(p: PolicyModeStatus) -> list[str]:
+    return [f"% {alert}" for alert in p.alerts] + ([""] if p.alerts else [])
+
+
+def license_status(status: Status) -> list[str]:
+    """``show license status`` (second reference document, "CSLU Has Access to CSSM")."""
+    p = policy_of(status)
+    lines = [*_alerts(p), *_utility_and_slp(), ""]
+    account = account_block(p)
+    lines += [*account, ""] if account else []
+    lines += [*_privacy(), "", *_transport(status.transport, p), ""]
+    lines += [*_policy(p.policy), "", *_misc(), "", *_usage_reporting(p.usage_reporting), ""]
+    return [*lines, *trust_block(p)]
+
+
+def _summary_row(lic: PolicyLicenseUsage) -> str:
+    # "network-advantage       (C9300-48 Network Advan...)       1 IN USE" (domain-notes 2.6):
+    # the name padded to 24, the parenthesised display name cut to 22 + "...", count in 5.
+    tag = f"({truncate(lic.display_name, 25)})"
+    return f"  {lic.name:<23} {tag:<30}{lic.count:>5} {lic.status}"
+
+
+def license_summary(status: Status) -> list[str]:
+    """``show license summary`` (domain-notes 2.6, real-outputs summary golden_output4)."""
+    p = policy_of(status)
+    lines = [*account_block(p, always=True), "", "License Usage:"]
+    if not p.licenses:
+        return [*lines, "  No licenses in use"]
+    header = f"  {'License':<24}{'Entitlement Tag':<30}Count Status"
+    return [*lines, header, "  " + "-" * 77, *(_summary_row(lic) for lic in p.licenses)]
+
+
+def usage_entry(lic: PolicyLicenseUsage) -> list[str]:
+    return [
+        f"{lic.name} ({lic.display_name}):",
+        f"  Description: {lic.description}",
+        f"  Count: {lic.count}",
+        f"  Version: {lic.version}",
+        f"  Status: {lic.status}",
+        f"  Export status: {lic.export_status}",
+        f"  Feature Name: {lic.feature_name}",
+        f"  Feature Description: {lic.feature_description}",
+        f"  Enforcement type: {lic.enforcement_type}",
+        f"  License type: {lic.license_type}",
+    ]
+
+
+def usage_entries(licenses: list[PolicyLicenseUsage]) -> list[str]:
+    lines: list[str] = []
+    for lic in licenses:
+        lines += ["", *usage_entry(lic)]
+    return lines
+
+
+def license_usage(status: Status) -> list[str]:
+    """``show license usage``: ``License Authorization: Status: Not Applicable``, then one
+    block per license (second reference document, "CSLU Has No Access to CSSM")."""
+    p = policy_of(status)
+    return ["License Authorization:", "  Status: Not Applicable", *usage_entries(p.licenses)]
+
+
+def license_udi(status: Status) -> list[str]:
+    """``show license udi``: ``UDI: PID:<pid>,SN:<sn>`` (standalone: no HA member list)."""
+    return [f"UDI: {status.udi}"]
+
+
+def license_all(status: Status, tail: list[str]) -> list[str]:
+    """``show license all`` (order of real-outputs ``show_license_all__golden_output``);
+    ``tail`` is the authorizations and report summary sections (views_reports)."""
+    p = policy_of(status)
+    lines = [*banner("Smart Licensing Status"), "", "Smart Licensing is ENABLED", ""]
+    lines += ["Export Authorization Key:", "  Features Authorized:", "    <none>", ""]
+    lines += [*_utility_and_slp(), "", *account_block(p, always=True), ""]
+    lines += [*_privacy(), "", *_transport(status.transport, p), "", *_misc(), ""]
+    lines += [*_policy(p.policy), "", *_usage_reporting(p.usage_reporting), ""]
+    lines += [*trust_block(p), "", *banner("License Usage"), *usage_entries(p.licenses), ""]
+    lines += [*banner("Product Information"), f"UDI: {status.udi}", ""]
+    lines += [*banner("Agent Version"), f"Smart Agent for Licensing: {status.agent_version}", ""]
+    return [*lines, *tail]
