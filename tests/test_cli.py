@@ -19,9 +19,18 @@ from smartlic.authority.services import build_services
 from smartlic.authority.settings import AuthoritySettings
 from smartlic.cli import app
 from smartlic.clock import SystemClock
+from smartlic.domain.products import DEFAULT_PROFILE
 from smartlic.storage import make_engine
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _no_authority_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The developer's SMARTLIC_AUTHORITY_* / lab clock must not leak into these tests."""
+    for name in list(os.environ):
+        if name.startswith("SMARTLIC_AUTHORITY_") or name == "SMARTLIC_LAB_CLOCK":
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture
@@ -104,9 +113,12 @@ def _check_demo_contents(data_dir: Path, api_key: str) -> None:
         vas = [va.name for va in services.accounts.list_virtual_accounts("demo.example")]
         assert vas == ["DEFAULT", "Lab"]
         lines = services.licenses.compliance("demo.example", "DEFAULT").lines
-        assert len(lines) == 10 and len(services.licenses.list_catalogue()) == 10
-        kinds = sorted(h.kind.value for line in lines for h in line.holdings)
-        assert kinds.count("perpetual") == 10 and kinds.count("term") == 1
+        specs = DEFAULT_PROFILE.licenses
+        assert len(lines) == len(specs) == len(services.licenses.list_catalogue())
+        kinds = [h.kind.value for line in lines for h in line.holdings]
+        perpetual = sum(not spec.subscription for spec in specs)
+        assert kinds.count("perpetual") == perpetual
+        assert kinds.count("term") == len(specs) - perpetual + 1
         assert services.api_keys.authenticate(api_key).smart_account is None
         assert len(services.tokens.list_tokens("demo.example", "DEFAULT")) == 1
     finally:

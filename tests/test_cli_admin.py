@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +23,14 @@ from tests.devices import TestDevice
 TAG = make_tag("metroipaccess")
 D = "acme.example"
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _no_authority_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The developer's SMARTLIC_AUTHORITY_* / lab clock must not leak into these tests."""
+    for name in list(os.environ):
+        if name.startswith("SMARTLIC_AUTHORITY_") or name == "SMARTLIC_LAB_CLOCK":
+            monkeypatch.delenv(name)
 
 
 @dataclass

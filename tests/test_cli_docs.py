@@ -8,9 +8,19 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from smartlic.cli import app
+
+
+@pytest.fixture(autouse=True)
+def _no_authority_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The developer's SMARTLIC_AUTHORITY_* / lab clock must not leak into these tests."""
+    for name in list(os.environ):
+        if name.startswith("SMARTLIC_AUTHORITY_") or name == "SMARTLIC_LAB_CLOCK":
+            monkeypatch.delenv(name)
+
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 BEGIN, END = "<!-- BEGIN GENERATED HELP -->", "<!-- END GENERATED HELP -->"

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from smartlic.cli import app
 from smartlic.clock import LabClock
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _no_authority_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The developer's SMARTLIC_AUTHORITY_* / lab clock must not leak into these tests."""
+    for name in list(os.environ):
+        if name.startswith("SMARTLIC_AUTHORITY_") or name == "SMARTLIC_LAB_CLOCK":
+            monkeypatch.delenv(name)
 
 
 def test_advance_show_reset(tmp_path: Path) -> None:

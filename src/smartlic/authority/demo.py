@@ -1,10 +1,11 @@
 """The demo smart account ``smartlic authority demo`` seeds, idempotently.
 
 "Demo Corp" (``demo.example``) with the DEFAULT and "Lab" virtual accounts, every license of
-the default product profile defined, 10 perpetual licenses of each in DEFAULT plus a one-year
-term subscription, a registration token and an authority admin API key. The token and key texts
-are shown once by the services, so they are kept in ``<data_dir>/demo.json`` (mode 0600): a
-re-run prints the same ones while they still work, and makes new ones when they do not.
+the default product profile defined, 10 of each in DEFAULT (perpetual, or a one-year term for a
+subscription license) plus a one-year term subscription of METRO IP ACCESS, a registration
+token and an authority admin API key. The token and key texts are shown once by the services,
+so they are kept in ``<data_dir>/demo.json`` (mode 0600): a re-run prints the same ones while
+they still work, and makes new ones when they do not.
 
 Usage::
 
@@ -32,7 +33,7 @@ __all__ = ["DEMO_DOMAIN", "DEMO_NAME", "DemoResult", "seed_demo"]
 DEMO_NAME = "Demo Corp"
 DEMO_DOMAIN = "demo.example"
 VIRTUAL_ACCOUNTS = ("DEFAULT", "Lab")
-PERPETUAL_EACH = 10
+EACH = 10
 TERM = ("metroipaccess", 5, "Sub-DEMO-0001")  # license name, quantity, subscription id
 ACTOR = "cli:demo"
 
@@ -108,26 +109,25 @@ def _ensure_catalogue(services: Services) -> bool:
 
 
 def _ensure_holdings(services: Services, clock: Clock) -> bool:
+    """10 of each license (a one-year term for subscription licenses), plus the TERM holding."""
     lines = {line.tag: line for line in services.licenses.compliance(DEMO_DOMAIN, "DEFAULT").lines}
+    starts = clock.now()
+    ends = starts + timedelta(days=365)
     added = False
     for spec in DEFAULT_PROFILE.licenses:
-        if not _has(lines.get(spec.tag), HoldingKind.PERPETUAL):
-            _add(services, spec, PERPETUAL_EACH, HoldingKind.PERPETUAL)
-            added = True
+        kind = HoldingKind.TERM if spec.subscription else HoldingKind.PERPETUAL
+        if _has(lines.get(spec.tag), kind):
+            continue
+        if spec.subscription:
+            _add(services, spec, EACH, kind, starts=starts, ends=ends, subscription=spec.name)
+        else:
+            _add(services, spec, EACH, kind)
+        added = True
     name, quantity, subscription = TERM
     spec = DEFAULT_PROFILE.license(name)
     if not _has(lines.get(spec.tag), HoldingKind.TERM):
-        now = clock.now()
-        ends = now + timedelta(days=365)
-        _add(
-            services,
-            spec,
-            quantity,
-            HoldingKind.TERM,
-            starts=now,
-            ends=ends,
-            subscription=subscription,
-        )
+        term = HoldingKind.TERM
+        _add(services, spec, quantity, term, starts=starts, ends=ends, subscription=subscription)
         added = True
     return added
 

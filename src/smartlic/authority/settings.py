@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["ENV_PREFIX", "AuthoritySettings"]
@@ -65,9 +65,14 @@ class AuthoritySettings(BaseSettings):
         description="Largest `limit` a management API list (devices, events) accepts.",
     )
 
+    @field_validator("database_url", "key_dir", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
     @model_validator(mode="after")
     def _fill_defaults(self) -> AuthoritySettings:
-        if not self.database_url:  # unset or empty
+        if self.database_url is None:
             self.database_url = f"sqlite:///{self.data_dir / 'authority.sqlite3'}"
         if self.key_dir is None:
             self.key_dir = self.data_dir / "keys"

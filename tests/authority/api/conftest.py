@@ -3,6 +3,7 @@ over the real database fixtures (``services``, ``clock``, ``keys`` from tests/co
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -21,6 +22,14 @@ from smartlic.authority.services import Services
 from smartlic.authority.settings import AuthoritySettings
 from smartlic.clock import ManualClock
 from smartlic.domain.enums import Role
+
+
+@pytest.fixture(autouse=True)
+def _no_authority_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The developer's SMARTLIC_AUTHORITY_* / lab clock must not leak into these tests."""
+    for name in list(os.environ):
+        if name.startswith("SMARTLIC_AUTHORITY_") or name == "SMARTLIC_LAB_CLOCK":
+            monkeypatch.delenv(name)
 
 
 @dataclass
