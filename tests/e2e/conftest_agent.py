@@ -116,6 +116,7 @@ class Authority:
             "transport": SmartTransport(url or self.url),
             "clock": self.clock,
             "timers": Timers(),
+            "mode": "classic",  # classic tests; policy-mode devices: ``policy_device``
         }
         args.update(kwargs)
         manager = LicenseManager(**args)

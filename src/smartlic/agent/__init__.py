@@ -1,4 +1,5 @@
-"""The smartlic agent SDK: the license manager a product embeds (classic Smart Licensing).
+"""The smartlic agent SDK: the license manager a product embeds (Smart Licensing Using Policy
+by default for a new device, classic Smart Licensing with ``mode="classic"``).
 
 Usage::
 
@@ -15,6 +16,19 @@ The public names are exactly ``__all__`` (tests/unit/agent/test_exported_members
 
 from smartlic.agent._events import EVENT_NAMES, AgentEvent, EventCallback
 from smartlic.agent._manager import Handle, LicenseManager
+from smartlic.agent._policy_status import (
+    AccountInfo,
+    AuthorizationCodeStatus,
+    CommStats,
+    EventLogEntry,
+    MessageHistory,
+    PolicyLicenseUsage,
+    PolicyModeStatus,
+    ReportSummary,
+    RumReportStatus,
+    TrustCodeStatus,
+    UsageReporting,
+)
 from smartlic.agent._status import (
     Attempt,
     AuthorizationStatus,
@@ -26,7 +40,9 @@ from smartlic.agent._status import (
 from smartlic.agent._timers import Timers
 from smartlic.agent._transports import (
     CallHomeTransport,
+    CsluTransport,
     OffTransport,
+    PolicyTransport,
     SmartTransport,
     Transport,
     TransportConfig,
@@ -35,21 +51,34 @@ from smartlic.agent._transports import (
 
 __all__ = [
     "EVENT_NAMES",
+    "AccountInfo",
     "AgentEvent",
     "Attempt",
+    "AuthorizationCodeStatus",
     "AuthorizationStatus",
     "CallHomeTransport",
+    "CommStats",
+    "CsluTransport",
     "EventCallback",
+    "EventLogEntry",
     "Handle",
     "LicenseManager",
     "LicenseUsage",
+    "MessageHistory",
     "OffTransport",
+    "PolicyLicenseUsage",
+    "PolicyModeStatus",
+    "PolicyTransport",
     "RegistrationStatus",
+    "ReportSummary",
+    "RumReportStatus",
     "SmartTransport",
     "Status",
     "Timers",
     "Transport",
     "TransportConfig",
     "TransportStatus",
+    "TrustCodeStatus",
+    "UsageReporting",
     "make_transport",
 ]

@@ -49,6 +49,12 @@ EVENT_NAMES = frozenset(
         "agent.deregistration.succeeded",
         "agent.deregistration.failed",
         "agent.state.integrity_failed",
+        "agent.policy.report.closed",
+        "agent.policy.report.failed",
+        "agent.policy.reporting_overdue",
+        "agent.policy.import.succeeded",
+        "agent.policy.import.failed",
+        "agent.policy.authorization.returned",
     }
 )
 

@@ -19,7 +19,7 @@ from dataclasses import replace
 from typing import Any, Literal
 
 from smartlic.agent import _transitions as tr
-from smartlic.agent._exchanges import Exchanges
+from smartlic.agent._policy_runtime import PolicyRuntime
 from smartlic.agent._status import Attempt, Status
 from smartlic.agent._transports import TransportConfig, make_transport
 from smartlic.agent._usage import Handle, Ticker, check_request
@@ -30,8 +30,9 @@ from smartlic.errors import AlreadyRegistered, Conflict, InvalidInput, NotFound
 __all__ = ["Handle", "LicenseManager"]
 
 
-class LicenseManager(Exchanges):
-    """The license manager of one product instance (classic Smart Licensing).
+class LicenseManager(PolicyRuntime):
+    """The license manager of one product instance: Smart Licensing Using Policy (the default
+    for a new device) or classic Smart Licensing (``mode="classic"``).
 
     Usage::
 
@@ -59,6 +60,14 @@ class LicenseManager(Exchanges):
       ``Conflict`` (code ``not-registered`` / ``not-enabled``), ``InvalidInput``.
     * Persistence: ``state_dir`` holds the HMAC-protected state and the identity key
       (``_state``); evaluation time is saved by ``tick()``, exchanges and ``close()``.
+    * Policy mode (``mode="policy"``, docs/agent.md): every license is usable at once except
+      enforced and export-controlled ones, which need an authorization code
+      (``authorization_request``; ``request`` raises ``Forbidden`` code
+      ``authorization-required`` without one). Usage is sampled into RUM reports that
+      ``tick()``/``sync()`` send (transports smart, cslu, callhome, automatic) or
+      ``save_usage`` writes to a file (transport off); ``import_file`` installs ACKs,
+      policies, trust and authorization codes, all verified against ``authority_ca``.
+      ``trust(token)`` establishes trust online; ``start_api`` serves the collector pull API.
     * Events: ``on_event(callback)`` receives ``AgentEvent``s named in ``EVENT_NAMES``.
     * Transport: without ``transport`` the manager builds one from its persisted configuration
       (``set_transport``/``set_url``/``set_proxy``/``set_ca_bundle``), "callhome" with no URL
@@ -78,10 +87,13 @@ class LicenseManager(Exchanges):
         """Check out ``count`` units of ``tag`` (thread-safe, no I/O)."""
         check_request(tag, count)
         with self._lock:
+            if self._policy_mode:
+                self._policy_gate(tag, count)
             handle = Handle(next(self._ids), tag, count)
             self._handles[handle.id] = handle
             self._usage[tag] = self._usage.get(tag, 0) + count
             self._refresh(self.clock.now())
+            self._usage_log(tag)
             self._emit("agent.license.requested", tag=tag, count=count, status=self.check(tag))
         self._flush()
         return handle
@@ -97,6 +109,7 @@ class LicenseManager(Exchanges):
             else:
                 del self._usage[handle.tag]
             self._refresh(self.clock.now())
+            self._usage_log(handle.tag)
             self._emit("agent.license.released", tag=handle.tag, count=handle.count)
         self._flush()
 
@@ -119,11 +132,22 @@ class LicenseManager(Exchanges):
                 self._emit("agent.enabled" if enabled else "agent.disabled")
         self._flush()
 
-    def set_transport(self, type_: Literal["callhome", "smart", "off"]) -> None:
+    def _usage_log(self, tag: str) -> None:
+        if self._policy_mode:
+            text = f'count="{self._usage.get(tag, 0)}" entitlementTag="{tag}"'
+            self._log("SAEVT_ENDPOINT_USAGE", text, self.clock.now())
+
+    def set_transport(
+        self, type_: Literal["callhome", "smart", "off", "cslu", "automatic"]
+    ) -> None:
         self._configure(type=type_)
 
     def set_url(self, url: str | None) -> None:
         self._configure(url=url)
+
+    def set_cslu_url(self, url: str | None) -> None:
+        """``license smart url cslu <url>`` (e.g. ``http://cslu:8182/cslu/v1/pi``)."""
+        self._configure(cslu_url=url)
 
     def set_proxy(self, address: str | None, port: int | None = None) -> None:
         self._configure(proxy_address=address, proxy_port=port)
@@ -151,6 +175,7 @@ class LicenseManager(Exchanges):
         ``SignatureInvalid`` / ... from the authority or the response checks; ``Unavailable``
         when the authority cannot be reached (a retry is scheduled: state RETRY).
         """
+        self._require_classic()
         with self._exchange_lock:
             with self._lock:
                 self._require_enabled()
@@ -179,6 +204,7 @@ class LicenseManager(Exchanges):
     def renew(self, kind: Literal["auth", "id"]) -> Attempt:
         """``license smart renew auth|id``: exchange now; the outcome is in the returned Attempt
         (and in ``status()``); a failure schedules a retry rather than raising."""
+        self._require_classic()
         if kind not in ("auth", "id"):
             raise InvalidInput("renew what? 'auth' or 'id'")
         with self._exchange_lock:
@@ -197,7 +223,14 @@ class LicenseManager(Exchanges):
         return last
 
     def sync(self) -> Attempt | None:
-        """Send the current usage now if it changed since the last authorization (else None)."""
+        """Classic: send the current usage now if it changed since the last authorization
+        (else None). Policy mode: send the reports not yet acknowledged, a kept authorization
+        request, and poll what is pending (``license smart sync local``)."""
+        if self._policy_mode:
+            with self._exchange_lock:
+                attempt = self._policy_sync()
+            self._flush()
+            return attempt
         with self._exchange_lock:
             with self._lock:
                 if not (self._state.enabled and self._registered() and self._dirty()):
@@ -211,7 +244,13 @@ class LicenseManager(Exchanges):
     # ------------------------------------------------------------ timers and lifetime
 
     def tick(self) -> None:
-        """Run what is due at the clock's now: expiry transitions, retries, renewals, sync."""
+        """Run what is due at the clock's now: expiry transitions, retries, renewals, sync;
+        in policy mode: sampling, purging, polls and the report push when due."""
+        if self._policy_mode:
+            with self._exchange_lock:
+                self._policy_tick()
+            self._flush()
+            return
         with self._exchange_lock:
             with self._lock:
                 self._refresh(self.clock.now())
@@ -237,13 +276,21 @@ class LicenseManager(Exchanges):
             ticker.stop()
 
     def close(self) -> None:
-        """Stop the ticker, persist the evaluation accounting, close an owned transport."""
+        """Stop the ticker and the on-box API, persist, close an owned transport."""
         self.stop()
+        self.stop_api()
         with self._lock:
             self._refresh(self.clock.now())
             self._save()
             self._transport.close()
         self._flush()
+
+    def _require_classic(self) -> None:
+        if self._policy_mode:
+            raise Conflict(
+                "registration is classic Smart Licensing; in policy mode use trust()",
+                code="policy-mode",
+            )
 
     def __enter__(self) -> LicenseManager:
         return self

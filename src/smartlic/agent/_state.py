@@ -5,6 +5,7 @@ Files (all mode 0600)::
     state.json     {"version": 1, "data": "<compact JSON>", "hmac": "<hex HMAC-SHA256 of data>"}
     state.key      32 random bytes: the per-device HMAC key
     identity.key   the device's Ed25519 identity private key (PEM), while registered
+    trust.key      the device's Ed25519 trust key (PEM, policy mode): signs RUM reports
 
 Writes are atomic (temporary file, fsync, ``os.replace``, fsync of the directory), so a crash
 leaves the previous or the next state, never half of one.
@@ -43,9 +44,10 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from smartlic.agent._codec import from_json, to_json
+from smartlic.agent._policy_state import PolicyState
 from smartlic.agent._status import Attempt
 from smartlic.agent._transports import TransportConfig
-from smartlic.crypto import load_private_key, save_private_key
+from smartlic.crypto import generate_key, load_private_key, save_private_key
 from smartlic.domain.enums import AuthorizationState, RegistrationState
 from smartlic.errors import SmartlicError
 
@@ -115,6 +117,10 @@ class AgentState:
     eval_forfeited: bool = False  # set by a failed integrity check: no evaluation left
     eval_expired_at: datetime | None = None
     integrity_error: str | None = None
+    # "classic" for states written before policy mode existed (the field was absent then);
+    # a new device starts in policy mode (``ManagerCore``).
+    mode: str = "classic"
+    policy: PolicyState = field(default_factory=PolicyState)
 
 
 class StateStore:
@@ -125,6 +131,7 @@ class StateStore:
         self.state_path = self.directory / "state.json"
         self.key_path = self.directory / "state.key"
         self.identity_path = self.directory / "identity.key"
+        self.trust_path = self.directory / "trust.key"
 
     # ------------------------------------------------------------ state
 
@@ -183,12 +190,33 @@ class StateStore:
     def delete_identity_key(self) -> None:
         self.identity_path.unlink(missing_ok=True)
 
+    # ------------------------------------------------------------ trust key (policy mode)
+
+    def trust_key(self) -> Ed25519PrivateKey:
+        """The trust key, created (0600) on first use; it never changes afterwards."""
+        if self.trust_path.exists():
+            with contextlib.suppress(ValueError, SmartlicError):
+                return load_private_key(self.trust_path)
+        key = generate_key()
+        save_private_key(key, self.trust_path)
+        return key
+
 
 def _distrusted(data: str | None, now: datetime) -> AgentState:
     """A state that grants nothing: unregistered, evaluation consumed; config kept if readable."""
     state = AgentState(eval_forfeited=True, eval_expired_at=now)
     state.transport = _salvage_transport(data)
+    state.mode = _salvage_mode(data)
     return state
+
+
+def _salvage_mode(data: str | None) -> str:
+    # The mode grants nothing either; without it a policy-mode device would fall back to classic.
+    with contextlib.suppress(ValueError, TypeError, KeyError):
+        mode = json.loads(data or "null")["mode"]
+        if mode in ("classic", "policy"):
+            return str(mode)
+    return "policy" if data is None else "classic"
 
 
 def _salvage_transport(data: str | None) -> TransportConfig:

@@ -16,6 +16,15 @@ verifies every response it acts on, whatever carried it.
   send out Call Home HTTP message."). When a Call Home endpoint exists, only this class changes.
 * ``OffTransport()`` - "license smart transport off": no communication at all (offline files
   come later); every send raises ``Unavailable``.
+* ``CsluTransport(cslu_url)`` - "license smart transport cslu" (policy mode only): the same
+  vendor messages posted to a collector at ``http://<host>:8182/cslu/v1/pi``, which serves
+  ``/v2/devices/reportusage``, ``/v2/devices/authrequest``, ``/v2/accounts/poll`` and
+  ``/v1/trust`` under that prefix (``smartlic.collector.api.pi``).
+* "automatic" picks ``cslu`` when a CSLU URL is configured, else ``smart``.
+
+Policy mode (docs/usage-protocol.md) speaks ``post_policy(message, body)`` with message one of
+``reportusage``, ``authrequest``, ``poll``, ``trust`` (``PolicyTransport``): to the authority
+they go to ``/services/api/smart-accounts-and-licensing/v2/...`` and ``/api/device/v1/trust``.
 
 Both HTTP transports accept an HTTP(S) proxy (``proxy="http://host:port"``) and verify TLS,
 against ``ca_bundle`` when given.
@@ -54,15 +63,30 @@ from smartlic.formats.device_v1 import API_PREFIX
 
 __all__ = [
     "CallHomeTransport",
+    "CsluTransport",
     "OffTransport",
+    "PolicyTransport",
     "SmartTransport",
     "Transport",
     "TransportConfig",
     "make_transport",
 ]
 
-TRANSPORT_TYPES = ("callhome", "smart", "off")
+TRANSPORT_TYPES = ("callhome", "smart", "off", "cslu", "automatic")
 MESSAGES = ("register", "renew-id", "authorize", "deregister")
+VENDOR_PREFIX = "/services/api/smart-accounts-and-licensing"
+AUTHORITY_PATHS = {
+    "reportusage": f"{VENDOR_PREFIX}/v2/devices/reportusage",
+    "authrequest": f"{VENDOR_PREFIX}/v2/devices/authrequest",
+    "poll": f"{VENDOR_PREFIX}/v2/accounts/poll",
+    "trust": f"{API_PREFIX}/trust",
+}
+CSLU_PATHS = {
+    "reportusage": "/v2/devices/reportusage",
+    "authrequest": "/v2/devices/authrequest",
+    "poll": "/v2/accounts/poll",
+    "trust": "/v1/trust",
+}
 
 
 @runtime_checkable
@@ -80,6 +104,16 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class PolicyTransport(Protocol):
+    """Sends one policy-mode message (``reportusage``, ``authrequest``, ``poll``, ``trust``)."""
+
+    @property
+    def type(self) -> str: ...
+
+    def post_policy(self, message: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True)
 class TransportConfig:
     """The persisted transport settings ("license smart transport/url/proxy")."""
@@ -89,6 +123,7 @@ class TransportConfig:
     proxy_address: str | None = None
     proxy_port: int | None = None
     ca_bundle: str | None = None
+    cslu_url: str | None = None  # "license smart url cslu <url>"
 
     def __post_init__(self) -> None:
         if self.type not in TRANSPORT_TYPES:
@@ -110,6 +145,7 @@ class HttpTransport:
     """Posts JSON to ``<url>/api/device/v1/<message>`` with httpx; subclasses name the flavour."""
 
     type: ClassVar[str] = "smart"
+    paths: ClassVar[dict[str, str]] = AUTHORITY_PATHS
     failure_message: ClassVar[str] = "Fail to send out Smart Licensing HTTP message."
     user_agent: ClassVar[str] = "smartlic-agent/0.1 (smart)"
 
@@ -140,6 +176,16 @@ class HttpTransport:
             raise InvalidInput(f"unknown device-protocol message {message!r}")
         try:
             response = self._client.post(f"{self._url}{API_PREFIX}/{message}", json=dict(body))
+        except httpx.HTTPError as exc:
+            raise Unavailable(self.failure_message) from exc
+        return _decode(response, self.failure_message)
+
+    def post_policy(self, message: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        path = self.paths.get(message)
+        if path is None:
+            raise InvalidInput(f"unknown policy-mode message {message!r}")
+        try:
+            response = self._client.post(f"{self._url}{path}", json=dict(body))
         except httpx.HTTPError as exc:
             raise Unavailable(self.failure_message) from exc
         return _decode(response, self.failure_message)
@@ -175,6 +221,18 @@ class CallHomeTransport(HttpTransport):
     user_agent: ClassVar[str] = "smartlic-agent/0.1 (callhome)"
 
 
+class CsluTransport(HttpTransport):
+    """Policy-mode messages to a collector (CSLU) at ``.../cslu/v1/pi``."""
+
+    type: ClassVar[str] = "cslu"
+    paths: ClassVar[dict[str, str]] = CSLU_PATHS
+    failure_message: ClassVar[str] = "Fail to send out CSLU HTTP message."
+    user_agent: ClassVar[str] = "smartlic-agent/0.1 (cslu)"
+
+    def send(self, message: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        raise Unavailable("The CSLU transport carries policy-mode messages only.")
+
+
 class OffTransport:
     """No communication ("license smart transport off")."""
 
@@ -185,6 +243,9 @@ class OffTransport:
         return None
 
     def send(self, message: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        raise Unavailable("Transport is off: no communication with the authority.")
+
+    def post_policy(self, message: str, body: Mapping[str, Any]) -> dict[str, Any]:
         raise Unavailable("Transport is off: no communication with the authority.")
 
     def close(self) -> None:
@@ -207,11 +268,18 @@ class _NoUrlTransport(OffTransport):
     def send(self, message: str, body: Mapping[str, Any]) -> dict[str, Any]:
         raise Unavailable("No destination URL configured for the transport.")
 
+    def post_policy(self, message: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        raise Unavailable("No destination URL configured for the transport.")
+
 
 def make_transport(config: TransportConfig) -> Transport:
     """The transport a ``TransportConfig`` describes."""
     if config.type == "off":
         return OffTransport()
+    if config.type == "cslu" or (config.type == "automatic" and config.cslu_url):
+        if not config.cslu_url:
+            return _NoUrlTransport(config.type)
+        return CsluTransport(config.cslu_url, proxy=config.proxy, ca_bundle=config.ca_bundle)
     if not config.url:
         return _NoUrlTransport(config.type)
     cls = CallHomeTransport if config.type == "callhome" else SmartTransport

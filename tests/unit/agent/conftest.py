@@ -42,6 +42,7 @@ def make_manager(state_dir: Path, clock: ManualClock) -> Iterator[MakeManager]:
             "state_dir": state_dir,
             "transport": OffTransport(),
             "clock": clock,
+            "mode": "classic",  # these tests are classic Smart Licensing; policy: test_policy_*
         }
         kwargs.update(overrides)
         manager = LicenseManager(**kwargs)

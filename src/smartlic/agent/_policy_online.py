@@ -1,0 +1,187 @@
+"""Policy mode on the wire (docs/usage-protocol.md): report usage and poll for the ACK,
+request and return authorization codes, establish trust. Each exchange builds its request
+under the state lock, does the I/O without it, and installs the verified answer under it.
+
+Polling: the authority answers ``OK_POLL`` with a ``poll_id``; the agent polls at once a few
+times (our authority and collector usually complete immediately) and otherwise remembers the
+poll and retries at each ``tick()`` (the vendor's "Retrieve data processing result" job).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from smartlic.agent import _rum
+from smartlic.agent._policy_core import PolicyCore
+from smartlic.agent._policy_state import PendingPoll
+from smartlic.agent._transports import PolicyTransport
+from smartlic.errors import (
+    Conflict,
+    Forbidden,
+    InsufficientLicenses,
+    InvalidInput,
+    SmartlicError,
+    Unavailable,
+)
+from smartlic.formats.envelope import make_nonce, timestamp_ms
+from smartlic.formats.rum import sudi_json
+
+__all__ = ["PolicyOnline"]
+
+IMMEDIATE_POLLS = 3
+USAGE, POLLING, AUTH_REQUEST, AUTH_RETURN, TRUST = (
+    "Usage Reporting",
+    "Result Polling",
+    "Authorization Request",
+    "Authorization Return",
+    "Trust Establishment",
+)
+_ERRORS: dict[str, type[SmartlicError]] = {
+    "insufficient-licenses": InsufficientLicenses,
+    "export-not-allowed": Forbidden,
+    "forbidden": Forbidden,
+    "not-enforced": InvalidInput,
+    "unknown-tag": InvalidInput,
+}
+
+
+class PolicyOnline(PolicyCore):
+    def _post(self, kind: str, message: str, body: dict[str, Any]) -> dict[str, Any]:
+        """One message through the transport, counted in the communication statistics."""
+        transport = self._transport
+        now = self.clock.now()
+        try:
+            if not isinstance(transport, PolicyTransport):
+                raise Unavailable(f"the {transport.type} transport cannot carry policy messages")
+            answer = transport.post_policy(message, body)
+        except Exception as exc:
+            with self._lock:
+                self._comm(
+                    kind,
+                    now,
+                    "NO REPLY" if isinstance(exc, Unavailable) else "INVALID",
+                    getattr(exc, "detail", str(exc)),
+                )
+                self._save()
+            raise
+        with self._lock:
+            self._comm(kind, now, str(answer.get("status") or "OK"), None)
+        return answer
+
+    def _data(self, **fields: Any) -> dict[str, Any]:
+        now = self.clock.now()
+        return {"data": {"timestamp": timestamp_ms(now), "nonce": make_nonce(), **fields}}
+
+    # ------------------------------------------------------------ usage reporting
+
+    def _push_reports(self) -> int:
+        """Close the open reports and send every report not yet acknowledged; 0 if none."""
+        now = self.clock.now()
+        with self._lock:
+            self._refresh(now)
+            self._close_open(None, now)
+            pending = _rum.unacknowledged(self._ps())
+            self._save()
+            if not pending:
+                return 0
+            usage = [json.loads(r.envelope or "{}") for r in pending]
+        body = self._data(reports=[{"sudi": sudi_json(self.udi), "usage": usage}])
+        try:
+            answer = self._post(USAGE, "reportusage", body)
+        except Exception:
+            with self._lock:
+                self._ps().push_failures += 1
+                self._emit("agent.policy.report.failed", reports=len(pending))
+                self._save()
+            raise
+        with self._lock:
+            for r in pending:
+                r.sent_at = now
+            self._ps().last_report_push, self._ps().push_failures = now, 0
+            self._save()
+        self._follow(answer)
+        return len(pending)
+
+    # ------------------------------------------------------------ polling
+
+    def _follow(self, answer: dict[str, Any]) -> dict[str, Any] | None:
+        """Poll an ``OK_POLL`` answer to ``COMPLETE`` and install it; None if still pending."""
+        for _ in range(IMMEDIATE_POLLS):
+            if answer.get("status") == "COMPLETE":
+                return self._complete(answer)
+            poll_id, action = answer.get("poll_id"), answer.get("action") or answer.get("type")
+            if not isinstance(poll_id, int):
+                raise InvalidInput(f"unexpected answer status {answer.get('status')!r}")
+            answer = self._post(POLLING, "poll", self._data(poll_id=poll_id, action=action))
+            if answer.get("status") == "OK_POLL" and answer.get("poll_id") is None:
+                answer = {**answer, "poll_id": poll_id, "action": action}
+        if answer.get("status") == "COMPLETE":
+            return self._complete(answer)
+        with self._lock:
+            self._ps().pending_polls.append(
+                PendingPoll(int(answer["poll_id"]), str(answer.get("action")), self.clock.now())
+            )
+            self._save()
+        return None
+
+    def _poll_pending(self) -> None:
+        with self._lock:
+            polls, self._ps().pending_polls = list(self._ps().pending_polls), []
+        for p in polls:
+            try:
+                self._follow({"status": "OK_POLL", "poll_id": p.poll_id, "action": p.action})
+            except SmartlicError:
+                with self._lock:
+                    self._ps().pending_polls.append(p)
+                    self._save()
+
+    def _complete(self, answer: dict[str, Any]) -> dict[str, Any]:
+        data = answer.get("data") if isinstance(answer.get("data"), dict) else {}
+        assert isinstance(data, dict)
+        ours = sudi_json(self.udi)
+        for item in data.get("acknowledgements") or []:
+            if item.get("sudi") == ours and item.get("smart_license"):
+                self._install(_b64(item["smart_license"]), "online")
+        for err in data.get("errors") or []:
+            if err.get("sudi") == ours:
+                self._rejected(err.get("rejected") or [])
+        return data
+
+    def _rejected(self, rejected: list[Any]) -> None:
+        reasons = "; ".join(str(r.get("reason")) for r in rejected if isinstance(r, dict))
+        with self._lock:
+            rec = self._ps().comm.get(USAGE)
+            if rec is not None:
+                rec.failure_reason = reasons or "rejected"
+            self._log(
+                "SAEVT_RUM_REJECTED", f"%SMART_LIC-3-REPORT_REJECTED: {reasons}", self.clock.now()
+            )
+            self._save()
+
+    # ------------------------------------------------------------ authorization codes
+
+    def _send_auth(self, kind: str, **fields: Any) -> list[dict[str, Any]]:
+        answer = self._post(kind, "authrequest", self._data(**fields))
+        done = self._follow(answer)
+        if done is None:
+            raise Unavailable("the authorization answer is not ready yet; it is polled later")
+        items = [i for i in done.get("authorizations") or [] if isinstance(i, dict)]
+        failed = [i for i in items if i.get("status") != "SUCCESS"]
+        if failed:
+            first = failed[0]
+            cls = _ERRORS.get(str(first.get("error_code")), Conflict)
+            raise cls(str(first.get("status_message") or "refused"), code=first.get("error_code"))
+        return items
+
+    def _trust_exchange(self, envelope: dict[str, Any]) -> dict[str, Any]:
+        return self._post(TRUST, "trust", envelope)
+
+
+def _b64(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidInput("the answer's smart_license is not base64") from exc

@@ -1,0 +1,117 @@
+"""Authority files for the agent's policy-mode unit tests, signed by real authority keys
+(``FileSigner`` is what the authority itself uses; no database is involved)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smartlic.agent import LicenseManager, OffTransport
+from smartlic.authority.keys import AuthorityKeys
+from smartlic.authority.services._files import FileSigner
+from smartlic.clock import ManualClock
+from smartlic.crypto import Udi
+from smartlic.domain.policy import CISCO_DEFAULT, Policy
+from smartlic.domain.products import DEFAULT_PROFILE, GATEWAY_PROFILE
+from smartlic.formats.rum import key_id_of
+from smartlic.formats.slp import write_file
+
+UDI = Udi("IXM-LPWA-900-16-K9", "FOC242145DW")
+CPF = GATEWAY_PROFILE.license("LORAWAN_CPF").tag  # subscription
+ATM = DEFAULT_PROFILE.license("atm").tag  # perpetual
+IPSEC = DEFAULT_PROFILE.license("ipsec").tag  # export-controlled
+CATALOGUE = {s.tag: s for s in (*DEFAULT_PROFILE.licenses, *GATEWAY_PROFILE.licenses)}
+
+Make = Callable[..., LicenseManager]
+
+
+@pytest.fixture
+def authority(tmp_path: Path, clock: ManualClock) -> AuthorityKeys:
+    return AuthorityKeys.create(tmp_path / "authority", clock.now())
+
+
+@pytest.fixture
+def make_policy(tmp_path: Path, clock: ManualClock, authority: AuthorityKeys) -> Iterator[Make]:
+    made: list[LicenseManager] = []
+
+    def make(**overrides: Any) -> LicenseManager:
+        kwargs: dict[str, Any] = {
+            "udi": UDI,
+            "hostname": "gateway",
+            "state_dir": tmp_path / "device",
+            "transport": OffTransport(),
+            "clock": clock,
+            "catalogue": CATALOGUE,
+            "authority_ca": authority.ca_pem,
+        }
+        kwargs.update(overrides)
+        manager = LicenseManager(**kwargs)
+        made.append(manager)
+        return manager
+
+    yield make
+    for manager in made:
+        manager.close()
+
+
+class Files:
+    """Builds authority files for one device."""
+
+    def __init__(self, keys: AuthorityKeys, clock: ManualClock, udi: Udi = UDI) -> None:
+        self.signer, self.clock, self.udi = FileSigner(keys), clock, udi
+
+    def section(self, name: str, payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        body = {"udi": {"pid": self.udi.pid, "sn": self.udi.sn}, **payload}
+        return name, self.signer.section(body, self.clock.now())
+
+    def ack(self, ids: list[int], policy: Policy | None = None) -> bytes:
+        sections = [
+            self.section(
+                "smartLicenseRumAck",
+                {
+                    "type": "rum-ack",
+                    "acknowledged": ids,
+                    "rejected": [],
+                    "smart_account": "Example Corp",
+                    "virtual_account": "East",
+                },
+            ),
+            self.section("smartLicensePolicy", {"type": "policy", "policy": (policy or CISCO_DEFAULT).to_json()}),
+        ]
+        return write_file(sections)
+
+    def trust(self, manager: LicenseManager) -> bytes:
+        key = manager._trust_key().public_key()
+        return write_file(
+            [
+                self.section(
+                    "smartLicenseTrustCode",
+                    {
+                        "type": "trust-code",
+                        "key_id": key_id_of(key),
+                        "public_key": "",
+                        "smart_account": "Example Corp",
+                        "virtual_account": "East",
+                        "expires_at": "2034-01-01T00:00:00Z",
+                    },
+                )
+            ]
+        )
+
+    def code(self, tag: str, count: int, code_id: str) -> bytes:
+        return write_file(
+            [
+                self.section(
+                    "smartLicenseAuthorization",
+                    {
+                        "type": "authorization-code",
+                        "code_id": code_id,
+                        "entitlements": [{"tag": tag, "count": count}],
+                        "confirmation_code": "1fc54c75",
+                    },
+                )
+            ]
+        )
