@@ -307,6 +307,7 @@ def test_bad_files_are_refused_and_nothing_is_stored(
 
 @pytest.fixture
 def small_limit(monkeypatch: pytest.MonkeyPatch) -> int:
+    assert deps_usage.MAX_UPLOAD_BYTES == 64 * 1024 * 1024
     monkeypatch.setattr(deps_usage, "MAX_UPLOAD_BYTES", 4096)
     return 4096
 

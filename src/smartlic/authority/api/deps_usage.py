@@ -25,6 +25,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from smartlic.authority.api.deps import (
+    PrincipalDep,
     ServicesDep,
     _api_key,
     _bearer,
@@ -44,6 +45,7 @@ __all__ = [
     "UnsupportedMediaType",
     "Upload",
     "UploadDep",
+    "VaWriterDep",
     "attachment",
     "can_write_in_account",
 ]
@@ -121,6 +123,16 @@ def get_device_channel(
 
 
 DeviceChannelDep = Annotated[DeviceChannel, Depends(get_device_channel)]
+
+
+def get_va_writer(domain: str, virtual_account: str, principal: PrincipalDep) -> Principal:
+    """The caller, once allowed to change ``virtual_account``; declared before an upload so a
+    stranger is refused before the body is read."""
+    can_write_va(principal, domain, virtual_account)
+    return principal
+
+
+VaWriterDep = Annotated[Principal, Depends(get_va_writer)]
 
 
 def can_write_in_account(principal: Principal, domain: str) -> None:

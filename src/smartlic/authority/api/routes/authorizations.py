@@ -14,11 +14,11 @@ from smartlic.authority.api.deps import (
     PrincipalDep,
     ServicesDep,
     can_read_account,
-    can_write_va,
 )
 from smartlic.authority.api.deps_usage import (
     UPLOAD_BODY,
     UploadDep,
+    VaWriterDep,
     attachment,
     can_write_in_account,
 )
@@ -54,11 +54,10 @@ def _visible(principal: Principal, codes: list[AuthorizationCodeOut]) -> Authori
 def request_code(
     domain: str,
     virtual_account: str,
+    principal: VaWriterDep,
     upload: UploadDep,
     services: ServicesDep,
-    principal: PrincipalDep,
 ) -> Response:
-    can_write_va(principal, domain, virtual_account)
     data = services.authorizations.request_file(
         domain, virtual_account, content=upload.content, actor=principal.label()
     )

@@ -20,20 +20,20 @@ from smartlic.authority.api.deps import (
     SettingsDep,
     can_read_account,
     can_read_va,
-    can_write_va,
 )
 from smartlic.authority.api.deps_usage import (
     UPLOAD_BODY,
     DeviceChannelDep,
     OptionalPrincipalDep,
     UploadDep,
+    VaWriterDep,
     attachment,
 )
 from smartlic.authority.api.routes._common import ACCOUNT, COMMON_PROBLEMS, VIRTUAL_ACCOUNT
 from smartlic.authority.api.schemas.problem import problem_responses
 from smartlic.authority.api.schemas.usage import (
     OkPollPublic,
-    PollCompletePublic,
+    PollAnswerPublic,
     UsageFilePublic,
     UsageFilesPublic,
     UsageRecordsPublic,
@@ -45,10 +45,7 @@ __all__ = ["VENDOR_PREFIX", "router"]
 VENDOR_PREFIX = "/services/api/smart-accounts-and-licensing"
 Answer = dict[str, Any]
 OK_POLL: dict[int | str, dict[str, Any]] = {200: {"model": OkPollPublic}}
-POLLED: dict[int | str, dict[str, Any]] = {
-    200: {"model": OkPollPublic, "description": "OK_POLL while pending"},
-    "2XX": {"model": PollCompletePublic, "description": "COMPLETE (also status 200)"},
-}
+POLLED: dict[int | str, dict[str, Any]] = {200: {"model": PollAnswerPublic}}
 FILE_DOWNLOAD: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {"application/xml": {}, "application/gzip": {}},
@@ -117,11 +114,10 @@ router.include_router(vendor)
 def upload_usage_file(
     domain: str,
     virtual_account: str,
+    principal: VaWriterDep,
     upload: UploadDep,
     services: ServicesDep,
-    principal: PrincipalDep,
 ) -> UsageFilePublic:
-    can_write_va(principal, domain, virtual_account)
     out = services.usage.upload_usage_file(
         domain,
         virtual_account,

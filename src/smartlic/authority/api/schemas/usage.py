@@ -19,7 +19,7 @@ __all__ = [
     "AuthorizationCodesPublic",
     "AuthorizationReturn",
     "OkPollPublic",
-    "PollCompletePublic",
+    "PollAnswerPublic",
     "TrustPublic",
     "UsageFilePublic",
     "UsageFilesPublic",
@@ -51,11 +51,16 @@ class OkPollPublic(_Passthrough):
     action: str | None = Field(default=None, examples=["acknowledgements", "authorizations"])
 
 
-class PollCompletePublic(_Passthrough):
-    status: str = Field(examples=["COMPLETE"])
-    type: str = Field(examples=["acknowledgements", "authorizations"])
+class PollAnswerPublic(_Passthrough):
+    """``OK_POLL`` while pending (``poll_interval``), then ``COMPLETE`` (``type``, ``data``)."""
+
+    status: str = Field(examples=["OK_POLL", "COMPLETE"])
     poll_id: int
-    data: dict[str, Any] = Field(description="`acknowledgements` or `authorizations` items")
+    poll_interval: int | None = Field(default=None, description="while pending")
+    type: str | None = Field(default=None, examples=["acknowledgements", "authorizations"])
+    data: dict[str, Any] | None = Field(
+        default=None, description="when complete: `acknowledgements` or `authorizations` items"
+    )
 
 
 class TrustPublic(_Passthrough):
