@@ -19,13 +19,14 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services import build_services
@@ -41,7 +42,7 @@ MAX_USES = 5
 DEVICES = 20
 DOMAIN = "mp.example"
 REGISTER = "/api/device/v1/register"
-START_TIMEOUT_S = 20.0
+START_TIMEOUT_S = 30.0
 
 
 @dataclass
@@ -126,27 +127,45 @@ def _start_servers(world: World, tmp_path: Path, count: int) -> list[AuthorityPr
     return servers
 
 
-def _pg_database(server_url: str, worker: str) -> str:
-    name = f"smartlic_mp_{worker}"
-    admin = create_engine(make_engine(server_url).url, isolation_level="AUTOCOMMIT")
+def _admin(server_url: str) -> Engine:
+    return create_engine(make_engine(server_url).url, isolation_level="AUTOCOMMIT")
+
+
+@contextmanager
+def _pg_database(server_url: str, worker: str) -> Iterator[str]:
+    """A database of our own, dropped afterwards. The pid keeps two pytest sessions on one
+    server (two developers, or CI jobs) from dropping each other's database."""
+    name = f"smartlic_mp_{worker}_{os.getpid()}"
+    admin = _admin(server_url)
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return server_url.rsplit("/", 1)[0] + "/" + name
+    try:
+        yield server_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def _sqlite_database(tmp_path: Path) -> Iterator[str]:
+    yield f"sqlite:///{tmp_path / 'shared.sqlite3'}"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
-def world(request: pytest.FixtureRequest, tmp_path: Path, worker_id: str) -> World:
+def world(request: pytest.FixtureRequest, tmp_path: Path, worker_id: str) -> Iterator[World]:
+    database: AbstractContextManager[str]
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+        database = _sqlite_database(tmp_path)
     else:
-        url = _pg_database(request.getfixturevalue("pg_server_url"), worker_id)
-    upgrade(url)
-    # Created before the servers start: two processes racing load_or_create() would each
-    # write their own CA into the shared directory.
-    keys = AuthorityKeys.create(tmp_path / "keys", SystemClock().now())
-    return World(url, tmp_path / "keys", keys)
+        database = _pg_database(request.getfixturevalue("pg_server_url"), worker_id)
+    with database as url:
+        upgrade(url)
+        # Created before the servers start: two processes racing load_or_create() would each
+        # write their own CA into the shared directory.
+        keys = AuthorityKeys.create(tmp_path / "keys", SystemClock().now())
+        yield World(url, tmp_path / "keys", keys)
 
 
 @pytest.fixture
