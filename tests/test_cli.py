@@ -19,7 +19,7 @@ from smartlic.authority.services import build_services
 from smartlic.authority.settings import AuthoritySettings
 from smartlic.cli import app
 from smartlic.clock import SystemClock
-from smartlic.domain.products import DEFAULT_PROFILE
+from smartlic.domain.products import ALL_LICENSES
 from smartlic.storage import make_engine
 
 runner = CliRunner()
@@ -113,7 +113,7 @@ def _check_demo_contents(data_dir: Path, api_key: str) -> None:
         vas = [va.name for va in services.accounts.list_virtual_accounts("demo.example")]
         assert vas == ["DEFAULT", "Lab"]
         lines = services.licenses.compliance("demo.example", "DEFAULT").lines
-        specs = DEFAULT_PROFILE.licenses
+        specs = ALL_LICENSES
         assert len(lines) == len(specs) == len(services.licenses.list_catalogue())
         kinds = [h.kind.value for line in lines for h in line.holdings]
         perpetual = sum(not spec.subscription for spec in specs)

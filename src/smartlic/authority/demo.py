@@ -25,7 +25,7 @@ from smartlic.authority.services import Services
 from smartlic.authority.services.interfaces import PoolLineOut
 from smartlic.clock import Clock
 from smartlic.domain.enums import HoldingKind, Role
-from smartlic.domain.products import DEFAULT_PROFILE, LicenseSpec
+from smartlic.domain.products import ALL_LICENSES, DEFAULT_PROFILE, LicenseSpec
 from smartlic.errors import AuthenticationFailed, NotFound
 
 __all__ = ["DEMO_DOMAIN", "DEMO_NAME", "DemoResult", "seed_demo"]
@@ -94,7 +94,7 @@ def _ensure_virtual_accounts(services: Services) -> bool:
 
 def _ensure_catalogue(services: Services) -> bool:
     defined = {lic.tag for lic in services.licenses.list_catalogue()}
-    missing = [spec for spec in DEFAULT_PROFILE.licenses if spec.tag not in defined]
+    missing = [spec for spec in ALL_LICENSES if spec.tag not in defined]
     for spec in missing:
         services.licenses.define_license(
             tag=spec.tag,
@@ -114,7 +114,7 @@ def _ensure_holdings(services: Services, clock: Clock) -> bool:
     starts = clock.now()
     ends = starts + timedelta(days=365)
     added = False
-    for spec in DEFAULT_PROFILE.licenses:
+    for spec in ALL_LICENSES:
         kind = HoldingKind.TERM if spec.subscription else HoldingKind.PERPETUAL
         if _has(lines.get(spec.tag), kind):
             continue

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from smartlic.domain.enums import Enforcement
 
 __all__ = [
+    "ALL_LICENSES",
     "DEFAULT_PROFILE",
     "GATEWAY_PROFILE",
     "PROFILES",
@@ -147,3 +148,8 @@ GATEWAY_PROFILE = ProductProfile(
 )
 
 PROFILES: dict[str, ProductProfile] = {"asr903": DEFAULT_PROFILE, "ixm": GATEWAY_PROFILE}
+
+# Every license of every profile, once (what a demo authority sells).
+ALL_LICENSES: tuple[LicenseSpec, ...] = tuple(
+    {spec.tag: spec for p in PROFILES.values() for spec in p.licenses}.values()
+)
