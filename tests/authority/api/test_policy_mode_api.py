@@ -538,3 +538,17 @@ def test_roles_and_missing_keys(world: World) -> None:
         "invalid-input",
     )
     assert usage_files(world)["total"] == 0
+
+
+def test_admin_key_names_the_account_in_headers(world: World) -> None:
+    dev = world.device("VIA-ADMIN")
+    headers = {"X-CSW-SMART-ACCOUNT-ID": DOMAIN, "X-CSW-VIRTUAL-ACCOUNT-ID": "Prod"}
+    answer = ok(report(world, world.api, dev.body(dev.report(TAG, 2)), headers=headers))
+    ack = only_ack(world, complete(world, world.api, answer))
+    assert ack["smartLicenseAccountInfo"]["virtual_account"] == "Prod"
+    assert pool_line(world.api, "Prod")["in_use"] == 2
+    lost = {"X-CSW-SMART-ACCOUNT-ID": "nobody.example", "X-CSW-VIRTUAL-ACCOUNT-ID": "Prod"}
+    other = world.device("LOST")
+    problem(
+        report(world, world.api, other.body(other.report(TAG, 1)), headers=lost), 404, "not-found"
+    )
