@@ -1,0 +1,71 @@
+"""Collector-initiated mode: the collector pulls reports from devices' on-box API and pushes the
+authority's ACKs back; bad credentials and unreachable devices show as FAILED alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from smartlic.collector.services import _base
+from tests.authority.api.conftest import serve_in_thread
+from tests.authority.api.helpers import TAG, ok, pool_line
+from tests.collector.conftest import Collector, World
+from tests.collector.onbox import OnBoxDevice
+from tests.collector.procs import free_port
+
+
+@pytest.fixture
+def onbox(world: World) -> Iterator[list[tuple[OnBoxDevice, str]]]:
+    boxes = []
+    for i in range(3):
+        box = OnBoxDevice(world.device(f"PULL{i}"))
+        server, thread, url = serve_in_thread(box.app())
+        boxes.append((box, url, server, thread))
+    yield [(box, url) for box, url, _, _ in boxes]
+    for _, _, server, thread in boxes:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def add(collector: Collector, box: OnBoxDevice, url: str, password: str = "cisco123") -> None:
+    body = {
+        "pid": box.device.udi.pid,
+        "sn": box.device.udi.sn,
+        "address": url,
+        "username": "admin",
+        "password": password,
+    }
+    ok(collector.api.post("/api/v1/devices", json=body), 201)
+
+
+def test_pull_forward_and_push_acks(
+    world: World, collector: Collector, onbox: list[tuple[OnBoxDevice, str]]
+) -> None:
+    for i, (box, url) in enumerate(onbox):
+        box.reports += [box.device.report(TAG, i + 1), box.device.report(TAG, i + 1)]
+        add(collector, box, url)
+    pulled = ok(collector.api.post("/api/v1/actions/pull"))
+    assert pulled["devices"] == 3 and pulled["reports"] == 6, pulled
+    collector.services.forwarder.sync()
+    pushed = ok(collector.api.post("/api/v1/actions/pull"))
+    assert pushed["delivered"] == 3
+    for box, _ in onbox:
+        assert box.pending() == []  # the device has imported its ACK
+        world.sections(box.imported[0])  # signed by the authority, unchanged
+    assert pool_line(world.api, "Prod")["in_use"] == 1 + 2 + 3
+    assert {d.alerts[0] for d in collector.services.status.devices()} == {_base.ACK_TO_DEVICE}
+
+
+def test_bad_credentials_and_unreachable_devices(
+    world: World, collector: Collector, onbox: list[tuple[OnBoxDevice, str]]
+) -> None:
+    (box, url), (other, _) = onbox[0], onbox[1]
+    box.reports.append(box.device.report(TAG, 1))
+    add(collector, box, url, password="wrong")
+    add(collector, other, f"http://127.0.0.1:{free_port()}")
+    result = collector.services.puller.pull_all()
+    assert result.devices == 0 and len(result.errors) == 2
+    alerts = [d.alerts[0] for d in collector.services.status.devices()]
+    assert all(a.startswith("FAILED Usage report from product instance") for a in alerts)
+    assert "401" in alerts[0] and "unreachable" in alerts[1]
