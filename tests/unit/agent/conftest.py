@@ -13,9 +13,12 @@ from typing import Any
 import pytest
 
 from smartlic.agent import AgentEvent, LicenseManager, OffTransport
+from smartlic.authority.keys import AuthorityKeys
 from smartlic.clock import ManualClock
 from smartlic.crypto import Udi
 from smartlic.domain.products import DEFAULT_PROFILE
+from tests.unit.agent.policy_helpers import CATALOGUE, Make
+from tests.unit.agent.policy_helpers import UDI as POLICY_UDI
 
 UDI = Udi("ASR-903", "FOX1234ABCD")
 ATM = DEFAULT_PROFILE.license("atm").tag
@@ -78,3 +81,35 @@ def closed_port_url() -> str:
 
 def names(events: list[AgentEvent]) -> list[str]:
     return [e.name for e in events]
+
+
+# ------------------------------------------------------------------ policy mode
+
+
+@pytest.fixture
+def authority(tmp_path: Path, clock: ManualClock) -> AuthorityKeys:
+    return AuthorityKeys.create(tmp_path / "authority", clock.now())
+
+
+@pytest.fixture
+def make_policy(tmp_path: Path, clock: ManualClock, authority: AuthorityKeys) -> Iterator[Make]:
+    made: list[LicenseManager] = []
+
+    def make(**overrides: Any) -> LicenseManager:
+        kwargs: dict[str, Any] = {
+            "udi": POLICY_UDI,
+            "hostname": "gateway",
+            "state_dir": tmp_path / "device",
+            "transport": OffTransport(),
+            "clock": clock,
+            "catalogue": CATALOGUE,
+            "authority_ca": authority.ca_pem,
+        }
+        kwargs.update(overrides)
+        manager = LicenseManager(**kwargs)
+        made.append(manager)
+        return manager
+
+    yield make
+    for manager in made:
+        manager.close()

@@ -3,13 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import pytest
-
-from smartlic.agent import LicenseManager, OffTransport
+from smartlic.agent import LicenseManager
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services._files import FileSigner
 from smartlic.clock import ManualClock
@@ -26,35 +23,6 @@ IPSEC = DEFAULT_PROFILE.license("ipsec").tag  # export-controlled
 CATALOGUE = {s.tag: s for s in (*DEFAULT_PROFILE.licenses, *GATEWAY_PROFILE.licenses)}
 
 Make = Callable[..., LicenseManager]
-
-
-@pytest.fixture
-def authority(tmp_path: Path, clock: ManualClock) -> AuthorityKeys:
-    return AuthorityKeys.create(tmp_path / "authority", clock.now())
-
-
-@pytest.fixture
-def make_policy(tmp_path: Path, clock: ManualClock, authority: AuthorityKeys) -> Iterator[Make]:
-    made: list[LicenseManager] = []
-
-    def make(**overrides: Any) -> LicenseManager:
-        kwargs: dict[str, Any] = {
-            "udi": UDI,
-            "hostname": "gateway",
-            "state_dir": tmp_path / "device",
-            "transport": OffTransport(),
-            "clock": clock,
-            "catalogue": CATALOGUE,
-            "authority_ca": authority.ca_pem,
-        }
-        kwargs.update(overrides)
-        manager = LicenseManager(**kwargs)
-        made.append(manager)
-        return manager
-
-    yield make
-    for manager in made:
-        manager.close()
 
 
 class Files:
@@ -79,7 +47,10 @@ class Files:
                     "virtual_account": "East",
                 },
             ),
-            self.section("smartLicensePolicy", {"type": "policy", "policy": (policy or CISCO_DEFAULT).to_json()}),
+            self.section(
+                "smartLicensePolicy",
+                {"type": "policy", "policy": (policy or CISCO_DEFAULT).to_json()},
+            ),
         ]
         return write_file(sections)
 

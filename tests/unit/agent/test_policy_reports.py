@@ -9,12 +9,10 @@ from smartlic.agent import LicenseManager, OffTransport
 from smartlic.clock import ManualClock
 from smartlic.formats.rum import parse_usage_file, read_report, verify_report
 from tests.unit.agent.conftest import UDI as CLASSIC_UDI
-from tests.unit.agent.policy_helpers import (  # noqa: F401 - fixtures
+from tests.unit.agent.policy_helpers import (
     ATM,
     CPF,
     Make,
-    authority,
-    make_policy,
 )
 
 
@@ -71,7 +69,9 @@ def test_reports_open_close_and_chain_with_increasing_ids(
         assert prev.metric_value == r.metric_value and prev.next_report_id == r.report_id
 
 
-def test_a_closed_report_is_immutable(make_policy: Make, clock: ManualClock, tmp_path: Path) -> None:
+def test_a_closed_report_is_immutable(
+    make_policy: Make, clock: ManualClock, tmp_path: Path
+) -> None:
     manager = make_policy()
     manager.request(ATM)
     clock.advance(hours=1)
