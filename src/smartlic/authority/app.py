@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
 
 import smartlic
@@ -66,7 +67,7 @@ def create_app(
         if engine is not None:  # only what create_app built itself
             engine.dispose()
 
-    app = FastAPI(
+    app = FastAPIOffline(  # Swagger UI and ReDoc assets served locally: air-gapped sites
         title="smartlic authority",
         version=smartlic.__version__,
         description=DESCRIPTION,
