@@ -1,4 +1,5 @@
-"""The authority served by uvicorn in its own process on loopback, for HTTP benchmarks.
+"""The authority (``python -m smartlic authority serve``, uvicorn inside) in its own process
+on loopback, for HTTP benchmarks.
 
 A separate process keeps the benchmark client's CPU (JSON, httpx) off the server's GIL: on a
 2-core machine the server gets one core and the client the other.
@@ -21,8 +22,6 @@ from types import TracebackType
 
 import httpx
 
-APP = "smartlic.authority.app:app_from_env"
-
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -38,6 +37,9 @@ class AuthorityServer:
             SMARTLIC_AUTHORITY_DATABASE_URL=database_url,
             SMARTLIC_AUTHORITY_KEY_DIR=str(key_dir),
             SMARTLIC_AUTHORITY_DATA_DIR=str(data_dir),
+            # Warning hides uvicorn's access log (one INFO line per request): a log line per
+            # request is an operator's choice, not the service's cost.
+            SMARTLIC_AUTHORITY_LOG_LEVEL="warning",
         )
         self.log_path = data_dir / "server.log"
         self.port = free_port()
@@ -45,12 +47,10 @@ class AuthorityServer:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def command(self) -> list[str]:
-        # One worker, like the in-process baseline; no access log (a log line per request is
-        # an operator's choice, not the service's cost).
+        # The shipped command, one worker like the in-process baseline.
         return [
-            sys.executable, "-m", "uvicorn", "--factory", APP,
-            "--host", "127.0.0.1", "--port", str(self.port),
-            "--log-level", "warning", "--no-access-log",
+            sys.executable, "-m", "smartlic", "authority", "serve",
+            "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
         ]  # fmt: skip
 
     def __enter__(self) -> AuthorityServer:

@@ -62,7 +62,7 @@ from smartlic.storage.models import License, SmartAccount, VirtualAccount
 DOMAIN = "bench.example"
 DEVICE = "/api/device/v1"
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
-PG_DATABASE = "smartlic_bench"
+PG_DATABASE = f"smartlic_bench_{os.getpid()}"  # two runs at once must not collide
 WARMUP = 20
 SHORT_TAGS = 3
 

@@ -1,8 +1,8 @@
 """Issue 2, "done when": two authority processes on one database register concurrently with a
 token limited to N uses, and exactly N registrations succeed.
 
-Two real uvicorn processes serve ``smartlic.authority.app:app_from_env`` on loopback, sharing
-one database URL and one key directory through ``SMARTLIC_AUTHORITY_*`` variables. The token is
+Two real ``python -m smartlic authority serve`` processes listen on loopback, sharing one
+database URL and one key directory through ``SMARTLIC_AUTHORITY_*`` variables. The token is
 created through the services on the same database; then 20 devices with distinct UDIs register
 at once, split across both servers. The race being tested is "check uses, then increment" in
 two processes: ``consume_token`` closes it with one conditional UPDATE (PostgreSQL row lock;
@@ -64,12 +64,13 @@ def _server_env(world: World, data_dir: Path) -> dict[str, str]:
         SMARTLIC_AUTHORITY_DATABASE_URL=world.url,
         SMARTLIC_AUTHORITY_KEY_DIR=str(world.key_dir),
         SMARTLIC_AUTHORITY_DATA_DIR=str(data_dir),
+        SMARTLIC_AUTHORITY_LOG_LEVEL="warning",
     )
     return env
 
 
 class AuthorityProcess:
-    """``uvicorn --factory smartlic.authority.app:app_from_env`` on a free loopback port."""
+    """``python -m smartlic authority serve`` on a free loopback port."""
 
     def __init__(self, world: World, workdir: Path) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
@@ -77,9 +78,8 @@ class AuthorityProcess:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [
-            sys.executable, "-m", "uvicorn", "--factory", "smartlic.authority.app:app_from_env",
+            sys.executable, "-m", "smartlic", "authority", "serve",
             "--host", "127.0.0.1", "--port", str(self.port),
-            "--log-level", "warning", "--no-access-log",
         ]  # fmt: skip
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
