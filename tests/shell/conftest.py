@@ -34,6 +34,7 @@ def make_device(tmp_path: Path, clock: ManualClock) -> Iterator[Callable[..., De
 
     def make(state: Path | None = None, **options: str) -> Device:
         options.setdefault("sn", "FOX1234ABCD")
+        options.setdefault("mode", "classic")  # new devices run policy mode; these test classic
         device = open_device(state or tmp_path / "r1", clock=clock, **options)
         opened.append(device)
         return device

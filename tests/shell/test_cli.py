@@ -24,7 +24,8 @@ def _own_lab_clock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def device(state: Path, *args: str, stdin: str | None = None) -> tuple[int, str]:
-    result = runner.invoke(app, ["--state", str(state), "--sn", "FOX1234ABCD", *args], input=stdin)
+    base = ["--state", str(state), "--sn", "FOX1234ABCD", "--mode", "classic"]
+    result = runner.invoke(app, [*base, *args], input=stdin)
     return result.exit_code, result.output
 
 
@@ -97,7 +98,7 @@ def test_interactive_loop_without_a_terminal(console: Console) -> None:
     text = "".join(output)
     caret = " " * len("R9(config)#") + "^\n% Invalid input detected at '^' marker.\n\n"
     assert caret in output  # under the "s" of "show": exec commands need "do" in config mode
-    assert "  summary  Show license summary\n" in text
+    assert "  summary        Show license summary\n" in text
     assert session.closed
 
 

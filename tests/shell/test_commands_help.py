@@ -15,16 +15,32 @@ def test_exec_top_level(console: Console) -> None:
 
 def test_exec_license_smart(console: Console) -> None:
     assert console("license smart ?") == (
-        "  deregister  Deregister from the authority\n"
-        "  register    Register with the licensing authority\n"
-        "  renew       Renew the ID certificate or the authorization\n"
+        "  authorization  Smart Licensing Authorization Code (SLAC)\n"
+        "  deregister     Deregister from the authority\n"
+        "  import         Import an ACK, policy, trust or authorization code file\n"
+        "  register       Register with the licensing authority\n"
+        "  renew          Renew the ID certificate or the authorization\n"
+        "  save           Save license information to a file\n"
+        "  sync           Synchronize with CSLU or the authority\n"
+        "  trust          Trust establishment\n"
     )
     assert console("lic sm reg idtoken ?") == "  WORD  Token identification string\n"
     assert console("lic sm reg idtoken ABC ?") == ("  force  Force a registration\n  <cr>   <cr>\n")
 
 
 def test_show_license_and_modifiers(console: Console) -> None:
-    assert words(console("show license ?")) == ["all", "status", "summary", "tech", "udi", "usage"]
+    assert words(console("show license ?")) == [
+        "all",
+        "authorization",
+        "eventlog",
+        "history",
+        "rum",
+        "status",
+        "summary",
+        "tech",
+        "udi",
+        "usage",
+    ]
     assert console("show license summary ?") == "  |     Output modifiers\n  <cr>  <cr>\n"
     assert console("show license summary | ?") == (
         "  begin    Begin with the line that matches\n"
@@ -45,8 +61,21 @@ def test_config_mode_choices_come_from_the_profile(console: Console) -> None:
         "metroipaccess",
     ]
     assert words(console("license feature ?")) == ["atm", "gnss", "ipsec", "port", "ptp", "upoe"]
-    assert words(console("license smart ?")) == ["enable", "proxy", "transport", "url"]
-    assert words(console("license smart transport ?")) == ["callhome", "off", "smart"]
+    assert words(console("license smart ?")) == [
+        "enable",
+        "mode",
+        "proxy",
+        "transport",
+        "url",
+        "usage",
+    ]
+    assert words(console("license smart transport ?")) == [
+        "automatic",
+        "callhome",
+        "cslu",
+        "off",
+        "smart",
+    ]
     assert console("license smart proxy port ?") == "  <1-65535>  Proxy port number\n"
 
 

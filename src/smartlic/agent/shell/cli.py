@@ -4,6 +4,14 @@
     smartlic device --state ./r1 -c "show license summary"
     printf 'show license status\\n' | smartlic device --state ./r1
     smartlic device --state ./r1            # interactive: r1#
+    smartlic device --state ./gw --profile ixm --yes -c "configure terminal" \
+        -c "common-packet-forwarder profile" -c "cpf enable" -c end
+
+``--profile`` picks the product at the first start (``asr903``, the first reference
+document's router, or ``ixm``, the second document's LoRaWAN gateway); ``--mode`` the
+licensing mode (new devices run Smart Licensing Using Policy when the agent supports it).
+A command that asks a question (``cpf enable``: "Do you agree the above statement? [y/n]")
+takes the next line as its answer; ``--yes`` answers ``y`` for you.
 
 The state directory keeps the device's identity (UDI), running configuration and the license
 manager's state; each start re-applies the configuration (licenses are requested again, as
@@ -19,7 +27,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -31,7 +39,7 @@ from smartlic.agent.shell.repl import run_interactive, run_script
 from smartlic.agent.shell.session import Session
 from smartlic.clock import LAB_CLOCK_ENV, Clock, LabClock
 from smartlic.crypto import Udi
-from smartlic.domain.products import DEFAULT_PROFILE
+from smartlic.domain.products import DEFAULT_PROFILE, PROFILES, ProductProfile
 from smartlic.errors import InvalidInput
 
 __all__ = ["app", "open_device"]
@@ -45,21 +53,45 @@ app = typer.Typer(
 IDENTITY_FILE = "identity.json"
 
 
-def _identity(state: Path, pid: str | None, sn: str | None) -> Udi:
-    """The device's UDI, fixed at its first start: a product's UDI never changes, and the
-    license manager's registration in ``state`` belongs to it."""
+FLASH_DIR = "flash"
+
+
+def _profile_name(profile: ProductProfile) -> str:
+    return next(name for name, p in PROFILES.items() if p is profile)
+
+
+def _profile(name: str | None) -> ProductProfile:
+    if name is None:
+        return DEFAULT_PROFILE
+    if name not in PROFILES:
+        raise InvalidInput(f"unknown profile {name!r}; one of: {', '.join(sorted(PROFILES))}")
+    return PROFILES[name]
+
+
+def _identity(
+    state: Path, pid: str | None, sn: str | None, profile: str | None = None
+) -> tuple[Udi, ProductProfile]:
+    """The device's UDI and product, fixed at its first start: a product's UDI never changes,
+    and the license manager's state in ``state`` belongs to it."""
     path = state / IDENTITY_FILE
     if path.exists():
-        saved = Udi(**json.loads(path.read_text()))
+        data = json.loads(path.read_text())
+        saved, saved_profile = Udi(data["pid"], data["sn"]), data.get("profile", "asr903")
         if (pid or saved.pid, sn or saved.sn) != (saved.pid, saved.sn):
             raise InvalidInput(
                 f"this state directory belongs to {saved}; --pid/--sn cannot change it"
             )
-        return saved
-    udi = Udi(pid or DEFAULT_PROFILE.pid, sn or "SL" + secrets.token_hex(4).upper())
+        if (profile or saved_profile) != saved_profile:
+            raise InvalidInput(
+                f"this state directory is a {saved_profile}; --profile cannot change it"
+            )
+        return saved, _profile(saved_profile)
+    product = _profile(profile)
+    udi = Udi(pid or product.pid, sn or "SL" + secrets.token_hex(4).upper())
     state.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"pid": udi.pid, "sn": udi.sn}))
-    return udi
+    record = {"pid": udi.pid, "sn": udi.sn, "profile": _profile_name(product)}
+    path.write_text(json.dumps(record))
+    return udi, product
 
 
 def device_clock(state: Path) -> Clock:
@@ -75,23 +107,51 @@ def open_device(
     sn: str | None = None,
     authority: str | None = None,
     clock: Clock | None = None,
+    profile: str | None = None,
+    mode: str | None = None,
 ) -> Device:
     """Build and start the device kept in ``state`` (also used by tests and demos)."""
-    udi = _identity(state, pid, sn)
+    udi, product = _identity(state, pid, sn, profile)
     store = ConfigStore(state)
-    config = store.load() or DeviceConfig()
+    config = store.load() or DeviceConfig(hostname=product.product_name)
     config.hostname = hostname or config.hostname
+    config.mode = mode or config.mode
     if authority:
         config.transport, config.url = "smart", authority
     store.save(config)
     the_clock = clock or device_clock(state)
 
-    def manager(name: str) -> LicenseManager:
-        return LicenseManager(udi=udi, hostname=name, state_dir=state / "agent", clock=the_clock)
+    def manager(cfg: DeviceConfig) -> LicenseManager:
+        return _manager(udi, product, cfg, state / "agent", the_clock)
 
-    device = Device(config=config, clock=the_clock, manager_factory=manager, store=store)
+    device = Device(
+        config=config,
+        clock=the_clock,
+        manager_factory=manager,
+        store=store,
+        profile=product,
+        flash_dir=state / FLASH_DIR,
+    )
     device.start()
     return device
+
+
+def _manager(
+    udi: Udi, product: ProductProfile, cfg: DeviceConfig, state: Path, clock: Clock
+) -> LicenseManager:
+    options: dict[str, Any] = {
+        "udi": udi,
+        "hostname": cfg.hostname,
+        "state_dir": state,
+        "clock": clock,
+        "software_tag": product.software_tag,
+        "catalogue": {spec.tag: spec for spec in product.licenses},
+    }
+    if cfg.mode is not None and hasattr(LicenseManager, "mode"):
+        options["mode"] = cfg.mode
+    elif cfg.mode == "policy":
+        raise InvalidInput("this license manager has no Smart Licensing Using Policy mode")
+    return LicenseManager(**options)
 
 
 def _read(prompt: str) -> str:
@@ -131,6 +191,15 @@ def device(
         list[str] | None, typer.Option("-c", "--command", help="Run this command (repeatable).")
     ] = None,
     echo: Annotated[bool, typer.Option(help="Print the prompt and each command.")] = False,
+    profile: Annotated[
+        str | None, typer.Option(help="Product at the first start: asr903 (default) or ixm.")
+    ] = None,
+    mode: Annotated[
+        str | None, typer.Option(help="Licensing mode: classic or policy (saved).")
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Answer y to questions (cpf enable's agreement).")
+    ] = False,
 ) -> None:
     """An IOS-like shell on a simulated device running the smartlic license manager.
 
@@ -138,12 +207,21 @@ def device(
     Exits 1 when a command failed (unknown input, a refused operation).
     """
     try:
-        dev = open_device(state, hostname=hostname, pid=pid, sn=sn, authority=authority)
+        dev = open_device(
+            state,
+            hostname=hostname,
+            pid=pid,
+            sn=sn,
+            authority=authority,
+            profile=profile,
+            mode=mode,
+        )
     except InvalidInput as exc:
         raise typer.BadParameter(exc.detail) from exc
     try:
         interactive = not command and sys.stdin.isatty()
-        session = Session(dev, build_registry(), echo=echo or interactive)
+        registry = build_registry(dev.profile)
+        session = Session(dev, registry, echo=echo or interactive, assume_yes=yes)
         if interactive:
             run_interactive(session, _read, _write, _prefill)
             return

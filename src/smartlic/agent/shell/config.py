@@ -1,7 +1,9 @@
 """The device's running configuration: what ``show running-config`` prints, persisted as JSON.
 
 Only the lines this shell understands are kept: ``hostname``, ``license boot level``,
-``license feature``, and the ``license smart`` settings. The file is written atomically
+``license feature``, the ``license smart`` settings (policy mode adds ``url cslu``,
+``url smart``, ``usage interval`` and the lab-only ``mode``) and the gateway's
+``common-packet-forwarder profile`` block. The file is written atomically
 (temporary file, fsync, rename) so a crash never leaves half a configuration.
 """
 
@@ -28,6 +30,13 @@ class DeviceConfig:
     url: str | None = None
     proxy_address: str | None = None
     proxy_port: int | None = None
+    mode: str | None = None  # "classic" | "policy"; None: the manager's (policy when new)
+    cslu_url: str | None = None
+    smart_url: str | None = None
+    usage_interval: int | None = None  # days; None: the policy's default push interval
+    cpf_enabled: bool = False
+    cpf_ipaddr: str | None = None
+    cpf_port: int | None = None
 
     def running_lines(self) -> list[str]:
         """The configuration as IOS lines, in the order ``show running-config`` shows them."""
@@ -42,7 +51,24 @@ class DeviceConfig:
             lines.append(f"license smart proxy address {self.proxy_address}")
         if self.proxy_port is not None:
             lines.append(f"license smart proxy port {self.proxy_port}")
+        return [*lines, *self._policy_lines(), *self._cpf_lines()]
+
+    def _policy_lines(self) -> list[str]:
+        lines = [f"license smart url cslu {self.cslu_url}"] if self.cslu_url else []
+        lines += [f"license smart url smart {self.smart_url}"] if self.smart_url else []
+        if self.usage_interval is not None:
+            lines.append(f"license smart usage interval {self.usage_interval}")
+        # ``mode`` is not shown: on a real device it is the software release, not a line of
+        # configuration (``license smart mode`` is a smartlic lab command).
         return lines
+
+    def _cpf_lines(self) -> list[str]:
+        if not (self.cpf_enabled or self.cpf_ipaddr):
+            return []
+        lines = ["!", "common-packet-forwarder profile"]
+        if self.cpf_ipaddr:
+            lines.append(f" ipaddr {self.cpf_ipaddr} port {self.cpf_port}")
+        return lines + ([" cpf enable"] if self.cpf_enabled else [])
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> DeviceConfig:

@@ -6,10 +6,13 @@ level metroipaccess`` checks out "Device METRO IP ACCESS", ``license feature por
 as on a real device, so ``start()`` re-requests them from the saved configuration - the
 equivalent of a reload. Everything else the manager persists itself.
 
+In policy mode (Smart Licensing Using Policy) the gateway profile's ``cpf enable`` under
+``common-packet-forwarder profile`` checks out LORAWAN_CPF (second reference document).
+
 Usage::
 
     device = Device(config=DeviceConfig(), store=ConfigStore(state_dir), clock=clock,
-                    manager_factory=lambda hostname: LicenseManager(...))
+                    manager_factory=lambda config: LicenseManager(...))
     device.start()
     device.set_feature("atm", True)
     device.manager.status().authorization.state   # AuthorizationState.EVAL
@@ -19,17 +22,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Literal
 
 from smartlic.agent._manager import Handle, LicenseManager
 from smartlic.agent.shell.config import ConfigStore, DeviceConfig
+from smartlic.agent.shell.policy_ops import call
 from smartlic.clock import Clock
 from smartlic.domain.products import DEFAULT_PROFILE, ProductProfile
 from smartlic.errors import InvalidInput
 
-__all__ = ["Device", "TransportType"]
+__all__ = ["CPF_FEATURE", "TRANSPORTS", "Device", "TransportType"]
 
-TransportType = Literal["callhome", "smart", "off"]
+TransportType = Literal["automatic", "callhome", "cslu", "off", "smart"]
+TRANSPORTS: tuple[TransportType, ...] = ("automatic", "callhome", "cslu", "off", "smart")
+CPF_FEATURE = "cpf"  # the profile feature ``cpf enable`` consumes (GATEWAY_PROFILE)
+ManagerFactory = Callable[[DeviceConfig], LicenseManager]
 
 
 class Device:
@@ -40,16 +48,18 @@ class Device:
         *,
         config: DeviceConfig,
         clock: Clock,
-        manager_factory: Callable[[str], LicenseManager],
+        manager_factory: ManagerFactory,
         store: ConfigStore | None = None,
         profile: ProductProfile = DEFAULT_PROFILE,
+        flash_dir: Path | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
         self.profile = profile
+        self.flash_dir = flash_dir
         self._store = store
         self._factory = manager_factory
-        self.manager = manager_factory(config.hostname)
+        self.manager = manager_factory(config)
         self._handles: dict[str, list[Handle]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -65,6 +75,8 @@ class Device:
             self._checkout(f"boot {self.config.boot_level}", self._boot(self.config.boot_level))
         for name in self.config.features:
             self._checkout(f"feature {name}", self._feature(name))
+        if self.config.cpf_enabled:
+            self._checkout(f"feature {CPF_FEATURE}", self._feature(CPF_FEATURE))
 
     def close(self) -> None:
         self.manager.close()
@@ -73,11 +85,25 @@ class Device:
         """Run the manager's due timers (renewals, retries, expiry, usage sync)."""
         self.manager.tick()
 
+    @property
+    def policy_mode(self) -> bool:
+        return getattr(self.manager, "mode", "classic") == "policy"
+
     def _apply_transport(self) -> None:
         cfg = self.config
-        self.manager.set_transport(_transport(cfg.transport or "callhome"))
-        self.manager.set_url(cfg.url)
+        call(self.manager, "set_transport", _transport(cfg.transport or self._default_transport()))
+        self.manager.set_url(cfg.smart_url or cfg.url)
         self.manager.set_proxy(cfg.proxy_address, cfg.proxy_port)
+        if self.policy_mode:
+            if cfg.cslu_url is not None:
+                call(self.manager, "set_cslu_url", cfg.cslu_url)
+            if cfg.usage_interval is not None:
+                call(self.manager, "set_usage_interval", cfg.usage_interval)
+
+    def _default_transport(self) -> TransportType:
+        # Smart Licensing Using Policy devices ship with transport cslu (domain-notes 2.5);
+        # classic devices with Call Home.
+        return "cslu" if self.policy_mode else "callhome"
 
     def _save(self) -> None:
         if self._store is not None:
@@ -133,14 +159,61 @@ class Device:
         self._save()
 
     def set_transport(self, kind: str | None) -> None:
+        checked = _transport(kind or self._default_transport())
+        if checked in ("cslu", "automatic") and not self.policy_mode:
+            raise InvalidInput(f"transport {checked} needs Smart Licensing Using Policy")
+        call(self.manager, "set_transport", checked)  # policy mode widens the types
         self.config.transport = kind
         self._save()
-        self.manager.set_transport(_transport(kind or "callhome"))
 
     def set_url(self, url: str | None) -> None:
+        """``license smart url <url>`` / ``no license smart url`` / ``url default``."""
         self.config.url = url
+        if url is None:
+            self.config.smart_url = self.config.cslu_url = None
+            if self.policy_mode:
+                call(self.manager, "set_cslu_url", None)
         self._save()
         self.manager.set_url(url)
+
+    def set_smart_url(self, url: str) -> None:
+        self.config.smart_url = url
+        self._save()
+        self.manager.set_url(url)
+
+    def set_cslu_url(self, url: str) -> None:
+        call(self.manager, "set_cslu_url", url)
+        self.config.cslu_url = url
+        self._save()
+
+    def set_usage_interval(self, days: int | None) -> None:
+        call(self.manager, "set_usage_interval", days)
+        self.config.usage_interval = days
+        self._save()
+
+    def set_mode(self, mode: str) -> None:
+        """``license smart mode {classic|policy}`` (lab): rebuild the manager in that mode."""
+        if mode == self.config.mode and getattr(self.manager, "mode", "classic") == mode:
+            return
+        self.config.mode = mode
+        self._save()
+        self._reload()
+
+    def set_cpf(self, enabled: bool) -> None:
+        """``cpf enable`` (after the agreement) / ``no cpf enable``: LORAWAN_CPF in use or not."""
+        if enabled == self.config.cpf_enabled:
+            return
+        key = f"feature {CPF_FEATURE}"
+        if enabled:
+            self._checkout(key, self._feature(CPF_FEATURE))
+        else:
+            self._give_back(key)
+        self.config.cpf_enabled = enabled
+        self._save()
+
+    def set_cpf_address(self, address: str, port: int) -> None:
+        self.config.cpf_ipaddr, self.config.cpf_port = address, port
+        self._save()
 
     def set_proxy(self, *, address: str | None = None, port: int | None = None) -> None:
         self.config.proxy_address = address if address is not None else self.config.proxy_address
@@ -162,9 +235,12 @@ class Device:
             return
         self.config.hostname = name
         self._save()
+        self._reload()
+
+    def _reload(self) -> None:
         self.manager.close()
         self._handles.clear()
-        self.manager = self._factory(name)
+        self.manager = self._factory(self.config)
         self.start()
 
     # -- lab ---------------------------------------------------------------------------
@@ -180,6 +256,7 @@ class Device:
 
 
 def _transport(kind: str) -> TransportType:
-    if kind not in ("callhome", "smart", "off"):
-        raise InvalidInput(f"unknown transport {kind!r}")
-    return kind  # type: ignore[return-value]
+    for known in TRANSPORTS:
+        if kind == known:
+            return known
+    raise InvalidInput(f"unknown transport {kind!r}")

@@ -149,9 +149,11 @@ class Registry(Generic[C]):
     def modes(self) -> list[str]:
         return sorted(self._roots)
 
-    def describe(self, mode: str, path: str, help: str) -> None:
+    def describe(
+        self, mode: str, path: str, help: str, args: Mapping[str, Arg] | None = None
+    ) -> None:
         """Set the help text of the keyword at the end of ``path``."""
-        self._descend(mode, path.split()).help = help
+        self._descend(mode, path.split(), args).help = help
 
     def command(
         self,

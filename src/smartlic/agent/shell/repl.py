@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from smartlic.agent.shell.session import CONFIG, Session
+from smartlic.agent.shell.session import EXEC, Session
 
 __all__ = ["run_interactive", "run_script"]
 
@@ -51,7 +51,7 @@ def run_interactive(
             continue
         except EOFError:
             write("\n")
-            if session.mode != CONFIG:
+            if session.mode == EXEC:
                 return
             session.mode = "exec"
             continue

@@ -10,8 +10,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from smartlic.agent.shell.commands import configure, exec_license, show
+from smartlic.agent.shell.commands import (
+    configure,
+    exec_license,
+    gateway,
+    policy_config,
+    policy_exec,
+    show,
+)
 from smartlic.agent.shell.registry import Registry
+from smartlic.domain.products import DEFAULT_PROFILE, ProductProfile
 
 if TYPE_CHECKING:
     from smartlic.agent.shell.session import Session
@@ -19,22 +27,31 @@ if TYPE_CHECKING:
 __all__ = ["build_registry", "command_reference"]
 
 
-def build_registry() -> Registry[Session]:
+def build_registry(profile: ProductProfile = DEFAULT_PROFILE) -> Registry[Session]:
+    """Every command; the profile brings its configuration keywords and, for the gateway,
+    the Common Packet Forwarder."""
     registry: Registry[Session] = Registry()
     show.register(registry)
     exec_license.register(registry)
-    configure.register(registry)
+    policy_exec.register(registry, profile)
+    configure.register(registry, profile)
+    policy_config.register(registry)
+    gateway.register(registry, profile)
     return registry
 
 
-_PROMPTS = {"exec": "Device#", "config": "Device(config)#"}
+_PROMPTS = {
+    "exec": "Device#",
+    "config": "Device(config)#",
+    "config-cpf-profile": "Gateway(config-cpf-profile)#",
+}
 
 
 def command_reference(registry: Registry[Session] | None = None) -> list[str]:
     """One Markdown table row per command, for the docs: ``| prompt | command | help |``."""
     registry = registry or build_registry()
     rows = ["| Mode | Command | Help |", "|---|---|---|"]
-    for mode in ("exec", "config"):
+    for mode in ("exec", "config", "config-cpf-profile"):
         for command in registry.commands(mode):
             path = command.path.replace("{", "<").replace("}", ">")
             rows.append(f"| `{_PROMPTS[mode]}` | `{path}` | {command.help} |")

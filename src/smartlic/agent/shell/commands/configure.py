@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING
 
+from smartlic.agent.shell.device import CPF_FEATURE
 from smartlic.agent.shell.registry import Arg, Registry
 from smartlic.agent.shell.replies import Notice, Reply
 from smartlic.domain.products import DEFAULT_PROFILE, ProductProfile
@@ -23,7 +24,9 @@ __all__ = ["register"]
 CONFIG = "config"
 
 _TRANSPORTS = (
+    ("automatic", "Use CSLU when a CSLU URL is set, else smart (policy mode)"),
     ("callhome", "Use Call Home for communication"),
+    ("cslu", "Use the Cisco Smart Licensing Utility (policy mode)"),
     ("off", "Disable communication with the authority"),
     ("smart", "Use the smart transport (HTTPS to the authority)"),
 )
@@ -112,7 +115,7 @@ def _register_levels(registry: Registry[Session], profile: ProductProfile) -> No
         text, path = f"Boot level {level}", f"license boot level {level}"
         registry.command(CONFIG, path, partial(boot_level, level), help=text)
         registry.command(CONFIG, f"no {path}", partial(no_boot_level, level), help=text)
-    for name in sorted(profile.features):
+    for name in sorted(set(profile.features) - {CPF_FEATURE}):  # cpf: gateway.py
         text, path = f"Feature {name} license", f"license feature {name}"
         registry.command(CONFIG, path, partial(feature, name, True), help=text)
         registry.command(CONFIG, f"no {path}", partial(feature, name, False), help=text)

@@ -6,14 +6,17 @@ from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING
 
-from smartlic.agent.shell.registry import Registry
+from smartlic.agent.shell.registry import Arg, Registry
 from smartlic.agent.shell.replies import (
     ClockView,
+    CommandFailed,
     LicenseView,
     LicenseViewName,
     Reply,
+    RumDetailView,
     RunningConfig,
 )
+from smartlic.agent.shell.views_reports import find_report
 
 if TYPE_CHECKING:
     from smartlic.agent.shell.session import Session
@@ -32,8 +35,35 @@ _LICENSE_VIEWS: tuple[tuple[str, LicenseViewName, str], ...] = (
 )
 
 
+# Smart Licensing Using Policy only (domain-notes 2.6).
+_POLICY_VIEWS: tuple[tuple[str, LicenseViewName, str], ...] = (
+    ("authorization", "authorization", "Show license authorization information"),
+    ("rum id all", "rum_all", "Show all usage reports"),
+    ("history message", "history", "Show license message history"),
+    ("eventlog", "eventlog", "Show license event log"),
+)
+POLICY_ONLY = "This command needs Smart Licensing Using Policy (license smart mode policy)"
+
+
 def show_license(view: LicenseViewName, session: Session, args: Mapping[str, str]) -> Reply:
     return LicenseView(view, session.device.manager.status())
+
+
+def show_policy_license(view: LicenseViewName, session: Session, args: Mapping[str, str]) -> Reply:
+    status = session.device.manager.status()
+    if status.policy is None:
+        return CommandFailed(POLICY_ONLY)
+    return LicenseView(view, status)
+
+
+def show_rum_detail(session: Session, args: Mapping[str, str]) -> Reply:
+    status = session.device.manager.status()
+    if status.policy is None:
+        return CommandFailed(POLICY_ONLY)
+    report = find_report(status, int(args["id"]))
+    if report is None:
+        return CommandFailed(f"Report Id {args['id']} not found")
+    return RumDetailView(report)
 
 
 def show_clock(session: Session, args: Mapping[str, str]) -> Reply:
@@ -44,6 +74,24 @@ def show_running_config(session: Session, args: Mapping[str, str]) -> Reply:
     return RunningConfig(tuple(session.device.config.running_lines()))
 
 
+def _register_policy(registry: Registry[Session]) -> None:
+    registry.describe(EXEC, "show license rum", "Show usage reports (RUM)")
+    registry.describe(EXEC, "show license rum id", "Report id or all")
+    registry.describe(EXEC, "show license history", "Show license history")
+    for words, view, text in _POLICY_VIEWS:
+        handler = partial(show_policy_license, view)
+        registry.command(EXEC, f"show license {words}", handler, help=text, pipe=True)
+    report = Arg("<0-18446744073709551615>", "Report id", check=lambda t: t.isdigit())
+    registry.command(
+        EXEC,
+        "show license rum id {id} detail",
+        show_rum_detail,
+        help="Show the report in detail",
+        args={"id": report},
+        pipe=True,
+    )
+
+
 def register(registry: Registry[Session]) -> None:
     registry.describe(EXEC, "show", "Show running system information")
     registry.describe(EXEC, "show license", "Show license information")
@@ -51,6 +99,7 @@ def register(registry: Registry[Session]) -> None:
     for words, view, text in _LICENSE_VIEWS:
         handler = partial(show_license, view)
         registry.command(EXEC, f"show license {words}", handler, help=text, pipe=True)
+    _register_policy(registry)
     registry.command(EXEC, "show clock", show_clock, help="Display the system clock", pipe=True)
     registry.command(
         EXEC,

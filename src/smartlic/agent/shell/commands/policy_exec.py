@@ -1,0 +1,201 @@
+"""Privileged EXEC commands of Smart Licensing Using Policy (domain-notes 2.5, S12/S17):
+
+    license smart trust idtoken <token> {local|all} [force]
+    license smart sync {local|all}
+    license smart save usage {all|unreported|days <n>|rum-id <id>} file <path>
+    license smart import [file] <path>            -> "Import Data Successful"
+    license smart authorization request {add|replace} <feature> {local|all}
+    license smart authorization request save <path>
+    license smart authorization return {local|all} {online|offline}
+
+Paths may name the device's storage (``flash:report``, ``flash: ACK_report``). The offline
+return prints the code in the vendor's words: "Enter this return code in Cisco Smart Software
+Manager portal:" (Removing the Product Instance from CSSM, second reference document).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from smartlic.agent.shell.policy_ops import call, resolve_path
+from smartlic.agent.shell.registry import Arg, Registry
+from smartlic.agent.shell.replies import Notice, Reply
+from smartlic.domain.products import ProductProfile
+
+if TYPE_CHECKING:
+    from smartlic.agent.shell.session import Session
+
+__all__ = ["RETURN_NOTICE", "TRUST_NOTICE", "register"]
+
+EXEC = "exec"
+RETURN_NOTICE = "Enter this return code in Cisco Smart Software Manager portal:"
+TRUST_NOTICE = (
+    "%SMART_LIC-6-TRUST_INSTALL_SUCCESS: "
+    "A new licensing trust code was successfully installed on P:{pid},S:{sn}."
+)
+_PATH = Arg("WORD", "Destination or source file, e.g. flash:report", rest_of_line=True)
+_SCOPES = (("local", "The local device"), ("all", "All devices in the HA configuration"))
+
+
+def _number(text: str) -> bool:
+    return text.isdigit() and len(text) <= 12
+
+
+def _path(session: Session, args: Mapping[str, str]) -> str:
+    return str(resolve_path(session.device.flash_dir, args["path"]))
+
+
+def trust(session: Session, args: Mapping[str, str]) -> Reply:
+    device = session.device
+    call(device.manager, "trust", args["token"], args["scope"], "force" in args)
+    return Notice((TRUST_NOTICE.format(pid=device.manager.udi.pid, sn=device.manager.udi.sn),))
+
+
+def sync(session: Session, args: Mapping[str, str]) -> Reply:
+    session.device.manager.sync()
+    return None
+
+
+def save_usage(
+    which: Callable[[Mapping[str, str]], Any], session: Session, args: Mapping[str, str]
+) -> Reply:
+    call(session.device.manager, "save_usage", _path(session, args), which(args))
+    return None
+
+
+def import_file(session: Session, args: Mapping[str, str]) -> Reply:
+    result = call(session.device.manager, "import_file", _path(session, args))
+    return Notice((str(result),))
+
+
+def authorization_request(mode: str, session: Session, args: Mapping[str, str]) -> Reply:
+    spec = session.device.profile.license(args["feature"])
+    call(session.device.manager, "authorization_request", mode, {spec.tag: 1}, args["scope"])
+    return None
+
+
+def save_authorization_request(session: Session, args: Mapping[str, str]) -> Reply:
+    call(session.device.manager, "save_authorization_request", _path(session, args))
+    return None
+
+
+def authorization_return(online: bool, session: Session, args: Mapping[str, str]) -> Reply:
+    code = call(session.device.manager, "authorization_return", args["scope"], online=online)
+    return None if online else Notice((RETURN_NOTICE, *str(code).splitlines()))
+
+
+def _scoped(
+    registry: Registry[Session], path: str, handler: Any, text: str, args: dict[str, Arg]
+) -> None:
+    """``<path> {local|all}``: the scope is a keyword, handed to the handler as ``scope``."""
+    for scope, help_text in _SCOPES:
+        handler_for = _with(handler, scope=scope)
+        registry.command(EXEC, f"{path} {scope}", handler_for, help=f"{text} ({scope})", args=args)
+        registry.describe(EXEC, f"{path} {scope}", help_text, args)
+    if not path.endswith("}"):  # an argument's help is its Arg's
+        registry.describe(EXEC, path, text)
+
+
+def _with(handler: Any, **extra: str) -> Any:
+    def run(session: Session, args: Mapping[str, str]) -> Reply:
+        result: Reply = handler(session, {**args, **extra})
+        return result
+
+    return run
+
+
+def _register_trust_sync(registry: Registry[Session]) -> None:
+    registry.describe(EXEC, "license smart trust", "Trust establishment")
+    token = {"token": Arg("WORD", "Token identification string")}
+    path = "license smart trust idtoken {token}"
+    registry.describe(EXEC, "license smart trust idtoken", "Install a trust code with an ID token")
+    _scoped(registry, path, trust, "Install a trust code", token)
+    for scope, _ in _SCOPES:
+        handler = _with(trust, scope=scope, force="force")
+        registry.command(
+            EXEC, f"{path} {scope} force", handler, help="Force a new trust code", args=token
+        )
+    _scoped(registry, "license smart sync", sync, "Synchronize with CSLU or the authority", {})
+
+
+def _register_save_usage(registry: Registry[Session]) -> None:
+    registry.describe(EXEC, "license smart save", "Save license information to a file")
+    registry.describe(EXEC, "license smart save usage", "Save the usage reports (RUM)")
+    choices: tuple[tuple[str, Callable[[Mapping[str, str]], Any], dict[str, Arg], str], ...] = (
+        ("all", lambda a: "all", {}, "All reports"),
+        ("unreported", lambda a: "unreported", {}, "Reports not yet sent"),
+        (
+            "days {days}",
+            lambda a: ("days", int(a["days"])),
+            {"days": Arg("<0-1000000>", "Days", check=_number)},
+            "Reports of the last n days",
+        ),
+        (
+            "rum-id {id}",
+            lambda a: ("rum-id", int(a["id"])),
+            {"id": Arg("<0-18446744073709551615>", "Report id", check=_number)},
+            "One report",
+        ),
+    )
+    for words, which, args, text in choices:
+        registry.describe(EXEC, f"license smart save usage {words.split()[0]}", text)
+        registry.command(
+            EXEC,
+            f"license smart save usage {words} file {{path}}",
+            partial(save_usage, which),
+            help=f"Save usage ({words.split()[0]}) to a file",
+            args={**args, "path": _PATH},
+        )
+
+
+def _register_import(registry: Registry[Session]) -> None:
+    text = "Import an ACK, policy, trust or authorization code file"
+    registry.command(
+        EXEC, "license smart import {path}", import_file, help=text, args={"path": _PATH}
+    )
+    registry.command(
+        EXEC, "license smart import file {path}", import_file, help=text, args={"path": _PATH}
+    )
+
+
+def _register_authorization(registry: Registry[Session], profile: ProductProfile) -> None:
+    base = "license smart authorization"
+    registry.describe(EXEC, base, "Smart Licensing Authorization Code (SLAC)")
+    registry.describe(EXEC, f"{base} request", "Request an authorization code")
+    names = {spec.name for spec in profile.licenses}
+    feature = {"feature": Arg("WORD", "Feature name", check=lambda t: t in names)}
+    for mode, text in (
+        ("add", "Add to the installed codes"),
+        ("replace", "Replace the installed codes"),
+    ):
+        registry.describe(EXEC, f"{base} request {mode}", text)
+        _scoped(
+            registry,
+            f"{base} request {mode} {{feature}}",
+            partial(authorization_request, mode),
+            f"Request an authorization code ({mode})",
+            feature,
+        )
+    registry.command(
+        EXEC,
+        f"{base} request save {{path}}",
+        save_authorization_request,
+        help="Save the request to a file",
+        args={"path": _PATH},
+    )
+    registry.describe(EXEC, f"{base} return", "Return the authorization codes")
+    for scope, help_text in _SCOPES:
+        registry.describe(EXEC, f"{base} return {scope}", help_text)
+        for kind, online in (("online", True), ("offline", False)):
+            handler = _with(partial(authorization_return, online), scope=scope)
+            text = f"Return the codes {kind} ({scope})"
+            registry.command(EXEC, f"{base} return {scope} {kind}", handler, help=text)
+
+
+def register(registry: Registry[Session], profile: ProductProfile) -> None:
+    _register_trust_sync(registry)
+    _register_save_usage(registry)
+    _register_import(registry)
+    _register_authorization(registry, profile)
