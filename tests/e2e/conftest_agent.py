@@ -31,12 +31,14 @@ from smartlic.authority.settings import AuthoritySettings
 from smartlic.clock import ManualClock
 from smartlic.crypto import Udi
 from smartlic.domain.enums import HoldingKind
-from smartlic.domain.products import DEFAULT_PROFILE
+from smartlic.domain.products import DEFAULT_PROFILE, GATEWAY_PROFILE
 
 DOMAIN = "example.com"
 ATM = DEFAULT_PROFILE.license("atm")
 GNSS = DEFAULT_PROFILE.license("gnss")
 IPSEC = DEFAULT_PROFILE.license("ipsec")
+CPF = GATEWAY_PROFILE.license("LORAWAN_CPF")  # a subscription license
+POLICY_CATALOGUE = {s.tag: s for s in (*DEFAULT_PROFILE.licenses, *GATEWAY_PROFILE.licenses)}
 START_TIMEOUT_S = 20.0
 
 
@@ -123,10 +125,20 @@ class Authority:
         self.managers.append(manager)
         return manager
 
+    def policy_device(self, sn: str = "FOC0001", **kwargs: Any) -> LicenseManager:
+        """A device in policy mode, provisioned with this authority's CA."""
+        args: dict[str, Any] = {
+            "udi": Udi("IXM-LPWA-900-16-K9", sn),
+            "mode": "policy",
+            "authority_ca": self.keys.ca_pem,
+            "catalogue": POLICY_CATALOGUE,
+        }
+        return self.device(sn, **(args | kwargs))
+
 
 def _world(services: Services) -> None:
     services.accounts.create_smart_account(name="Example Corp", domain=DOMAIN, actor="test")
-    for spec in (ATM, GNSS, IPSEC):
+    for spec in (ATM, GNSS, IPSEC, CPF):
         services.licenses.define_license(
             tag=spec.tag,
             name=spec.name,

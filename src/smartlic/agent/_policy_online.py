@@ -172,9 +172,20 @@ class PolicyOnline(PolicyCore):
         failed = [i for i in items if i.get("status") != "SUCCESS"]
         if failed:
             first = failed[0]
+            self._refused(kind, str(first.get("status_message") or "refused"))
             cls = _ERRORS.get(str(first.get("error_code")), Conflict)
             raise cls(str(first.get("status_message") or "refused"), code=first.get("error_code"))
         return items
+
+    def _refused(self, kind: str, reason: str) -> None:
+        """The message went through but the answer refused it: count the attempt as failed."""
+        with self._lock:
+            rec = self._ps().comm.get(kind)
+            if rec is not None and rec.success:
+                rec.success, rec.fail = rec.success - 1, rec.fail + 1
+                rec.failure_reason, rec.last_failure = reason, self.clock.now()
+                rec.last_response = "FAILED"
+            self._save()
 
     def _trust_exchange(self, envelope: dict[str, Any]) -> dict[str, Any]:
         return self._post(TRUST, "trust", envelope)
