@@ -58,7 +58,20 @@ def create_apps(
     pi_app.include_router(pi.router)
     api_app = _app("smartlic collector", "The collector's REST API (CSLU port 8180).", services)
     api_app.include_router(rest.router)
+    _mount_satellite(pi_app, settings, services)
     return pi_app, api_app
+
+
+def _mount_satellite(
+    pi_app: FastAPI, settings: CollectorSettings, services: CollectorServices
+) -> None:
+    """A satellite also answers classic devices (device protocol v1) on the same port."""
+    from smartlic.collector.satellite import Satellite, satellite_app
+
+    sat = Satellite(settings.satellite_dir, services.status.clock)
+    if services.status.prefs().satellite and sat.exists():
+        pi_app.state.satellite = sat
+        pi_app.mount("/", satellite_app(sat))
 
 
 def serve(settings: CollectorSettings, clock: Clock | None = None) -> None:

@@ -233,3 +233,93 @@ def import_(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) 
         f"imported {result.files} ACK files ({result.new_files} new), "
         f"{result.acknowledged} reports acknowledged"
     )
+
+
+# ---------------------------------------------------------------- smartlic collector satellite
+
+satellite_app = typer.Typer(
+    help="Satellite: a local license authority for classic devices (one virtual account).",
+    no_args_is_help=True,
+)
+collector_app.add_typer(satellite_app, name="satellite")
+
+
+@contextmanager
+def open_satellite() -> Iterator[tuple[Any, Any]]:
+    from smartlic.clock import clock_from_env
+    from smartlic.collector.satellite import Satellite
+
+    with open_services() as services:
+        sat = Satellite(settings().satellite_dir, clock_from_env())
+        try:
+            yield sat, services
+        finally:
+            sat.close()
+
+
+@satellite_app.command("init")
+@cli_errors
+def satellite_init() -> None:
+    """Create the local authority (database, keys, the account) and turn the satellite on."""
+    with open_satellite() as (sat, services):
+        sat.init(services.status.prefs())
+    change_prefs(satellite=True)
+    typer.echo(f"satellite ready in {sat.directory}; classic devices register at the product "
+               "instance service URL (restart serve)")  # fmt: skip
+
+
+@satellite_app.command("token")
+@cli_errors
+def satellite_token(
+    days: Annotated[int, typer.Option(help="Valid for 1-365 days.")] = 30,
+    max_uses: Annotated[int | None, typer.Option(help="Registrations allowed.")] = None,
+) -> None:
+    """Create a registration token at the satellite and print it."""
+    with open_satellite() as (sat, services):
+        typer.echo(sat.token(services.status.prefs(), days=days, max_uses=max_uses))
+
+
+@satellite_app.command("sync")
+@cli_errors
+def satellite_sync(
+    licenses: Annotated[
+        Path | None,
+        typer.Option(help="Offline: the VA's license list (JSON) saved from the authority."),
+    ] = None,
+) -> None:
+    """Synchronise: mirror the VA's holdings and push usage up (online, or by files)."""
+    import json
+
+    from smartlic.collector.satellite import sync_online
+
+    with open_satellite() as (sat, services):
+        if licenses is None:
+            state = sync_online(sat, services)
+        else:
+            state = sat.sync(services, services.status.prefs(), json.loads(licenses.read_text()))
+    _print_satellite(state)
+
+
+@satellite_app.command("status")
+@cli_errors
+def satellite_status() -> None:
+    """Holdings mirrored at the last synchronisation, local use, conflicts."""
+    with open_satellite() as (sat, services):
+        state = sat.load_status(services)
+        view = sat.services().licenses.compliance(*_account_of(services))
+    rows = [[ln.display_name, ln.purchased, ln.in_use + ln.reserved, ln.status.value]
+            for ln in view.lines]  # fmt: skip
+    print_table("Satellite licenses", ["License", "Held (last sync)", "In use", "Status"], rows)
+    _print_satellite(state)
+
+
+def _account_of(services: Any) -> tuple[str, str]:
+    prefs = services.status.prefs()
+    return prefs.smart_account, prefs.virtual_account
+
+
+def _print_satellite(state: Any) -> None:
+    typer.echo(f"last synchronisation: {state.last_sync or 'never'}")
+    for text in state.conflicts:
+        typer.echo(text)
+    typer.echo(f"{len(state.pushed)} product instances reported up")

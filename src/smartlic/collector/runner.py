@@ -44,6 +44,7 @@ class Runner:
         self.thread = threading.Thread(target=self.run, name="collector-runner", daemon=True)
         s = settings
         self.sync_backoff = Backoff(s.sync_interval_s, s.backoff_initial_s, s.backoff_max_s)
+        self.next_satellite = 0.0
 
     def start(self) -> None:
         self.thread.start()
@@ -85,4 +86,17 @@ class Runner:
         return self.settings.pull_interval_s
 
     def _satellite_round(self) -> None:
-        """Hook for the satellite's scheduled synchronisation (satellite.py)."""
+        """The satellite's scheduled synchronisation (satellite.py), when one is set up."""
+        from smartlic.collector.satellite import Satellite, sync_online
+
+        if not self.services.forwarder.prefs().satellite:
+            return
+        if time.monotonic() < self.next_satellite:
+            return
+        sat = Satellite(self.settings.satellite_dir, self.services.status.clock)
+        try:
+            if sat.exists():
+                sync_online(sat, self.services)
+        finally:
+            sat.close()
+        self.next_satellite = time.monotonic() + self.settings.satellite_sync_interval_s

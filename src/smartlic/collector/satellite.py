@@ -1,0 +1,296 @@
+"""Satellite for classic devices: a local license authority for one virtual account.
+
+The satellite reuses the authority whole: its own authority database (the authority schema,
+``smartlic.storage.upgrade``, on ``<data_dir>/satellite/authority.sqlite3``), its own key
+material (``AuthorityKeys``: classic devices pin the satellite's CA through the registration
+tokens it issues) and the authority's own services (``build_services``) for one smart/virtual
+account. ``serve`` mounts that authority app next to ``/cslu/v1/pi``, so the agent's ``smart``
+transport pointed at the collector's product instance URL registers and authorizes there.
+
+Synchronisation with the authority (``sync``), online or by files:
+
+* down: the virtual account's license list (``GET .../virtual-accounts/{va}/licenses``, or that
+  JSON saved to a file) replaces the local holdings: the satellite mirrors the purchased
+  quantities, so it never grants more than the VA held at the last synchronisation;
+* up: each local product instance's usage becomes signed RUM reports in the collector's store
+  (one trust key per instance, derived from the satellite's signing key), so the authority
+  learns the instances and their usage through the ordinary forwarding or export path;
+* conflicts (the pool shrank below what the satellite has in use) are recorded and shown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Engine, delete, select
+
+from smartlic.authority.keys import AuthorityKeys
+from smartlic.authority.services import Services, build_services
+from smartlic.clock import Clock
+from smartlic.collector.models import Preference
+from smartlic.collector.prefs import Preferences
+from smartlic.collector.services import CollectorServices
+from smartlic.crypto import Udi
+from smartlic.domain.enums import Enforcement, HoldingKind
+from smartlic.errors import InvalidInput, NotFound
+from smartlic.formats.rum import Measurement, RumReport, sign_report
+from smartlic.storage import make_engine, upgrade
+from smartlic.storage.models import Holding, InstanceUsage, License, ProductInstance
+
+__all__ = ["Satellite", "SatelliteStatus"]
+
+ACTOR = "satellite"
+STATE = "satellite"  # Preference key in the collector store
+
+
+@dataclass
+class SatelliteStatus:
+    last_sync: str | None = None
+    holdings: dict[str, int] = field(default_factory=dict)
+    conflicts: list[str] = field(default_factory=list)
+    pushed: dict[str, list[str]] = field(default_factory=dict)  # "pid:sn" -> tags reported
+
+
+class Satellite:
+    """The local authority of a satellite collector.
+
+    Usage::
+
+        sat = Satellite(settings.satellite_dir, clock)
+        sat.init(prefs)                                      # once: database, keys, accounts
+        text = sat.token(prefs, days=30)                     # for `license smart register`
+        sat.sync(collector_services, prefs, license_list)    # mirror holdings, push usage up
+    """
+
+    def __init__(self, directory: Path, clock: Clock) -> None:
+        self.directory = directory
+        self.clock = clock
+        self.url = f"sqlite:///{directory / 'authority.sqlite3'}"
+        self._engine: Engine | None = None
+        self._services: Services | None = None
+        self._keys: AuthorityKeys | None = None
+
+    # ------------------------------------------------------------ set-up
+
+    def init(self, prefs: Preferences) -> None:
+        domain, va = _account(prefs)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        upgrade(self.url)
+        s = self.services()
+        if domain not in {a.domain for a in s.accounts.list_smart_accounts()}:
+            name = prefs.smart_account_name or domain
+            s.accounts.create_smart_account(name=name, domain=domain, actor=ACTOR)
+        if va not in {v.name for v in s.accounts.list_virtual_accounts(domain)}:
+            s.accounts.create_virtual_account(domain, name=va, actor=ACTOR)
+
+    def exists(self) -> bool:
+        return (self.directory / "authority.sqlite3").exists()
+
+    def keys(self) -> AuthorityKeys:
+        if self._keys is None:
+            self._keys = AuthorityKeys.load_or_create(self.directory / "keys", self.clock.now())
+        return self._keys
+
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.url)
+        return self._engine
+
+    def services(self) -> Services:
+        if self._services is None:
+            self._services = build_services(self.engine(), self.clock, self.keys())
+        return self._services
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+
+    def token(self, prefs: Preferences, *, days: int = 30, max_uses: int | None = None) -> str:
+        domain, va = _account(prefs)
+        created = self.services().tokens.create_token(
+            domain, va, days=days, max_uses=max_uses, description="satellite", actor=ACTOR
+        )
+        return created.text
+
+    # ------------------------------------------------------------ synchronisation
+
+    def sync(
+        self, collector: CollectorServices, prefs: Preferences, licenses: dict[str, Any] | None
+    ) -> SatelliteStatus:
+        """Mirror ``licenses`` (the VA's license list) when given; push usage up; conflicts."""
+        state = self.load_status(collector)
+        if licenses is not None:
+            state.holdings = self.mirror(prefs, licenses)
+            state.last_sync = self.clock.now().isoformat()
+        state.pushed = self.push_usage(collector, prefs, state.pushed)
+        state.conflicts = self.conflicts(prefs)
+        self.save_status(collector, state)
+        return state
+
+    def mirror(self, prefs: Preferences, licenses: dict[str, Any]) -> dict[str, int]:
+        """Replace the local holdings by the VA's purchased quantities."""
+        domain, va_name = _account(prefs)
+        lines = licenses.get("lines")
+        if not isinstance(lines, list):
+            raise InvalidInput("a license list has lines [{tag, purchased, ...}]")
+        s = self.services()
+        self._define_missing(s, lines)
+        va = next(v for v in s.accounts.list_virtual_accounts(domain) if v.name == va_name)
+        with self.engine().begin() as conn:
+            conn.execute(delete(Holding).where(Holding.virtual_account_id == va.id))
+        out = {}
+        for line in lines:
+            if int(line.get("purchased", 0)) > 0:
+                qty = int(line["purchased"])
+                s.licenses.add_holding(
+                    domain, va_name, tag=line["tag"], quantity=qty, kind=HoldingKind.PERPETUAL,
+                    actor=ACTOR,
+                )  # fmt: skip
+                out[line["tag"]] = qty
+        return out
+
+    @staticmethod
+    def _define_missing(s: Services, lines: list[dict[str, Any]]) -> None:
+        known = {lic.tag for lic in s.licenses.list_catalogue()}
+        for line in lines:
+            if line["tag"] in known:
+                continue
+            s.licenses.define_license(
+                tag=line["tag"],
+                name=str(line.get("name") or line["tag"])[:100],
+                display_name=str(line.get("display_name") or line["tag"])[:200],
+                enforcement=Enforcement(line.get("enforcement", "unenforced")),
+                actor=ACTOR,
+            )
+
+    def conflicts(self, prefs: Preferences) -> list[str]:
+        domain, va = _account(prefs)
+        view = self.services().licenses.compliance(domain, va)
+        return [
+            f"CONFLICT {ln.display_name}: {ln.in_use + ln.reserved} in use at the satellite, "
+            f"the virtual account holds {ln.purchased}"
+            for ln in view.lines
+            if ln.in_use + ln.reserved > ln.purchased
+        ]
+
+    # ------------------------------------------------------------ usage up
+
+    def push_usage(
+        self, collector: CollectorServices, prefs: Preferences, pushed: dict[str, list[str]]
+    ) -> dict[str, list[str]]:
+        now = self.clock.now()
+        usage = self._usage()
+        for name, before in pushed.items():  # instances gone, or tags no longer used: report 0
+            entry = usage.setdefault(name, ({}, ""))
+            for tag in before:
+                entry[0].setdefault(tag, 0)
+        intake = collector.intake
+        with intake.transaction() as s:
+            for name, (tags, software_tag) in sorted(usage.items()):
+                udi = Udi(*name.split(":", 1))
+                device = intake.admit(s, udi, Preferences(), None)
+                device.mode, device.known = "satellite", True
+                envs = self._reports(udi, software_tag, tags, now)
+                intake.store_reports(s, device, envs)
+        return {name: sorted(t for t, c in tags.items() if c) for name, (tags, _) in usage.items()}
+
+    def _usage(self) -> dict[str, tuple[dict[str, int], str]]:
+        q = (
+            select(ProductInstance, License.tag, InstanceUsage.count)
+            .join(InstanceUsage, InstanceUsage.instance_id == ProductInstance.id, isouter=True)
+            .join(License, License.id == InstanceUsage.license_id, isouter=True)
+        )
+        out: dict[str, tuple[dict[str, int], str]] = {}
+        with self.engine().connect() as conn:
+            from sqlalchemy.orm import Session
+
+            with Session(bind=conn) as s:
+                for inst, tag, count in s.execute(q):
+                    entry = out.setdefault(f"{inst.udi_pid}:{inst.udi_sn}", ({}, inst.software_tag))
+                    if tag is not None:
+                        entry[0][tag] = int(count or 0)
+        return out
+
+    def _reports(
+        self, udi: Udi, software_tag: str, tags: dict[str, int], now: datetime
+    ) -> list[dict[str, Any]]:
+        key = self.instance_key(udi)
+        stamp = int(now.timestamp())
+        reports = [
+            RumReport(stamp * 1000 + i, udi, software_tag, tag, [Measurement(stamp - 1, stamp, c)])
+            for i, (tag, c) in enumerate(sorted(tags.items()))
+        ]
+        return [sign_report(r, key) for r in reports]
+
+    def instance_key(self, udi: Udi) -> Ed25519PrivateKey:
+        """The trust key the satellite reports an instance's usage with (stable per UDI)."""
+        raw = self.keys().signer.key.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+        seed = hashlib.sha256(b"smartlic-satellite-trust:" + raw + str(udi).encode()).digest()
+        return Ed25519PrivateKey.from_private_bytes(seed)
+
+    # ------------------------------------------------------------ state
+
+    @staticmethod
+    def load_status(collector: CollectorServices) -> SatelliteStatus:
+        with collector.status.transaction() as s:
+            row = s.get(Preference, STATE)
+            return SatelliteStatus(**row.value) if row else SatelliteStatus()
+
+    @staticmethod
+    def save_status(collector: CollectorServices, state: SatelliteStatus) -> None:
+        value = json.loads(json.dumps(state.__dict__))
+        with collector.status.transaction() as s:
+            row = s.get(Preference, STATE)
+            if row is None:
+                s.add(Preference(key=STATE, value=value))
+            else:
+                row.value = value
+        if state.conflicts:
+            with collector.status.transaction() as s:
+                for text in state.conflicts:
+                    collector.status.alert(s, None, text)
+
+
+def _account(prefs: Preferences) -> tuple[str, str]:
+    if not prefs.smart_account or not prefs.virtual_account:
+        raise NotFound("set the smart and virtual account first (smartlic collector init)")
+    return prefs.smart_account, prefs.virtual_account
+
+
+def licenses_path(prefs: Preferences) -> str:
+    domain, va = _account(prefs)
+    return f"/api/v1/accounts/{domain}/virtual-accounts/{va}/licenses"
+
+
+def sync_online(sat: Satellite, collector: CollectorServices) -> SatelliteStatus:
+    """Pull the VA's license list, mirror it, push usage up and forward it now."""
+    from smartlic.collector.services.client import AuthorityClient
+
+    prefs = collector.forwarder.prefs()
+    with AuthorityClient(prefs, timeout_s=collector.forwarder.settings.http_timeout_s) as client:
+        licenses = client.get(licenses_path(prefs))
+    state = sat.sync(collector, prefs, licenses)
+    collector.forwarder.sync()
+    return state
+
+
+def satellite_app(sat: Satellite) -> Any:
+    """The authority app over the satellite's database, keys and services."""
+    from smartlic.authority.app import create_app
+    from smartlic.authority.settings import AuthoritySettings
+
+    settings = AuthoritySettings(
+        data_dir=sat.directory, database_url=sat.url, key_dir=sat.directory / "keys"
+    )
+    return create_app(settings, clock=sat.clock, services=sat.services())
