@@ -12,6 +12,7 @@ from smartlic.storage.models._usage import (
     RumReportRow,
     UsageFile,
 )
+from smartlic.storage.models._users import RoleGrant, User
 
 __all__ = [
     "ApiKey",
@@ -26,9 +27,11 @@ __all__ = [
     "PoolCounter",
     "ProductInstance",
     "RegistrationToken",
+    "RoleGrant",
     "RumReportRow",
     "SeenNonce",
     "SmartAccount",
     "UsageFile",
+    "User",
     "VirtualAccount",
 ]
