@@ -35,6 +35,7 @@ from smartlic.agent import LicenseManager
 from smartlic.agent.shell.commands import build_registry
 from smartlic.agent.shell.config import ConfigStore, DeviceConfig
 from smartlic.agent.shell.device import Device
+from smartlic.agent.shell.policy_ops import call
 from smartlic.agent.shell.repl import run_interactive, run_script
 from smartlic.agent.shell.session import Session
 from smartlic.clock import LAB_CLOCK_ENV, Clock, LabClock
@@ -109,8 +110,12 @@ def open_device(
     clock: Clock | None = None,
     profile: str | None = None,
     mode: str | None = None,
+    authority_ca: str | None = None,
 ) -> Device:
-    """Build and start the device kept in ``state`` (also used by tests and demos)."""
+    """Build and start the device kept in ``state`` (also used by tests and demos).
+
+    ``authority_ca`` (PEM) is the authority's root a policy-mode device checks imported files
+    against - what Cisco builds into its devices; the manager keeps it in its state."""
     udi, product = _identity(state, pid, sn, profile)
     store = ConfigStore(state)
     config = store.load() or DeviceConfig(hostname=product.product_name)
@@ -133,6 +138,8 @@ def open_device(
         flash_dir=state / FLASH_DIR,
     )
     device.start()
+    if authority_ca is not None:
+        call(device.manager, "set_authority_ca", authority_ca)
     return device
 
 
@@ -197,6 +204,10 @@ def device(
     mode: Annotated[
         str | None, typer.Option(help="Licensing mode: classic or policy (saved).")
     ] = None,
+    authority_ca: Annotated[
+        Path | None,
+        typer.Option(help="The authority's CA certificate (PEM file) for imported files."),
+    ] = None,
     yes: Annotated[
         bool, typer.Option("--yes", help="Answer y to questions (cpf enable's agreement).")
     ] = False,
@@ -215,6 +226,7 @@ def device(
             authority=authority,
             profile=profile,
             mode=mode,
+            authority_ca=authority_ca.read_text() if authority_ca else None,
         )
     except InvalidInput as exc:
         raise typer.BadParameter(exc.detail) from exc

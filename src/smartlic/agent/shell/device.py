@@ -67,10 +67,7 @@ class Device:
     def start(self) -> None:
         """Apply the saved configuration to the manager and re-request its licenses."""
         self._apply_transport()
-        if self.config.smart_enabled:
-            self.manager.enable()
-        else:
-            self.manager.disable()
+        self._apply_enabled()
         if self.config.boot_level:
             self._checkout(f"boot {self.config.boot_level}", self._boot(self.config.boot_level))
         for name in self.config.features:
@@ -130,7 +127,12 @@ class Device:
     def set_enabled(self, enabled: bool) -> None:
         self.config.smart_enabled = enabled
         self._save()
-        if enabled:
+        self._apply_enabled()
+
+    def _apply_enabled(self) -> None:
+        # Under Smart Licensing Using Policy "license smart enable" "has no effect. Smart
+        # Licensing is always enabled" (domain-notes 2.5, S13).
+        if self.config.smart_enabled or self.policy_mode:
             self.manager.enable()
         else:
             self.manager.disable()
