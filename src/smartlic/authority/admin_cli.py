@@ -1,0 +1,356 @@
+"""``smartlic admin ...``: administer the authority's database directly, through the same
+services as the REST API (accounts, virtual accounts, licenses, tokens, devices, events, API
+keys; policy mode: usage files, policies, authorization codes)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from smartlic.authority.cli import (
+    actor,
+    cli_errors,
+    open_services,
+    parse_date,
+    print_table,
+    resolve_tag,
+    when,
+)
+from smartlic.authority.cli_usage import policy_mode_app
+from smartlic.errors import InvalidInput
+
+__all__ = ["admin_app"]
+
+admin_app = typer.Typer(
+    help="Administer the authority's database directly (same services as the API).",
+    no_args_is_help=True,
+)
+
+accounts_app = typer.Typer(help="Smart accounts.", no_args_is_help=True)
+va_app = typer.Typer(help="Virtual accounts of a smart account.", no_args_is_help=True)
+licenses_app = typer.Typer(help="Catalogue, holdings, compliance, transfers.", no_args_is_help=True)
+tokens_app = typer.Typer(help="Registration tokens.", no_args_is_help=True)
+devices_app = typer.Typer(help="Product instances.", no_args_is_help=True)
+apikey_app = typer.Typer(help="API keys for the management API.", no_args_is_help=True)
+for _sub, _name in (
+    (accounts_app, "accounts"),
+    (va_app, "va"),
+    (licenses_app, "licenses"),
+    (tokens_app, "tokens"),
+    (devices_app, "devices"),
+    (apikey_app, "apikey"),
+):
+    admin_app.add_typer(_sub, name=_name)
+admin_app.add_typer(policy_mode_app)  # usage, policy, slac
+
+Domain = Annotated[str, typer.Argument(help="Smart account domain, e.g. demo.example.")]
+VaName = Annotated[str, typer.Argument(help="Virtual account name.")]
+TagArg = Annotated[str, typer.Argument(help="Entitlement tag, or a license's short name.")]
+
+
+@accounts_app.command("create")
+@cli_errors
+def accounts_create(
+    name: Annotated[str, typer.Argument(help="Display name, e.g. 'Example Corp'.")],
+    domain: Domain,
+) -> None:
+    """Create a smart account (it gets a DEFAULT virtual account)."""
+    with open_services() as s:
+        created = s.accounts.create_smart_account(name=name, domain=domain, actor=actor())
+    typer.echo(f"created smart account {created.name!r} ({created.domain})")
+
+
+@accounts_app.command("list")
+@cli_errors
+def accounts_list() -> None:
+    """List smart accounts."""
+    with open_services() as s:
+        rows = [[a.domain, a.name, when(a.created_at)] for a in s.accounts.list_smart_accounts()]
+    print_table("Smart accounts", ["Domain", "Name", "Created"], rows)
+
+
+@va_app.command("create")
+@cli_errors
+def va_create(
+    domain: Domain,
+    name: VaName,
+    description: Annotated[str, typer.Option(help="Free text.")] = "",
+) -> None:
+    """Create a virtual account."""
+    with open_services() as s:
+        s.accounts.create_virtual_account(domain, name=name, description=description, actor=actor())
+    typer.echo(f"created virtual account {name!r} in {domain}")
+
+
+@va_app.command("list")
+@cli_errors
+def va_list(domain: Domain) -> None:
+    """List the virtual accounts of a smart account."""
+    with open_services() as s:
+        vas = s.accounts.list_virtual_accounts(domain)
+    rows = [
+        [va.name, "yes" if va.is_default else "", va.description, when(va.created_at)] for va in vas
+    ]
+    print_table(
+        f"Virtual accounts of {domain}", ["Name", "Default", "Description", "Created"], rows
+    )
+
+
+@va_app.command("rename")
+@cli_errors
+def va_rename(domain: Domain, name: VaName, new_name: str) -> None:
+    """Rename a virtual account."""
+    with open_services() as s:
+        s.accounts.rename_virtual_account(domain, name, new_name=new_name, actor=actor())
+    typer.echo(f"renamed virtual account {name!r} to {new_name!r}")
+
+
+@va_app.command("delete")
+@cli_errors
+def va_delete(domain: Domain, name: VaName) -> None:
+    """Delete an empty virtual account."""
+    with open_services() as s:
+        s.accounts.delete_virtual_account(domain, name, actor=actor())
+    typer.echo(f"deleted virtual account {name!r}")
+
+
+@licenses_app.command("define")
+@cli_errors
+def licenses_define(
+    tag: Annotated[str, typer.Argument(help="ISO 19770-2 entitlement tag.")],
+    name: Annotated[str, typer.Option(help="Short name, e.g. metroipaccess.")],
+    display_name: Annotated[str, typer.Option(help="e.g. 'Device METRO IP ACCESS'.")],
+    description: str = "",
+    version: str = "1.0",
+    enforcement: Annotated[str, typer.Option(help="unenforced|enforced|export-controlled")] = (
+        "unenforced"
+    ),
+) -> None:
+    """Add a license to the catalogue."""
+    from smartlic.domain.enums import Enforcement
+
+    kind = Enforcement(enforcement) if enforcement in set(Enforcement) else None
+    if kind is None:
+        raise InvalidInput(f"--enforcement: one of {', '.join(Enforcement)}")
+    with open_services() as s:
+        s.licenses.define_license(
+            tag=tag,
+            name=name,
+            display_name=display_name,
+            description=description,
+            version=version,
+            enforcement=kind,
+            actor=actor(),
+        )
+    typer.echo(f"defined {display_name!r} ({tag})")
+
+
+@licenses_app.command("catalogue")
+@cli_errors
+def licenses_catalogue() -> None:
+    """List the license catalogue."""
+    with open_services() as s:
+        rows = [
+            [lic.name, lic.display_name, lic.enforcement.value, lic.tag]
+            for lic in s.licenses.list_catalogue()
+        ]
+    print_table("License catalogue", ["Name", "Display name", "Enforcement", "Tag"], rows)
+
+
+@licenses_app.command("add")
+@cli_errors
+def licenses_add(
+    domain: Domain,
+    virtual_account: VaName,
+    tag: TagArg,
+    quantity: int,
+    kind: Annotated[str, typer.Option(help="perpetual|term|demo")] = "perpetual",
+    starts: Annotated[str | None, typer.Option(help="Start (ISO date), term/demo.")] = None,
+    ends: Annotated[str | None, typer.Option(help="End (ISO date), term/demo.")] = None,
+    subscription: Annotated[str | None, typer.Option(help="Subscription id.")] = None,
+) -> None:
+    """Add a holding (a purchase) to a virtual account."""
+    from smartlic.domain.enums import HoldingKind
+
+    if kind not in set(HoldingKind):
+        raise InvalidInput(f"--kind: one of {', '.join(HoldingKind)}")
+    with open_services() as s:
+        holding = s.licenses.add_holding(
+            domain,
+            virtual_account,
+            tag=resolve_tag(s, tag),
+            quantity=quantity,
+            kind=HoldingKind(kind),
+            starts_at=parse_date(starts, "--starts"),
+            ends_at=parse_date(ends, "--ends"),
+            subscription_id=subscription,
+            actor=actor(),
+        )
+    typer.echo(f"added {holding.quantity} x {tag} ({holding.kind.value}) to {virtual_account}")
+
+
+@licenses_app.command("list")
+@cli_errors
+def licenses_list(domain: Domain, virtual_account: VaName) -> None:
+    """The license list of a virtual account: purchased, in use, available, status."""
+    with open_services() as s:
+        view = s.licenses.compliance(domain, virtual_account)
+    rows = [
+        [ln.display_name, ln.purchased, ln.in_use, ln.reserved, ln.available, ln.status.value]
+        for ln in view.lines
+    ]
+    columns = ["License", "Purchased", "In Use", "Reserved", "Available", "Status"]
+    print_table(f"{domain} / {virtual_account}: {view.status.value}", columns, rows)
+
+
+@licenses_app.command("transfer")
+@cli_errors
+def licenses_transfer(
+    domain: Domain, source: VaName, target: VaName, tag: TagArg, quantity: int
+) -> None:
+    """Move licenses from one virtual account to another."""
+    with open_services() as s:
+        s.licenses.transfer(
+            domain, source, target, tag=resolve_tag(s, tag), quantity=quantity, actor=actor()
+        )
+    typer.echo(f"transferred {quantity} x {tag} from {source} to {target}")
+
+
+@tokens_app.command("create")
+@cli_errors
+def tokens_create(
+    domain: Domain,
+    virtual_account: VaName,
+    days: Annotated[int, typer.Option(help="Valid for 1-365 days.")] = 30,
+    description: str = "",
+    max_uses: Annotated[int | None, typer.Option(help="Registrations allowed.")] = None,
+    export_controlled: Annotated[bool, typer.Option(help="Allow export-controlled use.")] = True,
+) -> None:
+    """Create a registration token and print its text (shown once)."""
+    with open_services() as s:
+        created = s.tokens.create_token(
+            domain,
+            virtual_account,
+            days=days,
+            description=description,
+            max_uses=max_uses,
+            export_controlled_allowed=export_controlled,
+            actor=actor(),
+        )
+    typer.echo(f"token {created.token.id} (expires {when(created.token.expires_at)}):")
+    typer.echo(created.text)
+
+
+@tokens_app.command("list")
+@cli_errors
+def tokens_list(domain: Domain, virtual_account: VaName) -> None:
+    """List the tokens of a virtual account."""
+    with open_services() as s:
+        tokens = s.tokens.list_tokens(domain, virtual_account)
+    rows = [
+        [t.id, t.description, when(t.expires_at), f"{t.uses}/{t.max_uses or '-'}", t.status]
+        for t in tokens
+    ]
+    print_table(
+        f"Tokens of {domain} / {virtual_account}",
+        ["ID", "Description", "Expires", "Uses", "Status"],
+        rows,
+    )
+
+
+@tokens_app.command("revoke")
+@cli_errors
+def tokens_revoke(domain: Domain, token_id: str) -> None:
+    """Revoke a token."""
+    with open_services() as s:
+        token = s.tokens.revoke_token(domain, token_id, actor=actor())
+    typer.echo(f"token {token.id} is {token.status}")
+
+
+@devices_app.command("list")
+@cli_errors
+def devices_list(
+    domain: Domain,
+    virtual_account: Annotated[str | None, typer.Option("--va", help="Only this VA.")] = None,
+    search: Annotated[str | None, typer.Option(help="Hostname, PID or SN.")] = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> None:
+    """List product instances."""
+    with open_services() as s:
+        page = s.instances.list_instances(
+            domain, virtual_account, search=search, limit=limit, offset=offset
+        )
+    rows = [
+        [i.id, f"{i.udi_pid}:{i.udi_sn}", i.hostname, i.virtual_account, i.status,
+         when(i.last_contact_at)]
+        for i in page.items
+    ]  # fmt: skip
+    columns = ["ID", "UDI", "Hostname", "Virtual account", "Status", "Last contact"]
+    print_table(f"Product instances of {domain} ({page.total})", columns, rows)
+
+
+@devices_app.command("transfer")
+@cli_errors
+def devices_transfer(domain: Domain, instance_id: str, target: VaName) -> None:
+    """Move a product instance (and its usage) to another virtual account."""
+    with open_services() as s:
+        moved = s.instances.transfer_instance(domain, instance_id, target=target, actor=actor())
+    typer.echo(f"instance {moved.id} is now in {moved.virtual_account}")
+
+
+@devices_app.command("remove")
+@cli_errors
+def devices_remove(domain: Domain, instance_id: str) -> None:
+    """Remove a product instance; its licenses are freed."""
+    with open_services() as s:
+        s.instances.remove_instance(domain, instance_id, actor=actor())
+    typer.echo(f"removed instance {instance_id}")
+
+
+@admin_app.command("events")
+@cli_errors
+def events(
+    domain: Annotated[str | None, typer.Argument(help="Smart account; all when omitted.")] = None,
+    prefix: Annotated[str | None, typer.Option(help="e.g. instance.")] = None,
+    limit: int = 50,
+) -> None:
+    """Show the event log, newest first."""
+    with open_services() as s:
+        page = s.events.list_events(domain, name_prefix=prefix, limit=limit)
+    rows = [
+        [when(e.at), e.name, e.actor, e.smart_account, e.virtual_account, e.subject]
+        for e in page.items
+    ]
+    columns = ["At", "Event", "Actor", "Smart account", "VA", "Subject"]
+    print_table(f"Events ({page.total})", columns, rows)
+
+
+@apikey_app.command("create")
+@cli_errors
+def apikey_create(
+    name: str,
+    role: Annotated[str, typer.Option(help="admin or a smart-account role.")] = "admin",
+    account: Annotated[str | None, typer.Option(help="Smart account (non-admin roles).")] = None,
+) -> None:
+    """Create an API key and print it (shown once)."""
+    from smartlic.domain.enums import Role
+
+    if role not in set(Role):
+        raise InvalidInput(f"--role: one of {', '.join(Role)}")
+    with open_services() as s:
+        created = s.api_keys.create_api_key(
+            name=name, role=Role(role), smart_account=account, actor=actor()
+        )
+    typer.echo(f"API key {created.id} ({created.role.value}):")
+    typer.echo(created.text)
+
+
+@apikey_app.command("revoke")
+@cli_errors
+def apikey_revoke(key_id: str) -> None:
+    """Revoke an API key by its id (it stops working at once)."""
+    with open_services() as s:
+        s.api_keys.revoke_api_key(key_id, actor=actor())
+    typer.echo(f"revoked API key {key_id}")
