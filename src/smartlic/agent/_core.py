@@ -149,7 +149,7 @@ class ManagerCore:
         config = self._state.transport
         own = self._configured_transport
         return TransportStatus(
-            type=self._transport.type,
+            type=config.type if own else self._transport.type,  # "automatic" stays automatic
             url=self._transport.url,
             proxy_address=config.proxy_address if own else None,
             proxy_port=config.proxy_port if own else None,

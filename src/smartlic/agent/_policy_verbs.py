@@ -125,7 +125,7 @@ class PolicyVerbs(PolicyOnline):
             keep = [r for r in ps.reports if r.state == CLOSED]
             return keep if which == "all" else [r for r in keep if r.sent_at is None]
         if isinstance(which, tuple) and which[0] == "days" and which[1] >= 0:
-            since = now - timedelta(days=which[1])
+            since = now - timedelta(days=min(which[1], 36_500))
             self._close_open({r.tag for r in ps.reports if r.state == OPEN}, now)
             return [r for r in ps.reports if r.state == CLOSED and r.opened_at >= since]
         if isinstance(which, tuple) and which[0] == "rum-id":

@@ -18,6 +18,7 @@ Rules:
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -58,9 +59,14 @@ class PolicyView:
 def current_policy(ps: PolicyState) -> Policy:
     if ps.policy_json is None:
         return CISCO_DEFAULT
-    return Policy.from_json(json.loads(ps.policy_json)).installed(
-        ps.policy_installed_at or datetime.min
-    )
+    return _parsed(ps.policy_json, ps.policy_installed_at)
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(text: str, installed_at: datetime | None) -> Policy:
+    # Cached: the view is derived at every check-out, the policy changes once in months.
+    policy = Policy.from_json(json.loads(text))
+    return policy.installed(installed_at) if installed_at else policy
 
 
 def needs_code(spec: LicenseSpec | None) -> bool:
