@@ -1,0 +1,108 @@
+"""The gateway shell in policy mode against a live authority on loopback: trust and usage
+reporting over transport smart, and the second document's full offline workflow (save usage
+to flash:, upload at the authority, ACK back to flash:, import). Every check reads our own
+``show`` outputs back through the Genie parsers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from smartlic.agent import LicenseManager
+from smartlic.agent.shell.commands import build_registry
+from smartlic.agent.shell.commands.policy_exec import TRUST_NOTICE
+from smartlic.agent.shell.device import Device
+from smartlic.agent.shell.fmt import ios_time
+from smartlic.agent.shell.session import Session
+from tests.e2e.conftest_agent import (  # noqa: F401 - the authority fixture
+    CPF,
+    DOMAIN,
+    Authority,
+    authority_fixture,
+)
+from tests.shell.conftest import Console
+from tests.shell.genie_parsers import genie_parse
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not hasattr(LicenseManager, "mode"), reason="no policy mode"),
+]
+
+SN = "FOC242145DW"
+ENABLE_CPF = (
+    "configure terminal",
+    "common-packet-forwarder profile",
+    "ipaddr 172.27.166.121 port 6070",
+    "cpf enable",
+    "end",
+)
+
+
+def gateway(make_device: Callable[..., Device], tmp_path: Path, **options: str) -> Console:
+    device = make_device(tmp_path / "gw", profile="ixm", mode="policy", sn=SN, **options)
+    return Console(Session(device, build_registry(device.profile), assume_yes=True))
+
+
+def cpf_license_status(console: Console) -> str:
+    return console("show common-packet-forwarder status").splitlines()[-1]
+
+
+def test_smart_transport_trust_and_usage_reported(
+    authority: Authority, make_device: Callable[..., Device], tmp_path: Path
+) -> None:
+    # The authority's root is built into the device, as Cisco's is into theirs.
+    console = gateway(
+        make_device, tmp_path, authority=authority.url, authority_ca=authority.keys.ca_pem
+    )
+    out = console(f"license smart trust idtoken {authority.token()} local")
+    assert out == TRUST_NOTICE.format(pid="IXM-LPWA-900-16-K9", sn=SN) + "\n"
+    status = genie_parse("status", console("show license status"))
+    assert status["transport"]["type"] == "Smart"
+    assert status["account_information"]["virtual_account"] == "DEFAULT"
+    assert status["trust_code_installed"]["active"]["sn"] == SN
+    assert "common-packet-forwarder started successfully" in console(*ENABLE_CPF)
+    assert cpf_license_status(console) == "License Status: Reported - No, Acknowledged - No"
+    console("lab clock advance 30d")  # the push interval: the report goes out, the ACK returns
+    usage = genie_parse("status", console("show license status"))["usage_reporting"]
+    now = authority.clock.now()
+    assert usage["last_report_push"] == ios_time(now)
+    assert usage["last_ack_received"] == ios_time(now)
+    assert usage["next_ack_deadline"] != "<none>"
+    assert cpf_license_status(console) == "License Status: Reported - Yes, Acknowledged - Yes"
+    assert authority.in_use(CPF.tag) == 1
+    reports = genie_parse("rum_all", console("show license rum id all"))
+    assert "ACK" in {r["state"] for r in reports["smart_license_usage_reports"].values()}
+
+
+def test_full_offline_workflow_through_flash(
+    authority: Authority, make_device: Callable[..., Device], tmp_path: Path
+) -> None:
+    console = gateway(make_device, tmp_path, authority_ca=authority.keys.ca_pem)
+    console("configure terminal", "license smart transport off", "end")  # Step 1
+    console(*ENABLE_CPF)  # Step 2
+    console("lab clock advance 3d")
+    assert console("license smart save usage all file flash:report") == ""  # Step 3
+    flash = tmp_path / "gw" / "flash"
+    upload = authority.services.usage.upload_usage_file(  # Step 5: the portal's upload
+        DOMAIN,
+        "DEFAULT",
+        file_name="report",
+        content=(flash / "report").read_bytes(),
+        actor="user:ops",
+    )
+    assert upload.status == "Processed"
+    _, ack = authority.services.usage.usage_file_ack(DOMAIN, upload.id)
+    (flash / "ACK_report").write_bytes(ack)  # Step 6: scp to flash:
+    assert cpf_license_status(console) == "License Status: Reported - Yes, Acknowledged - No"
+    assert console("license smart import file flash: ACK_report") == "Import Data Successful\n"
+    status = genie_parse("status", console("show license status"))  # Step 8
+    assert status["usage_reporting"]["last_ack_received"] == ios_time(authority.clock.now())
+    assert status["transport"] == {"type": "Transport Off"}
+    assert cpf_license_status(console) == "License Status: Reported - Yes, Acknowledged - Yes"
+    summary = genie_parse("summary", console("show license summary"))  # Step 9
+    assert summary["license_usage"]["LORAWAN_CPF"]["status"] == "IN USE"
+    history = console("show license history message")
+    assert "Import AUTH:\n  No past Import history\n" in history
+    assert f"Import RUM ACK:\n  {ios_time(authority.clock.now())}: import: ACK of 1" in history
