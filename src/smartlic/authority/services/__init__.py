@@ -27,6 +27,7 @@ from smartlic.authority.services.interfaces import (
 from smartlic.authority.services.policies import SqlPoliciesService
 from smartlic.authority.services.slac import SqlAuthorizationService
 from smartlic.authority.services.trust import SqlTrustService
+from smartlic.authority.services.users import SqlUsersService
 from smartlic.clock import Clock
 
 __all__ = ["Services", "build_services"]
@@ -45,6 +46,7 @@ class Services:
     trust: SqlTrustService
     authorizations: SqlAuthorizationService
     policies: SqlPoliciesService
+    users: SqlUsersService
 
 
 def build_services(
@@ -73,4 +75,5 @@ def build_services(
             engine, clock, keys, replay_window_s=replay_window_s
         ),
         policies=SqlPoliciesService(engine, clock),
+        users=SqlUsersService(engine, clock),
     )

@@ -1,0 +1,338 @@
+"""Portal users: people with a password (Argon2id) and role grants per account.
+
+A grant gives one ``Role`` over the whole authority (``admin``), one smart account
+(``smart-account-admin`` / ``-user``) or one virtual account (``virtual-account-admin`` /
+``-user``). A logged-in user is a ``UserPrincipal``: a ``Principal`` like an API key's, so the
+portal applies exactly the API's tenant rules (``authority/api/deps.py``) to
+``principal.scoped(domain, virtual_account)``.
+
+Usage::
+
+    users = SqlUsersService(engine, clock)
+    users.create_user(username="alice", password="correct horse", actor="cli")
+    users.grant("alice", Role.SMART_ACCOUNT_ADMIN, smart_account="acme.example", actor="cli")
+    principal = users.authenticate("alice", "correct horse")   # else AuthenticationFailed
+    can_write_va(principal.scoped("acme.example", "Prod"), "acme.example", "Prod")
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime
+from functools import cache
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Mapped, Session
+
+from smartlic.authority.services._base import ServiceBase
+from smartlic.authority.services.interfaces import Principal
+from smartlic.crypto import hash_password, verify_password
+from smartlic.domain.enums import Role
+from smartlic.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
+from smartlic.storage.models import RoleGrant, SmartAccount, User, VirtualAccount
+
+__all__ = ["GrantOut", "SqlUsersService", "UserOut", "UserPrincipal", "principal_of"]
+
+_USERNAME = re.compile(r"^[A-Za-z0-9._@-]{1,100}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+_SA_ROLES = {Role.SMART_ACCOUNT_ADMIN, Role.SMART_ACCOUNT_USER}
+_VA_ROLES = {Role.VIRTUAL_ACCOUNT_ADMIN, Role.VIRTUAL_ACCOUNT_USER}
+_WRITERS = {Role.ADMIN, Role.SMART_ACCOUNT_ADMIN, Role.VIRTUAL_ACCOUNT_ADMIN}
+
+
+@dataclass(frozen=True)
+class GrantOut:
+    id: str
+    role: Role
+    smart_account: str | None  # domain; None for admin
+    virtual_account: str | None  # name; only for virtual-account roles
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class UserOut:
+    id: str
+    username: str
+    display_name: str
+    email: str
+    created_at: datetime
+    disabled: bool
+    grants: tuple[GrantOut, ...]
+
+
+@dataclass(frozen=True)
+class UserPrincipal(Principal):
+    """A logged-in user; ``scoped`` gives the ``Principal`` that counts in one account."""
+
+    grants: tuple[GrantOut, ...] = ()
+
+    def label(self) -> str:
+        return f"user:{self.name}"
+
+    def scoped(self, domain: str, virtual_account: str | None = None) -> UserPrincipal:
+        """The strongest grant that applies (a principal that may do nothing if none does)."""
+        fits = [g for g in self.grants if _applies(g, domain, virtual_account)]
+        if not fits:
+            return replace(self, role=Role.VIRTUAL_ACCOUNT_USER, smart_account=None)
+        return _as_principal(self, min(fits, key=lambda g: _rank(g, virtual_account)), domain)
+
+    def sees_all_of(self, domain: str) -> bool:
+        """Does a grant cover every virtual account of ``domain``?"""
+        return any(_applies(g, domain, None) and g.virtual_account is None for g in self.grants)
+
+    def visible_virtual_accounts(self, domain: str, names: list[str]) -> list[str]:
+        if self.sees_all_of(domain):
+            return names
+        granted = {g.virtual_account for g in self.grants if g.smart_account == domain}
+        return [n for n in names if n in granted]
+
+    def smart_accounts(self) -> set[str] | None:
+        """Domains this user has a grant in; ``None`` means every one (an admin)."""
+        if any(g.role is Role.ADMIN for g in self.grants):
+            return None
+        return {g.smart_account for g in self.grants if g.smart_account is not None}
+
+
+def _applies(g: GrantOut, domain: str, virtual_account: str | None) -> bool:
+    if g.role is Role.ADMIN:
+        return True
+    if g.smart_account != domain:
+        return False
+    return g.virtual_account is None or virtual_account in (None, g.virtual_account)
+
+
+def _rank(g: GrantOut, virtual_account: str | None) -> tuple[bool, bool, bool]:
+    # Admin first. Inside one virtual account the right to write wins; on account-wide pages
+    # the widest scope wins (a smart-account user reads every virtual account).
+    va_scoped, reader = g.virtual_account is not None, g.role not in _WRITERS
+    if virtual_account is None:
+        return (g.role is not Role.ADMIN, va_scoped, reader)
+    return (g.role is not Role.ADMIN, reader, va_scoped)
+
+
+def _as_principal(base: UserPrincipal, g: GrantOut, domain: str) -> UserPrincipal:
+    sa = None if g.role is Role.ADMIN else domain
+    return replace(base, role=g.role, smart_account=sa, virtual_account=g.virtual_account)
+
+
+def principal_of(user: UserOut) -> UserPrincipal:
+    """The user as a principal: its first grant (admin first), or one that may do nothing."""
+    grants = sorted(user.grants, key=lambda g: g.role is not Role.ADMIN)
+    if not grants:
+        return UserPrincipal(user.username, Role.VIRTUAL_ACCOUNT_USER, None, None, ())
+    first = grants[0]
+    base = UserPrincipal(user.username, first.role, None, None, user.grants)
+    return _as_principal(base, first, first.smart_account or "")
+
+
+@cache
+def _decoy_hash() -> str:
+    """A hash to verify against when the user is unknown, so both cases cost the same."""
+    return hash_password("smartlic decoy password")
+
+
+def _check_new_user(username: str, password: str, email: str) -> None:
+    if not _USERNAME.match(username):
+        raise InvalidInput(
+            "username: 1-100 letters, digits or . _ @ - (no spaces)", pointer="/username"
+        )
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise InvalidInput(f"password: at least {MIN_PASSWORD} characters", pointer="/password")
+    if email and not _EMAIL.match(email):
+        raise InvalidInput("email: not an e-mail address", pointer="/email")
+
+
+def _same(column: Mapped[str | None], value: str | None) -> ColumnElement[bool]:
+    return column.is_(None) if value is None else column == value
+
+
+def _check_scope(role: Role, smart_account: str | None, virtual_account: str | None) -> None:
+    ok = {
+        Role.ADMIN: smart_account is None and virtual_account is None,
+        **dict.fromkeys(_SA_ROLES, smart_account is not None and virtual_account is None),
+        **dict.fromkeys(_VA_ROLES, smart_account is not None and virtual_account is not None),
+    }[role]
+    if not ok:
+        raise InvalidInput(
+            "admin takes no account; smart-account roles take a smart account; "
+            "virtual-account roles take a smart account and a virtual account",
+            pointer="/role",
+        )
+
+
+class SqlUsersService(ServiceBase):
+    def create_user(
+        self,
+        *,
+        username: str,
+        password: str,
+        display_name: str = "",
+        email: str = "",
+        actor: str,
+    ) -> UserOut:
+        _check_new_user(username, password, email)
+        password_hash = hash_password(password)  # slow on purpose: outside the transaction
+        with self.transaction() as s:
+            if s.scalar(select(User.id).where(User.username == username)) is not None:
+                raise Conflict(f"user {username!r} already exists", pointer="/username")
+            user = User(
+                username=username,
+                display_name=display_name[:200],
+                email=email[:320],
+                password_hash=password_hash,
+                created_at=self.now(),
+            )
+            s.add(user)
+            s.flush()
+            self.record(s, "user.created", actor=actor, subject=username)
+            return self._out(s, user)
+
+    def authenticate(self, username: str, password: str) -> UserPrincipal:
+        """The user's principal; the same ``AuthenticationFailed`` for an unknown user, a wrong
+        password or a disabled user, after the same Argon2id work in every case."""
+        with self.transaction() as s:
+            user = s.scalar(select(User).where(User.username == username[:100]))
+            stored = user.password_hash if user is not None else _decoy_hash()
+            good = verify_password(stored, password[:MAX_PASSWORD])
+            if user is None or not good or user.disabled:
+                raise AuthenticationFailed("unknown user or wrong password")
+            self.record(s, "user.logged-in", actor=f"user:{username}", subject=username)
+            return principal_of(self._out(s, user))
+
+    def get_user(self, username: str) -> UserOut:
+        with self.transaction() as s:
+            return self._out(s, self._user(s, username))
+
+    def list_users(self) -> list[UserOut]:
+        with self.transaction() as s:
+            return [self._out(s, u) for u in s.scalars(select(User).order_by(User.username))]
+
+    def set_disabled(self, username: str, disabled: bool, *, actor: str) -> UserOut:
+        with self.transaction() as s:
+            user = self._user(s, username)
+            if user.disabled != disabled:
+                user.disabled = disabled
+                name = "user.disabled" if disabled else "user.enabled"
+                self.record(s, name, actor=actor, subject=username)
+            return self._out(s, user)
+
+    def grant(
+        self,
+        username: str,
+        role: Role,
+        *,
+        smart_account: str | None = None,
+        virtual_account: str | None = None,
+        actor: str,
+    ) -> GrantOut:
+        """Give ``role`` over the scope; granting what is already granted changes nothing."""
+        role = Role(role)
+        _check_scope(role, smart_account, virtual_account)
+        with self.transaction() as s:
+            user = self._user(s, username)
+            sa, va = self._scope(s, smart_account, virtual_account)
+            row = self._grant_row(s, user, role, sa, va)
+            if row is None:
+                row = RoleGrant(
+                    user_id=user.id,
+                    role=role,
+                    smart_account_id=sa.id if sa else None,
+                    virtual_account_id=va.id if va else None,
+                    created_at=self.now(),
+                    created_by=actor,
+                )
+                s.add(row)
+                s.flush()
+                self._record_grant(s, "user.granted", actor, username, role, sa, virtual_account)
+            return GrantOut(row.id, role, smart_account, virtual_account, row.created_at)
+
+    def revoke(
+        self,
+        username: str,
+        role: Role,
+        *,
+        smart_account: str | None = None,
+        virtual_account: str | None = None,
+        actor: str,
+    ) -> None:
+        role = Role(role)
+        with self.transaction() as s:
+            user = self._user(s, username)
+            sa, va = self._scope(s, smart_account, virtual_account)
+            row = self._grant_row(s, user, role, sa, va)
+            if row is None:
+                raise NotFound(f"user {username!r} has no such grant of {role.value!r}")
+            s.delete(row)
+            self._record_grant(s, "user.revoked", actor, username, role, sa, virtual_account)
+
+    # ------------------------------------------------------------ helpers
+
+    @staticmethod
+    def _user(s: Session, username: str) -> User:
+        user = s.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise NotFound(f"no user {username!r}")
+        return user
+
+    def _scope(
+        self, s: Session, smart_account: str | None, virtual_account: str | None
+    ) -> tuple[SmartAccount | None, VirtualAccount | None]:
+        sa = self.smart_account(s, smart_account) if smart_account else None
+        va = self.virtual_account(s, sa, virtual_account) if sa and virtual_account else None
+        return sa, va
+
+    @staticmethod
+    def _grant_row(
+        s: Session, user: User, role: Role, sa: SmartAccount | None, va: VirtualAccount | None
+    ) -> RoleGrant | None:
+        return s.scalar(
+            select(RoleGrant).where(
+                RoleGrant.user_id == user.id,
+                RoleGrant.role == role,
+                _same(RoleGrant.smart_account_id, sa.id if sa else None),
+                _same(RoleGrant.virtual_account_id, va.id if va else None),
+            )
+        )
+
+    def _record_grant(
+        self,
+        s: Session,
+        name: str,
+        actor: str,
+        username: str,
+        role: Role,
+        sa: SmartAccount | None,
+        virtual_account: str | None,
+    ) -> None:
+        self.record(
+            s,
+            name,
+            actor=actor,
+            smart_account=sa,
+            virtual_account=virtual_account,
+            subject=username,
+            role=role.value,
+        )
+
+    @staticmethod
+    def _out(s: Session, user: User) -> UserOut:
+        rows = s.execute(
+            select(RoleGrant, SmartAccount.domain, VirtualAccount.name)
+            .outerjoin(SmartAccount, SmartAccount.id == RoleGrant.smart_account_id)
+            .outerjoin(VirtualAccount, VirtualAccount.id == RoleGrant.virtual_account_id)
+            .where(RoleGrant.user_id == user.id)
+            .order_by(RoleGrant.created_at, RoleGrant.id)
+        ).all()
+        grants = tuple(GrantOut(g.id, g.role, d, v, g.created_at) for g, d, v in rows)
+        return UserOut(
+            user.id,
+            user.username,
+            user.display_name,
+            user.email,
+            user.created_at,
+            user.disabled,
+            grants,
+        )
