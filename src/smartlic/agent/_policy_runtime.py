@@ -76,6 +76,9 @@ class PolicyRuntime(PolicyVerbs):
     def _policy_sync(self) -> Attempt:
         """Send what is due and pending: reports, a kept authorization request, polls."""
         now = self.clock.now()
+        if self._transport.type == "off":
+            # nothing is closed or sent: offline devices use save_usage / import_file
+            return Attempt(now, False, "Transport is off: use save usage and import")
         with self._lock:
             pending_auth = self._ps().pending_auth_request
         try:
