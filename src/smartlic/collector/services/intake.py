@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from smartlic.collector.models import Device, DeviceTask, Report, Request
-from smartlic.collector.prefs import Preferences
+from smartlic.collector.prefs import Preferences, load
 from smartlic.collector.services import _base
 from smartlic.collector.services._base import ServiceBase, find_device, new_poll_id
 from smartlic.collector.services._wire import data_of, groups, ok_poll, udi_of_payload
@@ -46,8 +46,8 @@ class Intake(ServiceBase):
     def report_usage(self, body: Any, virtual_account: str | None = None) -> dict[str, Any]:
         """``reportusage``: store every report (idempotently), answer ``OK_POLL``."""
         batches = groups(data_of(body).get("reports"))
-        prefs = self.prefs()
         with self.transaction() as s:
+            prefs = load(s)
             rows: list[int] = []
             for udi, envelopes in batches:
                 device = self.admit(s, udi, prefs, virtual_account)
@@ -58,8 +58,8 @@ class Intake(ServiceBase):
     def authrequest(self, body: Any, virtual_account: str | None = None) -> dict[str, Any]:
         """``authrequest``: store authorization requests and returns, answer ``OK_POLL``."""
         data = data_of(body)
-        prefs = self.prefs()
         with self.transaction() as s:
+            prefs = load(s)
             rows = [
                 self._request(s, env, prefs, virtual_account) for env in _list(data, "requests")
             ]
