@@ -12,13 +12,14 @@ import pytest
 
 from smartlic.agent import LicenseManager
 from smartlic.agent.shell.commands import build_registry
-from smartlic.agent.shell.commands.policy_exec import TRUST_NOTICE
+from smartlic.agent.shell.commands.policy_exec import RETURN_NOTICE, TRUST_NOTICE
 from smartlic.agent.shell.device import Device
 from smartlic.agent.shell.fmt import ios_time
 from smartlic.agent.shell.session import Session
 from tests.e2e.conftest_agent import (  # noqa: F401 - the authority fixture
     CPF,
     DOMAIN,
+    IPSEC,
     Authority,
     authority_fixture,
 )
@@ -106,3 +107,52 @@ def test_full_offline_workflow_through_flash(
     history = console("show license history message")
     assert "Import AUTH:\n  No past Import history\n" in history
     assert f"Import RUM ACK:\n  {ios_time(authority.clock.now())}: import: ACK of 1" in history
+
+
+def router(authority: Authority, make_device: Callable[..., Device], tmp_path: Path) -> Console:
+    """The first document's router in policy mode (its ipsec license is export-controlled)."""
+    device = make_device(
+        tmp_path / "r1", mode="policy", authority=authority.url, authority_ca=authority.keys.ca_pem
+    )
+    return Console(Session(device, build_registry(device.profile)))
+
+
+def test_register_is_deprecated_in_policy_mode(
+    authority: Authority, make_device: Callable[..., Device], tmp_path: Path
+) -> None:
+    console = router(authority, make_device, tmp_path)
+    out = console.session.execute(f"license smart register idtoken {authority.token()}")
+    assert out.failed and "license smart trust idtoken" in out.text
+
+
+def test_authorization_code_online_then_returned_offline(
+    authority: Authority, make_device: Callable[..., Device], tmp_path: Path
+) -> None:
+    authority.buy(IPSEC.tag, 1)
+    console = router(authority, make_device, tmp_path)
+    console(f"license smart trust idtoken {authority.token()} local")
+    console("configure terminal")
+    refused = console.session.execute("license feature ipsec")
+    assert refused.failed and "authorization" in refused.text
+    console("end")
+    assert console("license smart authorization request add ipsec local") == ""
+    text = console("show license authorization")
+    assert genie_parse("authorization", text)["status"] == "SMART AUTHORIZATION"
+    console.config("license feature ipsec")
+    usage = genie_parse("usage", console("show license usage"))["license_name"]
+    entry = next(v for k, v in usage.items() if k.startswith("ipsec "))
+    assert entry["status"] == "IN USE"
+    console.config("no license feature ipsec")
+    out = console("license smart authorization return local offline").splitlines()
+    assert out[0] == RETURN_NOTICE and len(out) == 2 and out[1]
+    assert f"Last return code: {out[1]}" in console("show license authorization")
+
+
+def test_authorization_request_saved_for_offline_use(
+    authority: Authority, make_device: Callable[..., Device], tmp_path: Path
+) -> None:
+    console = router(authority, make_device, tmp_path)
+    console.config("license smart transport off")
+    assert console("license smart authorization request replace ipsec local") == ""
+    assert console("license smart authorization request save flash:slac_request") == ""
+    assert (tmp_path / "r1" / "flash" / "slac_request").read_bytes().startswith(b"<")

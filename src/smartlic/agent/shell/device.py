@@ -20,6 +20,7 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,7 +31,7 @@ from smartlic.agent.shell.config import ConfigStore, DeviceConfig
 from smartlic.agent.shell.policy_ops import call
 from smartlic.clock import Clock
 from smartlic.domain.products import DEFAULT_PROFILE, ProductProfile
-from smartlic.errors import InvalidInput
+from smartlic.errors import InvalidInput, SmartlicError
 
 __all__ = ["CPF_FEATURE", "TRANSPORTS", "Device", "TransportType"]
 
@@ -69,11 +70,11 @@ class Device:
         self._apply_transport()
         self._apply_enabled()
         if self.config.boot_level:
-            self._checkout(f"boot {self.config.boot_level}", self._boot(self.config.boot_level))
+            self._restore(f"boot {self.config.boot_level}", self._boot(self.config.boot_level))
         for name in self.config.features:
-            self._checkout(f"feature {name}", self._feature(name))
+            self._restore(f"feature {name}", self._feature(name))
         if self.config.cpf_enabled:
-            self._checkout(f"feature {CPF_FEATURE}", self._feature(CPF_FEATURE))
+            self._restore(f"feature {CPF_FEATURE}", self._feature(CPF_FEATURE))
 
     def close(self) -> None:
         self.manager.close()
@@ -115,8 +116,23 @@ class Device:
         return self.profile.features[name]
 
     def _checkout(self, key: str, needs: list[tuple[str, int]]) -> None:
+        """Check out every license of ``needs`` or none (a refusal gives back the others)."""
         tags = [(self.profile.license(name).tag, count) for name, count in needs]
-        self._handles[key] = [self.manager.request(tag, count) for tag, count in tags]
+        handles: list[Handle] = []
+        try:
+            for tag, count in tags:
+                handles.append(self.manager.request(tag, count))
+        except SmartlicError:
+            for handle in handles:
+                self.manager.release(handle)
+            raise
+        self._handles[key] = handles
+
+    def _restore(self, key: str, needs: list[tuple[str, int]]) -> None:
+        """At start, a configured license the manager now refuses (an enforced license whose
+        authorization code was returned) stays configured but is not in use."""
+        with contextlib.suppress(SmartlicError):
+            self._checkout(key, needs)
 
     def _give_back(self, key: str) -> None:
         for handle in self._handles.pop(key, []):
@@ -153,8 +169,8 @@ class Device:
         if on == present:
             return
         if on:
+            self._checkout(f"feature {name}", self._feature(name))  # may be refused
             self.config.features.append(name)
-            self._checkout(f"feature {name}", self._feature(name))
         else:
             self.config.features.remove(name)
             self._give_back(f"feature {name}")

@@ -14,7 +14,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from smartlic.agent.shell.registry import Arg, Registry
-from smartlic.agent.shell.replies import ClockView, Notice, Reply
+from smartlic.agent.shell.replies import ClockView, CommandFailed, Notice, Reply
 from smartlic.clock import parse_duration
 
 if TYPE_CHECKING:
@@ -44,7 +44,17 @@ def _is_duration(text: str) -> bool:
     return True
 
 
+# Under Smart Licensing Using Policy "The CLI license smart register command is deprecated"
+# (domain-notes 2.5); trust is established with "license smart trust idtoken" instead.
+REGISTER_IN_POLICY_MODE = (
+    "license smart register is deprecated under Smart Licensing Using Policy: use "
+    "'license smart trust idtoken <token> local' (or 'license smart mode classic')"
+)
+
+
 def smart_register(session: Session, args: Mapping[str, str]) -> Reply:
+    if session.device.policy_mode:
+        return CommandFailed(REGISTER_IN_POLICY_MODE)
     session.device.manager.register(args["token"], force="force" in args)
     return Notice((REGISTER_NOTICE,))
 
