@@ -108,7 +108,12 @@ class Puller(ServiceBase):
             pending = list(s.scalars(q.order_by(Delivery.id)))
         for delivery in pending:
             headers = {"Content-Type": "application/xml"}
-            _send(http, "POST", "/import", content=item_bytes(delivery.item), headers=headers)
+            try:
+                _send(http, "POST", "/import", content=item_bytes(delivery.item), headers=headers)
+            except SmartlicError as exc:
+                with self.transaction() as s:
+                    self.alert(s, device, _base.DELIVERY_FAILED.format(reason=exc.detail))
+                raise
             with self.transaction() as s:
                 row = s.get_one(Delivery, delivery.id)
                 row.delivered_at = self.now()
