@@ -19,7 +19,7 @@ from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
 
 import smartlic
-from smartlic.authority.api.middleware import RequestIdMiddleware
+from smartlic.authority.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from smartlic.authority.api.problems import install_problem_handlers
 from smartlic.authority.api.routes import ROUTERS
 from smartlic.authority.keys import AuthorityKeys
@@ -79,6 +79,7 @@ def create_app(
     app.state.clock = clock
     app.state.services = services
     install_problem_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     for router in ROUTERS:
         app.include_router(router)

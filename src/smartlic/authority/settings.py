@@ -64,6 +64,12 @@ class AuthoritySettings(BaseSettings):
         ge=1,
         description="Largest `limit` a management API list (devices, events) accepts.",
     )
+    max_body_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="Largest JSON request body (e.g. a batched `reportusage`); larger ones get "
+        "413. File uploads have their own limit of the same size.",
+    )
 
     @field_validator("database_url", "key_dir", mode="before")
     @classmethod

@@ -101,3 +101,29 @@ def test_api_docs_work_without_internet(live_authority: LiveAuthority) -> None:
         assert assets and all(a.startswith("/") for a in assets), assets
         for asset in assets:
             assert anonymous.get(asset).status_code == 200
+
+
+def test_oversized_json_bodies_are_refused_before_reading(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'a.sqlite3'}"
+    upgrade(url)
+    settings = AuthoritySettings(data_dir=tmp_path, database_url=url, max_body_bytes=2048)
+    app = create_app(settings, clock=ManualClock())
+    server, thread, base = serve_in_thread(app)
+    try:
+        with httpx.Client(base_url=base) as client:
+            big = {"data": {"reports": ["x" * 4096]}}
+            declared = client.post("/api/device/v1/authorize", json=big)
+            assert declared.status_code == 413
+            assert declared.json()["code"] == "payload-too-large"
+            chunks = (b"x" * 1024 for _ in range(4))  # no Content-Length: chunked
+            streamed = client.post(
+                "/api/device/v1/authorize",
+                content=chunks,
+                headers={"content-type": "application/json"},
+            )
+            assert streamed.status_code == 413
+            small = client.post("/api/device/v1/authorize", json={"payload": 1})
+            assert small.status_code == 422
+    finally:
+        server.should_exit = True
+        thread.join()
