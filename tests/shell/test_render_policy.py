@@ -8,7 +8,7 @@ from dataclasses import replace
 from smartlic.agent._status import Status, TransportStatus
 from smartlic.agent.shell.render import render
 from smartlic.agent.shell.replies import CpfStatusView, LicenseView, RumDetailView
-from tests.shell.genie_parsers import genie_parse
+from tests.shell.genie_parsers import genie_parse, genie_parse_unchecked
 from tests.shell.policy_statuses import (
     CPF,
     CSLU_URL,
@@ -322,6 +322,15 @@ def test_tech_support_sections() -> None:
     assert "Usage Reporting:\n  Attempts: Total=2, Success=2, Fail=0" in text
     assert "  Last Response: OK_POLL on Feb 23 02:14:41 2021 UTC\n" in text
     assert f"  Entitlement Tag: {CPF.tag}\n" in text
+    # Genie's tech-support schema also wants the vendor agent's internal flags (Other Info,
+    # HA Info, scheduled jobs) that smartlic does not imitate; its regexes read ours.
+    parsed = genie_parse_unchecked("tech", text)
+    reporting = parsed["communication_statistics"]["usage_reporting"]
+    assert reporting["attempts"] == "Total=2, Success=2, Fail=0"
+    assert reporting["last_success_time"] == "Feb 23 02:14:41 2021 UTC"
+    assert parsed["usage_report_summary"]["total"] == 2
+    assert parsed["license_usage"]["handle"][1]["entitlement_tag"] == CPF.tag
+    assert parsed["other_info"] == {"agent_state": "authorized", "transport": "Smart"}
 
 
 def test_cpf_status_is_the_documents() -> None:

@@ -51,6 +51,7 @@ def run_interactive(
             continue
         except EOFError:
             write("\n")
+            session.pending = None  # an unanswered question is declined
             if session.mode == EXEC:
                 return
             session.mode = "exec"

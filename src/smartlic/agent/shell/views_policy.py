@@ -25,6 +25,7 @@ __all__ = [
     "license_udi",
     "license_usage",
     "policy_of",
+    "transport_name",
     "trust_block",
     "when",
 ]
@@ -36,6 +37,15 @@ _GROUP_HEADINGS = (
     (LicenseGroup.ENFORCED, "Enforced (Perpetual/Subscription) License Attributes:"),
     (LicenseGroup.EXPORT, "Export (Perpetual/Subscription) License Attributes:"),
 )
+
+
+_TRANSPORT_NAMES = {
+    "smart": "Smart",
+    "cslu": "cslu",
+    "off": "Transport Off",
+    "callhome": "Callhome",
+    "automatic": "Automatic",
+}
 
 
 def policy_of(status: Status) -> PolicyModeStatus:
@@ -99,8 +109,12 @@ def _transport(t: TransportStatus, p: PolicyModeStatus) -> list[str]:
     if t.type == "smart":
         url = p.smart_url or t.url or "<empty>"
         return ["Transport:", "  Type: Smart", f"  URL: {url}", *_proxy(t)]
-    names = {"off": "Transport Off", "callhome": "Callhome", "automatic": "Automatic"}
-    return ["Transport:", f"  Type: {names.get(t.type, t.type)}"]
+    return ["Transport:", f"  Type: {transport_name(t.type)}"]
+
+
+def transport_name(kind: str) -> str:
+    """How ``Type:`` names a transport (``Smart``, ``cslu``, ``Callhome``, ``Transport Off``)."""
+    return _TRANSPORT_NAMES.get(kind, kind)
 
 
 def _policy(policy: Policy) -> list[str]:

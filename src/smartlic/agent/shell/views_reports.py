@@ -240,5 +240,6 @@ def license_tech_support(status: Status) -> list[str]:
     lines += [*vp.banner("Product Information"), f"UDI: {status.udi}", ""]
     lines += [*vp.banner("Agent Version"), f"Smart Agent for Licensing: {status.agent_version}", ""]
     lines += [*_communication(status), "", *_summary(p.report_summary), ""]
-    other = [f"Transport: {status.transport.type}", "Agent State: authorized"]
+    transport = vp.transport_name(status.transport.type)
+    other = [f"Transport: {transport}", "Agent State: authorized"]
     return [*lines, *vp.banner("Other Info"), *other]
