@@ -107,11 +107,12 @@ class PolicyOnline(PolicyCore):
 
     # ------------------------------------------------------------ polling
 
-    def _follow(self, answer: dict[str, Any]) -> dict[str, Any] | None:
-        """Poll an ``OK_POLL`` answer to ``COMPLETE`` and install it; None if still pending."""
+    def _follow(self, answer: dict[str, Any], *, replace: bool = False) -> dict[str, Any] | None:
+        """Poll an ``OK_POLL`` answer to ``COMPLETE`` and install it; None if still pending.
+        ``replace``: installed authorization codes give way to the answered ones."""
         for _ in range(IMMEDIATE_POLLS):
             if answer.get("status") == "COMPLETE":
-                return self._complete(answer)
+                return self._complete(answer, replace)
             poll_id, action = answer.get("poll_id"), answer.get("action") or answer.get("type")
             if not isinstance(poll_id, int):
                 raise InvalidInput(f"unexpected answer status {answer.get('status')!r}")
@@ -119,7 +120,7 @@ class PolicyOnline(PolicyCore):
             if answer.get("status") == "OK_POLL" and answer.get("poll_id") is None:
                 answer = {**answer, "poll_id": poll_id, "action": action}
         if answer.get("status") == "COMPLETE":
-            return self._complete(answer)
+            return self._complete(answer, replace)
         with self._lock:
             self._ps().pending_polls.append(
                 PendingPoll(int(answer["poll_id"]), str(answer.get("action")), self.clock.now())
@@ -138,13 +139,23 @@ class PolicyOnline(PolicyCore):
                     self._ps().pending_polls.append(p)
                     self._save()
 
-    def _complete(self, answer: dict[str, Any]) -> dict[str, Any]:
+    def _complete(self, answer: dict[str, Any], replace: bool = False) -> dict[str, Any]:
         data = answer.get("data") if isinstance(answer.get("data"), dict) else {}
         assert isinstance(data, dict)
         ours = sudi_json(self.udi)
         for item in data.get("acknowledgements") or []:
             if item.get("sudi") == ours and item.get("smart_license"):
                 self._install(_b64(item["smart_license"]), "online")
+        codes = [
+            i
+            for i in data.get("authorizations") or []
+            if i.get("status") == "SUCCESS" and i.get("smart_license")
+        ]
+        if codes and replace:
+            with self._lock:
+                self._ps().authorizations = []
+        for item in codes:
+            self._install(_b64(item["smart_license"]), "authorization")
         for err in data.get("errors") or []:
             if err.get("sudi") == ours:
                 self._rejected(err.get("rejected") or [])
@@ -163,9 +174,12 @@ class PolicyOnline(PolicyCore):
 
     # ------------------------------------------------------------ authorization codes
 
-    def _send_auth(self, kind: str, **fields: Any) -> list[dict[str, Any]]:
+    def _send_auth(
+        self, kind: str, *, replace: bool = False, **fields: Any
+    ) -> list[dict[str, Any]]:
+        """Send requests or returns; the codes answered are installed (``_complete``)."""
         answer = self._post(kind, "authrequest", self._data(**fields))
-        done = self._follow(answer)
+        done = self._follow(answer, replace=replace)
         if done is None:
             raise Unavailable("the authorization answer is not ready yet; it is polled later")
         items = [i for i in done.get("authorizations") or [] if isinstance(i, dict)]

@@ -92,16 +92,10 @@ class PolicyRuntime(PolicyVerbs):
 
     def _sync_auth(self, pending: str) -> None:
         req = json.loads(pending)
-        items = self._send_auth(
-            AUTH_REQUEST, requests=[self._auth_envelope(req["mode"], req["tags"])]
-        )
+        env = self._auth_envelope(req["mode"], req["tags"])
+        self._send_auth(AUTH_REQUEST, replace=req["mode"] == "replace", requests=[env])
         with self._lock:
-            if req["mode"] == "replace":
-                self._ps().authorizations = []
             self._ps().pending_auth_request = None
-        for item in items:
-            if item.get("smart_license"):
-                self._install_code(item)
 
     # ------------------------------------------------------------ on-box API
 

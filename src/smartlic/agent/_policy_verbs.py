@@ -187,18 +187,13 @@ class PolicyVerbs(PolicyOnline):
             return None
         with self._exchange_lock:
             env = self._auth_envelope(mode, tags)
-            items = self._send_auth(AUTH_REQUEST, requests=[env])
+            items = self._send_auth(AUTH_REQUEST, replace=mode == "replace", requests=[env])
             with self._lock:
-                if mode == "replace":
-                    self._ps().authorizations = []
                 self._ps().pending_auth_request = None
-            code_ids = [self._install_code(i) for i in items if i.get("smart_license")]
+                codes = self._ps().authorizations
+                code_id = codes[-1].code_id if items and codes else None
         self._flush()
-        return code_ids[0] if code_ids else None
-
-    def _install_code(self, item: dict[str, Any]) -> str:
-        self._install(_b64(str(item["smart_license"])), "authorization")
-        return self._ps().authorizations[-1].code_id
+        return code_id
 
     def _check_auth_request(self, mode: str, tags: dict[str, int], scope: str) -> None:
         if mode not in ("add", "replace") or scope not in ("local", "all"):
