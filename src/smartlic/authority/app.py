@@ -25,6 +25,7 @@ from smartlic.authority.api.routes import ROUTERS
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services import Services, build_services
 from smartlic.authority.settings import AuthoritySettings
+from smartlic.authority.web import install_portal
 from smartlic.clock import Clock, clock_from_env
 
 __all__ = ["app_from_env", "build_from_settings", "create_app"]
@@ -83,6 +84,7 @@ def create_app(
     app.add_middleware(RequestIdMiddleware)
     for router in ROUTERS:
         app.include_router(router)
+    install_portal(app, settings)  # the web portal under /portal (docs/portal.md)
     return app
 
 

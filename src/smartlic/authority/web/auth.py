@@ -1,0 +1,221 @@
+"""Portal login: a signed session cookie, CSRF tokens on every form, and the tenant guards.
+
+* The session is Starlette's ``SessionMiddleware``: a cookie signed with ``itsdangerous``
+  (HttpOnly, SameSite=Lax, path ``/portal``, ``Secure`` with ``portal_https_only``). It holds
+  the username and the CSRF token, nothing else secret. The signing key is the setting
+  ``portal_secret`` when set, else ``<data_dir>/portal-secret`` (created once, mode 0600);
+  processes serving one database must share it.
+* Each request reloads the user: a disabled or deleted user's session stops working at once.
+* Every POST form carries ``csrf_token``, compared in constant time with the session's
+  (a cross-site form cannot read it; SameSite=Lax already keeps the cookie off most of them).
+* The guards are ``authority/api/deps.py``'s checks applied to ``user.scoped(domain, va)``:
+  the portal and the API enforce one set of tenant rules.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from starlette.datastructures import FormData
+
+from smartlic.authority.api.deps import (
+    ServicesDep,
+    can_read_account,
+    can_read_va,
+    can_write_account,
+    can_write_va,
+)
+from smartlic.authority.api.deps_usage import MAX_UPLOAD_BYTES
+from smartlic.authority.services.users import UserPrincipal, principal_of
+from smartlic.authority.settings import AuthoritySettings
+from smartlic.authority.web.render import PORTAL, LoginRequired, PortalRoute, page, redirect
+from smartlic.errors import AuthenticationFailed, Forbidden, InvalidInput, NotFound, SmartlicError
+
+__all__ = [
+    "FormDep",
+    "UserDep",
+    "csrf_token",
+    "read_account",
+    "read_va",
+    "router",
+    "session_secret",
+    "text_field",
+    "write_account",
+    "write_va",
+]
+
+SECRET_FILE = "portal-secret"
+SESSION_COOKIE = "smartlic_portal"
+SESSION_MAX_AGE = 8 * 3600  # a working day; then log in again
+
+router = APIRouter(prefix=PORTAL, route_class=PortalRoute, include_in_schema=False)
+
+
+class PayloadTooLarge(SmartlicError):
+    code = "payload-too-large"
+    status = 413
+    title = "Payload too large"
+
+
+# ---------------------------------------------------------------- the session key
+
+
+def session_secret(settings: AuthoritySettings) -> str:
+    """``settings.portal_secret`` if the settings have one, else the data dir's secret file."""
+    configured = getattr(settings, "portal_secret", None)
+    if isinstance(configured, str) and configured:
+        return configured
+    return _secret_file(settings.data_dir / SECRET_FILE)
+
+
+def _secret_file(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:  # O_EXCL: two workers starting together keep the first one's secret
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+# ---------------------------------------------------------------- CSRF
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return token
+
+
+def _check_size(request: Request) -> None:
+    announced = request.headers.get("content-length", "")
+    if not announced.isdigit():
+        raise InvalidInput("a form must announce its length (Content-Length)")
+    if int(announced) > MAX_UPLOAD_BYTES:
+        raise PayloadTooLarge(f"the form is larger than the limit of {MAX_UPLOAD_BYTES} bytes")
+
+
+async def checked_form(request: Request) -> FormData:
+    """The POSTed form, once its CSRF token matches the session's."""
+    _check_size(request)
+    form = await request.form(max_files=1, max_fields=20)
+    sent, expected = form.get("csrf_token"), request.session.get("csrf")
+    if not (isinstance(sent, str) and isinstance(expected, str)) or not hmac.compare_digest(
+        sent.encode(), expected.encode()
+    ):
+        await form.close()
+        raise Forbidden(
+            "the form's security token is missing or out of date: reload the page and retry",
+            code="csrf",
+        )
+    return form
+
+
+FormDep = Annotated[FormData, Depends(checked_form)]
+
+
+def text_field(form: FormData, name: str, *, max_length: int = 200, required: bool = True) -> str:
+    value = form.get(name)
+    text = value.strip() if isinstance(value, str) else ""
+    if required and not text:
+        raise InvalidInput(f"{name.replace('_', ' ')}: required", pointer=f"/{name}")
+    if len(text) > max_length:
+        raise InvalidInput(f"{name}: at most {max_length} characters", pointer=f"/{name}")
+    return text
+
+
+# ---------------------------------------------------------------- who is logged in
+
+
+def current_user(request: Request, services: ServicesDep) -> UserPrincipal:
+    username = request.session.get("user")
+    if not isinstance(username, str):
+        raise LoginRequired
+    try:
+        user = services.users.get_user(username)
+    except NotFound:
+        user = None
+    if user is None or user.disabled:
+        request.session.clear()
+        raise LoginRequired
+    principal = principal_of(user)
+    request.state.portal_user = principal  # error pages keep the header
+    return principal
+
+
+UserDep = Annotated[UserPrincipal, Depends(current_user)]
+
+
+def _guard(check: Callable[..., None], principal: UserPrincipal, *args: str) -> UserPrincipal:
+    try:
+        check(principal, *args)
+    except Forbidden as exc:
+        raise Forbidden(exc.detail.replace("this API key", "your user")) from exc
+    return principal
+
+
+def read_account(user: UserPrincipal, domain: str) -> UserPrincipal:
+    return _guard(can_read_account, user.scoped(domain), domain)
+
+
+def write_account(user: UserPrincipal, domain: str) -> UserPrincipal:
+    return _guard(can_write_account, user.scoped(domain), domain)
+
+
+def read_va(user: UserPrincipal, domain: str, va: str) -> UserPrincipal:
+    return _guard(can_read_va, user.scoped(domain, va), domain, va)
+
+
+def write_va(user: UserPrincipal, domain: str, va: str) -> UserPrincipal:
+    return _guard(can_write_va, user.scoped(domain, va), domain, va)
+
+
+# ---------------------------------------------------------------- login / logout
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path inside the portal (never another site: ``//evil`` or ``https://``)."""
+    if target and target.startswith(PORTAL + "/") and not target.startswith("//"):
+        return target
+    return PORTAL + "/"
+
+
+@router.get("/login")
+def login_form(request: Request, next: str | None = None) -> Response:
+    if isinstance(request.session.get("user"), str):
+        return redirect(_safe_next(next))
+    return page(request, "login.html", next=_safe_next(next), username="")
+
+
+@router.post("/login")
+def login(request: Request, services: ServicesDep, form: FormDep) -> Response:
+    username = text_field(form, "username", max_length=100, required=False)
+    password = form.get("password")
+    target = _safe_next(text_field(form, "next", max_length=2000, required=False))
+    try:
+        services.users.authenticate(username, password if isinstance(password, str) else "")
+    except AuthenticationFailed:
+        error = "Unknown user or wrong password."
+        return page(request, "login.html", 401, next=target, username=username, error=error)
+    request.session.clear()  # a fresh session (and CSRF token) for the logged-in user
+    request.session["user"] = username
+    return redirect(target)
+
+
+@router.post("/logout")
+def logout(request: Request, form: FormDep) -> Response:
+    request.session.clear()
+    return redirect(PORTAL + "/login")

@@ -1,0 +1,213 @@
+"""Portal pages of the inventory: smart accounts, a smart account's virtual accounts, and a
+virtual account's tabs (General: registration tokens; Licenses; Product Instances).
+
+Each view checks access with the API's tenant rules (``auth.read_va`` ...), calls the same
+services as the REST API, and renders one template. Failed actions show their message on the
+page they came from, with the error's status, and change nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from smartlic.authority.api.deps import ServicesDep
+from smartlic.authority.services import Services
+from smartlic.authority.services.interfaces import InstanceOut, VirtualAccountOut
+from smartlic.authority.services.users import UserPrincipal
+from smartlic.authority.web.auth import (
+    FormDep,
+    UserDep,
+    read_account,
+    read_va,
+    text_field,
+    write_va,
+)
+from smartlic.authority.web.render import PORTAL, PortalRoute, flash, page, redirect
+from smartlic.domain.enums import Role
+from smartlic.domain.products import PROFILES
+from smartlic.errors import Conflict, InvalidInput, NotFound
+
+__all__ = ["instance_name", "product_type", "router", "va_context", "va_url", "visible_vas"]
+
+router = APIRouter(prefix=PORTAL, route_class=PortalRoute, include_in_schema=False)
+ACCOUNT = "/accounts/{domain}"
+VA = ACCOUNT + "/va/{va}"
+PAGE_SIZE = 50
+WRITERS = {Role.ADMIN, Role.SMART_ACCOUNT_ADMIN, Role.VIRTUAL_ACCOUNT_ADMIN}
+_PRODUCT_TYPES = {p.pid: p.product_name for p in PROFILES.values()}
+
+
+def va_url(domain: str, va: str, tab: str) -> str:
+    return f"{PORTAL}/accounts/{domain}/va/{va}/{tab}"
+
+
+def visible_vas(services: Services, user: UserPrincipal, domain: str) -> list[VirtualAccountOut]:
+    """The virtual accounts of ``domain`` this user may read (after ``read_account``)."""
+    vas = services.accounts.list_virtual_accounts(domain)
+    names = set(user.visible_virtual_accounts(domain, [va.name for va in vas]))
+    return [va for va in vas if va.name in names]
+
+
+def instance_name(i: InstanceOut) -> str:
+    """The portal's product instance name ("UDI_PID:...; UDI_SN:...", as CSSM shows it)."""
+    return f"UDI_PID:{i.udi_pid}; UDI_SN:{i.udi_sn}"
+
+
+def product_type(i: InstanceOut) -> str:
+    return _PRODUCT_TYPES.get(i.udi_pid, i.udi_pid)
+
+
+def va_context(
+    services: Services, user: UserPrincipal, domain: str, va: str, tab: str
+) -> dict[str, Any]:
+    scoped = read_va(user, domain, va)
+    services.accounts.get_smart_account(domain)  # 404 for an unknown account
+    vas = visible_vas(services, user, domain)
+    if va not in {v.name for v in vas}:
+        services.licenses.compliance(domain, va)  # raises NotFound for an unknown VA
+    return {
+        "user": user,
+        "domain": domain,
+        "va": va,
+        "vas": vas,
+        "tab": tab,
+        "can_write": scoped.role in WRITERS,
+    }
+
+
+# ---------------------------------------------------------------- smart accounts
+
+
+@router.get("/")
+def home(request: Request, services: ServicesDep, user: UserDep) -> Response:
+    domains = user.smart_accounts()
+    accounts = [
+        a for a in services.accounts.list_smart_accounts() if domains is None or a.domain in domains
+    ]
+    return page(request, "home.html", user=user, accounts=accounts)
+
+
+@router.get(ACCOUNT)
+def account(request: Request, domain: str, services: ServicesDep, user: UserDep) -> Response:
+    read_account(user, domain)
+    sa = services.accounts.get_smart_account(domain)
+    rows = [
+        {
+            "va": va,
+            "compliance": services.licenses.compliance(domain, va.name),
+            "instances": services.instances.list_instances(domain, va.name, limit=1).total,
+        }
+        for va in visible_vas(services, user, domain)
+    ]
+    return page(request, "account.html", user=user, sa=sa, domain=domain, rows=rows)
+
+
+# ---------------------------------------------------------------- virtual account tabs
+
+
+@router.get(VA + "/licenses")
+def licenses(
+    request: Request, domain: str, va: str, services: ServicesDep, user: UserDep
+) -> Response:
+    ctx = va_context(services, user, domain, va, "licenses")
+    compliance = services.licenses.compliance(domain, va)
+    return page(request, "va_licenses.html", compliance=compliance, **ctx)
+
+
+@router.get(VA + "/instances")
+def instances(
+    request: Request,
+    domain: str,
+    va: str,
+    services: ServicesDep,
+    user: UserDep,
+    search: str = "",
+    offset: int = 0,
+) -> Response:
+    return _instances_page(request, services, user, domain, va, search=search, offset=offset)
+
+
+def _instances_page(
+    request: Request,
+    services: Services,
+    user: UserPrincipal,
+    domain: str,
+    va: str,
+    *,
+    search: str = "",
+    offset: int = 0,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    ctx = va_context(services, user, domain, va, "instances")
+    found = services.instances.list_instances(
+        domain, va, search=search[:200] or None, limit=PAGE_SIZE, offset=max(offset, 0)
+    )
+    rows = [
+        {"i": i, "name": instance_name(i), "product_type": product_type(i)} for i in found.items
+    ]
+    targets = [v.name for v in ctx["vas"] if v.name != va]
+    return page(
+        request,
+        "va_instances.html",
+        status,
+        found=found,
+        rows=rows,
+        search=search,
+        targets=targets,
+        error=error,
+        **ctx,
+    )
+
+
+@router.post(VA + "/instances/{instance_id}/transfer")
+def transfer_instance(
+    request: Request,
+    domain: str,
+    va: str,
+    instance_id: str,
+    services: ServicesDep,
+    user: UserDep,
+    form: FormDep,
+) -> Response:
+    principal = write_va(user, domain, va)
+    instance = _instance_in(services, domain, va, instance_id)
+    try:
+        target = text_field(form, "target", max_length=100)
+        write_va(user, domain, target)
+        services.instances.transfer_instance(
+            domain, instance_id, target=target, actor=principal.label()
+        )
+    except (InvalidInput, NotFound, Conflict) as exc:
+        return _instances_page(
+            request, services, user, domain, va, error=exc.detail, status=exc.status
+        )
+    flash(request, "ok", f"{instance_name(instance)} moved to {target}.")
+    return redirect(va_url(domain, va, "instances"))
+
+
+@router.post(VA + "/instances/{instance_id}/remove")
+def remove_instance(
+    request: Request,
+    domain: str,
+    va: str,
+    instance_id: str,
+    services: ServicesDep,
+    user: UserDep,
+    form: FormDep,
+) -> Response:
+    principal = write_va(user, domain, va)
+    instance = _instance_in(services, domain, va, instance_id)
+    services.instances.remove_instance(domain, instance_id, actor=principal.label())
+    flash(request, "ok", f"{instance_name(instance)} removed; its licenses are free again.")
+    return redirect(va_url(domain, va, "instances"))
+
+
+def _instance_in(services: Services, domain: str, va: str, instance_id: str) -> InstanceOut:
+    """The instance, if it is in ``va`` (a form cannot reach into another virtual account)."""
+    instance = services.instances.get_instance(domain, instance_id)
+    if instance.virtual_account != va:
+        raise NotFound(f"no product instance {instance_id!r} in virtual account {va!r}")
+    return instance

@@ -1,0 +1,216 @@
+"""Account-wide portal pages: Event Log, Usage Data Files (upload, ACK download), Policies and
+Reports (CSV downloads of licenses and product instances per virtual account).
+
+A user whose grants name single virtual accounts sees only those virtual accounts' rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from starlette.datastructures import FormData, UploadFile
+
+from smartlic.authority.api.deps import ServicesDep
+from smartlic.authority.api.deps_usage import attachment
+from smartlic.authority.services import Services
+from smartlic.authority.services.interfaces import UsageFileOut
+from smartlic.authority.services.users import UserPrincipal
+from smartlic.authority.web.auth import FormDep, UserDep, read_account, read_va, write_va
+from smartlic.authority.web.render import PORTAL, PortalRoute, flash, page, redirect
+from smartlic.authority.web.views import ACCOUNT, VA, instance_name, product_type, visible_vas
+from smartlic.errors import InvalidInput, NotFound
+
+__all__ = ["router"]
+
+router = APIRouter(prefix=PORTAL, route_class=PortalRoute, include_in_schema=False)
+EVENTS_PAGE = 100
+FILES_PAGE = 200
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _account_context(
+    services: Services, user: UserPrincipal, domain: str, tab: str
+) -> dict[str, Any]:
+    read_account(user, domain)
+    sa = services.accounts.get_smart_account(domain)
+    vas = visible_vas(services, user, domain)
+    return {"user": user, "domain": domain, "sa": sa, "vas": vas, "tab": tab}
+
+
+# ---------------------------------------------------------------- event log
+
+
+@router.get(ACCOUNT + "/events")
+def events(
+    request: Request,
+    domain: str,
+    services: ServicesDep,
+    user: UserDep,
+    prefix: str = "",
+    offset: int = 0,
+) -> Response:
+    ctx = _account_context(services, user, domain, "events")
+    found = services.events.list_events(
+        domain, name_prefix=prefix[:100] or None, limit=EVENTS_PAGE, offset=max(offset, 0)
+    )
+    items = found.items
+    if not user.sees_all_of(domain):
+        names = {va.name for va in visible_vas(services, user, domain)}
+        items = [e for e in items if e.virtual_account in names]
+    return page(request, "events.html", found=found, events=items, prefix=prefix, **ctx)
+
+
+# ---------------------------------------------------------------- usage data files
+
+
+def _visible_files(services: Services, user: UserPrincipal, domain: str) -> list[UsageFileOut]:
+    files = services.usage.list_usage_files(domain, limit=FILES_PAGE).items
+    if user.sees_all_of(domain):
+        return files
+    names = {va.name for va in visible_vas(services, user, domain)}
+    return [f for f in files if f.virtual_account in names]
+
+
+def _usage_page(
+    request: Request,
+    services: Services,
+    user: UserPrincipal,
+    domain: str,
+    *,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    ctx = _account_context(services, user, domain, "usage")
+    files = _visible_files(services, user, domain)
+    return page(request, "usage_files.html", status, files=files, error=error, **ctx)
+
+
+@router.get(ACCOUNT + "/usage-files")
+def usage_files(request: Request, domain: str, services: ServicesDep, user: UserDep) -> Response:
+    return _usage_page(request, services, user, domain)
+
+
+def _file_of(form: FormData) -> tuple[str, bytes]:
+    item = form.get("file")
+    if not isinstance(item, UploadFile) or not item.filename:
+        raise InvalidInput("choose a usage data file (or a .tar.gz archive) to upload")
+    return item.filename, item.file.read()
+
+
+def _close_files(form: FormData) -> None:
+    for item in form.values():
+        if isinstance(item, UploadFile):
+            item.file.close()
+
+
+@router.post(ACCOUNT + "/usage-files")
+def upload_usage_file(
+    request: Request, domain: str, services: ServicesDep, user: UserDep, form: FormDep
+) -> Response:
+    va = form.get("virtual_account")
+    try:
+        if not isinstance(va, str) or not va:
+            raise InvalidInput("choose the virtual account that receives the file")
+        principal = write_va(user, domain, va)
+        name, content = _file_of(form)
+        out = services.usage.upload_usage_file(
+            domain, va, file_name=name, content=content, actor=principal.label()
+        )
+    except InvalidInput as exc:
+        return _usage_page(request, services, user, domain, error=exc.detail, status=422)
+    finally:
+        _close_files(form)
+    kind = "ok" if out.status == "Processed" else "error"
+    flash(request, kind, f"{out.file_name}: {out.status}, {out.instances} product instance(s).")
+    return redirect(f"{PORTAL}/accounts/{domain}/usage-files")
+
+
+@router.get(ACCOUNT + "/usage-files/{file_id}/ack")
+def download_ack(domain: str, file_id: str, services: ServicesDep, user: UserDep) -> Response:
+    read_account(user, domain)
+    if not user.sees_all_of(domain) and file_id not in {
+        f.id for f in _visible_files(services, user, domain)
+    }:
+        raise NotFound(f"no usage file {file_id!r} in {domain!r}")
+    name, data = services.usage.usage_file_ack(domain, file_id)
+    return attachment(name, data)
+
+
+# ---------------------------------------------------------------- policies
+
+
+@router.get(ACCOUNT + "/policies")
+def policies(request: Request, domain: str, services: ServicesDep, user: UserDep) -> Response:
+    ctx = _account_context(services, user, domain, "policies")
+    names = {va.name for va in visible_vas(services, user, domain)}
+    installed = [
+        p
+        for p in services.policies.list_policies(domain)
+        if user.sees_all_of(domain) or p.virtual_account in names
+    ]
+    in_force = [(va.name, services.policies.policy_in_force(domain, va.name)) for va in ctx["vas"]]
+    return page(request, "policies.html", installed=installed, in_force=in_force, **ctx)
+
+
+# ---------------------------------------------------------------- reports
+
+
+@router.get(ACCOUNT + "/reports")
+def reports(request: Request, domain: str, services: ServicesDep, user: UserDep) -> Response:
+    ctx = _account_context(services, user, domain, "reports")
+    return page(request, "reports.html", **ctx)
+
+
+def _cell(value: object) -> str:
+    # A cell starting with = + - @ is a formula to a spreadsheet; hostnames come from devices.
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _csv(name: str, header: Sequence[str], rows: Iterable[Sequence[object]]) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows([_cell(v) for v in row] for row in rows)
+    disposition = f'attachment; filename="{name}"'
+    return Response(
+        out.getvalue(), media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": disposition},
+    )  # fmt: skip
+
+
+@router.get(VA + "/reports/licenses.csv")
+def licenses_csv(domain: str, va: str, services: ServicesDep, user: UserDep) -> Response:
+    read_va(user, domain, va)
+    view = services.licenses.compliance(domain, va)
+    header = ["License", "Tag", "Purchased", "In Use", "Reserved", "Available", "Status"]
+    rows = [
+        [ln.display_name, ln.tag, ln.purchased, ln.in_use, ln.reserved, ln.available,
+         ln.status.value]
+        for ln in view.lines
+    ]  # fmt: skip
+    return _csv(f"licenses-{domain}-{va}.csv", header, rows)
+
+
+@router.get(VA + "/reports/instances.csv")
+def instances_csv(domain: str, va: str, services: ServicesDep, user: UserDep) -> Response:
+    read_va(user, domain, va)
+    header = ["Name", "Hostname", "Product Type", "Virtual Account", "Last Contact", "Status",
+              "Alerts", "Licenses"]  # fmt: skip
+    rows = []
+    offset, limit = 0, 1000
+    while True:
+        found = services.instances.list_instances(domain, va, limit=limit, offset=offset)
+        for i in found.items:
+            used = "; ".join(f"{u.tag} x{u.count}" for u in i.usage)
+            last = i.last_contact_at.isoformat() if i.last_contact_at else ""
+            rows.append([instance_name(i), i.hostname, product_type(i), i.virtual_account, last,
+                         i.status, "; ".join(i.alerts), used])  # fmt: skip
+        offset += limit
+        if offset >= found.total:
+            break
+    return _csv(f"instances-{domain}-{va}.csv", header, rows)
