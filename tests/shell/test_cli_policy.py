@@ -8,12 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from smartlic.agent import LicenseManager
 from smartlic.agent.shell.cli import app
-
-pytestmark = pytest.mark.skipif(
-    not hasattr(LicenseManager, "mode"), reason="the license manager has no policy mode"
-)
 
 runner = CliRunner()
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from smartlic.agent import LicenseManager
 from smartlic.agent.shell.commands import build_registry
 from smartlic.agent.shell.commands.policy_exec import RETURN_NOTICE, TRUST_NOTICE
 from smartlic.agent.shell.device import Device
@@ -26,10 +25,7 @@ from tests.e2e.conftest_agent import (  # noqa: F401 - the authority fixture
 from tests.shell.conftest import Console
 from tests.shell.genie_parsers import genie_parse
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(not hasattr(LicenseManager, "mode"), reason="no policy mode"),
-]
+pytestmark = pytest.mark.e2e
 
 SN = "FOC242145DW"
 ENABLE_CPF = (

@@ -9,17 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from smartlic.agent import LicenseManager
 from smartlic.agent.shell.commands import build_registry
 from smartlic.agent.shell.commands.gateway import AGREEMENT, QUESTION, STARTED
 from smartlic.agent.shell.device import Device
 from smartlic.agent.shell.session import Session
 from tests.shell.conftest import Console
 from tests.shell.genie_parsers import genie_parse
-
-pytestmark = pytest.mark.skipif(
-    not hasattr(LicenseManager, "mode"), reason="the license manager has no policy mode"
-)
 
 CAUGHT = "% Invalid input detected at '^' marker."
 

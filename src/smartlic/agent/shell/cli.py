@@ -35,7 +35,6 @@ from smartlic.agent import LicenseManager
 from smartlic.agent.shell.commands import build_registry
 from smartlic.agent.shell.config import ConfigStore, DeviceConfig
 from smartlic.agent.shell.device import Device
-from smartlic.agent.shell.policy_ops import call
 from smartlic.agent.shell.repl import run_interactive, run_script
 from smartlic.agent.shell.session import Session
 from smartlic.clock import LAB_CLOCK_ENV, Clock, LabClock
@@ -139,7 +138,7 @@ def open_device(
     )
     device.start()
     if authority_ca is not None:
-        call(device.manager, "set_authority_ca", authority_ca)
+        device.manager.set_authority_ca(authority_ca)
     return device
 
 
@@ -154,10 +153,8 @@ def _manager(
         "software_tag": product.software_tag,
         "catalogue": {spec.tag: spec for spec in product.licenses},
     }
-    if cfg.mode is not None and hasattr(LicenseManager, "mode"):
+    if cfg.mode is not None:
         options["mode"] = cfg.mode
-    elif cfg.mode == "policy":
-        raise InvalidInput("this license manager has no Smart Licensing Using Policy mode")
     return LicenseManager(**options)
 
 

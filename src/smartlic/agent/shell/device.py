@@ -28,7 +28,6 @@ from typing import Literal
 
 from smartlic.agent._manager import Handle, LicenseManager
 from smartlic.agent.shell.config import ConfigStore, DeviceConfig
-from smartlic.agent.shell.policy_ops import call
 from smartlic.clock import Clock
 from smartlic.domain.products import DEFAULT_PROFILE, ProductProfile
 from smartlic.errors import InvalidInput, SmartlicError
@@ -85,18 +84,18 @@ class Device:
 
     @property
     def policy_mode(self) -> bool:
-        return getattr(self.manager, "mode", "classic") == "policy"
+        return self.manager.mode == "policy"
 
     def _apply_transport(self) -> None:
         cfg = self.config
-        call(self.manager, "set_transport", _transport(cfg.transport or self._default_transport()))
+        self.manager.set_transport(_transport(cfg.transport or self._default_transport()))
         self.manager.set_url(cfg.smart_url or cfg.url)
         self.manager.set_proxy(cfg.proxy_address, cfg.proxy_port)
         if self.policy_mode:
             if cfg.cslu_url is not None:
-                call(self.manager, "set_cslu_url", cfg.cslu_url)
+                self.manager.set_cslu_url(cfg.cslu_url)
             if cfg.usage_interval is not None:
-                call(self.manager, "set_usage_interval", cfg.usage_interval)
+                self.manager.set_usage_interval(cfg.usage_interval)
 
     def _default_transport(self) -> TransportType:
         # Smart Licensing Using Policy devices ship with transport cslu (domain-notes 2.5);
@@ -180,7 +179,7 @@ class Device:
         checked = _transport(kind or self._default_transport())
         if checked in ("cslu", "automatic") and not self.policy_mode:
             raise InvalidInput(f"transport {checked} needs Smart Licensing Using Policy")
-        call(self.manager, "set_transport", checked)  # policy mode widens the types
+        self.manager.set_transport(checked)
         self.config.transport = kind
         self._save()
 
@@ -190,7 +189,7 @@ class Device:
         if url is None:
             self.config.smart_url = self.config.cslu_url = None
             if self.policy_mode:
-                call(self.manager, "set_cslu_url", None)
+                self.manager.set_cslu_url(None)
         self._save()
         self.manager.set_url(url)
 
@@ -200,18 +199,18 @@ class Device:
         self.manager.set_url(url)
 
     def set_cslu_url(self, url: str) -> None:
-        call(self.manager, "set_cslu_url", url)
+        self.manager.set_cslu_url(url)
         self.config.cslu_url = url
         self._save()
 
-    def set_usage_interval(self, days: int | None) -> None:
-        call(self.manager, "set_usage_interval", days)
+    def set_usage_interval(self, days: int) -> None:
+        self.manager.set_usage_interval(days)
         self.config.usage_interval = days
         self._save()
 
     def set_mode(self, mode: str) -> None:
         """``license smart mode {classic|policy}`` (lab): rebuild the manager in that mode."""
-        if mode == self.config.mode and getattr(self.manager, "mode", "classic") == mode:
+        if mode == self.config.mode and self.manager.mode == mode:
             return
         self.config.mode = mode
         self._save()

@@ -1,35 +1,23 @@
-"""The shell's policy-mode operations, as calls on the license manager, and ``flash:`` paths.
+"""``flash:`` paths: the device's own storage in the shell's policy-mode file commands.
 
-The manager owns every rule; this module only turns shell arguments into its calls and its
-answers into what IOS prints. ``flash:`` names the device's own storage, the folder
-``flash/`` in its state directory (second reference document: ``license smart save usage all
-file flash:report``, ``license smart import file flash: ACK_report``); plain paths work too.
+``flash:`` (or ``bootflash:``) names the folder ``flash/`` in the device's state directory
+(second reference document: ``license smart save usage all file flash:report``,
+``license smart import file flash: ACK_report``); plain paths work too.
 
 Usage::
 
-    path = resolve_path(device.flash_dir, "flash:report")
-    call(device.manager, "save_usage", path, which="all")
+    path = resolve_path(device.flash_dir, "flash:report")   # <state>/flash/report
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from smartlic.errors import InvalidInput, SmartlicError
+from smartlic.errors import InvalidInput
 
-__all__ = ["FLASH_PREFIXES", "NotSupported", "call", "resolve_path"]
+__all__ = ["FLASH_PREFIXES", "resolve_path"]
 
 FLASH_PREFIXES = ("flash:", "bootflash:")
-
-
-class NotSupported(SmartlicError):
-    """The license manager in use has no such operation (e.g. policy mode in an old agent)."""
-
-    code = "not-supported"
-    status = 501
-    title = "Not supported"
 
 
 def resolve_path(flash_dir: Path | None, text: str) -> Path:
@@ -57,11 +45,3 @@ def _in_flash(flash_dir: Path | None, name: str) -> Path:
         raise InvalidInput(f"flash:{name} is outside flash:")
     root.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def call(manager: object, name: str, *args: Any, **kwargs: Any) -> Any:
-    """``manager.<name>(*args, **kwargs)``, or ``NotSupported`` when the manager lacks it."""
-    method: Callable[..., Any] | None = getattr(manager, name, None)
-    if method is None:
-        raise NotSupported(f"this license manager does not support {name.replace('_', ' ')}")
-    return method(*args, **kwargs)

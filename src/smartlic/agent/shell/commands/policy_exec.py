@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from smartlic.agent.shell.policy_ops import call, resolve_path
+from smartlic.agent.shell.flash import resolve_path
 from smartlic.agent.shell.registry import Arg, Registry
 from smartlic.agent.shell.replies import Notice, Reply
 from smartlic.domain.products import ProductProfile
@@ -39,8 +39,36 @@ _PATH = Arg("WORD", "Destination or source file, e.g. flash:report", rest_of_lin
 _SCOPES = (("local", "The local device"), ("all", "All devices in the HA configuration"))
 
 
-def _number(text: str) -> bool:
-    return text.isdigit() and len(text) <= 12
+AuthMode = Literal["add", "replace"]
+ShellHandler = Callable[["Session", Mapping[str, str]], Reply]
+Which = Callable[[Mapping[str, str]], Any]  # shell arguments -> save_usage's ``which``
+
+
+def _days(text: str) -> bool:
+    return text.isdigit() and int(text) <= 1_000_000
+
+
+def _report_id(text: str) -> bool:
+    return text.isdigit() and int(text) < 2**64
+
+
+# ``save usage`` selections: words, the manager's ``which``, their arguments, help.
+_SELECTIONS: tuple[tuple[str, Which, dict[str, Arg], str], ...] = (
+    ("all", lambda a: "all", {}, "All reports"),
+    ("unreported", lambda a: "unreported", {}, "Reports not yet sent"),
+    (
+        "days {days}",
+        lambda a: ("days", int(a["days"])),
+        {"days": Arg("<0-1000000>", "Days", check=_days)},
+        "Reports of the last n days",
+    ),
+    (
+        "rum-id {id}",
+        lambda a: ("rum-id", int(a["id"])),
+        {"id": Arg("<0-18446744073709551615>", "Report id", check=_report_id)},
+        "One report",
+    ),
+)
 
 
 def _path(session: Session, args: Mapping[str, str]) -> str:
@@ -49,7 +77,7 @@ def _path(session: Session, args: Mapping[str, str]) -> str:
 
 def trust(session: Session, args: Mapping[str, str]) -> Reply:
     device = session.device
-    call(device.manager, "trust", args["token"], args["scope"], "force" in args)
+    device.manager.trust(args["token"], args["scope"], "force" in args)
     return Notice((TRUST_NOTICE.format(pid=device.manager.udi.pid, sn=device.manager.udi.sn),))
 
 
@@ -58,36 +86,37 @@ def sync(session: Session, args: Mapping[str, str]) -> Reply:
     return None
 
 
-def save_usage(
-    which: Callable[[Mapping[str, str]], Any], session: Session, args: Mapping[str, str]
-) -> Reply:
-    call(session.device.manager, "save_usage", _path(session, args), which(args))
+def save_usage(which: Which, session: Session, args: Mapping[str, str]) -> Reply:
+    session.device.manager.save_usage(_path(session, args), which(args))
     return None
 
 
 def import_file(session: Session, args: Mapping[str, str]) -> Reply:
-    result = call(session.device.manager, "import_file", _path(session, args))
-    return Notice((str(result),))
+    return Notice((session.device.manager.import_file(_path(session, args)),))
 
 
-def authorization_request(mode: str, session: Session, args: Mapping[str, str]) -> Reply:
+def authorization_request(mode: AuthMode, session: Session, args: Mapping[str, str]) -> Reply:
     spec = session.device.profile.license(args["feature"])
-    call(session.device.manager, "authorization_request", mode, {spec.tag: 1}, args["scope"])
+    session.device.manager.authorization_request(mode, {spec.tag: 1}, args["scope"])
     return None
 
 
 def save_authorization_request(session: Session, args: Mapping[str, str]) -> Reply:
-    call(session.device.manager, "save_authorization_request", _path(session, args))
+    session.device.manager.save_authorization_request(_path(session, args))
     return None
 
 
 def authorization_return(online: bool, session: Session, args: Mapping[str, str]) -> Reply:
-    code = call(session.device.manager, "authorization_return", args["scope"], online=online)
-    return None if online else Notice((RETURN_NOTICE, *str(code).splitlines()))
+    code = session.device.manager.authorization_return(args["scope"], online=online)
+    return None if online else Notice((RETURN_NOTICE, *code.splitlines()))
 
 
 def _scoped(
-    registry: Registry[Session], path: str, handler: Any, text: str, args: dict[str, Arg]
+    registry: Registry[Session],
+    path: str,
+    handler: ShellHandler,
+    text: str,
+    args: dict[str, Arg],
 ) -> None:
     """``<path> {local|all}``: the scope is a keyword, handed to the handler as ``scope``."""
     for scope, help_text in _SCOPES:
@@ -98,10 +127,11 @@ def _scoped(
         registry.describe(EXEC, path, text)
 
 
-def _with(handler: Any, **extra: str) -> Any:
+def _with(handler: ShellHandler, **extra: str) -> ShellHandler:
+    """``handler`` with fixed extra arguments (the scope keyword, ``force``)."""
+
     def run(session: Session, args: Mapping[str, str]) -> Reply:
-        result: Reply = handler(session, {**args, **extra})
-        return result
+        return handler(session, {**args, **extra})
 
     return run
 
@@ -123,23 +153,7 @@ def _register_trust_sync(registry: Registry[Session]) -> None:
 def _register_save_usage(registry: Registry[Session]) -> None:
     registry.describe(EXEC, "license smart save", "Save license information to a file")
     registry.describe(EXEC, "license smart save usage", "Save the usage reports (RUM)")
-    choices: tuple[tuple[str, Callable[[Mapping[str, str]], Any], dict[str, Arg], str], ...] = (
-        ("all", lambda a: "all", {}, "All reports"),
-        ("unreported", lambda a: "unreported", {}, "Reports not yet sent"),
-        (
-            "days {days}",
-            lambda a: ("days", int(a["days"])),
-            {"days": Arg("<0-1000000>", "Days", check=_number)},
-            "Reports of the last n days",
-        ),
-        (
-            "rum-id {id}",
-            lambda a: ("rum-id", int(a["id"])),
-            {"id": Arg("<0-18446744073709551615>", "Report id", check=_number)},
-            "One report",
-        ),
-    )
-    for words, which, args, text in choices:
+    for words, which, args, text in _SELECTIONS:
         registry.describe(EXEC, f"license smart save usage {words.split()[0]}", text)
         registry.command(
             EXEC,
@@ -166,10 +180,11 @@ def _register_authorization(registry: Registry[Session], profile: ProductProfile
     registry.describe(EXEC, f"{base} request", "Request an authorization code")
     names = {spec.name for spec in profile.licenses}
     feature = {"feature": Arg("WORD", "Feature name", check=lambda t: t in names)}
-    for mode, text in (
+    modes: tuple[tuple[AuthMode, str], ...] = (
         ("add", "Add to the installed codes"),
         ("replace", "Replace the installed codes"),
-    ):
+    )
+    for mode, text in modes:
         registry.describe(EXEC, f"{base} request {mode}", text)
         _scoped(
             registry,
