@@ -106,7 +106,10 @@ def derive_policy(
         if policy.ack_required
         else None
     )
-    interval = push_interval(policy, groups, ps.push_interval_days)
+    changed = bool(ps.changed_at and (ps.last_ack is None or ps.changed_at > ps.last_ack))
+    interval = push_interval(
+        policy, groups, ps.push_interval_days, acked=ps.last_ack is not None, changed=changed
+    )
     next_push = _next_push(ps, interval, now)
     return PolicyView(
         policy, statuses, deadline, interval, next_push, bool(deadline and now > deadline)
@@ -126,18 +129,26 @@ def _groups(
     return {group_for(catalogue.get(t)) for t in tags}
 
 
-def push_interval(policy: Policy, groups: Iterable[LicenseGroup], configured: int) -> int:
-    """The configured interval, clamped to the policy's smallest non-zero requirement."""
-    days = [
-        d
-        for g in groups
-        for d in (
-            policy.attributes(g).reporting_frequency_days,
-            policy.attributes(g).first_report_days,
-        )
-        if d
-    ]
-    return min([configured, *days])
+def push_interval(
+    policy: Policy,
+    groups: Iterable[LicenseGroup],
+    configured: int,
+    *,
+    acked: bool = False,
+    changed: bool = False,
+) -> int:
+    """The configured interval, clamped to the requirement in force: the first report before
+    any ACK, the reporting frequency after, report on change after a change. 0 ("no
+    reporting") when nothing is required, e.g. perpetual licenses after their first ACK under
+    the Cisco default (domain-notes 2.2, S1 golden_output_4)."""
+    days: list[int] = []
+    for g in groups:
+        attrs = policy.attributes(g)
+        days.append(attrs.reporting_frequency_days if acked else attrs.first_report_days)
+        if changed:
+            days.append(attrs.report_on_change_days)
+    required = [d for d in days if d]
+    return min([configured, *required]) if required else 0
 
 
 def _next_push(ps: PolicyState, interval: int, now: datetime) -> datetime | None:

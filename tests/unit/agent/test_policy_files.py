@@ -82,7 +82,9 @@ def test_a_custom_policy_from_an_ack_changes_the_deadlines(
     manager.request(ATM)
     manager.save_usage(tmp_path / "u.xml")
     manager.import_data(Files(authority, clock).ack(_ids(tmp_path / "u.xml")))
-    assert _reporting(manager).usage_reporting.next_ack_deadline is None  # perpetual, freq 0
+    reporting = _reporting(manager).usage_reporting
+    assert reporting.next_ack_deadline is None  # perpetual, freq 0
+    assert reporting.reporting_push_interval_days == 0 and reporting.next_report_push is None
     clock.advance(days=1)
     manager.import_data(Files(authority, clock).ack([], PolicyDoc.from_json(doc)))
     status = _reporting(manager)
