@@ -32,15 +32,15 @@ def free_port() -> int:
 
 
 def smartlic(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "smartlic", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
+    """A one-shot command, run in-process (``CliRunner``) with ``env`` as the environment: the
+    servers are real processes, the commands people type need not pay a Python start-up each."""
+    from typer.testing import CliRunner
+
+    from smartlic.cli import app
+
+    done = CliRunner().invoke(app, list(args), env=env | {"COLUMNS": "250"}, catch_exceptions=False)
+    assert done.exit_code == 0, done.output
+    return done.output
 
 
 def wait_until(predicate: Any, timeout: float = 30.0, what: str = "condition") -> Any:

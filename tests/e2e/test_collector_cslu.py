@@ -5,6 +5,11 @@
 * CSLU has no access: ``collector export``, upload at the authority, ACK archive,
   ``collector import``, ACKs delivered.
 * SIGKILL in the middle of forwarding batches: nothing lost, nothing counted twice.
+* CSLU with access, collector-initiated: on-box APIs pulled on the collector's schedule.
+* Satellite connected and disconnected: classic agents register and authorize at the
+  collector; usage reaches the authority online or through the export file.
+
+One authority process serves the whole module; each test has its own collector and devices.
 """
 
 from __future__ import annotations
@@ -14,13 +19,18 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from smartlic.agent import LicenseManager, SmartTransport, Timers
+from smartlic.crypto import Udi
 from smartlic.formats.envelope import read_payload
 from smartlic.formats.slp import read_file
-from tests.collector.procs import TAG, Stack, policy_device, smartlic, wait_until
+from tests.authority.api.conftest import serve_in_thread
+from tests.collector.onbox import OnBoxDevice
+from tests.collector.procs import DOMAIN, TAG, VA, Stack, policy_device, smartlic, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -125,3 +135,96 @@ def test_sigkill_mid_batch_loses_nothing(stack: Stack) -> None:
     wait_until(lambda: _authority_reports(stack) - start >= expected, what="all forwarded")
     assert _authority_reports(stack) - start == expected  # each report exactly once
     assert stack.in_use() - before == 1 + 2 + 3  # each device's latest value, counted once
+
+
+def test_cslu_with_access_pull_mode(stack: Stack) -> None:
+    """Collector-initiated: the collector process pulls three on-box APIs on its schedule."""
+    env = stack.collector_env("pull")
+    stack.init_collector(env)
+    collector = stack.start_collector(env)
+    before = stack.in_use()
+    boxes, servers = [], []
+    for i in range(3):
+        box = OnBoxDevice(policy_device(f"ONBOX{i}"))
+        box.reports.append(box.device.report(TAG, i + 1))
+        server, thread, url = serve_in_thread(box.app())
+        boxes.append(box)
+        servers.append((server, thread))
+        body = {"pid": box.device.udi.pid, "sn": box.device.udi.sn, "address": url,
+                "username": "admin", "password": "cisco123"}  # fmt: skip
+        assert httpx.post(f"{collector.api}/api/v1/devices", json=body).status_code == 201
+    try:
+        wait_until(lambda: all(b.imported and not b.pending() for b in boxes), what="ACKs")
+        assert stack.in_use() - before == 1 + 2 + 3
+    finally:
+        for server, thread in servers:
+            server.should_exit = True
+            thread.join(timeout=10)
+
+
+def classic_agent(tmp: Path, sn: str, url: str) -> LicenseManager:
+    return LicenseManager(
+        udi=Udi("ISR4331", sn),
+        hostname=f"r-{sn.lower()}",
+        state_dir=tmp / "devices" / sn,
+        transport=SmartTransport(url),
+        timers=Timers(),
+        mode="classic",
+    )
+
+
+def satellite_collector(stack: Stack, name: str, *, offline: bool) -> tuple[Any, dict[str, str]]:
+    env = stack.collector_env(name)
+    stack.init_collector(env, offline=offline)
+    smartlic(env, "collector", "satellite", "init")
+    return stack.start_collector(env), env
+
+
+def register_three(stack: Stack, env: dict[str, str], pi: str, prefix: str) -> list[Any]:
+    base = pi.removesuffix("/cslu/v1/pi")
+    devices = [classic_agent(stack.tmp, f"{prefix}{i}", base) for i in range(3)]
+    for device in devices:
+        device.register(smartlic(env, "collector", "satellite", "token").strip())
+        device.request(TAG)
+        device.sync()
+        assert str(device.status().authorization.state).upper() == "AUTHORIZED"
+    return devices
+
+
+def test_satellite_connected_classic_devices(stack: Stack) -> None:
+    collector, env = satellite_collector(stack, "sat-on", offline=False)
+    before = stack.in_use()
+    assert "0 product instances" in smartlic(env, "collector", "satellite", "sync")
+    devices = register_three(stack, env, collector.pi, "SATON")
+    try:
+        assert "3 product instances reported up" in smartlic(env, "collector", "satellite", "sync")
+        wait_until(lambda: stack.in_use() - before == 3, what="usage at the authority")
+    finally:
+        for device in devices:
+            device.close()
+
+
+def test_satellite_disconnected_classic_devices(stack: Stack, tmp_path: Path) -> None:
+    collector, env = satellite_collector(stack, "sat-off", offline=True)
+    before = stack.in_use()
+    licenses = tmp_path / "licenses.json"
+    with stack.authority() as api:  # what a person saves at the authority once a month
+        licenses.write_text(
+            api.get(f"/api/v1/accounts/{DOMAIN}/virtual-accounts/{VA}/licenses").text
+        )
+    smartlic(env, "collector", "satellite", "sync", "--licenses", str(licenses))
+    devices = register_three(stack, env, collector.pi, "SATOFF")
+    try:
+        smartlic(env, "collector", "satellite", "sync", "--licenses", str(licenses))
+        out = smartlic(env, "collector", "export", "--out", str(tmp_path))
+        archive = Path(out.split()[1].rstrip(":"))
+        with stack.authority() as api:
+            va = f"/api/v1/accounts/{DOMAIN}/virtual-accounts/{VA}/usage-files"
+            created = api.post(va, files={"file": (archive.name, archive.read_bytes())}).json()
+            ack = api.get(f"/api/v1/accounts/{DOMAIN}/usage-files/{created['id']}/ack").content
+        (tmp_path / "ack.tar.gz").write_bytes(ack)
+        assert "3 new" in smartlic(env, "collector", "import", str(tmp_path / "ack.tar.gz"))
+        assert stack.in_use() - before == 3
+    finally:
+        for device in devices:
+            device.close()
