@@ -72,6 +72,7 @@ def test_cslu_with_access_push_mode(stack: Stack) -> None:
     assert "COMPLETE Usage report acknowledgement to product instance" in table
 
 
+@pytest.mark.slow  # the same flow runs in-process by default (tests/collector)
 def test_cslu_without_access_files(stack: Stack, tmp_path: Path) -> None:
     env = stack.collector_env("files")
     before = stack.in_use()
@@ -137,6 +138,7 @@ def test_sigkill_mid_batch_loses_nothing(stack: Stack) -> None:
     assert stack.in_use() - before == 1 + 2 + 3  # each device's latest value, counted once
 
 
+@pytest.mark.slow  # the same flow runs in-process by default (tests/collector)
 def test_cslu_with_access_pull_mode(stack: Stack) -> None:
     """Collector-initiated: the collector process pulls three on-box APIs on its schedule."""
     env = stack.collector_env("pull")
@@ -191,6 +193,7 @@ def register_three(stack: Stack, env: dict[str, str], pi: str, prefix: str) -> l
     return devices
 
 
+@pytest.mark.slow  # the same flow runs in-process by default (tests/collector)
 def test_satellite_connected_classic_devices(stack: Stack) -> None:
     collector, env = satellite_collector(stack, "sat-on", offline=False)
     before = stack.in_use()
@@ -204,6 +207,7 @@ def test_satellite_connected_classic_devices(stack: Stack) -> None:
             device.close()
 
 
+@pytest.mark.slow  # the same flow runs in-process by default (tests/collector)
 def test_satellite_disconnected_classic_devices(stack: Stack, tmp_path: Path) -> None:
     collector, env = satellite_collector(stack, "sat-off", offline=True)
     before = stack.in_use()
