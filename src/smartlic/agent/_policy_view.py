@@ -139,8 +139,8 @@ def push_interval(
 ) -> int:
     """The configured interval, clamped to the requirement in force: the first report before
     any ACK, the reporting frequency after, report on change after a change. 0 ("no
-    reporting") when nothing is required, e.g. perpetual licenses after their first ACK under
-    the Cisco default (domain-notes 2.2, S1 golden_output_4)."""
+    reporting") when the licenses in use need no report, e.g. perpetual licenses after their
+    first ACK under the Cisco default (domain-notes 2.2, S1 golden_output_4)."""
     days: list[int] = []
     for g in groups:
         attrs = policy.attributes(g)
@@ -148,7 +148,9 @@ def push_interval(
         if changed:
             days.append(attrs.report_on_change_days)
     required = [d for d in days if d]
-    return min([configured, *required]) if required else 0
+    if days and not required:
+        return 0  # licenses in use, none of them needs a report
+    return min([configured, *required])
 
 
 def _next_push(ps: PolicyState, interval: int, now: datetime) -> datetime | None:
