@@ -8,7 +8,15 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-HEADERS = ["Backend", "Measure", "In-process", "HTTP", "HTTP / in-process", "Target"]
+HEADERS = [
+    "Backend",
+    "Measure",
+    "In-process",
+    "HTTP",
+    "HTTP / in-process",
+    "CPU ms per call (in-process / server)",
+    "Target",
+]
 
 
 def _protocol_rows(backend: str, p: dict[str, Any]) -> list[list[str]]:
@@ -25,6 +33,8 @@ def _protocol_rows(backend: str, p: dict[str, Any]) -> list[list[str]]:
                 f"{s['http']:.0f} ({clients} clients; "
                 f"p50 {s['http_p50_ms']:.1f} ms, p95 {s['http_p95_ms']:.1f} ms)",
                 f"{s['ratio']:.0%}",
+                f"{s['cpu_ms_inprocess']:.2f} / {s['cpu_ms_http_server']:.2f} "
+                f"({s['cpu_ratio']:.0%})",
                 "≥ 50%",
             ]
         )
@@ -35,6 +45,7 @@ def _protocol_rows(backend: str, p: dict[str, Any]) -> list[list[str]]:
             "—",
             f"{summary['healthz_per_second']:.0f} ({clients} clients)",
             "—",
+            f"— / {summary['healthz_cpu_ms']:.2f}",
             "—",
         ]
     )
@@ -55,6 +66,7 @@ def _compliance_rows(backend: str, c: dict[str, Any]) -> list[list[str]]:
                 f"({s['statements']} SQL statements, n={s['n']})",
                 "—",
                 "—",
+                "—",
                 "< 100 ms",
             ]
         )
@@ -65,7 +77,7 @@ def rows(data: dict[str, Any]) -> list[list[str]]:
     out: list[list[str]] = []
     for backend, r in data["results"].items():
         if "skipped" in r:
-            out.append([backend, "skipped", r["skipped"], "", "", ""])
+            out.append([backend, "skipped", r["skipped"], *[""] * (len(HEADERS) - 3)])
             continue
         label = f"{backend} {r['database_version']}"
         out += _protocol_rows(label, r["protocol"]) + _compliance_rows(label, r["compliance"])

@@ -74,6 +74,13 @@ class AuthorityServer:
         self.stop()
         raise RuntimeError(f"authority server did not start:\n{self.log_path.read_text()}")
 
+    def cpu_seconds(self) -> float:
+        """CPU seconds (user + system, all threads) the server has used so far (Linux)."""
+        assert self.proc is not None
+        stat = Path(f"/proc/{self.proc.pid}/stat").read_text()
+        fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)"; utime, stime are 14, 15
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()

@@ -98,6 +98,7 @@ class Phase:
     seconds: float
     latencies: list[float] = field(repr=False)
     failures: int
+    cpu_seconds: float  # of the process doing the work: the bench (in-process) or the server
 
     @property
     def rate(self) -> float:
@@ -110,6 +111,7 @@ class Phase:
             "seconds": round(self.seconds, 3),
             "per_second": round(self.rate, 1),
             "failures": self.failures,
+            "cpu_ms_per_call": round(1000 * self.cpu_seconds / self.calls, 3),
             "latency": {k: round(v, 3) for k, v in summary_ms(self.latencies).items()},
         }
 
@@ -118,8 +120,14 @@ class Phase:
 Worker = tuple[Callable[[Any], bool], Callable[[], None]]
 
 
-def run_phase(items: Sequence[Any], threads: int, make_worker: Callable[[], Worker]) -> Phase:
-    """Run every item through ``threads`` workers (item k goes to worker k % threads)."""
+def run_phase(
+    items: Sequence[Any],
+    threads: int,
+    make_worker: Callable[[], Worker],
+    cpu: Callable[[], float] = time.process_time,
+) -> Phase:
+    """Run every item through ``threads`` workers (item k goes to worker k % threads);
+    ``cpu`` reads the CPU time of the process doing the work."""
     slices = [items[k::threads] for k in range(threads)]
     latencies: list[list[float]] = [[] for _ in range(threads)]
     failures = [0] * threads
@@ -141,12 +149,12 @@ def run_phase(items: Sequence[Any], threads: int, make_worker: Callable[[], Work
     for t in pool:
         t.start()
     ready.wait()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), cpu()
     for t in pool:
         t.join()
-    elapsed = time.perf_counter() - start
+    elapsed, cpu_used = time.perf_counter() - start, cpu() - cpu_start
     flat = [x for lat in latencies for x in lat]
-    return Phase(len(items), threads, elapsed, flat, sum(failures))
+    return Phase(len(items), threads, elapsed, flat, sum(failures), cpu_used)
 
 
 # ---------------------------------------------------------------- the device protocol
@@ -212,7 +220,12 @@ def http_worker(url: str, kind: str) -> Callable[[], Worker]:
 
 
 def protocol_phases(
-    world: World, cfg: Config, prefix: str, threads: int, worker: Callable[[str], Any]
+    world: World,
+    cfg: Config,
+    prefix: str,
+    threads: int,
+    worker: Callable[[str], Any],
+    cpu: Callable[[], float] = time.process_time,
 ) -> dict[str, Phase]:
     """Warm up, then time ``cfg.registrations`` registrations and ``cfg.authorizations``
     authorizations of the freshly registered devices."""
@@ -220,14 +233,14 @@ def protocol_phases(
     run_phase(register_items(world, warm), threads, worker("register"))
     run_phase(authorize_items(world, accept_all(warm), WARMUP), threads, worker("authorize"))
     devices = make_devices(prefix, cfg.registrations)
-    reg = run_phase(register_items(world, devices), threads, worker("register"))
+    reg = run_phase(register_items(world, devices), threads, worker("register"), cpu)
     registered = accept_all(devices)
     items = authorize_items(world, registered, cfg.authorizations)
-    auth = run_phase(items, threads, worker("authorize"))
+    auth = run_phase(items, threads, worker("authorize"), cpu)
     return {"register": reg, "authorize": auth}
 
 
-def one_round(world: World, cfg: Config, server_url: str, label: str) -> dict[str, Any]:
+def one_round(world: World, cfg: Config, server: AuthorityServer, label: str) -> dict[str, Any]:
     """In-process with 1 and ``cfg.threads`` threads, then HTTP, back to back, so both sides
     see the same load on the machine; the ratio is taken within the round."""
     svc = world.services
@@ -238,11 +251,13 @@ def one_round(world: World, cfg: Config, server_url: str, label: str) -> dict[st
         )
         out["inprocess"][f"threads={threads}"] = {k: p.as_dict() for k, p in phases.items()}
         print(f"  {label} in-process, {threads} thread(s): " + _rates(phases))
+    url, cpu = server.url, server.cpu_seconds
     phases = protocol_phases(
-        world, cfg, f"{label}H-", cfg.threads, lambda k: http_worker(server_url, k)
+        world, cfg, f"{label}H-", cfg.threads, lambda k: http_worker(url, k), cpu
     )
-    floor = run_phase(range(cfg.authorizations), cfg.threads, http_worker(server_url, "healthz"))
-    phases["healthz"] = floor
+    phases["healthz"] = run_phase(
+        range(cfg.authorizations), cfg.threads, http_worker(url, "healthz"), cpu
+    )
     print(f"  {label} HTTP, {cfg.threads} client threads: " + _rates(phases))
     out["http"] = {k: p.as_dict() for k, p in phases.items()}
     for kind in ("register", "authorize"):
@@ -275,8 +290,17 @@ def summarise(rounds: list[dict[str, Any]]) -> dict[str, Any]:
             "http_p50_ms": _median_of(rounds, "http", kind, "latency", "median_ms"),
             "http_p95_ms": _median_of(rounds, "http", kind, "latency", "p95_ms"),
             "ratio": _median_of(rounds, f"{kind}_ratio"),
+            # CPU per call barely moves with other load on the machine, unlike throughput.
+            "cpu_ms_inprocess": _median_of(
+                rounds, "inprocess", "threads=1", kind, "cpu_ms_per_call"
+            ),
+            "cpu_ms_http_server": _median_of(rounds, "http", kind, "cpu_ms_per_call"),
         }
+        out[kind]["cpu_ratio"] = round(
+            out[kind]["cpu_ms_inprocess"] / out[kind]["cpu_ms_http_server"], 3
+        )
     out["healthz_per_second"] = _median_of(rounds, "http", "healthz", "per_second")
+    out["healthz_cpu_ms"] = _median_of(rounds, "http", "healthz", "cpu_ms_per_call")
     return out
 
 
@@ -284,7 +308,7 @@ def measure_protocol(
     world: World, cfg: Config, url: str, key_dir: Path, work: Path
 ) -> dict[str, Any]:
     with AuthorityServer(url, key_dir, work / "server") as server:
-        rounds = [one_round(world, cfg, server.url, f"R{n}") for n in range(cfg.rounds)]
+        rounds = [one_round(world, cfg, server, f"R{n}") for n in range(cfg.rounds)]
     return {"summary": summarise(rounds), "rounds": rounds, "clients": cfg.threads}
 
 
