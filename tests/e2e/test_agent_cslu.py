@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from smartlic.agent import CsluTransport, LicenseManager, OffTransport
+from smartlic.agent import CsluTransport, LicenseManager, OffTransport, Transport
 from smartlic.clock import SystemClock
 from smartlic.crypto import Udi
 from tests.collector.procs import TAG, Stack, wait_until
@@ -33,13 +33,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         s.stop()
 
 
-def _device(stack: Stack, tmp_path: Path, sn: str, transport: object) -> LicenseManager:
+def _device(stack: Stack, tmp_path: Path, sn: str, transport: Transport) -> LicenseManager:
     ca = (stack.tmp / "authority" / "keys" / "ca.pem").read_text()
     return LicenseManager(
         udi=Udi("C9300-24T", sn),
         hostname=f"sw-{sn.lower()}",
         state_dir=tmp_path / sn,
-        transport=transport,  # type: ignore[arg-type]
+        transport=transport,
         clock=SystemClock(),
         mode="policy",
         authority_ca=ca,

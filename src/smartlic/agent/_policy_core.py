@@ -15,10 +15,10 @@ tick, as the vendor's periodic "Save unreported RUM Reports" job does.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -39,8 +39,12 @@ from smartlic.agent._policy_view import (
     derive_policy,
     needs_code,
 )
-from smartlic.crypto import load_certificate
+from smartlic.agent._timers import Timers
+from smartlic.agent._transports import Transport
+from smartlic.clock import Clock
+from smartlic.crypto import Udi, load_certificate
 from smartlic.domain.enums import Enforcement
+from smartlic.domain.products import LicenseSpec
 from smartlic.errors import Forbidden, InvalidInput
 from smartlic.formats.envelope import iso
 from smartlic.formats.rum import key_id_of
@@ -55,23 +59,40 @@ MAX_HISTORY = 50
 
 
 class PolicyCore(Exchanges):
-    """Adds policy mode to the core; ``LicenseManager`` takes the same keyword arguments."""
+    """Adds policy mode to the core. Keyword arguments beyond ``ManagerCore``'s: ``mode``,
+    ``authority_ca`` (PEM), ``sample_interval`` (15 minutes), ``purge_after`` (90 days)."""
 
     def __init__(
         self,
         *,
+        udi: Udi,
+        hostname: str,
+        state_dir: Path,
+        transport: Transport | None = None,
+        clock: Clock | None = None,
+        software_tag: str | None = None,
+        catalogue: Mapping[str, LicenseSpec] | None = None,
+        timers: Timers | None = None,
         mode: Mode | None = None,
         authority_ca: str | None = None,
         sample_interval: timedelta = timedelta(minutes=15),
         purge_after: timedelta = timedelta(days=90),
-        **kwargs: Any,
     ) -> None:
         if mode not in (None, "classic", "policy"):
             raise InvalidInput("mode is 'classic' or 'policy'")
-        new_device = not (Path(kwargs["state_dir"]) / "state.json").exists()
+        new_device = not (Path(state_dir) / "state.json").exists()
         self.sample_interval, self.purge_after = sample_interval, purge_after
         self._pview: PolicyView | None = None
-        super().__init__(**kwargs)
+        super().__init__(
+            udi=udi,
+            hostname=hostname,
+            state_dir=state_dir,
+            transport=transport,
+            clock=clock,
+            software_tag=software_tag,
+            catalogue=catalogue,
+            timers=timers,
+        )
         chosen = mode or ("policy" if new_device else self._state.mode)
         with self._lock:
             if self._state.mode != chosen or new_device:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from smartlic.agent import LicenseManager, OffTransport
 from smartlic.clock import ManualClock
@@ -32,9 +33,18 @@ def test_a_new_device_starts_in_policy_mode_and_keeps_it(make_policy: Make) -> N
 
 
 def test_a_classic_state_stays_classic(tmp_path: Path, clock: ManualClock) -> None:
-    args = {"udi": CLASSIC_UDI, "hostname": "r", "transport": OffTransport(), "clock": clock}
-    LicenseManager(state_dir=tmp_path, mode="classic", **args).close()
-    manager = LicenseManager(state_dir=tmp_path, **args)
+    def make(**mode: Any) -> LicenseManager:
+        return LicenseManager(
+            udi=CLASSIC_UDI,
+            hostname="r",
+            state_dir=tmp_path,
+            transport=OffTransport(),
+            clock=clock,
+            **mode,
+        )
+
+    make(mode="classic").close()
+    manager = make()
     assert manager.mode == "classic" and manager.status().policy is None
     manager.close()
 
