@@ -150,3 +150,31 @@ def test_hello_updates_last_contact(world: World, collector: Collector) -> None:
     )
     assert answer.json() == {"status": "OK", "known": True}
     assert _base.FROM_DEVICE in collector.services.status.devices()[0].alerts
+
+
+def test_a_bad_api_key_fails_clearly_and_keeps_everything(
+    world: World, collector: Collector
+) -> None:
+    collector.prefs(api_key="slk_not-a-key")
+    dev = world.device("KEY1")
+    answer = collector.report(dev, dev.report(TAG, 1))
+    body = problem(collector.api.post("/api/v1/actions/sync"), 401, "unauthenticated")
+    assert body["detail"]
+    [status] = collector.services.status.devices()
+    assert status.alerts[0].startswith("FAILED Usage report upload to CSSM: ")
+    assert collector.services.status.totals().not_uploaded == 1
+    collector.prefs(api_key=world.collector_key)
+    collector.services.forwarder.sync()
+    assert collector.poll(answer)["status"] == "COMPLETE"
+
+
+def test_an_unknown_virtual_account_is_retried_not_dropped(
+    world: World, collector: Collector
+) -> None:
+    dev, other = world.device("VA1"), world.device("VA2")
+    answer = collector.report(dev, dev.report(TAG, 1), path=f"{PI}/Nope-1")
+    fine = collector.report(other, other.report(TAG, 2))  # queued behind it, in Prod
+    problem(collector.api.post("/api/v1/actions/sync"), 404, "not-found")
+    assert collector.services.status.totals().not_uploaded == 1
+    assert collector.poll(answer, path=f"{PI}/Nope-1")["status"] == "OK_POLL"
+    assert collector.poll(fine)["status"] == "COMPLETE"  # not held up by the other account

@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from smartlic.clock import Clock
@@ -64,12 +64,25 @@ class Forwarder(ServiceBase):
         prefs = self.prefs()
         if not (prefs.connectivity or force):
             raise Unavailable("Cisco connectivity is off: export the data instead")
-        result = SyncResult()
+        result, failures = SyncResult(), list[SmartlicError]()
         with self._lock, self._client(prefs) as client:
-            result.uploaded = self._upload_all(client, prefs)
-            result.authorizations = self._forward_requests(client, prefs)
-            result.acknowledged, result.pending_tasks = self._poll_all(client)
+            for step in (self._upload_into, self._requests_into, self._poll_into):
+                try:  # one failing step does not keep the others from running
+                    step(client, prefs, result)
+                except SmartlicError as exc:
+                    failures.append(exc)
+        if failures:
+            raise failures[0]
         return result
+
+    def _upload_into(self, client: AuthorityClient, prefs: Preferences, out: SyncResult) -> None:
+        out.uploaded = self._upload_all(client, prefs)
+
+    def _requests_into(self, client: AuthorityClient, prefs: Preferences, out: SyncResult) -> None:
+        out.authorizations = self._forward_requests(client, prefs)
+
+    def _poll_into(self, client: AuthorityClient, _: Preferences, out: SyncResult) -> None:
+        out.acknowledged, out.pending_tasks = self._poll_all(client)
 
     def trust(self, envelope: Any) -> dict[str, Any]:
         """A trust request passed to the authority now (it needs the token checked online)."""
@@ -92,13 +105,21 @@ class Forwarder(ServiceBase):
         )
 
     def _upload_all(self, client: AuthorityClient, prefs: Preferences) -> int:
-        total = 0
-        while batch := self._pending_batch():
+        """Batch after batch; a virtual account the authority refuses is skipped for this
+        round so that it cannot hold up the others, and the first failure is raised at the end."""
+        total, failed, first = 0, set[str | None](), None
+        while batch := self._pending_batch(failed, prefs.virtual_account):
             for va, rows in _by_va(batch, prefs).items():
-                total += self._upload(client, va, rows)
+                try:
+                    total += self._upload(client, va, rows)
+                except SmartlicError as exc:
+                    failed.add(va)
+                    first = first or exc
+        if first is not None:
+            raise first
         return total
 
-    def _pending_batch(self) -> list[tuple[Report, Device]]:
+    def _pending_batch(self, skip: set[str | None], default: str | None) -> list[Any]:
         q = (
             select(Report, Device)
             .join(Device)
@@ -107,6 +128,10 @@ class Forwarder(ServiceBase):
             .order_by(Report.id)
             .limit(self.settings.batch_size)
         )
+        for va in skip:
+            if va == default:
+                q = q.where(Device.virtual_account.is_not(None))
+            q = q.where(or_(Device.virtual_account.is_(None), Device.virtual_account != va))
         with self.transaction() as s:
             return [(r, d) for r, d in s.execute(q)]
 
@@ -125,9 +150,17 @@ class Forwarder(ServiceBase):
             answer = client.post(REPORTUSAGE, body(self.now(), reports=reports), va)
         except SmartlicError as exc:
             self._failed(devices.values(), _base.UPLOAD_FAILED, exc)
+            if _refused_for_good(exc):  # retrying the same bytes cannot succeed: set aside
+                self._set_aside([r.id for r, _ in rows], exc)
+                return 0
             raise
         self._uploaded(answer, [r.id for r, _ in rows], devices.values())
         return len(rows)
+
+    def _set_aside(self, ids: list[int], exc: SmartlicError) -> None:
+        with self.transaction() as s:
+            reason = f"refused by the authority: {exc.detail}"[:500]
+            s.execute(update(Report).where(Report.id.in_(ids)).values(rejected=reason))
 
     def _uploaded(self, answer: dict[str, Any], ids: list[int], devices: Any) -> None:
         with self.transaction() as s:
@@ -282,6 +315,11 @@ class Forwarder(ServiceBase):
             device.trust_key_id, device.trust_public_key = key
             device.last_contact_at = self.now()
             s.add(device)
+
+
+def _refused_for_good(exc: SmartlicError) -> bool:
+    """A refusal of the content (not of the key, not a bad moment): 400, 409, 413, 422."""
+    return isinstance(exc, AuthorityError) and exc.status in (400, 409, 413, 422)
 
 
 def _by_va(rows: list[tuple[Any, Device]], prefs: Preferences) -> dict[str | None, list[Any]]:
