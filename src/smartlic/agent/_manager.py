@@ -76,6 +76,11 @@ class LicenseManager(PolicyRuntime):
     """
 
     def __repr__(self) -> str:
+        if self._policy_mode:
+            return (
+                f"LicenseManager(udi={str(self.udi)!r}, mode='policy', "
+                f"reports={len(self._state.policy.reports)})"
+            )
         return (
             f"LicenseManager(udi={str(self.udi)!r}, registration="
             f"{self._state.registration_state.value!r}, authorization={self._view.state.value!r})"

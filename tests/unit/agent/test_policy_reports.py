@@ -51,6 +51,9 @@ def test_a_classic_state_stays_classic(tmp_path: Path, clock: ManualClock) -> No
 
 def test_every_unenforced_license_is_usable_from_day_0(make_policy: Make) -> None:
     manager = make_policy()
+    assert repr(manager) == (
+        "LicenseManager(udi='PID:IXM-LPWA-900-16-K9,SN:FOC242145DW', mode='policy', reports=0)"
+    )
     assert not manager.is_authorized(ATM) and manager.check(ATM) == "NOT IN USE"
     manager.request(ATM)
     assert manager.is_authorized(ATM) and manager.check(ATM) == "IN USE"
