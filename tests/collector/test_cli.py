@@ -1,0 +1,55 @@
+"""``smartlic collector ...`` through CliRunner: init, preferences, connectivity, devices, status,
+export/import errors as ``Error [code]: detail`` with a non-zero exit."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from smartlic.cli import app
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    for name in list(os.environ):
+        if name.startswith(("SMARTLIC_COLLECTOR_", "SMARTLIC_LAB")):
+            monkeypatch.delenv(name)
+    return {"SMARTLIC_COLLECTOR_DATA_DIR": str(tmp_path / "c"), "COLUMNS": "200"}
+
+
+def run(env: dict[str, str], *args: str, code: int = 0) -> str:
+    result = CliRunner().invoke(app, ["collector", *args], env=env)
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+def test_init_needs_an_authority_or_offline(env: dict[str, str]) -> None:
+    out = run(env, "init", "--smart-account", "a.example", "--virtual-account", "Prod", code=1)
+    assert "Error [invalid-input]" in out
+    out = run(env, "init", "--smart-account", "a.example", "--virtual-account", "Prod", "--offline")
+    assert "a.example" in out and "Prod" in out
+
+
+def test_preferences_and_connectivity(env: dict[str, str]) -> None:
+    run(env, "init", "--smart-account", "a.example", "--virtual-account", "Prod",
+        "--authority-url", "http://127.0.0.1:9", "--api-key", "slk_secret")  # fmt: skip
+    out = run(env, "preferences")
+    assert "slk_secret" not in out and "8182" in out and "8180" in out
+    assert "True" in run(env, "preferences", "--set", "validate_device=true")
+    assert "Cisco connectivity is off" in run(env, "connectivity", "off")
+    assert "Error [invalid-input]" in run(env, "connectivity", "maybe", code=1)
+    assert "Error [invalid-input]" in run(env, "preferences", "--set", "nonsense", code=1)
+    assert "Error [unavailable]" in run(env, "sync", code=1)
+
+
+def test_devices_status_export_import(env: dict[str, str], tmp_path: Path) -> None:
+    run(env, "init", "--smart-account", "a.example", "--virtual-account", "Prod", "--offline")
+    assert "Product instances" in run(env, "devices")
+    assert "not_uploaded" in run(env, "status")
+    assert "0 reports of 0 devices" in run(env, "export", "--out", str(tmp_path))
+    bad = tmp_path / "ack.tar.gz"
+    bad.write_bytes(b"\x1f\x8b\x08 truncated")
+    assert "Error [bad-archive]" in run(env, "import", str(bad), code=1)
