@@ -205,3 +205,19 @@ def test_the_on_box_api_serves_reports_and_imports_acks(
         assert bad.status_code == 400 and bad.json()["status"] == "FAILED"
     manager.stop_api()
     assert _reporting(manager).report_summary.acknowledged == 1
+
+
+def test_a_tampered_state_keeps_policy_mode_and_drops_codes(
+    make_policy: Make, clock: ManualClock, authority: AuthorityKeys, tmp_path: Path
+) -> None:
+    manager = make_policy()
+    manager.import_data(Files(authority, clock).code(IPSEC, 1, str(uuid.uuid4())))
+    manager.close()
+    path = tmp_path / "device" / "state.json"
+    path.write_text(path.read_text().replace("1fc54c75", "1fc54c76"))  # hand-edited
+    again = make_policy()
+    status = again.status()
+    assert again.mode == "policy" and status.state_integrity_error is not None
+    assert status.policy is not None and status.policy.authorizations == []
+    with pytest.raises(Forbidden):
+        again.request(IPSEC)
