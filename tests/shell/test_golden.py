@@ -21,6 +21,7 @@ from smartlic.agent.shell.render import render
 from smartlic.agent.shell.repl import run_script
 from smartlic.agent.shell.replies import LicenseView
 from smartlic.agent.shell.session import Session
+from smartlic.domain.products import GATEWAY_PROFILE
 from tests.shell.conftest import Console
 from tests.shell.policy_statuses import gateway_cslu, gateway_smart
 from tests.shell.statuses import doc_registered
@@ -127,3 +128,8 @@ def test_unregistered_device_transcript(console: Console) -> None:
 
 def test_command_reference() -> None:
     check("command-reference.md", "\n".join(command_reference()) + "\n")
+
+
+def test_gateway_command_reference() -> None:
+    rows = command_reference(build_registry(GATEWAY_PROFILE))
+    check("command-reference-gateway.md", "\n".join(rows) + "\n")

@@ -341,3 +341,13 @@ def test_cpf_status_is_the_documents() -> None:
         "NS Registration : Successful\n"
         "License Status: Reported - Yes, Acknowledged - Yes\n"
     )
+
+
+def test_alerts_lead_the_status() -> None:
+    base = gateway_cslu()
+    assert base.policy is not None
+    alert = "Reporting overdue: the ACK was required by 2021-05-24T00:04:10Z"
+    status = replace(base, policy=replace(base.policy, alerts=[alert]))
+    text = show("status", status)
+    assert text.startswith(f"% {alert}\n\nUtility:\n")
+    assert genie_parse("status", text)["utility"] == {"status": "DISABLED"}

@@ -12,9 +12,10 @@ import pytest
 from smartlic.agent.shell.commands import build_registry
 from smartlic.agent.shell.commands.gateway import AGREEMENT, QUESTION, STARTED
 from smartlic.agent.shell.device import Device
+from smartlic.agent.shell.repl import run_interactive
 from smartlic.agent.shell.session import Session
 from tests.shell.conftest import Console
-from tests.shell.genie_parsers import genie_parse
+from tests.shell.genie_parsers import genie_parse, genie_parse_unchecked
 
 CAUGHT = "% Invalid input detected at '^' marker."
 
@@ -199,3 +200,46 @@ def test_transport_and_urls(gateway: Console) -> None:
     }
     gateway("configure terminal", "license smart url default", "end")
     assert "license smart url" not in gateway("show running-config")
+
+
+def test_missing_and_unwritable_files(gateway: Console) -> None:
+    out = gateway.session.execute("license smart import flash:nothere")
+    assert out.failed and out.text == "% Error opening flash:nothere (No such file or directory)\n"
+    out = gateway.session.execute("license smart save usage all file /nonexistent/dir/report")
+    assert out.failed and "% Error opening /nonexistent/dir/report (" in out.text
+
+
+def test_sync_failure_shows_the_syslog_line(gateway: Console) -> None:
+    enable_cpf(gateway)
+    gateway("configure terminal", "license smart url cslu http://127.0.0.1:9/cslu/v1/pi", "end")
+    out = gateway("license smart sync local")
+    assert out.startswith(
+        "%SMART_LIC-3-COMM_FAILED: Communications failure with the "
+        "Cisco Smart License Utility (CSLU) : "
+    )
+    tech = genie_parse_unchecked("tech", gateway("show license tech support"))
+    assert tech["communication_statistics"]["usage_reporting"]["attempts"] == (
+        "Total=1, Success=0, Fail=1"
+    )
+
+
+def test_policy_transports_need_policy_mode(gateway: Console) -> None:
+    gateway("configure terminal", "license smart mode classic")
+    out = gateway.session.execute("license smart transport cslu")
+    assert out.failed and "needs Smart Licensing Using Policy" in out.text
+
+
+def test_the_question_is_the_interactive_prompt(gateway: Console) -> None:
+    session = gateway.session
+    typed = iter(["conf t", "common-packet-forwarder profile", "cpf enable", "y", "end", "exit"])
+    prompts: list[str] = []
+    output: list[str] = []
+
+    def read(prompt: str) -> str:
+        prompts.append(prompt)
+        return next(typed)
+
+    run_interactive(session, read, output.append)
+    assert prompts[3:5] == [QUESTION, "Gateway(config-cpf-profile)#"]
+    assert f"{STARTED}\n\n" in output
+    assert session.device.config.cpf_enabled

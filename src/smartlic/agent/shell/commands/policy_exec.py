@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from smartlic.agent.shell.flash import resolve_path
 from smartlic.agent.shell.registry import Arg, Registry
-from smartlic.agent.shell.replies import Notice, Reply
+from smartlic.agent.shell.replies import CommandFailed, Notice, Reply
 from smartlic.domain.products import ProductProfile
 
 if TYPE_CHECKING:
     from smartlic.agent.shell.session import Session
 
-__all__ = ["RETURN_NOTICE", "TRUST_NOTICE", "register"]
+__all__ = ["COMM_FAILED", "RETURN_NOTICE", "TRUST_NOTICE", "register"]
 
 EXEC = "exec"
 RETURN_NOTICE = "Enter this return code in Cisco Smart Software Manager portal:"
@@ -35,6 +35,11 @@ TRUST_NOTICE = (
     "%SMART_LIC-6-TRUST_INSTALL_SUCCESS: "
     "A new licensing trust code was successfully installed on P:{pid},S:{sn}."
 )
+COMM_FAILED = "%SMART_LIC-3-COMM_FAILED: Communications failure with the {peer} : {reason}"
+_PEERS = {
+    "cslu": "Cisco Smart License Utility (CSLU)",
+    "smart": "Cisco Smart Software Manager (CSSM)",
+}
 _PATH = Arg("WORD", "Destination or source file, e.g. flash:report", rest_of_line=True)
 _SCOPES = (("local", "The local device"), ("all", "All devices in the HA configuration"))
 
@@ -75,6 +80,18 @@ def _path(session: Session, args: Mapping[str, str]) -> str:
     return str(resolve_path(session.device.flash_dir, args["path"]))
 
 
+def _file_errors(handler: ShellHandler) -> ShellHandler:
+    """A file that cannot be read or written prints IOS's ``%Error opening <path> (<why>)``."""
+
+    def run(session: Session, args: Mapping[str, str]) -> Reply:
+        try:
+            return handler(session, args)
+        except OSError as exc:
+            return CommandFailed(f"Error opening {args['path'].strip()} ({exc.strerror})")
+
+    return run
+
+
 def trust(session: Session, args: Mapping[str, str]) -> Reply:
     device = session.device
     device.manager.trust(args["token"], args["scope"], "force" in args)
@@ -82,8 +99,13 @@ def trust(session: Session, args: Mapping[str, str]) -> Reply:
 
 
 def sync(session: Session, args: Mapping[str, str]) -> Reply:
-    session.device.manager.sync()
-    return None
+    """Silent on success, as IOS; a failure shows the syslog line the device would log."""
+    attempt = session.device.manager.sync()
+    if attempt is None or attempt.succeeded:
+        return None
+    kind = session.device.manager.status().transport.type
+    peer = _PEERS.get(kind, _PEERS["smart"])
+    return Notice((COMM_FAILED.format(peer=peer, reason=attempt.failure_reason or "unknown"),))
 
 
 def save_usage(which: Which, session: Session, args: Mapping[str, str]) -> Reply:
@@ -158,7 +180,7 @@ def _register_save_usage(registry: Registry[Session]) -> None:
         registry.command(
             EXEC,
             f"license smart save usage {words} file {{path}}",
-            partial(save_usage, which),
+            _file_errors(partial(save_usage, which)),
             help=f"Save usage ({words.split()[0]}) to a file",
             args={**args, "path": _PATH},
         )
@@ -167,10 +189,18 @@ def _register_save_usage(registry: Registry[Session]) -> None:
 def _register_import(registry: Registry[Session]) -> None:
     text = "Import an ACK, policy, trust or authorization code file"
     registry.command(
-        EXEC, "license smart import {path}", import_file, help=text, args={"path": _PATH}
+        EXEC,
+        "license smart import {path}",
+        _file_errors(import_file),
+        help=text,
+        args={"path": _PATH},
     )
     registry.command(
-        EXEC, "license smart import file {path}", import_file, help=text, args={"path": _PATH}
+        EXEC,
+        "license smart import file {path}",
+        _file_errors(import_file),
+        help=text,
+        args={"path": _PATH},
     )
 
 
@@ -196,7 +226,7 @@ def _register_authorization(registry: Registry[Session], profile: ProductProfile
     registry.command(
         EXEC,
         f"{base} request save {{path}}",
-        save_authorization_request,
+        _file_errors(save_authorization_request),
         help="Save the request to a file",
         args={"path": _PATH},
     )
