@@ -243,3 +243,21 @@ def test_the_question_is_the_interactive_prompt(gateway: Console) -> None:
     assert prompts[3:5] == [QUESTION, "Gateway(config-cpf-profile)#"]
     assert f"{STARTED}\n\n" in output
     assert session.device.config.cpf_enabled
+
+
+def test_save_usage_selections(gateway: Console, tmp_path: Path) -> None:
+    enable_cpf(gateway)
+    gateway("lab clock advance 1d")
+    reports = genie_parse("rum_all", gateway("show license rum id all"))
+    open_id = next(
+        i for i, r in reports["smart_license_usage_reports"].items() if r["state"] == "OPEN"
+    )
+    assert gateway(f"license smart save usage rum-id {open_id} file flash:one") == ""
+    assert gateway("license smart save usage days 7 file flash:week") == ""
+    assert gateway("license smart save usage unreported file flash:rest") == ""
+    flash = tmp_path / "gw" / "flash"
+    assert {p.name for p in flash.iterdir()} == {"one", "week", "rest"}
+    detail = genie_parse("rum_detail", gateway(f"show license rum id {open_id} detail"))
+    assert detail["report_id"][str(open_id)]["state"] == "CLOSED"
+    out = gateway.session.execute("license smart save usage rum-id 1 file flash:none")
+    assert out.failed and "No unacknowledged report 1" in out.text
