@@ -56,6 +56,7 @@ log = logging.getLogger("smartlic.agent")
 Mode = Literal["classic", "policy"]
 MAX_LOG = 1000
 MAX_HISTORY = 50
+WARN_AHEAD = timedelta(days=30)
 
 
 class PolicyCore(Exchanges):
@@ -133,6 +134,7 @@ class PolicyCore(Exchanges):
 
     def _check_overdue(self, view: PolicyView, now: datetime) -> None:
         ps = self._state.policy
+        self._warn_ahead(view, now)
         if not view.overdue or ps.overdue_alerted_for == view.deadline:
             return
         ps.overdue_alerted_for = view.deadline
@@ -143,6 +145,21 @@ class PolicyCore(Exchanges):
         log.warning(text)
         self._log("SAEVT_REPORTING_REQUIRED", text, now)
         self._emit("agent.policy.reporting_overdue", deadline=view.deadline)
+
+    def _warn_ahead(self, view: PolicyView, now: datetime) -> None:
+        # "system logs are generated on day X and X-30" (domain-notes 2.1, S21)
+        ps, deadline = self._state.policy, view.deadline
+        if deadline is None or ps.warned_for == deadline or not now >= deadline - WARN_AHEAD:
+            return
+        ps.warned_for = deadline
+        if now < deadline:
+            days = max((deadline - now).days, 1)
+            text = (
+                "%SMART_LIC-4-REPORTING_REQUIRED: A Usage report acknowledgement will be "
+                f"required in {days} days"
+            )
+            log.warning(text)
+            self._log("SAEVT_REPORTING_REQUIRED", text, now)
 
     def _policy_view(self) -> PolicyView:
         if self._pview is None:

@@ -140,5 +140,6 @@ class PolicyState:
     comm: dict[str, CommRecord] = field(default_factory=dict)
     eventlog: list[LogRecord] = field(default_factory=list)
     overdue_alerted_for: datetime | None = None  # the deadline an overdue alert was raised for
+    warned_for: datetime | None = None  # the deadline a 30-days-ahead warning was logged for
     push_failures: int = 0
     pending_auth_request: str | None = None  # {"mode", "tags"} JSON, kept for an offline save

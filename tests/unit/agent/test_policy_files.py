@@ -98,7 +98,11 @@ def test_overdue_reporting_raises_an_alert_once(make_policy: Make, clock: Manual
     events: list[AgentEvent] = []
     manager.on_event(events.append)
     manager.request(CPF)
-    clock.advance(days=89)
+    clock.advance(days=61)
+    manager.tick()
+    warned = [e for e in _reporting(manager).eventlog if "SMART_LIC-4-REPORTING" in e.text]
+    assert len(warned) == 1 and "required in 29 days" in warned[0].text
+    clock.advance(days=28)
     manager.tick()
     assert _reporting(manager).alerts == []
     for _ in range(3):
@@ -106,7 +110,7 @@ def test_overdue_reporting_raises_an_alert_once(make_policy: Make, clock: Manual
         manager.tick()
     status = _reporting(manager)
     assert status.usage_reporting.overdue and "Reporting overdue" in status.alerts[0]
-    logged = [e for e in status.eventlog if "REPORTING_REQUIRED" in e.text]
+    logged = [e for e in status.eventlog if "SMART_LIC-3-REPORTING_REQUIRED" in e.text]
     assert len(logged) == 1
     assert [e.name for e in events].count("agent.policy.reporting_overdue") == 1
 
