@@ -75,6 +75,8 @@ class UserPrincipal(Principal):
     def scoped(self, domain: str, virtual_account: str | None = None) -> UserPrincipal:
         """The strongest grant that applies (a principal that may do nothing if none does)."""
         fits = [g for g in self.grants if _applies(g, domain, virtual_account)]
+        if not fits:  # another virtual account of the same smart account still tells which
+            fits = [g for g in self.grants if g.smart_account == domain]
         if not fits:
             return replace(self, role=Role.VIRTUAL_ACCOUNT_USER, smart_account=None)
         return _as_principal(self, min(fits, key=lambda g: _rank(g, virtual_account)), domain)

@@ -28,7 +28,7 @@ _fallback = APIRouter(prefix=PORTAL, route_class=PortalRoute, include_in_schema=
 
 
 @_fallback.api_route("/{path:path}", methods=["GET", "POST"])
-def not_found(path: str) -> None:
+def not_found(path: str, user: auth.OptionalUserDep) -> None:
     """Any other portal address: the 404 page, in the portal's layout."""
     raise NotFound(f"there is no portal page at /portal/{path}")
 

@@ -39,6 +39,7 @@ from smartlic.errors import AuthenticationFailed, Forbidden, InvalidInput, NotFo
 
 __all__ = [
     "FormDep",
+    "OptionalUserDep",
     "UserDep",
     "csrf_token",
     "read_account",
@@ -157,6 +158,17 @@ def current_user(request: Request, services: ServicesDep) -> UserPrincipal:
 
 
 UserDep = Annotated[UserPrincipal, Depends(current_user)]
+
+
+def optional_user(request: Request, services: ServicesDep) -> UserPrincipal | None:
+    """The logged-in user, or ``None`` (pages anyone may see: the 404 page)."""
+    try:
+        return current_user(request, services)
+    except LoginRequired:
+        return None
+
+
+OptionalUserDep = Annotated[UserPrincipal | None, Depends(optional_user)]
 
 
 def _guard(check: Callable[..., None], principal: UserPrincipal, *args: str) -> UserPrincipal:

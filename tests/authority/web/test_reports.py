@@ -1,0 +1,101 @@
+"""Portal reports over real HTTP: Usage Data Files (upload, table, ACK download), Policies, and
+the CSV reports of licenses and product instances."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from smartlic.crypto import Udi
+from smartlic.domain.policy import CISCO_DEFAULT
+from smartlic.formats.rum import usage_file
+from smartlic.formats.slp import read_file
+from tests.authority.api.helpers import DOMAIN, OTHER, TAG, authorize, new_device, register
+from tests.authority.web.conftest import PORTAL, Browser, Portal, html, table, texts
+from tests.authority.web.test_inventory import portal_token
+from tests.devices import PolicyDevice
+
+FILES_URL = f"{PORTAL}/accounts/{DOMAIN}/usage-files"
+
+
+def upload(browser: Browser, va: str, name: str, data: bytes) -> object:
+    browser.page(FILES_URL)
+    return browser.post(FILES_URL, {"virtual_account": va}, files={"file": (name, data)})
+
+
+def test_usage_file_upload_and_ack_download(portal: Portal, alice: Browser) -> None:
+    dev = PolicyDevice(Udi("IXM-LPWA-900-16-K9", "FOC1"), portal.live.clock)
+    data = usage_file([dev.report(TAG, 2), dev.report(OTHER, 1)])
+    answer = upload(alice, "Spare", "UD_FOC1.txt", data)
+    assert answer.status_code == 303  # type: ignore[attr-defined]
+    doc = alice.page(FILES_URL)
+    assert "UD_FOC1.txt: Processed, 1 product instance(s)." in texts(doc, '//p[@role="status"]')
+    ((name, _reported, va, status, instances, ack),) = table(doc, "usage-files")
+    assert (name, va, status, instances, ack) == (
+        "UD_FOC1.txt",
+        "Spare",
+        "Processed",
+        "1",
+        "Download",
+    )
+    (link,) = doc.xpath('//td[@class="ack"]/a/@href')
+    got = alice.get(link)
+    assert got.status_code == 200 and got.headers["content-type"] == "application/xml"
+    assert 'filename="ACK_UD_FOC1.txt"' in got.headers["content-disposition"]
+    assert "smartLicenseRumAck" in {name for name, _ in read_file(got.content)}
+    rows = table(alice.page(f"{PORTAL}/accounts/{DOMAIN}/va/Spare/licenses"), "licenses")
+    assert [r[2] for r in rows if r[0] == "Device metroipaccess"] == ["2"]  # in use
+
+
+def test_bad_usage_upload_explains_and_stores_nothing(portal: Portal, alice: Browser) -> None:
+    answer = upload(alice, "Prod", "junk.txt", b"<smartLicense/>")
+    assert answer.status_code == 422  # type: ignore[attr-defined]
+    assert texts(html(answer), '//p[@role="alert"]')  # type: ignore[arg-type]
+    answer = alice.post(FILES_URL, {"virtual_account": "Prod"})  # no file
+    assert answer.status_code == 422
+    assert "choose a usage data file" in " ".join(texts(html(answer), '//p[@role="alert"]'))
+    assert portal.services.usage.list_usage_files(DOMAIN).items == []
+
+
+def test_policies_page_shows_the_policy_in_force(portal: Portal, alice: Browser) -> None:
+    custom = CISCO_DEFAULT.to_json() | {"name": "Acme Lab Policy", "ack_required": False}
+    portal.services.policies.create_policy(
+        DOMAIN, document=custom, virtual_account="Spare", actor="t"
+    )
+    doc = alice.page(f"{PORTAL}/accounts/{DOMAIN}/policies")
+    in_force = {row[0]: row[1:4] for row in table(doc, "policy-in-force")}
+    assert in_force["Spare"] == ["Acme Lab Policy", "Customer Policy", "No"]
+    assert in_force["Prod"] == [CISCO_DEFAULT.name, CISCO_DEFAULT.source, "Yes"]
+    assert [row[:2] for row in table(doc, "policies")] == [["Acme Lab Policy", "Spare"]]
+
+
+def _csv(browser: Browser, path: str) -> list[list[str]]:
+    got = browser.get(path)
+    assert got.status_code == 200, got.text
+    assert got.headers["content-type"] == "text/csv; charset=utf-8"
+    assert got.headers["content-disposition"].startswith("attachment;")
+    return list(csv.reader(io.StringIO(got.text)))
+
+
+def test_csv_reports_of_licenses_and_instances(portal: Portal, alice: Browser) -> None:
+    live = portal.live
+    device = new_device(live, 42)
+    device.hostname = "=cmd|' /C calc'!A0"  # a hostname a spreadsheet would run
+    api = live.client(auth=False)
+    register(live, api, device, portal_token(alice))
+    authorize(live, api, device, {TAG: 3})
+    links = alice.page(f"{PORTAL}/accounts/{DOMAIN}/reports").xpath(
+        "//table[@id='reports']//a/@href"
+    )
+    assert f"{PORTAL}/accounts/{DOMAIN}/va/Prod/reports/licenses.csv" in links
+    rows = _csv(alice, f"{PORTAL}/accounts/{DOMAIN}/va/Prod/reports/licenses.csv")
+    assert rows == [
+        ["License", "Tag", "Purchased", "In Use", "Reserved", "Available", "Status"],
+        ["Device metroipaccess", TAG, "10", "3", "0", "7", "In Compliance"],
+    ]
+    header, row = _csv(alice, f"{PORTAL}/accounts/{DOMAIN}/va/Prod/reports/instances.csv")
+    assert header[:4] == ["Name", "Hostname", "Product Type", "Virtual Account"]
+    assert row[0] == "UDI_PID:ASR-903; UDI_SN:FOX00042"
+    assert row[1] == "'=cmd|' /C calc'!A0"  # neutralised
+    assert row[2:4] == ["Device", "Prod"]
+    assert row[5] == "In Compliance" and row[7] == f"{TAG} x3"
