@@ -114,7 +114,8 @@ def markdown(r: dict[str, Any], facts: dict[str, Any]) -> str:
     lines.append("")
     lines.append(
         f"Measured {facts['date']} on {facts['nproc']} x {facts['cpu']}, Python "
-        f"{facts['python']}, commit {facts['commit']} (`{facts['command']}`)."
+        f"{facts['python']}, commit {facts['commit']}, load average "
+        f"{facts['loadavg_before']} before the run (`{facts['command']}`)."
     )
     return "\n".join(lines)
 
