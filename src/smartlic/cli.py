@@ -24,6 +24,7 @@ from typer.core import TyperGroup
 import smartlic
 from smartlic.authority.admin_cli import admin_app
 from smartlic.authority.cli import authority_app
+from smartlic.authority.cli_users import user_app
 from smartlic.lab import lab_app
 
 if TYPE_CHECKING:
@@ -81,6 +82,7 @@ app = typer.Typer(
 )
 app.add_typer(authority_app, name="authority")
 app.add_typer(admin_app, name="admin")
+admin_app.add_typer(user_app, name="user")  # portal users (authority/cli_users.py)
 app.add_typer(lab_app, name="lab")
 
 
