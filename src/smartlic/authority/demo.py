@@ -36,6 +36,7 @@ VIRTUAL_ACCOUNTS = ("DEFAULT", "Lab")
 EACH = 10
 TERM = ("metroipaccess", 5, "Sub-DEMO-0001")  # license name, quantity, subscription id
 ACTOR = "cli:demo"
+DEMO_USER, DEMO_PASSWORD = "demo", "demo-password"  # the portal's demo login
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ def seed_demo(services: Services, clock: Clock, state_file: Path) -> DemoResult:
     created |= _ensure_virtual_accounts(services)
     created |= _ensure_catalogue(services)
     created |= _ensure_holdings(services, clock)
+    created |= _ensure_portal_user(services)
     state = _load(state_file)
     token_id, token_text, expires = _ensure_token(services, state)
     api_key = _ensure_api_key(services, clock, state)
@@ -157,6 +159,26 @@ def _add(
         subscription_id=subscription,
         actor=ACTOR,
     )
+
+
+def _ensure_portal_user(services: Services) -> bool:
+    """The portal user ``demo`` (password ``demo-password``), admin of the demo smart account.
+
+    A known password is what a demo wants (docs/portal.md prints it); a real site creates its
+    users with ``smartlic admin user create``.
+    """
+    try:
+        services.users.get_user(DEMO_USER)
+        created = False
+    except NotFound:
+        services.users.create_user(
+            username=DEMO_USER, password=DEMO_PASSWORD, display_name="Demo Admin", actor=ACTOR
+        )
+        created = True
+    services.users.grant(
+        DEMO_USER, Role.SMART_ACCOUNT_ADMIN, smart_account=DEMO_DOMAIN, actor=ACTOR
+    )
+    return created
 
 
 def _ensure_token(services: Services, state: dict[str, str]) -> tuple[str, str, str]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from smartlic.authority.demo import DEMO_DOMAIN, DEMO_PASSWORD, DEMO_USER, seed_demo
 from smartlic.authority.settings import AuthoritySettings
 from smartlic.authority.web.auth import SECRET_FILE, SESSION_COOKIE, session_secret
 from smartlic.domain.enums import Role
@@ -133,3 +134,13 @@ def test_session_key_file_is_created_once_private(tmp_path: Path) -> None:
     path = tmp_path / "authority" / SECRET_FILE
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert session_secret(settings) == first and len(first) >= 48
+
+
+def test_demo_user_logs_in_to_the_demo_account(portal: Portal, tmp_path: Path) -> None:
+    for _ in range(2):  # idempotent
+        seed_demo(portal.services, portal.live.clock, tmp_path / "demo.json")
+    browser = portal.browser()
+    assert browser.login(DEMO_USER, DEMO_PASSWORD).status_code == 303
+    doc = browser.page(f"{PORTAL}/")
+    assert texts(doc, '//table[@id="accounts"]/tbody/tr/td[2]') == [DEMO_DOMAIN]
+    assert browser.get(f"{PORTAL}/accounts/{DEMO_DOMAIN}/va/DEFAULT/general").status_code == 200
