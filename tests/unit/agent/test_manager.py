@@ -89,8 +89,6 @@ def test_request_and_release_are_thread_safe(manager: LicenseManager) -> None:
     assert manager.status().licenses == []
 
 
-
-
 # ------------------------------------------------------------------ refusals
 
 
