@@ -178,3 +178,27 @@ def test_an_unknown_virtual_account_is_retried_not_dropped(
     assert collector.services.status.totals().not_uploaded == 1
     assert collector.poll(answer, path=f"{PI}/Nope-1")["status"] == "OK_POLL"
     assert collector.poll(fine)["status"] == "COMPLETE"  # not held up by the other account
+
+
+def test_validate_device_accepts_devices_known_to_the_account(
+    world: World, collector: Collector
+) -> None:
+    from tests.authority.api.helpers import create_token, ok
+
+    collector.prefs(validate_device=True)
+    at_authority = world.device("ACCT1")  # trusted directly at the authority, new to us
+    token = create_token(world.api, "Prod")["text"]
+    anon = world.live.client(auth=False)
+    ok(anon.post("/api/device/v1/trust", json=at_authority.trust_request(token)))
+    collector.report(at_authority, at_authority.report(TAG, 1))
+    added = world.device("ADDED1")  # added by a person
+    ok(collector.api.post("/api/v1/devices", json={"pid": added.udi.pid, "sn": "ADDED1"}), 201)
+    collector.report(added, added.report(TAG, 1))
+    stranger = world.device("NOBODY")
+    url = f"{PI}/v2/devices/reportusage"
+    problem(collector.pi.post(url, json=stranger.body(stranger.report(TAG, 1))), 403,
+            "unknown-device")  # fmt: skip
+    collector.prefs(connectivity=False)  # the authority cannot vouch any more
+    other = world.device("ACCT2")
+    ok(anon.post("/api/device/v1/trust", json=other.trust_request(token)))
+    problem(collector.pi.post(url, json=other.body(other.report(TAG, 1))), 403, "unknown-device")

@@ -116,16 +116,21 @@ def devices(alerts: Annotated[int, typer.Option(help="Alerts shown per device.")
 def add_device(
     pid: str,
     sn: str,
-    address: Annotated[str, typer.Argument(help="Base URL of the device, e.g. https://10.0.0.5")],
-    username: Annotated[str, typer.Option(help="Login of the on-box API.")],
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
+    address: Annotated[
+        str | None, typer.Argument(help="On-box API base URL (pull), e.g. https://10.0.0.5")
+    ] = None,
+    username: Annotated[str | None, typer.Option(help="Login of the on-box API.")] = None,
+    password: Annotated[str | None, typer.Option(help="Password of the on-box API.")] = None,
 ) -> None:
-    """Add a collector-initiated device (its reports are pulled)."""
+    """Add a known device (Validate Device); with an ADDRESS, a collector-initiated one."""
     from smartlic.crypto import Udi
 
+    if address and not (username and password):
+        raise InvalidInput("a collector-initiated device needs --username and --password")
     with open_services() as services:
         device = services.puller.add_device(Udi(pid, sn), address, username, password)
-    typer.echo(f"added {device.name} at {address} (collector-initiated)")
+    kind = f"at {address} (collector-initiated)" if address else "(product instance initiated)"
+    typer.echo(f"added {device.name} {kind}")
 
 
 @collector_app.command("status")

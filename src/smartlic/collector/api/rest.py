@@ -21,13 +21,14 @@ router = APIRouter(prefix="/api/v1", tags=["collector"])
 
 
 class PullDeviceCreate(BaseModel):
-    """A collector-initiated device: where its on-box API answers and how to log in."""
+    """A device the collector knows (Validate Device); with an address, a collector-initiated
+    one: where its on-box API answers and how to log in."""
 
     pid: str = Field(min_length=1, max_length=64)
     sn: str = Field(min_length=1, max_length=64)
-    address: str = Field(min_length=1, max_length=255, description="e.g. https://10.0.0.5")
-    username: str = Field(max_length=100)
-    password: str = Field(max_length=255)
+    address: str | None = Field(None, max_length=255, description="e.g. https://10.0.0.5")
+    username: str | None = Field(None, max_length=100)
+    password: str | None = Field(None, max_length=255)
     hostname: str = ""
 
 
@@ -41,7 +42,7 @@ def devices(services: ServicesDep) -> list[dict[str, Any]]:
     return [asdict(d) for d in services.status.devices(alerts=3)]
 
 
-@router.post("/devices", status_code=201, summary="Add a collector-initiated device")
+@router.post("/devices", status_code=201, summary="Add a known (or collector-initiated) device")
 def add_device(body: PullDeviceCreate, services: ServicesDep) -> dict[str, Any]:
     d = services.puller.add_device(
         Udi(body.pid, body.sn), body.address, body.username, body.password, body.hostname

@@ -46,11 +46,12 @@ class Intake(ServiceBase):
     def report_usage(self, body: Any, virtual_account: str | None = None) -> dict[str, Any]:
         """``reportusage``: store every report (idempotently), answer ``OK_POLL``."""
         batches = groups(data_of(body).get("reports"))
+        vouched = self.vouch([udi for udi, _ in batches])
         with self.transaction() as s:
             prefs = load(s)
             rows: list[int] = []
             for udi, envelopes in batches:
-                device = self.admit(s, udi, prefs, virtual_account)
+                device = self.admit(s, udi, prefs, virtual_account, vouched)
                 rows.extend(self.store_reports(s, device, envelopes))
             task = self._task(s, "acknowledgements", {"reports": rows})
         return ok_poll(task.id, "acknowledgements", self.poll_interval_s, self.now())
@@ -91,18 +92,37 @@ class Intake(ServiceBase):
 
     # ------------------------------------------------------------ shared with collection
 
+    def vouch(self, udis: Sequence[Udi]) -> set[Udi]:
+        """With Validate Device and connectivity on, the devices new to the collector that the
+        authority knows in the smart account. Asked before the write transaction opens, so a
+        slow authority never holds the store's lock."""
+        prefs = self.prefs()
+        if not (prefs.validate_device and prefs.connectivity):
+            return set()
+        with self.transaction() as s:
+            new = [u for u in udis if find_device(s, u) is None]
+        return {u for u in new if self._known_to_account(u, prefs)}
+
     def admit(
-        self, s: Session, udi: Udi, prefs: Preferences, virtual_account: str | None = None
+        self,
+        s: Session,
+        udi: Udi,
+        prefs: Preferences,
+        virtual_account: str | None = None,
+        vouched: set[Udi] | None = None,
     ) -> Device:
-        """The device record for ``udi``; with Validate Device only devices already known."""
+        """The device record for ``udi``; with Validate Device only devices known to the
+        collector, or vouched for by the authority (``vouch``)."""
         device = find_device(s, udi)
         if device is None:
-            if prefs.validate_device:
+            known = udi in (vouched or set())
+            if prefs.validate_device and not known:
                 raise Forbidden(
-                    f"product instance {udi} is not known to this collector (Validate Device)",
+                    f"product instance {udi} is known neither to this collector nor to the "
+                    "account (Validate Device)",
                     code="unknown-device",
                 )
-            device = Device(udi_pid=udi.pid, udi_sn=udi.sn, created_at=self.now())
+            device = Device(udi_pid=udi.pid, udi_sn=udi.sn, created_at=self.now(), known=known)
             s.add(device)
         device.last_contact_at = self.now()
         if virtual_account is not None:
@@ -130,6 +150,24 @@ class Intake(ServiceBase):
         return [held[rid].id for rid, _ in checked]
 
     # ------------------------------------------------------------ helpers
+
+    @staticmethod
+    def _known_to_account(udi: Udi, prefs: Preferences) -> bool:
+        """Validate Device with connectivity on: is ``udi`` a product instance of the smart
+        account at the authority? (Only asked for a device the collector has never seen.)"""
+        from smartlic.collector.services.client import AuthorityClient
+        from smartlic.errors import SmartlicError
+
+        if not (prefs.connectivity and prefs.smart_account):
+            return False
+        path = f"/api/v1/accounts/{prefs.smart_account}/devices"
+        try:
+            with AuthorityClient(prefs, timeout_s=10) as client:
+                page = client.http.get(path, params={"search": udi.sn, "limit": 50}).json()
+        except (SmartlicError, ValueError, OSError):
+            return False
+        items = page.get("items", []) if isinstance(page, dict) else []
+        return any((i.get("udi_pid"), i.get("udi_sn")) == (udi.pid, udi.sn) for i in items)
 
     @staticmethod
     def _check(device: Device, udi: Udi, env: dict[str, Any]) -> int:

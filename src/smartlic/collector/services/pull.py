@@ -43,14 +43,21 @@ class Puller(ServiceBase):
         self.timeout_s = timeout_s
 
     def add_device(
-        self, udi: Udi, address: str, username: str, password: str, hostname: str = ""
+        self,
+        udi: Udi,
+        address: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        hostname: str = "",
     ) -> Device:
-        """Register a collector-initiated device (it becomes known for Validate Device)."""
+        """Add a device: with an address it is collector-initiated (pulled); either way it is
+        known for Validate Device."""
         with self.transaction() as s:
             device = get_or_add_device(s, udi, self.now())
-            device.mode, device.address, device.known = "pull", address.rstrip("/"), True
-            device.username, device.password = username, password
-            device.hostname = hostname or device.hostname
+            device.known, device.hostname = True, hostname or device.hostname
+            if address:
+                device.mode, device.address = "pull", address.rstrip("/")
+                device.username, device.password = username, password
             return device
 
     def pull_all(self) -> PullResult:
