@@ -127,3 +127,16 @@ def test_satellite_disconnected_by_files(world: World, satellite: Sat) -> None:
     ack = api.get(f"{ACCOUNT}/usage-files/{created['id']}/ack").content
     assert services.transfer.import_acks(ack).acknowledged == 3
     assert pool_line(world.api, "Prod")["in_use"] == 3
+
+
+def test_deregistered_instances_are_reported_as_zero(world: World, satellite: Sat) -> None:
+    sync_online(satellite.sat, satellite.services)
+    dev = satellite.register("GONE1")
+    satellite.authorize(dev, {TAG: 4})
+    sync_online(satellite.sat, satellite.services)
+    assert pool_line(world.api, "Prod")["in_use"] == 4
+    satellite.clock.advance(seconds=5)  # the next report ends later than the last one
+    satellite.open(satellite.http.post("/api/device/v1/deregister", json=dev.deregister()))
+    state = sync_online(satellite.sat, satellite.services)
+    assert pool_line(world.api, "Prod")["in_use"] == 0
+    assert state.pushed == {}  # reported as zero once, then forgotten

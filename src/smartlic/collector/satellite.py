@@ -199,7 +199,10 @@ class Satellite:
                 device.mode, device.known = "satellite", True
                 envs = self._reports(udi, software_tag, tags, now)
                 intake.store_reports(s, device, envs)
-        return {name: sorted(t for t, c in tags.items() if c) for name, (tags, _) in usage.items()}
+        in_use = {
+            name: sorted(t for t, c in tags.items() if c) for name, (tags, _) in usage.items()
+        }
+        return {name: tags for name, tags in in_use.items() if tags}
 
     def _usage(self) -> dict[str, tuple[dict[str, int], str]]:
         q = (
