@@ -39,14 +39,18 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def _git_commit() -> str:
+def _git(*args: str) -> str:
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        )
-        return out.stdout.strip() or "unknown"
+        out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return out.stdout.strip()
     except OSError:
-        return "unknown"
+        return ""
+
+
+def _git_commit() -> str:
+    """HEAD, marked when src/ has uncommitted changes (the figures are then for those)."""
+    commit = _git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + ("+uncommitted-src" if _git("status", "--porcelain", "--", "src") else "")
 
 
 def machine_facts() -> dict[str, Any]:
