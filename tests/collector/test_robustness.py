@@ -202,3 +202,39 @@ def test_validate_device_accepts_devices_known_to_the_account(
     other = world.device("ACCT2")
     ok(anon.post("/api/device/v1/trust", json=other.trust_request(token)))
     problem(collector.pi.post(url, json=other.body(other.report(TAG, 1))), 403, "unknown-device")
+
+
+def test_a_slow_authority_times_out_and_nothing_is_lost(world: World, tmp_path: Path) -> None:
+    import threading as th
+
+    from fastapi import FastAPI
+
+    from tests.authority.api.conftest import serve_in_thread
+
+    release = th.Event()
+    slow = FastAPI()
+
+    @slow.post("/services/api/smart-accounts-and-licensing/v2/devices/reportusage")
+    def stuck() -> dict[str, str]:
+        release.wait(10)
+        return {"status": "late"}
+
+    server, thread, url = serve_in_thread(slow)
+    c = start_collector(tmp_path, world.live.clock, name="slow", http_timeout_s=0.3)
+    try:
+        c.prefs(connectivity=True, authority_url=url, api_key=world.collector_key,
+                smart_account="acme.example", virtual_account="Prod")  # fmt: skip
+        dev = world.device("SLOW1")
+        answer = c.report(dev, dev.report(TAG, 2))
+        problem(c.api.post("/api/v1/actions/sync"), 503, "unavailable")
+        assert "ReadTimeout" in c.services.status.devices()[0].alerts[0]
+        release.set()
+        c.prefs(authority_url=world.live.url)
+        c.services.forwarder.sync()
+        assert c.poll(answer)["status"] == "COMPLETE"
+        assert pool_line(world.api, "Prod")["in_use"] == 2
+    finally:
+        release.set()
+        stop_collector(c)
+        server.should_exit = True
+        thread.join(timeout=10)
