@@ -44,12 +44,37 @@ class ServiceBase:
         with Session(self.engine, expire_on_commit=False) as s, s.begin():
             yield s
 
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """Reads that must not queue behind (or hold up) writers: on SQLite, a connection of
+        its own without ``BEGIN IMMEDIATE`` (each statement reads a committed snapshot)."""
+        if self.engine.dialect.name != "sqlite":
+            with self.transaction() as s:
+                yield s
+            return
+        with _reader(self.engine).connect() as conn, Session(bind=conn) as s:
+            yield s
+
     def prefs(self) -> Preferences:
         with self.transaction() as s:
             return load(s)
 
     def alert(self, s: Session, device: Device | None, text: str) -> None:
         s.add(Alert(device_id=device.id if device else None, at=self.now(), text=text[:500]))
+
+
+_readers: dict[str, Engine] = {}
+
+
+def _reader(engine: Engine) -> Engine:
+    """A plain engine on the same SQLite file (pysqlite autocommit: no BEGIN is sent)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    url = engine.url.render_as_string(hide_password=False)
+    if url not in _readers:  # NullPool: nothing stays open once a read is done
+        _readers[url] = create_engine(url, connect_args={"timeout": 30}, poolclass=NullPool)
+    return _readers[url]
 
 
 def find_device(s: Session, udi: Udi) -> Device | None:

@@ -39,7 +39,7 @@ class Totals:
 
 class Status(ServiceBase):
     def devices(self, *, alerts: int = 1) -> list[DeviceStatus]:
-        with self.transaction() as s:
+        with self.reading() as s:
             counts = _pairs(
                 s.execute(select(Report.device_id, func.count()).group_by(Report.device_id))
             )
@@ -65,7 +65,7 @@ class Status(ServiceBase):
             return out
 
     def totals(self) -> Totals:
-        with self.transaction() as s:
+        with self.reading() as s:
 
             def n(*where: object) -> int:
                 return int(s.scalar(select(func.count(Report.id)).where(*where)) or 0)  # type: ignore[arg-type]
@@ -83,7 +83,7 @@ class Status(ServiceBase):
             )  # fmt: skip
 
     def alerts(self, device_id: int | None = None, limit: int = 50) -> list[tuple[datetime, str]]:
-        with self.transaction() as s:
+        with self.reading() as s:
             q = select(Alert.at, Alert.text).order_by(Alert.id.desc()).limit(limit)
             if device_id is not None:
                 q = q.where(Alert.device_id == device_id)
