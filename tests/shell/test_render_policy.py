@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from smartlic.agent._status import Status, TransportStatus
+from smartlic.agent.shell.commands.gateway import license_reported
 from smartlic.agent.shell.render import render
 from smartlic.agent.shell.replies import CpfStatusView, LicenseView, RumDetailView
 from tests.shell.genie_parsers import genie_parse, genie_parse_unchecked
@@ -351,3 +352,19 @@ def test_alerts_lead_the_status() -> None:
     text = show("status", status)
     assert text.startswith(f"% {alert}\n\nUtility:\n")
     assert genie_parse("status", text)["utility"] == {"status": "DISABLED"}
+
+
+def test_cpf_license_status_from_the_reports() -> None:
+    smart = gateway_smart().policy
+    assert license_reported(smart, CPF.tag) == (True, True)  # one ACK, one still open
+    assert license_reported(gateway_cslu().policy, CPF.tag) == (False, False)  # no reports
+    assert smart is not None
+    acked, open_ = smart.reports
+    sent = replace(open_, state="CLOSED")  # pushed since the ACK, no ACK yet
+    assert license_reported(replace(smart, reports=[acked, sent]), CPF.tag) == (True, True)
+    assert license_reported(replace(smart, reports=[sent]), CPF.tag) == (True, False)
+    unsent = replace(
+        smart, reports=[sent], usage_reporting=replace(smart.usage_reporting, last_report_push=None)
+    )
+    assert license_reported(unsent, CPF.tag) == (False, False)
+    assert license_reported(None, CPF.tag) == (False, False)

@@ -20,6 +20,7 @@ import ipaddress
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from smartlic.agent._policy_status import PolicyModeStatus
 from smartlic.agent.shell.device import CPF_FEATURE, Device
 from smartlic.agent.shell.registry import Arg, Registry
 from smartlic.agent.shell.replies import Confirm, CpfStatusView, Notice, Reply
@@ -29,7 +30,7 @@ from smartlic.domain.products import ProductProfile
 if TYPE_CHECKING:
     from smartlic.agent.shell.session import Session
 
-__all__ = ["AGREEMENT", "QUESTION", "STARTED", "cpf_status", "register"]
+__all__ = ["AGREEMENT", "QUESTION", "STARTED", "cpf_status", "license_reported", "register"]
 
 AGREEMENT = (
     "By typing 'y' below, I agree that to abide to SMART LICENSING subscription royalty agreement",
@@ -94,19 +95,30 @@ def do(session: Session, args: Mapping[str, str]) -> Reply:
     return Notice(tuple(session.run(EXEC, args["command"]).text.splitlines()))
 
 
+def license_reported(policy: PolicyModeStatus | None, tag: str) -> tuple[bool, bool]:
+    """(reported, acknowledged) for ``show common-packet-forwarder status``.
+
+    Reported: a report holding ``tag`` was pushed or written to a file (closed before the
+    last push or file write, or acknowledged). Acknowledged: an ACK for one arrived; it stays
+    "Yes" while later reports wait for theirs, as the document's gateway shows it after its
+    first ACK.
+    """
+    if policy is None:
+        return False, False
+    u = policy.usage_reporting
+    last = max((t for t in (u.last_report_push, u.last_report_file_write) if t), default=None)
+    mine = [r for r in policy.reports if r.metric_value == tag]
+    sent = [
+        r
+        for r in mine
+        if r.state == "ACK" or (r.state == "CLOSED" and last is not None and r.start_time <= last)
+    ]
+    return bool(sent), any(r.state == "ACK" for r in sent)
+
+
 def cpf_status(device: Device) -> CpfStatusView:
-    """Reported: a report with the CPF license was sent or written to a file; acknowledged:
-    its ACK arrived (state ACK) - from ``Status.policy``."""
     tag = device.profile.license(device.profile.features[CPF_FEATURE][0][0]).tag
-    policy = device.manager.status().policy
-    reports = [r for r in policy.reports if r.metric_value == tag] if policy else []
-    acked = any(r.state == "ACK" for r in reports)
-    last = None
-    if policy is not None:
-        u = policy.usage_reporting
-        sent = [t for t in (u.last_report_push, u.last_report_file_write) if t is not None]
-        last = max(sent, default=None)
-    reported = acked or any(last is not None and r.start_time <= last for r in reports)
+    reported, acked = license_reported(device.manager.status().policy, tag)
     running = device.config.cpf_enabled
     ns = "Successful" if running and device.config.cpf_ipaddr else "Not Registered"
     return CpfStatusView(running, running, ns, reported, acked)
