@@ -261,3 +261,14 @@ def test_save_usage_selections(gateway: Console, tmp_path: Path) -> None:
     assert detail["report_id"][str(open_id)]["state"] == "CLOSED"
     out = gateway.session.execute("license smart save usage rum-id 1 file flash:none")
     assert out.failed and "No unacknowledged report 1" in out.text
+
+
+@pytest.mark.parametrize(
+    "line", ["license smart renew auth", "license smart renew id", "license smart deregister"]
+)
+def test_classic_commands_in_policy_mode(gateway: Console, line: str) -> None:
+    out = gateway.session.execute(line)
+    assert out.failed and out.text == (
+        f"% {line} is classic Smart Licensing; this device runs Smart Licensing Using Policy "
+        "(license smart mode classic to switch)\n"
+    )

@@ -50,6 +50,10 @@ REGISTER_IN_POLICY_MODE = (
     "license smart register is deprecated under Smart Licensing Using Policy: use "
     "'license smart trust idtoken <token> local' (or 'license smart mode classic')"
 )
+CLASSIC_ONLY = (
+    "{command} is classic Smart Licensing; this device runs Smart Licensing Using Policy "
+    "(license smart mode classic to switch)"
+)
 
 
 def smart_register(session: Session, args: Mapping[str, str]) -> Reply:
@@ -64,11 +68,15 @@ def smart_register_force(session: Session, args: Mapping[str, str]) -> Reply:
 
 
 def smart_renew(kind: str, session: Session, args: Mapping[str, str]) -> Reply:
+    if session.device.policy_mode:
+        return CommandFailed(CLASSIC_ONLY.format(command=f"license smart renew {kind}"))
     session.device.manager.renew("auth" if kind == "auth" else "id")
     return Notice((RENEW_NOTICES[kind],))
 
 
 def smart_deregister(session: Session, args: Mapping[str, str]) -> Reply:
+    if session.device.policy_mode:
+        return CommandFailed(CLASSIC_ONLY.format(command="license smart deregister"))
     session.device.manager.deregister()
     return None
 
