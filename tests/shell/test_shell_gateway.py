@@ -272,3 +272,15 @@ def test_classic_commands_in_policy_mode(gateway: Console, line: str) -> None:
         f"% {line} is classic Smart Licensing; this device runs Smart Licensing Using Policy "
         "(license smart mode classic to switch)\n"
     )
+
+
+def test_eventlog_of_the_last_days(gateway: Console) -> None:
+    enable_cpf(gateway)
+    gateway("lab clock advance 3d")
+    gateway.config("common-packet-forwarder profile", "no cpf enable")
+    recent = genie_parse("eventlog", gateway("show license eventlog 1"))["event_log"]
+    everything = genie_parse("eventlog", gateway("show license eventlog"))["event_log"]
+    assert 0 < len(recent) < len(everything)
+    assert all(
+        'count="0"' in e["log_message"] for e in recent if "ENDPOINT_USAGE" in e["log_message"]
+    )

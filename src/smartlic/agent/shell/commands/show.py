@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
+from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -56,6 +58,17 @@ def show_policy_license(view: LicenseViewName, session: Session, args: Mapping[s
     return LicenseView(view, status)
 
 
+def show_eventlog_days(session: Session, args: Mapping[str, str]) -> Reply:
+    """``show license eventlog <days>``: the events of the last ``days`` days (S1's
+    ``show license eventlog 2``)."""
+    status = session.device.manager.status()
+    if status.policy is None:
+        return CommandFailed(POLICY_ONLY)
+    since = status.now - timedelta(days=int(args["days"]))
+    recent = [e for e in status.policy.eventlog if e.at >= since]
+    return LicenseView("eventlog", replace(status, policy=replace(status.policy, eventlog=recent)))
+
+
 def show_rum_detail(session: Session, args: Mapping[str, str]) -> Reply:
     status = session.device.manager.status()
     if status.policy is None:
@@ -81,6 +94,15 @@ def _register_policy(registry: Registry[Session]) -> None:
     for words, view, text in _POLICY_VIEWS:
         handler = partial(show_policy_license, view)
         registry.command(EXEC, f"show license {words}", handler, help=text, pipe=True)
+    days = Arg("<0-2147483647>", "Days of events", check=lambda t: t.isdigit() and int(t) < 2**31)
+    registry.command(
+        EXEC,
+        "show license eventlog {days}",
+        show_eventlog_days,
+        help="Show the events of the last days",
+        args={"days": days},
+        pipe=True,
+    )
     report = Arg("<0-18446744073709551615>", "Report id", check=lambda t: t.isdigit())
     registry.command(
         EXEC,
