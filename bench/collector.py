@@ -169,7 +169,7 @@ def via_collector(tmp: Path, devices: list[Any], workers: int, batch: int) -> di
         started = time.perf_counter()
         httpx.patch(f"{api}/api/v1/preferences", json={"connectivity": True})
         while httpx.get(f"{api}/api/v1/status", timeout=30).json()["acknowledged"] < total:
-            time.sleep(0.1)
+            time.sleep(0.25)
         forward = time.perf_counter() - started
         return {"reports": total, "intake_s": intake, "intake_rps": total / intake,
                 "forward_s": forward, "forward_rps": total / forward,

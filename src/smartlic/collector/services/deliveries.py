@@ -20,7 +20,15 @@ from smartlic.errors import InvalidInput
 from smartlic.formats.envelope import read_payload
 from smartlic.formats.slp import read_file
 
-__all__ = ["FileFacts", "add_delivery", "deliveries_for", "file_facts", "mark_delivered"]
+__all__ = [
+    "FileFacts",
+    "add_delivery",
+    "deliveries_for",
+    "digest_of",
+    "file_facts",
+    "mark_delivered",
+    "record",
+]
 
 
 class FileFacts:
@@ -56,32 +64,54 @@ def add_delivery(
     s: Session, device: Device, item: dict[str, Any], facts: FileFacts, now: datetime
 ) -> bool:
     """Record ``item`` for ``device`` and apply what it acknowledges; False if already held."""
-    digest = hashlib.sha256(str(item.get("smart_license")).encode()).hexdigest()
+    digest = _digest(item)
     if s.scalar(select(Delivery.id).where(Delivery.digest == digest)) is not None:
         return False
-    ids = facts.acknowledged + [int(r.get("report_id", 0)) for r in facts.rejected]
-    s.add(
-        Delivery(
-            device_id=device.id, digest=digest, item=item, report_ids={"ids": ids}, created_at=now
-        )
-    )
-    _apply(s, device, facts, now)
-    return True
-
-
-def _apply(s: Session, device: Device, facts: FileFacts, now: datetime) -> None:
-    reasons = {int(r.get("report_id", 0)): str(r.get("reason", ""))[:500] for r in facts.rejected}
-    wanted = set(facts.acknowledged) | set(reasons)
+    wanted = set(facts.acknowledged) | {int(r.get("report_id", 0)) for r in facts.rejected}
     rows = s.scalars(
         select(Report).where(Report.device_id == device.id, Report.report_id.in_(wanted))
     )
-    for row in rows:
-        if row.report_id in facts.acknowledged:
+    record(s, device, item, facts, now, {(device.id, r.report_id): r for r in rows})
+    return True
+
+
+def record(
+    s: Session,
+    device: Device,
+    item: dict[str, Any],
+    facts: FileFacts,
+    now: datetime,
+    reports: dict[tuple[int, int], Report],
+) -> None:
+    """Add the delivery and apply it to ``reports`` (keyed by (device id, report id)), with no
+    query of its own: the caller has loaded what it touches (forwarding does, per batch)."""
+    ids = facts.acknowledged + [int(r.get("report_id", 0)) for r in facts.rejected]
+    s.add(
+        Delivery(
+            device_id=device.id,
+            digest=_digest(item),
+            item=item,
+            report_ids={"ids": ids},
+            created_at=now,
+        )
+    )
+    for report_id in facts.acknowledged:
+        if (row := reports.get((device.id, report_id))) is not None:
             row.acked_at = row.acked_at or now
-        elif row.acked_at is None:
-            row.rejected = reasons[row.report_id] or "rejected"
+    for rejected in facts.rejected:
+        row = reports.get((device.id, int(rejected.get("report_id", 0))))
+        if row is not None and row.acked_at is None:
+            row.rejected = str(rejected.get("reason", ""))[:500] or "rejected"
     if facts.trust is not None:
         device.trust_key_id, device.trust_public_key = facts.trust
+
+
+def digest_of(item: dict[str, Any]) -> str:
+    return _digest(item)
+
+
+def _digest(item: dict[str, Any]) -> str:
+    return hashlib.sha256(str(item.get("smart_license")).encode()).hexdigest()
 
 
 def deliveries_for(s: Session, reports: list[Report]) -> list[tuple[Delivery, Device]]:

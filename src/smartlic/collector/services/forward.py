@@ -22,7 +22,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from smartlic.clock import Clock
-from smartlic.collector.models import Device, Report, Request, UpstreamTask
+from smartlic.collector.models import Alert, Delivery, Device, Report, Request, UpstreamTask
 from smartlic.collector.prefs import Preferences, load, save
 from smartlic.collector.services import _base
 from smartlic.collector.services._base import ServiceBase, find_device
@@ -35,7 +35,7 @@ from smartlic.collector.services.client import (
     AuthorityClient,
     AuthorityError,
 )
-from smartlic.collector.services.deliveries import add_delivery, file_facts
+from smartlic.collector.services.deliveries import digest_of, file_facts, record
 from smartlic.collector.settings import CollectorSettings
 from smartlic.errors import NotFound, SmartlicError, Unavailable
 from smartlic.formats.rum import parse_sudi
@@ -250,27 +250,32 @@ class Forwarder(ServiceBase):
             s.execute(delete(UpstreamTask).where(UpstreamTask.id == task.id))
 
     def _acknowledged(self, s: Session, task: UpstreamTask, data: dict[str, Any]) -> int:
+        """Record every ACK of a batch: what it touches is loaded once, not per device."""
         prefs = load(s)
+        batch = _Batch(s, task.items["rows"])
         count = 0
         for item in data.get("acknowledgements", []):
-            count += self._ack_item(s, item, prefs)
+            count += self._ack_item(s, item, prefs, batch)
         for error in data.get("errors", []):
             self._device_refused(s, error)
-        rows = s.scalars(select(Report).where(Report.id.in_(task.items["rows"])))
-        for row in rows:  # neither acknowledged nor rejected in the answer: say so
+        for row in batch.reports.values():  # neither acknowledged nor rejected: say so
             if row.acked_at is None and row.rejected is None:
                 row.rejected = "not acknowledged by the authority"
         save(s, prefs)
         return count
 
-    def _ack_item(self, s: Session, item: dict[str, Any], prefs: Preferences) -> int:
-        device = find_device(s, parse_sudi(item.get("sudi"), "/sudi"))
+    def _ack_item(self, s: Session, item: dict[str, Any], prefs: Preferences, batch: _Batch) -> int:
+        udi = parse_sudi(item.get("sudi"), "/sudi")
+        device = batch.devices.get((udi.pid, udi.sn)) or find_device(s, udi)
         if device is None:
             return 0
         facts = file_facts(base64.b64decode(str(item.get("smart_license"))))
-        add_delivery(s, device, _device_item(item), facts, self.now())
+        if digest_of(item) in batch.digests:
+            return 0
+        batch.digests.add(digest_of(item))
+        record(s, device, _device_item(item), facts, self.now(), batch.reports)
         prefs.smart_account_name = prefs.smart_account_name or facts.smart_account
-        self.alert(s, device, _base.ACK_RECEIVED)
+        s.add(Alert(device_id=device.id, at=self.now(), text=_base.ACK_RECEIVED))
         return len(facts.acknowledged)
 
     def _device_refused(self, s: Session, error: dict[str, Any]) -> None:
@@ -315,6 +320,19 @@ class Forwarder(ServiceBase):
             device.trust_key_id, device.trust_public_key = key
             device.last_contact_at = self.now()
             s.add(device)
+
+
+class _Batch:
+    """The reports of one upstream task, their devices and the files already recorded."""
+
+    def __init__(self, s: Session, ids: list[int]) -> None:
+        rows = list(s.scalars(select(Report).where(Report.id.in_(ids))))
+        self.reports = {(r.device_id, r.report_id): r for r in rows}
+        q = select(Device).where(Device.id.in_({r.device_id for r in rows}))
+        self.devices = {(d.udi_pid, d.udi_sn): d for d in s.scalars(q)}
+        ids_ = [d.id for d in self.devices.values()]
+        q2 = select(Delivery.digest).where(Delivery.device_id.in_(ids_))
+        self.digests = set(s.scalars(q2))
 
 
 def _refused_for_good(exc: SmartlicError) -> bool:
