@@ -55,5 +55,11 @@ def test_routes_by_body_and_virtual_account_url(world: World, collector: Collect
     other = world.device("FOC8")
     collector.report(other, other.report(TAG, 4), path=path)
     collector.services.forwarder.sync()
+    vendor = world.device("FOC6")  # a device configured with the authority's URL layout
+    url = f"{PI}/services/api/smart-accounts-and-licensing/v2/devices/reportusage"
+    ok(collector.pi.post(url, json=vendor.body(vendor.report(TAG, 2))))
+    collector.services.forwarder.sync()
     assert collector.poll(answer, path=PI)["status"] == "COMPLETE"
-    assert in_use(world, "Spare") == 4 and in_use(world, "Prod") == 1
+    assert in_use(world, "Spare") == 4 and in_use(world, "Prod") == 1 + 2
+    schema = ok(collector.pi.get("/openapi.json"))
+    assert f"{PI}/v2/devices/reportusage" in schema["paths"]

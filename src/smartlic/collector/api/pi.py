@@ -43,21 +43,16 @@ def _va(segment: str | None) -> str | None:
     return segment[:-2]
 
 
-def _routes(path: str, prefix: str = "") -> list[str]:
-    return [f"{BASE}{p}{prefix}{path}" for p in ("", "/{tenant}")] + [
-        f"{BASE}{p}{VENDOR}{path}" for p in ("", "/{tenant}") if prefix == ""
-    ]
+def _routes(path: str) -> list[str]:
+    """``path`` under the base and under ``<va>-1``, with and without the vendor prefix."""
+    return [f"{BASE}{t}{v}{path}" for v in ("", VENDOR) for t in ("", "/{tenant}")]
 
 
 def _post(path: str, fn: Any, summary: str) -> None:
-    for route in _routes(path):
-        router.add_api_route(
-            route,
-            fn,
-            methods=["POST"],
-            summary=summary,
-            include_in_schema=route == _routes(path)[0],
-        )
+    first, *others = _routes(path)
+    router.add_api_route(first, fn, methods=["POST"], summary=summary)
+    for route in others:  # the same operation: documented once
+        router.add_api_route(route, fn, methods=["POST"], summary=summary, include_in_schema=False)
 
 
 async def report_usage(body: Json, services: ServicesDep, tenant: str | None = None) -> Answer:
