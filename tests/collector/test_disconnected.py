@@ -75,3 +75,16 @@ def test_archive_for_another_account_is_refused(world: World, offline: Collector
 
 def test_sync_refused_while_disconnected(offline: Collector) -> None:
     problem(offline.api.post("/api/v1/actions/sync"), 503, "unavailable")
+
+
+def test_one_export_per_virtual_account(world: World, offline: Collector) -> None:
+    prod, spare = world.device("VAP1"), world.device("VAS1")
+    offline.report(prod, prod.report(TAG, 1))
+    offline.report(spare, spare.report(TAG, 2), path="/cslu/v1/pi/Spare-1")
+    assert offline.services.transfer.export().devices == 1  # the default: Prod
+    spare_file = offline.api.get("/api/v1/export", params={"virtual_account": "Spare"}).content
+    ack = upload(world, spare_file, va="Spare")
+    assert ok(offline.api.post("/api/v1/import", content=ack))["acknowledged"] == 1
+    assert pool_line(world.api, "Spare")["in_use"] == 2
+    assert offline.services.transfer.export("Spare").reports == 0
+    assert offline.services.transfer.export().reports == 1

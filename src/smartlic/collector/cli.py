@@ -217,10 +217,13 @@ def pull() -> None:
 @cli_errors
 def export(
     out: Annotated[Path | None, typer.Option(help="File or directory (default: here).")] = None,
+    virtual_account: Annotated[
+        str | None, typer.Option(help="Only this virtual account's devices (default: ours).")
+    ] = None,
 ) -> None:
     """Download All for Cisco: one .tar.gz of everything not yet acknowledged."""
     with open_services() as services:
-        result = services.transfer.export()
+        result = services.transfer.export(virtual_account)
     target = out or Path(result.name)
     if target.is_dir():
         target = target / result.name

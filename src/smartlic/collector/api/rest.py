@@ -90,8 +90,8 @@ async def pull(services: ServicesDep) -> dict[str, Any]:
 
 
 @router.get("/export", summary="Download All for Cisco: a .tar.gz of everything unacknowledged")
-def export(services: ServicesDep) -> Response:
-    result = services.transfer.export()
+def export(services: ServicesDep, virtual_account: str | None = None) -> Response:
+    result = services.transfer.export(virtual_account)
     return Response(
         result.content,
         media_type="application/gzip",

@@ -57,12 +57,18 @@ class ImportResult:
 
 
 class Transfer(ServiceBase):
-    def export(self) -> ExportResult:
-        """Everything not yet acknowledged (nor rejected), one usage file per device."""
+    def export(self, virtual_account: str | None = None) -> ExportResult:
+        """Everything not yet acknowledged (nor rejected) of one virtual account (default: the
+        collector's), one usage file per device: upload it to that virtual account."""
         prefs = self.prefs()
+        va = virtual_account or prefs.virtual_account
         stamp = int(self.now().timestamp())
         with self.transaction() as s:
-            per_device = _unacknowledged(s)
+            per_device = [
+                (d, envs)
+                for d, envs in _unacknowledged(s)
+                if (d.virtual_account or prefs.virtual_account) == va
+            ]
             files = [
                 (f"dev_{d.udi_pid}_{d.udi_sn}_{stamp}.txt", usage_file(envs))
                 for d, envs in per_device
@@ -70,9 +76,8 @@ class Transfer(ServiceBase):
             for device, _ in per_device:
                 self.alert(s, device, _base.EXPORTED)
         inner = _tar_gz(files)
-        outer = _tar_gz(
-            [("manifest.mf", _manifest(prefs, stamp)), (f"UD_VA_{stamp}.tar.gz", inner)]
-        )
+        manifest = _manifest(prefs, va, stamp)
+        outer = _tar_gz([("manifest.mf", manifest), (f"UD_VA_{stamp}.tar.gz", inner)])
         count = sum(len(envs) for _, envs in per_device)
         return ExportResult(f"UD_SA_{stamp}.tar.gz", outer, len(per_device), count)
 
@@ -83,7 +88,7 @@ class Transfer(ServiceBase):
             raise InvalidInput("the file holds no acknowledgements", code="empty-file")
         with self.transaction() as s:
             prefs = load(s)
-            _check_account(files, prefs)
+            _check_account(files, prefs, _served(s, prefs))
             devices = [_known(s, n, facts) for n, facts in files]
             new = acked = 0
             for (_, facts), (device, data) in zip(files, devices, strict=True):
@@ -125,7 +130,7 @@ def _unacknowledged(s: Session) -> list[tuple[Device, list[dict[str, Any]]]]:
     return list(out.values())
 
 
-def _manifest(prefs: Preferences, stamp: int) -> bytes:
+def _manifest(prefs: Preferences, va: str | None, stamp: int) -> bytes:
     lines = [
         "Manifest-Version: 1.0",
         'Created-By: "smartlic collector"',
@@ -133,8 +138,8 @@ def _manifest(prefs: Preferences, stamp: int) -> bytes:
         f"Smart-Account-ID: {prefs.smart_account or ''}",
         "",
         f"Name: /UD_VA_{stamp}.tar.gz",
-        f"Specification-VA: {prefs.virtual_account or ''}",
-        f"Specification-VA-ID: {prefs.virtual_account or ''}",
+        f"Specification-VA: {va or ''}",
+        f"Specification-VA-ID: {va or ''}",
         "",
     ]
     return "\n".join(lines).encode()
@@ -179,9 +184,19 @@ def _member(tar: tarfile.TarFile, member: tarfile.TarInfo, seen: int) -> list[tu
     return _members(data) if data[:2] == b"\x1f\x8b" else [(member.name, data)]
 
 
-def _check_account(files: list[tuple[str, _NamedFacts]], prefs: Preferences) -> None:
+def _served(s: Session, prefs: Preferences) -> set[str | None]:
+    """The virtual accounts this collector serves: its own and those named in device URLs."""
+    named = set(
+        s.scalars(select(Device.virtual_account).where(Device.virtual_account.is_not(None)))
+    )
+    return {prefs.virtual_account, *named}
+
+
+def _check_account(
+    files: list[tuple[str, _NamedFacts]], prefs: Preferences, served: set[str | None]
+) -> None:
     for name, facts in files:
-        va_ok = prefs.virtual_account is None or facts.virtual_account == prefs.virtual_account
+        va_ok = prefs.virtual_account is None or facts.virtual_account in served
         sa_ok = prefs.smart_account_name is None or facts.smart_account == prefs.smart_account_name
         if not (va_ok and sa_ok):
             raise Forbidden(
