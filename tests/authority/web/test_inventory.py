@@ -196,3 +196,23 @@ def test_event_log_shows_portal_actions_by_user(portal: Portal, alice: Browser) 
     doc = alice.page(f"{PORTAL}/accounts/{DOMAIN}/events?prefix=token.")
     rows = table(doc, "events")
     assert [(r[1], r[2], r[3]) for r in rows] == [("token.created", "user:alice", "Spare")]
+
+
+def test_device_supplied_text_is_escaped(portal: Portal, alice: Browser) -> None:
+    live = portal.live
+    device = new_device(live, 5)
+    device.hostname = "<script>alert(1)</script>"
+    register(live, live.client(auth=False), device, portal_token(alice))
+    answer = alice.get(f"{VA_URL}/Prod/instances")
+    assert "<script>alert(1)</script>" not in answer.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in answer.text
+
+
+def test_stylesheet_is_served_locally(portal: Portal) -> None:
+    browser = portal.browser()
+    doc = html(browser.get(f"{PORTAL}/login"))
+    (href,) = doc.xpath("//link[@rel='stylesheet']/@href")
+    assert href == f"{PORTAL}/static/portal.css"
+    css = browser.get(href)
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    assert browser.get(PORTAL).headers["location"].endswith(f"{PORTAL}/")

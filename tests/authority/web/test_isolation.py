@@ -3,6 +3,7 @@ the portal's layout (403 for another tenant's account, 404 for what does not exi
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from smartlic.domain.enums import Role
@@ -24,8 +25,8 @@ ACME_PAGES = [
 ]
 
 
-def detail(response: object) -> str:
-    return " ".join(texts(html(response), '//p[@class="detail"]'))  # type: ignore[arg-type]
+def detail(response: httpx.Response) -> str:
+    return " ".join(texts(html(response), '//p[@class="detail"]'))
 
 
 @pytest.mark.parametrize("path", ACME_PAGES)

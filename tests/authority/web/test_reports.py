@@ -6,7 +6,10 @@ from __future__ import annotations
 import csv
 import io
 
+import httpx
+
 from smartlic.crypto import Udi
+from smartlic.domain.enums import Role
 from smartlic.domain.policy import CISCO_DEFAULT
 from smartlic.formats.rum import usage_file
 from smartlic.formats.slp import read_file
@@ -18,7 +21,7 @@ from tests.devices import PolicyDevice
 FILES_URL = f"{PORTAL}/accounts/{DOMAIN}/usage-files"
 
 
-def upload(browser: Browser, va: str, name: str, data: bytes) -> object:
+def upload(browser: Browser, va: str, name: str, data: bytes) -> httpx.Response:
     browser.page(FILES_URL)
     return browser.post(FILES_URL, {"virtual_account": va}, files={"file": (name, data)})
 
@@ -27,7 +30,7 @@ def test_usage_file_upload_and_ack_download(portal: Portal, alice: Browser) -> N
     dev = PolicyDevice(Udi("IXM-LPWA-900-16-K9", "FOC1"), portal.live.clock)
     data = usage_file([dev.report(TAG, 2), dev.report(OTHER, 1)])
     answer = upload(alice, "Spare", "UD_FOC1.txt", data)
-    assert answer.status_code == 303  # type: ignore[attr-defined]
+    assert answer.status_code == 303
     doc = alice.page(FILES_URL)
     assert "UD_FOC1.txt: Processed, 1 product instance(s)." in texts(doc, '//p[@role="status"]')
     ((name, _reported, va, status, instances, ack),) = table(doc, "usage-files")
@@ -49,8 +52,8 @@ def test_usage_file_upload_and_ack_download(portal: Portal, alice: Browser) -> N
 
 def test_bad_usage_upload_explains_and_stores_nothing(portal: Portal, alice: Browser) -> None:
     answer = upload(alice, "Prod", "junk.txt", b"<smartLicense/>")
-    assert answer.status_code == 422  # type: ignore[attr-defined]
-    assert texts(html(answer), '//p[@role="alert"]')  # type: ignore[arg-type]
+    assert answer.status_code == 422
+    assert texts(html(answer), '//p[@role="alert"]')
     answer = alice.post(FILES_URL, {"virtual_account": "Prod"})  # no file
     assert answer.status_code == 422
     assert "choose a usage data file" in " ".join(texts(html(answer), '//p[@role="alert"]'))
@@ -99,3 +102,11 @@ def test_csv_reports_of_licenses_and_instances(portal: Portal, alice: Browser) -
     assert row[1] == "'=cmd|' /C calc'!A0"  # neutralised
     assert row[2:4] == ["Device", "Prod"]
     assert row[5] == "In Compliance" and row[7] == f"{TAG} x3"
+
+
+def test_read_only_user_cannot_upload(portal: Portal) -> None:
+    rita = portal.user("rita", Role.SMART_ACCOUNT_USER, DOMAIN)
+    dev = PolicyDevice(Udi("IXM-LPWA-900-16-K9", "FOC9"), portal.live.clock)
+    answer = upload(rita, "Prod", "UD_FOC9.txt", usage_file([dev.report(TAG, 1)]))
+    assert answer.status_code == 403
+    assert portal.services.usage.list_usage_files(DOMAIN).items == []
