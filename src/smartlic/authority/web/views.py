@@ -65,8 +65,8 @@ def va_context(
     scoped = read_va(user, domain, va)
     services.accounts.get_smart_account(domain)  # 404 for an unknown account
     vas = visible_vas(services, user, domain)
-    if va not in {v.name for v in vas}:
-        services.licenses.compliance(domain, va)  # raises NotFound for an unknown VA
+    if va not in {v.name for v in vas}:  # read_va passed: it does not exist
+        raise NotFound(f"no virtual account {va!r} in {domain!r}")
     return {
         "user": user,
         "domain": domain,
