@@ -216,3 +216,23 @@ def test_stylesheet_is_served_locally(portal: Portal) -> None:
     css = browser.get(href)
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
     assert browser.get(PORTAL).headers["location"].endswith(f"{PORTAL}/")
+
+
+def test_virtual_account_name_with_spaces_and_marks(portal: Portal, alice: Browser) -> None:
+    name = "Lab 2 #west?"
+    portal.services.accounts.create_virtual_account(DOMAIN, name=name, actor="t")
+    overview = alice.page(f"{PORTAL}/accounts/{DOMAIN}")
+    (href,) = overview.xpath(f'//tr[@data-va="{name}"]//a/@href')
+    assert href == f"{VA_URL}/Lab%202%20%23west%3F/licenses"
+    assert alice.page(href).xpath("//h1")
+    token = portal_token(alice, va="Lab%202%20%23west%3F")
+    assert token and len(portal.services.tokens.list_tokens(DOMAIN, name)) == 1
+
+
+def test_event_log_pages(portal: Portal, alice: Browser) -> None:
+    for n in range(105):
+        portal.services.tokens.create_token(DOMAIN, "Prod", description=f"t{n}", actor="t")
+    doc = alice.page(f"{PORTAL}/accounts/{DOMAIN}/events?prefix=token.")
+    assert len(table(doc, "events")) == 100
+    (next_page,) = doc.xpath('//p[@class="pager"]/a[text()="Next"]/@href')
+    assert len(table(alice.page(next_page), "events")) == 5

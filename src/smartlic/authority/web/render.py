@@ -53,6 +53,11 @@ def when(value: datetime | None) -> str:
     return value.strftime("%Y-%b-%d %H:%M UTC") if value else "-"
 
 
+def segment(value: object) -> str:
+    """One path segment of a portal address (a virtual account name may hold spaces or ?#)."""
+    return quote(str(value), safe="")
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(_HERE / "templates"),
@@ -61,6 +66,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = when
+    env.filters["seg"] = segment
     env.globals["portal"] = PORTAL
     return env
 

@@ -24,7 +24,7 @@ from smartlic.authority.web.auth import (
     text_field,
     write_va,
 )
-from smartlic.authority.web.render import PORTAL, PortalRoute, flash, page, redirect
+from smartlic.authority.web.render import PORTAL, PortalRoute, flash, page, redirect, segment
 from smartlic.domain.enums import Role
 from smartlic.domain.products import PROFILES
 from smartlic.errors import Conflict, InvalidInput, NotFound
@@ -40,7 +40,7 @@ _PRODUCT_TYPES = {p.pid: p.product_name for p in PROFILES.values()}
 
 
 def va_url(domain: str, va: str, tab: str) -> str:
-    return f"{PORTAL}/accounts/{domain}/va/{va}/{tab}"
+    return f"{PORTAL}/accounts/{domain}/va/{segment(va)}/{tab}"
 
 
 def visible_vas(services: Services, user: UserPrincipal, domain: str) -> list[VirtualAccountOut]:
