@@ -48,7 +48,13 @@ def _git(*args: str) -> str:
 
 
 def _git_commit() -> str:
-    """HEAD, marked when src/ has uncommitted changes (the figures are then for those)."""
+    """HEAD, marked when src/ has uncommitted changes (the figures are then for those).
+
+    ``SMARTLIC_BENCH_COMMIT`` names the commit instead when the code measured is not the
+    working tree, e.g. a ``git archive <commit> src`` snapshot put first on ``PYTHONPATH``.
+    """
+    if os.environ.get("SMARTLIC_BENCH_COMMIT"):
+        return os.environ["SMARTLIC_BENCH_COMMIT"]
     commit = _git("rev-parse", "--short", "HEAD") or "unknown"
     return commit + ("+uncommitted-src" if _git("status", "--porcelain", "--", "src") else "")
 
