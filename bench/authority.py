@@ -24,6 +24,7 @@ Performance is never asserted; this prints a table and writes bench/results/auth
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import statistics
@@ -462,6 +463,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"PostgreSQL server; the bench creates and drops database {PG_DATABASE}",
     )
     p.add_argument("--write-docs", action="store_true", help="refresh docs/benchmarks.md")
+    p.add_argument(
+        "--report", type=Path, metavar="JSON", help="render a saved result file; run nothing"
+    )
     return p.parse_args(argv)
 
 
@@ -512,6 +516,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress in logs
     args = parse_args(argv)
+    if args.report:
+        return report(json.loads(args.report.read_text()), args.write_docs)
     cfg = config(args)
     warn_if_busy()
     facts = machine_facts()
@@ -519,9 +525,13 @@ def main(argv: list[str] | None = None) -> int:
     facts["loadavg_after"] = load_average()
     data = {"machine": facts, "config": cfg.__dict__, "results": results}
     path = write_results("authority", data)
-    console_table(data)
     print(f"results: {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
-    if args.write_docs and not update_docs_section("authority", markdown_report(data)):
+    return report(data, args.write_docs)
+
+
+def report(data: dict[str, Any], write_docs: bool) -> int:
+    console_table(data)
+    if write_docs and not update_docs_section("authority", markdown_report(data)):
         print("docs/benchmarks.md has no authority markers; not updated", file=sys.stderr)
     return 0
 
