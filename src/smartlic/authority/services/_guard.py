@@ -10,7 +10,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from smartlic.errors import ReplayDetected
@@ -35,11 +36,15 @@ class RequestGuard:
         """Fresh ``timestamp`` and first use of ``nonce`` for ``key_id``, else ReplayDetected."""
         check_fresh(payload.get("timestamp"), now, self.window)
         nonce = require_str(payload, "nonce", max_len=64)
-        try:
-            with s.begin_nested():
-                s.add(SeenNonce(key_id=key_id, nonce=nonce, at=now))
-        except IntegrityError as exc:
-            raise ReplayDetected("this request was already received (nonce reused)") from exc
+        ins = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+        stmt = (
+            ins(SeenNonce)
+            .values(key_id=key_id, nonce=nonce, at=now)
+            .on_conflict_do_nothing()
+            .returning(SeenNonce.nonce)
+        )
+        if s.execute(stmt).first() is None:
+            raise ReplayDetected("this request was already received (nonce reused)")
         self._calls += 1
         if self._calls % _PRUNE_EVERY == 0:
             cutoff = now - timedelta(seconds=2 * self.window)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -28,24 +29,36 @@ def ensure_counters(s: Session, va_id: str, license_ids: list[str]) -> None:
     s.execute(ins(PoolCounter).values(rows).on_conflict_do_nothing())
 
 
-def add_in_use(s: Session, va_id: str, deltas: Mapping[str, int]) -> dict[str, int]:
-    """Apply in-use deltas atomically; returns the new in-use count per license.
+def add_in_use(s: Session, va_id: str, deltas: Mapping[str, int]) -> dict[str, tuple[int, int]]:
+    """Apply in-use deltas atomically; returns (in use, reserved) per changed license.
 
     Rows are updated in license-id order so two concurrent transactions touching the same
-    licenses take their row locks in the same order and cannot deadlock.
+    licenses take their row locks in the same order and cannot deadlock. A missing counter
+    row is created only when the UPDATE finds none (the common case costs one statement).
     """
-    changed = sorted(lid for lid, d in deltas.items() if d)
-    ensure_counters(s, va_id, changed)
-    result: dict[str, int] = {}
-    for lid in changed:
-        stmt = (
-            update(PoolCounter)
-            .where(PoolCounter.virtual_account_id == va_id, PoolCounter.license_id == lid)
-            .values(in_use=PoolCounter.in_use + deltas[lid])
-            .returning(PoolCounter.in_use)
-        )
-        result[lid] = int(s.execute(stmt).scalar_one())
+    result: dict[str, tuple[int, int]] = {}
+    for lid in sorted(lid for lid, d in deltas.items() if d):
+        row = s.execute(_bump(va_id, lid, deltas[lid])).first()
+        if row is None:
+            ensure_counters(s, va_id, [lid])
+            row = s.execute(_bump(va_id, lid, deltas[lid])).one()
+        result[lid] = (int(row[0]), int(row[1]))
     return result
+
+
+def _bump(va_id: str, lid: str, delta: int) -> Any:
+    return (
+        update(PoolCounter)
+        .where(PoolCounter.virtual_account_id == va_id, PoolCounter.license_id == lid)
+        .values(in_use=PoolCounter.in_use + delta)
+        .returning(PoolCounter.in_use, PoolCounter.reserved)
+    )
+
+
+def read_counts(s: Session, va_id: str, license_ids: list[str]) -> dict[str, tuple[int, int]]:
+    """(in use, reserved) per license, 0 for a license never counted."""
+    found = {c.license_id: (c.in_use, c.reserved) for c in counters(s, va_id, license_ids).values()}
+    return {lid: found.get(lid, (0, 0)) for lid in license_ids}
 
 
 def lock_counter(s: Session, va_id: str, license_id: str) -> PoolCounter:

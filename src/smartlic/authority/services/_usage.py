@@ -49,9 +49,13 @@ def apply_usage(
         lid: new_counts.get(lid, 0) - (held[lid].count if lid in held else 0)
         for lid in set(held) | set(new_counts)
     }
-    in_use = _pool.add_in_use(s, inst.virtual_account_id, deltas)
-    purchased = _purchased(s, inst.virtual_account_id, list(new_counts), now)
-    answers = [(e, _answer(e, lics.get(e.tag), inst, in_use, purchased, s)) for e in wanted]
+    va_id = inst.virtual_account_id
+    counts = _pool.add_in_use(s, va_id, deltas)
+    unchanged = [lid for lid in new_counts if lid not in counts]
+    counts.update(_pool.read_counts(s, va_id, unchanged) if unchanged else {})
+    holdings = _pool.holdings_by_license(s, va_id, list(new_counts)) if new_counts else {}
+    bought = {lid: _pool.purchased_now(holdings.get(lid, []), now) for lid in new_counts}
+    answers = [(e, _answer(e, lics.get(e.tag), inst, counts, bought)) for e in wanted]
     _store(
         s,
         inst,
@@ -69,26 +73,12 @@ def _may_use(lic: License, inst: ProductInstance) -> bool:
     return lic.enforcement is not Enforcement.EXPORT_CONTROLLED or inst.export_controlled_allowed
 
 
-def _purchased(s: Session, va_id: str, ids: list[str], now: datetime) -> dict[str, tuple[int, int]]:
-    """license id -> (purchased now, reserved)."""
-    holdings = _pool.holdings_by_license(s, va_id, ids)
-    counters = _pool.counters(s, va_id, ids)
-    return {
-        lid: (
-            _pool.purchased_now(holdings.get(lid, []), now),
-            counters[lid].reserved if lid in counters else 0,
-        )
-        for lid in ids
-    }
-
-
 def _answer(
     e: Entitlement,
     lic: License | None,
     inst: ProductInstance,
-    in_use: dict[str, int],
-    purchased: dict[str, tuple[int, int]],
-    s: Session,
+    counts: dict[str, tuple[int, int]],
+    bought: dict[str, int],
 ) -> EntitlementStatus:
     if lic is None:
         return EntitlementStatus.INVALID_TAG
@@ -96,12 +86,8 @@ def _answer(
         return EntitlementStatus.NOT_AUTHORIZED
     if e.count == 0:
         return EntitlementStatus.AUTHORIZED
-    bought, reserved = purchased[lic.id]
-    used = in_use.get(lic.id)
-    if used is None:  # unchanged: read the live counter
-        counter = _pool.counters(s, inst.virtual_account_id, [lic.id]).get(lic.id)
-        used = counter.in_use if counter else 0
-    if used + reserved > bought:
+    in_use, reserved = counts[lic.id]
+    if in_use + reserved > bought[lic.id]:
         return EntitlementStatus.OUT_OF_COMPLIANCE
     return EntitlementStatus.AUTHORIZED
 

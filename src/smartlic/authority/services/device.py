@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
@@ -17,7 +18,7 @@ from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services._base import ServiceBase
 from smartlic.authority.services._guard import RequestGuard
 from smartlic.authority.services._usage import apply_usage, release_all
-from smartlic.authority.services.tokens import consume_token
+from smartlic.authority.services.tokens import ConsumedToken, check_token, take_use
 from smartlic.clock import Clock
 from smartlic.crypto import Udi, certificate_pem, csr_udi, fingerprint, load_certificate
 from smartlic.domain.enums import EntitlementStatus, InstanceStatus
@@ -37,7 +38,7 @@ from smartlic.formats.envelope import (
     seal,
     timestamp_ms,
 )
-from smartlic.storage.models import ProductInstance
+from smartlic.storage.models import ProductInstance, SmartAccount, VirtualAccount
 
 
 @dataclass(frozen=True)
@@ -71,24 +72,28 @@ class SqlDeviceService(ServiceBase):
     def register(self, request: dict[str, Any]) -> dict[str, Any]:
         now = self.now()
         udi, csr = self._check_register(request, now)
+        # Issue the certificate before the transaction (pure CPU), and take the token's use
+        # last: its row lock is then held for one statement, not the whole registration.
+        cert = self.keys.ca.issue(csr, not_before=now, days=self.timers.certificate_days, udi=udi)
         try:
             with self.transaction() as s:
-                consumed = consume_token(s, request["token"], now)
+                checked = check_token(s, request["token"], now)
                 self._replace_existing(s, udi, force=request.get("force") is True)
-                inst = self._new_instance(s, request, udi, csr, consumed, now)
+                inst = self._new_instance(s, request, udi, cert, checked, now)
                 self.record(
                     s,
                     "instance.registered",
                     actor=f"device:{udi}",
-                    smart_account=consumed.smart_account,
-                    virtual_account=consumed.virtual_account.name,
+                    smart_account=checked.smart_account,
+                    virtual_account=checked.virtual_account.name,
                     subject=str(udi),
-                    token=consumed.token.id,
+                    token=checked.token.id,
                     force=request.get("force") is True,
                 )
                 body = self._registration_body(
-                    inst, consumed.smart_account.name, consumed.virtual_account.name
+                    inst, checked.smart_account.name, checked.virtual_account.name
                 )
+                take_use(s, checked.token)
         except IntegrityError as exc:  # the same UDI registering twice at once
             raise AlreadyRegistered(f"{udi} is already registered") from exc
         return self._reply(body, request)
@@ -127,9 +132,14 @@ class SqlDeviceService(ServiceBase):
         s.flush()
 
     def _new_instance(
-        self, s: Session, request: dict[str, Any], udi: Udi, csr: str, consumed: Any, now: datetime
+        self,
+        s: Session,
+        request: dict[str, Any],
+        udi: Udi,
+        cert: x509.Certificate,
+        consumed: ConsumedToken,
+        now: datetime,
     ) -> ProductInstance:
-        cert = self.keys.ca.issue(csr, not_before=now, days=self.timers.certificate_days, udi=udi)
         inst = ProductInstance(
             virtual_account_id=consumed.virtual_account.id,
             udi_pid=udi.pid,
@@ -175,7 +185,7 @@ class SqlDeviceService(ServiceBase):
     def renew_id(self, envelope: dict[str, Any]) -> dict[str, Any]:
         now = self.now()
         with self.transaction() as s:
-            inst, payload = self._open(s, envelope, "renew-id", now)
+            inst, sa, va, payload = self._open(s, envelope, "renew-id", now)
             csr = require_str(payload, "csr")
             cert = self.keys.ca.issue(
                 csr,
@@ -185,7 +195,6 @@ class SqlDeviceService(ServiceBase):
             )
             inst.cert_fingerprint, inst.cert_pem = fingerprint(cert), certificate_pem(cert)
             inst.cert_expires_at, inst.last_contact_at = cert.not_valid_after_utc, now
-            sa, va = self._accounts(s, inst)
             self.record(
                 s,
                 "instance.identity.renewed",
@@ -200,7 +209,7 @@ class SqlDeviceService(ServiceBase):
     def authorize(self, envelope: dict[str, Any]) -> dict[str, Any]:
         now = self.now()
         with self.transaction() as s:
-            inst, payload = self._open(s, envelope, "authorize", now)
+            inst, sa, va, payload = self._open(s, envelope, "authorize", now)
             wanted = parse_entitlements(payload.get("entitlements"))
             if isinstance(payload.get("hostname"), str):
                 inst.hostname = payload["hostname"][:255]
@@ -208,7 +217,6 @@ class SqlDeviceService(ServiceBase):
             ok = all(st is EntitlementStatus.AUTHORIZED for _, st in answers)
             inst.status = InstanceStatus.IN_COMPLIANCE if ok else InstanceStatus.OUT_OF_COMPLIANCE
             inst.last_contact_at = now
-            sa, va = self._accounts(s, inst)
             self.record(
                 s,
                 "instance.authorization.succeeded"
@@ -247,8 +255,7 @@ class SqlDeviceService(ServiceBase):
     def deregister(self, envelope: dict[str, Any]) -> dict[str, Any]:
         now = self.now()
         with self.transaction() as s:
-            inst, payload = self._open(s, envelope, "deregister", now)
-            sa, va = self._accounts(s, inst)
+            inst, sa, va, payload = self._open(s, envelope, "deregister", now)
             udi = {"pid": inst.udi_pid, "sn": inst.udi_sn}
             release_all(s, inst)
             s.delete(inst)
@@ -267,17 +274,24 @@ class SqlDeviceService(ServiceBase):
 
     def _open(
         self, s: Session, envelope: dict[str, Any], kind: str, now: datetime
-    ) -> tuple[ProductInstance, dict[str, Any]]:
+    ) -> tuple[ProductInstance, SmartAccount, str, dict[str, Any]]:
         """Authenticate a signed request: known identity, valid signature, right device,
-        certificate in date, fresh timestamp, unseen nonce."""
+        certificate in date, fresh timestamp, unseen nonce. Returns the instance with its
+        smart account and virtual account name (one joined SELECT)."""
         if not isinstance(envelope, dict):
             raise InvalidInput("request must be a signed envelope object")
         key_id = envelope_key_id(envelope)
-        inst = s.scalar(select(ProductInstance).where(ProductInstance.cert_fingerprint == key_id))
-        if inst is None:
+        row = s.execute(
+            select(ProductInstance, SmartAccount, VirtualAccount.name)
+            .join(VirtualAccount, VirtualAccount.id == ProductInstance.virtual_account_id)
+            .join(SmartAccount, SmartAccount.id == VirtualAccount.smart_account_id)
+            .where(ProductInstance.cert_fingerprint == key_id)
+        ).first()
+        if row is None:
             raise SignatureInvalid(
                 "no product instance holds this identity certificate", code="unknown-identity"
             )
+        inst, sa, va_name = row
         fp, pem, expires = _cert(inst)
         payload = open_sealed(envelope, self.guard.key(fp, lambda: _cert_key(pem)))
         require_type(payload, kind)
@@ -286,14 +300,7 @@ class SqlDeviceService(ServiceBase):
         if now > expires:
             raise SignatureInvalid("the identity certificate has expired", code="cert-expired")
         self.guard.check(s, key_id, payload, now)
-        return inst, payload
-
-    @staticmethod
-    def _accounts(s: Session, inst: ProductInstance) -> tuple[Any, str]:
-        from smartlic.storage.models import VirtualAccount
-
-        va = s.get_one(VirtualAccount, inst.virtual_account_id)
-        return va.smart_account, va.name
+        return inst, sa, va_name, payload
 
     @staticmethod
     def _udi(inst: ProductInstance) -> str:

@@ -147,13 +147,31 @@ class SqlTokensService(ServiceBase):
 
 def consume_token(s: Session, text: str, now: datetime) -> ConsumedToken:
     """Check a token and take one use of it, atomically, in the caller's transaction."""
+    checked = check_token(s, text, now)
+    take_use(s, checked.token)
+    return checked
+
+
+def check_token(s: Session, text: str, now: datetime) -> ConsumedToken:
+    """The token and its accounts, or ``TokenRejected`` with the reason (no use taken yet)."""
     parse_token_text(text)
-    t = s.scalar(select(RegistrationToken).where(RegistrationToken.token_hash == hash_secret(text)))
-    if t is None:
+    row = s.execute(
+        select(RegistrationToken, VirtualAccount, SmartAccount)
+        .join(VirtualAccount, VirtualAccount.id == RegistrationToken.virtual_account_id)
+        .join(SmartAccount, SmartAccount.id == VirtualAccount.smart_account_id)
+        .where(RegistrationToken.token_hash == hash_secret(text))
+    ).first()
+    if row is None:
         raise TokenRejected("the registration token is not known", code="token-unknown")
-    status = token_status(t, now)
+    status = token_status(row[0], now)
     if status != "active":
         raise TokenRejected(f"the registration token is {status}", code=f"token-{status}")
+    return ConsumedToken(row[0], row[1], row[2])
+
+
+def take_use(s: Session, t: RegistrationToken) -> None:
+    """Take one use with one conditional UPDATE; the row lock it takes is held until commit,
+    so callers run it as the last statement of their transaction (see bench findings)."""
     result = s.execute(
         update(RegistrationToken)
         .where(
@@ -167,5 +185,3 @@ def consume_token(s: Session, text: str, now: datetime) -> ConsumedToken:
     )
     if cast(CursorResult[Any], result).rowcount != 1:
         raise TokenRejected("the registration token is used-up", code="token-used-up")
-    va = s.get_one(VirtualAccount, t.virtual_account_id)
-    return ConsumedToken(t, va, va.smart_account)

@@ -80,6 +80,7 @@ class SqlTrustService(SigningServiceBase):
             )
         return {
             "status": "SUCCESS",
+            "ca_certificate": self.files.keys.ca_pem,  # the device checks it against the pin
             "smart_license": base64.b64encode(file_bytes(sections)).decode(),
         }
 

@@ -2,7 +2,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from smartlic.domain.enums import InstanceStatus
@@ -69,11 +78,12 @@ class InstanceUsage(Base):
     """What one instance uses of one license, and the answer it got."""
 
     __tablename__ = "instance_usage"
+    __table_args__ = (Index("ix_instance_usage_license_instance", "license_id", "instance_id"),)
 
     instance_id: Mapped[str] = mapped_column(
         ForeignKey("product_instances.id", ondelete="CASCADE"), primary_key=True
     )
-    license_id: Mapped[str] = mapped_column(ForeignKey("licenses.id"), primary_key=True, index=True)
+    license_id: Mapped[str] = mapped_column(ForeignKey("licenses.id"), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(40))
     # policy mode: end time (epoch s) of the newest report applied, so an older report

@@ -205,6 +205,12 @@ def upgrade() -> None:
 
     with op.batch_alter_table("instance_usage", schema=None) as batch_op:
         batch_op.add_column(sa.Column("reported_until", sa.BigInteger(), nullable=True))
+        # "instances concerned" reads the first page of a tag's users in instance order:
+        # an index on (license_id, instance_id) lets it stop after that page (bench findings)
+        batch_op.drop_index(batch_op.f("ix_instance_usage_license_id"))
+        batch_op.create_index(
+            "ix_instance_usage_license_instance", ["license_id", "instance_id"], unique=False
+        )
 
     with op.batch_alter_table("product_instances", schema=None) as batch_op:
         batch_op.add_column(sa.Column("trust_key_id", sa.String(length=64), nullable=True))
@@ -258,6 +264,8 @@ def downgrade() -> None:
         batch_op.drop_column("trust_key_id")
 
     with op.batch_alter_table("instance_usage", schema=None) as batch_op:
+        batch_op.drop_index("ix_instance_usage_license_instance")
+        batch_op.create_index(batch_op.f("ix_instance_usage_license_id"), ["license_id"])
         batch_op.drop_column("reported_until")
 
     with op.batch_alter_table("rum_reports", schema=None) as batch_op:
