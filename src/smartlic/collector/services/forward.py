@@ -148,6 +148,7 @@ class Forwarder(ServiceBase):
         ]
         try:
             answer = client.post(REPORTUSAGE, body(self.now(), reports=reports), va)
+            _poll_id_of(answer)
         except SmartlicError as exc:
             self._failed(devices.values(), _base.UPLOAD_FAILED, exc)
             if _refused_for_good(exc):  # retrying the same bytes cannot succeed: set aside
@@ -163,10 +164,11 @@ class Forwarder(ServiceBase):
             s.execute(update(Report).where(Report.id.in_(ids)).values(rejected=reason))
 
     def _uploaded(self, answer: dict[str, Any], ids: list[int], devices: Any) -> None:
+        poll_id = _poll_id_of(answer)
         with self.transaction() as s:
             s.add(
                 UpstreamTask(
-                    poll_id=int(answer["poll_id"]),
+                    poll_id=poll_id,
                     action="acknowledgements",
                     items={"rows": ids},
                     created_at=self.now(),
@@ -202,10 +204,11 @@ class Forwarder(ServiceBase):
         return len(rows)
 
     def _forwarded(self, answer: dict[str, Any], ids: list[int]) -> None:
+        poll_id = _poll_id_of(answer)
         with self.transaction() as s:
             s.add(
                 UpstreamTask(
-                    poll_id=int(answer["poll_id"]),
+                    poll_id=poll_id,
                     action="authorizations",
                     items={"rows": ids},
                     created_at=self.now(),
@@ -333,6 +336,15 @@ class _Batch:
         ids_ = [d.id for d in self.devices.values()]
         q2 = select(Delivery.digest).where(Delivery.device_id.in_(ids_))
         self.digests = set(s.scalars(q2))
+
+
+def _poll_id_of(answer: dict[str, Any]) -> int:
+    """The poll id of an ``OK_POLL`` answer; anything else is the authority failing."""
+    poll_id = answer.get("poll_id") if isinstance(answer, dict) else None
+    if answer.get("status") != "OK_POLL" or not isinstance(poll_id, int | str):
+        message = answer.get("message") or answer.get("detail") or answer.get("status")
+        raise Unavailable(f"the authority answered {message!r} instead of OK_POLL")
+    return int(poll_id)
 
 
 def _refused_for_good(exc: SmartlicError) -> bool:
