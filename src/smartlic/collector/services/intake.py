@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -311,7 +310,3 @@ def _hello_sudi(body: Any, requesting_system: str | None) -> Udi | None:
         return parse_sudi(raw, "/data/sudi") if raw is not None else None
     except InvalidInput:
         return None
-
-
-def received_at(report: Report) -> datetime:
-    return report.received_at

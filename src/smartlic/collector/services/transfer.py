@@ -19,7 +19,6 @@ import base64
 import io
 import json
 import tarfile
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -227,10 +226,3 @@ def _item(facts: FileFacts, data: bytes) -> dict[str, Any]:
         "acknowledged": facts.acknowledged,
         "rejected": facts.rejected,
     }
-
-
-def by_device(reports: list[tuple[Report, Device]]) -> dict[int, list[Report]]:
-    out: dict[int, list[Report]] = defaultdict(list)
-    for report, device in reports:
-        out[device.id].append(report)
-    return out
