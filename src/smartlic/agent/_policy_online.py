@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from datetime import timedelta
 from typing import Any
 
 from smartlic.agent import _rum
@@ -106,6 +107,8 @@ class PolicyOnline(PolicyCore):
         return len(pending)
 
     # ------------------------------------------------------------ polling
+    # The answer's ``poll_interval`` (the vendor's 300 s) spaces later polls, so a device that
+    # ticks often does not poll on every tick.
 
     def _follow(self, answer: dict[str, Any], *, replace: bool = False) -> dict[str, Any] | None:
         """Poll an ``OK_POLL`` answer to ``COMPLETE`` and install it; None if still pending.
@@ -121,20 +124,26 @@ class PolicyOnline(PolicyCore):
                 answer = {**answer, "poll_id": poll_id, "action": action}
         if answer.get("status") == "COMPLETE":
             return self._complete(answer, replace)
+        now = self.clock.now()
+        pending = PendingPoll(
+            int(answer["poll_id"]), str(answer.get("action")), now, now + _interval(answer)
+        )
         with self._lock:
-            self._ps().pending_polls.append(
-                PendingPoll(int(answer["poll_id"]), str(answer.get("action")), self.clock.now())
-            )
+            self._ps().pending_polls.append(pending)
             self._save()
         return None
 
-    def _poll_pending(self) -> None:
+    def _poll_pending(self, *, due_only: bool = False) -> None:
+        """Poll the pending answers (``due_only``: those whose poll interval has passed)."""
+        now = self.clock.now()
         with self._lock:
-            polls, self._ps().pending_polls = list(self._ps().pending_polls), []
+            polls = [p for p in self._ps().pending_polls if not due_only or p.due(now)]
+            self._ps().pending_polls = [p for p in self._ps().pending_polls if p not in polls]
         for p in polls:
             try:
                 self._follow({"status": "OK_POLL", "poll_id": p.poll_id, "action": p.action})
             except SmartlicError:
+                p.next_at = now + timedelta(seconds=DEFAULT_POLL_INTERVAL_S)
                 with self._lock:
                     self._ps().pending_polls.append(p)
                     self._save()
@@ -210,3 +219,13 @@ def _b64(text: str) -> bytes:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise InvalidInput("the answer's smart_license is not base64") from exc
+
+
+DEFAULT_POLL_INTERVAL_S = 300
+
+
+def _interval(answer: dict[str, Any]) -> timedelta:
+    value = answer.get("poll_interval")
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 86400:
+        return timedelta(seconds=value)
+    return timedelta(seconds=DEFAULT_POLL_INTERVAL_S)

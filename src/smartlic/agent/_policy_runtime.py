@@ -52,11 +52,11 @@ class PolicyRuntime(PolicyVerbs):
             self._refresh(now)
             _rum.purge(self._ps(), now, self.purge_after)
             due = self._push_due(now)
-            polls = bool(self._ps().pending_polls)
+            polls = any(p.due(now) for p in self._ps().pending_polls)
             self._save()
         online = self._transport.type != "off" and self._state.enabled
         if online and polls:
-            self._poll_pending()
+            self._poll_pending(due_only=True)
         if online and due:
             # a failure is recorded in the communication statistics and retried with backoff
             with contextlib.suppress(SmartlicError):

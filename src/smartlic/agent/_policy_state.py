@@ -86,6 +86,11 @@ class PendingPoll:
     poll_id: int
     action: str  # "acknowledgements" | "authorizations"
     since: datetime
+    # when to ask again: the answer's ``poll_interval`` after the last try (None: at once)
+    next_at: datetime | None = None
+
+    def due(self, now: datetime) -> bool:
+        return self.next_at is None or now >= self.next_at
 
 
 @dataclass

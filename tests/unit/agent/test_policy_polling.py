@@ -72,3 +72,21 @@ def test_a_pending_poll_survives_a_restart_and_completes_at_tick(
     assert status.usage_reporting.next_ack_push_check is None
     assert status.report_summary.acknowledged == 1
     assert status.comm_stats["Result Polling"].attempts == 5
+
+
+def test_a_pending_answer_is_polled_once_per_poll_interval_not_every_tick(
+    make_policy: Make, clock: ManualClock, authority: AuthorityKeys
+) -> None:
+    remote = ScriptedAuthority(Files(authority, clock), pending_polls=10)
+    manager = make_policy(transport=remote)
+    manager.request(CPF)
+    manager.sync()
+    polls = remote.messages.count("poll")
+    for _ in range(5):  # a shell ticks around every command
+        clock.advance(seconds=30)
+        manager.tick()
+    assert remote.messages.count("poll") == polls
+    clock.advance(seconds=300)
+    manager.tick()
+    assert remote.messages.count("poll") > polls
+    manager.close()
