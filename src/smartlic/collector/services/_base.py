@@ -69,11 +69,12 @@ _readers: dict[str, Engine] = {}
 def _reader(engine: Engine) -> Engine:
     """A plain engine on the same SQLite file (pysqlite autocommit: no BEGIN is sent)."""
     from sqlalchemy import create_engine
-    from sqlalchemy.pool import NullPool
 
     url = engine.url.render_as_string(hide_password=False)
-    if url not in _readers:  # NullPool: nothing stays open once a read is done
-        _readers[url] = create_engine(url, connect_args={"timeout": 30}, poolclass=NullPool)
+    if url not in _readers:
+        _readers[url] = create_engine(
+            url, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=4
+        )
     return _readers[url]
 
 

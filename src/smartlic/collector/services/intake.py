@@ -95,10 +95,10 @@ class Intake(ServiceBase):
         """With Validate Device and connectivity on, the devices new to the collector that the
         authority knows in the smart account. Asked before the write transaction opens, so a
         slow authority never holds the store's lock."""
-        prefs = self.prefs()
-        if not (prefs.validate_device and prefs.connectivity):
-            return set()
-        with self.transaction() as s:
+        with self.reading() as s:  # no write lock: this runs before every intake
+            prefs = load(s)
+            if not (prefs.validate_device and prefs.connectivity):
+                return set()
             new = [u for u in udis if find_device(s, u) is None]
         return {u for u in new if self._known_to_account(u, prefs)}
 
