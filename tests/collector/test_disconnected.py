@@ -88,3 +88,52 @@ def test_one_export_per_virtual_account(world: World, offline: Collector) -> Non
     assert pool_line(world.api, "Spare")["in_use"] == 2
     assert offline.services.transfer.export("Spare").reports == 0
     assert offline.services.transfer.export().reports == 1
+
+
+def _tar(members: list[tuple[str, bytes]], link: str | None = None) -> bytes:
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        if link:
+            info = tarfile.TarInfo(link)
+            info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+            tar.addfile(info)
+    return buf.getvalue()
+
+
+def test_odd_archives_are_refused(world: World, offline: Collector) -> None:
+    url = "/api/v1/import"
+    problem(offline.api.post(url, content=_tar([("manifest.mf", b"x")])), 422, "empty-file")
+    problem(offline.api.post(url, content=_tar([], link="evil")), 422, "bad-archive")
+    not_ack = _tar([("dev_x.txt", b"<smartLicense><RUMReport>{}</RUMReport></smartLicense>")])
+    problem(offline.api.post(url, content=not_ack), 422, "bad-file")
+    dtd = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "boom">]><smartLicense>&e;</smartLicense>'
+    problem(offline.api.post(url, content=dtd), 422, "bad-file")
+    assert offline.services.status.totals().acknowledged == 0
+
+
+def test_an_ack_for_a_device_never_reported_is_refused(world: World, offline: Collector) -> None:
+    push_three(world, offline)
+    ack = upload(world, offline.services.transfer.export().content)
+    other = start_other(world, offline)
+    try:
+        body = problem(other.api.post("/api/v1/import", content=ack), 403, "unknown-device")
+        assert "never reported" in body["detail"]
+    finally:
+        from tests.collector.conftest import stop_collector
+
+        stop_collector(other)
+
+
+def start_other(world: World, c: Collector) -> Collector:
+    from tests.collector.conftest import start_collector
+
+    other = start_collector(c.settings.data_dir.parent, world.live.clock, name="other")
+    other.prefs(virtual_account="Prod")
+    return other
