@@ -69,3 +69,29 @@ def test_bad_credentials_and_unreachable_devices(
     alerts = [d.alerts[0] for d in collector.services.status.devices()]
     assert all(a.startswith("FAILED Usage report from product instance") for a in alerts)
     assert "401" in alerts[0] and "unreachable" in alerts[1]
+
+
+def test_a_device_answering_for_another_udi_is_refused(
+    world: World, collector: Collector, onbox: list[tuple[OnBoxDevice, str]]
+) -> None:
+    (box, url), (other, _) = onbox[0], onbox[1]
+    box.reports.append(box.device.report(TAG, 1))
+    add(collector, other, url)  # other's UDI, but box answers at that address
+    result = collector.services.puller.pull_all()
+    assert result.reports == 0 and "not UDI_PID" in result.errors[0]
+    assert collector.services.status.totals().reports == 0
+
+
+def test_pull_is_idempotent_and_acks_are_pushed_once(
+    world: World, collector: Collector, onbox: list[tuple[OnBoxDevice, str]]
+) -> None:
+    box, url = onbox[0]
+    box.reports.append(box.device.report(TAG, 2))
+    add(collector, box, url)
+    collector.services.puller.pull_all()
+    collector.services.puller.pull_all()  # the same report again: stored once
+    assert collector.services.status.totals().reports == 1
+    collector.services.forwarder.sync()
+    assert collector.services.puller.pull_all().delivered == 1
+    assert collector.services.puller.pull_all().delivered == 0
+    assert len(box.imported) == 1
