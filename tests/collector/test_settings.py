@@ -1,0 +1,43 @@
+"""CollectorSettings: defaults, the SMARTLIC_COLLECTOR_ prefix, validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from smartlic.collector.prefs import Preferences
+from smartlic.collector.settings import CollectorSettings
+
+
+def test_defaults_are_the_vendor_ports_and_a_sqlite_store(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("SMARTLIC_COLLECTOR_DATA_DIR", "SMARTLIC_COLLECTOR_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    s = CollectorSettings()
+    assert (s.pi_port, s.api_port, s.host) == (8182, 8180, "127.0.0.1")
+    assert s.database == "sqlite:///var/collector/collector.sqlite3"
+    assert s.satellite_dir == Path("var/collector/satellite")
+
+
+def test_environment_prefix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SMARTLIC_COLLECTOR_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SMARTLIC_COLLECTOR_BATCH_SIZE", "42")
+    monkeypatch.setenv("SMARTLIC_COLLECTOR_DATABASE_URL", "")
+    s = CollectorSettings()
+    assert s.batch_size == 42 and s.database == f"sqlite:///{tmp_path}/collector.sqlite3"
+
+
+@pytest.mark.parametrize("field", ["pi_port", "api_port"])
+def test_ports_are_validated(field: str) -> None:
+    with pytest.raises(ValidationError):
+        CollectorSettings(**{field: 70000})
+
+
+def test_preferences_hide_the_key_and_refuse_unknown_names() -> None:
+    prefs = Preferences(api_key="slk_secret")
+    assert prefs.public()["api_key"] == "set"
+    with pytest.raises(KeyError):
+        prefs.update({"colour": "blue"})
