@@ -91,9 +91,9 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def summary_ms(seconds: list[float]) -> dict[str, float]:
-    ms = [s * 1000 for s in seconds]
+    ms = [s * 1000 for s in seconds] or [float("nan")]
     return {
-        "n": len(ms),
+        "n": len(seconds),
         "median_ms": statistics.median(ms),
         "p95_ms": percentile(ms, 95),
         "min_ms": min(ms),

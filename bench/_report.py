@@ -31,7 +31,8 @@ def _protocol_rows(backend: str, p: dict[str, Any]) -> list[list[str]]:
                 label,
                 f"{s['ceiling']:.0f} ({runs})",
                 f"{s['http']:.0f} ({clients} clients; "
-                f"p50 {s['http_p50_ms']:.1f} ms, p95 {s['http_p95_ms']:.1f} ms)",
+                f"p50 {s['http_p50_ms']:.1f} ms, p95 {s['http_p95_ms']:.1f} ms)"
+                + (f" **{s['failures']} calls failed**" if s.get("failures") else ""),
                 f"{s['ratio']:.0%}",
                 f"{s['cpu_ms_inprocess']:.2f} / {s['cpu_ms_http_server']:.2f} "
                 f"({s['cpu_ratio']:.0%})",

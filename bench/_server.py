@@ -74,6 +74,13 @@ class AuthorityServer:
         self.stop()
         raise RuntimeError(f"authority server did not start:\n{self.log_path.read_text()}")
 
+    def check_alive(self) -> None:
+        """Raise, with the end of the server's log, if the server process has exited."""
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            log = self.log_path.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"the authority server exited ({self.proc.returncode}):\n{log}")
+
     def cpu_seconds(self) -> float:
         """CPU seconds (user + system, all threads) the server has used so far (Linux)."""
         assert self.proc is not None

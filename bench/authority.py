@@ -205,15 +205,18 @@ def http_worker(url: str, kind: str) -> Callable[[], Worker]:
         client = httpx.Client(base_url=url, timeout=60)
 
         def call(item: Any) -> bool:
-            if kind == "register":
-                device, request = item
-                r = client.post(f"{DEVICE}/register", json=request)
-                if r.status_code == 200:
-                    device.envelope = r.json()
-            elif kind == "authorize":
-                r = client.post(f"{DEVICE}/authorize", json=item)
-            else:  # the HTTP stack's floor: a route that does no work
-                r = client.get("/healthz")
+            try:
+                if kind == "register":
+                    device, request = item
+                    r = client.post(f"{DEVICE}/register", json=request)
+                    if r.status_code == 200:
+                        device.envelope = r.json()
+                elif kind == "authorize":
+                    r = client.post(f"{DEVICE}/authorize", json=item)
+                else:  # the HTTP stack's floor: a route that does no work
+                    r = client.get("/healthz")
+            except httpx.HTTPError:
+                return False  # counted; a dead server is reported after the phase
             return r.status_code == 200
 
         return call, client.close
@@ -260,6 +263,7 @@ def one_round(world: World, cfg: Config, server: AuthorityServer, label: str) ->
     phases["healthz"] = run_phase(
         range(cfg.authorizations), cfg.threads, http_worker(url, "healthz"), cpu
     )
+    server.check_alive()
     print(f"  {label} HTTP, {cfg.threads} client threads: " + _rates(phases))
     out["http"] = {k: p.as_dict() for k, p in phases.items()}
     for kind in ("register", "authorize"):
@@ -291,6 +295,11 @@ def summarise(rounds: list[dict[str, Any]]) -> dict[str, Any]:
             "http": _median_of(rounds, "http", kind, "per_second"),
             "http_p50_ms": _median_of(rounds, "http", kind, "latency", "median_ms"),
             "http_p95_ms": _median_of(rounds, "http", kind, "latency", "p95_ms"),
+            "failures": sum(
+                r["http"][kind]["failures"] + v[kind]["failures"]
+                for r in rounds
+                for v in r["inprocess"].values()
+            ),
             "ratio": _median_of(rounds, f"{kind}_ratio"),
             # CPU per call barely moves with other load on the machine, unlike throughput.
             "cpu_ms_inprocess": _median_of(
