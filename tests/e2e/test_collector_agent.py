@@ -120,3 +120,19 @@ def test_classic_agents_register_at_the_satellite(
     finally:
         for device in devices:
             device.close()
+
+
+def test_agent_trust_by_token_through_the_collector(
+    world: World, collector: Collector, tmp_path: Path
+) -> None:
+    from tests.authority.api.helpers import create_token
+
+    transport = CsluTransport(f"{collector.pi_url}/cslu/v1/pi")
+    device = agent(world, tmp_path, "TRST1", transport=transport)
+    try:
+        device.trust(create_token(world.api, "Prod")["text"])
+        assert policy(device).trust_code is not None
+        [status] = collector.services.status.devices()
+        assert status.name == "UDI_PID:C9300-24T; UDI_SN:TRST1"
+    finally:
+        device.close()
