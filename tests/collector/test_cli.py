@@ -53,3 +53,10 @@ def test_devices_status_export_import(env: dict[str, str], tmp_path: Path) -> No
     bad = tmp_path / "ack.tar.gz"
     bad.write_bytes(b"\x1f\x8b\x08 truncated")
     assert "Error [bad-archive]" in run(env, "import", str(bad), code=1)
+
+
+def test_forget_trust_of_an_unknown_device(env: dict[str, str]) -> None:
+    run(env, "init", "--smart-account", "a.example", "--virtual-account", "Prod", "--offline")
+    assert "Error [not-found]" in run(env, "forget-trust", "P", "S", code=1)
+    run(env, "add-device", "P", "S")
+    assert "forgot the trust key of P:S" in run(env, "forget-trust", "P", "S")

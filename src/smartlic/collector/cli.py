@@ -133,6 +133,22 @@ def add_device(
     typer.echo(f"added {device.name} {kind}")
 
 
+@collector_app.command("forget-trust")
+@cli_errors
+def forget_trust(pid: str, sn: str) -> None:
+    """Forget the trust key pinned for a device (after its trust was re-established elsewhere)."""
+    from smartlic.collector.services._base import find_device
+    from smartlic.crypto import Udi
+    from smartlic.errors import NotFound
+
+    with open_services() as services, services.status.transaction() as s:
+        device = find_device(s, Udi(pid, sn))
+        if device is None:
+            raise NotFound(f"no device {pid}:{sn}")
+        device.trust_key_id = device.trust_public_key = None
+    typer.echo(f"forgot the trust key of {pid}:{sn}; its next report pins the key it carries")
+
+
 @collector_app.command("status")
 @cli_errors
 def status() -> None:
