@@ -77,3 +77,43 @@ def test_trust_needs_connectivity(world: World, collector: Collector) -> None:
     collector.prefs(connectivity=False)
     dev = world.device("TRUST2")
     problem(collector.pi.post(f"{PI}/v1/trust", json=dev.trust_request("x")), 503, "unavailable")
+
+
+def test_authorization_codes_while_disconnected(world: World, collector: Collector) -> None:
+    hold_hsec(world)
+    collector.prefs(connectivity=False)
+    dev = world.device("SLOFF1")
+    url = f"{PI}/v2/devices/authrequest"
+    answer = ok(collector.pi.post(url, json=collector.body(requests=[dev.auth_request({HSEC: 1})])))
+    [(name, request_file)] = collector.services.transfer.export_requests()
+    assert name.startswith("AUTH_") and b"smartLicenseAuthRequest" in request_file
+    api = world.live.client(world.collector_key)
+    files = {"file": (name, request_file, "application/xml")}
+    code_file = api.post(va_path("Prod", "/authorization-requests"), files=files)
+    assert code_file.status_code == 200, code_file.text
+    imported = ok(collector.api.post("/api/v1/import", content=code_file.content))
+    assert imported["new_files"] == 1
+    done = collector.poll(answer)
+    [item] = done["data"]["authorizations"]
+    assert item["status"] == "SUCCESS"
+    assert base64.b64decode(item["smart_license"]) == code_file.content  # unchanged
+    assert ok(collector.api.post("/api/v1/import", content=code_file.content))["new_files"] == 0
+    assert collector.services.transfer.export_requests() == []
+    # codes the collector never asked for: nothing waits for them, or nobody it knows
+    from smartlic.formats.slp import write_file
+
+    hold_hsec_more(world)
+    for sn, status, code in (
+        ("SLOFF1", 409, "no-pending-request"),
+        ("SLOFF9", 403, "unknown-device"),
+    ):
+        direct = world.device(sn) if sn != "SLOFF1" else dev
+        body = write_file([("smartLicenseAuthRequest", direct.auth_request({HSEC: 1}))])
+        files = {"file": ("req.xml", body, "application/xml")}
+        stray = api.post(va_path("Prod", "/authorization-requests"), files=files)
+        assert stray.status_code == 200, stray.text
+        problem(collector.api.post("/api/v1/import", content=stray.content), status, code)
+
+
+def hold_hsec_more(world: World) -> None:
+    ok(world.api.post(va_path("Prod", "/licenses"), json={"tag": HSEC, "quantity": 5}), 201)

@@ -247,6 +247,21 @@ def export(
     typer.echo(f"wrote {target}: {result.reports} reports of {result.devices} devices")
 
 
+@collector_app.command("export-requests")
+@cli_errors
+def export_requests(
+    out: Annotated[Path, typer.Option(help="Directory for the request files.")] = Path("."),
+) -> None:
+    """Disconnected SLAC: one request file per authorization request waiting for a code."""
+    with open_services() as services:
+        files = services.transfer.export_requests()
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in files:
+        (out / name).write_bytes(data)
+        typer.echo(f"wrote {out / name}")
+    typer.echo(f"{len(files)} authorization request files")
+
+
 @collector_app.command("import")
 @cli_errors
 def import_(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:

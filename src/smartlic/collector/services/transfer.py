@@ -30,6 +30,7 @@ from smartlic.collector.prefs import Preferences, load, save
 from smartlic.collector.services import _base
 from smartlic.collector.services._base import ServiceBase, find_device
 from smartlic.collector.services.deliveries import FileFacts, add_delivery, file_facts
+from smartlic.collector.services.slac_files import apply_code, is_code_file, request_files
 from smartlic.crypto import Udi
 from smartlic.errors import Forbidden, InvalidInput, SmartlicError
 from smartlic.formats.rum import usage_file
@@ -81,24 +82,45 @@ class Transfer(ServiceBase):
         return ExportResult(f"UD_SA_{stamp}.tar.gz", outer, len(per_device), count)
 
     def import_acks(self, content: bytes, name: str = "ack") -> ImportResult:
-        """An ACK archive (or one ACK file) from the authority; all or nothing."""
-        files = [(n, file_facts_named(n, data)) for n, data in _members(content)]
-        if not files:
+        """An ACK archive, one ACK file, or authorization code files; all or nothing."""
+        members = _members(content)
+        codes = [(n, d) for n, d in members if is_code_file(d)]
+        files = [(n, file_facts_named(n, d)) for n, d in members if not is_code_file(d)]
+        if not files and not codes:
             raise InvalidInput("the file holds no acknowledgements", code="empty-file")
         with self.transaction() as s:
             prefs = load(s)
             _check_account(files, prefs, _served(s, prefs))
-            devices = [_known(s, n, facts) for n, facts in files]
-            new = acked = 0
-            for (_, facts), (device, data) in zip(files, devices, strict=True):
-                item = _item(facts, data)
-                if add_delivery(s, device, item, facts, self.now()):
-                    new += 1
-                    acked += len(facts.acknowledged)
-                    self.alert(s, device, _base.ACK_RECEIVED)
-            prefs.smart_account_name = prefs.smart_account_name or files[0][1].smart_account
+            new, acked = self._acks(s, files)
+            new += self._codes(s, codes)
+            if files:
+                prefs.smart_account_name = prefs.smart_account_name or files[0][1].smart_account
             save(s, prefs)
-        return ImportResult(len(files), new, acked)
+        return ImportResult(len(files) + len(codes), new, acked)
+
+    def export_requests(self) -> list[tuple[str, bytes]]:
+        """Authorization requests waiting for a code, one request file each (slac_files)."""
+        with self.transaction() as s:
+            return request_files(s)
+
+    def _acks(self, s: Session, files: list[tuple[str, _NamedFacts]]) -> tuple[int, int]:
+        devices = [_known(s, n, facts) for n, facts in files]
+        new = acked = 0
+        for (_, facts), (device, data) in zip(files, devices, strict=True):
+            if add_delivery(s, device, _item(facts, data), facts, self.now()):
+                new += 1
+                acked += len(facts.acknowledged)
+                self.alert(s, device, _base.ACK_RECEIVED)
+        return new, acked
+
+    def _codes(self, s: Session, codes: list[tuple[str, bytes]]) -> int:
+        new = 0
+        for name, data in codes:
+            device, fresh = apply_code(s, name, data, self.now())
+            if fresh:
+                new += 1
+                self.alert(s, device, _base.AUTH_RECEIVED)
+        return new
 
 
 class _NamedFacts(FileFacts):
