@@ -64,6 +64,16 @@ class AuthoritySettings(BaseSettings):
         ge=1,
         description="Largest `limit` a management API list (devices, events) accepts.",
     )
+    portal_secret: str | None = Field(
+        default=None,
+        description="Key that signs portal session cookies. Unset: a random key is created "
+        "once in `<data_dir>/portal-secret` (mode 0600); processes behind one address must "
+        "share it.",
+    )
+    portal_https_only: bool = Field(
+        default=False,
+        description="Mark the portal's session cookie `Secure` (serve the portal over HTTPS).",
+    )
     max_body_bytes: int = Field(
         default=64 * 1024 * 1024,
         ge=1024,

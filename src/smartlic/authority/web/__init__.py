@@ -47,5 +47,5 @@ def install_portal(app: FastAPI, settings: AuthoritySettings) -> None:
         max_age=auth.SESSION_MAX_AGE,
         path=PORTAL,
         same_site="lax",
-        https_only=bool(getattr(settings, "portal_https_only", False)),
+        https_only=settings.portal_https_only,
     )

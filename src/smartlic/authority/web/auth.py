@@ -69,7 +69,7 @@ class PayloadTooLarge(SmartlicError):
 
 def session_secret(settings: AuthoritySettings) -> str:
     """``settings.portal_secret`` if the settings have one, else the data dir's secret file."""
-    configured = getattr(settings, "portal_secret", None)
+    configured = settings.portal_secret
     if isinstance(configured, str) and configured:
         return configured
     return _secret_file(settings.data_dir / SECRET_FILE)
