@@ -276,3 +276,42 @@ def test_online_authrequest_and_return_via_poll(
     )
     assert ret["data"]["authorizations"][0]["status"] == "SUCCESS"
     assert _line(world, "East", hsec).reserved == 0
+
+
+def test_offline_request_file_counts_once_at_any_age(
+    world: World, keys: AuthorityKeys, trusted: PolicyDevice, hsec: str
+) -> None:
+    from smartlic.formats.slp import write_file
+
+    world.services.licenses.add_holding(world.domain, "East", tag=hsec, quantity=1, actor="t")
+    content = write_file([("smartLicenseAuthRequest", trusted.auth_request({hsec: 1}))])
+    world.clock.advance(days=20)  # carried to the authority weeks later
+    code = world.services.authorizations.request_file(
+        world.domain, "East", content=content, actor="user:ops"
+    )
+    assert (
+        _sections(world, keys, code)["smartLicenseAuthorization"]["entitlements"][0]["count"] == 1
+    )
+    for _ in range(2):  # a replay, even after the replay window's pruning would have run
+        world.clock.advance(days=1)
+        with pytest.raises(ReplayDetected):
+            world.services.authorizations.request_file(
+                world.domain, "East", content=content, actor="user:ops"
+            )
+    assert _line(world, "East", hsec).reserved == 1
+
+
+def test_a_collector_may_forward_an_old_request(
+    world: World, keys: AuthorityKeys, trusted: PolicyDevice, hsec: str
+) -> None:
+    request = trusted.auth_request({hsec: 1})
+    world.clock.advance(hours=6)  # the collector was cut off from the authority
+    principal = Principal("collector", Role.SMART_ACCOUNT_ADMIN, world.domain)
+    answer = world.services.authorizations.authrequest(
+        {"data": {"requests": [request]}}, principal=principal
+    )
+    [item] = _complete(world, answer)["data"]["authorizations"]
+    assert item["status"] == "SUCCESS"
+    direct = world.services.authorizations.authrequest({"data": {"requests": [request]}})
+    [again] = _complete(world, direct)["data"]["authorizations"]
+    assert again["status"] == "FAILED" and again["error_code"] == "replay"

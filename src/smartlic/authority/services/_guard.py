@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from smartlic.formats.device_v1 import check_fresh, require_str
 from smartlic.storage.models import SeenNonce
 
 _PRUNE_EVERY = 1000
+KEEP = "k:"  # key ids of nonces that are never pruned (see ``once``)
 _KEY_CACHE = 50_000
 
 
@@ -35,6 +37,15 @@ class RequestGuard:
     def check(self, s: Session, key_id: str, payload: dict[str, Any], now: datetime) -> None:
         """Fresh ``timestamp`` and first use of ``nonce`` for ``key_id``, else ReplayDetected."""
         check_fresh(payload.get("timestamp"), now, self.window)
+        self._remember(s, _fit(key_id), payload, now)
+
+    def once(self, s: Session, key_id: str, payload: dict[str, Any], now: datetime) -> None:
+        """First use of ``nonce`` for ``key_id`` at any age (a file made offline, a request a
+        collector kept while cut off), else ReplayDetected. A stale timestamp cannot retire
+        these nonces, so they are kept for good (``KEEP``), not pruned."""
+        self._remember(s, KEEP + _fit(key_id), payload, now)
+
+    def _remember(self, s: Session, key_id: str, payload: dict[str, Any], now: datetime) -> None:
         nonce = require_str(payload, "nonce", max_len=64)
         ins = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
         stmt = (
@@ -48,7 +59,9 @@ class RequestGuard:
         self._calls += 1
         if self._calls % _PRUNE_EVERY == 0:
             cutoff = now - timedelta(seconds=2 * self.window)
-            s.execute(delete(SeenNonce).where(SeenNonce.at < cutoff))
+            s.execute(
+                delete(SeenNonce).where(SeenNonce.at < cutoff, ~SeenNonce.key_id.startswith(KEEP))
+            )
 
     def key(self, key_id: str, load: Callable[[], Ed25519PublicKey]) -> Ed25519PublicKey:
         with self._lock:
@@ -68,3 +81,8 @@ class RequestGuard:
             return
         with self._lock:
             self._keys.pop(key_id, None)
+
+
+def _fit(key_id: str) -> str:
+    """Key ids longer than the column (e.g. ``reportusage:apikey:<name>``) are hashed."""
+    return key_id if len(key_id) <= 62 else hashlib.sha256(key_id.encode()).hexdigest()[:62]

@@ -96,7 +96,11 @@ class SqlAuthorizationService(SigningServiceBase):
         self, env: Any, principal: Principal | None, va: str | None, now: datetime
     ) -> dict[str, Any]:
         try:
-            issued = self.request(env, principal=principal, virtual_account=va, fresh=True)
+            # A device asking directly must be fresh; a collector (an API key) may forward a
+            # request signed long ago, while it was cut off: its nonce still counts once.
+            issued = self.request(
+                env, principal=principal, virtual_account=va, fresh=principal is None
+            )
             return {
                 "sudi": _sudi_of(env),
                 "smart_license": base64.b64encode(issued.file).decode(),
@@ -161,6 +165,8 @@ class SqlAuthorizationService(SigningServiceBase):
         with self.transaction() as s:
             if fresh:
                 self.guard.check(s, key_id, payload, now)
+            else:
+                self.guard.once(s, key_id, payload, now)
             inst = self._instance(s, udi, key_id, key, payload, principal, virtual_account, now)
             if mode == "replace":
                 self._return_all(s, inst, now)
