@@ -17,7 +17,7 @@ from smartlic.collector.app import build, create_apps
 from smartlic.collector.prefs import Preferences, load, save
 from smartlic.collector.services import CollectorServices
 from smartlic.collector.settings import CollectorSettings
-from smartlic.crypto import Udi, load_certificate, verify_certificate
+from smartlic.crypto import Udi, hash_secret, load_certificate, verify_certificate
 from smartlic.domain.enums import Role
 from smartlic.formats.envelope import make_nonce, open_sealed, timestamp_ms
 from smartlic.formats.slp import read_file
@@ -29,6 +29,7 @@ __all__ = ["live_authority"]
 
 PI = "/cslu/v1/pi"
 PID = "C9300-24T"
+REST_TOKEN = "slk_collector-rest-token-for-tests"
 
 
 @pytest.fixture
@@ -113,12 +114,18 @@ def start_collector(
     conf = CollectorSettings(data_dir=tmp_path / name, **settings)
     engine, services = build(conf, clock)
     pi_app, api_app = create_apps(conf, services=services)
+    with services.status.transaction() as s:
+        prefs = load(s)
+        prefs.rest_token_hash = hash_secret(REST_TOKEN)
+        save(s, prefs)
     pi_server, pi_thread, pi_url = serve_in_thread(pi_app)
     api_server, api_thread, api_url = serve_in_thread(api_app)
     c = Collector(
         services,
         httpx.Client(base_url=pi_url, timeout=30),
-        httpx.Client(base_url=api_url, timeout=30),
+        httpx.Client(
+            base_url=api_url, timeout=30, headers={"Authorization": f"Bearer {REST_TOKEN}"}
+        ),
         pi_url,
         api_url,
         clock,

@@ -31,6 +31,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+REST_TOKEN_ENV = "SMARTLIC_TEST_COLLECTOR_REST_TOKEN"
+
+
 def smartlic(env: dict[str, str], *args: str) -> str:
     """A one-shot command, run in-process (``CliRunner``) with ``env`` as the environment: the
     servers are real processes, the commands people type need not pay a Python start-up each."""
@@ -133,7 +136,8 @@ class Stack:
             args.append("--offline")
         else:
             args += ["--authority-url", self.authority_url, "--api-key", self.api_key]
-        smartlic(env, *args)
+        out = smartlic(env, *args)
+        env[REST_TOKEN_ENV] = out.split("REST API token", 1)[1].split()[-1]
 
     def start_collector(self, env: dict[str, str]) -> CollectorProc:
         api = f"http://127.0.0.1:{env['SMARTLIC_COLLECTOR_API_PORT']}"
@@ -141,7 +145,7 @@ class Stack:
         cmd = [sys.executable, "-m", "smartlic", "collector", "serve"]
         proc = Proc(cmd, env, f"{api}/api/v1/health").start()
         self.procs.append(proc)
-        return CollectorProc(proc, pi, api)
+        return CollectorProc(proc, pi, api, env.get(REST_TOKEN_ENV, ""))
 
     def authority(self) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.api_key}"}
@@ -162,6 +166,12 @@ class CollectorProc:
     proc: Proc
     pi: str
     api: str
+    rest_token: str  # printed by ``smartlic collector init``
+
+    def rest(self) -> httpx.Client:
+        """A client of the collector's REST API (port 8180), with its token."""
+        headers = {"Authorization": f"Bearer {self.rest_token}"}
+        return httpx.Client(base_url=f"{self.api}/api/v1", headers=headers, timeout=30)
 
     def report(self, device: PolicyDevice, *reports: dict[str, Any]) -> dict[str, Any]:
         answer = httpx.post(f"{self.pi}/v2/devices/reportusage", json=device.body(*reports))
@@ -185,7 +195,8 @@ class CollectorProc:
         )
 
     def get(self, path: str) -> Any:
-        return httpx.get(f"{self.api}/api/v1{path}", timeout=30).json()
+        with self.rest() as rest:
+            return rest.get(path).json()
 
 
 def policy_device(sn: str) -> PolicyDevice:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from smartlic.clock import ManualClock
@@ -126,3 +127,20 @@ def test_the_runner_forwards_on_its_schedule(world: World, collector: Collector)
     finally:
         runner.close()
     assert pool_line(world.api, "Prod")["in_use"] == 3
+
+
+def test_rest_api_needs_its_token(lone: Collector) -> None:
+    """Preferences hold the authority's API key and actions move data: no token, no access."""
+    with httpx.Client(base_url=lone.api_url, timeout=30) as bare:
+        assert bare.get("/api/v1/health").status_code == 200
+        for method, path in (
+            ("GET", "/api/v1/preferences"),
+            ("PATCH", "/api/v1/preferences"),
+            ("POST", "/api/v1/import"),
+            ("GET", "/api/v1/export"),
+            ("GET", "/api/v1/devices"),
+        ):
+            assert bare.request(method, path).status_code == 401, path
+        wrong = bare.get("/api/v1/preferences", headers={"Authorization": "Bearer slk_nope"})
+        assert wrong.status_code == 401 and wrong.json()["code"] == "unauthenticated"
+    assert lone.api.get("/api/v1/preferences").status_code == 200

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from smartlic.agent import CsluTransport, LicenseManager, OffTransport, Transport
@@ -75,11 +74,12 @@ def test_the_collector_pulls_from_the_on_box_api(stack: Stack, tmp_path: Path) -
     stack.init_collector(env)
     collector = stack.start_collector(env)
     device = _device(stack, tmp_path, "AGENTPULL1", OffTransport())
+    rest = collector.rest()
     try:
         device.request(TAG)
         host, port = device.start_api("127.0.0.1", 0, "collector", "pull-secret")
-        added = httpx.post(
-            f"{collector.api}/api/v1/devices",
+        added = rest.post(
+            "/devices",
             json={
                 "pid": "C9300-24T",
                 "sn": "AGENTPULL1",
@@ -87,16 +87,16 @@ def test_the_collector_pulls_from_the_on_box_api(stack: Stack, tmp_path: Path) -
                 "username": "collector",
                 "password": "pull-secret",
             },
-            timeout=30,
         )
         assert added.status_code == 201, added.text
 
         def pulled_and_acked() -> bool:
-            httpx.post(f"{collector.api}/api/v1/actions/pull", timeout=30)
+            rest.post("/actions/pull")
             return _acked(device)
 
         wait_until(pulled_and_acked, what="the ACK pushed back by the collector")
         history = device.status().policy.history.imports  # type: ignore[union-attr]
         assert "RUM ACK" in history
     finally:
+        rest.close()
         device.close()

@@ -154,7 +154,8 @@ def test_cslu_with_access_pull_mode(stack: Stack) -> None:
         servers.append((server, thread))
         body = {"pid": box.device.udi.pid, "sn": box.device.udi.sn, "address": url,
                 "username": "admin", "password": "cisco123"}  # fmt: skip
-        assert httpx.post(f"{collector.api}/api/v1/devices", json=body).status_code == 201
+        with collector.rest() as rest:
+            assert rest.post("/devices", json=body).status_code == 201
     try:
         wait_until(lambda: all(b.imported and not b.pending() for b in boxes), what="ACKs")
         assert stack.in_use() - before == 1 + 2 + 3

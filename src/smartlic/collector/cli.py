@@ -81,6 +81,26 @@ def init(
     )
     typer.echo(f"collector initialised in {settings().data_dir}")
     show(values)
+    _new_rest_token()
+
+
+@collector_app.command("rest-token")
+@cli_errors
+def rest_token() -> None:
+    """Make a new token for the collector's REST API (port 8180); the old one stops working."""
+    _new_rest_token()
+
+
+def _new_rest_token() -> None:
+    from smartlic.collector.prefs import load, save
+    from smartlic.crypto import hash_secret, make_api_key
+
+    token = make_api_key()
+    with open_services() as services, services.status.transaction() as s:
+        prefs = load(s)
+        prefs.rest_token_hash = hash_secret(token)
+        save(s, prefs)
+    typer.echo(f"REST API token (shown once; send as 'Authorization: Bearer ...'):\n  {token}")
 
 
 @collector_app.command("serve")

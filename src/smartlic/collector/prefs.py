@@ -34,15 +34,18 @@ class Preferences:
     virtual_account: str | None = None
     validate_device: bool = False
     satellite: bool = False  # a satellite: also a local authority for classic devices
+    # SHA-256 of the REST API token (port 8180); set by ``init`` / ``rest-token``, never shown
+    rest_token_hash: str | None = None
 
     def public(self) -> dict[str, Any]:
-        """The preferences without the API key (shown as set / not set)."""
+        """The preferences without secrets (the API key shown as set / not set)."""
         out = asdict(self)
         out["api_key"] = "set" if self.api_key else None
+        out.pop("rest_token_hash")
         return out
 
     def update(self, changes: dict[str, Any]) -> None:
-        names = {f.name for f in fields(self)}
+        names = {f.name for f in fields(self)} - {"rest_token_hash"}
         for key, value in changes.items():
             if key not in names:
                 raise KeyError(key)

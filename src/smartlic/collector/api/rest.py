@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from smartlic.collector.api.deps import ServicesDep
+from smartlic.collector.api.deps import ServicesDep, TokenDep
 from smartlic.collector.prefs import load, save
 from smartlic.crypto import Udi
 from smartlic.errors import InvalidInput
@@ -18,6 +18,8 @@ from smartlic.errors import InvalidInput
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", tags=["collector"])
+# every route but /health needs the REST API token (deps.require_token)
+_protected = APIRouter(dependencies=[TokenDep])
 
 
 class PullDeviceCreate(BaseModel):
@@ -37,12 +39,12 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/devices", summary="Product instances with their latest alerts")
+@_protected.get("/devices", summary="Product instances with their latest alerts")
 def devices(services: ServicesDep) -> list[dict[str, Any]]:
     return [asdict(d) for d in services.status.devices(alerts=3)]
 
 
-@router.post("/devices", status_code=201, summary="Add a known (or collector-initiated) device")
+@_protected.post("/devices", status_code=201, summary="Add a known (or collector-initiated) device")
 def add_device(body: PullDeviceCreate, services: ServicesDep) -> dict[str, Any]:
     d = services.puller.add_device(
         Udi(body.pid, body.sn), body.address, body.username, body.password, body.hostname
@@ -50,22 +52,22 @@ def add_device(body: PullDeviceCreate, services: ServicesDep) -> dict[str, Any]:
     return {"id": d.id, "name": d.name, "mode": d.mode}
 
 
-@router.get("/status", summary="Report counts by state")
+@_protected.get("/status", summary="Report counts by state")
 def totals(services: ServicesDep) -> dict[str, Any]:
     return asdict(services.status.totals())
 
 
-@router.get("/alerts", summary="Latest alerts")
+@_protected.get("/alerts", summary="Latest alerts")
 def alerts(services: ServicesDep, limit: int = 50) -> list[dict[str, Any]]:
     return [{"at": at, "text": t} for at, t in services.status.alerts(limit=limit)]
 
 
-@router.get("/preferences", summary="Preferences (the API key is shown as set / not set)")
+@_protected.get("/preferences", summary="Preferences (the API key is shown as set / not set)")
 def get_preferences(services: ServicesDep) -> dict[str, Any]:
     return services.status.prefs().public()
 
 
-@router.patch("/preferences", summary="Change preferences")
+@_protected.patch("/preferences", summary="Change preferences")
 def patch_preferences(
     services: ServicesDep, changes: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:
@@ -79,17 +81,17 @@ def patch_preferences(
     return prefs.public()
 
 
-@router.post("/actions/sync", summary="Forward to the authority and fetch its answers now")
+@_protected.post("/actions/sync", summary="Forward to the authority and fetch its answers now")
 async def sync(services: ServicesDep) -> dict[str, Any]:
     return asdict(await run_in_threadpool(services.forwarder.sync))
 
 
-@router.post("/actions/pull", summary="Collect from every collector-initiated device now")
+@_protected.post("/actions/pull", summary="Collect from every collector-initiated device now")
 async def pull(services: ServicesDep) -> dict[str, Any]:
     return asdict(await run_in_threadpool(services.puller.pull_all))
 
 
-@router.get("/export", summary="Download All for Cisco: a .tar.gz of everything unacknowledged")
+@_protected.get("/export", summary="Download All for Cisco: a .tar.gz of everything unacknowledged")
 def export(services: ServicesDep, virtual_account: str | None = None) -> Response:
     result = services.transfer.export(virtual_account)
     return Response(
@@ -99,8 +101,13 @@ def export(services: ServicesDep, virtual_account: str | None = None) -> Respons
     )
 
 
-@router.post("/import", summary="Upload from Cisco: an ACK archive (or file) from the authority")
+@_protected.post(
+    "/import", summary="Upload from Cisco: an ACK archive (or file) from the authority"
+)
 async def import_acks(
     services: ServicesDep, content: Annotated[bytes, Body(media_type="application/octet-stream")]
 ) -> dict[str, Any]:
     return asdict(await run_in_threadpool(services.transfer.import_acks, content))
+
+
+router.include_router(_protected)
