@@ -115,9 +115,7 @@ def http_worker(url: str) -> Callable[[], Worker]:
 # ---------------------------------------------------------------- one round
 
 
-def timed(
-    batches: list[Batch], threads: int, worker: Callable[[], Worker], **kw: Any
-) -> Phase:
+def timed(batches: list[Batch], threads: int, worker: Callable[[], Worker], **kw: Any) -> Phase:
     return run_bodies([body(b) for b in batches], threads, worker, **kw)
 
 

@@ -19,6 +19,7 @@ from smartlic.authority.services._files import file_bytes, policy_for
 from smartlic.authority.services._ingest import Channel, DeviceResult, ingest_device
 from smartlic.authority.services.interfaces import Page, Principal, UsageFileOut, UsageRecordOut
 from smartlic.crypto import Udi
+from smartlic.domain.policy import Policy as PolicyDoc
 from smartlic.errors import Forbidden, InvalidInput, NotFound
 from smartlic.formats.envelope import make_nonce, timestamp_ms
 from smartlic.formats.rum import parse_sudi, parse_usage_file, read_report
@@ -237,12 +238,12 @@ class SqlUsageService(SigningServiceBase):
 
     def _ack_sections(self, s: Session, r: DeviceResult, now: datetime) -> list[Any]:
         assert r.instance is not None
-        va = s.get_one(VirtualAccount, r.instance.virtual_account_id)
+        va, sa, policy = _accounts(s, r.instance.virtual_account_id)
         return self.files.ack(
             r.instance,
-            va.smart_account,
+            sa,
             va,
-            policy_for(s, va),
+            policy,
             r.acknowledged,
             r.rejected,
             now,
@@ -275,7 +276,7 @@ class SqlUsageService(SigningServiceBase):
 
     @staticmethod
     def _sa_of(s: Session, inst: ProductInstance) -> SmartAccount:
-        return s.get_one(VirtualAccount, inst.virtual_account_id).smart_account
+        return _accounts(s, inst.virtual_account_id)[1]
 
     def _task(
         self, s: Session, action: str, owner: str, now: datetime, result: dict[str, Any]
@@ -291,6 +292,20 @@ class SqlUsageService(SigningServiceBase):
         s.add(task)
         s.execute(delete(PollTask).where(PollTask.created_at < now - POLL_KEEP))
         return task
+
+
+def _accounts(s: Session, va_id: str) -> tuple[VirtualAccount, SmartAccount, PolicyDoc]:
+    """A virtual account, its smart account and the policy in force, loaded once per
+    transaction (``s.info``): the ACK and the event of every device of a request need them,
+    and the session's identity map is weak, so without a strong reference they would be
+    selected again for each use."""
+    cache: dict[str, tuple[VirtualAccount, SmartAccount, PolicyDoc]]
+    cache = s.info.setdefault("usage_accounts", {})
+    found = cache.get(va_id)
+    if found is None:
+        va = s.get_one(VirtualAccount, va_id)
+        found = cache[va_id] = (va, va.smart_account, policy_for(s, va))
+    return found
 
 
 def _data(body: Any) -> dict[str, Any]:
