@@ -235,3 +235,14 @@ def test_transfer_more_than_available_is_refused(world: World) -> None:
     with pytest.raises(InsufficientLicenses):
         svc.licenses.transfer(world.domain, "West", "East", tag=TAG, quantity=4, actor="t")
     assert _line(world, "West").purchased == 3
+
+
+def test_a_refused_registration_is_in_the_event_log(world: World) -> None:
+    tok = world.services.tokens.create_token(world.domain, "East", actor="t")
+    world.services.tokens.revoke_token(world.domain, tok.token.id, actor="t")
+    device = TestDevice(Udi("C1000V", "REFUSED1"), world.clock)
+    with pytest.raises(TokenRejected):
+        world.services.device.register(device.register_request(tok.text))
+    [event] = world.services.events.list_events(None, name_prefix="instance.registration").items
+    assert (event.name, event.subject) == ("instance.registration.refused", str(device.udi))
+    assert event.properties["code"] == "token-revoked"

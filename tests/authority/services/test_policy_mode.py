@@ -315,3 +315,20 @@ def test_a_collector_may_forward_an_old_request(
     direct = world.services.authorizations.authrequest({"data": {"requests": [request]}})
     [again] = _complete(world, direct)["data"]["authorizations"]
     assert again["status"] == "FAILED" and again["error_code"] == "replay"
+
+
+def test_refusals_are_recorded_in_the_event_log(
+    world: World, trusted: PolicyDevice, hsec: str
+) -> None:
+    request = trusted.auth_request({hsec: 1})
+    world.services.authorizations.request(request)
+    with pytest.raises(ReplayDetected):
+        world.services.authorizations.request(request)
+    with pytest.raises(InvalidInput):
+        world.services.authorizations.return_code("not-a-code", domain=world.domain, actor="u:1")
+    events = world.services.events.list_events(None, name_prefix="license.authorization.")
+    refused = {e.name: e for e in events.items if e.name.endswith("refused")}
+    assert refused["license.authorization.refused"].properties["code"] == "replay"
+    assert refused["license.authorization.refused"].subject == str(trusted.udi)
+    back = refused["license.authorization.return_refused"]
+    assert back.actor == "u:1" and back.smart_account == world.domain

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import json
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -14,10 +17,12 @@ from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services._files import FileSigner
 from smartlic.authority.services._guard import RequestGuard
 from smartlic.clock import Clock
-from smartlic.errors import NotFound
+from smartlic.errors import NotFound, SmartlicError
 from smartlic.storage.models import Event, License, SmartAccount, VirtualAccount
 
 __all__ = ["ServiceBase", "SigningServiceBase"]
+
+_log = logging.getLogger(__name__)
 
 
 class ServiceBase:
@@ -84,6 +89,34 @@ class ServiceBase:
             )
         )
 
+    def refused(
+        self,
+        event_name: str,
+        exc: SmartlicError,
+        *,
+        actor: str,
+        domain: str | None = None,
+        subject: str | None = None,
+    ) -> None:
+        """Log a refused request. The refused work rolled back with its transaction, so this
+        writes its own; a failure here never hides the original error (the caller re-raises)."""
+        try:
+            with self.transaction() as s:
+                sa = None
+                if domain:
+                    sa = s.scalar(select(SmartAccount).where(SmartAccount.domain == domain))
+                self.record(
+                    s,
+                    event_name,
+                    actor=actor,
+                    smart_account=sa,
+                    subject=subject,
+                    code=exc.code,
+                    reason=exc.detail[:500],
+                )
+        except Exception:  # logging a refusal must not replace the refusal itself
+            _log.exception("could not record %s", event_name)
+
 
 class SigningServiceBase(ServiceBase):
     """A service that answers devices: signs authority files and refuses replayed requests."""
@@ -94,3 +127,55 @@ class SigningServiceBase(ServiceBase):
         super().__init__(engine, clock)
         self.files = FileSigner(keys)
         self.guard = RequestGuard(replay_window_s)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def logs_refusals(event_name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Record every ``SmartlicError`` a service method raises as ``event_name`` in the event
+    log (bad input, bad signatures, replays, refused tokens), then re-raise it.
+
+    Context: ``actor`` and ``domain`` from the keyword arguments (``actor`` defaults to
+    "device"), or a leading positional ``domain``; the subject is the UDI the request claims.
+    """
+
+    def wrap(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def inner(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return fn(*args, **kwargs)
+            except SmartlicError as exc:
+                service, rest = args[0], args[1:]
+                domain = kwargs.get("domain")
+                if domain is None and rest and isinstance(rest[0], str):
+                    domain = rest[0]
+                service.refused(  # type: ignore[attr-defined]
+                    event_name,
+                    exc,
+                    actor=str(kwargs.get("actor") or "device"),
+                    domain=domain if isinstance(domain, str) else None,
+                    subject=_claimed_udi(rest[0] if rest else None),
+                )
+                raise
+
+        return inner
+
+    return wrap
+
+
+def _claimed_udi(request: Any) -> str | None:
+    """The UDI a request claims, best effort, for the log (never trusted for anything)."""
+    if not isinstance(request, dict):
+        return None
+    data = request
+    if isinstance(request.get("payload"), str):
+        try:
+            data = json.loads(request["payload"])
+        except ValueError:
+            return None
+    udi = data.get("udi") if isinstance(data, dict) else None
+    if isinstance(udi, dict):
+        return f"PID:{str(udi.get('pid'))[:64]},SN:{str(udi.get('sn'))[:64]}"
+    return None

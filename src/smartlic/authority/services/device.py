@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smartlic.authority.keys import AuthorityKeys
-from smartlic.authority.services._base import ServiceBase
+from smartlic.authority.services._base import ServiceBase, logs_refusals
 from smartlic.authority.services._guard import RequestGuard
 from smartlic.authority.services._usage import apply_usage, release_all
 from smartlic.authority.services.tokens import ConsumedToken, check_token, take_use
@@ -69,6 +69,7 @@ class SqlDeviceService(ServiceBase):
 
     # ------------------------------------------------------------ register
 
+    @logs_refusals("instance.registration.refused")
     def register(self, request: dict[str, Any]) -> dict[str, Any]:
         now = self.now()
         udi, csr = self._check_register(request, now)
@@ -182,6 +183,7 @@ class SqlDeviceService(ServiceBase):
 
     # ------------------------------------------------------------ signed requests
 
+    @logs_refusals("instance.identity.refused")
     def renew_id(self, envelope: dict[str, Any]) -> dict[str, Any]:
         now = self.now()
         with self.transaction() as s:
@@ -206,6 +208,7 @@ class SqlDeviceService(ServiceBase):
             body = self._registration_body(inst, sa.name, va)
         return self._reply(body, payload)
 
+    @logs_refusals("instance.authorization.refused")
     def authorize(self, envelope: dict[str, Any]) -> dict[str, Any]:
         now = self.now()
         with self.transaction() as s:
@@ -252,6 +255,7 @@ class SqlDeviceService(ServiceBase):
             "deadline": iso(now + timedelta(days=t.deadline_days)),
         }
 
+    @logs_refusals("instance.deregistration.refused")
     def deregister(self, envelope: dict[str, Any]) -> dict[str, Any]:
         now = self.now()
         with self.transaction() as s:

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from smartlic.authority.services import _pool
-from smartlic.authority.services._base import SigningServiceBase
+from smartlic.authority.services._base import SigningServiceBase, logs_refusals
 from smartlic.authority.services._files import file_bytes, policy_for, udi_of
 from smartlic.authority.services.interfaces import AuthorizationCodeOut, Principal
 from smartlic.authority.services.trust import open_device_request
@@ -145,6 +145,7 @@ class SqlAuthorizationService(SigningServiceBase):
 
     # ------------------------------------------------------------ requests
 
+    @logs_refusals("license.authorization.refused")
     def request(
         self,
         envelope: Any,
@@ -305,6 +306,7 @@ class SqlAuthorizationService(SigningServiceBase):
 
     # ------------------------------------------------------------ returns
 
+    @logs_refusals("license.authorization.return_refused")
     def return_code(
         self, code: str, *, domain: str | None, actor: str
     ) -> list[AuthorizationCodeOut]:

@@ -10,7 +10,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 
-from smartlic.authority.services._base import SigningServiceBase
+from smartlic.authority.services._base import SigningServiceBase, logs_refusals
 from smartlic.authority.services._files import file_bytes, policy_for
 from smartlic.authority.services._usage import release_all
 from smartlic.authority.services.tokens import ConsumedToken, consume_token
@@ -49,6 +49,7 @@ def open_device_request(
 
 
 class SqlTrustService(SigningServiceBase):
+    @logs_refusals("instance.trust.refused")
     def establish(self, envelope: dict[str, Any]) -> dict[str, Any]:
         key_id, _key, payload = open_device_request(envelope, "trust-request")
         udi = parse_udi(payload.get("udi"))
