@@ -60,9 +60,53 @@ class DeviceResult:
         self.rejected.append({"report_id": report_id, "reason": reason})
 
 
+@dataclass(frozen=True)
+class Checked:
+    """A report after the checks that need no database: parsed, naming the device it was sent
+    for, and signed by the key it claims (or the first of those checks that failed)."""
+
+    report_id: int
+    report: RumReport | None = None
+    key_id: str = ""
+    key: Ed25519PublicKey | None = None
+    error: SmartlicError | None = None
+
+
+def precheck(udi: Udi, envelopes: Sequence[dict[str, Any]]) -> list[Checked]:
+    """Parse and verify one device's reports: pure CPU, run before the transaction opens, so
+    the write lock (SQLite) is not held meanwhile and the signature checks of concurrent
+    requests overlap (the library verifies without holding the GIL)."""
+    keys = _KeyCache()
+    return [_precheck(env, udi, keys) for env in envelopes]
+
+
+def _precheck(env: dict[str, Any], udi: Udi, keys: _KeyCache) -> Checked:
+    report_id = 0
+    try:
+        report = read_report(env)  # parsed once: the payload string is what gets verified
+        report_id = report.report_id
+        if report.udi != udi:
+            raise Forbidden("the report names another device than it was sent for")
+        key_id, key = keys.claimed(env)
+        # What formats.rum.verify_report checks, without parsing the payload a second time:
+        # read_report and claimed_key have already required a payload string and a signature.
+        # Before any trust is installed from this report.
+        verify_bytes(key, env["payload"].encode(), str(env["signature"].get("value", "")))
+        return Checked(report_id, report, key_id, key)
+    except SmartlicError as exc:
+        return Checked(report_id, error=exc)
+
+
 def ingest_device(
-    s: Session, udi: Udi, envelopes: Sequence[dict[str, Any]], channel: Channel, now: datetime
+    s: Session,
+    udi: Udi,
+    envelopes: Sequence[dict[str, Any]],
+    channel: Channel,
+    now: datetime,
+    checked: list[Checked] | None = None,
 ) -> DeviceResult:
+    """Ingest one device's reports; ``checked`` is ``precheck(udi, envelopes)`` when the
+    caller ran it before opening the transaction."""
     result = DeviceResult(udi)
     inst = s.scalar(
         select(ProductInstance).where(
@@ -70,11 +114,10 @@ def ingest_device(
         )
     )
     good: list[RumReport] = []
-    keys = _KeyCache()
-    for env in envelopes:
-        report = _verified(s, env, udi, inst, channel, now, result, keys)
-        if report is not None:
-            good.append(report)
+    for c in precheck(udi, envelopes) if checked is None else checked:
+        if _trusted(s, c, inst, channel, now, result):
+            assert c.report is not None
+            good.append(c.report)
             inst = result.instance
     if inst is None or not good:
         result.instance = inst
@@ -89,32 +132,24 @@ def ingest_device(
     return result
 
 
-def _verified(
+def _trusted(
     s: Session,
-    env: dict[str, Any],
-    udi: Udi,
+    c: Checked,
     inst: ProductInstance | None,
     channel: Channel,
     now: datetime,
     result: DeviceResult,
-    keys: _KeyCache,
-) -> RumReport | None:
-    report_id = 0
-    try:
-        report = read_report(env)  # parsed once: the payload string is what gets verified
-        report_id = report.report_id
-        if report.udi != udi:
-            raise Forbidden("the report names another device than it was sent for")
-        key_id, key = keys.claimed(env)
-        # What formats.rum.verify_report checks, without parsing the payload a second time:
-        # read_report and claimed_key have already required a payload string and a signature.
-        # Before any trust is installed from this report.
-        verify_bytes(key, env["payload"].encode(), str(env["signature"].get("value", "")))
-        _trusted_instance(s, report, key_id, key, inst, channel, now, result)
-        return report
-    except SmartlicError as exc:
-        result.reject(report_id, exc.detail)
-        return None
+) -> bool:
+    error = c.error
+    if error is None:
+        assert c.report is not None and c.key is not None
+        try:
+            _trusted_instance(s, c.report, c.key_id, c.key, inst, channel, now, result)
+            return True
+        except SmartlicError as exc:
+            error = exc
+    result.reject(c.report_id, error.detail)
+    return False
 
 
 class _KeyCache:

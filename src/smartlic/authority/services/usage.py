@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from smartlic.authority.services._base import SigningServiceBase
 from smartlic.authority.services._files import file_bytes, policy_for
-from smartlic.authority.services._ingest import Channel, DeviceResult, ingest_device
+from smartlic.authority.services._ingest import Channel, DeviceResult, ingest_device, precheck
 from smartlic.authority.services.interfaces import Page, Principal, UsageFileOut, UsageRecordOut
 from smartlic.crypto import Udi
 from smartlic.domain.policy import Policy as PolicyDoc
@@ -51,11 +51,15 @@ class SqlUsageService(SigningServiceBase):
         """``POST .../v2/devices/reportusage``: ingest now, answer ``OK_POLL``."""
         data = _data(body)
         groups = _groups(data.get("reports"))
+        checked = [precheck(udi, envs) for udi, envs in groups]  # before the write lock
         now = self.now()
         with self.transaction() as s:
             channel = self._channel(s, principal, virtual_account)
             self.guard.check(s, f"reportusage:{channel.actor}", data, now)
-            results = [ingest_device(s, udi, envs, channel, now) for udi, envs in groups]
+            results = [
+                ingest_device(s, udi, envs, channel, now, c)
+                for (udi, envs), c in zip(groups, checked, strict=True)
+            ]
             acks = [self._ack_item(s, r, now) for r in results if r.instance is not None]
             errors = [
                 {"sudi": _sudi(r.udi), "rejected": r.rejected}
@@ -115,6 +119,7 @@ class SqlUsageService(SigningServiceBase):
         is_archive = content[:2] == b"\x1f\x8b"
         members = _archive_members(content) if is_archive else [(file_name, content)]
         groups = _groups_from_files(members)
+        checked = [precheck(udi, envs) for udi, envs in groups]  # before the write lock
         now = self.now()
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
@@ -132,7 +137,10 @@ class SqlUsageService(SigningServiceBase):
             channel = Channel(
                 actor=actor, smart_account=sa, virtual_account=va, usage_file_id=row.id
             )
-            results = [ingest_device(s, udi, envs, channel, now) for udi, envs in groups]
+            results = [
+                ingest_device(s, udi, envs, channel, now, c)
+                for (udi, envs), c in zip(groups, checked, strict=True)
+            ]
             self._finish_file(s, row, results, now, archive=is_archive)
             self._record(s, results, channel)
             return _file_out(row, va.name)
