@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services._base import SigningServiceBase
@@ -339,7 +339,7 @@ def _accounts(s: Session, va_id: str) -> tuple[VirtualAccount, SmartAccount, Pol
     cache = s.info.setdefault("usage_accounts", {})
     found = cache.get(va_id)
     if found is None:
-        va = s.get_one(VirtualAccount, va_id)
+        va = s.get_one(VirtualAccount, va_id, options=[joinedload(VirtualAccount.smart_account)])
         found = cache[va_id] = (va, va.smart_account, policy_for(s, va))
     return found
 
