@@ -222,7 +222,8 @@ def _backend_rows(label: str, r: dict[str, Any]) -> list[list[str]]:
         [
             label,
             "CPU ms per new report (bench / server)",
-            f"{s['cpu_ms_inprocess']:.3f}",
+            f"{s['cpu_ms_inprocess']:.3f} ({s['statements_per_request']:.0f} SQL statements "
+            "per request, BEGIN included)",
             f"{s['cpu_ms_server']:.3f}",
             f"{s['cpu_ratio']:.0%}",
             "—",

@@ -34,7 +34,8 @@ import signal
 import statistics
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,7 @@ from _ingest_helpers import (
     vm_hwm_mb,
 )
 from _server import AuthorityServer
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Engine, create_engine, event, func, select, text
 
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services import Services, build_services
@@ -115,6 +116,21 @@ def http_worker(url: str) -> Callable[[], Worker]:
 # ---------------------------------------------------------------- one round
 
 
+@contextmanager
+def counting(engine: Engine) -> Iterator[list[int]]:
+    """SQL statements sent while the block runs (COMMIT is not a statement here)."""
+    seen = [0]
+
+    def count(*_: Any) -> None:
+        seen[0] += 1
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
 def timed(batches: list[Batch], threads: int, worker: Callable[[], Worker], **kw: Any) -> Phase:
     return run_bodies([body(b) for b in batches], threads, worker, **kw)
 
@@ -128,8 +144,10 @@ def one_round(
     last: list[Batch] = []
     for threads in sorted({1, cfg.threads}):
         last = sign_batches(fleet, tags, cfg.reports)
-        phase = timed(last, threads, inprocess_worker(svc))
+        with counting(svc.usage.engine) as statements:
+            phase = timed(last, threads, inprocess_worker(svc))
         out["inprocess"][f"threads={threads}"] = phase.as_dict()
+        out["statements_per_request"] = round(statements[0] / phase.requests, 1)
         print(f"    in-process, {threads} thread(s): {phase.rate:,.0f} reports/s")
     dup = timed(last, 1, inprocess_worker(svc))
     out["inprocess_duplicates"] = dup.as_dict()
@@ -179,6 +197,7 @@ def summarise(rounds: list[dict[str, Any]], clients: int) -> dict[str, Any]:
         "cpu_ms_server": _med(rounds, lambda r: r["http"]["cpu_ms_per_report"]),
         "dup_inprocess": _med(rounds, lambda r: r["inprocess_duplicates"]["reports_per_second"]),
         "dup_http": _med(rounds, lambda r: r["http_duplicates"]["reports_per_second"]),
+        "statements_per_request": _med(rounds, lambda r: r["statements_per_request"]),
     }
     s["cpu_ratio"] = round(s["cpu_ms_inprocess"] / s["cpu_ms_server"], 3)
     s["dup_ratio"] = round(s["dup_http"] / s["dup_inprocess"], 3)
