@@ -223,7 +223,7 @@ def _backend_rows(label: str, r: dict[str, Any]) -> list[list[str]]:
             label,
             "CPU ms per new report (bench / server)",
             f"{s['cpu_ms_inprocess']:.3f} ({s['statements_per_request']:.0f} SQL statements "
-            "per request, BEGIN included)",
+            "per request)",
             f"{s['cpu_ms_server']:.3f}",
             f"{s['cpu_ratio']:.0%}",
             "—",
@@ -240,7 +240,8 @@ def _backend_rows(label: str, r: dict[str, Any]) -> list[list[str]]:
             label,
             "peak memory (MB)",
             f"{s['bench_maxrss_mb']:.0f} (bench process, ru_maxrss, holds every signed report)",
-            f"{s['server_vmhwm_mb']:.0f} (authority process, VmHWM)",
+            f"{s['server_vmhwm_mb']:.0f} (authority process, VmHWM; "
+            f"{s['server_vmhwm_idle_mb']:.0f} after start)",
             "—",
             "—",
         ],
