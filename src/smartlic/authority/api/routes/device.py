@@ -23,7 +23,6 @@ router = APIRouter(
     responses=problem_responses(400, 401, 403, 404, 409, 422),
 )
 
-Envelope = dict[str, Any]
 # Documented as a SignedEnvelope, returned exactly as the service signed it: a JSONResponse
 # skips FastAPI's jsonable_encoder pass over a dict that is already plain JSON (bench findings).
 SIGNED: dict[int | str, dict[str, Any]] = {200: {"model": SignedEnvelope}}
