@@ -29,7 +29,7 @@ def verify_bytes(public_key: Ed25519PublicKey, data: bytes, signature_b64: str) 
 
 @dataclass
 class Signer:
-    """A private key with the certificate that vouches for it; ``key_id`` is the cert fingerprint."""
+    """A private key with the certificate that vouches for it (``key_id``: its fingerprint)."""
 
     key: Ed25519PrivateKey
     certificate: x509.Certificate

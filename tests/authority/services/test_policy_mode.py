@@ -332,3 +332,24 @@ def test_refusals_are_recorded_in_the_event_log(
     assert refused["license.authorization.refused"].subject == str(trusted.udi)
     back = refused["license.authorization.return_refused"]
     assert back.actor == "u:1" and back.smart_account == world.domain
+
+
+def test_refused_usage_is_in_the_event_log(world: World, trusted: PolicyDevice) -> None:
+    body = trusted.body(trusted.report(TAG, 1))
+    world.services.usage.report_usage(body)
+    with pytest.raises(ReplayDetected):
+        world.services.usage.report_usage(body)
+    with pytest.raises(InvalidInput):
+        world.services.usage.upload_usage_file(
+            world.domain,
+            "East",
+            file_name="evil.xml",
+            content=b'<!DOCTYPE a [<!ENTITY x "y">]><smartLicense/>',
+            actor="user:ops",
+        )
+    events = world.services.events.list_events(None, name_prefix="usage.").items
+    refused = {e.name: e for e in events if e.name.endswith(".refused")}
+    assert refused["usage.report.refused"].properties["code"] == "replay"
+    assert refused["usage.file.refused"].properties["code"] == "xml-dtd"
+    assert refused["usage.file.refused"].smart_account == world.domain
+    assert refused["usage.file.refused"].actor == "user:ops"

@@ -24,7 +24,6 @@ from smartlic.authority.services._base import SigningServiceBase, logs_refusals
 from smartlic.authority.services._files import file_bytes, policy_for, udi_of
 from smartlic.authority.services.interfaces import AuthorizationCodeOut, Principal
 from smartlic.authority.services.trust import open_device_request
-from smartlic.authority.services.usage import _data, _ok_poll
 from smartlic.crypto import Udi, verify_bytes
 from smartlic.domain.enums import Enforcement, InstanceStatus, Role
 from smartlic.errors import (
@@ -36,6 +35,7 @@ from smartlic.errors import (
     SmartlicError,
     UnknownTag,
 )
+from smartlic.formats.device_api import data_of, ok_poll
 from smartlic.formats.device_v1 import Entitlement, parse_entitlements, parse_udi
 from smartlic.formats.envelope import read_payload
 from smartlic.formats.rum import public_key_b64
@@ -70,7 +70,7 @@ class SqlAuthorizationService(SigningServiceBase):
         virtual_account: str | None = None,
     ) -> dict[str, Any]:
         """``POST .../v2/devices/authrequest``: requests and returns; answers ``OK_POLL``."""
-        data = _data(body)
+        data = data_of(body)
         now = self.now()
         items: list[dict[str, Any]] = []
         for env in _list(data.get("requests")):
@@ -90,7 +90,7 @@ class SqlAuthorizationService(SigningServiceBase):
                 result={"authorizations": items},
             )
             s.add(task)
-        return _ok_poll(task, "authorizations", now)
+        return ok_poll(task.id, "authorizations", now)
 
     def _one_online(
         self, env: Any, principal: Principal | None, va: str | None, now: datetime

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session, joinedload
 
 from smartlic.authority.keys import AuthorityKeys
-from smartlic.authority.services._base import SigningServiceBase
+from smartlic.authority.services._base import SigningServiceBase, logs_refusals
 from smartlic.authority.services._files import file_bytes, policy_for
 from smartlic.authority.services._ingest import Channel, DeviceResult, ingest_device, precheck
 from smartlic.authority.services.interfaces import Page, Principal, UsageFileOut, UsageRecordOut
@@ -25,8 +25,8 @@ from smartlic.clock import Clock
 from smartlic.crypto import Udi
 from smartlic.domain.policy import Policy as PolicyDoc
 from smartlic.errors import Forbidden, InvalidInput, NotFound
-from smartlic.formats.envelope import make_nonce, timestamp_ms
-from smartlic.formats.rum import parse_sudi, parse_usage_file, read_report
+from smartlic.formats.device_api import POLL_INTERVAL_S, data_of, groups, ok_poll
+from smartlic.formats.rum import parse_usage_file, read_report
 from smartlic.storage.models import (
     PollTask,
     ProductInstance,
@@ -36,9 +36,8 @@ from smartlic.storage.models import (
     VirtualAccount,
 )
 
-POLL_INTERVAL_S = 300
 POLL_KEEP = timedelta(days=7)
-MAX_REPORTS = 50_000
+_PRUNE_TASKS_EVERY = 100
 MAX_ARCHIVE_MEMBERS = 10_000
 MAX_MEMBER_BYTES = 32 * 1024 * 1024
 
@@ -49,6 +48,7 @@ class SqlUsageService(SigningServiceBase):
     ) -> None:
         super().__init__(engine, clock, keys, replay_window_s=replay_window_s)
         self._sqlite_writer = threading.Lock()
+        self._tasks = 0  # poll tasks made by this process (prunes old ones now and then)
 
     @contextmanager
     def _ingest_transaction(self) -> Iterator[Session]:
@@ -70,6 +70,7 @@ class SqlUsageService(SigningServiceBase):
 
     # ------------------------------------------------------------ online (vendor device API)
 
+    @logs_refusals("usage.report.refused")
     def report_usage(
         self,
         body: dict[str, Any],
@@ -77,16 +78,16 @@ class SqlUsageService(SigningServiceBase):
         virtual_account: str | None = None,
     ) -> dict[str, Any]:
         """``POST .../v2/devices/reportusage``: ingest now, answer ``OK_POLL``."""
-        data = _data(body)
-        groups = _groups(data.get("reports"))
-        checked = [precheck(udi, envs) for udi, envs in groups]  # before the write lock
+        data = data_of(body)
+        by_device = groups(data.get("reports"))
+        checked = [precheck(udi, envs) for udi, envs in by_device]  # before the write lock
         now = self.now()
         with self._ingest_transaction() as s:
             channel = self._channel(s, principal, virtual_account)
             self.guard.check(s, f"reportusage:{channel.actor}", data, now)
             results = [
                 ingest_device(s, udi, envs, channel, now, c)
-                for (udi, envs), c in zip(groups, checked, strict=True)
+                for (udi, envs), c in zip(by_device, checked, strict=True)
             ]
             acks = [self._ack_item(s, r, now) for r in results if r.instance is not None]
             errors = [
@@ -102,11 +103,11 @@ class SqlUsageService(SigningServiceBase):
                 now,
                 {"acknowledgements": acks, "errors": errors},
             )
-        return _ok_poll(task, "acknowledgements", now)
+        return ok_poll(task.id, "acknowledgements", now)
 
     def poll(self, body: dict[str, Any], principal: Principal | None = None) -> dict[str, Any]:
         """``POST .../v2/accounts/poll``: ``OK_POLL`` while pending, then ``COMPLETE``."""
-        data = _data(body)
+        data = data_of(body)
         poll_id = data.get("poll_id")
         if isinstance(poll_id, str) and poll_id.isdigit():
             poll_id = int(poll_id)
@@ -140,14 +141,15 @@ class SqlUsageService(SigningServiceBase):
 
     # ------------------------------------------------------------ usage data files
 
+    @logs_refusals("usage.file.refused")
     def upload_usage_file(
         self, domain: str, virtual_account: str, *, file_name: str, content: bytes, actor: str
     ) -> UsageFileOut:
         """Import a usage file (XML) or a bulk archive (.tar.gz of usage files)."""
         is_archive = content[:2] == b"\x1f\x8b"
         members = _archive_members(content) if is_archive else [(file_name, content)]
-        groups = _groups_from_files(members)
-        checked = [precheck(udi, envs) for udi, envs in groups]  # before the write lock
+        by_device = _groups_from_files(members)
+        checked = [precheck(udi, envs) for udi, envs in by_device]  # before the write lock
         now = self.now()
         with self._ingest_transaction() as s:
             sa = self.smart_account(s, domain)
@@ -167,7 +169,7 @@ class SqlUsageService(SigningServiceBase):
             )
             results = [
                 ingest_device(s, udi, envs, channel, now, c)
-                for (udi, envs), c in zip(groups, checked, strict=True)
+                for (udi, envs), c in zip(by_device, checked, strict=True)
             ]
             self._finish_file(s, row, results, now, archive=is_archive)
             self._record(s, results, channel)
@@ -326,7 +328,9 @@ class SqlUsageService(SigningServiceBase):
             result=result,
         )
         s.add(task)
-        s.execute(delete(PollTask).where(PollTask.created_at < now - POLL_KEEP))
+        self._tasks += 1
+        if self._tasks % _PRUNE_TASKS_EVERY == 1:  # answered tasks age out; no need per request
+            s.execute(delete(PollTask).where(PollTask.created_at < now - POLL_KEEP))
         return task
 
 
@@ -342,30 +346,6 @@ def _accounts(s: Session, va_id: str) -> tuple[VirtualAccount, SmartAccount, Pol
         va = s.get_one(VirtualAccount, va_id, options=[joinedload(VirtualAccount.smart_account)])
         found = cache[va_id] = (va, va.smart_account, policy_for(s, va))
     return found
-
-
-def _data(body: Any) -> dict[str, Any]:
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, dict):
-        raise InvalidInput('the body is {"data": {...}}', pointer="/data")
-    return data
-
-
-def _groups(reports: Any) -> list[tuple[Udi, list[dict[str, Any]]]]:
-    if not isinstance(reports, list) or not reports:
-        raise InvalidInput("data.reports must be a non-empty list", pointer="/data/reports")
-    out: dict[Udi, list[dict[str, Any]]] = {}
-    total = 0
-    for i, item in enumerate(reports):
-        if not isinstance(item, dict) or not isinstance(item.get("usage"), list):
-            raise InvalidInput("each report is {sudi, usage: [...]}", pointer=f"/data/reports/{i}")
-        udi = parse_sudi(item.get("sudi"), f"/data/reports/{i}/sudi")
-        usage = [u for u in item["usage"] if isinstance(u, dict)]
-        total += len(usage)
-        out.setdefault(udi, []).extend(usage)
-    if total > MAX_REPORTS:
-        raise InvalidInput(f"at most {MAX_REPORTS} reports per request", code="too-large")
-    return list(out.items())
 
 
 def _groups_from_files(
@@ -430,20 +410,6 @@ def _ack_archive(files: list[tuple[str, bytes]]) -> bytes:
 
 def _sudi(udi: Udi) -> dict[str, str]:
     return {"udi_pid": udi.pid, "udi_serial_number": udi.sn}
-
-
-def _ok_poll(task: PollTask, action: str, now: datetime) -> dict[str, Any]:
-    return {
-        "status": "OK_POLL",
-        "message_code": None,
-        "message": None,
-        "timestamp": timestamp_ms(now),
-        "nonce": make_nonce(),
-        "type": None,
-        "poll_id": task.id,
-        "poll_interval": POLL_INTERVAL_S,
-        "action": action,
-    }
 
 
 def _file_out(f: UsageFile, va_name: str) -> UsageFileOut:

@@ -26,7 +26,6 @@ from smartlic.collector.models import Alert, Delivery, Device, Report, Request, 
 from smartlic.collector.prefs import Preferences, load, save
 from smartlic.collector.services import _base
 from smartlic.collector.services._base import ServiceBase, find_device
-from smartlic.collector.services._wire import body
 from smartlic.collector.services.client import (
     AUTHREQUEST,
     POLL,
@@ -38,6 +37,7 @@ from smartlic.collector.services.client import (
 from smartlic.collector.services.deliveries import digest_of, file_facts, record
 from smartlic.collector.settings import CollectorSettings
 from smartlic.errors import NotFound, SmartlicError, Unavailable
+from smartlic.formats.device_api import body
 from smartlic.formats.rum import parse_sudi
 
 __all__ = ["Forwarder", "SyncResult"]

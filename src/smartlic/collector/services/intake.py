@@ -26,9 +26,9 @@ from smartlic.collector.models import Device, DeviceTask, Report, Request
 from smartlic.collector.prefs import Preferences, load
 from smartlic.collector.services import _base
 from smartlic.collector.services._base import ServiceBase, find_device, new_poll_id
-from smartlic.collector.services._wire import data_of, groups, ok_poll, udi_of_payload
 from smartlic.crypto import Udi
 from smartlic.errors import Forbidden, InvalidInput, NotFound
+from smartlic.formats.device_api import data_of, groups, ok_poll, udi_of_payload
 from smartlic.formats.envelope import open_sealed, read_payload
 from smartlic.formats.rum import claimed_key, parse_sudi, verify_report
 
@@ -53,7 +53,7 @@ class Intake(ServiceBase):
                 device = self.admit(s, udi, prefs, virtual_account, vouched)
                 rows.extend(self.store_reports(s, device, envelopes))
             task = self._task(s, "acknowledgements", {"reports": rows})
-        return ok_poll(task.id, "acknowledgements", self.poll_interval_s, self.now())
+        return ok_poll(task.id, "acknowledgements", self.now(), self.poll_interval_s)
 
     def authrequest(self, body: Any, virtual_account: str | None = None) -> dict[str, Any]:
         """``authrequest``: store authorization requests and returns, answer ``OK_POLL``."""
@@ -67,7 +67,7 @@ class Intake(ServiceBase):
             if not rows:
                 raise InvalidInput("nothing to do: give requests or returns", pointer="/data")
             task = self._task(s, "authorizations", {"requests": rows})
-        return ok_poll(task.id, "authorizations", self.poll_interval_s, self.now())
+        return ok_poll(task.id, "authorizations", self.now(), self.poll_interval_s)
 
     def poll(self, body: Any) -> dict[str, Any]:
         """``poll``: ``OK_POLL`` until the authority's answer is here, then ``COMPLETE``."""

@@ -1,5 +1,6 @@
-"""Shapes of the vendor device API messages (docs/usage-protocol.md), shared by the collector's
-product-instance service and its client to the authority."""
+"""Shapes of the vendor device API messages (docs/usage-protocol.md: reportusage, authrequest,
+poll): the ``{"data": {...}}`` body and the ``OK_POLL`` answer. Shared by the authority, the
+collector's product-instance service and its client to the authority."""
 
 from __future__ import annotations
 
@@ -12,7 +13,18 @@ from smartlic.errors import InvalidInput
 from smartlic.formats.envelope import make_nonce, timestamp_ms
 from smartlic.formats.rum import parse_sudi
 
+__all__ = [
+    "MAX_REPORTS",
+    "POLL_INTERVAL_S",
+    "body",
+    "data_of",
+    "groups",
+    "ok_poll",
+    "udi_of_payload",
+]
+
 MAX_REPORTS = 50_000
+POLL_INTERVAL_S = 300  # the vendor's poll interval (domain-notes 5.3)
 
 
 def data_of(body: Any) -> dict[str, Any]:
@@ -52,7 +64,9 @@ def body(now: datetime, **fields: Any) -> dict[str, Any]:
     return {"data": {"timestamp": timestamp_ms(now), "nonce": make_nonce(), **fields}}
 
 
-def ok_poll(poll_id: int, action: str, interval_s: int, now: datetime) -> dict[str, Any]:
+def ok_poll(
+    poll_id: int, action: str, now: datetime, interval_s: int = POLL_INTERVAL_S
+) -> dict[str, Any]:
     return {
         "status": "OK_POLL",
         "message_code": None,
