@@ -41,8 +41,11 @@ db-upgrade: $(STAMP) ## migrate the configured authority database to head
 serve: $(STAMP) ## serve the authority on 127.0.0.1:8000
 	$(BIN)/smartlic authority serve
 
-bench: $(STAMP) ## run the benchmarks (prints tables, writes bench/results/*.json)
+bench: $(STAMP) ## run every benchmark (prints tables, writes bench/results/*.json)
 	$(BIN)/python bench/authority.py
+	$(BIN)/python bench/agent.py
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/collector.py
 
 clean: ## remove the virtualenv
 	rm -rf $(VENV)
