@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import resource
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,9 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import _tables
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from rich.console import Console
-from rich.table import Table
 
 from smartlic.crypto import Udi, generate_key
 from smartlic.domain.products import DEFAULT_PROFILE
@@ -258,34 +256,15 @@ def rows(data: dict[str, Any]) -> list[list[str]]:
     return out
 
 
-def facts_line(m: dict[str, Any]) -> str:
-    return (
-        f"{m['date']}, commit {m['commit']}, nproc {m['nproc']} ({m['cpu']}), Python "
-        f"{m['python']}; load average {m['loadavg_before']} before, "
-        f"{m.get('loadavg_after', '?')} after"
-    )
-
-
 def console_table(data: dict[str, Any]) -> None:
-    table = Table(title="smartlic ingest benchmark", caption=facts_line(data["machine"]))
-    for h in HEADERS:
-        table.add_column(h, overflow="fold")
-    for row in rows(data):
-        table.add_row(*row)
-    Console(width=None if sys.stdout.isatty() else 200).print(table)
+    _tables.console_table("smartlic ingest benchmark", HEADERS, rows(data), data["machine"])
 
 
 def markdown_report(data: dict[str, Any]) -> str:
-    m, cfg = data["machine"], data["config"]
-    lines = [
-        f"Command: `{m['command']}`  ",
-        f"Machine: {facts_line(m)}  ",
+    cfg = data["config"]
+    sizes = (
         f"Sizes: {cfg['devices']} devices x {cfg['reports']} reports = "
         f"{cfg['devices'] * cfg['reports']:,} reports per phase, one device per request "
-        f"(as the agent's `reportusage` sends them), {cfg['threads']} threads / clients.",
-        "",
-        "| " + " | ".join(HEADERS) + " |",
-        "|" + "|".join("---" for _ in HEADERS) + "|",
-    ]
-    lines += ["| " + " | ".join(row) + " |" for row in rows(data)]
-    return "\n".join(lines)
+        f"(as the agent's `reportusage` sends them), {cfg['threads']} threads / clients."
+    )
+    return _tables.markdown_table([sizes], HEADERS, rows(data), data["machine"])

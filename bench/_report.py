@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
+import _tables
 
 HEADERS = [
     "Backend",
@@ -85,35 +83,15 @@ def rows(data: dict[str, Any]) -> list[list[str]]:
     return out
 
 
-def _facts_line(m: dict[str, Any]) -> str:
-    return (
-        f"{m['date']}, commit {m['commit']}, nproc {m['nproc']} ({m['cpu']}), "
-        f"Python {m['python']}, {m['platform']}; load average {m['loadavg_before']} before, "
-        f"{m.get('loadavg_after', '?')} after"
-    )
-
-
 def console_table(data: dict[str, Any]) -> None:
-    table = Table(title="smartlic authority benchmark", caption=_facts_line(data["machine"]))
-    for h in HEADERS:
-        table.add_column(h, overflow="fold")
-    for row in rows(data):
-        table.add_row(*row)
-    # Piped output (make bench | tee) would otherwise wrap at 80 columns.
-    Console(width=None if sys.stdout.isatty() else 200).print(table)
+    _tables.console_table("smartlic authority benchmark", HEADERS, rows(data), data["machine"])
 
 
 def markdown_report(data: dict[str, Any]) -> str:
-    m, cfg = data["machine"], data["config"]
-    lines = [
-        f"Command: `{m['command']}`  ",
-        f"Machine: {_facts_line(m)}  ",
+    cfg = data["config"]
+    sizes = (
         f"Sizes: {cfg['registrations']} registrations and {cfg['authorizations']} "
         f"authorizations per phase, {cfg['threads']} threads, {cfg['rounds']} round(s) "
-        f"(medians shown), {cfg['compliance_calls']} compliance calls per scenario.",
-        "",
-        "| " + " | ".join(HEADERS) + " |",
-        "|" + "|".join("---" for _ in HEADERS) + "|",
-    ]
-    lines += ["| " + " | ".join(row) + " |" for row in rows(data)]
-    return "\n".join(lines)
+        f"(medians shown), {cfg['compliance_calls']} compliance calls per scenario."
+    )
+    return _tables.markdown_table([sizes], HEADERS, rows(data), data["machine"])
