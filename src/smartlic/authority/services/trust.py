@@ -9,6 +9,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from smartlic.authority.services._base import SigningServiceBase, logs_refusals
 from smartlic.authority.services._files import file_bytes, policy_for
@@ -87,7 +88,7 @@ class SqlTrustService(SigningServiceBase):
 
     def _instance(
         self,
-        s: Any,
+        s: Session,
         udi: Udi,
         consumed: ConsumedToken,
         payload: dict[str, Any],
