@@ -97,9 +97,10 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env | extra
 
 
-def smartlic(env: dict[str, str], *args: str) -> None:
-    subprocess.run([sys.executable, "-m", "smartlic", *args], env=env, check=True,
-                   capture_output=True)  # fmt: skip
+def smartlic(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "smartlic", *args], env=env, check=True,
+                          capture_output=True, text=True)  # fmt: skip
+    return done.stdout
 
 
 def serve(env: dict[str, str], args: list[str], health: str, log: Path) -> subprocess.Popen[bytes]:
@@ -132,7 +133,7 @@ def authority(tmp: Path, name: str) -> tuple[subprocess.Popen[bytes], str, str]:
     return proc, url, key
 
 
-def collector(tmp: Path, authority_url: str, key: str, batch: int) -> tuple[Any, str, str]:
+def collector(tmp: Path, authority_url: str, key: str, batch: int) -> tuple[Any, str, httpx.Client]:
     pi, api = free_port(), free_port()
     env = clean_env(
         SMARTLIC_COLLECTOR_DATA_DIR=str(tmp / "collector"),
@@ -142,12 +143,15 @@ def collector(tmp: Path, authority_url: str, key: str, batch: int) -> tuple[Any,
         SMARTLIC_COLLECTOR_BATCH_SIZE=str(batch),
         SMARTLIC_COLLECTOR_LOG_LEVEL="warning",
     )
-    smartlic(env, "collector", "init", "--smart-account", DOMAIN, "--virtual-account", VA,
-             "--authority-url", authority_url, "--api-key", key)  # fmt: skip
+    out = smartlic(env, "collector", "init", "--smart-account", DOMAIN, "--virtual-account", VA,
+                   "--authority-url", authority_url, "--api-key", key)  # fmt: skip
+    rest_token = out.split("REST API token", 1)[1].split()[-1]  # printed once by init
     smartlic(env, "collector", "connectivity", "off")  # intake first, forwarding measured apart
     api_url = f"http://127.0.0.1:{api}"
     proc = serve(env, ["collector", "serve"], f"{api_url}/api/v1/health", tmp / "collector.log")
-    return proc, f"http://127.0.0.1:{pi}/cslu/v1/pi/v2/devices/reportusage", api_url
+    rest = httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {rest_token}"},
+                        timeout=30)  # fmt: skip
+    return proc, f"http://127.0.0.1:{pi}/cslu/v1/pi/v2/devices/reportusage", rest
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -167,14 +171,15 @@ def via_collector(tmp: Path, devices: list[Any], workers: int, batch: int) -> di
         total = sum(len(r) for _, r in devices)
         intake = push_all(pi_url, devices, {}, workers)
         started = time.perf_counter()
-        httpx.patch(f"{api}/api/v1/preferences", json={"connectivity": True})
-        while httpx.get(f"{api}/api/v1/status", timeout=30).json()["acknowledged"] < total:
+        api.patch("/api/v1/preferences", json={"connectivity": True}).raise_for_status()
+        while api.get("/api/v1/status").json()["acknowledged"] < total:
             time.sleep(0.25)
         forward = time.perf_counter() - started
         return {"reports": total, "intake_s": intake, "intake_rps": total / intake,
                 "forward_s": forward, "forward_rps": total / forward,
                 "peak_rss_mb": peak_rss_mb(coll.pid)}  # fmt: skip
     finally:
+        api.close()
         for proc in (coll, auth):
             proc.terminate()
             proc.wait(timeout=30)
