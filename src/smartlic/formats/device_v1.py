@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from smartlic.crypto import Udi
-from smartlic.errors import InvalidInput
+from smartlic.errors import InvalidInput, ReplayDetected
 
 __all__ = [
     "API_PREFIX",
@@ -90,8 +90,6 @@ def parse_entitlements(data: Any) -> list[Entitlement]:
 
 def check_fresh(timestamp_ms: Any, now: datetime, window_s: float) -> None:
     """Refuse a message whose ``timestamp`` is outside ``now ± window``."""
-    from smartlic.errors import ReplayDetected
-
     if isinstance(timestamp_ms, bool) or not isinstance(timestamp_ms, int):
         raise InvalidInput("timestamp must be epoch milliseconds", pointer="/timestamp")
     skew = abs(now.timestamp() - timestamp_ms / 1000)
