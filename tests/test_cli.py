@@ -204,3 +204,15 @@ def _wait_until_up(url: str, proc: subprocess.Popen[bytes]) -> None:
         except httpx.TransportError:
             time.sleep(0.1)
     raise AssertionError("the server did not come up")
+
+
+def test_serve_on_a_busy_port_says_so(env: dict[str, str]) -> None:
+    invoke(env, "authority", "init")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = runner.invoke(app, ["authority", "serve", "--port", str(port)], env=env)
+    assert result.exit_code == 1
+    assert f"Error [port-in-use]: cannot listen on 127.0.0.1:{port}" in result.output
+    assert "Errno" not in result.output

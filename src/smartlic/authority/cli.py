@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import functools
 import getpass
+import os
+import shlex
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, ParamSpec, TypeVar
 
 import typer
@@ -37,7 +41,9 @@ __all__ = [
     "open_services",
     "parse_date",
     "print_table",
+    "require_free_port",
     "resolve_tag",
+    "second_terminal_line",
     "settings_from_env",
     "when",
 ]
@@ -171,14 +177,32 @@ def serve(
 
     settings = settings_from_env()
     require_initialised(settings)
+    bind_host, bind_port = host or settings.host, settings.port if port is None else port
+    require_free_port(bind_host, bind_port)
     uvicorn.run(
         "smartlic.authority.app:app_from_env",
         factory=True,
-        host=host or settings.host,
-        port=settings.port if port is None else port,
+        host=bind_host,
+        port=bind_port,
         workers=workers or settings.workers,
         log_level=settings.log_level,
     )
+
+
+def require_free_port(host: str, port: int) -> None:
+    """A clear error, before the server starts, when something already listens there."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise Unavailable(
+                f"cannot listen on {host}:{port}: {exc.strerror} (another server, perhaps an"
+                f" earlier `smartlic authority serve`, uses it; stop it or pass --port)",
+                code="port-in-use",
+            ) from exc
 
 
 @authority_app.command()
@@ -195,6 +219,8 @@ def demo() -> None:
 
 
 def _print_demo(result: DemoResult, settings: AuthoritySettings) -> None:
+    from smartlic.authority.demo import DEMO_PASSWORD, DEMO_USER
+
     url = f"http://{settings.host}:{settings.port}"
     pool = f"{url}/api/v1/accounts/{result.domain}/virtual-accounts/DEFAULT/licenses"
     verb = "Seeded" if result.created_anything else "Already seeded:"
@@ -202,12 +228,18 @@ def _print_demo(result: DemoResult, settings: AuthoritySettings) -> None:
         f"{verb} smart account {result.name!r} ({result.domain}), virtual accounts "
         + ", ".join(result.virtual_accounts),
         "",
+        f"Portal:  {url}/portal   (user {DEMO_USER}, password {DEMO_PASSWORD})",
+        f"API:     {url}/docs",
+        "",
         f"Registration token (DEFAULT, expires {result.token_expires[:10]}):",
         f"  {result.token_text}",
         "Admin API key:",
         f"  {result.api_key}",
         "",
-        "Try the API (docs at " + url + "/docs):",
+        "While the server runs, open another terminal and paste this line first",
+        "(it puts smartlic on the PATH" + (" and shares the lab clock):" if _lab() else "):"),
+        f"  {second_terminal_line()}",
+        "then try:",
         f'  curl -H "Authorization: Bearer {result.api_key}" {pool}',
         "A simulated device in classic Smart Licensing, registered with the token:",
         f"  smartlic device --state var/devices/r1 --mode classic --authority {url} \\",
@@ -220,10 +252,33 @@ def _print_demo(result: DemoResult, settings: AuthoritySettings) -> None:
         '    -c "cpf enable" -c end \\',
         f'    -c "license smart trust idtoken {result.token_text} local" \\',
         '    -c "license smart sync local" -c "show license status"',
-        "",
-        f"(kept in {settings.demo_file}, mode 0600; re-running prints the same)",
     ]
+    if _lab():
+        lines += [
+            "Thirty days later, for the authority and both devices at once:",
+            "  smartlic lab advance 30d",
+            '  smartlic device --state var/devices/r1 -c "show license status"',
+        ]
+    lines += ["", f"(kept in {settings.demo_file}, mode 0600; re-running prints the same)"]
     typer.echo("\n".join(lines))
+
+
+def _lab() -> str | None:
+    from smartlic.clock import LAB_CLOCK_ENV
+
+    return os.environ.get(LAB_CLOCK_ENV) or None
+
+
+def second_terminal_line() -> str:
+    """One line for a new terminal: this directory, this venv's ``smartlic`` first on the PATH
+    and, when this process follows a lab clock, the same clock file (docs/lab-mode.md)."""
+    from smartlic.clock import LAB_CLOCK_ENV
+
+    bin_dir = Path(sys.executable).parent  # the venv's bin, unresolved: where smartlic lives
+    exports = [f'PATH={shlex.quote(str(bin_dir))}:"$PATH"']
+    if lab := _lab():
+        exports.append(f"{LAB_CLOCK_ENV}={shlex.quote(str(Path(lab).resolve()))}")
+    return f"cd {shlex.quote(str(Path.cwd()))} && export " + " ".join(exports)
 
 
 @db_app.command("upgrade")

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
+from fastapi.responses import RedirectResponse
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.staticfiles import StaticFiles
 
@@ -33,11 +34,20 @@ def not_found(path: str, user: auth.OptionalUserDep) -> None:
     raise NotFound(f"there is no portal page at /portal/{path}")
 
 
+_root = APIRouter(include_in_schema=False)
+
+
+@_root.get("/")
+def root() -> RedirectResponse:
+    """The server's address leads a person to the portal (its login page when signed out)."""
+    return RedirectResponse(PORTAL, status_code=303)
+
+
 def install_portal(app: FastAPI, settings: AuthoritySettings) -> None:
-    """Mount the portal's pages, static files and session cookie on ``app``."""
+    """Mount the portal's pages, static files and session cookie on ``app``; ``/`` leads there."""
     static = Path(__file__).parent / "static"
     app.mount(PORTAL + "/static", StaticFiles(directory=static), name="portal-static")
-    for router in (auth.router, views.router, views_tokens.router, views_reports.router):
+    for router in (_root, auth.router, views.router, views_tokens.router, views_reports.router):
         app.include_router(router)
     app.include_router(_fallback)  # last: only addresses no page claimed
     app.add_middleware(
