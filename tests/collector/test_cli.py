@@ -60,3 +60,13 @@ def test_forget_trust_of_an_unknown_device(env: dict[str, str]) -> None:
     assert "Error [not-found]" in run(env, "forget-trust", "P", "S", code=1)
     run(env, "add-device", "P", "S")
     assert "forgot the trust key of P:S" in run(env, "forget-trust", "P", "S")
+
+
+@pytest.mark.parametrize("command", [["status"], ["devices"], ["preferences"], ["serve"]])
+def test_commands_before_init_say_so_and_create_nothing(
+    env: dict[str, str], command: list[str]
+) -> None:
+    out = run(env, *command, code=1)
+    assert "Error [not-initialised]: the collector is not initialised in" in out
+    assert "smartlic collector init" in out
+    assert not Path(env["SMARTLIC_COLLECTOR_DATA_DIR"]).exists()

@@ -30,7 +30,7 @@ def run(env: dict[str, str], *args: str, code: int = 0) -> str:
 
 
 def test_satellite_cli(world: World, env: dict[str, str], tmp_path: Path) -> None:
-    assert "Error [not-found]" in run(env, "satellite", "init", code=1)  # no account yet
+    assert "Error [not-initialised]" in run(env, "satellite", "init", code=1)  # no account yet
     run(env, "init", "--smart-account", DOMAIN, "--virtual-account", "Prod",
         "--authority-url", world.live.url, "--api-key", world.collector_key)  # fmt: skip
     assert "satellite ready" in run(env, "satellite", "init")

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from smartlic.authority.cli import cli_errors, print_table, when
-from smartlic.errors import InvalidInput
+from smartlic.errors import InvalidInput, Unavailable
 
 __all__ = ["collector_app"]
 
@@ -33,21 +33,55 @@ def settings() -> Any:
 
 
 @contextmanager
-def open_services() -> Iterator[Any]:
+def open_services(*, initialising: bool = False) -> Iterator[Any]:
+    """The collector's services on its store; only ``init`` may create a store that is not
+    there yet (any other command says the collector is not initialised, and creates nothing)."""
     from smartlic.clock import clock_from_env
     from smartlic.collector.app import build
 
-    engine, services = build(settings(), clock_from_env())
+    cfg = settings()
+    if not initialising:
+        _require_initialised(cfg)
+    engine, services = build(cfg, clock_from_env())
     try:
+        if not initialising:
+            _require_account(services, cfg)
         yield services
     finally:
         engine.dispose()
 
 
-def change_prefs(**changes: Any) -> dict[str, Any]:
+def _not_initialised(cfg: Any) -> Unavailable:
+    return Unavailable(
+        f"the collector is not initialised in {cfg.data_dir}: run `smartlic collector init`"
+        " there first, or point SMARTLIC_COLLECTOR_DATA_DIR at its data directory",
+        code="not-initialised",
+    )
+
+
+def _require_initialised(cfg: Any) -> None:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(cfg.database)
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        raise _not_initialised(cfg)
+
+
+def _require_account(services: Any, cfg: Any) -> None:
+    from smartlic.collector.prefs import load
+
+    with services.status.transaction() as s:
+        if load(s).smart_account is None:
+            raise _not_initialised(cfg)
+
+
+def change_prefs(*, initialising: bool = False, **changes: Any) -> dict[str, Any]:
     from smartlic.collector.prefs import load, save
 
-    with open_services() as services, services.status.transaction() as s:
+    with (
+        open_services(initialising=initialising) as services,
+        services.status.transaction() as s,
+    ):
         prefs = load(s)
         prefs.update(changes)
         save(s, prefs)
@@ -72,6 +106,7 @@ def init(
     if not offline and not (authority_url and api_key):
         raise InvalidInput("give --authority-url and --api-key, or --offline")
     values = change_prefs(
+        initialising=True,
         smart_account=smart_account,
         virtual_account=virtual_account,
         authority_url=authority_url,
@@ -110,6 +145,8 @@ def serve() -> None:
     from smartlic.collector.app import serve as run
 
     conf = settings()
+    with open_services():  # refuses, creating nothing, when `init` has not run
+        pass
     typer.echo(
         f"collector: devices -> http://{conf.host}:{conf.pi_port}/cslu/v1/pi, "
         f"API -> http://{conf.host}:{conf.api_port}/docs"
