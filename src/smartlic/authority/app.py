@@ -24,9 +24,13 @@ from smartlic.authority.api.problems import install_problem_handlers
 from smartlic.authority.api.routes import ROUTERS
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services import Services, build_services
+from smartlic.authority.services.figures import StateFigures
 from smartlic.authority.settings import AuthoritySettings
 from smartlic.authority.web import install_portal
 from smartlic.clock import Clock, clock_from_env
+from smartlic.storage.migrate import alembic_config
+from smartlic.web.health import Readiness, install_health
+from smartlic.web.metrics import install_metrics
 
 __all__ = ["app_from_env", "build_from_settings", "create_app"]
 
@@ -84,6 +88,9 @@ def create_app(
     app.add_middleware(RequestIdMiddleware)
     for router in ROUTERS:
         app.include_router(router)
+    db = services.engine
+    install_health(app, Readiness.of(db, alembic_config(settings.database)), liveness=False)
+    install_metrics(app, server="authority", probe=StateFigures(db).samples)
     install_portal(app, settings)  # the web portal under /portal (docs/portal.md)
     return app
 

@@ -177,16 +177,36 @@ def serve(
 
     settings = settings_from_env()
     require_initialised(settings)
+    from smartlic.web.logs import log_config
+
     bind_host, bind_port = host or settings.host, settings.port if port is None else port
     require_free_port(bind_host, bind_port)
+    n_workers = workers or settings.workers
+    if n_workers > 1:
+        share_metrics_between_workers(settings.data_dir / "metrics")
     uvicorn.run(
         "smartlic.authority.app:app_from_env",
         factory=True,
         host=bind_host,
         port=bind_port,
-        workers=workers or settings.workers,
+        workers=n_workers,
         log_level=settings.log_level,
+        log_config=log_config(settings.log_format),
     )
+
+
+def share_metrics_between_workers(directory: Path) -> None:
+    """Workers count requests in files under ``directory`` (emptied now: figures start at zero
+    with the server), so ``/metrics`` from any worker shows them all (docs/deploy.md)."""
+    import shutil
+
+    from smartlic.web.metrics import MULTIPROC_ENV
+
+    if MULTIPROC_ENV in os.environ:
+        return  # the operator chose the place
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ[MULTIPROC_ENV] = str(directory)
 
 
 def require_free_port(host: str, port: int) -> None:

@@ -22,6 +22,7 @@ __all__ = ["ENV_PREFIX", "AuthoritySettings"]
 
 ENV_PREFIX = "SMARTLIC_AUTHORITY_"
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
+LogFormat = Literal["text", "json"]
 
 
 class AuthoritySettings(BaseSettings):
@@ -53,6 +54,11 @@ class AuthoritySettings(BaseSettings):
         default=1, ge=1, le=64, description="Number of uvicorn worker processes for `serve`."
     )
     log_level: LogLevel = Field(default="info", description="Log level of the server.")
+    log_format: LogFormat = Field(
+        default="text",
+        description="`text` (uvicorn's lines) or `json` (one JSON object per line: time, level, "
+        "logger, message) for log shippers.",
+    )
     replay_window_s: float = Field(
         default=300.0,
         gt=0,

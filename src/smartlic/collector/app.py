@@ -21,7 +21,10 @@ from smartlic.clock import Clock, clock_from_env
 from smartlic.collector.api import pi, rest
 from smartlic.collector.services import CollectorServices, build_services
 from smartlic.collector.settings import CollectorSettings
-from smartlic.collector.store import open_store
+from smartlic.collector.store import VERSION_TABLE, alembic_config, open_store
+from smartlic.web.health import Readiness, install_health
+from smartlic.web.logs import log_config
+from smartlic.web.metrics import Metrics, Sample
 
 if TYPE_CHECKING:
     import uvicorn
@@ -59,7 +62,35 @@ def create_apps(
     api_app = _app("smartlic collector", "The collector's REST API (CSLU port 8180).", services)
     api_app.include_router(rest.router)
     _mount_satellite(pi_app, settings, services)
+    _install_operations(settings, services, pi_app, api_app)
     return pi_app, api_app
+
+
+def _install_operations(
+    settings: CollectorSettings, services: CollectorServices, pi_app: FastAPI, api_app: FastAPI
+) -> None:
+    """``/healthz``, ``/readyz`` and ``/metrics`` on the REST API port (like ``/health``, without
+    the token: they tell counts, never a device or a report), requests counted on both ports."""
+    status = services.status
+    readiness = Readiness.of(status.engine, alembic_config(settings.database), VERSION_TABLE)
+    install_health(api_app, readiness)
+    metrics = Metrics(server="collector", probe=lambda: _queue_figures(services))
+    metrics.instrument(pi_app, "collector-pi")
+    metrics.instrument(api_app, "collector-api")
+    metrics.mount(api_app)
+
+
+def _queue_figures(services: CollectorServices) -> list[Sample]:
+    totals = services.status.totals()
+    return [
+        Sample("collector_devices", "Devices known to the collector", totals.devices),
+        *(
+            Sample("collector_reports", "Usage reports by state", getattr(totals, state),
+                   {"state": state})
+            for state in ("not_uploaded", "awaiting_ack", "acknowledged", "rejected")
+        ),
+        Sample("collector_upstream_tasks", "Polls awaiting the authority", totals.upstream_tasks),
+    ]  # fmt: skip
 
 
 def _mount_satellite(
@@ -85,7 +116,13 @@ def serve(settings: CollectorSettings, clock: Clock | None = None) -> None:
     runner = Runner(services, settings)
     servers = [
         uvicorn.Server(
-            uvicorn.Config(app, host=settings.host, port=port, log_level=settings.log_level)
+            uvicorn.Config(
+                app,
+                host=settings.host,
+                port=port,
+                log_level=settings.log_level,
+                log_config=log_config(settings.log_format),
+            )
         )
         for app, port in ((pi_app, settings.pi_port), (api_app, settings.api_port))
     ]

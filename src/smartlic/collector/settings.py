@@ -25,6 +25,7 @@ __all__ = ["ENV_PREFIX", "CollectorSettings"]
 
 ENV_PREFIX = "SMARTLIC_COLLECTOR_"
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
+LogFormat = Literal["text", "json"]
 
 
 class CollectorSettings(BaseSettings):
@@ -85,6 +86,11 @@ class CollectorSettings(BaseSettings):
         description="`poll_interval` the collector tells devices in its OK_POLL answers.",
     )
     log_level: LogLevel = Field(default="info", description="Log level of the servers.")
+    log_format: LogFormat = Field(
+        default="text",
+        description="`text` (uvicorn's lines) or `json` (one JSON object per line: time, level, "
+        "logger, message) for log shippers.",
+    )
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> CollectorSettings:

@@ -47,6 +47,7 @@ class Services:
     authorizations: SqlAuthorizationService
     policies: SqlPoliciesService
     users: SqlUsersService
+    engine: Engine  # the one all of them share (readiness and state figures read it)
 
 
 def build_services(
@@ -76,4 +77,5 @@ def build_services(
         ),
         policies=SqlPoliciesService(engine, clock),
         users=SqlUsersService(engine, clock),
+        engine=engine,
     )

@@ -1,0 +1,1 @@
+"""What the authority's and the collector's HTTP servers share: health, readiness, metrics."""

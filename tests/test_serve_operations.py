@@ -1,0 +1,61 @@
+"""``smartlic authority serve`` as operators run it: several workers, JSON logs, one /metrics."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.authority.api.test_operations import samples
+from tests.test_cli import _free_port
+
+
+def test_two_workers_json_logs_and_metrics_summed_over_workers(tmp_path: Path) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SMARTLIC_")},
+        "SMARTLIC_AUTHORITY_DATA_DIR": str(tmp_path / "authority"),
+        "SMARTLIC_AUTHORITY_LOG_FORMAT": "json",
+        "PROMETHEUS_MULTIPROC_DIR": "",
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR")
+    smartlic = [sys.executable, "-m", "smartlic", "authority"]
+    subprocess.run([*smartlic, "init"], env=env, check=True, capture_output=True)
+    port = _free_port()
+    log_path = tmp_path / "serve.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [*smartlic, "serve", "--port", str(port), "--workers", "2"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, "the server exited"
+            try:
+                if httpx.get(f"{url}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        for _ in range(20):  # new connections: the two workers share them
+            assert httpx.get(f"{url}/api/v1/accounts").status_code == 401
+        got = samples(httpx.get(f"{url}/metrics").text)
+        labels = {"app": "authority", "method": "GET", "route": "/api/v1/accounts",
+                  "status": "401"}  # fmt: skip
+        assert got[("smartlic_http_requests_total", frozenset(labels.items()))] == 20
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    lines = [line for line in log_path.read_text().splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every line is one JSON object
+    assert {"time", "level", "logger", "message"} <= set(records[0])
+    assert any("GET /api/v1/accounts" in r["message"] for r in records)
+    assert (tmp_path / "authority/metrics").is_dir()
