@@ -1,4 +1,5 @@
-"""``smartlic lab``: move the shared lab clock of every smartlic process forward.
+"""``smartlic lab``: move the shared lab clock of every smartlic process forward; ``smartlic lab
+fleet up|down`` serves a fleet of devices over SSH (``lab_fleet.py``).
 
 Processes started with ``SMARTLIC_LAB_CLOCK=<file>`` (authority, collector, devices) read "now"
 as real time plus the offset kept in that file (``smartlic.clock.LabClock``); these commands
@@ -21,15 +22,17 @@ from typing import Annotated
 import typer
 
 from smartlic.clock import LAB_CLOCK_ENV, LabClock, parse_duration
+from smartlic.lab_fleet import fleet_app
 
 __all__ = ["DEFAULT_FILE", "lab_app"]
 
 DEFAULT_FILE = Path("var/lab-clock.json")
 
 lab_app = typer.Typer(
-    help="The shared lab clock: watch 30-, 90- and 365-day behaviour in seconds.",
+    help="The shared lab clock (30-, 90- and 365-day behaviour in seconds) and device fleets.",
     no_args_is_help=True,
 )
+lab_app.add_typer(fleet_app, name="fleet")
 
 ClockFile = Annotated[
     Path,

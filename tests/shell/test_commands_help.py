@@ -10,7 +10,10 @@ def words(text: str) -> list[str]:
 
 
 def test_exec_top_level(console: Console) -> None:
-    assert words(console("?")) == ["configure", "exit", "lab", "license", "logout", "show"]
+    assert words(console("?")) == [
+        *("configure", "disable", "enable", "exit", "lab", "license", "logout", "show"),
+        "terminal",
+    ]
 
 
 def test_exec_license_smart(console: Console) -> None:
@@ -53,7 +56,16 @@ def test_show_license_and_modifiers(console: Console) -> None:
 
 def test_config_mode_choices_come_from_the_profile(console: Console) -> None:
     console("configure terminal")
-    assert words(console("?")) == ["do", "end", "exit", "hostname", "license", "no"]
+    assert words(console("?")) == [
+        "do",
+        "end",
+        "exit",
+        "hostname",
+        "license",
+        "line",
+        "logging",
+        "no",
+    ]
     assert words(console("license ?")) == ["boot", "feature", "smart"]
     assert words(console("license boot level ?")) == [
         "advancedmetroipaccess",

@@ -6,6 +6,7 @@
     smartlic device --state ./r1            # interactive: r1#
     smartlic device --state ./gw --profile ixm --yes -c "configure terminal" \
         -c "common-packet-forwarder profile" -c "cpf enable" -c end
+    smartlic device serve --state ./r1 --ssh-port 2201   # over SSH, until stopped (ssh.py)
 
 ``--profile`` picks the product at the first start (``asr903``, the first reference
 document's router, or ``ixm``, the second document's LoRaWAN gateway); ``--mode`` the
@@ -182,9 +183,12 @@ def _write(text: str) -> None:
     sys.stdout.flush()
 
 
-@app.command()
+@app.callback(invoke_without_command=True)
 def device(
-    state: Annotated[Path, typer.Option("--state", help="The device's state directory.")],
+    ctx: typer.Context,
+    state: Annotated[
+        Path | None, typer.Option("--state", help="The device's state directory.")
+    ] = None,
     hostname: Annotated[str | None, typer.Option(help="Set the hostname (saved).")] = None,
     pid: Annotated[str | None, typer.Option(help="Product ID of the UDI (first start).")] = None,
     sn: Annotated[str | None, typer.Option(help="Serial number of the UDI (first start).")] = None,
@@ -214,6 +218,10 @@ def device(
     Runs the -c commands, else the lines of stdin when it is not a terminal, else prompts.
     Exits 1 when a command failed (unknown input, a refused operation).
     """
+    if ctx.invoked_subcommand is not None:
+        return
+    if state is None:
+        raise typer.BadParameter("Missing option '--state'.")
     try:
         dev = open_device(
             state,
@@ -239,3 +247,65 @@ def device(
         dev.close()
     if failures:
         raise typer.Exit(code=1)
+
+
+@app.command()
+def serve(
+    state: Annotated[Path, typer.Option("--state", help="The device's state directory.")],
+    ssh_port: Annotated[int, typer.Option(min=1, max=65535, help="SSH port to listen on.")],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    username: Annotated[str, typer.Option(help="Login name.")] = "admin",
+    password: Annotated[
+        str | None,
+        typer.Option(envvar="SMARTLIC_SSH_PASSWORD", help="Login password (default: made up)."),
+    ] = None,
+    enable_secret: Annotated[
+        str | None,
+        typer.Option(envvar="SMARTLIC_SSH_ENABLE_SECRET", help="Enable secret (default: made up)."),
+    ] = None,
+    authorized_keys: Annotated[
+        Path | None, typer.Option(help="OpenSSH authorized_keys file: key login too.")
+    ] = None,
+    hostname: Annotated[str | None, typer.Option(help="Set the hostname (saved).")] = None,
+    profile: Annotated[
+        str | None, typer.Option(help="Product at the first start: asr903 (default) or ixm.")
+    ] = None,
+    mode: Annotated[
+        str | None, typer.Option(help="Licensing mode: classic or policy (saved).")
+    ] = None,
+    authority: Annotated[
+        str | None, typer.Option(help="Authority URL: sets transport smart and its URL.")
+    ] = None,
+) -> None:
+    """Serve the device over SSH until stopped (Ctrl-C or SIGTERM).
+
+    Login with the username and password (or a key of --authorized-keys); the session starts
+    in user EXEC (Device>) and enable asks for the enable secret. Credentials not given are
+    made up and printed.
+    """
+    # asyncssh and the server load only for this command (smartlic device -c stays fast).
+    import asyncio
+
+    from smartlic.agent.shell.ssh import Credentials, ServedDevice, serve_until_stopped
+
+    try:
+        dev = open_device(state, hostname=hostname, profile=profile, mode=mode,
+                          authority=authority)  # fmt: skip
+    except InvalidInput as exc:
+        raise typer.BadParameter(exc.detail) from exc
+    keys = authorized_keys.read_text() if authorized_keys else None
+    creds = Credentials.generate(username, password, enable_secret, keys)
+    served = ServedDevice.open(dev, state, creds)
+
+    def ready() -> None:
+        typer.echo(f"{dev.config.hostname} listening on {host} port {ssh_port} (ssh "
+                   f"-p {ssh_port} {creds.username}@{host})")  # fmt: skip
+        if password is None:
+            typer.echo(f"password       {creds.password}")
+        if enable_secret is None:
+            typer.echo(f"enable secret  {creds.enable_secret}")
+
+    try:
+        asyncio.run(serve_until_stopped([(served, ssh_port)], host, ready))
+    finally:
+        dev.close()

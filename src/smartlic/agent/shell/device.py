@@ -60,6 +60,7 @@ class Device:
         self._store = store
         self._factory = manager_factory
         self.manager = manager_factory(config)
+        self.started = clock.now()  # "uptime is" in show version
         self._handles: dict[str, list[Handle]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------

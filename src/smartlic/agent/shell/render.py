@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from smartlic.agent._status import Status
-from smartlic.agent.shell import views, views_policy, views_reports
+from smartlic.agent.shell import version, views, views_policy, views_reports
 from smartlic.agent.shell.fmt import ios_clock
 from smartlic.agent.shell.replies import (
     Ambiguous,
@@ -35,6 +35,7 @@ from smartlic.agent.shell.replies import (
     Reply,
     RumDetailView,
     RunningConfig,
+    VersionView,
 )
 
 __all__ = ["lines_of", "render"]
@@ -115,6 +116,8 @@ def lines_of(reply: Reply, *, caret_offset: int = 0) -> list[str]:
             return [ios_clock(now)]
         case RunningConfig():
             return _running_config(reply)
+        case VersionView():
+            return version.show_version(reply)
         case Notice(lines=lines):
             return list(lines)
         case Help():

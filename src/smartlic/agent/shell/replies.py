@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from smartlic.agent._policy_status import RumReportStatus
@@ -28,6 +28,7 @@ __all__ = [
     "Reply",
     "RumDetailView",
     "RunningConfig",
+    "VersionView",
 ]
 
 LicenseViewName = Literal[
@@ -78,11 +79,23 @@ class Confirm:
     lines: tuple[str, ...]
     question: str
     answer: Callable[[str], Reply]
+    secret: bool = False  # a password: not echoed, never answered by ``assume_yes``
 
 
 @dataclass(frozen=True)
 class ClockView:
     now: datetime
+
+
+@dataclass(frozen=True)
+class VersionView:
+    """``show version``: what identifies the platform to automation tools."""
+
+    hostname: str
+    pid: str
+    serial: str
+    version: str
+    uptime: timedelta
 
 
 @dataclass(frozen=True)
@@ -136,6 +149,7 @@ Reply = (
     | Confirm
     | ClockView
     | RunningConfig
+    | VersionView
     | Notice
     | CommandFailed
     | InvalidInput

@@ -7,6 +7,11 @@ do. Modes follow IOS: ``Device#`` (exec) and ``Device(config)#`` after
 ``common-packet-forwarder profile`` enters ``Gateway(config-cpf-profile)#``, where global
 configuration commands still work (and leave the sub-mode, as on IOS).
 
+A session over SSH starts in user EXEC (``Device>``, ``privileged=False``): ``show`` commands
+other than ``show running-config`` work there, ``enable`` asks for the enable secret
+(``enable_secret``, a check) and moves to privileged EXEC. ``terminal length``/``width`` are
+kept on the session (``length``, ``width``) for the terminal that pages the output.
+
 A handler may ask a question (``Confirm``, e.g. ``cpf enable``'s agreement): the question
 becomes the prompt and the next line is the answer; with ``assume_yes`` it is answered ``y``.
 """
@@ -31,13 +36,23 @@ from smartlic.agent.shell.replies import (
 )
 from smartlic.errors import SmartlicError
 
-__all__ = ["CONFIG", "CPF", "CTRL_Z", "EXEC", "Outcome", "Session"]
+__all__ = ["CONFIG", "CONFIG_LINE", "CPF", "CTRL_Z", "EXEC", "USER", "Outcome", "Session"]
 
+USER = "user"
 EXEC = "exec"
 CONFIG = "config"
 CPF = "config-cpf-profile"
+CONFIG_LINE = "config-line"
 CTRL_Z = "\x1a"
-_SUFFIX = {EXEC: "#", CONFIG: "(config)#", CPF: "(config-cpf-profile)#"}
+_SUFFIX = {
+    USER: ">",
+    EXEC: "#",
+    CONFIG: "(config)#",
+    CPF: "(config-cpf-profile)#",
+    CONFIG_LINE: "(config-line)#",
+}
+# Exec commands user EXEC may not run (privilege level 15 on IOS).
+_PRIVILEGED = ("show running-config",)
 
 
 @dataclass(frozen=True)
@@ -62,10 +77,14 @@ class Session:
         *,
         echo: bool = False,
         assume_yes: bool = False,
+        privileged: bool = True,
+        enable_secret: Callable[[str], bool] | None = None,
     ) -> None:
         self.device = device
         self.registry = registry
-        self.mode = EXEC
+        self.mode = EXEC if privileged else USER
+        self.enable_secret = enable_secret  # None: enable needs no secret
+        self.length, self.width = 24, 80  # terminal length / width (IOS defaults)
         self.closed = False
         self.echo = echo  # the prompt and command precede the caret line (interactive/transcript)
         self.assume_yes = assume_yes
@@ -93,8 +112,13 @@ class Session:
         assert confirm is not None
         # Echoed, the question was the prompt; otherwise print it with the answer, so the
         # output reads as on the device ("Do you agree the above statement? [y/n]y").
-        head = "" if self.echo else f"{confirm.question}{answer}\n"
-        outcome = _outcome(self._call(lambda: confirm.answer(answer)), 0)
+        shown = "" if confirm.secret else answer
+        head = "" if self.echo else f"{confirm.question}{shown}\n"
+        reply = self._call(lambda: confirm.answer(answer))
+        if isinstance(reply, Confirm):  # asked again (a wrong enable secret)
+            self.pending = reply
+            return Outcome(head)
+        outcome = _outcome(reply, 0)
         return Outcome(head + outcome.text, outcome.failed)
 
     def run(self, mode: str, line: str, caret_offset: int = 0) -> Outcome:
@@ -122,7 +146,9 @@ class Session:
         """Parse in ``mode``; a configuration sub-mode falls back to global configuration
         commands, which leave the sub-mode (IOS)."""
         parsed = self.registry.parse(mode, line)
-        if mode in (EXEC, CONFIG) or not isinstance(parsed, InvalidInput | Incomplete):
+        if mode == USER and isinstance(parsed, InvalidInput | Incomplete):
+            return self._user_exec(line, parsed)
+        if mode in (USER, EXEC, CONFIG) or not isinstance(parsed, InvalidInput | Incomplete):
             return parsed
         fallback = self.registry.parse(CONFIG, line)
         if isinstance(fallback, Parsed):
@@ -130,10 +156,20 @@ class Session:
             return fallback
         return parsed
 
+    def _user_exec(self, line: str, refused: Reply) -> Parsed[Session] | Reply:
+        """User EXEC also runs the exec ``show`` commands, except the privileged ones."""
+        parsed = self.registry.parse(EXEC, line)
+        if not isinstance(parsed, Parsed):
+            return refused
+        path = parsed.command.path
+        if path.startswith("show ") and not path.startswith(_PRIVILEGED):
+            return parsed
+        return refused
+
     def _ask(self, confirm: Confirm) -> Outcome:
         text = "".join(f"{line}\n" for line in confirm.lines)
         self.pending = confirm
-        if not self.assume_yes:
+        if not self.assume_yes or confirm.secret:
             return Outcome(text)
         answered = self._answer("y")
         head = f"{confirm.question}y\n" if self.echo else ""

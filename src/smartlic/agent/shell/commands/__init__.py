@@ -17,6 +17,7 @@ from smartlic.agent.shell.commands import (
     policy_config,
     policy_exec,
     show,
+    terminal,
 )
 from smartlic.agent.shell.registry import Registry
 from smartlic.domain.products import DEFAULT_PROFILE, ProductProfile
@@ -37,13 +38,16 @@ def build_registry(profile: ProductProfile = DEFAULT_PROFILE) -> Registry[Sessio
     configure.register(registry, profile)
     policy_config.register(registry)
     gateway.register(registry, profile)
+    terminal.register(registry)
     return registry
 
 
 _PROMPTS = {
+    "user": "Device>",
     "exec": "Device#",
     "config": "Device(config)#",
     "config-cpf-profile": "Gateway(config-cpf-profile)#",
+    "config-line": "Device(config-line)#",
 }
 
 
@@ -51,7 +55,7 @@ def command_reference(registry: Registry[Session] | None = None) -> list[str]:
     """One Markdown table row per command, for the docs: ``| prompt | command | help |``."""
     registry = registry or build_registry()
     rows = ["| Mode | Command | Help |", "|---|---|---|"]
-    for mode in ("exec", "config", "config-cpf-profile"):
+    for mode in _PROMPTS:
         for command in registry.commands(mode):
             path = command.path.replace("{", "<").replace("}", ">")
             rows.append(f"| `{_PROMPTS[mode]}` | `{path}` | {command.help} |")

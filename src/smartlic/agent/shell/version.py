@@ -1,0 +1,66 @@
+"""``show version`` in IOS XE's format, as much of it as automation tools read.
+
+netmiko and scrapli identify the platform by the prompt; unicon runs ``show version`` when it
+connects and ``show version | include operating mode`` (no output: an autonomous device);
+Genie's ``ShowVersion`` parser reads the version, uptime, image, PID and serial lines.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from smartlic.agent.shell.replies import VersionView
+
+__all__ = ["show_version", "uptime_text"]
+
+
+def uptime_text(uptime: timedelta) -> str:
+    """``1 week, 2 days, 3 hours, 4 minutes``, IOS style (zero units left out)."""
+    minutes = int(uptime.total_seconds()) // 60
+    parts = []
+    for unit, size in (("year", 525600), ("week", 10080), ("day", 1440), ("hour", 60)):
+        count, minutes = divmod(minutes, size)
+        if count:
+            parts.append(f"{count} {unit}{'s' if count != 1 else ''}")
+    parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
+    return ", ".join(parts)
+
+
+def _pad(part: str) -> str:
+    digits = len(part) - len(part.lstrip("0123456789"))
+    return part.zfill(len(part) + max(0, 2 - digits))
+
+
+def show_version(reply: VersionView) -> list[str]:
+    # 17.9.4a -> 17.09.04a (the XE line pads each number to two digits)
+    dotted = ".".join(_pad(part) for part in reply.version.split("."))
+    family = reply.pid.replace("-", "")
+    return [
+        f"Cisco IOS XE Software, Version {dotted}",
+        f"Cisco IOS Software [Cupertino], {family} Software (X86_64_LINUX_IOSD-UNIVERSALK9-M), "
+        f"Version {reply.version}, RELEASE SOFTWARE (fc3)",
+        "Technical Support: http://www.cisco.com/techsupport",
+        "Copyright (c) 1986-2023 by Cisco Systems, Inc.",
+        "Compiled Fri 20-Oct-23 10:44 by mcpre",
+        "",
+        "",
+        "ROM: IOS-XE ROMMON",
+        "",
+        f"{reply.hostname} uptime is {uptime_text(reply.uptime)}",
+        f"Uptime for this control processor is {uptime_text(reply.uptime)}",
+        "System returned to ROM by reload",
+        'System image file is "bootflash:packages.conf"',
+        "Last reload reason: Reload Command",
+        "",
+        "",
+        f"cisco {reply.pid} (smartlic) processor with 1887103K/6147K bytes of memory.",
+        f"Processor board ID {reply.serial}",
+        "Router operating mode: Autonomous",
+        "1 Virtual Ethernet interface",
+        "3 Gigabit Ethernet interfaces",
+        "32768K bytes of non-volatile configuration memory.",
+        "3964328K bytes of physical memory.",
+        "",
+        "Configuration register is 0x2102",
+        "",
+    ]
