@@ -72,9 +72,7 @@ def test_password_login_then_enable_over_a_pty(served: ServedDevice) -> None:
 
 
 @pytest.mark.parametrize("username,password", [("admin", "wrong"), ("root", CREDS.password)])
-def test_wrong_credentials_are_refused(
-    served: ServedDevice, username: str, password: str
-) -> None:
+def test_wrong_credentials_are_refused(served: ServedDevice, username: str, password: str) -> None:
     async def scenario(port: int) -> None:
         async with connect(port, username=username, password=password):
             pass  # pragma: no cover - refused before

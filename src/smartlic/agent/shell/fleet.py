@@ -110,7 +110,10 @@ def _q(value: str | int) -> str:
 
 
 def testbed_yaml(members: list[Member], host: str, creds: Credentials) -> str:
-    """A pyATS/unicon testbed: ``os: iosxe``, enable secret and SSH port per device."""
+    """A pyATS/unicon testbed: ``os: iosxe``, enable secret and SSH port per device.
+
+    unicon waits 10 s after a disconnect by default (for a console server's line to clear);
+    a simulated device has none, so the waits are 0."""
     lines = [
         "testbed:",
         "  name: smartlic-fleet",
@@ -133,6 +136,9 @@ def testbed_yaml(members: list[Member], host: str, creds: Credentials) -> str:
             f"        ip: {_q(host)}",
             f"        port: {m.port}",
             "        ssh_options: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+            "        settings:",
+            "          GRACEFUL_DISCONNECT_WAIT_SEC: 0",
+            "          POST_DISCONNECT_WAIT_SEC: 0",
         ]
     return "\n".join(lines) + "\n"
 
