@@ -5,8 +5,9 @@ Device ``i`` (1-based) is ``r<i>``: state in ``<state-root>/r<i>``, SSH on ``fir
 profile ``profiles[(i - 1) % len(profiles)]``. Enrolment, when asked, runs the commands an
 engineer would type, through the device's own shell session:
 
-* ``authority`` + ``token``: transport smart to the authority, then ``license smart register
-  idtoken <token>`` (classic) or ``license smart trust idtoken <token> local`` (policy);
+* ``authority`` + ``token``: transport smart to the authority, then ``license smart enable``
+  and ``license smart register idtoken <token>`` (classic) or ``license smart trust idtoken
+  <token> local`` (policy);
 * ``collector``: ``license smart transport cslu`` and ``license smart url cslu <url>``.
 
 The written files hold the credentials (a pyATS testbed holds passwords too): they are
@@ -30,6 +31,7 @@ from pathlib import Path
 from smartlic.agent.shell.cli import open_device
 from smartlic.agent.shell.session import Session
 from smartlic.agent.shell.ssh import Credentials, ServedDevice, serve_until_stopped
+from smartlic.clock import Clock
 
 __all__ = [
     "INVENTORY_FILE",
@@ -88,7 +90,8 @@ def enrolment_lines(enrolment: Enrolment, policy_mode: bool) -> list[str]:
     if enrolment.authority and enrolment.token:
         if policy_mode:
             return [f"license smart trust idtoken {enrolment.token} local"]
-        return [f"license smart register idtoken {enrolment.token}"]
+        enable = ["configure terminal", "license smart enable", "end"]
+        return [*enable, f"license smart register idtoken {enrolment.token}"]
     return []
 
 
@@ -222,11 +225,15 @@ def write_files(
 # -- the serving process ---------------------------------------------------------------------
 
 
-def open_member(member: Member, creds: Credentials, authority: str | None, mode: str | None
-                ) -> ServedDevice:  # fmt: skip
-    device = open_device(
-        member.state, hostname=member.name, profile=member.profile, mode=mode, authority=authority
-    )
+def open_member(
+    member: Member,
+    creds: Credentials,
+    authority: str | None,
+    mode: str | None,
+    clock: Clock | None = None,
+) -> ServedDevice:
+    device = open_device(member.state, hostname=member.name, profile=member.profile, mode=mode,
+                         authority=authority, clock=clock)  # fmt: skip
     return ServedDevice.open(device, member.state, creds)
 
 
@@ -238,14 +245,17 @@ async def run(
     enrolment: Enrolment,
     mode: str | None = None,
     stop: asyncio.Event | None = None,
+    clock: Clock | None = None,
 ) -> None:
-    """Open, enrol and serve every member until stopped; the files are written once every
-    port listens (``fleet.json`` last: its presence means ready)."""
+    """Open, enrol and serve every member until stopped (SIGTERM/SIGINT, or ``stop``); the
+    files are written once every port listens (``fleet.json`` last: its presence means ready).
+    ``clock``: the devices' clock (default: each device's lab clock)."""
     served: list[tuple[ServedDevice, int]] = []
     failures: list[str] = []
     try:
         for member in members:
-            one = await asyncio.to_thread(open_member, member, creds, enrolment.authority, mode)
+            opening = partial(open_member, member, creds, enrolment.authority, mode, clock)
+            one = await asyncio.to_thread(opening)
             served.append((one, member.port))
             session = one.session(privileged=True, echo=False)
             failure = await one.locked(partial(enrol, session, enrolment))

@@ -236,13 +236,14 @@ async def serve_until_stopped(
     ready: Callable[[], None] | None = None,
     stop: asyncio.Event | None = None,
 ) -> None:
-    """Serve every ``(device, port)`` on ``host`` until SIGTERM/SIGINT (or ``stop`` is set).
-
-    ``ready`` is called once every port listens. Closing the devices is the caller's."""
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+    """Serve every ``(device, port)`` on ``host`` until ``stop`` is set or, without one, until
+    SIGTERM/SIGINT. ``ready`` is called once every port listens. Closing the devices is the
+    caller's."""
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
     acceptors: list[asyncssh.SSHAcceptor] = []
     tickers = [asyncio.create_task(tick_forever(served)) for served, _ in devices]
     try:
