@@ -132,6 +132,8 @@ class StateStore:
         self.key_path = self.directory / "state.key"
         self.identity_path = self.directory / "identity.key"
         self.trust_path = self.directory / "trust.key"
+        # (data, mtime_ns, size) of the last file this store wrote: see ``save``
+        self._written: tuple[str, int, int] | None = None
 
     # ------------------------------------------------------------ state
 
@@ -162,9 +164,24 @@ class StateStore:
             return _distrusted(data, now), "state file is corrupted"
 
     def save(self, state: AgentState) -> None:
+        """Write ``state`` atomically, unless the file on disk already holds exactly it.
+
+        Timers save after every tick, and a device shell ticks around every command: with
+        nothing changed, the write and its two fsyncs were most of a ``show`` command's cost
+        (bench/fleet.py). The file is rewritten whenever it changed under us (mtime, size)."""
         data = json.dumps(to_json(state), separators=(",", ":"), sort_keys=True)
+        if self._written is not None and self._written == (data, *self._file_stamp()):
+            return
         outer = {"version": STATE_VERSION, "data": data, "hmac": self._mac(data)}
         _atomic_write(self.state_path, json.dumps(outer, indent=1).encode())
+        self._written = (data, *self._file_stamp())
+
+    def _file_stamp(self) -> tuple[int, int]:
+        try:
+            info = self.state_path.stat()
+        except OSError:
+            return -1, -1
+        return info.st_mtime_ns, info.st_size
 
     def _mac(self, data: str) -> str:
         return hmac.new(self._key(), data.encode(), hashlib.sha256).hexdigest()

@@ -145,3 +145,18 @@ def test_identity_key_round_trip_and_delete(tmp_path: Path) -> None:
     assert loaded.public_key().public_bytes_raw() == key.public_key().public_bytes_raw()
     store.delete_identity_key()
     assert store.load_identity_key() is None
+
+
+def test_an_unchanged_state_is_not_rewritten_but_a_changed_file_is(tmp_path: Path) -> None:
+    store = StateStore(tmp_path)
+    state = _full_state()
+    store.save(state)
+    written = store.state_path.stat().st_mtime_ns
+    store.save(state)  # nothing changed: no write (timers save after every tick)
+    assert store.state_path.stat().st_mtime_ns == written
+    state.eval_used_s += 1
+    store.save(state)
+    assert store.load(NOW)[0].eval_used_s == state.eval_used_s
+    store.state_path.write_text("{}")  # damaged under us: the next save repairs it
+    store.save(state)
+    assert store.load(NOW) == (state, None)
