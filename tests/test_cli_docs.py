@@ -45,6 +45,10 @@ COMMANDS = [
     ["admin", "apikey", "create"],
     ["lab"],
     ["lab", "advance"],
+    ["lab", "fleet"],
+    ["lab", "fleet", "up"],
+    ["lab", "fleet", "down"],
+    ["device", "serve"],
 ]
 
 
