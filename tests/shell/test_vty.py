@@ -13,7 +13,7 @@ import pytest
 from smartlic.agent.shell.commands import build_registry
 from smartlic.agent.shell.device import Device
 from smartlic.agent.shell.session import Session
-from smartlic.agent.shell.vty import MORE, Vty
+from smartlic.agent.shell.vty import MAX_LINE, MORE, Vty
 
 SECRET = "s3cret"
 
@@ -146,3 +146,10 @@ def test_exit_closes_the_line(term: Terminal) -> None:
     term.type("exit\r")
     assert term.vty.closed
     assert term.screen.endswith("Device>exit\r\n")
+
+
+def test_an_endless_line_stops_growing_and_rings_the_bell(term: Terminal) -> None:
+    out = term.type("x" * (MAX_LINE + 100))
+    assert out.count("\a") == 100
+    assert out.count("x") == MAX_LINE  # only those were taken (and echoed)
+    assert "% Invalid input" in term.type("\r")  # the line still runs, as typed so far

@@ -11,7 +11,8 @@ editing and paging, with no I/O of its own, so it is tested by feeding it string
 * ``?`` answers at once (no Enter) and the typed words come back after the prompt; Tab
   completes a unique keyword; Backspace/DEL erase; Ctrl-C drops the line (and leaves
   configuration mode); Ctrl-Z runs the line and leaves configuration mode; arrow keys and
-  other escape sequences are ignored.
+  other escape sequences are ignored; a line stops growing at ``MAX_LINE`` characters (the
+  bell rings).
 * Output longer than ``terminal length`` - 1 lines stops at `` --More-- ``: Space shows the
   next page, Enter the next line, any other key ends the output.
 
@@ -30,9 +31,10 @@ from smartlic.agent.shell.registry import tokenize
 from smartlic.agent.shell.replies import Help
 from smartlic.agent.shell.session import CTRL_Z, EXEC, USER, Session
 
-__all__ = ["MORE", "Vty"]
+__all__ = ["MAX_LINE", "MORE", "Vty"]
 
 MORE = " --More-- "
+MAX_LINE = 4096  # characters on one command line; more ring the bell (memory stays bounded)
 _ERASE_MORE = "\b" * len(MORE) + " " * len(MORE) + "\b" * len(MORE)
 CTRL_C = "\x03"
 ESC = "\x1b"
@@ -99,6 +101,8 @@ class Vty:
             screen.append(self._ctrl_c())
         elif char in "\b\x7f":
             screen.append(self._backspace())
+        elif len(self._line) >= MAX_LINE:
+            screen.append("\a")
         elif self.session.pending is not None and self.session.pending.secret:
             self._line += char
         elif char == "?":
