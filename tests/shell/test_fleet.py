@@ -30,15 +30,15 @@ CREDS = Credentials("admin", "pw", "en")
 
 
 def run_fleet(root: Path, count: int, enrolment: Enrolment, authority: Authority,
-              command: str) -> tuple[dict[str, Any], list[str]]:  # fmt: skip
-    """Serve ``count`` classic devices until ``command`` ran on each over SSH."""
+              command: str, mode: str = "classic") -> tuple[dict[str, Any], list[str]]:  # fmt: skip
+    """Serve ``count`` devices until ``command`` ran on each over SSH."""
     members = plan(count, 0, root, ["asr903"])
 
     async def main() -> tuple[dict[str, Any], list[str]]:
         stop = asyncio.Event()
         free = [_free_port() for _ in members]
         ported = [replace(m, port=port) for m, port in zip(members, free, strict=True)]
-        fleet = run(root, ported, "127.0.0.1", CREDS, enrolment, "classic", stop, authority.clock)
+        fleet = run(root, ported, "127.0.0.1", CREDS, enrolment, mode, stop, authority.clock)
         serving = asyncio.create_task(fleet)
         while not (root / "fleet.json").exists():
             assert not serving.done(), serving.result()
@@ -76,6 +76,17 @@ def test_fleet_registers_every_device_with_the_authority(
         assert "  Status: REGISTERED\n  Smart Account: Example Corp\n" in out
         assert "Status: AUTHORIZED on " in out
     assert authority.services.instances.list_instances("example.com").total == 2
+
+
+def test_fleet_installs_trust_on_policy_devices(authority: Authority, tmp_path: Path) -> None:
+    enrolment = Enrolment(authority=authority.url, token=authority.token())
+    record, outputs = run_fleet(
+        tmp_path, 2, enrolment, authority, "show license status", mode="policy"
+    )
+    assert record["failures"] == []
+    for out in outputs:
+        assert "Trust Code Installed:" in out
+        assert "Trust Code Installed: <none>" not in out
 
 
 def test_a_refused_token_is_reported_and_nothing_is_registered(
