@@ -6,7 +6,12 @@ The real automation tools (netmiko, scrapli, unicon) are in tests/e2e/test_autom
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import socket
 import stat
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -147,3 +152,36 @@ def test_channels_share_the_device(served: ServedDevice) -> None:
 
     assert serve(served, scenario).endswith("\r\nR9>")
     assert served.device.config.hostname == "R9"
+
+
+def test_device_serve_prints_made_up_credentials_and_stops_on_sigterm(tmp_path: Path) -> None:
+    """``smartlic device serve`` as a user runs it: a separate process, stopped by SIGTERM."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    env = {**os.environ, "SMARTLIC_LAB_CLOCK": str(tmp_path / "lab-clock.json")}
+    argv = [sys.executable, "-m", "smartlic", "device", "serve", "--state", str(tmp_path / "r1"),
+            "--ssh-port", str(port), "--hostname", "edge-9"]  # fmt: skip
+    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True) as server:
+        _use_served(server, port)
+    assert server.returncode == 0  # SIGTERM: a clean stop
+    assert (tmp_path / "r1" / HOST_KEY_FILE).exists()
+
+
+def _use_served(server: subprocess.Popen[str], port: int) -> None:
+    try:
+        assert server.stdout is not None
+        lines = [server.stdout.readline() for _ in range(3)]
+        assert lines[0].startswith(f"edge-9 listening on 127.0.0.1 port {port}")
+        password = lines[1].split()[-1]
+        assert lines[2].startswith("enable secret")
+
+        async def udi() -> Any:
+            async with connect(port, password=password) as conn:
+                return await conn.run("show license udi")
+
+        done = asyncio.run(udi())
+        assert done.exit_status == 0 and "SN:" in done.stdout
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
