@@ -108,6 +108,14 @@ def test_question_mark_answers_at_once_and_keeps_the_line(term: Terminal) -> Non
     assert term.type("ummary\r").startswith("ummary\nSmart Licensing is DISABLED\n")
 
 
+def test_user_exec_completes_and_helps_with_what_it_may_run(term: Terminal) -> None:
+    assert term.type("conf\t") == "conf"  # no configure in user EXEC: nothing added
+    term.type("\x03")
+    assert term.type("sh\tlic\tsum\t") == "show license summary "
+    term.type("\x03")
+    assert "  license" in term.type("show ?")
+
+
 def test_tab_completes_a_unique_keyword(term: Terminal) -> None:
     enabled(term)
     out = term.type("sh\tlic\tsumm\t\r")

@@ -30,6 +30,7 @@ from smartlic.agent.shell.replies import (
     ERROR_REPLIES,
     CommandFailed,
     Confirm,
+    Help,
     Incomplete,
     InvalidInput,
     Reply,
@@ -146,6 +147,8 @@ class Session:
         """Parse in ``mode``; a configuration sub-mode falls back to global configuration
         commands, which leave the sub-mode (IOS)."""
         parsed = self.registry.parse(mode, line)
+        if mode == USER and isinstance(parsed, Help) and not parsed.entries:
+            return self.registry.parse(EXEC, line)  # "show ?": what show offers
         if mode == USER and isinstance(parsed, InvalidInput | Incomplete):
             return self._user_exec(line, parsed)
         if mode in (USER, EXEC, CONFIG) or not isinstance(parsed, InvalidInput | Incomplete):

@@ -27,7 +27,7 @@ Usage::
 
 from __future__ import annotations
 
-from smartlic.agent.shell.registry import tokenize
+from smartlic.agent.shell.registry import Token, tokenize
 from smartlic.agent.shell.replies import Help
 from smartlic.agent.shell.session import CTRL_Z, EXEC, USER, Session
 
@@ -163,7 +163,7 @@ class Vty:
         tokens = tokenize(line)
         if not tokens or line[-1:].isspace():
             return ""
-        reply = self.session.registry.help(self._help_mode(), line)
+        reply = self.session.registry.help(self._help_mode(tokens), line)
         if not isinstance(reply, Help) or len(reply.entries) != 1:
             return ""
         word = reply.entries[0][0]
@@ -173,8 +173,12 @@ class Vty:
         self._line += added
         return added
 
-    def _help_mode(self) -> str:
-        return EXEC if self.session.mode == USER else self.session.mode
+    def _help_mode(self, tokens: list[Token]) -> str:
+        """User EXEC completes its own commands, and the words after ``show`` as exec does."""
+        if self.session.mode != USER:
+            return self.session.mode
+        in_show = len(tokens) > 1 and "show".startswith(tokens[0].text)
+        return EXEC if in_show else USER
 
     # -- paging ----------------------------------------------------------------------------
 
