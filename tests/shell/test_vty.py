@@ -161,3 +161,20 @@ def test_an_endless_line_stops_growing_and_rings_the_bell(term: Terminal) -> Non
     assert out.count("\a") == 100
     assert out.count("x") == MAX_LINE  # only those were taken (and echoed)
     assert "% Invalid input" in term.type("\r")  # the line still runs, as typed so far
+
+
+def test_show_version_identifies_an_ios_xe_router(term: Terminal) -> None:
+    """netmiko's autodetect looks for "Cisco IOS XE Software"; Genie's ShowVersion parses it."""
+    from genie.libs.parser.iosxe.show_platform import ShowVersion
+
+    out = term.type("terminal length 0\rshow version\r")
+    assert "\nCisco IOS XE Software, Version 17.09.04a\n" in out
+    text = out.split("show version\n", 1)[1].rsplit("\n", 1)[0]
+    parsed = ShowVersion(device=None).parse(output=text)["version"]
+    assert (parsed["os"], parsed["xe_version"], parsed["chassis"]) == (
+        "IOS-XE",
+        "17.09.04a",
+        "ASR-903",
+    )
+    assert (parsed["hostname"], parsed["chassis_sn"]) == ("Device", "FOX1234ABCD")
+    assert parsed["router_operating_mode"] == "Autonomous"  # unicon: not controller-managed

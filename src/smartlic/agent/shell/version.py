@@ -26,6 +26,19 @@ def uptime_text(uptime: timedelta) -> str:
     return ", ".join(parts)
 
 
+_GPL = (
+    "Cisco IOS-XE software, Copyright (c) 2005-2023 by cisco Systems, Inc.",
+    "All rights reserved.  Certain components of Cisco IOS-XE software are",
+    'licensed under the GNU General Public License ("GPL") Version 2.0.  The',
+    "software code licensed under GPL Version 2.0 is free software that comes",
+    "with ABSOLUTELY NO WARRANTY.  You can redistribute and/or modify such",
+    "GPL code under the terms of GPL Version 2.0.  For more details, see the",
+    'documentation or "License Notice" file accompanying the IOS-XE software,',
+    "or the applicable URL provided on the flyer accompanying the IOS-XE",
+    "software.",
+)
+
+
 def _pad(part: str) -> str:
     digits = len(part) - len(part.lstrip("0123456789"))
     return part.zfill(len(part) + max(0, 2 - digits))
@@ -42,6 +55,9 @@ def show_version(reply: VersionView) -> list[str]:
         "Technical Support: http://www.cisco.com/techsupport",
         "Copyright (c) 1986-2023 by Cisco Systems, Inc.",
         "Compiled Fri 20-Oct-23 10:44 by mcpre",
+        "",
+        "",
+        *_GPL,
         "",
         "",
         "ROM: IOS-XE ROMMON",
