@@ -22,6 +22,7 @@ from smartlic.agent.shell import fleet as fleet_module
 from smartlic.agent.shell.fleet import Enrolment, enrolment_lines, plan, run
 from smartlic.agent.shell.ssh import Credentials
 from smartlic.cli import app
+from smartlic.clock import Clock, ManualClock
 from tests.e2e.conftest_agent import Authority, authority_fixture  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.e2e
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.e2e
 CREDS = Credentials("admin", "pw", "en")
 
 
-def run_fleet(root: Path, count: int, enrolment: Enrolment, authority: Authority,
+def run_fleet(root: Path, count: int, enrolment: Enrolment, clock: Clock,
               command: str, mode: str = "classic") -> tuple[dict[str, Any], list[str]]:  # fmt: skip
     """Serve ``count`` devices until ``command`` ran on each over SSH."""
     members = plan(count, 0, root, ["asr903"])
@@ -38,7 +39,7 @@ def run_fleet(root: Path, count: int, enrolment: Enrolment, authority: Authority
         stop = asyncio.Event()
         free = [_free_port() for _ in members]
         ported = [replace(m, port=port) for m, port in zip(members, free, strict=True)]
-        fleet = run(root, ported, "127.0.0.1", CREDS, enrolment, mode, stop, authority.clock)
+        fleet = run(root, ported, "127.0.0.1", CREDS, enrolment, mode, stop, clock)
         serving = asyncio.create_task(fleet)
         while not (root / "fleet.json").exists():
             assert not serving.done(), serving.result()
@@ -70,7 +71,7 @@ def test_fleet_registers_every_device_with_the_authority(
     authority: Authority, tmp_path: Path
 ) -> None:
     enrolment = Enrolment(authority=authority.url, token=authority.token())
-    record, outputs = run_fleet(tmp_path, 2, enrolment, authority, "show license status")
+    record, outputs = run_fleet(tmp_path, 2, enrolment, authority.clock, "show license status")
     assert record["failures"] == []
     for out in outputs:
         assert "  Status: REGISTERED\n  Smart Account: Example Corp\n" in out
@@ -81,7 +82,7 @@ def test_fleet_registers_every_device_with_the_authority(
 def test_fleet_installs_trust_on_policy_devices(authority: Authority, tmp_path: Path) -> None:
     enrolment = Enrolment(authority=authority.url, token=authority.token())
     record, outputs = run_fleet(
-        tmp_path, 2, enrolment, authority, "show license status", mode="policy"
+        tmp_path, 2, enrolment, authority.clock, "show license status", mode="policy"
     )
     assert record["failures"] == []
     for out in outputs:
@@ -93,10 +94,19 @@ def test_a_refused_token_is_reported_and_nothing_is_registered(
     authority: Authority, tmp_path: Path
 ) -> None:
     enrolment = Enrolment(authority=authority.url, token="not-a-token")
-    record, outputs = run_fleet(tmp_path, 1, enrolment, authority, "show license status")
+    record, outputs = run_fleet(tmp_path, 1, enrolment, authority.clock, "show license status")
     assert record["failures"][0].startswith("r1: license smart register idtoken not-a-token:")
     assert "Status: UNREGISTERED" in outputs[0]
     assert authority.services.instances.list_instances("example.com").total == 0
+
+
+def test_fleet_points_policy_devices_at_a_collector(clock: ManualClock, tmp_path: Path) -> None:
+    url = "http://127.0.0.1:8182/cslu/v1/pi"
+    record, outputs = run_fleet(
+        tmp_path, 1, Enrolment(collector=url), clock, "show license status", mode="policy"
+    )
+    assert record["failures"] == []
+    assert f"  Type: cslu\n  Cslu address: {url}\n" in outputs[0]
 
 
 def test_enrolment_lines_follow_the_mode_and_the_target() -> None:
