@@ -180,6 +180,7 @@ async def _interactive(served: ServedDevice, process: asyncssh.SSHServerProcess[
             if line is None:
                 break
             process.stdout.write(await served.locked(partial(vty.run, line)))
+            await process.stdout.drain()  # a slow reader holds us here, not in memory
             if vty.closed:
                 return
 
