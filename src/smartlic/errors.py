@@ -9,6 +9,7 @@
     ├── Conflict               conflict               409
     │   ├── AlreadyRegistered  already-registered     409  re-register without force
     │   ├── NotEmpty           not-empty              409  delete a non-empty virtual account
+    │   ├── OwnershipNotProven ownership-not-proven   409  take over a device another holds
     │   └── InsufficientLicenses  insufficient-licenses  409  transfer more than available
     ├── AuthenticationFailed   unauthenticated        401  missing or bad API key
     ├── Forbidden              forbidden              403  tenant isolation, role
@@ -34,6 +35,7 @@ __all__ = [
     "InvalidInput",
     "NotEmpty",
     "NotFound",
+    "OwnershipNotProven",
     "ReplayDetected",
     "SignatureInvalid",
     "SmartlicError",
@@ -95,6 +97,21 @@ class AlreadyRegistered(Conflict):
 class NotEmpty(Conflict):
     code = "not-empty"
     title = "Not empty"
+
+
+class OwnershipNotProven(Conflict):
+    """A device (UDI) held by a smart account, claimed without proof that the caller owns it:
+    no request signed by its current identity or trust key, and no token of the account
+    holding it (docs/security.md, "Device ownership"). ``holder`` is the holding account's
+    domain, so the refusal can be logged where the owner sees it; it is never sent back."""
+
+    code = "ownership-not-proven"
+    title = "Ownership not proven"
+
+    def __init__(self, detail: str, *, holder: str | None = None, claimant: str | None = None):
+        super().__init__(detail)
+        self.holder = holder
+        self.claimant = claimant
 
 
 class InsufficientLicenses(Conflict):

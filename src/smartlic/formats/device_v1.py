@@ -6,6 +6,7 @@ checks requests and builds responses. Pure: dicts in, dicts out.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,9 +18,11 @@ from smartlic.errors import InvalidInput, ReplayDetected
 __all__ = [
     "API_PREFIX",
     "MAX_COUNT",
+    "REGISTER_PROOF",
     "Entitlement",
     "parse_entitlements",
     "parse_udi",
+    "register_binding",
     "require_str",
     "require_type",
     "udi_json",
@@ -28,6 +31,20 @@ __all__ = [
 API_PREFIX = "/api/device/v1"
 MAX_COUNT = 1_000_000  # a product instance never holds more of one license than this
 MAX_TAG_LEN = 255
+
+
+# The type of the signed ``proof`` a registered device adds to a forced ``register``: it shows
+# the authority that the request comes from the holder of the current identity (docs/security.md).
+REGISTER_PROOF = "register-proof"
+
+
+def register_binding(token: str, csr: str) -> dict[str, str]:
+    """What a register proof signs besides the UDI: the token and CSR of *this* request, so a
+    proof seen on the way cannot be reused with another token or another key."""
+    return {
+        "token_sha256": hashlib.sha256(token.encode()).hexdigest(),
+        "csr_sha256": hashlib.sha256(csr.encode()).hexdigest(),
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services._files import FileSigner
 from smartlic.authority.services._guard import RequestGuard
 from smartlic.clock import Clock
-from smartlic.errors import NotFound, SmartlicError
+from smartlic.errors import NotFound, OwnershipNotProven, SmartlicError
 from smartlic.storage.models import Event, License, SmartAccount, VirtualAccount
 
 __all__ = ["ServiceBase", "SigningServiceBase"]
@@ -97,6 +97,7 @@ class ServiceBase:
         actor: str,
         domain: str | None = None,
         subject: str | None = None,
+        **properties: Any,
     ) -> None:
         """Log a refused request. The refused work rolled back with its transaction, so this
         writes its own; a failure here never hides the original error (the caller re-raises)."""
@@ -113,6 +114,7 @@ class ServiceBase:
                     subject=subject,
                     code=exc.code,
                     reason=exc.detail[:500],
+                    **properties,
                 )
         except Exception:  # logging a refusal must not replace the refusal itself
             _log.exception("could not record %s", event_name)
@@ -139,6 +141,8 @@ def logs_refusals(event_name: str) -> Callable[[Callable[P, R]], Callable[P, R]]
 
     Context: ``actor`` and ``domain`` from the keyword arguments (``actor`` defaults to
     "device"), or a leading positional ``domain``; the subject is the UDI the request claims.
+    An ``OwnershipNotProven`` goes to the log of the account that holds the device (the one
+    under attack), naming the account that tried (``claimed_by``) when there is one.
     """
 
     def wrap(fn: Callable[P, R]) -> Callable[P, R]:
@@ -151,12 +155,16 @@ def logs_refusals(event_name: str) -> Callable[[Callable[P, R]], Callable[P, R]]
                 domain = kwargs.get("domain")
                 if domain is None and rest and isinstance(rest[0], str):
                     domain = rest[0]
+                extra = {}
+                if isinstance(exc, OwnershipNotProven) and exc.holder:
+                    domain, extra = exc.holder, {"claimed_by": exc.claimant}
                 service.refused(  # type: ignore[attr-defined]
                     event_name,
                     exc,
                     actor=str(kwargs.get("actor") or "device"),
                     domain=domain if isinstance(domain, str) else None,
                     subject=_claimed_udi(rest[0] if rest else None),
+                    **extra,
                 )
                 raise
 

@@ -18,10 +18,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
-from smartlic.authority.services import _pool
+from smartlic.authority.services import _pool, ownership
 from smartlic.crypto import Udi, verify_bytes
 from smartlic.domain.enums import Enforcement, InstanceStatus
-from smartlic.errors import Forbidden, SignatureInvalid, SmartlicError
+from smartlic.errors import Forbidden, OwnershipNotProven, SmartlicError
 from smartlic.formats.rum import RumReport, claimed_key, public_key_b64, read_report
 from smartlic.storage.models import (
     InstanceUsage,
@@ -55,9 +55,13 @@ class DeviceResult:
     rejected: list[dict[str, Any]] = field(default_factory=list)
     duplicates: int = 0
     new_trust: bool = False
+    # refused because another account (or virtual account) holds the device: the sender gets
+    # no ACK, which would name the holder's accounts; the holder's event log gets the refusal
+    foreign: bool = False
 
-    def reject(self, report_id: int, reason: str) -> None:
-        self.rejected.append({"report_id": report_id, "reason": reason})
+    def reject(self, report_id: int, error: SmartlicError) -> None:
+        self.rejected.append({"report_id": report_id, "reason": error.detail, "code": error.code})
+        self.foreign = self.foreign or isinstance(error, OwnershipNotProven)
 
 
 @dataclass(frozen=True)
@@ -148,7 +152,7 @@ def _trusted(
             return True
         except SmartlicError as exc:
             error = exc
-    result.reject(c.report_id, error.detail)
+    result.reject(c.report_id, error)
     return False
 
 
@@ -182,20 +186,25 @@ def _trusted_instance(
     now: datetime,
     result: DeviceResult,
 ) -> None:
-    if inst is not None and inst.trust_key_id is not None:
-        if key_id != inst.trust_key_id:
-            raise SignatureInvalid("the report is not signed with the device's trust code")
+    """The instance this report may count for, keyed if it is new (ownership rules 3 and 4)."""
+    if inst is not None and ownership.require_pinned(inst, key_id):
         _check_account(s, inst, channel)
         result.instance = inst
         return
-    if channel.virtual_account is None:
+    va = channel.virtual_account
+    if va is None:
         raise Forbidden("the device has no trust code; establish trust or upload its usage")
-    if inst is None:
-        inst = _new_instance(s, report, channel, now)
-    _check_account(s, inst, channel)
-    inst.trust_key_id, inst.trust_public_key = key_id, public_key_b64(key)
-    inst.trust_installed_at = now
-    s.flush()
+    if inst is not None:
+        _check_account(s, inst, channel)
+        ownership.require_unkeyed_in(s, inst, va)
+    found = inst
+    inst = ownership.pin_key(
+        s,
+        lambda: found or _new_instance(report, channel, now),
+        key_id,
+        public_key_b64(key),
+        now,
+    )
     result.instance, result.new_trust = inst, True
 
 
@@ -204,14 +213,14 @@ def _check_account(s: Session, inst: ProductInstance, channel: Channel) -> None:
         return
     va = s.get_one(VirtualAccount, inst.virtual_account_id)
     if va.smart_account_id != channel.smart_account.id:
-        raise Forbidden("the device belongs to another smart account")
+        raise OwnershipNotProven(
+            "the device belongs to another smart account", holder=va.smart_account.domain
+        )
 
 
-def _new_instance(
-    s: Session, report: RumReport, channel: Channel, now: datetime
-) -> ProductInstance:
+def _new_instance(report: RumReport, channel: Channel, now: datetime) -> ProductInstance:
     assert channel.virtual_account is not None and channel.smart_account is not None
-    inst = ProductInstance(
+    return ProductInstance(
         virtual_account_id=channel.virtual_account.id,
         udi_pid=report.udi.pid,
         udi_sn=report.udi.sn,
@@ -222,9 +231,6 @@ def _new_instance(
         status=InstanceStatus.IN_COMPLIANCE,
         export_controlled_allowed=channel.smart_account.export_controlled_allowed,
     )
-    s.add(inst)
-    s.flush()
-    return inst
 
 
 def _store(

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smartlic.authority.keys import AuthorityKeys
+from smartlic.authority.services import ownership
 from smartlic.authority.services._base import ServiceBase, logs_refusals
 from smartlic.authority.services._guard import RequestGuard
 from smartlic.authority.services._usage import apply_usage, release_all
@@ -24,9 +25,11 @@ from smartlic.crypto import Udi, certificate_pem, csr_udi, fingerprint, load_cer
 from smartlic.domain.enums import EntitlementStatus, InstanceStatus
 from smartlic.errors import AlreadyRegistered, InvalidInput, SignatureInvalid
 from smartlic.formats.device_v1 import (
+    REGISTER_PROOF,
     check_fresh,
     parse_entitlements,
     parse_udi,
+    register_binding,
     require_str,
     require_type,
 )
@@ -79,7 +82,7 @@ class SqlDeviceService(ServiceBase):
         try:
             with self.transaction() as s:
                 checked = check_token(s, request["token"], now)
-                self._replace_existing(s, udi, force=request.get("force") is True)
+                self._replace_existing(s, request, udi, csr, checked, now)
                 inst = self._new_instance(s, request, udi, cert, checked, now)
                 self.record(
                     s,
@@ -114,23 +117,62 @@ class SqlDeviceService(ServiceBase):
                 )
         if not isinstance(request.get("force", False), bool):
             raise InvalidInput("force must be a boolean", pointer="/force")
+        if not isinstance(request.get("proof", {}), dict):
+            raise InvalidInput("proof must be a signed envelope object", pointer="/proof")
         if csr_udi(csr) != udi:
             raise InvalidInput("the CSR names another device than the request", pointer="/csr")
         return udi, csr
 
-    def _replace_existing(self, s: Session, udi: Udi, *, force: bool) -> None:
-        old = s.scalar(
-            select(ProductInstance).where(
-                ProductInstance.udi_pid == udi.pid, ProductInstance.udi_sn == udi.sn
-            )
-        )
+    def _replace_existing(
+        self,
+        s: Session,
+        request: dict[str, Any],
+        udi: Udi,
+        csr: str,
+        checked: ConsumedToken,
+        now: datetime,
+    ) -> None:
+        """A device registering again: only with ``force``, and only by its owner (ownership
+        rule 2): the token is of the smart account holding it, or ``proof`` is signed by the
+        device's current identity."""
+        old = ownership.find_instance(s, udi)
         if old is None:
             return
-        if not force:
+        if request.get("force") is not True:
             raise AlreadyRegistered(f"{udi} is already registered; use force to re-register")
+        proven = self._proven(s, request, old, csr, now)
+        ownership.require_owner(s, old, checked.smart_account, proven=proven)
+        va, sa = ownership.holder_of(s, old)
+        if sa.id != checked.smart_account.id:  # the owner moved it away, with its key's word
+            self.record(
+                s,
+                "instance.moved_away",
+                actor=f"device:{udi}",
+                smart_account=sa,
+                virtual_account=va.name,
+                subject=str(udi),
+            )
         release_all(s, old)
         s.delete(old)
         s.flush()
+
+    def _proven(
+        self, s: Session, request: dict[str, Any], old: ProductInstance, csr: str, now: datetime
+    ) -> bool:
+        """True when ``proof`` is signed by ``old``'s current identity and binds this
+        request's token and CSR (``formats.device_v1.register_binding``)."""
+        proof = request.get("proof")
+        if proof is None:
+            return False
+        inst, _, _, payload = self._open(s, proof, REGISTER_PROOF, now)
+        if inst.id != old.id:
+            raise SignatureInvalid("the proof is signed by another device", code="bad-proof")
+        binding = register_binding(request["token"], csr)
+        if any(payload.get(k) != v for k, v in binding.items()):
+            raise SignatureInvalid(
+                "the proof does not sign this request's token and CSR", code="bad-proof"
+            )
+        return True
 
     def _new_instance(
         self,

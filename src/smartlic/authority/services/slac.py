@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from smartlic.authority.services import _pool
+from smartlic.authority.services import _pool, ownership
 from smartlic.authority.services._base import SigningServiceBase, logs_refusals
 from smartlic.authority.services._files import file_bytes, policy_for, udi_of
 from smartlic.authority.services.interfaces import AuthorizationCodeOut, Principal
@@ -199,34 +199,34 @@ class SqlAuthorizationService(SigningServiceBase):
         va_name: str | None,
         now: datetime,
     ) -> ProductInstance:
-        inst = s.scalar(
-            select(ProductInstance).where(
-                ProductInstance.udi_pid == udi.pid, ProductInstance.udi_sn == udi.sn
-            )
-        )
-        if inst is not None and inst.trust_key_id is not None:
-            if inst.trust_key_id != key_id:
-                raise SignatureInvalid("the request is not signed with the device's trust code")
+        inst = ownership.find_instance(s, udi)
+        if inst is not None and ownership.require_pinned(inst, key_id):
             return inst
         if principal is None or principal.smart_account is None or va_name is None:
             raise Forbidden("the device has no trust code; establish trust first")
         sa = self.smart_account(s, principal.smart_account)
         va = self.virtual_account(s, sa, va_name)
-        if inst is None:
-            inst = ProductInstance(
-                virtual_account_id=va.id,
-                udi_pid=udi.pid,
-                udi_sn=udi.sn,
-                hostname=str(payload.get("hostname", ""))[:255],
-                registered_at=now,
-                status=InstanceStatus.IN_COMPLIANCE,
-                export_controlled_allowed=sa.export_controlled_allowed,
-            )
-            s.add(inst)
-        inst.trust_key_id, inst.trust_public_key = key_id, public_key_b64(key)
-        inst.trust_installed_at = now
-        s.flush()
-        return inst
+        if inst is not None:  # ownership rule 3: a channel keys only new devices of its own
+            ownership.require_unkeyed_in(s, inst, va)
+        found = inst
+        return ownership.pin_key(
+            s,
+            lambda: (
+                found
+                or ProductInstance(
+                    virtual_account_id=va.id,
+                    udi_pid=udi.pid,
+                    udi_sn=udi.sn,
+                    hostname=str(payload.get("hostname", ""))[:255],
+                    registered_at=now,
+                    status=InstanceStatus.IN_COMPLIANCE,
+                    export_controlled_allowed=sa.export_controlled_allowed,
+                )
+            ),
+            key_id,
+            public_key_b64(key),
+            now,
+        )
 
     def _reserve(
         self, s: Session, inst: ProductInstance, e: Entitlement, code_id: str, now: datetime

@@ -8,9 +8,9 @@ import binascii
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from smartlic.authority.services import ownership
 from smartlic.authority.services._base import SigningServiceBase, logs_refusals
 from smartlic.authority.services._files import file_bytes, policy_for
 from smartlic.authority.services._usage import release_all
@@ -61,9 +61,10 @@ class SqlTrustService(SigningServiceBase):
             self.guard.check(s, key_id, payload, now)
             consumed = consume_token(s, token, now)
             inst = self._instance(s, udi, consumed, payload, force=force, key_id=key_id)
-            inst.trust_key_id = key_id
-            inst.trust_public_key = require_str(payload, "public_key", max_len=100)
-            inst.trust_installed_at = inst.last_contact_at = now
+            inst = ownership.pin_key(
+                s, lambda: inst, key_id, require_str(payload, "public_key", max_len=100), now
+            )
+            inst.last_contact_at = now
             inst.export_controlled_allowed = consumed.token.export_controlled_allowed
             s.flush()
             va = consumed.virtual_account
@@ -96,13 +97,9 @@ class SqlTrustService(SigningServiceBase):
         force: bool,
         key_id: str,
     ) -> ProductInstance:
-        inst: ProductInstance | None = s.scalar(
-            select(ProductInstance).where(
-                ProductInstance.udi_pid == udi.pid, ProductInstance.udi_sn == udi.sn
-            )
-        )
+        inst = ownership.find_instance(s, udi)
         if inst is None:
-            inst = ProductInstance(
+            return ProductInstance(
                 virtual_account_id=consumed.virtual_account.id,
                 udi_pid=udi.pid,
                 udi_sn=udi.sn,
@@ -111,13 +108,32 @@ class SqlTrustService(SigningServiceBase):
                 registered_at=self.now(),
                 status=InstanceStatus.IN_COMPLIANCE,
             )
-            s.add(inst)
-            return inst
         established = inst.trust_key_id not in (None, key_id)
         moving = inst.virtual_account_id != consumed.virtual_account.id
         if (established or moving) and not force:
             raise AlreadyRegistered(f"trust is already established for {udi}; use force")
+        if established or moving:
+            # ownership rule 2: the request signed by the pinned trust key proves it; else the
+            # token must be of the smart account that holds the device
+            ownership.require_owner(
+                s, inst, consumed.smart_account, proven=inst.trust_key_id == key_id
+            )
         if moving:
+            self._moved_away(s, inst, consumed, udi)
             release_all(s, inst)
             inst.virtual_account_id = consumed.virtual_account.id
         return inst
+
+    def _moved_away(
+        self, s: Session, inst: ProductInstance, consumed: ConsumedToken, udi: Udi
+    ) -> None:
+        va, sa = ownership.holder_of(s, inst)
+        if sa.id != consumed.smart_account.id:  # the device moved itself, with its key's word
+            self.record(
+                s,
+                "instance.moved_away",
+                actor=f"device:{udi}",
+                smart_account=sa,
+                virtual_account=va.name,
+                subject=str(udi),
+            )

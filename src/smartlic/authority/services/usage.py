@@ -89,11 +89,9 @@ class SqlUsageService(SigningServiceBase):
                 ingest_device(s, udi, envs, channel, now, c)
                 for (udi, envs), c in zip(by_device, checked, strict=True)
             ]
-            acks = [self._ack_item(s, r, now) for r in results if r.instance is not None]
+            acks = [self._ack_item(s, r, now) for r in results if _acked(r)]
             errors = [
-                {"sudi": _sudi(r.udi), "rejected": r.rejected}
-                for r in results
-                if r.instance is None
+                {"sudi": _sudi(r.udi), "rejected": r.rejected} for r in results if not _acked(r)
             ]
             self._record(s, results, channel)
             task = self._task(
@@ -257,7 +255,7 @@ class SqlUsageService(SigningServiceBase):
         *,
         archive: bool,
     ) -> None:
-        done = [r for r in results if r.instance is not None]
+        done = [r for r in results if _acked(r)]
         row.instances = len(done)
         row.reports = sum(len(r.acknowledged) for r in results)
         row.rejected = sum(len(r.rejected) for r in results)
@@ -332,6 +330,12 @@ class SqlUsageService(SigningServiceBase):
         if self._tasks % _PRUNE_TASKS_EVERY == 1:  # answered tasks age out; no need per request
             s.execute(delete(PollTask).where(PollTask.created_at < now - POLL_KEEP))
         return task
+
+
+def _acked(r: DeviceResult) -> bool:
+    """A device gets an ACK when the authority holds it for the sender: not for an unknown
+    device it refused, nor for one another account holds (its ACK would name that account)."""
+    return r.instance is not None and not r.foreign
 
 
 def _accounts(s: Session, va_id: str) -> tuple[VirtualAccount, SmartAccount, PolicyDoc]:

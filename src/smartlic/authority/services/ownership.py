@@ -1,0 +1,136 @@
+"""Device ownership: who may move a device (a UDI) or pin a key on it (docs/security.md,
+"Device ownership").
+
+A UDI proves nothing: PID and serial number are printed on the box and sent in the clear. So
+every service that creates, moves or keys a product instance asks this module:
+
+1. A device the authority does not know lands where the token (or the channel) says.
+2. A device it knows is re-registered or re-trusted with ``force`` only with proof: a request
+   signed by its current identity (classic) or trust key (policy mode), or a token of the
+   smart account that already holds it (the owner wiping and re-registering it). Anything
+   else raises ``OwnershipNotProven``; ``logs_refusals`` writes the refusal into the *holding*
+   account's event log, and the transaction, rolled back, has changed nothing.
+3. A channel (a collector's API key, a user's usage file upload) may introduce new devices
+   into the virtual account it is for and pin their first key. It never replaces a pinned key,
+   never keys a classic device (one holding an identity certificate), and never keys a device
+   of another virtual account.
+4. A trust key is one device's: pinning a key another device holds is refused (``key-in-use``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from smartlic.crypto import Udi
+from smartlic.errors import Conflict, OwnershipNotProven, SignatureInvalid
+from smartlic.storage.models import ProductInstance, SmartAccount, VirtualAccount
+
+__all__ = [
+    "find_instance",
+    "holder_of",
+    "pin_key",
+    "require_owner",
+    "require_pinned",
+    "require_unkeyed_in",
+]
+
+
+def find_instance(s: Session, udi: Udi) -> ProductInstance | None:
+    return s.scalar(
+        select(ProductInstance).where(
+            ProductInstance.udi_pid == udi.pid, ProductInstance.udi_sn == udi.sn
+        )
+    )
+
+
+def holder_of(s: Session, inst: ProductInstance) -> tuple[VirtualAccount, SmartAccount]:
+    va = s.get_one(VirtualAccount, inst.virtual_account_id)
+    return va, va.smart_account
+
+
+def require_owner(
+    s: Session, inst: ProductInstance, claimant: SmartAccount, *, proven: bool
+) -> None:
+    """Rule 2: ``proven`` (signed by the device's current key) or a token of the holder."""
+    sa = holder_of(s, inst)[1]
+    if proven or sa.id == claimant.id:
+        return
+    raise OwnershipNotProven(
+        f"{_udi(inst)} is held by another smart account: move it with a request signed by the "
+        "device's current identity, or with a token of the account that holds it",
+        holder=sa.domain,
+        claimant=claimant.domain,
+    )
+
+
+def require_pinned(inst: ProductInstance, key_id: str) -> bool:
+    """True when ``key_id`` is the device's pinned trust key; False when none is pinned;
+    refused when another key is (rule 3: a pinned key is never replaced by a channel)."""
+    if inst.trust_key_id is None:
+        return False
+    if inst.trust_key_id != key_id:
+        raise SignatureInvalid("the report is not signed with the device's trust code")
+    return True
+
+
+def require_unkeyed_in(s: Session, inst: ProductInstance, va: VirtualAccount) -> None:
+    """Rule 3 for a known device with no trust key, reached through a channel for ``va``."""
+    if inst.cert_fingerprint is not None:
+        raise OwnershipNotProven(
+            f"{_udi(inst)} is registered with an identity certificate; a trust code for it "
+            "comes only from the device itself (license smart trust idtoken)",
+            holder=holder_of(s, inst)[1].domain,
+        )
+    if inst.virtual_account_id != va.id:
+        raise OwnershipNotProven(
+            f"{_udi(inst)} belongs to another virtual account than this channel's",
+            holder=holder_of(s, inst)[1].domain,
+        )
+
+
+def pin_key(
+    s: Session,
+    make: Callable[[], ProductInstance],
+    key_id: str,
+    public_key: str,
+    now: datetime,
+) -> ProductInstance:
+    """Rule 4: pin ``key_id`` on the instance ``make`` returns (existing or new), in a savepoint
+    so that a refusal leaves neither a half-made instance nor a poisoned transaction.
+
+    The SELECT finds a key another device already holds; the savepoint catches what the SELECT
+    cannot see: another transaction pinning the same key (or introducing the same UDI) at the
+    same moment, which the unique indexes refuse at flush.
+    """
+    taken = s.scalar(select(ProductInstance).where(ProductInstance.trust_key_id == key_id))
+    try:
+        with s.begin_nested():
+            inst = make()
+            if taken is not None and taken is not inst:
+                raise _key_in_use()
+            inst.trust_key_id, inst.trust_public_key = key_id, public_key
+            inst.trust_installed_at = now
+            s.add(inst)
+            s.flush()
+    except IntegrityError as exc:
+        raise Conflict(
+            "another request claimed this device or this key at the same moment; send again",
+            code="key-in-use",
+        ) from exc
+    return inst
+
+
+def _key_in_use() -> Conflict:
+    return Conflict(
+        "this key is already the trust code of another device; each device signs with its own",
+        code="key-in-use",
+    )
+
+
+def _udi(inst: ProductInstance) -> str:
+    return str(Udi(inst.udi_pid, inst.udi_sn))
