@@ -161,10 +161,11 @@ def devices(alerts: Annotated[int, typer.Option(help="Alerts shown per device.")
     with open_services() as services:
         rows = [
             [d.name, d.hostname, d.mode, when(d.last_contact), "\n".join(d.alerts) or "-",
-             f"{d.reports - d.pending}/{d.reports}"]
+             f"{d.reports - d.pending - d.rejected}/{d.reports}",
+             f"{d.rejected}: {d.rejection}" if d.rejected else "-"]
             for d in services.status.devices(alerts=alerts)
         ]  # fmt: skip
-    columns = ["Name", "Hostname", "Mode", "Last Contact", "Alerts", "Acked/Reports"]
+    columns = ["Name", "Hostname", "Mode", "Last Contact", "Alerts", "Acked/Reports", "Refused"]
     print_table("Product instances", columns, rows)
 
 

@@ -20,7 +20,15 @@ import httpx
 from smartlic.collector.prefs import Preferences
 from smartlic.errors import SmartlicError, Unavailable
 
-__all__ = ["AUTHREQUEST", "POLL", "REPORTUSAGE", "TRUST", "AuthorityClient", "AuthorityError"]
+__all__ = [
+    "AUTHREQUEST",
+    "POLL",
+    "REPORTUSAGE",
+    "TRUST",
+    "AuthorityClient",
+    "AuthorityError",
+    "AuthorityFailed",
+]
 
 DEVICE_API = "/services/api/smart-accounts-and-licensing"
 REPORTUSAGE = f"{DEVICE_API}/v2/devices/reportusage"
@@ -37,6 +45,15 @@ class AuthorityError(SmartlicError):
     def __init__(self, detail: str, *, status: int, code: str) -> None:
         super().__init__(detail, code=code)
         self.status = status  # type: ignore[misc]
+
+
+class AuthorityFailed(Unavailable):
+    """The authority answered 5xx: it is up, but failed on this request (unlike a timeout or
+    a refused connection, sending less at a time may get through)."""
+
+    def __init__(self, detail: str, *, status: int) -> None:
+        super().__init__(detail)
+        self.upstream_status = status
 
 
 class AuthorityClient:
@@ -105,6 +122,10 @@ def _raise_for(response: httpx.Response) -> None:
         code = str(problem.get("code") or code)
     except (ValueError, AttributeError):
         pass
-    if response.status_code >= 500 or response.status_code in (408, 429):
+    if response.status_code >= 500:
+        raise AuthorityFailed(
+            f"authority answered {response.status_code}: {detail}", status=response.status_code
+        )
+    if response.status_code in (408, 429):
         raise Unavailable(f"authority answered {response.status_code}: {detail}")
     raise AuthorityError(detail, status=response.status_code, code=code)

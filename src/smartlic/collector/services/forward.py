@@ -33,6 +33,7 @@ from smartlic.collector.services.client import (
     TRUST,
     AuthorityClient,
     AuthorityError,
+    AuthorityFailed,
 )
 from smartlic.collector.services.deliveries import digest_of, file_facts, record
 from smartlic.collector.settings import CollectorSettings
@@ -110,14 +111,34 @@ class Forwarder(ServiceBase):
         total, failed, first = 0, set[str | None](), None
         while batch := self._pending_batch(failed, prefs.virtual_account):
             for va, rows in _by_va(batch, prefs).items():
-                try:
-                    total += self._upload(client, va, rows)
-                except SmartlicError as exc:
+                sent, error = self._upload_isolating(client, va, rows)
+                total += sent
+                if error is not None:
                     failed.add(va)
-                    first = first or exc
+                    first = first or error
         if first is not None:
             raise first
         return total
+
+    def _upload_isolating(
+        self, client: AuthorityClient, va: str | None, rows: list[tuple[Report, Device]]
+    ) -> tuple[int, SmartlicError | None]:
+        """One batch; when the authority fails on it (5xx), each device's reports alone, so
+        that a device it cannot take never holds up the others (issue 8: failures are per
+        device). Returns what was sent and the first failure."""
+        try:
+            return self._upload(client, va, rows), None
+        except SmartlicError as exc:
+            per_device = _by_device(rows)
+            if not _server_error(exc) or len(per_device) < 2:
+                return 0, exc
+        sent, first = 0, None
+        for group in per_device:
+            try:
+                sent += self._upload(client, va, group)
+            except SmartlicError as exc:
+                first = first or exc
+        return sent, first
 
     def _pending_batch(self, skip: set[str | None], default: str | None) -> list[Any]:
         q = (
@@ -345,6 +366,17 @@ def _poll_id_of(answer: dict[str, Any]) -> int:
         message = answer.get("message") or answer.get("detail") or answer.get("status")
         raise Unavailable(f"the authority answered {message!r} instead of OK_POLL")
     return int(poll_id)
+
+
+def _server_error(exc: SmartlicError) -> bool:
+    return isinstance(exc, AuthorityFailed)
+
+
+def _by_device(rows: list[tuple[Report, Device]]) -> list[list[tuple[Report, Device]]]:
+    out: dict[int, list[tuple[Report, Device]]] = defaultdict(list)
+    for report, device in rows:
+        out[device.id].append((report, device))
+    return list(out.values())
 
 
 def _refused_for_good(exc: SmartlicError) -> bool:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from smartlic.collector.models import Alert, Device, Report, UpstreamTask
 from smartlic.collector.services._base import ServiceBase
@@ -24,6 +25,9 @@ class DeviceStatus:
     alerts: list[str]
     reports: int
     pending: int
+    # reports the authority refused (never sent again) and the reason it gave for the latest
+    rejected: int = 0
+    rejection: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class Status(ServiceBase):
                     .group_by(Report.device_id)
                 )
             )
+            rejected, reasons = _rejections(s)
             out = []
             for d in s.scalars(select(Device).order_by(Device.id)):
                 texts = s.scalars(
@@ -60,7 +65,8 @@ class Status(ServiceBase):
                 )
                 out.append(
                     DeviceStatus(d.id, d.name, d.hostname, d.mode, d.last_contact_at,
-                                 list(texts), counts.get(d.id, 0), pending.get(d.id, 0))
+                                 list(texts), counts.get(d.id, 0), pending.get(d.id, 0),
+                                 rejected.get(d.id, 0), reasons.get(d.id))
                 )  # fmt: skip
             return out
 
@@ -88,6 +94,21 @@ class Status(ServiceBase):
             if device_id is not None:
                 q = q.where(Alert.device_id == device_id)
             return [(at, text) for at, text in s.execute(q)]
+
+
+def _rejections(s: Session) -> tuple[dict[int, int], dict[int, str]]:
+    """Per device: how many reports were refused, and the reason given for the latest."""
+    refused = Report.rejected.is_not(None)
+    latest = (
+        select(func.max(Report.id).label("id")).where(refused).group_by(Report.device_id)
+    ).subquery()
+    reasons = s.execute(
+        select(Report.device_id, Report.rejected).join(latest, Report.id == latest.c.id)
+    )
+    counts = s.execute(
+        select(Report.device_id, func.count()).where(refused).group_by(Report.device_id)
+    )
+    return _pairs(counts), {int(k): str(v) for k, v in reasons}
 
 
 def _pairs(rows: Any) -> dict[int, int]:
