@@ -142,16 +142,7 @@ class SqlDeviceService(ServiceBase):
             raise AlreadyRegistered(f"{udi} is already registered; use force to re-register")
         proven = self._proven(s, request, old, csr, now)
         ownership.require_owner(s, old, checked.smart_account, proven=proven)
-        va, sa = ownership.holder_of(s, old)
-        if sa.id != checked.smart_account.id:  # the owner moved it away, with its key's word
-            self.record(
-                s,
-                "instance.moved_away",
-                actor=f"device:{udi}",
-                smart_account=sa,
-                virtual_account=va.name,
-                subject=str(udi),
-            )
+        ownership.record_move(self, s, old, checked.smart_account)
         release_all(s, old)
         s.delete(old)
         s.flush()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -30,10 +31,14 @@ from smartlic.crypto import Udi
 from smartlic.errors import Conflict, OwnershipNotProven, SignatureInvalid
 from smartlic.storage.models import ProductInstance, SmartAccount, VirtualAccount
 
+if TYPE_CHECKING:  # the services import this module
+    from smartlic.authority.services._base import ServiceBase
+
 __all__ = [
     "find_instance",
     "holder_of",
     "pin_key",
+    "record_move",
     "require_owner",
     "require_pinned",
     "require_unkeyed_in",
@@ -66,6 +71,23 @@ def require_owner(
         holder=sa.domain,
         claimant=claimant.domain,
     )
+
+
+def record_move(
+    service: ServiceBase, s: Session, inst: ProductInstance, claimant: SmartAccount
+) -> None:
+    """A device leaving its smart account (with proof): ``instance.moved_away`` in the log of
+    the account it leaves, which does not learn where it went."""
+    va, sa = holder_of(s, inst)
+    if sa.id != claimant.id:
+        service.record(
+            s,
+            "instance.moved_away",
+            actor=f"device:{_udi(inst)}",
+            smart_account=sa,
+            virtual_account=va.name,
+            subject=_udi(inst),
+        )
 
 
 def require_pinned(inst: ProductInstance, key_id: str) -> bool:

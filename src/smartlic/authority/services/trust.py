@@ -119,21 +119,7 @@ class SqlTrustService(SigningServiceBase):
                 s, inst, consumed.smart_account, proven=inst.trust_key_id == key_id
             )
         if moving:
-            self._moved_away(s, inst, consumed, udi)
+            ownership.record_move(self, s, inst, consumed.smart_account)
             release_all(s, inst)
             inst.virtual_account_id = consumed.virtual_account.id
         return inst
-
-    def _moved_away(
-        self, s: Session, inst: ProductInstance, consumed: ConsumedToken, udi: Udi
-    ) -> None:
-        va, sa = ownership.holder_of(s, inst)
-        if sa.id != consumed.smart_account.id:  # the device moved itself, with its key's word
-            self.record(
-                s,
-                "instance.moved_away",
-                actor=f"device:{udi}",
-                smart_account=sa,
-                virtual_account=va.name,
-                subject=str(udi),
-            )
