@@ -108,7 +108,9 @@ class OwnershipNotProven(Conflict):
     code = "ownership-not-proven"
     title = "Ownership not proven"
 
-    def __init__(self, detail: str, *, holder: str | None = None, claimant: str | None = None):
+    def __init__(
+        self, detail: str, *, holder: str | None = None, claimant: str | None = None
+    ) -> None:
         super().__init__(detail)
         self.holder = holder
         self.claimant = claimant
