@@ -19,6 +19,7 @@ from smartlic.domain.enums import Role
 from smartlic.domain.products import make_tag
 from smartlic.formats.device_v1 import REGISTER_PROOF, register_binding
 from smartlic.formats.envelope import make_nonce, seal_with_key, timestamp_ms
+from smartlic.formats.rum import usage_file
 from smartlic.storage.models import Base
 from tests.authority.api.conftest import LiveAuthority
 from tests.authority.api.helpers import (
@@ -336,3 +337,25 @@ def test_a_pinned_key_is_never_replaced_through_a_collector(world: Ownership) ->
     assert item["acknowledged"] == [] and item["rejected"][0]["code"] == "bad-signature"
     assert world.store() == before
     assert base64.b64decode(item["smart_license"])  # its own account's collector: an ACK
+
+
+def test_a_usage_file_cannot_claim_another_accounts_device(world: Ownership) -> None:
+    victim = PolicyDevice(Udi("IR1101-K9", "FILE1"), world.live.clock)
+    ok(world.anon.post(f"{DEVICE}/trust", json=victim.trust_request(world.token())))
+    classic = new_device(world.live, 9)
+    register(world.live, world.api, classic, world.token())
+    forged = [PolicyDevice(u, world.live.clock).report(TAG, 7) for u in (victim.udi, classic.udi)]
+    before = world.store()
+    path = f"{V1}/accounts/{RIVAL}/virtual-accounts/Loot/usage-files"
+    created = ok(world.rival.post(path, files={"file": ("u.xml", usage_file(forged))}), 201)
+    assert (created["status"], created["instances"], created["acknowledgement"]) == (
+        "Rejected",
+        0,
+        "None",
+    )
+    after = world.store()
+    assert {k: v for k, v in after.items() if k != "usage_files"} == {
+        k: v for k, v in before.items() if k != "usage_files"
+    }
+    rejected = world.events(DOMAIN, "usage.report.rejected")
+    assert {e["subject"] for e in rejected} == {str(victim.udi), str(classic.udi)}

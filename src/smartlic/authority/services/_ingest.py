@@ -187,15 +187,15 @@ def _trusted_instance(
     result: DeviceResult,
 ) -> None:
     """The instance this report may count for, keyed if it is new (ownership rules 3 and 4)."""
-    if inst is not None and ownership.require_pinned(inst, key_id):
-        _check_account(s, inst, channel)
-        result.instance = inst
-        return
+    if inst is not None:
+        _check_account(s, inst, channel)  # first: another account's device is not its business
+        if ownership.require_pinned(inst, key_id):
+            result.instance = inst
+            return
     va = channel.virtual_account
     if va is None:
         raise Forbidden("the device has no trust code; establish trust or upload its usage")
     if inst is not None:
-        _check_account(s, inst, channel)
         ownership.require_unkeyed_in(s, inst, va)
     found = inst
     inst = ownership.pin_key(
