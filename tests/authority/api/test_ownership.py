@@ -7,6 +7,8 @@ the account that holds the device."""
 from __future__ import annotations
 
 import base64
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -359,3 +361,23 @@ def test_a_usage_file_cannot_claim_another_accounts_device(world: Ownership) -> 
     }
     rejected = world.events(DOMAIN, "usage.report.rejected")
     assert {e["subject"] for e in rejected} == {str(victim.udi), str(classic.udi)}
+
+
+def test_one_key_trusted_by_two_devices_at_once(world: Ownership) -> None:
+    """Two trust requests racing with one key (on PostgreSQL they can overlap; the unique
+    index decides): one device gets the key, the other 409 key-in-use, never a 500."""
+    first = PolicyDevice(Udi("IR1101-K9", "RACE1"), world.live.clock)
+    second = PolicyDevice(Udi("IR1101-K9", "RACE2"), world.live.clock, key=first.key)
+    requests = [d.trust_request(world.token()) for d in (first, second)]
+    start = threading.Barrier(2)
+
+    def send(request: dict[str, Any]) -> httpx.Response:
+        start.wait()
+        return world.anon.post(f"{DEVICE}/trust", json=request)
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(send, requests))
+    assert sorted(r.status_code for r in answers) == [200, 409], [r.text for r in answers]
+    [lost] = [r for r in answers if r.status_code == 409]
+    problem(lost, 409, "key-in-use")
+    assert ok(world.api.get(f"{ACCOUNT}/devices"))["total"] == 1
