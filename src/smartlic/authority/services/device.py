@@ -117,7 +117,7 @@ class SqlDeviceService(ServiceBase):
                 )
         if not isinstance(request.get("force", False), bool):
             raise InvalidInput("force must be a boolean", pointer="/force")
-        if not isinstance(request.get("proof", {}), dict):
+        if not isinstance(request.get("proof") or {}, dict):
             raise InvalidInput("proof must be a signed envelope object", pointer="/proof")
         if csr_udi(csr) != udi:
             raise InvalidInput("the CSR names another device than the request", pointer="/csr")

@@ -20,19 +20,6 @@ class UdiModel(_Passthrough):
     sn: str = Field(min_length=1, max_length=64, examples=["FOX1234ABCD"])
 
 
-class RegisterRequest(_Passthrough):
-    """``POST /register``: the only plain (unsigned) request; the CSR proves key possession."""
-
-    token: str = Field(min_length=1, max_length=512)
-    udi: UdiModel
-    hostname: str = Field(default="", max_length=255)
-    software_tag: str = Field(default="", max_length=255)
-    csr: str = Field(min_length=1, max_length=16384, description="PEM CSR, Ed25519")
-    force: bool = False
-    timestamp: int = Field(description="epoch milliseconds, the device's clock")
-    nonce: str = Field(min_length=1, max_length=64)
-
-
 class SignatureModel(_Passthrough):
     alg: str = Field(examples=["Ed25519"])
     key_id: str = Field(description="sha256 hex of the signer's certificate")
@@ -45,3 +32,21 @@ class SignedEnvelope(_Passthrough):
     payload: str = Field(description="compact JSON of the message")
     signature: SignatureModel
     certificate: str | None = Field(default=None, description="PEM of the signer")
+
+
+class RegisterRequest(_Passthrough):
+    """``POST /register``: the only plain (unsigned) request; the CSR proves key possession."""
+
+    token: str = Field(min_length=1, max_length=512)
+    udi: UdiModel
+    hostname: str = Field(default="", max_length=255)
+    software_tag: str = Field(default="", max_length=255)
+    csr: str = Field(min_length=1, max_length=16384, description="PEM CSR, Ed25519")
+    force: bool = False
+    timestamp: int = Field(description="epoch milliseconds, the device's clock")
+    nonce: str = Field(min_length=1, max_length=64)
+    proof: SignedEnvelope | None = Field(
+        default=None,
+        description="with force, for a device held by another smart account: a register-proof "
+        "signed by the device's current identity key (docs/device-protocol.md)",
+    )
