@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from smartlic.authority.services import _pool
 from smartlic.authority.services._base import ServiceBase
-from smartlic.authority.services._instance_status import status_of
+from smartlic.authority.services._instance_status import StatusReader, StatusView
 from smartlic.authority.services._usage import (
     current_usage,
     move_all,
@@ -23,7 +23,6 @@ from smartlic.authority.services.interfaces import (
     Page,
     TransferLineOut,
     TransferPreviewOut,
-    UsageOut,
 )
 from smartlic.domain.compliance import pool_status
 from smartlic.domain.enums import ComplianceStatus
@@ -69,14 +68,15 @@ class SqlInstancesService(ServiceBase):
                 .limit(limit)
                 .offset(offset)
             ).all()
-            items = [self._out(s, sa, va, inst) for inst, va in rows]
+            views = StatusReader(s, self.now()).views([inst for inst, _ in rows])
+            items = [self._out(sa, va, inst, views[inst.id]) for inst, va in rows]
         return Page(items=items, total=total, limit=limit, offset=offset)
 
     def get_instance(self, domain: str, instance_id: str) -> InstanceOut:
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
             inst, va = self._find(s, sa, instance_id)
-            return self._out(s, sa, va, inst)
+            return self._one(s, sa, va, inst)
 
     def preview_transfer(self, domain: str, instance_id: str, *, target: str) -> TransferPreviewOut:
         """What ``transfer_instance`` would do to the target pool; changes nothing."""
@@ -118,7 +118,7 @@ class SqlInstancesService(ServiceBase):
                     subject=self._label(inst),
                     target=dst.name,
                 )
-            return self._out(s, sa, dst, inst)
+            return self._one(s, sa, dst, inst)
 
     def remove_instance(self, domain: str, instance_id: str, *, actor: str) -> None:
         with self.transaction() as s:
@@ -176,21 +176,16 @@ class SqlInstancesService(ServiceBase):
     def _label(inst: ProductInstance) -> str:
         return f"PID:{inst.udi_pid},SN:{inst.udi_sn}"
 
-    def _out(
+    def _one(
         self, s: Session, sa: SmartAccount, va: VirtualAccount, inst: ProductInstance
     ) -> InstanceOut:
-        usage = current_usage(s, inst.id)
-        tags = (
-            {
-                row[0]: row[1]
-                for row in s.execute(
-                    select(License.id, License.tag).where(License.id.in_(list(usage)))
-                )
-            }
-            if usage
-            else {}
-        )
-        view = status_of(s, inst, self.now())
+        view = StatusReader(s, self.now()).views([inst])[inst.id]
+        return self._out(sa, va, inst, view)
+
+    @staticmethod
+    def _out(
+        sa: SmartAccount, va: VirtualAccount, inst: ProductInstance, view: StatusView
+    ) -> InstanceOut:
         return InstanceOut(
             id=inst.id,
             smart_account=sa.domain,
@@ -203,13 +198,7 @@ class SqlInstancesService(ServiceBase):
             last_contact_at=inst.last_contact_at,
             status=view.verdict.status.value,
             alerts=view.verdict.alert_texts,
-            usage=sorted(
-                (
-                    UsageOut(tag=tags[lid], count=u.count, status=view.usage_status[lid])
-                    for lid, u in usage.items()
-                ),
-                key=lambda u: u.tag,
-            ),
+            usage=view.usage,
             certificate_expires=inst.cert_expires_at,
             report_due=view.verdict.report_due,
         )
