@@ -27,11 +27,6 @@ def release_all(s: Session, inst: ProductInstance) -> None:
     s.execute(delete(InstanceUsage).where(InstanceUsage.instance_id == inst.id))
 
 
-def claim_all(s: Session, inst: ProductInstance, held: dict[str, int]) -> None:
-    """Count ``held`` (license id -> count) in ``inst``'s (new) virtual account."""
-    _pool.add_in_use(s, inst.virtual_account_id, held)
-
-
 def apply_usage(
     s: Session, inst: ProductInstance, wanted: Iterable[Entitlement], now: datetime
 ) -> list[tuple[Entitlement, EntitlementStatus]]:
