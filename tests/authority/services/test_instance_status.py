@@ -191,6 +191,8 @@ def test_classic_transfer_answers_usage_against_the_target_pool(
         ["OUT OF COMPLIANCE"],
     )
     assert moved.alerts == ["Licenses are Out of Compliance"]
+    [event] = svc.events.list_events(world.domain, name_prefix="instance.transferred").items
+    assert event.properties["out_of_compliance"] == ["network-advantage"]
     assert _line(world, "West").status is ComplianceStatus.OUT_OF_COMPLIANCE
     # and back into a pool that covers it: authorized again
     back = svc.instances.transfer_instance(world.domain, inst.id, target="East", actor="t")

@@ -108,6 +108,12 @@ class SqlInstancesService(ServiceBase):
             inst, va = self._find(s, sa, instance_id)
             dst = self.virtual_account(s, sa, target)
             if dst.id != va.id:
+                # what the target pool falls short of (the portal asked for a confirmation)
+                short = [
+                    ln.name
+                    for ln in self._target_lines(s, inst, dst, self.now())
+                    if ln.status == ComplianceStatus.OUT_OF_COMPLIANCE
+                ]
                 move_all(s, inst, dst.id, self.now())
                 self.record(
                     s,
@@ -117,6 +123,7 @@ class SqlInstancesService(ServiceBase):
                     virtual_account=va.name,
                     subject=self._label(inst),
                     target=dst.name,
+                    out_of_compliance=short,
                 )
             return self._one(s, sa, dst, inst)
 
