@@ -145,7 +145,12 @@ def test_tokens_devices_and_events_on_the_lab_clock(cli: Cli) -> None:
         cli.row(cli.ok("admin", "licenses", "list", D, "DEFAULT"), "Device METRO IP ACCESS")[2]
         == "2"
     )
-    cli.ok("admin", "devices", "transfer", D, instance_id, "East")
+    warning = "East would be Out of Compliance for metroipaccess: 2 in use, 0 purchased"
+    dry = cli.ok("admin", "devices", "transfer", D, instance_id, "East", "--dry-run")
+    assert "nothing moved" in dry and f"warning: {warning}" in dry
+    assert "(0)" in cli.ok("admin", "devices", "list", D, "--va", "East")
+    moved = cli.ok("admin", "devices", "transfer", D, instance_id, "East")
+    assert "is now in East" in moved and f"warning: {warning}" in moved
     assert (
         cli.row(cli.ok("admin", "licenses", "list", D, "East"), "Device METRO IP ACCESS")[2] == "2"
     )

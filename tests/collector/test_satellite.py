@@ -12,9 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from smartlic.clock import ManualClock
 from smartlic.collector.app import build, create_apps
+from smartlic.collector.models import Report
 from smartlic.collector.prefs import load, save
 from smartlic.collector.satellite import Satellite, licenses_path, sync_online
 from smartlic.collector.services import CollectorServices
@@ -88,6 +90,24 @@ def test_satellite_connected(world: World, satellite: Sat) -> None:
     assert pool_line(world.api, "Prod")["in_use"] == 6  # the satellite's instances, up
     instances = ok(world.api.get(f"{ACCOUNT}/devices", params={"search": "ISR4331"}))
     assert instances["total"] == 3
+
+
+def test_two_syncs_in_one_second_keep_all_usage(world: World, satellite: Sat) -> None:
+    # The clock does not move: every sync below happens in the same second.
+    sync_online(satellite.sat, satellite.services)
+    dev = satellite.register("SAME1")
+    satellite.authorize(dev, {TAG: 2})
+    sync_online(satellite.sat, satellite.services)
+    assert pool_line(world.api, "Prod")["in_use"] == 2
+    satellite.authorize(dev, {TAG: 5})
+    sync_online(satellite.sat, satellite.services)
+    assert pool_line(world.api, "Prod")["in_use"] == 5  # the second sync's report arrived
+    satellite.authorize(dev, {})
+    sync_online(satellite.sat, satellite.services)
+    assert pool_line(world.api, "Prod")["in_use"] == 0
+    with satellite.services.status.transaction() as s:
+        ids = [int(i) for i in s.scalars(select(Report.report_id).order_by(Report.id))]
+    assert len(ids) == 3 and ids == sorted(set(ids))  # unique and increasing
 
 
 def test_never_more_than_the_va_held_and_conflicts(world: World, satellite: Sat) -> None:

@@ -122,6 +122,8 @@ class PolicyCore(Exchanges):
         ps = self._state.policy
         had_use = ps.first_use is not None
         changed = _rum.record_usage(ps, self._usage, now, self.sample_interval)
+        if _rum.has_full(ps):
+            self._roll_full(now)
         if not had_use and ps.first_use is not None:
             self._save()  # the first-report clock starts now; it must survive a crash
         elif changed:
@@ -263,6 +265,13 @@ class PolicyCore(Exchanges):
         for r in closed:
             self._emit("agent.policy.report.closed", report_id=r.report_id, tag=r.tag)
         return closed
+
+    def _roll_full(self, now: datetime) -> None:
+        """Apply the open-measurement limit (``_rum.roll_full``) and keep the result."""
+        sign = (self.udi, self.software_tag, self.hostname, self._trust_key())
+        for r in _rum.roll_full(self._state.policy, self._usage, sign, now):
+            self._emit("agent.policy.report.closed", report_id=r.report_id, tag=r.tag)
+        self._save()
 
     def _ps(self) -> PolicyState:
         return self._state.policy

@@ -38,13 +38,18 @@ from smartlic.formats.rum import Measurement, RumReport, sign_report
 __all__ = [
     "acknowledge",
     "close_reports",
+    "has_full",
     "next_report_id",
     "purge",
     "record_usage",
+    "roll_full",
     "unacknowledged",
 ]
 
-MAX_OPEN_MEASUREMENTS = 5000  # the authority takes at most 10 000 per report
+# The most measurements one OPEN report collects (the authority takes at most 10 000 per
+# report). A license whose count changes at every 15-minute sample reaches it in 52 days.
+MAX_OPEN_MEASUREMENTS = 5000
+LIMIT_REASON = "MEASUREMENT LIMIT"
 
 
 def next_report_id(ps: PolicyState, now: datetime) -> int:
@@ -121,6 +126,35 @@ def close_reports(
         if usage.get(tag, 0):
             _open(ps, tag, usage[tag], now)
     return closed
+
+
+def roll_full(
+    ps: PolicyState,
+    usage: Mapping[str, int],
+    sign: tuple[Udi, str, str, Ed25519PrivateKey],
+    now: datetime,
+    limit: int = MAX_OPEN_MEASUREMENTS,
+) -> list[RumRecord]:
+    """Close every OPEN report holding ``limit`` measurements and open its successor.
+
+    At the limit nothing is dropped or merged: the full report is closed exactly as a save or
+    ``close-reports`` closes one - signed and immutable from then on ("RUM reports, once
+    closed, are immutable", domain-notes 2.1 citing S8; "closed on reload/close-reports/save",
+    7.4) - and waits to be sent with the others; while the license is in use the next report
+    opens at once, chained by ``previous_id``, with the current count as its first measurement.
+    No new sample is taken, so no sample is counted twice.
+    """
+    rolled = []
+    for tag, report in sorted(_open_for(ps).items()):
+        if len(report.measurements) >= limit:
+            rolled.append(_close(report, sign, now, LIMIT_REASON))
+            if usage.get(tag, 0):
+                _open(ps, tag, usage[tag], now)
+    return rolled
+
+
+def has_full(ps: PolicyState, limit: int = MAX_OPEN_MEASUREMENTS) -> bool:
+    return any(r.state == OPEN and len(r.measurements) >= limit for r in ps.reports)
 
 
 def _close(

@@ -293,11 +293,29 @@ def devices_list(
 
 @devices_app.command("transfer")
 @cli_errors
-def devices_transfer(domain: Domain, instance_id: str, target: VaName) -> None:
+def devices_transfer(
+    domain: Domain,
+    instance_id: str,
+    target: VaName,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what the target pool would hold; move nothing.")
+    ] = False,
+) -> None:
     """Move a product instance (and its usage) to another virtual account."""
     with open_services() as s:
-        moved = s.instances.transfer_instance(domain, instance_id, target=target, actor=actor())
-    typer.echo(f"instance {moved.id} is now in {moved.virtual_account}")
+        preview = s.instances.preview_transfer(domain, instance_id, target=target)
+        if dry_run:
+            columns = ["License", "Moving", "Purchased", "In use after", "Status after"]
+            rows = [
+                [ln.name, ln.moving, ln.purchased, ln.in_use_after, ln.status]
+                for ln in preview.lines
+            ]
+            print_table(f"Transfer to {preview.target} (nothing moved)", columns, rows)
+        else:
+            moved = s.instances.transfer_instance(domain, instance_id, target=target, actor=actor())
+            typer.echo(f"instance {moved.id} is now in {moved.virtual_account}")
+    for warning in preview.warnings:
+        typer.echo(f"warning: {warning}")
 
 
 @devices_app.command("remove")

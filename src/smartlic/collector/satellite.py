@@ -29,12 +29,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.orm import Session
 
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services import Services, build_services
 from smartlic.clock import Clock
-from smartlic.collector.models import Preference
+from smartlic.collector.models import Device, Preference, Report
 from smartlic.collector.prefs import Preferences
 from smartlic.collector.services import CollectorServices
 from smartlic.crypto import Udi
@@ -48,6 +49,7 @@ __all__ = ["Satellite", "SatelliteStatus"]
 
 ACTOR = "satellite"
 STATE = "satellite"  # Preference key in the collector store
+REPORT_IDS = "satellite.report_ids"  # Preference key: the last report id used
 
 
 @dataclass
@@ -193,12 +195,14 @@ class Satellite:
                 entry[0].setdefault(tag, 0)
         intake = collector.intake
         with intake.transaction() as s:
+            ids = ReportIds(s, now)
             for name, (tags, software_tag) in sorted(usage.items()):
                 udi = Udi(*name.split(":", 1))
                 device = intake.admit(s, udi, Preferences(), None)
                 device.mode, device.known = "satellite", True
-                envs = self._reports(udi, software_tag, tags, now)
+                envs = self._reports(udi, software_tag, tags, now, ids)
                 intake.store_reports(s, device, envs)
+            ids.save()
         in_use = {
             name: sorted(t for t, c in tags.items() if c) for name, (tags, _) in usage.items()
         }
@@ -211,24 +215,21 @@ class Satellite:
             .join(License, License.id == InstanceUsage.license_id, isouter=True)
         )
         out: dict[str, tuple[dict[str, int], str]] = {}
-        with self.engine().connect() as conn:
-            from sqlalchemy.orm import Session
-
-            with Session(bind=conn) as s:
-                for inst, tag, count in s.execute(q):
-                    entry = out.setdefault(f"{inst.udi_pid}:{inst.udi_sn}", ({}, inst.software_tag))
-                    if tag is not None:
-                        entry[0][tag] = int(count or 0)
+        with self.engine().connect() as conn, Session(bind=conn) as s:
+            for inst, tag, count in s.execute(q):
+                entry = out.setdefault(f"{inst.udi_pid}:{inst.udi_sn}", ({}, inst.software_tag))
+                if tag is not None:
+                    entry[0][tag] = int(count or 0)
         return out
 
     def _reports(
-        self, udi: Udi, software_tag: str, tags: dict[str, int], now: datetime
+        self, udi: Udi, software_tag: str, tags: dict[str, int], now: datetime, ids: ReportIds
     ) -> list[dict[str, Any]]:
         key = self.instance_key(udi)
         stamp = int(now.timestamp())
         reports = [
-            RumReport(stamp * 1000 + i, udi, software_tag, tag, [Measurement(stamp - 1, stamp, c)])
-            for i, (tag, c) in enumerate(sorted(tags.items()))
+            RumReport(ids.next(), udi, software_tag, tag, [Measurement(stamp - 1, stamp, c)])
+            for tag, c in sorted(tags.items())
         ]
         return [sign_report(r, key) for r in reports]
 
@@ -263,6 +264,50 @@ class Satellite:
             with collector.status.transaction() as s:
                 for text in state.conflicts:
                     collector.status.alert(s, None, text)
+
+
+class ReportIds:
+    """Report ids for the satellite's reports: unique at any sync rate.
+
+    A report id is the millisecond of the sync, or one more than the last id used when that is
+    not larger (several reports per millisecond, a clock set back): strictly increasing. The
+    last id is kept in the collector's store, in the transaction that stores the reports, so an
+    id is never used twice - not even across restarts - and a rolled-back sync reuses nothing
+    that was kept. (Ids of one second, as before, made two syncs in one second share ids:
+    the second sync's reports were taken for the first's and dropped.)
+
+    Usage::
+
+        ids = ReportIds(session, now)
+        report_id = ids.next()
+        ids.save()   # before the transaction commits
+    """
+
+    def __init__(self, s: Session, now: datetime) -> None:
+        self._s = s
+        self._row = s.get(Preference, REPORT_IDS, with_for_update=True)
+        last = int(self._row.value.get("last", 0)) if self._row is not None else self._legacy()
+        self._last = max(int(now.timestamp() * 1000) - 1, last)
+
+    def _legacy(self) -> int:
+        """Before ids were kept: the largest id the satellite's devices already used."""
+        found = self._s.scalar(
+            select(func.max(Report.report_id))
+            .join(Device, Device.id == Report.device_id)
+            .where(Device.mode == "satellite")
+        )
+        return int(found or 0)
+
+    def next(self) -> int:
+        self._last += 1
+        return self._last
+
+    def save(self) -> None:
+        if self._row is None:
+            self._row = Preference(key=REPORT_IDS, value={"last": self._last})
+            self._s.add(self._row)
+        else:
+            self._row.value = {"last": self._last}
 
 
 def _account(prefs: Preferences) -> tuple[str, str]:

@@ -160,6 +160,57 @@ def test_instance_transfer_moves_its_licenses(portal: Portal, alice: Browser) ->
     assert portal.services.instances.get_instance(DOMAIN, instance).virtual_account == "Spare"
 
 
+def test_transfer_the_target_cannot_cover_is_previewed_with_a_warning(
+    portal: Portal, alice: Browser
+) -> None:
+    instance = registered(portal.live, alice, 1, usage=6)  # Spare holds 5
+    alice.page(f"{VA_URL}/Prod/instances")
+    answer = alice.post(f"{VA_URL}/Prod/instances/{instance}/transfer", {"target": "Spare"})
+    assert answer.status_code == 200
+    doc = html(answer)
+    assert texts(doc, '//div[@id="transfer-warning"]//li') == [
+        "Spare would be Out of Compliance for metroipaccess: 6 in use, 5 purchased"
+    ]
+    assert table(doc, "transfer-preview") == [["metroipaccess", "6", "5", "6", "Out of Compliance"]]
+    # nothing moved until confirmed
+    assert portal.services.instances.get_instance(DOMAIN, instance).virtual_account == "Prod"
+    assert licenses(alice, "Spare")["Device metroipaccess"][1] == "0"
+    assert alice.post(
+        f"{VA_URL}/Prod/instances/{instance}/transfer", {"target": "Spare", "confirm": "yes"}
+    )
+    moved = portal.services.instances.get_instance(DOMAIN, instance)
+    assert (moved.virtual_account, moved.status) == ("Spare", "Out of Compliance")
+    assert [u.status for u in moved.usage] == ["OUT OF COMPLIANCE"]
+    assert licenses(alice, "Spare")["Device metroipaccess"][1:] == [
+        "6",
+        "0",
+        "-1",
+        "Out of Compliance",
+    ]
+
+
+def test_api_transfer_preview_changes_nothing(portal: Portal, alice: Browser) -> None:
+    instance = registered(portal.live, alice, 1, usage=6)
+    api = portal.live.client()
+    url = f"/api/v1/accounts/{DOMAIN}/devices/{instance}/transfer-preview"
+    answer = api.get(url, params={"target": "Spare"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["source"], body["target"], body["out_of_compliance"]) == ("Prod", "Spare", True)
+    assert body["lines"][0] | {"tag": "-"} == {
+        "tag": "-",
+        "name": "metroipaccess",
+        "moving": 6,
+        "purchased": 5,
+        "in_use_after": 6,
+        "status": "Out of Compliance",
+    }
+    assert portal.services.instances.get_instance(DOMAIN, instance).virtual_account == "Prod"
+    assert api.get(url, params={"target": "Nowhere"}).status_code == 404
+    reader = portal.live.client(portal.live.api_key(Role.SMART_ACCOUNT_USER, DOMAIN))
+    assert reader.get(url, params={"target": "Spare"}).status_code == 403
+
+
 def test_transfer_to_unknown_virtual_account_explains_and_moves_nothing(
     portal: Portal, alice: Browser
 ) -> None:

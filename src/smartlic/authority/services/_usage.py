@@ -10,9 +10,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from smartlic.authority.services import _pool
-from smartlic.domain.enums import Enforcement, EntitlementStatus
+from smartlic.domain.enums import Enforcement, EntitlementStatus, InstanceStatus
 from smartlic.formats.device_v1 import Entitlement
-from smartlic.storage.models import InstanceUsage, License, ProductInstance
+from smartlic.storage.models import AuthorizationCode, InstanceUsage, License, ProductInstance
 
 
 def current_usage(s: Session, instance_id: str) -> dict[str, InstanceUsage]:
@@ -25,11 +25,6 @@ def release_all(s: Session, inst: ProductInstance) -> None:
     held = current_usage(s, inst.id)
     _pool.add_in_use(s, inst.virtual_account_id, {lid: -u.count for lid, u in held.items()})
     s.execute(delete(InstanceUsage).where(InstanceUsage.instance_id == inst.id))
-
-
-def claim_all(s: Session, inst: ProductInstance, held: dict[str, int]) -> None:
-    """Count ``held`` (license id -> count) in ``inst``'s (new) virtual account."""
-    _pool.add_in_use(s, inst.virtual_account_id, held)
 
 
 def apply_usage(
@@ -108,3 +103,43 @@ def _store(
             s.add(
                 InstanceUsage(instance_id=inst.id, license_id=lid, count=count, status=status.value)
             )
+
+
+def outstanding_codes(s: Session, inst: ProductInstance) -> list[AuthorizationCode]:
+    return list(
+        s.scalars(
+            select(AuthorizationCode).where(
+                AuthorizationCode.instance_id == inst.id, AuthorizationCode.returned_at.is_(None)
+            )
+        )
+    )
+
+
+def move_all(s: Session, inst: ProductInstance, target_va_id: str, now: datetime) -> None:
+    """Move ``inst`` with what it uses and the reservations of its outstanding authorization
+    codes to another virtual account, and answer its (classic) usage again against the target
+    pool: a usage the target cannot cover is OUT OF COMPLIANCE there, whatever the source held.
+
+    Policy-mode usage keeps its reported status ("IN USE"): its status is computed at read
+    time (``_instance_status``) from the pool it is in now.
+    """
+    held = current_usage(s, inst.id)
+    counts = {lid: u.count for lid, u in held.items()}
+    _pool.add_in_use(s, inst.virtual_account_id, {lid: -n for lid, n in counts.items()})
+    for code in outstanding_codes(s, inst):
+        _pool.lock_counter(s, code.virtual_account_id, code.license_id).reserved -= code.count
+        _pool.lock_counter(s, target_va_id, code.license_id).reserved += code.count
+        code.virtual_account_id = target_va_id
+    inst.virtual_account_id = target_va_id
+    _pool.add_in_use(s, target_va_id, counts)
+    pool = _pool.read_counts(s, target_va_id, list(counts))
+    holdings = _pool.holdings_by_license(s, target_va_id, list(counts)) if counts else {}
+    answers = {EntitlementStatus.AUTHORIZED.value, EntitlementStatus.OUT_OF_COMPLIANCE.value}
+    for lid, usage in held.items():
+        if usage.status in answers:
+            covered = sum(pool[lid]) <= _pool.purchased_now(holdings.get(lid, []), now)
+            usage.status = (
+                EntitlementStatus.AUTHORIZED if covered else EntitlementStatus.OUT_OF_COMPLIANCE
+            ).value
+    bad = any(u.status == EntitlementStatus.OUT_OF_COMPLIANCE.value for u in held.values())
+    inst.status = InstanceStatus.OUT_OF_COMPLIANCE if bad else InstanceStatus.IN_COMPLIANCE

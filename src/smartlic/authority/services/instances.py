@@ -1,36 +1,35 @@
-"""Product instances: list, search, transfer between virtual accounts, remove (frees licenses)."""
+"""Product instances: list, search, transfer between virtual accounts (with a preview of the
+target pool), remove (frees licenses). Statuses are computed at read time
+(``_instance_status``, rules in ``smartlic.domain.instance_status``)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from smartlic.authority.services import _pool
 from smartlic.authority.services._base import ServiceBase
-from smartlic.authority.services._usage import claim_all, current_usage, release_all
-from smartlic.authority.services.interfaces import InstanceOut, Page, UsageOut
-from smartlic.domain.enums import InstanceStatus
+from smartlic.authority.services._instance_status import StatusReader, StatusView
+from smartlic.authority.services._usage import (
+    current_usage,
+    move_all,
+    outstanding_codes,
+    release_all,
+)
+from smartlic.authority.services.interfaces import (
+    InstanceOut,
+    Page,
+    TransferLineOut,
+    TransferPreviewOut,
+)
+from smartlic.domain.compliance import pool_status
+from smartlic.domain.enums import ComplianceStatus
 from smartlic.errors import InvalidInput, NotFound
 from smartlic.storage.models import License, ProductInstance, SmartAccount, VirtualAccount
 
-DEADLINE = timedelta(days=90)  # no contact for this long: authorization expired
 MAX_PAGE = 1000
-
-
-def effective_status(inst: ProductInstance, now: datetime) -> InstanceStatus:
-    last = inst.last_contact_at or inst.registered_at
-    if now - last > DEADLINE:
-        return InstanceStatus.AUTHORIZATION_EXPIRED
-    return inst.status
-
-
-def _alerts(status: InstanceStatus) -> list[str]:
-    return {
-        InstanceStatus.IN_COMPLIANCE: [],
-        InstanceStatus.OUT_OF_COMPLIANCE: ["Licenses are Out of Compliance"],
-        InstanceStatus.AUTHORIZATION_EXPIRED: ["Failed to Connect: authorization expired"],
-    }[status]
 
 
 class SqlInstancesService(ServiceBase):
@@ -69,14 +68,37 @@ class SqlInstancesService(ServiceBase):
                 .limit(limit)
                 .offset(offset)
             ).all()
-            items = [self._out(s, sa, va, inst) for inst, va in rows]
+            views = StatusReader(s, self.now()).views([inst for inst, _ in rows])
+            items = [self._out(sa, va, inst, views[inst.id]) for inst, va in rows]
         return Page(items=items, total=total, limit=limit, offset=offset)
 
     def get_instance(self, domain: str, instance_id: str) -> InstanceOut:
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
             inst, va = self._find(s, sa, instance_id)
-            return self._out(s, sa, va, inst)
+            return self._one(s, sa, va, inst)
+
+    def preview_transfer(self, domain: str, instance_id: str, *, target: str) -> TransferPreviewOut:
+        """What ``transfer_instance`` would do to the target pool; changes nothing."""
+        with self.transaction() as s:
+            sa = self.smart_account(s, domain)
+            inst, va = self._find(s, sa, instance_id)
+            dst = self.virtual_account(s, sa, target)
+            lines = self._target_lines(s, inst, dst, self.now()) if dst.id != va.id else []
+            bad = [ln for ln in lines if ln.status == ComplianceStatus.OUT_OF_COMPLIANCE]
+            warnings = [
+                f"{dst.name} would be Out of Compliance for {ln.name}: {ln.in_use_after} in "
+                f"use, {ln.purchased} purchased"
+                for ln in bad
+            ]
+            return TransferPreviewOut(
+                instance_id=inst.id,
+                source=va.name,
+                target=dst.name,
+                lines=lines,
+                out_of_compliance=bool(bad),
+                warnings=warnings,
+            )
 
     def transfer_instance(
         self, domain: str, instance_id: str, *, target: str, actor: str
@@ -86,11 +108,13 @@ class SqlInstancesService(ServiceBase):
             inst, va = self._find(s, sa, instance_id)
             dst = self.virtual_account(s, sa, target)
             if dst.id != va.id:
-                held = {lid: u.count for lid, u in current_usage(s, inst.id).items()}
-                release_all(s, inst)
-                inst.virtual_account_id = dst.id
-                claim_all(s, inst, held)
-                self._restore(s, inst, held)
+                # what the target pool falls short of (the portal asked for a confirmation)
+                short = [
+                    ln.name
+                    for ln in self._target_lines(s, inst, dst, self.now())
+                    if ln.status == ComplianceStatus.OUT_OF_COMPLIANCE
+                ]
+                move_all(s, inst, dst.id, self.now())
                 self.record(
                     s,
                     "instance.transferred",
@@ -99,8 +123,9 @@ class SqlInstancesService(ServiceBase):
                     virtual_account=va.name,
                     subject=self._label(inst),
                     target=dst.name,
+                    out_of_compliance=short,
                 )
-            return self._out(s, sa, dst, inst)
+            return self._one(s, sa, dst, inst)
 
     def remove_instance(self, domain: str, instance_id: str, *, actor: str) -> None:
         with self.transaction() as s:
@@ -120,13 +145,26 @@ class SqlInstancesService(ServiceBase):
     # ------------------------------------------------------------ helpers
 
     @staticmethod
-    def _restore(s: Session, inst: ProductInstance, held: dict[str, int]) -> None:
-        from smartlic.storage.models import InstanceUsage
-
-        for lid, count in held.items():
-            s.add(
-                InstanceUsage(instance_id=inst.id, license_id=lid, count=count, status="AUTHORIZED")
+    def _target_lines(
+        s: Session, inst: ProductInstance, dst: VirtualAccount, now: datetime
+    ) -> list[TransferLineOut]:
+        moving = {lid: u.count for lid, u in current_usage(s, inst.id).items() if u.count}
+        for code in outstanding_codes(s, inst):
+            moving[code.license_id] = moving.get(code.license_id, 0) + code.count
+        if not moving:
+            return []
+        pool = _pool.read_counts(s, dst.id, list(moving))
+        holdings = _pool.holdings_by_license(s, dst.id, list(moving))
+        lics = s.scalars(select(License).where(License.id.in_(list(moving))))
+        lines = []
+        for lic in sorted(lics, key=lambda lic: lic.name):
+            bought = _pool.purchased_now(holdings.get(lic.id, []), now)
+            after = sum(pool[lic.id]) + moving[lic.id]
+            status = pool_status(bought, after)
+            lines.append(
+                TransferLineOut(lic.tag, lic.name, moving[lic.id], bought, after, status.value)
             )
+        return lines
 
     @staticmethod
     def _find(
@@ -145,21 +183,16 @@ class SqlInstancesService(ServiceBase):
     def _label(inst: ProductInstance) -> str:
         return f"PID:{inst.udi_pid},SN:{inst.udi_sn}"
 
-    def _out(
+    def _one(
         self, s: Session, sa: SmartAccount, va: VirtualAccount, inst: ProductInstance
     ) -> InstanceOut:
-        usage = current_usage(s, inst.id)
-        tags = (
-            {
-                row[0]: row[1]
-                for row in s.execute(
-                    select(License.id, License.tag).where(License.id.in_(list(usage)))
-                )
-            }
-            if usage
-            else {}
-        )
-        status = effective_status(inst, self.now())
+        view = StatusReader(s, self.now()).views([inst])[inst.id]
+        return self._out(sa, va, inst, view)
+
+    @staticmethod
+    def _out(
+        sa: SmartAccount, va: VirtualAccount, inst: ProductInstance, view: StatusView
+    ) -> InstanceOut:
         return InstanceOut(
             id=inst.id,
             smart_account=sa.domain,
@@ -170,14 +203,9 @@ class SqlInstancesService(ServiceBase):
             software_tag=inst.software_tag,
             registered_at=inst.registered_at,
             last_contact_at=inst.last_contact_at,
-            status=status.value,
-            alerts=_alerts(status),
-            usage=sorted(
-                (
-                    UsageOut(tag=tags[lid], count=u.count, status=u.status)
-                    for lid, u in usage.items()
-                ),
-                key=lambda u: u.tag,
-            ),
+            status=view.verdict.status.value,
+            alerts=view.verdict.alert_texts,
+            usage=view.usage,
             certificate_expires=inst.cert_expires_at,
+            report_due=view.verdict.report_due,
         )

@@ -136,6 +136,29 @@ class InstanceOut:
     alerts: list[str]
     usage: list[UsageOut]
     certificate_expires: datetime | None
+    report_due: datetime | None = None  # policy mode: when the next usage report is due
+
+
+@dataclass(frozen=True)
+class TransferLineOut:
+    """One license a transfer moves: the target pool before and after it."""
+
+    tag: str
+    name: str
+    moving: int  # in use and reserved by the instance
+    purchased: int  # the target virtual account's, now
+    in_use_after: int  # in use + reserved in the target after the move
+    status: str  # ComplianceStatus value of the target pool after the move
+
+
+@dataclass(frozen=True)
+class TransferPreviewOut:
+    instance_id: str
+    source: str
+    target: str
+    lines: list[TransferLineOut]
+    out_of_compliance: bool
+    warnings: list[str]
 
 
 @dataclass(frozen=True)
@@ -315,6 +338,9 @@ class InstancesService(Protocol):
         offset: int = 0,
     ) -> Page[InstanceOut]: ...
     def get_instance(self, domain: str, instance_id: str) -> InstanceOut: ...
+    def preview_transfer(
+        self, domain: str, instance_id: str, *, target: str
+    ) -> TransferPreviewOut: ...
     def transfer_instance(
         self, domain: str, instance_id: str, *, target: str, actor: str
     ) -> InstanceOut: ...

@@ -177,6 +177,20 @@ def transfer_instance(
     try:
         target = text_field(form, "target", max_length=100)
         write_va(user, domain, target)
+        # Warn first: a transfer the target pool cannot cover needs a second, explicit post.
+        if form.get("confirm") != "yes":
+            preview = services.instances.preview_transfer(domain, instance_id, target=target)
+            if preview.out_of_compliance:
+                ctx = va_context(services, user, domain, va, "instances")
+                return page(
+                    request,
+                    "va_transfer.html",
+                    200,
+                    instance=instance,
+                    instance_label=instance_name(instance),
+                    preview=preview,
+                    **ctx,
+                )
         services.instances.transfer_instance(
             domain, instance_id, target=target, actor=principal.label()
         )

@@ -15,10 +15,12 @@ from smartlic.authority.api.deps import (
     can_write_va,
 )
 from smartlic.authority.api.routes._common import ACCOUNT, COMMON_PROBLEMS
+from smartlic.authority.api.schemas._base import NAME_PATTERN
 from smartlic.authority.api.schemas.instances import (
     InstancePublic,
     InstancesPublic,
     InstanceTransfer,
+    TransferPreviewPublic,
 )
 from smartlic.authority.services import Services
 from smartlic.authority.services.interfaces import InstanceOut, Principal
@@ -71,6 +73,24 @@ def read_device(
     return InstancePublic.model_validate(
         _visible_instance(services, principal, domain, instance_id)
     )
+
+
+@router.get(
+    "/{instance_id}/transfer-preview",
+    summary="What moving an instance would do to the target pool (changes nothing)",
+)
+def preview_transfer(
+    domain: str,
+    instance_id: str,
+    target: Annotated[str, Query(min_length=1, max_length=100, pattern=NAME_PATTERN)],
+    services: ServicesDep,
+    principal: PrincipalDep,
+) -> TransferPreviewPublic:
+    instance = _visible_instance(services, principal, domain, instance_id)
+    can_write_va(principal, domain, instance.virtual_account)
+    can_write_va(principal, domain, target)
+    preview = services.instances.preview_transfer(domain, instance_id, target=target)
+    return TransferPreviewPublic.model_validate(preview)
 
 
 @router.post(

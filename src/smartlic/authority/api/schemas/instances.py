@@ -15,6 +15,8 @@ __all__ = [
     "InstancePublic",
     "InstanceTransfer",
     "InstancesPublic",
+    "TransferLinePublic",
+    "TransferPreviewPublic",
     "UsagePublic",
 ]
 
@@ -39,6 +41,9 @@ class InstancePublic(PublicModel):
     alerts: list[str]
     usage: list[UsagePublic]
     certificate_expires: datetime | None
+    report_due: datetime | None = Field(
+        default=None, description="policy mode: when the next usage report is due"
+    )
 
 
 class InstancesPublic(PublicModel):
@@ -50,6 +55,24 @@ class InstancesPublic(PublicModel):
 
 class InstanceTransfer(InputModel):
     target: str = Field(min_length=1, max_length=100, pattern=NAME_PATTERN)
+
+
+class TransferLinePublic(PublicModel):
+    tag: str
+    name: str
+    moving: int = Field(description="in use and reserved by the instance")
+    purchased: int = Field(description="purchased in the target virtual account, now")
+    in_use_after: int = Field(description="in use and reserved in the target after the move")
+    status: str = Field(description="the target pool's compliance status after the move")
+
+
+class TransferPreviewPublic(PublicModel):
+    instance_id: str
+    source: str
+    target: str
+    lines: list[TransferLinePublic]
+    out_of_compliance: bool
+    warnings: list[str]
 
 
 class EventPublic(PublicModel):
