@@ -252,6 +252,5 @@ def require_poll_owner(owner: str, principal: Principal | None) -> None:
     for a device's own request. A poll without a key for a keyed request is refused."""
     if owner != poll_owner(principal):
         raise Forbidden(
-            "this poll task belongs to another client: poll with the credentials of the request",
-            code="poll-not-yours",
+            "this poll task belongs to another client: poll with the credentials of the request"
         )

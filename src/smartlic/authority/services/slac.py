@@ -321,6 +321,8 @@ class SqlAuthorizationService(SigningServiceBase):
     ) -> list[AuthorizationCodeOut]:
         """Free the licenses of a return code. ``domain`` (when given) and ``scope`` must
         cover the code's virtual account: otherwise it is not found, or read-only."""
+        if domain is not None:
+            scope_in(scope, domain)  # another tenant is refused before the code is read
         code_bytes, signature = parse_return_code(code)
         code_id = str(uuid.UUID(bytes=code_bytes))
         now = self.now()
