@@ -337,17 +337,22 @@ def events(
 @cli_errors
 def apikey_create(
     name: str,
-    role: Annotated[str, typer.Option(help="admin or a smart-account role.")] = "admin",
+    role: Annotated[str, typer.Option(help="admin, a smart-account or a virtual-account role.")] = (
+        "admin"
+    ),
     account: Annotated[str | None, typer.Option(help="Smart account (non-admin roles).")] = None,
+    va: Annotated[
+        str | None, typer.Option(help="Virtual account (virtual-account roles only).")
+    ] = None,
 ) -> None:
-    """Create an API key and print it (shown once)."""
+    """Create an API key and print it (shown once); see docs/security.md for the roles."""
     from smartlic.domain.enums import Role
 
     if role not in set(Role):
         raise InvalidInput(f"--role: one of {', '.join(Role)}")
     with open_services() as s:
         created = s.api_keys.create_api_key(
-            name=name, role=Role(role), smart_account=account, actor=actor()
+            name=name, role=Role(role), smart_account=account, virtual_account=va, actor=actor()
         )
     typer.echo(f"API key {created.id} ({created.role.value}):")
     typer.echo(created.text)
