@@ -33,7 +33,7 @@ Usage::
     from smartlic.authority.services.scope import SYSTEM, Principal, scope_in
 
     key = Principal("ops", Role.VIRTUAL_ACCOUNT_USER, "acme.example", "Prod")
-    scope = scope_in(key, "acme.example")   # Forbidden: no grant in that smart account
+    scope = scope_in(key, "acme.example")   # (Forbidden for a smart account without a grant)
     scope.can_read("Spare")                 # False
     scope.require_write("Prod")             # Forbidden: this API key is read-only
     scope.visible(["Prod", "Spare"])        # ["Prod"]
@@ -41,7 +41,11 @@ Usage::
     scope_in(system("cli:alice"), "acme.example").require_manage()  # the CLI may do anything
 
 Services take the principal as ``scope=`` (reads and writes alike); a write's event names
-``scope.label()``.
+``scope.label()``. A new front end (another API, a CSSM-compatible one) authenticates its caller
+to a ``Principal`` (``SqlApiKeysService.authenticate``) and passes it on; it never filters
+results itself. Where it must refuse before calling a service (an upload before its body is
+read), it calls ``scope_in(principal, domain).require_write(va)``, as ``api/deps_usage.py``
+does. Poll answers of the vendor device API belong to ``poll_owner(principal)``.
 """
 
 from __future__ import annotations
