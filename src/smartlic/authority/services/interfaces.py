@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
-from smartlic.authority.services.scope import Principal
+from smartlic.authority.services.scope import Principal as Principal  # re-exported: the caller
 from smartlic.domain.enums import (
     ComplianceStatus,
     Enforcement,
