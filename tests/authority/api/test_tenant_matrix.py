@@ -49,9 +49,16 @@ TARGETS = {"own-va": OWN, "other-va": SIBLING, "other-account": FOREIGN}
 TRANSFER_TO = {OWN: "Spare", SIBLING: "Prod", FOREIGN: "Other"}
 V1 = "/api/v1"
 
-# Routes that are not the management API: the device protocols answer devices and collectors
+# Routes that are not the management API: probes and metrics (no tenant data), and the device
+# protocols, which answer devices and collectors
 # (signed requests; their tenant rules are tested in test_policy_mode_api / test_refusals).
-NOT_MANAGEMENT = ("/healthz", "/api/device/v1/", "/services/api/smart-accounts-and-licensing/")
+NOT_MANAGEMENT = (
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/api/device/v1/",
+    "/services/api/smart-accounts-and-licensing/",
+)
 
 
 # ---------------------------------------------------------------- callers
