@@ -111,3 +111,33 @@ def test_read_only_user_cannot_upload(portal: Portal) -> None:
     answer = upload(rita, "Prod", "UD_FOC9.txt", usage_file([dev.report(TAG, 1)]))
     assert answer.status_code == 403
     assert portal.services.usage.list_usage_files(DOMAIN, scope=SYSTEM).items == []
+
+
+def test_portal_user_and_api_key_of_one_virtual_account_see_the_same(
+    portal: Portal, alice: Browser
+) -> None:
+    """One rule for both front ends (services/scope.py): a virtual-account user in the portal
+    and a virtual-account key on the API list the same usage files and events."""
+    for n, va in enumerate(("Prod", "Spare")):
+        dev = PolicyDevice(Udi("IXM-LPWA-900-16-K9", f"EQ{n}"), portal.live.clock)
+        assert (
+            upload(alice, va, f"UD_{va}.txt", usage_file([dev.report(TAG, 1)])).status_code == 303
+        )
+    key = portal.services.api_keys.create_api_key(
+        name="vic-key",
+        role=Role.VIRTUAL_ACCOUNT_USER,
+        smart_account=DOMAIN,
+        virtual_account="Prod",
+        actor="t",
+    )
+    api = portal.live.client(key.text)
+    vic = portal.user("vic", Role.VIRTUAL_ACCOUNT_USER, DOMAIN, "Prod")
+    files = api.get(f"/api/v1/accounts/{DOMAIN}/usage-files").json()["items"]
+    assert [(f["file_name"], f["virtual_account"]) for f in files] == [("UD_Prod.txt", "Prod")]
+    assert [(r[0], r[2]) for r in table(vic.page(FILES_URL), "usage-files")] == [
+        ("UD_Prod.txt", "Prod")
+    ]
+    events = api.get(f"/api/v1/accounts/{DOMAIN}/events", params={"limit": 1000}).json()
+    rows = table(vic.page(f"{PORTAL}/accounts/{DOMAIN}/events"), "events")
+    assert [e["name"] for e in events["items"]] == [r[1] for r in rows]
+    assert {e["virtual_account"] for e in events["items"]} == {"Prod"}
