@@ -54,6 +54,7 @@ from sqlalchemy import Engine, create_engine, event, select, text
 
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services import Services, build_services
+from smartlic.authority.services.scope import SYSTEM, system
 from smartlic.clock import SystemClock
 from smartlic.domain.compliance import MAX_QUANTITY
 from smartlic.domain.enums import ComplianceStatus
@@ -349,7 +350,7 @@ def count_statements(engine: Engine, fn: Callable[[], Any]) -> int:
 
 def time_compliance(world: World, calls: int, expect: ComplianceStatus) -> dict[str, Any]:
     def once() -> Any:
-        return world.services.licenses.compliance(DOMAIN, "Big")
+        return world.services.licenses.compliance(DOMAIN, "Big", scope=SYSTEM)
 
     result = once()  # warm-up, and the answer is checked once
     assert result.status is expect, result.status
@@ -397,17 +398,19 @@ def measure_compliance(world: World, cfg: Config) -> dict[str, Any]:
 
 def setup_world(engine: Engine, keys: AuthorityKeys, tags: int) -> World:
     svc = build_services(engine, SystemClock(), keys)
-    svc.accounts.create_smart_account(name="Bench", domain=DOMAIN, actor="bench")
+    svc.accounts.create_smart_account(name="Bench", domain=DOMAIN, scope=system("bench"))
     for va in ("Devices", "Big"):
-        svc.accounts.create_virtual_account(DOMAIN, name=va, actor="bench")
+        svc.accounts.create_virtual_account(DOMAIN, name=va, scope=system("bench"))
     names = [f"bench-{n:02d}" for n in range(tags)]
     tag_texts = [make_tag(name) for name in names]
     for name, tag in zip(names, tag_texts, strict=True):
-        svc.licenses.define_license(tag=tag, name=name, display_name=name.upper(), actor="bench")
+        svc.licenses.define_license(
+            tag=tag, name=name, display_name=name.upper(), scope=system("bench")
+        )
     svc.licenses.add_holding(
-        DOMAIN, "Devices", tag=tag_texts[0], quantity=MAX_QUANTITY, actor="bench"
+        DOMAIN, "Devices", tag=tag_texts[0], quantity=MAX_QUANTITY, scope=system("bench")
     )
-    token = svc.tokens.create_token(DOMAIN, "Devices", days=1, actor="bench").text
+    token = svc.tokens.create_token(DOMAIN, "Devices", days=1, scope=system("bench")).text
     with engine.connect() as conn:
         by_tag = dict(conn.execute(select(License.tag, License.id)).all())
         big = conn.execute(

@@ -61,6 +61,7 @@ from sqlalchemy import Engine, create_engine, event, func, select, text
 
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services import Services, build_services
+from smartlic.authority.services.scope import system
 from smartlic.clock import SystemClock
 from smartlic.domain.compliance import MAX_QUANTITY
 from smartlic.domain.products import make_tag
@@ -209,14 +210,16 @@ def summarise(rounds: list[dict[str, Any]], clients: int) -> dict[str, Any]:
 
 def setup(engine: Engine, keys: AuthorityKeys, cfg: Config) -> tuple[Services, list[str], str]:
     svc = build_services(engine, SystemClock(), keys)
-    svc.accounts.create_smart_account(name="Ingest", domain=DOMAIN, actor="bench")
-    svc.accounts.create_virtual_account(DOMAIN, name=VA, actor="bench")
+    svc.accounts.create_smart_account(name="Ingest", domain=DOMAIN, scope=system("bench"))
+    svc.accounts.create_virtual_account(DOMAIN, name=VA, scope=system("bench"))
     tags = [make_tag(f"ingest-{n:02d}") for n in range(cfg.tags)]
     for n, tag in enumerate(tags):
         name = f"ingest-{n:02d}"
-        svc.licenses.define_license(tag=tag, name=name, display_name=name.upper(), actor="bench")
-        svc.licenses.add_holding(DOMAIN, VA, tag=tag, quantity=MAX_QUANTITY, actor="bench")
-    token = svc.tokens.create_token(DOMAIN, VA, days=1, actor="bench").text
+        svc.licenses.define_license(
+            tag=tag, name=name, display_name=name.upper(), scope=system("bench")
+        )
+        svc.licenses.add_holding(DOMAIN, VA, tag=tag, quantity=MAX_QUANTITY, scope=system("bench"))
+    token = svc.tokens.create_token(DOMAIN, VA, days=1, scope=system("bench")).text
     return svc, tags, token
 
 

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services import build_services
+from smartlic.authority.services.scope import SYSTEM
 from smartlic.authority.settings import AuthoritySettings
 from smartlic.cli import app
 from smartlic.clock import SystemClock
@@ -110,9 +111,11 @@ def _check_demo_contents(data_dir: Path, api_key: str) -> None:
     try:
         clock = SystemClock()
         services = build_services(engine, clock, AuthorityKeys.load(settings.keys_path))
-        vas = [va.name for va in services.accounts.list_virtual_accounts("demo.example")]
+        vas = [
+            va.name for va in services.accounts.list_virtual_accounts("demo.example", scope=SYSTEM)
+        ]
         assert vas == ["DEFAULT", "Lab"]
-        lines = services.licenses.compliance("demo.example", "DEFAULT").lines
+        lines = services.licenses.compliance("demo.example", "DEFAULT", scope=SYSTEM).lines
         specs = ALL_LICENSES
         assert len(lines) == len(specs) == len(services.licenses.list_catalogue())
         kinds = [h.kind.value for line in lines for h in line.holdings]
@@ -120,7 +123,7 @@ def _check_demo_contents(data_dir: Path, api_key: str) -> None:
         assert kinds.count("perpetual") == perpetual
         assert kinds.count("term") == len(specs) - perpetual + 1
         assert services.api_keys.authenticate(api_key).smart_account is None
-        assert len(services.tokens.list_tokens("demo.example", "DEFAULT")) == 1
+        assert len(services.tokens.list_tokens("demo.example", "DEFAULT", scope=SYSTEM)) == 1
     finally:
         engine.dispose()
 

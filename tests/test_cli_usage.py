@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from smartlic.authority.cli_usage import policy_mode_app
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services import Services, build_services
+from smartlic.authority.services.scope import SYSTEM, system
 from smartlic.cli import app
 from smartlic.clock import LabClock
 from smartlic.crypto import Udi, load_certificate, verify_certificate
@@ -71,7 +72,7 @@ class Cli:
         return out
 
     def in_use(self, va: str, tag: str = TAG) -> tuple[int, int]:
-        lines = self.services.licenses.compliance(D, va).lines
+        lines = self.services.licenses.compliance(D, va, scope=SYSTEM).lines
         line = next(ln for ln in lines if ln.tag == tag)
         return line.in_use, line.reserved
 
@@ -96,17 +97,19 @@ def cli(db_url: str, tmp_path: Path) -> Iterator[Cli]:
 
 
 def _seed(s: Services) -> None:
-    s.accounts.create_smart_account(name="Acme", domain=D, actor="t")
-    s.accounts.create_virtual_account(D, name="East", actor="t")
-    s.licenses.define_license(tag=TAG, name="network-advantage", display_name="NA", actor="t")
+    s.accounts.create_smart_account(name="Acme", domain=D, scope=system("t"))
+    s.accounts.create_virtual_account(D, name="East", scope=system("t"))
+    s.licenses.define_license(
+        tag=TAG, name="network-advantage", display_name="NA", scope=system("t")
+    )
     s.licenses.define_license(
         tag=HSEC,
         name="hseck9",
         display_name="HSEC",
         enforcement=Enforcement.EXPORT_CONTROLLED,
-        actor="t",
+        scope=system("t"),
     )
-    s.licenses.add_holding(D, "East", tag=HSEC, quantity=1, actor="t")
+    s.licenses.add_holding(D, "East", tag=HSEC, quantity=1, scope=system("t"))
 
 
 def _cell(output: str, first: str, column: int) -> str:
@@ -142,7 +145,7 @@ def test_usage_upload_list_ack_history(cli: Cli) -> None:
     cli.ok("usage", "ack", D, file_id, "--out", str(again))
     assert cli.sections(again.read_bytes())["smartLicenseRumAck"]["udi"]["sn"] == "FOC1"
     assert cli.in_use("East") == (3, 0)
-    instance = cli.services.instances.list_instances(D, "East").items[0].id
+    instance = cli.services.instances.list_instances(D, "East", scope=SYSTEM).items[0].id
     history = cli.ok("usage", "history", D, instance, "--tag", TAG)
     assert history.count(TAG) == 2
 

@@ -27,6 +27,7 @@ from smartlic.agent import LicenseManager, SmartTransport, Timers
 from smartlic.authority.app import create_app
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services import Services
+from smartlic.authority.services.scope import SYSTEM, system
 from smartlic.authority.settings import AuthoritySettings
 from smartlic.clock import ManualClock
 from smartlic.crypto import Udi
@@ -93,19 +94,19 @@ class Authority:
         return self.served.url
 
     def token(self, va: str = "DEFAULT", **kwargs: Any) -> str:
-        return self.services.tokens.create_token(DOMAIN, va, actor="test", **kwargs).text
+        return self.services.tokens.create_token(DOMAIN, va, scope=system("test"), **kwargs).text
 
     def buy(self, tag: str, quantity: int, va: str = "DEFAULT") -> None:
         self.services.licenses.add_holding(
-            DOMAIN, va, tag=tag, quantity=quantity, kind=HoldingKind.PERPETUAL, actor="test"
+            DOMAIN, va, tag=tag, quantity=quantity, kind=HoldingKind.PERPETUAL, scope=system("test")
         )
 
     def in_use(self, tag: str, va: str = "DEFAULT") -> int:
-        lines = self.services.licenses.compliance(DOMAIN, va).lines
+        lines = self.services.licenses.compliance(DOMAIN, va, scope=SYSTEM).lines
         return next((line.in_use for line in lines if line.tag == tag), 0)
 
     def instances(self) -> list[Any]:
-        return self.services.instances.list_instances(DOMAIN).items
+        return self.services.instances.list_instances(DOMAIN, scope=SYSTEM).items
 
     def device(
         self, sn: str = "FOX0001", *, url: str | None = None, **kwargs: Any
@@ -137,14 +138,14 @@ class Authority:
 
 
 def _world(services: Services) -> None:
-    services.accounts.create_smart_account(name="Example Corp", domain=DOMAIN, actor="test")
+    services.accounts.create_smart_account(name="Example Corp", domain=DOMAIN, scope=system("test"))
     for spec in (ATM, GNSS, IPSEC, CPF):
         services.licenses.define_license(
             tag=spec.tag,
             name=spec.name,
             display_name=spec.display_name,
             enforcement=spec.enforcement,
-            actor="test",
+            scope=system("test"),
         )
 
 

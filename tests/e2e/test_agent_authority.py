@@ -14,6 +14,7 @@ import pytest
 from smartlic.agent import AgentEvent, LicenseManager
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services import build_services
+from smartlic.authority.services.scope import system
 from smartlic.crypto import make_token_text
 from smartlic.domain.enums import AuthorizationState, RegistrationState
 from smartlic.errors import AlreadyRegistered, SignatureInvalid, TokenRejected
@@ -320,7 +321,7 @@ def test_the_authoritys_problem_detail_is_the_failure_reason(authority: Authorit
     device = _registered(authority)
     device.request(ATM.tag)
     (instance,) = authority.instances()
-    authority.services.instances.remove_instance("example.com", instance.id, actor="test")
+    authority.services.instances.remove_instance("example.com", instance.id, scope=system("test"))
 
     device.tick()
 

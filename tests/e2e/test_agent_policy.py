@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from smartlic.agent import LicenseManager, OffTransport
+from smartlic.authority.services.scope import SYSTEM, system
 from smartlic.domain.policy import CISCO_DEFAULT, LicenseGroup
 from smartlic.errors import Forbidden, InsufficientLicenses
 from tests.e2e.conftest_agent import (  # noqa: F401 - the authority fixture
@@ -69,10 +70,10 @@ def test_full_offline_save_upload_ack_import(authority: Authority, tmp_path: Pat
         "DEFAULT",
         file_name="report",
         content=(tmp_path / "report").read_bytes(),
-        actor="user:ops",
+        scope=system("user:ops"),
     )
     assert out.status == "Processed" and out.reports == 1
-    name, ack = authority.services.usage.usage_file_ack(DOMAIN, out.id)
+    name, ack = authority.services.usage.usage_file_ack(DOMAIN, out.id, scope=SYSTEM)
     (tmp_path / name).write_bytes(ack)
     authority.clock.advance(hours=1)
     assert device.import_file(tmp_path / name) == "Import Data Successful"
@@ -93,7 +94,7 @@ def test_a_custom_policy_in_an_ack_changes_the_deadlines(authority: Authority) -
     doc = CISCO_DEFAULT.to_json() | {"name": "SLE Policy", "source": "Customer Policy"}
     doc["groups"][LicenseGroup.UNENFORCED_PERPETUAL.value]["reporting_frequency_days"] = 60
     authority.services.policies.create_policy(
-        DOMAIN, document=doc, virtual_account="DEFAULT", actor="test"
+        DOMAIN, document=doc, virtual_account="DEFAULT", scope=system("test")
     )
     authority.clock.advance(days=2)
     attempt = device.sync()
@@ -135,7 +136,7 @@ def test_export_controlled_offline_request_file_and_return_code(
     assert device.authorization_request("add", {IPSEC.tag: 1}) is None
     device.save_authorization_request(tmp_path / "request")
     code_file = authority.services.authorizations.request_file(
-        DOMAIN, "DEFAULT", content=(tmp_path / "request").read_bytes(), actor="user:ops"
+        DOMAIN, "DEFAULT", content=(tmp_path / "request").read_bytes(), scope=system("user:ops")
     )
     (tmp_path / "code").write_bytes(code_file)
     device.import_file(tmp_path / "code")
@@ -143,6 +144,6 @@ def test_export_controlled_offline_request_file_and_return_code(
     return_code = device.authorization_return(online=False)
     assert not device.is_authorized(IPSEC.tag)
     freed = authority.services.authorizations.return_code(
-        return_code, domain=DOMAIN, actor="user:ops"
+        return_code, domain=DOMAIN, scope=system("user:ops")
     )
     assert freed[0].returned_at is not None

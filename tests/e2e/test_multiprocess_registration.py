@@ -30,6 +30,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services import build_services
+from smartlic.authority.services.scope import SYSTEM, system
 from smartlic.clock import SystemClock
 from smartlic.crypto import Udi
 from smartlic.formats.envelope import open_sealed
@@ -199,9 +200,11 @@ def test_token_limited_to_n_uses_admits_exactly_n_across_two_processes(
     engine = make_engine(world.url)
     try:
         svc = build_services(engine, clock, world.keys)
-        svc.accounts.create_smart_account(name="MP", domain=DOMAIN, actor="test")
-        svc.accounts.create_virtual_account(DOMAIN, name="Race", actor="test")
-        token = svc.tokens.create_token(DOMAIN, "Race", max_uses=MAX_USES, actor="test").text
+        svc.accounts.create_smart_account(name="MP", domain=DOMAIN, scope=system("test"))
+        svc.accounts.create_virtual_account(DOMAIN, name="Race", scope=system("test"))
+        token = svc.tokens.create_token(
+            DOMAIN, "Race", max_uses=MAX_USES, scope=system("test")
+        ).text
         devices = [TestDevice(Udi("C9300", f"MP{n:04d}"), clock) for n in range(DEVICES)]
         responses = _register_all(
             [s.url for s in servers], [d.register_request(token) for d in devices]
@@ -214,7 +217,7 @@ def test_token_limited_to_n_uses_admits_exactly_n_across_two_processes(
         signer = world.keys.signer.certificate.public_key()
         for r in accepted:
             assert open_sealed(r.json(), signer)["type"] == "registration"  # type: ignore[arg-type]
-        assert [t.uses for t in svc.tokens.list_tokens(DOMAIN, "Race")] == [MAX_USES]
-        assert svc.instances.list_instances(DOMAIN, "Race").total == MAX_USES
+        assert [t.uses for t in svc.tokens.list_tokens(DOMAIN, "Race", scope=SYSTEM)] == [MAX_USES]
+        assert svc.instances.list_instances(DOMAIN, "Race", scope=SYSTEM).total == MAX_USES
     finally:
         engine.dispose()

@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from smartlic.agent.shell import fleet as fleet_module
 from smartlic.agent.shell.fleet import Enrolment, enrolment_lines, plan, run
 from smartlic.agent.shell.ssh import Credentials
+from smartlic.authority.services.scope import SYSTEM
 from smartlic.cli import app
 from smartlic.clock import Clock, ManualClock
 from tests.e2e.conftest_agent import Authority, authority_fixture  # noqa: F401 - fixture
@@ -76,7 +77,7 @@ def test_fleet_registers_every_device_with_the_authority(
     for out in outputs:
         assert "  Status: REGISTERED\n  Smart Account: Example Corp\n" in out
         assert "Status: AUTHORIZED on " in out
-    assert authority.services.instances.list_instances("example.com").total == 2
+    assert authority.services.instances.list_instances("example.com", scope=SYSTEM).total == 2
 
 
 def test_fleet_installs_trust_on_policy_devices(authority: Authority, tmp_path: Path) -> None:
@@ -97,7 +98,7 @@ def test_a_refused_token_is_reported_and_nothing_is_registered(
     record, outputs = run_fleet(tmp_path, 1, enrolment, authority.clock, "show license status")
     assert record["failures"][0].startswith("r1: license smart register idtoken not-a-token:")
     assert "Status: UNREGISTERED" in outputs[0]
-    assert authority.services.instances.list_instances("example.com").total == 0
+    assert authority.services.instances.list_instances("example.com", scope=SYSTEM).total == 0
 
 
 def test_fleet_points_policy_devices_at_a_collector(clock: ManualClock, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from smartlic.agent.shell.commands.policy_exec import RETURN_NOTICE, TRUST_NOTIC
 from smartlic.agent.shell.device import Device
 from smartlic.agent.shell.fmt import ios_time
 from smartlic.agent.shell.session import Session
+from smartlic.authority.services.scope import SYSTEM, system
 from tests.e2e.conftest_agent import (  # noqa: F401 - the authority fixture
     CPF,
     DOMAIN,
@@ -87,10 +88,10 @@ def test_full_offline_workflow_through_flash(
         "DEFAULT",
         file_name="report",
         content=(flash / "report").read_bytes(),
-        actor="user:ops",
+        scope=system("user:ops"),
     )
     assert upload.status == "Processed"
-    _, ack = authority.services.usage.usage_file_ack(DOMAIN, upload.id)
+    _, ack = authority.services.usage.usage_file_ack(DOMAIN, upload.id, scope=SYSTEM)
     (flash / "ACK_report").write_bytes(ack)  # Step 6: scp to flash:
     assert cpf_license_status(console) == "License Status: Reported - Yes, Acknowledged - No"
     assert console("license smart import file flash: ACK_report") == "Import Data Successful\n"

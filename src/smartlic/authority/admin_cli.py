@@ -12,6 +12,7 @@ from smartlic.authority.cli import (
     actor,
     cli_errors,
     open_services,
+    operator,
     parse_date,
     print_table,
     resolve_tag,
@@ -57,7 +58,7 @@ def accounts_create(
 ) -> None:
     """Create a smart account (it gets a DEFAULT virtual account)."""
     with open_services() as s:
-        created = s.accounts.create_smart_account(name=name, domain=domain, actor=actor())
+        created = s.accounts.create_smart_account(name=name, domain=domain, scope=operator())
     typer.echo(f"created smart account {created.name!r} ({created.domain})")
 
 
@@ -66,7 +67,10 @@ def accounts_create(
 def accounts_list() -> None:
     """List smart accounts."""
     with open_services() as s:
-        rows = [[a.domain, a.name, when(a.created_at)] for a in s.accounts.list_smart_accounts()]
+        rows = [
+            [a.domain, a.name, when(a.created_at)]
+            for a in s.accounts.list_smart_accounts(scope=operator())
+        ]
     print_table("Smart accounts", ["Domain", "Name", "Created"], rows)
 
 
@@ -79,7 +83,9 @@ def va_create(
 ) -> None:
     """Create a virtual account."""
     with open_services() as s:
-        s.accounts.create_virtual_account(domain, name=name, description=description, actor=actor())
+        s.accounts.create_virtual_account(
+            domain, name=name, description=description, scope=operator()
+        )
     typer.echo(f"created virtual account {name!r} in {domain}")
 
 
@@ -88,7 +94,7 @@ def va_create(
 def va_list(domain: Domain) -> None:
     """List the virtual accounts of a smart account."""
     with open_services() as s:
-        vas = s.accounts.list_virtual_accounts(domain)
+        vas = s.accounts.list_virtual_accounts(domain, scope=operator())
     rows = [
         [va.name, "yes" if va.is_default else "", va.description, when(va.created_at)] for va in vas
     ]
@@ -102,7 +108,7 @@ def va_list(domain: Domain) -> None:
 def va_rename(domain: Domain, name: VaName, new_name: str) -> None:
     """Rename a virtual account."""
     with open_services() as s:
-        s.accounts.rename_virtual_account(domain, name, new_name=new_name, actor=actor())
+        s.accounts.rename_virtual_account(domain, name, new_name=new_name, scope=operator())
     typer.echo(f"renamed virtual account {name!r} to {new_name!r}")
 
 
@@ -111,7 +117,7 @@ def va_rename(domain: Domain, name: VaName, new_name: str) -> None:
 def va_delete(domain: Domain, name: VaName) -> None:
     """Delete an empty virtual account."""
     with open_services() as s:
-        s.accounts.delete_virtual_account(domain, name, actor=actor())
+        s.accounts.delete_virtual_account(domain, name, scope=operator())
     typer.echo(f"deleted virtual account {name!r}")
 
 
@@ -141,7 +147,7 @@ def licenses_define(
             description=description,
             version=version,
             enforcement=kind,
-            actor=actor(),
+            scope=operator(),
         )
     typer.echo(f"defined {display_name!r} ({tag})")
 
@@ -185,7 +191,7 @@ def licenses_add(
             starts_at=parse_date(starts, "--starts"),
             ends_at=parse_date(ends, "--ends"),
             subscription_id=subscription,
-            actor=actor(),
+            scope=operator(),
         )
     typer.echo(f"added {holding.quantity} x {tag} ({holding.kind.value}) to {virtual_account}")
 
@@ -195,7 +201,7 @@ def licenses_add(
 def licenses_list(domain: Domain, virtual_account: VaName) -> None:
     """The license list of a virtual account: purchased, in use, available, status."""
     with open_services() as s:
-        view = s.licenses.compliance(domain, virtual_account)
+        view = s.licenses.compliance(domain, virtual_account, scope=operator())
     rows = [
         [ln.display_name, ln.purchased, ln.in_use, ln.reserved, ln.available, ln.status.value]
         for ln in view.lines
@@ -212,7 +218,7 @@ def licenses_transfer(
     """Move licenses from one virtual account to another."""
     with open_services() as s:
         s.licenses.transfer(
-            domain, source, target, tag=resolve_tag(s, tag), quantity=quantity, actor=actor()
+            domain, source, target, tag=resolve_tag(s, tag), quantity=quantity, scope=operator()
         )
     typer.echo(f"transferred {quantity} x {tag} from {source} to {target}")
 
@@ -236,7 +242,7 @@ def tokens_create(
             description=description,
             max_uses=max_uses,
             export_controlled_allowed=export_controlled,
-            actor=actor(),
+            scope=operator(),
         )
     typer.echo(f"token {created.token.id} (expires {when(created.token.expires_at)}):")
     typer.echo(created.text)
@@ -247,7 +253,7 @@ def tokens_create(
 def tokens_list(domain: Domain, virtual_account: VaName) -> None:
     """List the tokens of a virtual account."""
     with open_services() as s:
-        tokens = s.tokens.list_tokens(domain, virtual_account)
+        tokens = s.tokens.list_tokens(domain, virtual_account, scope=operator())
     rows = [
         [t.id, t.description, when(t.expires_at), f"{t.uses}/{t.max_uses or '-'}", t.status]
         for t in tokens
@@ -264,7 +270,7 @@ def tokens_list(domain: Domain, virtual_account: VaName) -> None:
 def tokens_revoke(domain: Domain, token_id: str) -> None:
     """Revoke a token."""
     with open_services() as s:
-        token = s.tokens.revoke_token(domain, token_id, actor=actor())
+        token = s.tokens.revoke_token(domain, token_id, scope=operator())
     typer.echo(f"token {token.id} is {token.status}")
 
 
@@ -280,7 +286,7 @@ def devices_list(
     """List product instances."""
     with open_services() as s:
         page = s.instances.list_instances(
-            domain, virtual_account, search=search, limit=limit, offset=offset
+            domain, virtual_account, search=search, limit=limit, offset=offset, scope=operator()
         )
     rows = [
         [i.id, f"{i.udi_pid}:{i.udi_sn}", i.hostname, i.virtual_account, i.status,
@@ -303,7 +309,9 @@ def devices_transfer(
 ) -> None:
     """Move a product instance (and its usage) to another virtual account."""
     with open_services() as s:
-        preview = s.instances.preview_transfer(domain, instance_id, target=target)
+        preview = s.instances.preview_transfer(
+            domain, instance_id, target=target, scope=operator()
+        )
         if dry_run:
             columns = ["License", "Moving", "Purchased", "In use after", "Status after"]
             rows = [
@@ -312,7 +320,9 @@ def devices_transfer(
             ]
             print_table(f"Transfer to {preview.target} (nothing moved)", columns, rows)
         else:
-            moved = s.instances.transfer_instance(domain, instance_id, target=target, actor=actor())
+            moved = s.instances.transfer_instance(
+                domain, instance_id, target=target, scope=operator()
+            )
             typer.echo(f"instance {moved.id} is now in {moved.virtual_account}")
     for warning in preview.warnings:
         typer.echo(f"warning: {warning}")
@@ -323,7 +333,7 @@ def devices_transfer(
 def devices_remove(domain: Domain, instance_id: str) -> None:
     """Remove a product instance; its licenses are freed."""
     with open_services() as s:
-        s.instances.remove_instance(domain, instance_id, actor=actor())
+        s.instances.remove_instance(domain, instance_id, scope=operator())
     typer.echo(f"removed instance {instance_id}")
 
 
@@ -336,7 +346,7 @@ def events(
 ) -> None:
     """Show the event log, newest first."""
     with open_services() as s:
-        page = s.events.list_events(domain, name_prefix=prefix, limit=limit)
+        page = s.events.list_events(domain, name_prefix=prefix, limit=limit, scope=operator())
     rows = [
         [when(e.at), e.name, e.actor, e.smart_account, e.virtual_account, e.subject]
         for e in page.items
@@ -349,17 +359,22 @@ def events(
 @cli_errors
 def apikey_create(
     name: str,
-    role: Annotated[str, typer.Option(help="admin or a smart-account role.")] = "admin",
+    role: Annotated[str, typer.Option(help="admin, a smart-account or a virtual-account role.")] = (
+        "admin"
+    ),
     account: Annotated[str | None, typer.Option(help="Smart account (non-admin roles).")] = None,
+    va: Annotated[
+        str | None, typer.Option(help="Virtual account (virtual-account roles only).")
+    ] = None,
 ) -> None:
-    """Create an API key and print it (shown once)."""
+    """Create an API key and print it (shown once); see docs/security.md for the roles."""
     from smartlic.domain.enums import Role
 
     if role not in set(Role):
         raise InvalidInput(f"--role: one of {', '.join(Role)}")
     with open_services() as s:
         created = s.api_keys.create_api_key(
-            name=name, role=Role(role), smart_account=account, actor=actor()
+            name=name, role=Role(role), smart_account=account, virtual_account=va, actor=actor()
         )
     typer.echo(f"API key {created.id} ({created.role.value}):")
     typer.echo(created.text)

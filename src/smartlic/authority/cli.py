@@ -31,6 +31,7 @@ from smartlic.errors import InvalidInput, SmartlicError, Unavailable
 if TYPE_CHECKING:
     from smartlic.authority.demo import DemoResult
     from smartlic.authority.services import Services
+    from smartlic.authority.services.scope import Principal
     from smartlic.authority.settings import AuthoritySettings
 
 __all__ = [
@@ -106,6 +107,14 @@ def actor() -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):  # no passwd entry, e.g. an arbitrary uid in a container
         return "cli"
+
+
+def operator() -> Principal:
+    """The CLI's caller as the services' ``scope``: whoever runs the CLI on the authority's
+    host owns its data, so it may do anything (``scope.system``); events name ``actor()``."""
+    from smartlic.authority.services.scope import system  # lazy: keeps --help fast
+
+    return system(actor())
 
 
 def require_initialised(settings: AuthoritySettings) -> None:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from smartlic.authority.cli import actor, cli_errors, open_services, print_table, when
+from smartlic.authority.cli import cli_errors, open_services, operator, print_table, when
 from smartlic.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -87,9 +87,13 @@ def usage_upload(
     """Import a device's usage file (XML) or a .tar.gz bulk archive of usage files."""
     with open_services() as s:
         out = s.usage.upload_usage_file(
-            domain, virtual_account, file_name=file.name, content=_read(file), actor=actor()
+            domain, virtual_account, file_name=file.name, content=_read(file), scope=operator()
         )
-        data = s.usage.usage_file_ack(domain, out.id)[1] if ack and out.ack_name else None
+        data = (
+            s.usage.usage_file_ack(domain, out.id, scope=operator())[1]
+            if ack and out.ack_name
+            else None
+        )
     typer.echo(_file_summary(out))
     for error in out.errors[:20]:
         typer.echo(
@@ -107,7 +111,7 @@ def usage_list(
 ) -> None:
     """List the usage data files received (the "Usage Data Files" report)."""
     with open_services() as s:
-        page = s.usage.list_usage_files(domain, limit=limit)
+        page = s.usage.list_usage_files(domain, limit=limit, scope=operator())
     rows = [
         [
             f.id,
@@ -145,7 +149,7 @@ def usage_ack(
 ) -> None:
     """Download the ACK of a usage data file (XML, or .tar.gz for a bulk archive)."""
     with open_services() as s:
-        name, data = s.usage.usage_file_ack(domain, file_id)
+        name, data = s.usage.usage_file_ack(domain, file_id, scope=operator())
     _write(out or Path(Path(name).name), data)
 
 
@@ -158,7 +162,7 @@ def usage_history(
 ) -> None:
     """The RUM reports received from one device, newest first."""
     with open_services() as s:
-        records = s.usage.usage_history(domain, instance_id, tag=tag)
+        records = s.usage.usage_history(domain, instance_id, tag=tag, scope=operator())
     rows = [
         [
             r.report_id,
@@ -189,7 +193,7 @@ def policy_create(
     document = _json_object(file)
     with open_services() as s:
         created = s.policies.create_policy(
-            domain, document=document, virtual_account=va, actor=actor()
+            domain, document=document, virtual_account=va, scope=operator()
         )
     scope = f"{domain}/{va}" if va else domain
     typer.echo(f"installed policy {created.name!r} for {scope} (id {created.id})")
@@ -210,7 +214,7 @@ def _json_object(file: Path) -> dict[str, Any]:
 def policy_list(domain: Domain) -> None:
     """List the custom policies of a smart account."""
     with open_services() as s:
-        policies = s.policies.list_policies(domain)
+        policies = s.policies.list_policies(domain, scope=operator())
     rows = [
         [
             p.name,
@@ -229,7 +233,7 @@ def policy_list(domain: Domain) -> None:
 def policy_show(domain: Domain, virtual_account: VaName) -> None:
     """Print the policy in force for a virtual account (JSON)."""
     with open_services() as s:
-        document = s.policies.policy_in_force(domain, virtual_account)
+        document = s.policies.policy_in_force(domain, virtual_account, scope=operator())
     typer.echo(json.dumps(document, indent=2, sort_keys=True))
 
 
@@ -249,7 +253,7 @@ def slac_request(
     """Answer a device's authorization request file with an authorization code file."""
     with open_services() as s:
         data = s.authorizations.request_file(
-            domain, virtual_account, content=_read(file), actor=actor()
+            domain, virtual_account, content=_read(file), scope=operator()
         )
     _write(out, data)
 
@@ -262,7 +266,7 @@ def slac_return(
 ) -> None:
     """Enter a device's return code: its licenses go back to the pool."""
     with open_services() as s:
-        freed = s.authorizations.return_code(code, domain=domain, actor=actor())
+        freed = s.authorizations.return_code(code, domain=domain, scope=operator())
     for c in freed:
         typer.echo(f"returned {c.count} x {c.tag} of {c.udi} ({c.virtual_account})")
 
@@ -275,7 +279,7 @@ def slac_list(
 ) -> None:
     """List the authorization codes issued in a smart account."""
     with open_services() as s:
-        codes = s.authorizations.list_codes(domain, include_returned=all_codes)
+        codes = s.authorizations.list_codes(domain, include_returned=all_codes, scope=operator())
     print_table(f"Authorization codes of {domain}", _CODE_COLUMNS, map(_code_row, codes))
 
 

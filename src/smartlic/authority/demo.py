@@ -23,6 +23,7 @@ from pathlib import Path
 
 from smartlic.authority.services import Services
 from smartlic.authority.services.interfaces import PoolLineOut
+from smartlic.authority.services.scope import SYSTEM, system
 from smartlic.clock import Clock
 from smartlic.domain.enums import HoldingKind, Role
 from smartlic.domain.products import ALL_LICENSES, DEFAULT_PROFILE, LicenseSpec
@@ -77,19 +78,23 @@ def seed_demo(services: Services, clock: Clock, state_file: Path) -> DemoResult:
 
 def _ensure_account(services: Services) -> bool:
     try:
-        services.accounts.get_smart_account(DEMO_DOMAIN)
+        services.accounts.get_smart_account(DEMO_DOMAIN, scope=SYSTEM)
         return False
     except NotFound:
-        services.accounts.create_smart_account(name=DEMO_NAME, domain=DEMO_DOMAIN, actor=ACTOR)
+        services.accounts.create_smart_account(
+            name=DEMO_NAME, domain=DEMO_DOMAIN, scope=system(ACTOR)
+        )
         return True
 
 
 def _ensure_virtual_accounts(services: Services) -> bool:
-    existing = {va.name for va in services.accounts.list_virtual_accounts(DEMO_DOMAIN)}
+    existing = {
+        va.name for va in services.accounts.list_virtual_accounts(DEMO_DOMAIN, scope=SYSTEM)
+    }
     missing = [name for name in VIRTUAL_ACCOUNTS if name not in existing]
     for name in missing:
         services.accounts.create_virtual_account(
-            DEMO_DOMAIN, name=name, description="demo", actor=ACTOR
+            DEMO_DOMAIN, name=name, description="demo", scope=system(ACTOR)
         )
     return bool(missing)
 
@@ -105,14 +110,17 @@ def _ensure_catalogue(services: Services) -> bool:
             description=spec.text,
             version=spec.version,
             enforcement=spec.enforcement,
-            actor=ACTOR,
+            scope=system(ACTOR),
         )
     return bool(missing)
 
 
 def _ensure_holdings(services: Services, clock: Clock) -> bool:
     """10 of each license (a one-year term for subscription licenses), plus the TERM holding."""
-    lines = {line.tag: line for line in services.licenses.compliance(DEMO_DOMAIN, "DEFAULT").lines}
+    lines = {
+        line.tag: line
+        for line in services.licenses.compliance(DEMO_DOMAIN, "DEFAULT", scope=SYSTEM).lines
+    }
     starts = clock.now()
     ends = starts + timedelta(days=365)
     added = False
@@ -157,7 +165,7 @@ def _add(
         starts_at=starts,
         ends_at=ends,
         subscription_id=subscription,
-        actor=ACTOR,
+        scope=system(ACTOR),
     )
 
 
@@ -183,7 +191,7 @@ def _ensure_portal_user(services: Services) -> bool:
 
 def _ensure_token(services: Services, state: dict[str, str]) -> tuple[str, str, str]:
     """The stored token while it is still active, else a new one."""
-    for token in services.tokens.list_tokens(DEMO_DOMAIN, "DEFAULT"):
+    for token in services.tokens.list_tokens(DEMO_DOMAIN, "DEFAULT", scope=SYSTEM):
         if (
             token.id == state.get("token_id")
             and token.status == "active"
@@ -191,7 +199,7 @@ def _ensure_token(services: Services, state: dict[str, str]) -> tuple[str, str, 
         ):
             return token.id, state["token_text"], token.expires_at.isoformat()
     created = services.tokens.create_token(
-        DEMO_DOMAIN, "DEFAULT", days=365, description="demo token", actor=ACTOR
+        DEMO_DOMAIN, "DEFAULT", days=365, description="demo token", scope=system(ACTOR)
     )
     return created.token.id, created.text, created.token.expires_at.isoformat()
 

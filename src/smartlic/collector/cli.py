@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from smartlic.authority.cli import cli_errors, print_table, when
+from smartlic.authority.cli import cli_errors, operator, print_table, when
 from smartlic.errors import InvalidInput, Unavailable
 
 __all__ = ["collector_app"]
@@ -403,7 +403,7 @@ def satellite_status() -> None:
     """Holdings mirrored at the last synchronisation, local use, conflicts."""
     with open_satellite() as (sat, services):
         state = sat.load_status(services)
-        view = sat.services().licenses.compliance(*_account_of(services))
+        view = sat.services().licenses.compliance(*_account_of(services), scope=operator())
     rows = [[ln.display_name, ln.purchased, ln.in_use + ln.reserved, ln.status.value]
             for ln in view.lines]  # fmt: skip
     print_table("Satellite licenses", ["License", "Held (last sync)", "In use", "Status"], rows)

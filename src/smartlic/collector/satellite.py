@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services import Services, build_services
+from smartlic.authority.services.scope import SYSTEM, system
 from smartlic.clock import Clock
 from smartlic.collector.models import Device, Preference, Report
 from smartlic.collector.prefs import Preferences
@@ -86,11 +87,11 @@ class Satellite:
         self.directory.mkdir(parents=True, exist_ok=True)
         upgrade(self.url)
         s = self.services()
-        if domain not in {a.domain for a in s.accounts.list_smart_accounts()}:
+        if domain not in {a.domain for a in s.accounts.list_smart_accounts(scope=SYSTEM)}:
             name = prefs.smart_account_name or domain
-            s.accounts.create_smart_account(name=name, domain=domain, actor=ACTOR)
-        if va not in {v.name for v in s.accounts.list_virtual_accounts(domain)}:
-            s.accounts.create_virtual_account(domain, name=va, actor=ACTOR)
+            s.accounts.create_smart_account(name=name, domain=domain, scope=system(ACTOR))
+        if va not in {v.name for v in s.accounts.list_virtual_accounts(domain, scope=SYSTEM)}:
+            s.accounts.create_virtual_account(domain, name=va, scope=system(ACTOR))
 
     def exists(self) -> bool:
         return (self.directory / "authority.sqlite3").exists()
@@ -117,7 +118,7 @@ class Satellite:
     def token(self, prefs: Preferences, *, days: int = 30, max_uses: int | None = None) -> str:
         domain, va = _account(prefs)
         created = self.services().tokens.create_token(
-            domain, va, days=days, max_uses=max_uses, description="satellite", actor=ACTOR
+            domain, va, days=days, max_uses=max_uses, description="satellite", scope=system(ACTOR)
         )
         return created.text
 
@@ -144,7 +145,9 @@ class Satellite:
             raise InvalidInput("a license list has lines [{tag, purchased, ...}]")
         s = self.services()
         self._define_missing(s, lines)
-        va = next(v for v in s.accounts.list_virtual_accounts(domain) if v.name == va_name)
+        va = next(
+            v for v in s.accounts.list_virtual_accounts(domain, scope=SYSTEM) if v.name == va_name
+        )
         with self.engine().begin() as conn:
             conn.execute(delete(Holding).where(Holding.virtual_account_id == va.id))
         out = {}
@@ -153,7 +156,7 @@ class Satellite:
                 qty = int(line["purchased"])
                 s.licenses.add_holding(
                     domain, va_name, tag=line["tag"], quantity=qty, kind=HoldingKind.PERPETUAL,
-                    actor=ACTOR,
+                    scope=system(ACTOR),
                 )  # fmt: skip
                 out[line["tag"]] = qty
         return out
@@ -169,12 +172,12 @@ class Satellite:
                 name=str(line.get("name") or line["tag"])[:100],
                 display_name=str(line.get("display_name") or line["tag"])[:200],
                 enforcement=Enforcement(line.get("enforcement", "unenforced")),
-                actor=ACTOR,
+                scope=system(ACTOR),
             )
 
     def conflicts(self, prefs: Preferences) -> list[str]:
         domain, va = _account(prefs)
-        view = self.services().licenses.compliance(domain, va)
+        view = self.services().licenses.compliance(domain, va, scope=SYSTEM)
         return [
             f"CONFLICT {ln.display_name}: {ln.in_use + ln.reserved} in use at the satellite, "
             f"the virtual account holds {ln.purchased}"

@@ -212,8 +212,13 @@ def test_collector_key_introduces_devices_into_its_virtual_account(world: World)
     other = world.key(Role.SMART_ACCOUNT_ADMIN, name="another-collector")
     body = vendor_body(world, poll_id=answer["poll_id"], action="acknowledgements")
     problem(other.post(f"{VENDOR}/v2/accounts/poll", json=body), 403, "forbidden")
+    # nor to a caller without a key (issue 8, finding 8: the check ran only when a key was sent)
+    problem(world.anon.post(f"{VENDOR}/v2/accounts/poll", json=body), 403, "forbidden")
     # from now on the device may report on its own
-    done = complete(world, world.anon, ok(report(world, world.anon, dev.body(dev.report(TAG, 1)))))
+    direct = ok(report(world, world.anon, dev.body(dev.report(TAG, 1))))
+    theirs = vendor_body(world, poll_id=direct["poll_id"], action="acknowledgements")
+    problem(collector.post(f"{VENDOR}/v2/accounts/poll", json=theirs), 403, "forbidden")
+    done = complete(world, world.anon, direct)
     assert len(done["data"]["acknowledgements"][0]["acknowledged"]) == 1
 
 

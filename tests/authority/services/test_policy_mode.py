@@ -12,6 +12,7 @@ import pytest
 
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services.interfaces import Principal
+from smartlic.authority.services.scope import SYSTEM, system
 from smartlic.crypto import Udi, load_certificate, verify_certificate
 from smartlic.domain.enums import Enforcement, Role
 from smartlic.domain.policy import CISCO_DEFAULT, LicenseGroup
@@ -45,21 +46,28 @@ def _sections(world: World, keys: AuthorityKeys, data: bytes) -> dict[str, dict[
 
 def _line(world: World, va: str, tag: str = TAG) -> Any:
     return next(
-        ln for ln in world.services.licenses.compliance(world.domain, va).lines if ln.tag == tag
+        ln
+        for ln in world.services.licenses.compliance(world.domain, va, scope=SYSTEM).lines
+        if ln.tag == tag
     )
 
 
-def _complete(world: World, answer: dict[str, Any]) -> dict[str, Any]:
+def _complete(
+    world: World, answer: dict[str, Any], principal: Principal | None = None
+) -> dict[str, Any]:
+    """Poll as the caller that made the request (a device: no principal)."""
     assert answer["status"] == "OK_POLL" and answer["poll_interval"] == 300
-    done = world.services.usage.poll({"data": {"poll_id": answer["poll_id"]}})
+    done = world.services.usage.poll({"data": {"poll_id": answer["poll_id"]}}, principal)
     assert done["status"] == "COMPLETE"
     return done
 
 
 @pytest.fixture
 def trusted(world: World, keys: AuthorityKeys) -> PolicyDevice:
-    world.services.licenses.add_holding(world.domain, "East", tag=TAG, quantity=3, actor="t")
-    token = world.services.tokens.create_token(world.domain, "East", actor="t").text
+    world.services.licenses.add_holding(
+        world.domain, "East", tag=TAG, quantity=3, scope=system("t")
+    )
+    token = world.services.tokens.create_token(world.domain, "East", scope=system("t")).text
     dev = PolicyDevice(Udi("IXM-LPWA-900-16-K9", "FOC1"), world.clock)
     answer = world.services.trust.establish(dev.trust_request(token))
     got = _sections(world, keys, base64.b64decode(answer["smart_license"]))
@@ -83,7 +91,7 @@ def test_direct_reporting_is_acknowledged_and_counted(
     # the same reports again: acknowledged, not counted twice
     _complete(world, world.services.usage.report_usage(trusted.body(r1, r2)))
     assert _line(world, "East").in_use == 2
-    assert world.services.instances.list_instances(world.domain, "East").total == 1
+    assert world.services.instances.list_instances(world.domain, "East", scope=SYSTEM).total == 1
 
 
 def test_replayed_request_and_tampered_report(
@@ -99,7 +107,7 @@ def test_replayed_request_and_tampered_report(
     [item] = done["data"]["acknowledgements"]
     assert item["acknowledged"] == [] and "does not verify" in item["rejected"][0]["reason"]
     assert _line(world, "East").in_use == 1
-    names = [e.name for e in world.services.events.list_events(world.domain).items]
+    names = [e.name for e in world.services.events.list_events(world.domain, scope=SYSTEM).items]
     assert "usage.report.rejected" in names
 
 
@@ -108,7 +116,7 @@ def test_untrusted_device_cannot_report_directly(world: World) -> None:
     done = _complete(world, world.services.usage.report_usage(dev.body(dev.report(TAG, 1))))
     assert done["data"]["acknowledgements"] == []
     assert "no trust code" in done["data"]["errors"][0]["rejected"][0]["reason"]
-    assert world.services.instances.list_instances(world.domain).total == 0
+    assert world.services.instances.list_instances(world.domain, scope=SYSTEM).total == 0
 
 
 def test_older_report_never_overwrites_newer_usage(world: World, trusted: PolicyDevice) -> None:
@@ -126,7 +134,7 @@ def test_offline_upload_introduces_device_and_delivers_trust(
     dev = PolicyDevice(Udi("IXM", "OFFLINE1"), world.clock)
     data = usage_file([dev.report(TAG, 1), dev.report(TAG, 1)])
     out = world.services.usage.upload_usage_file(
-        world.domain, "West", file_name="report", content=data, actor="user:ops"
+        world.domain, "West", file_name="report", content=data, scope=system("user:ops")
     )
     assert (out.status, out.instances, out.reports, out.acknowledgement) == (
         "Processed",
@@ -134,7 +142,7 @@ def test_offline_upload_introduces_device_and_delivers_trust(
         2,
         "Received",
     )
-    name, ack = world.services.usage.usage_file_ack(world.domain, out.id)
+    name, ack = world.services.usage.usage_file_ack(world.domain, out.id, scope=SYSTEM)
     got = _sections(world, keys, ack)
     assert name == "ACK_report" and len(got["smartLicenseRumAck"]["acknowledged"]) == 2
     assert "smartLicenseTrustCode" in got
@@ -147,11 +155,11 @@ def test_offline_upload_introduces_device_and_delivers_trust(
         "West",
         file_name="r2",
         content=usage_file([impostor.report(TAG, 5)]),
-        actor="user:ops",
+        scope=system("user:ops"),
     )
     assert out2.status == "Rejected" and out2.rejected == 1
     assert _line(world, "West").in_use == 1
-    files = world.services.usage.list_usage_files(world.domain)
+    files = world.services.usage.list_usage_files(world.domain, scope=SYSTEM)
     assert [f.file_name for f in files.items] == ["r2", "report"]
 
 
@@ -165,18 +173,18 @@ def test_bulk_archive_and_broken_uploads(world: World) -> None:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     out = world.services.usage.upload_usage_file(
-        world.domain, "East", file_name="UD_SA.tar.gz", content=buf.getvalue(), actor="t"
+        world.domain, "East", file_name="UD_SA.tar.gz", content=buf.getvalue(), scope=system("t")
     )
     assert (out.instances, out.reports) == (3, 3)
-    _, ack = world.services.usage.usage_file_ack(world.domain, out.id)
+    _, ack = world.services.usage.usage_file_ack(world.domain, out.id, scope=SYSTEM)
     with tarfile.open(fileobj=io.BytesIO(ack), mode="r:gz") as tar:
         assert len(tar.getnames()) == 3
     for bad in (buf.getvalue()[:40], b"<smartLicense>", b'<!DOCTYPE a [<!ENTITY x "y">]><a/>'):
         with pytest.raises(InvalidInput):
             world.services.usage.upload_usage_file(
-                world.domain, "East", file_name="bad", content=bad, actor="t"
+                world.domain, "East", file_name="bad", content=bad, scope=system("t")
             )
-    assert world.services.usage.list_usage_files(world.domain).total == 1
+    assert world.services.usage.list_usage_files(world.domain, scope=SYSTEM).total == 1
 
 
 def test_custom_policy_travels_in_the_ack(
@@ -185,7 +193,7 @@ def test_custom_policy_travels_in_the_ack(
     doc = CISCO_DEFAULT.to_json() | {"name": "SLE Policy", "ack_required": False}
     doc["groups"][LicenseGroup.UNENFORCED_PERPETUAL.value]["reporting_frequency_days"] = 60
     world.services.policies.create_policy(
-        world.domain, document=doc, virtual_account="East", actor="t"
+        world.domain, document=doc, virtual_account="East", scope=system("t")
     )
     done = _complete(world, world.services.usage.report_usage(trusted.body(trusted.report(TAG, 1))))
     ack = _sections(
@@ -197,11 +205,13 @@ def test_custom_policy_travels_in_the_ack(
         policy["groups"][LicenseGroup.UNENFORCED_PERPETUAL.value]["reporting_frequency_days"] == 60
     )
     with pytest.raises(InvalidInput):
-        world.services.policies.create_policy(world.domain, document={"name": "x"}, actor="t")
+        world.services.policies.create_policy(
+            world.domain, document={"name": "x"}, scope=system("t")
+        )
 
 
 def test_trust_twice_needs_force(world: World, trusted: PolicyDevice) -> None:
-    token = world.services.tokens.create_token(world.domain, "East", actor="t").text
+    token = world.services.tokens.create_token(world.domain, "East", scope=system("t")).text
     other = PolicyDevice(trusted.udi, world.clock)
     with pytest.raises(AlreadyRegistered):
         world.services.trust.establish(other.trust_request(token))
@@ -215,9 +225,11 @@ def hsec(world: World) -> str:
         name="hseck9",
         display_name="HSECK9",
         enforcement=Enforcement.EXPORT_CONTROLLED,
-        actor="t",
+        scope=system("t"),
     )
-    world.services.licenses.add_holding(world.domain, "East", tag=HSEC, quantity=1, actor="t")
+    world.services.licenses.add_holding(
+        world.domain, "East", tag=HSEC, quantity=1, scope=system("t")
+    )
     return HSEC
 
 
@@ -233,10 +245,12 @@ def test_export_controlled_authorization_lifecycle(
     principal = Principal("ops", Role.SMART_ACCOUNT_ADMIN, world.domain)
     with pytest.raises(InsufficientLicenses):
         svc.request(second.auth_request({hsec: 1}), principal=principal, virtual_account="East")
-    freed = svc.return_code(trusted.return_code(issued.code_id), domain=world.domain, actor="t")
+    freed = svc.return_code(
+        trusted.return_code(issued.code_id), domain=world.domain, scope=system("t")
+    )
     assert freed[0].returned_at is not None and _line(world, "East", hsec).reserved == 0
     with pytest.raises(NotFound):
-        svc.return_code(trusted.return_code(issued.code_id), domain=world.domain, actor="t")
+        svc.return_code(trusted.return_code(issued.code_id), domain=world.domain, scope=system("t"))
     svc.request(second.auth_request({hsec: 1}), principal=principal, virtual_account="East")
     with pytest.raises(InvalidInput):
         svc.request(trusted.auth_request({TAG: 1}))  # unenforced: no code needed
@@ -244,7 +258,7 @@ def test_export_controlled_authorization_lifecycle(
 
 def test_export_refused_when_not_allowed(world: World, hsec: str) -> None:
     token = world.services.tokens.create_token(
-        world.domain, "East", actor="t", export_controlled_allowed=False
+        world.domain, "East", scope=system("t"), export_controlled_allowed=False
     ).text
     dev = PolicyDevice(Udi("IXM", "NOEXPORT"), world.clock)
     world.services.trust.establish(dev.trust_request(token))
@@ -283,11 +297,13 @@ def test_offline_request_file_counts_once_at_any_age(
 ) -> None:
     from smartlic.formats.slp import write_file
 
-    world.services.licenses.add_holding(world.domain, "East", tag=hsec, quantity=1, actor="t")
+    world.services.licenses.add_holding(
+        world.domain, "East", tag=hsec, quantity=1, scope=system("t")
+    )
     content = write_file([("smartLicenseAuthRequest", trusted.auth_request({hsec: 1}))])
     world.clock.advance(days=20)  # carried to the authority weeks later
     code = world.services.authorizations.request_file(
-        world.domain, "East", content=content, actor="user:ops"
+        world.domain, "East", content=content, scope=system("user:ops")
     )
     assert (
         _sections(world, keys, code)["smartLicenseAuthorization"]["entitlements"][0]["count"] == 1
@@ -296,7 +312,7 @@ def test_offline_request_file_counts_once_at_any_age(
         world.clock.advance(days=1)
         with pytest.raises(ReplayDetected):
             world.services.authorizations.request_file(
-                world.domain, "East", content=content, actor="user:ops"
+                world.domain, "East", content=content, scope=system("user:ops")
             )
     assert _line(world, "East", hsec).reserved == 1
 
@@ -310,7 +326,7 @@ def test_a_collector_may_forward_an_old_request(
     answer = world.services.authorizations.authrequest(
         {"data": {"requests": [request]}}, principal=principal
     )
-    [item] = _complete(world, answer)["data"]["authorizations"]
+    [item] = _complete(world, answer, principal)["data"]["authorizations"]
     assert item["status"] == "SUCCESS"
     direct = world.services.authorizations.authrequest({"data": {"requests": [request]}})
     [again] = _complete(world, direct)["data"]["authorizations"]
@@ -325,8 +341,12 @@ def test_refusals_are_recorded_in_the_event_log(
     with pytest.raises(ReplayDetected):
         world.services.authorizations.request(request)
     with pytest.raises(InvalidInput):
-        world.services.authorizations.return_code("not-a-code", domain=world.domain, actor="u:1")
-    events = world.services.events.list_events(None, name_prefix="license.authorization.")
+        world.services.authorizations.return_code(
+            "not-a-code", domain=world.domain, scope=system("u:1")
+        )
+    events = world.services.events.list_events(
+        None, name_prefix="license.authorization.", scope=SYSTEM
+    )
     refused = {e.name: e for e in events.items if e.name.endswith("refused")}
     assert refused["license.authorization.refused"].properties["code"] == "replay"
     assert refused["license.authorization.refused"].subject == str(trusted.udi)
@@ -345,9 +365,9 @@ def test_refused_usage_is_in_the_event_log(world: World, trusted: PolicyDevice) 
             "East",
             file_name="evil.xml",
             content=b'<!DOCTYPE a [<!ENTITY x "y">]><smartLicense/>',
-            actor="user:ops",
+            scope=system("user:ops"),
         )
-    events = world.services.events.list_events(None, name_prefix="usage.").items
+    events = world.services.events.list_events(None, name_prefix="usage.", scope=SYSTEM).items
     refused = {e.name: e for e in events if e.name.endswith(".refused")}
     assert refused["usage.report.refused"].properties["code"] == "replay"
     assert refused["usage.file.refused"].properties["code"] == "xml-dtd"

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from smartlic.authority.api.deps import can_read_va, can_write_account, can_write_va
+from smartlic.authority.services.scope import SYSTEM, scope_in, system, visible_smart_accounts
 from smartlic.authority.services.users import SqlUsersService, UserPrincipal
 from smartlic.domain.enums import Role
 from smartlic.errors import AuthenticationFailed, Conflict, Forbidden, InvalidInput, NotFound
@@ -167,7 +168,9 @@ def test_grant_twice_is_one_grant_and_revoke_removes_it(users: SqlUsersService) 
 
 
 def test_scoped_principal_follows_the_api_rules(world: World, users: SqlUsersService) -> None:
-    world.services.accounts.create_smart_account(name="Other", domain="other.example", actor="t")
+    world.services.accounts.create_smart_account(
+        name="Other", domain="other.example", scope=system("t")
+    )
     users.create_user(username="alice", password=PASSWORD, actor="t")
     users.grant("alice", Role.SMART_ACCOUNT_USER, smart_account="example.com", actor="t")
     users.grant(
@@ -186,8 +189,8 @@ def test_scoped_principal_follows_the_api_rules(world: World, users: SqlUsersSer
         can_write_account(alice.scoped("example.com"), "example.com")
     with pytest.raises(Forbidden):
         can_read_va(alice.scoped("other.example", "DEFAULT"), "other.example", "DEFAULT")
-    assert alice.smart_accounts() == {"example.com"}
-    assert alice.visible_virtual_accounts("example.com", ["East", "West"]) == ["East", "West"]
+    assert visible_smart_accounts(alice) == {"example.com"}
+    assert scope_in(alice, "example.com").visible(["East", "West"]) == ["East", "West"]
 
 
 def test_virtual_account_user_sees_only_its_virtual_account(users: SqlUsersService) -> None:
@@ -200,7 +203,7 @@ def test_virtual_account_user_sees_only_its_virtual_account(users: SqlUsersServi
         actor="t",
     )
     vic = users.authenticate("vic", PASSWORD)
-    assert vic.visible_virtual_accounts("example.com", ["East", "West"]) == ["West"]
+    assert scope_in(vic, "example.com").visible(["East", "West"]) == ["West"]
     with pytest.raises(Forbidden):
         can_read_va(vic.scoped("example.com", "East"), "example.com", "East")
     with pytest.raises(Forbidden):
@@ -211,14 +214,14 @@ def test_admin_sees_everything(users: SqlUsersService) -> None:
     users.create_user(username="root", password=PASSWORD, actor="t")
     users.grant("root", Role.ADMIN, actor="t")
     root = users.authenticate("root", PASSWORD)
-    assert root.smart_accounts() is None
+    assert visible_smart_accounts(root) is None
     can_write_account(root.scoped("example.com"), "example.com")
 
 
 def test_user_without_grants_may_do_nothing(users: SqlUsersService) -> None:
     users.create_user(username="nobody", password=PASSWORD, actor="t")
     nobody = users.authenticate("nobody", PASSWORD)
-    assert nobody.smart_accounts() == set()
+    assert visible_smart_accounts(nobody) == set()
     with pytest.raises(Forbidden):
         can_read_va(nobody.scoped("example.com", "East"), "example.com", "East")
 
@@ -228,8 +231,13 @@ def test_every_change_is_in_the_event_log(world: World, users: SqlUsersService) 
     users.grant("alice", Role.SMART_ACCOUNT_ADMIN, smart_account="example.com", actor="cli:op")
     users.revoke("alice", Role.SMART_ACCOUNT_ADMIN, smart_account="example.com", actor="cli:op")
     users.set_disabled("alice", True, actor="cli:op")
-    names = [e.name for e in world.services.events.list_events(None, name_prefix="user.").items]
+    names = [
+        e.name
+        for e in world.services.events.list_events(None, name_prefix="user.", scope=SYSTEM).items
+    ]
     assert sorted(names) == ["user.created", "user.disabled", "user.granted", "user.revoked"]
-    in_account = world.services.events.list_events("example.com", name_prefix="user.").items
+    in_account = world.services.events.list_events(
+        "example.com", name_prefix="user.", scope=SYSTEM
+    ).items
     assert {e.name for e in in_account} == {"user.granted", "user.revoked"}
     assert all(e.subject == "alice" and e.actor == "cli:op" for e in in_account)

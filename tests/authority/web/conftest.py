@@ -12,6 +12,7 @@ import httpx
 import lxml.html
 import pytest
 
+from smartlic.authority.services.scope import system
 from smartlic.domain.enums import HoldingKind, Role
 from tests.authority.api.conftest import (  # noqa: F401 (fixtures used by the portal tests)
     LiveAuthority,
@@ -120,14 +121,18 @@ class Portal:
 def seed(live: LiveAuthority) -> None:
     """acme.example (Prod: 10 x TAG, Spare: 5 x TAG) and other.example (DEFAULT: 3 x TAG)."""
     s, actor = live.services, "test"
-    s.accounts.create_smart_account(name="Acme", domain=DOMAIN, actor=actor)
-    s.accounts.create_smart_account(name="Other", domain=OTHER_DOMAIN, actor=actor)
+    s.accounts.create_smart_account(name="Acme", domain=DOMAIN, scope=system(actor))
+    s.accounts.create_smart_account(name="Other", domain=OTHER_DOMAIN, scope=system(actor))
     for va in ("Prod", "Spare"):
-        s.accounts.create_virtual_account(DOMAIN, name=va, description=f"{va} site", actor=actor)
+        s.accounts.create_virtual_account(
+            DOMAIN, name=va, description=f"{va} site", scope=system(actor)
+        )
     for tag, name in ((TAG, "metroipaccess"), (OTHER, "1588")):
-        s.licenses.define_license(tag=tag, name=name, display_name=f"Device {name}", actor=actor)
+        s.licenses.define_license(
+            tag=tag, name=name, display_name=f"Device {name}", scope=system(actor)
+        )
     for domain, va, quantity in ((DOMAIN, "Prod", 10), (DOMAIN, "Spare", 5)):
-        s.licenses.add_holding(domain, va, tag=TAG, quantity=quantity, actor=actor)
+        s.licenses.add_holding(domain, va, tag=TAG, quantity=quantity, scope=system(actor))
     s.licenses.add_holding(
         OTHER_DOMAIN,
         "DEFAULT",
@@ -137,7 +142,7 @@ def seed(live: LiveAuthority) -> None:
         starts_at=live.clock.now(),
         ends_at=live.clock.now().replace(year=live.clock.now().year + 1),
         subscription_id="SUB-OTHER-1",
-        actor=actor,
+        scope=system(actor),
     )
 
 

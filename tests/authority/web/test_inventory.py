@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from smartlic.authority.services.scope import SYSTEM, system
 from smartlic.domain.enums import Role
 from tests.authority.api.conftest import LiveAuthority
 from tests.authority.api.helpers import DOMAIN, TAG, authorize, new_device, register
@@ -38,7 +39,9 @@ def registered(live: LiveAuthority, browser: Browser, n: int, usage: int = 0) ->
     register(live, api, device, portal_token(browser))
     if usage:
         authorize(live, api, device, {TAG: usage})
-    page = live.services.instances.list_instances(DOMAIN, "Prod", search=device.udi.sn)
+    page = live.services.instances.list_instances(
+        DOMAIN, "Prod", search=device.udi.sn, scope=SYSTEM
+    )
     return page.items[0].id
 
 
@@ -106,7 +109,10 @@ def test_token_is_shown_once_and_registers_a_device(portal: Portal, alice: Brows
     rows = table(alice.page(f"{VA_URL}/Prod/instances"), "instances")
     assert rows[0][:2] == ["UDI_PID:ASR-903; UDI_SN:FOX00007", "Device"]
     assert rows[0][2].startswith("2026-Jan-01")  # last contact
-    assert portal.services.instances.get_instance(DOMAIN, instance).virtual_account == "Prod"
+    assert (
+        portal.services.instances.get_instance(DOMAIN, instance, scope=SYSTEM).virtual_account
+        == "Prod"
+    )
     events = table(alice.page(f"{PORTAL}/accounts/{DOMAIN}/events"), "events")
     assert any(r[1] == "token.created" and r[2] == "user:alice" for r in events)
 
@@ -122,12 +128,12 @@ def test_token_form_with_bad_input_explains_and_creates_nothing(
         assert answer.status_code == 422
         (message,) = texts(html(answer), '//p[@role="alert"]')
         assert "whole number" in message
-    assert portal.services.tokens.list_tokens(DOMAIN, "Prod") == []
+    assert portal.services.tokens.list_tokens(DOMAIN, "Prod", scope=SYSTEM) == []
 
 
 def test_revoked_token_no_longer_registers(portal: Portal, alice: Browser) -> None:
     text = portal_token(alice)
-    (token,) = portal.services.tokens.list_tokens(DOMAIN, "Prod")
+    (token,) = portal.services.tokens.list_tokens(DOMAIN, "Prod", scope=SYSTEM)
     answer = alice.post(f"{VA_URL}/Prod/tokens/{token.id}/revoke")
     assert answer.status_code == 303
     (row,) = table(alice.page(f"{VA_URL}/Prod/general"), "tokens")
@@ -157,7 +163,10 @@ def test_instance_transfer_moves_its_licenses(portal: Portal, alice: Browser) ->
     assert alice.post(f"{VA_URL}/Prod/instances/{instance}/transfer", {"target": "Spare"})
     assert licenses(alice, "Prod")["Device metroipaccess"][1] == "0"
     assert licenses(alice, "Spare")["Device metroipaccess"][1] == "2"
-    assert portal.services.instances.get_instance(DOMAIN, instance).virtual_account == "Spare"
+    assert (
+        portal.services.instances.get_instance(DOMAIN, instance, scope=SYSTEM).virtual_account
+        == "Spare"
+    )
 
 
 def test_transfer_the_target_cannot_cover_is_previewed_with_a_warning(
@@ -219,7 +228,10 @@ def test_transfer_to_unknown_virtual_account_explains_and_moves_nothing(
     answer = alice.post(f"{VA_URL}/Prod/instances/{instance}/transfer", {"target": "Nowhere"})
     assert answer.status_code == 404
     assert "Nowhere" in " ".join(texts(html(answer), '//p[@role="alert"]'))
-    assert portal.services.instances.get_instance(DOMAIN, instance).virtual_account == "Prod"
+    assert (
+        portal.services.instances.get_instance(DOMAIN, instance, scope=SYSTEM).virtual_account
+        == "Prod"
+    )
 
 
 def test_instance_search(portal: Portal, alice: Browser) -> None:
@@ -239,7 +251,7 @@ def test_read_only_user_sees_no_actions_and_cannot_post(portal: Portal, va: str)
     answer = rita.post(f"{VA_URL}/{va}/tokens", {"expires_after_days": "30"})
     assert answer.status_code == 403
     assert "read-only" in " ".join(texts(html(answer), '//p[@class="detail"]'))
-    assert portal.services.tokens.list_tokens(DOMAIN, va) == []
+    assert portal.services.tokens.list_tokens(DOMAIN, va, scope=SYSTEM) == []
 
 
 def test_event_log_shows_portal_actions_by_user(portal: Portal, alice: Browser) -> None:
@@ -271,18 +283,18 @@ def test_stylesheet_is_served_locally(portal: Portal) -> None:
 
 def test_virtual_account_name_with_spaces_and_marks(portal: Portal, alice: Browser) -> None:
     name = "Lab 2 #west?"
-    portal.services.accounts.create_virtual_account(DOMAIN, name=name, actor="t")
+    portal.services.accounts.create_virtual_account(DOMAIN, name=name, scope=system("t"))
     overview = alice.page(f"{PORTAL}/accounts/{DOMAIN}")
     (href,) = overview.xpath(f'//tr[@data-va="{name}"]//a/@href')
     assert href == f"{VA_URL}/Lab%202%20%23west%3F/licenses"
     assert alice.page(href).xpath("//h1")
     token = portal_token(alice, va="Lab%202%20%23west%3F")
-    assert token and len(portal.services.tokens.list_tokens(DOMAIN, name)) == 1
+    assert token and len(portal.services.tokens.list_tokens(DOMAIN, name, scope=SYSTEM)) == 1
 
 
 def test_event_log_pages(portal: Portal, alice: Browser) -> None:
     for n in range(105):
-        portal.services.tokens.create_token(DOMAIN, "Prod", description=f"t{n}", actor="t")
+        portal.services.tokens.create_token(DOMAIN, "Prod", description=f"t{n}", scope=system("t"))
     doc = alice.page(f"{PORTAL}/accounts/{DOMAIN}/events?prefix=token.")
     assert len(table(doc, "events")) == 100
     (next_page,) = doc.xpath('//p[@class="pager"]/a[text()="Next"]/@href')

@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from smartlic.authority.services.scope import SYSTEM
 from smartlic.domain.enums import Role
 from tests.authority.api.helpers import DOMAIN, TAG, authorize, new_device, register
 from tests.authority.web.conftest import OTHER_DOMAIN, PORTAL, Browser, Portal, html, table, texts
@@ -44,7 +45,7 @@ def test_another_tenant_cannot_act(portal: Portal, alice: Browser) -> None:
     api = live.client(auth=False)
     register(live, api, device, portal_token(alice))
     authorize(live, api, device, {TAG: 1})
-    instance = live.services.instances.list_instances(DOMAIN).items[0].id
+    instance = live.services.instances.list_instances(DOMAIN, scope=SYSTEM).items[0].id
     olga = portal.user("olga", Role.SMART_ACCOUNT_ADMIN, OTHER_DOMAIN)
     olga.page(f"{PORTAL}/")
     base = f"{PORTAL}/accounts/{DOMAIN}/va/Prod"
@@ -54,8 +55,11 @@ def test_another_tenant_cannot_act(portal: Portal, alice: Browser) -> None:
         (f"{base}/tokens", {"expires_after_days": "30"}),
     ):
         assert olga.post(path, data).status_code == 403
-    assert live.services.instances.get_instance(DOMAIN, instance).virtual_account == "Prod"
-    assert len(live.services.tokens.list_tokens(DOMAIN, "Prod")) == 1
+    assert (
+        live.services.instances.get_instance(DOMAIN, instance, scope=SYSTEM).virtual_account
+        == "Prod"
+    )
+    assert len(live.services.tokens.list_tokens(DOMAIN, "Prod", scope=SYSTEM)) == 1
 
 
 def test_instance_of_another_virtual_account_is_not_reachable_through_mine(
@@ -63,12 +67,12 @@ def test_instance_of_another_virtual_account_is_not_reachable_through_mine(
 ) -> None:
     live = portal.live
     register(live, live.client(auth=False), new_device(live, 1), portal_token(alice))
-    instance = live.services.instances.list_instances(DOMAIN).items[0].id
+    instance = live.services.instances.list_instances(DOMAIN, scope=SYSTEM).items[0].id
     victor = portal.user("victor", Role.VIRTUAL_ACCOUNT_ADMIN, DOMAIN, "Spare")
     victor.page(f"{PORTAL}/accounts/{DOMAIN}/va/Spare/instances")
     answer = victor.post(f"{PORTAL}/accounts/{DOMAIN}/va/Spare/instances/{instance}/remove")
     assert answer.status_code == 404
-    assert live.services.instances.list_instances(DOMAIN).total == 1
+    assert live.services.instances.list_instances(DOMAIN, scope=SYSTEM).total == 1
 
 
 def test_virtual_account_user_sees_only_its_virtual_account(portal: Portal) -> None:
@@ -89,13 +93,13 @@ def test_virtual_account_admin_cannot_transfer_out_of_its_reach(
 ) -> None:
     live = portal.live
     portal_token(alice, va="Spare")
-    (token,) = live.services.tokens.list_tokens(DOMAIN, "Spare")
+    (token,) = live.services.tokens.list_tokens(DOMAIN, "Spare", scope=SYSTEM)
     victor = portal.user("victor", Role.VIRTUAL_ACCOUNT_ADMIN, DOMAIN, "Spare")
     victor.page(f"{PORTAL}/accounts/{DOMAIN}/va/Spare/general")
     # a token of Spare revoked through Prod's address is refused
     answer = victor.post(f"{PORTAL}/accounts/{DOMAIN}/va/Prod/tokens/{token.id}/revoke")
     assert answer.status_code == 403
-    assert live.services.tokens.list_tokens(DOMAIN, "Spare")[0].status == "active"
+    assert live.services.tokens.list_tokens(DOMAIN, "Spare", scope=SYSTEM)[0].status == "active"
 
 
 def test_admin_sees_every_account(portal: Portal) -> None:

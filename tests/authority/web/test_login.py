@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from smartlic.authority.demo import DEMO_DOMAIN, DEMO_PASSWORD, DEMO_USER, seed_demo
+from smartlic.authority.services.scope import SYSTEM
 from smartlic.authority.settings import AuthoritySettings
 from smartlic.authority.web.auth import SECRET_FILE, SESSION_COOKIE, session_secret
 from smartlic.domain.enums import Role
@@ -89,7 +90,7 @@ def test_post_without_csrf_token_is_refused_and_changes_nothing(
         answer = alice.http.post(url, data=body)
         assert answer.status_code == 403
         assert "security token" in " ".join(texts(html(answer), '//p[@class="detail"]'))
-    assert portal.services.tokens.list_tokens(DOMAIN, "Prod") == []
+    assert portal.services.tokens.list_tokens(DOMAIN, "Prod", scope=SYSTEM) == []
 
 
 def test_login_form_needs_its_csrf_token_too(portal: Portal) -> None:

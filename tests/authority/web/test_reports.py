@@ -8,6 +8,7 @@ import io
 
 import httpx
 
+from smartlic.authority.services.scope import SYSTEM, system
 from smartlic.crypto import Udi
 from smartlic.domain.enums import Role
 from smartlic.domain.policy import CISCO_DEFAULT
@@ -57,13 +58,13 @@ def test_bad_usage_upload_explains_and_stores_nothing(portal: Portal, alice: Bro
     answer = alice.post(FILES_URL, {"virtual_account": "Prod"})  # no file
     assert answer.status_code == 422
     assert "choose a usage data file" in " ".join(texts(html(answer), '//p[@role="alert"]'))
-    assert portal.services.usage.list_usage_files(DOMAIN).items == []
+    assert portal.services.usage.list_usage_files(DOMAIN, scope=SYSTEM).items == []
 
 
 def test_policies_page_shows_the_policy_in_force(portal: Portal, alice: Browser) -> None:
     custom = CISCO_DEFAULT.to_json() | {"name": "Acme Lab Policy", "ack_required": False}
     portal.services.policies.create_policy(
-        DOMAIN, document=custom, virtual_account="Spare", actor="t"
+        DOMAIN, document=custom, virtual_account="Spare", scope=system("t")
     )
     doc = alice.page(f"{PORTAL}/accounts/{DOMAIN}/policies")
     in_force = {row[0]: row[1:4] for row in table(doc, "policy-in-force")}
@@ -109,4 +110,34 @@ def test_read_only_user_cannot_upload(portal: Portal) -> None:
     dev = PolicyDevice(Udi("IXM-LPWA-900-16-K9", "FOC9"), portal.live.clock)
     answer = upload(rita, "Prod", "UD_FOC9.txt", usage_file([dev.report(TAG, 1)]))
     assert answer.status_code == 403
-    assert portal.services.usage.list_usage_files(DOMAIN).items == []
+    assert portal.services.usage.list_usage_files(DOMAIN, scope=SYSTEM).items == []
+
+
+def test_portal_user_and_api_key_of_one_virtual_account_see_the_same(
+    portal: Portal, alice: Browser
+) -> None:
+    """One rule for both front ends (services/scope.py): a virtual-account user in the portal
+    and a virtual-account key on the API list the same usage files and events."""
+    for n, va in enumerate(("Prod", "Spare")):
+        dev = PolicyDevice(Udi("IXM-LPWA-900-16-K9", f"EQ{n}"), portal.live.clock)
+        assert (
+            upload(alice, va, f"UD_{va}.txt", usage_file([dev.report(TAG, 1)])).status_code == 303
+        )
+    key = portal.services.api_keys.create_api_key(
+        name="vic-key",
+        role=Role.VIRTUAL_ACCOUNT_USER,
+        smart_account=DOMAIN,
+        virtual_account="Prod",
+        actor="t",
+    )
+    api = portal.live.client(key.text)
+    vic = portal.user("vic", Role.VIRTUAL_ACCOUNT_USER, DOMAIN, "Prod")
+    files = api.get(f"/api/v1/accounts/{DOMAIN}/usage-files").json()["items"]
+    assert [(f["file_name"], f["virtual_account"]) for f in files] == [("UD_Prod.txt", "Prod")]
+    assert [(r[0], r[2]) for r in table(vic.page(FILES_URL), "usage-files")] == [
+        ("UD_Prod.txt", "Prod")
+    ]
+    events = api.get(f"/api/v1/accounts/{DOMAIN}/events", params={"limit": 1000}).json()
+    rows = table(vic.page(f"{PORTAL}/accounts/{DOMAIN}/events"), "events")
+    assert [e["name"] for e in events["items"]] == [r[1] for r in rows]
+    assert {e["virtual_account"] for e in events["items"]} == {"Prod"}

@@ -1,22 +1,17 @@
-"""Dependencies of the routes, as ``Annotated`` aliases, and the tenant-isolation rules.
+"""Dependencies of the routes, as ``Annotated`` aliases.
 
 Usage in a route::
 
     @router.get("/accounts/{domain}")
     def read(domain: str, services: ServicesDep, principal: PrincipalDep) -> SmartAccountPublic:
-        can_read_account(principal, domain)
-        ...
+        return SmartAccountPublic.model_validate(
+            services.accounts.get_smart_account(domain, scope=principal)
+        )
 
-Who may do what (domain-notes 5.2 roles, simplified):
-
-* ``admin`` keys (no smart account) see and change everything, and alone create smart
-  accounts, define the catalogue and add purchased holdings.
-* ``smart-account-admin`` changes anything inside its smart account; ``smart-account-user``
-  reads it.
-* ``virtual-account-admin`` / ``-user`` are the same, limited to one virtual account.
-
-Another tenant's account is answered ``403 forbidden``: the caller already knows which domain
-it asked for, and the answer does not depend on whether that account exists.
+Who may do what is not decided here: the services apply ``services/scope.py`` to the
+principal they are given. The ``can_*`` guards below are that module's rules for the few
+places that must refuse before calling a service (an upload before its body is read, the
+portal's pages before they render).
 """
 
 from __future__ import annotations
@@ -27,11 +22,10 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from smartlic.authority.services import Services
-from smartlic.authority.services.interfaces import Principal
+from smartlic.authority.services.scope import Principal, require_admin, scope_in
 from smartlic.authority.settings import AuthoritySettings
 from smartlic.clock import Clock
-from smartlic.domain.enums import Role
-from smartlic.errors import AuthenticationFailed, Forbidden
+from smartlic.errors import AuthenticationFailed
 
 __all__ = [
     "ClockDep",
@@ -44,8 +38,6 @@ __all__ = [
     "can_write_va",
     "require_admin",
 ]
-
-_WRITERS = {Role.ADMIN, Role.SMART_ACCOUNT_ADMIN, Role.VIRTUAL_ACCOUNT_ADMIN}
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer slk_...`")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key (`slk_...`)")
@@ -88,40 +80,17 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require_admin(principal: Principal) -> None:
-    if principal.role is not Role.ADMIN or principal.smart_account is not None:
-        raise Forbidden("this operation needs an authority admin API key")
-
-
-def _is_admin(principal: Principal) -> bool:
-    return principal.role is Role.ADMIN and principal.smart_account is None
-
-
 def can_read_account(principal: Principal, domain: str) -> None:
-    """Raise ``Forbidden`` unless ``principal`` may read smart account ``domain``."""
-    if _is_admin(principal):
-        return
-    if principal.smart_account != domain:
-        raise Forbidden(f"this API key has no access to smart account {domain!r}")
+    scope_in(principal, domain)
 
 
 def can_write_account(principal: Principal, domain: str) -> None:
-    """Account-wide changes (virtual accounts, device moves): smart-account admins and up."""
-    can_read_account(principal, domain)
-    if _is_admin(principal):
-        return
-    if principal.role is not Role.SMART_ACCOUNT_ADMIN or principal.virtual_account is not None:
-        raise Forbidden("this API key may not change the smart account")
+    scope_in(principal, domain).require_manage()
 
 
 def can_read_va(principal: Principal, domain: str, virtual_account: str) -> None:
-    can_read_account(principal, domain)
-    scoped = principal.virtual_account
-    if scoped is not None and scoped != virtual_account and not _is_admin(principal):
-        raise Forbidden(f"this API key has no access to virtual account {virtual_account!r}")
+    scope_in(principal, domain).require_read(virtual_account)
 
 
 def can_write_va(principal: Principal, domain: str, virtual_account: str) -> None:
-    can_read_va(principal, domain, virtual_account)
-    if principal.role not in _WRITERS:
-        raise Forbidden("this API key is read-only")
+    scope_in(principal, domain).require_write(virtual_account)

@@ -32,9 +32,8 @@ from smartlic.authority.api.deps import (
     can_read_account,
     can_write_va,
 )
-from smartlic.authority.services.interfaces import Principal
-from smartlic.domain.enums import Role
-from smartlic.errors import Forbidden, InvalidInput, SmartlicError
+from smartlic.authority.services.scope import Principal
+from smartlic.errors import InvalidInput, SmartlicError
 
 __all__ = [
     "MAX_UPLOAD_BYTES",
@@ -47,13 +46,11 @@ __all__ = [
     "UploadDep",
     "VaWriterDep",
     "attachment",
-    "can_write_in_account",
 ]
 
 # A bulk archive of a whole site's usage files stays well under this; anything larger is
 # refused while it streams in, before it is parsed or stored.
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
-_WRITERS = {Role.ADMIN, Role.SMART_ACCOUNT_ADMIN, Role.VIRTUAL_ACCOUNT_ADMIN}
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -133,13 +130,6 @@ def get_va_writer(domain: str, virtual_account: str, principal: PrincipalDep) ->
 
 
 VaWriterDep = Annotated[Principal, Depends(get_va_writer)]
-
-
-def can_write_in_account(principal: Principal, domain: str) -> None:
-    """Writers anywhere in smart account ``domain`` (a return code names its own account)."""
-    can_read_account(principal, domain)
-    if principal.role not in _WRITERS:
-        raise Forbidden("this API key is read-only")
 
 
 # ---------------------------------------------------------------- uploads

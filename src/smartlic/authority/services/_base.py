@@ -135,14 +135,22 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+def _actor_of(kwargs: dict[str, Any]) -> str:
+    scope = kwargs.get("scope")
+    if scope is not None and hasattr(scope, "label"):
+        return str(scope.label())
+    return str(kwargs.get("actor") or "device")
+
+
 def logs_refusals(event_name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Record every ``SmartlicError`` a service method raises as ``event_name`` in the event
     log (bad input, bad signatures, replays, refused tokens), then re-raise it.
 
-    Context: ``actor`` and ``domain`` from the keyword arguments (``actor`` defaults to
-    "device"), or a leading positional ``domain``; the subject is the UDI the request claims.
-    An ``OwnershipNotProven`` goes to the log of the account that holds the device (the one
-    under attack), naming the account that tried (``claimed_by``) when there is one.
+    Context: the actor from the keyword arguments (``scope``'s label, else ``actor``, else
+    "device"), ``domain`` from them or a leading positional ``domain``; the subject is the UDI
+    the request claims. An ``OwnershipNotProven`` goes to the log of the account that holds the
+    device (the one under attack), naming the account that tried (``claimed_by``) when there is
+    one.
     """
 
     def wrap(fn: Callable[P, R]) -> Callable[P, R]:
@@ -161,7 +169,7 @@ def logs_refusals(event_name: str) -> Callable[[Callable[P, R]], Callable[P, R]]
                 service.refused(  # type: ignore[attr-defined]
                     event_name,
                     exc,
-                    actor=str(kwargs.get("actor") or "device"),
+                    actor=_actor_of(kwargs),
                     domain=domain if isinstance(domain, str) else None,
                     subject=_claimed_udi(rest[0] if rest else None),
                     **extra,

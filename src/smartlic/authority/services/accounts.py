@@ -10,6 +10,12 @@ from sqlalchemy.orm import Session
 
 from smartlic.authority.services._base import ServiceBase
 from smartlic.authority.services.interfaces import SmartAccountOut, VirtualAccountOut
+from smartlic.authority.services.scope import (
+    Principal,
+    require_admin,
+    scope_in,
+    visible_smart_accounts,
+)
 from smartlic.errors import Conflict, InvalidInput, NotEmpty
 from smartlic.storage.models import (
     Holding,
@@ -47,7 +53,8 @@ def va_out(va: VirtualAccount, domain: str) -> VirtualAccountOut:
 
 
 class SqlAccountsService(ServiceBase):
-    def create_smart_account(self, *, name: str, domain: str, actor: str) -> SmartAccountOut:
+    def create_smart_account(self, *, name: str, domain: str, scope: Principal) -> SmartAccountOut:
+        require_admin(scope)
         domain = domain.strip().lower()
         if not _DOMAIN.match(domain) or len(domain) > 200:
             raise InvalidInput(f"not a domain name: {domain!r}", pointer="/domain")
@@ -68,7 +75,7 @@ class SqlAccountsService(ServiceBase):
                 self.record(
                     s,
                     "account.created",
-                    actor=actor,
+                    actor=scope.label(),
                     smart_account=sa,
                     subject=domain,
                     name=sa.name,
@@ -77,19 +84,24 @@ class SqlAccountsService(ServiceBase):
         except IntegrityError as exc:
             raise Conflict(f"smart account {domain!r} already exists", pointer="/domain") from exc
 
-    def list_smart_accounts(self) -> list[SmartAccountOut]:
+    def list_smart_accounts(self, *, scope: Principal) -> list[SmartAccountOut]:
+        """The smart accounts ``scope`` has a grant in."""
+        domains = visible_smart_accounts(scope)
+        q = select(SmartAccount).order_by(SmartAccount.domain)
+        if domains is not None:
+            q = q.where(SmartAccount.domain.in_(sorted(domains)))
         with self.transaction() as s:
-            return [
-                sa_out(sa) for sa in s.scalars(select(SmartAccount).order_by(SmartAccount.domain))
-            ]
+            return [sa_out(sa) for sa in s.scalars(q)]
 
-    def get_smart_account(self, domain: str) -> SmartAccountOut:
+    def get_smart_account(self, domain: str, *, scope: Principal) -> SmartAccountOut:
+        scope_in(scope, domain)
         with self.transaction() as s:
             return sa_out(self.smart_account(s, domain))
 
     def create_virtual_account(
-        self, domain: str, *, name: str, description: str = "", actor: str
+        self, domain: str, *, name: str, description: str = "", scope: Principal
     ) -> VirtualAccountOut:
+        scope_in(scope, domain).require_manage()
         name = _name(name, "name")
         try:
             with self.transaction() as s:
@@ -105,7 +117,7 @@ class SqlAccountsService(ServiceBase):
                 self.record(
                     s,
                     "virtual_account.created",
-                    actor=actor,
+                    actor=scope.label(),
                     smart_account=sa,
                     virtual_account=name,
                     subject=name,
@@ -114,19 +126,22 @@ class SqlAccountsService(ServiceBase):
         except IntegrityError as exc:
             raise Conflict(f"virtual account {name!r} already exists", pointer="/name") from exc
 
-    def list_virtual_accounts(self, domain: str) -> list[VirtualAccountOut]:
+    def list_virtual_accounts(self, domain: str, *, scope: Principal) -> list[VirtualAccountOut]:
+        """The virtual accounts of ``domain`` that ``scope`` may read."""
+        visible = scope_in(scope, domain)
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
             rows = s.scalars(
                 select(VirtualAccount)
-                .where(VirtualAccount.smart_account_id == sa.id)
+                .where(VirtualAccount.smart_account_id == sa.id, visible.where(VirtualAccount.name))
                 .order_by(VirtualAccount.name)
             )
             return [va_out(va, domain) for va in rows]
 
     def rename_virtual_account(
-        self, domain: str, name: str, *, new_name: str, actor: str
+        self, domain: str, name: str, *, new_name: str, scope: Principal
     ) -> VirtualAccountOut:
+        scope_in(scope, domain).require_manage()
         new_name = _name(new_name, "name")
         try:
             with self.transaction() as s:
@@ -137,7 +152,7 @@ class SqlAccountsService(ServiceBase):
                 self.record(
                     s,
                     "virtual_account.renamed",
-                    actor=actor,
+                    actor=scope.label(),
                     smart_account=sa,
                     virtual_account=new_name,
                     subject=new_name,
@@ -147,7 +162,8 @@ class SqlAccountsService(ServiceBase):
         except IntegrityError as exc:
             raise Conflict(f"virtual account {new_name!r} already exists", pointer="/name") from exc
 
-    def delete_virtual_account(self, domain: str, name: str, *, actor: str) -> None:
+    def delete_virtual_account(self, domain: str, name: str, *, scope: Principal) -> None:
+        scope_in(scope, domain).require_manage()
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
             va = self.virtual_account(s, sa, name)
@@ -161,7 +177,7 @@ class SqlAccountsService(ServiceBase):
             self.record(
                 s,
                 "virtual_account.deleted",
-                actor=actor,
+                actor=scope.label(),
                 smart_account=sa,
                 virtual_account=name,
                 subject=name,

@@ -1,35 +1,42 @@
-"""Management API keys: shown once, stored as SHA-256, scoped by role and smart account."""
+"""Management API keys: shown once, stored as SHA-256, scoped like a user's grant: the whole
+authority (``admin``), one smart account, or one virtual account (``scope.check_grant_shape``).
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from smartlic.authority.services._base import ServiceBase
-from smartlic.authority.services.interfaces import CreatedApiKey, Principal
+from smartlic.authority.services.interfaces import CreatedApiKey
+from smartlic.authority.services.scope import Principal, check_grant_shape
 from smartlic.crypto import hash_secret, make_api_key
 from smartlic.domain.enums import Role
-from smartlic.errors import AuthenticationFailed, InvalidInput, NotFound
-from smartlic.storage.models import ApiKey, SmartAccount
+from smartlic.errors import AuthenticationFailed, NotFound
+from smartlic.storage.models import ApiKey, SmartAccount, VirtualAccount
 
 
 class SqlApiKeysService(ServiceBase):
     def create_api_key(
-        self, *, name: str, role: Role, smart_account: str | None, actor: str
+        self,
+        *,
+        name: str,
+        role: Role,
+        smart_account: str | None,
+        virtual_account: str | None = None,
+        actor: str,
     ) -> CreatedApiKey:
         role = Role(role)
-        if (role is Role.ADMIN) != (smart_account is None):
-            raise InvalidInput(
-                "an admin key has no smart account; every other role needs one",
-                pointer="/smart_account",
-            )
+        check_grant_shape(role, smart_account, virtual_account)
         text = make_api_key()
         with self.transaction() as s:
             sa = self.smart_account(s, smart_account) if smart_account else None
+            va = self.virtual_account(s, sa, virtual_account) if sa and virtual_account else None
             key = ApiKey(
                 name=name[:200],
                 key_hash=hash_secret(text),
                 role=role,
                 smart_account_id=sa.id if sa else None,
+                virtual_account_id=va.id if va else None,
                 created_at=self.now(),
                 created_by=actor,
             )
@@ -40,25 +47,32 @@ class SqlApiKeysService(ServiceBase):
                 "apikey.created",
                 actor=actor,
                 smart_account=sa,
+                virtual_account=virtual_account,
                 subject=key.id,
                 name=name,
                 role=role.value,
             )
             return CreatedApiKey(
-                id=key.id, name=key.name, role=role, smart_account=smart_account, text=text
+                id=key.id,
+                name=key.name,
+                role=role,
+                smart_account=smart_account,
+                text=text,
+                virtual_account=virtual_account,
             )
 
     def authenticate(self, text: str) -> Principal:
         with self.transaction() as s:
             row = s.execute(
-                select(ApiKey, SmartAccount.domain)
-                .outerjoin(SmartAccount)
+                select(ApiKey, SmartAccount.domain, VirtualAccount.name)
+                .outerjoin(SmartAccount, SmartAccount.id == ApiKey.smart_account_id)
+                .outerjoin(VirtualAccount, VirtualAccount.id == ApiKey.virtual_account_id)
                 .where(ApiKey.key_hash == hash_secret(text))
             ).first()
             if row is None or row[0].revoked_at is not None:
                 raise AuthenticationFailed("unknown or revoked API key")
-            key, domain = row
-            return Principal(name=key.name, role=key.role, smart_account=domain)
+            key, domain, va = row
+            return Principal(key.name, key.role, domain, va, key_id=key.id)
 
     def revoke_api_key(self, key_id: str, *, actor: str) -> None:
         with self.transaction() as s:

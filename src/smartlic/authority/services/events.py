@@ -1,4 +1,5 @@
-"""The activity log, read side."""
+"""The activity log, read side: per smart account (only the events of the virtual accounts the
+caller may read, when it may not read them all), and authority-wide for admins."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from sqlalchemy import func, select
 
 from smartlic.authority.services._base import ServiceBase
 from smartlic.authority.services.interfaces import EventOut, Page
+from smartlic.authority.services.scope import Principal, require_admin, scope_in
 from smartlic.errors import InvalidInput
 from smartlic.storage.models import Event, SmartAccount
 
@@ -18,13 +20,19 @@ class SqlEventsService(ServiceBase):
         name_prefix: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        scope: Principal,
     ) -> Page[EventOut]:
         if not 1 <= limit <= 1000 or offset < 0:
             raise InvalidInput("limit must be 1-1000 and offset >= 0", pointer="/limit")
+        if domain is None:
+            require_admin(scope)
+        visible = scope_in(scope, domain) if domain is not None else None
         with self.transaction() as s:
             q = select(Event, SmartAccount.domain).outerjoin(SmartAccount)
-            if domain is not None:
+            if domain is not None and visible is not None:
                 q = q.where(Event.smart_account_id == self.smart_account(s, domain).id)
+                # account-wide events (no virtual account) are the account's, not a VA's
+                q = q.where(visible.where(Event.virtual_account))
             if name_prefix:
                 q = q.where(Event.name.startswith(name_prefix, autoescape=True))
             total = s.scalar(select(func.count()).select_from(q.subquery())) or 0

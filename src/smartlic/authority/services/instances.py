@@ -24,6 +24,7 @@ from smartlic.authority.services.interfaces import (
     TransferLineOut,
     TransferPreviewOut,
 )
+from smartlic.authority.services.scope import AccountScope, Principal, scope_in
 from smartlic.domain.compliance import pool_status
 from smartlic.domain.enums import ComplianceStatus
 from smartlic.errors import InvalidInput, NotFound
@@ -41,15 +42,20 @@ class SqlInstancesService(ServiceBase):
         search: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        scope: Principal,
     ) -> Page[InstanceOut]:
+        """Instances of one virtual account, or of every one ``scope`` may read."""
         if not 1 <= limit <= MAX_PAGE or offset < 0:
             raise InvalidInput(f"limit must be 1-{MAX_PAGE} and offset >= 0", pointer="/limit")
+        visible = scope_in(scope, domain)
+        if virtual_account is not None:
+            visible.require_read(virtual_account)
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
             q = (
                 select(ProductInstance, VirtualAccount)
                 .join(VirtualAccount)
-                .where(VirtualAccount.smart_account_id == sa.id)
+                .where(VirtualAccount.smart_account_id == sa.id, visible.where(VirtualAccount.name))
             )
             if virtual_account is not None:
                 q = q.where(VirtualAccount.id == self.virtual_account(s, sa, virtual_account).id)
@@ -72,17 +78,24 @@ class SqlInstancesService(ServiceBase):
             items = [self._out(sa, va, inst, views[inst.id]) for inst, va in rows]
         return Page(items=items, total=total, limit=limit, offset=offset)
 
-    def get_instance(self, domain: str, instance_id: str) -> InstanceOut:
+    def get_instance(self, domain: str, instance_id: str, *, scope: Principal) -> InstanceOut:
+        visible = scope_in(scope, domain)
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
-            inst, va = self._find(s, sa, instance_id)
+            inst, va = self._find(s, sa, instance_id, visible)
             return self._one(s, sa, va, inst)
 
-    def preview_transfer(self, domain: str, instance_id: str, *, target: str) -> TransferPreviewOut:
-        """What ``transfer_instance`` would do to the target pool; changes nothing."""
+    def preview_transfer(
+        self, domain: str, instance_id: str, *, target: str, scope: Principal
+    ) -> TransferPreviewOut:
+        """What ``transfer_instance`` would do to the target pool; changes nothing. Asked only
+        by a caller who may make the transfer (both virtual accounts writable)."""
+        allowed = scope_in(scope, domain)
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
-            inst, va = self._find(s, sa, instance_id)
+            inst, va = self._find(s, sa, instance_id, allowed)
+            allowed.require_write(va.name)
+            allowed.require_write(target)
             dst = self.virtual_account(s, sa, target)
             lines = self._target_lines(s, inst, dst, self.now()) if dst.id != va.id else []
             bad = [ln for ln in lines if ln.status == ComplianceStatus.OUT_OF_COMPLIANCE]
@@ -101,11 +114,15 @@ class SqlInstancesService(ServiceBase):
             )
 
     def transfer_instance(
-        self, domain: str, instance_id: str, *, target: str, actor: str
+        self, domain: str, instance_id: str, *, target: str, scope: Principal
     ) -> InstanceOut:
+        """Move an instance between two virtual accounts ``scope`` may both change."""
+        allowed = scope_in(scope, domain)
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
-            inst, va = self._find(s, sa, instance_id)
+            inst, va = self._find(s, sa, instance_id, allowed)
+            allowed.require_write(va.name)
+            allowed.require_write(target)
             dst = self.virtual_account(s, sa, target)
             if dst.id != va.id:
                 # what the target pool falls short of (the portal asked for a confirmation)
@@ -118,7 +135,7 @@ class SqlInstancesService(ServiceBase):
                 self.record(
                     s,
                     "instance.transferred",
-                    actor=actor,
+                    actor=scope.label(),
                     smart_account=sa,
                     virtual_account=va.name,
                     subject=self._label(inst),
@@ -127,16 +144,18 @@ class SqlInstancesService(ServiceBase):
                 )
             return self._one(s, sa, dst, inst)
 
-    def remove_instance(self, domain: str, instance_id: str, *, actor: str) -> None:
+    def remove_instance(self, domain: str, instance_id: str, *, scope: Principal) -> None:
+        allowed = scope_in(scope, domain)
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
-            inst, va = self._find(s, sa, instance_id)
+            inst, va = self._find(s, sa, instance_id, allowed)
+            allowed.require_write(va.name)
             release_all(s, inst)
             s.delete(inst)
             self.record(
                 s,
                 "instance.removed",
-                actor=actor,
+                actor=scope.label(),
                 smart_account=sa,
                 virtual_account=va.name,
                 subject=self._label(inst),
@@ -168,7 +187,7 @@ class SqlInstancesService(ServiceBase):
 
     @staticmethod
     def _find(
-        s: Session, sa: SmartAccount, instance_id: str
+        s: Session, sa: SmartAccount, instance_id: str, visible: AccountScope
     ) -> tuple[ProductInstance, VirtualAccount]:
         row = s.execute(
             select(ProductInstance, VirtualAccount)
@@ -177,6 +196,7 @@ class SqlInstancesService(ServiceBase):
         ).first()
         if row is None:
             raise NotFound(f"no product instance {instance_id!r} in {sa.domain!r}")
+        visible.require_visible(row[1].name, f"product instance {instance_id!r}")
         return row[0], row[1]
 
     @staticmethod

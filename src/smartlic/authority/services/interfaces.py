@@ -1,8 +1,10 @@
 """Contracts of the authority's services: DTOs and ``typing.Protocol`` interfaces.
 
 Routes, the portal and the CLI call these; ``smartlic.authority.services.*`` implements them
-over SQLAlchemy. Every method that changes state takes an ``actor`` (who did it, for the event
-log) and raises ``smartlic.errors`` exceptions on bad input; nothing stored changes then.
+over SQLAlchemy. Every method that reads or changes an account's data takes ``scope``: the
+``Principal`` calling (``services/scope.py``), whose tenant rules the service applies and
+whose ``label()`` names the change in the event log. Methods raise ``smartlic.errors``
+exceptions on bad input or a refusal; nothing stored changes then.
 Services own their session: each public call is one transaction.
 """
 
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
+from smartlic.authority.services.scope import Principal as Principal  # re-exported: the caller
 from smartlic.domain.enums import (
     ComplianceStatus,
     Enforcement,
@@ -182,25 +185,13 @@ class Page(Generic[T]):
 
 
 @dataclass(frozen=True)
-class Principal:
-    """Who is calling the management API: an API key with a role, maybe scoped to an account."""
-
-    name: str
-    role: Role
-    smart_account: str | None  # None = every account (role ADMIN)
-    virtual_account: str | None = None
-
-    def label(self) -> str:
-        return f"apikey:{self.name}"
-
-
-@dataclass(frozen=True)
 class CreatedApiKey:
     id: str
     name: str
     role: Role
     smart_account: str | None
     text: str  # shown once
+    virtual_account: str | None = None
 
 
 @dataclass(frozen=True)
@@ -259,17 +250,21 @@ class AuthorizationCodeOut:
 
 
 class AccountsService(Protocol):
-    def create_smart_account(self, *, name: str, domain: str, actor: str) -> SmartAccountOut: ...
-    def list_smart_accounts(self) -> list[SmartAccountOut]: ...
-    def get_smart_account(self, domain: str) -> SmartAccountOut: ...
+    def create_smart_account(
+        self, *, name: str, domain: str, scope: Principal
+    ) -> SmartAccountOut: ...
+    def list_smart_accounts(self, *, scope: Principal) -> list[SmartAccountOut]: ...
+    def get_smart_account(self, domain: str, *, scope: Principal) -> SmartAccountOut: ...
     def create_virtual_account(
-        self, domain: str, *, name: str, description: str = "", actor: str
+        self, domain: str, *, name: str, description: str = "", scope: Principal
     ) -> VirtualAccountOut: ...
-    def list_virtual_accounts(self, domain: str) -> list[VirtualAccountOut]: ...
+    def list_virtual_accounts(
+        self, domain: str, *, scope: Principal
+    ) -> list[VirtualAccountOut]: ...
     def rename_virtual_account(
-        self, domain: str, name: str, *, new_name: str, actor: str
+        self, domain: str, name: str, *, new_name: str, scope: Principal
     ) -> VirtualAccountOut: ...
-    def delete_virtual_account(self, domain: str, name: str, *, actor: str) -> None: ...
+    def delete_virtual_account(self, domain: str, name: str, *, scope: Principal) -> None: ...
 
 
 class LicensesService(Protocol):
@@ -282,7 +277,7 @@ class LicensesService(Protocol):
         description: str = "",
         version: str = "1.0",
         enforcement: Enforcement = Enforcement.UNENFORCED,
-        actor: str,
+        scope: Principal,
     ) -> LicenseOut: ...
     def list_catalogue(self) -> list[LicenseOut]: ...
     def add_holding(
@@ -296,9 +291,11 @@ class LicensesService(Protocol):
         starts_at: datetime | None = None,
         ends_at: datetime | None = None,
         subscription_id: str | None = None,
-        actor: str,
+        scope: Principal,
     ) -> HoldingOut: ...
-    def compliance(self, domain: str, virtual_account: str) -> ComplianceOut: ...
+    def compliance(
+        self, domain: str, virtual_account: str, *, scope: Principal
+    ) -> ComplianceOut: ...
     def transfer(
         self,
         domain: str,
@@ -307,7 +304,7 @@ class LicensesService(Protocol):
         *,
         tag: str,
         quantity: int,
-        actor: str,
+        scope: Principal,
     ) -> None: ...
 
 
@@ -321,10 +318,12 @@ class TokensService(Protocol):
         description: str = "",
         max_uses: int | None = None,
         export_controlled_allowed: bool = True,
-        actor: str,
+        scope: Principal,
     ) -> CreatedToken: ...
-    def list_tokens(self, domain: str, virtual_account: str) -> list[TokenOut]: ...
-    def revoke_token(self, domain: str, token_id: str, *, actor: str) -> TokenOut: ...
+    def list_tokens(
+        self, domain: str, virtual_account: str, *, scope: Principal
+    ) -> list[TokenOut]: ...
+    def revoke_token(self, domain: str, token_id: str, *, scope: Principal) -> TokenOut: ...
 
 
 class InstancesService(Protocol):
@@ -336,15 +335,16 @@ class InstancesService(Protocol):
         search: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        scope: Principal,
     ) -> Page[InstanceOut]: ...
-    def get_instance(self, domain: str, instance_id: str) -> InstanceOut: ...
+    def get_instance(self, domain: str, instance_id: str, *, scope: Principal) -> InstanceOut: ...
     def preview_transfer(
-        self, domain: str, instance_id: str, *, target: str
+        self, domain: str, instance_id: str, *, target: str, scope: Principal
     ) -> TransferPreviewOut: ...
     def transfer_instance(
-        self, domain: str, instance_id: str, *, target: str, actor: str
+        self, domain: str, instance_id: str, *, target: str, scope: Principal
     ) -> InstanceOut: ...
-    def remove_instance(self, domain: str, instance_id: str, *, actor: str) -> None: ...
+    def remove_instance(self, domain: str, instance_id: str, *, scope: Principal) -> None: ...
 
 
 class DeviceService(Protocol):
@@ -364,6 +364,7 @@ class EventsService(Protocol):
         name_prefix: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        scope: Principal,
     ) -> Page[EventOut]: ...
 
 
@@ -378,20 +379,40 @@ class UsageService(Protocol):
     ) -> dict[str, Any]: ...
     def poll(self, body: dict[str, Any], principal: Principal | None = None) -> dict[str, Any]: ...
     def upload_usage_file(
-        self, domain: str, virtual_account: str, *, file_name: str, content: bytes, actor: str
+        self,
+        domain: str,
+        virtual_account: str,
+        *,
+        file_name: str,
+        content: bytes,
+        scope: Principal,
     ) -> UsageFileOut: ...
     def list_usage_files(
-        self, domain: str, *, limit: int = 100, offset: int = 0
+        self, domain: str, *, limit: int = 100, offset: int = 0, scope: Principal
     ) -> Page[UsageFileOut]: ...
-    def usage_file_ack(self, domain: str, file_id: str) -> tuple[str, bytes]: ...
+    def usage_file_ack(
+        self, domain: str, file_id: str, *, scope: Principal
+    ) -> tuple[str, bytes]: ...
     def usage_history(
-        self, domain: str, instance_id: str, *, tag: str | None = None, limit: int = 500
+        self,
+        domain: str,
+        instance_id: str,
+        *,
+        tag: str | None = None,
+        limit: int = 500,
+        scope: Principal,
     ) -> list[UsageRecordOut]: ...
 
 
 class ApiKeysService(Protocol):
     def create_api_key(
-        self, *, name: str, role: Role, smart_account: str | None, actor: str
+        self,
+        *,
+        name: str,
+        role: Role,
+        smart_account: str | None,
+        virtual_account: str | None = None,
+        actor: str,
     ) -> CreatedApiKey: ...
     def authenticate(self, text: str) -> Principal: ...
     def revoke_api_key(self, key_id: str, *, actor: str) -> None: ...

@@ -16,6 +16,7 @@ from smartlic.authority.services.interfaces import (
     LicenseOut,
     PoolLineOut,
 )
+from smartlic.authority.services.scope import Principal, require_admin, scope_in
 from smartlic.domain.compliance import (
     MAX_QUANTITY,
     HoldingTerms,
@@ -74,8 +75,9 @@ class SqlLicensesService(ServiceBase):
         description: str = "",
         version: str = "1.0",
         enforcement: Enforcement = Enforcement.UNENFORCED,
-        actor: str,
+        scope: Principal,
     ) -> LicenseOut:
+        require_admin(scope)
         if not valid_tag(tag):
             raise InvalidInput(
                 "tag must look like regid.YYYY-MM.<reverse-domain>.<name>,<version>_<uuid>",
@@ -96,7 +98,7 @@ class SqlLicensesService(ServiceBase):
                 )
                 s.add(lic)
                 s.flush()
-                self.record(s, "license.defined", actor=actor, subject=tag, name=name)
+                self.record(s, "license.defined", actor=scope.label(), subject=tag, name=name)
                 return license_out(lic)
         except IntegrityError as exc:
             raise Conflict(f"license {tag!r} is already defined", pointer="/tag") from exc
@@ -116,8 +118,10 @@ class SqlLicensesService(ServiceBase):
         starts_at: datetime | None = None,
         ends_at: datetime | None = None,
         subscription_id: str | None = None,
-        actor: str,
+        scope: Principal,
     ) -> HoldingOut:
+        """A purchase lands in a virtual account: authority admins only."""
+        require_admin(scope)
         _check_quantity(quantity)
         t = validate_holding(
             HoldingTerms(quantity, HoldingKind(kind), starts_at, ends_at), self.now()
@@ -142,7 +146,7 @@ class SqlLicensesService(ServiceBase):
             self.record(
                 s,
                 "license.added",
-                actor=actor,
+                actor=scope.label(),
                 smart_account=sa,
                 virtual_account=va.name,
                 subject=tag,
@@ -151,7 +155,8 @@ class SqlLicensesService(ServiceBase):
             )
             return holding_out(h, self.now())
 
-    def compliance(self, domain: str, virtual_account: str) -> ComplianceOut:
+    def compliance(self, domain: str, virtual_account: str, *, scope: Principal) -> ComplianceOut:
+        scope_in(scope, domain).require_read(virtual_account)
         now = self.now()
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
@@ -217,8 +222,12 @@ class SqlLicensesService(ServiceBase):
         )
 
     def transfer(
-        self, domain: str, source: str, target: str, *, tag: str, quantity: int, actor: str
+        self, domain: str, source: str, target: str, *, tag: str, quantity: int, scope: Principal
     ) -> None:
+        """Move licenses between two virtual accounts ``scope`` may both change."""
+        allowed = scope_in(scope, domain)
+        allowed.require_write(source)
+        allowed.require_write(target)
         _check_quantity(quantity)
         if source == target:
             raise InvalidInput("source and target virtual accounts are the same", pointer="/target")
@@ -246,7 +255,7 @@ class SqlLicensesService(ServiceBase):
             self.record(
                 s,
                 "license.transferred",
-                actor=actor,
+                actor=scope.label(),
                 smart_account=sa,
                 virtual_account=source,
                 subject=tag,

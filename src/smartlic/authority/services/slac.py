@@ -22,7 +22,14 @@ from sqlalchemy.orm import Session
 from smartlic.authority.services import _pool, ownership
 from smartlic.authority.services._base import SigningServiceBase, logs_refusals
 from smartlic.authority.services._files import file_bytes, policy_for, udi_of
-from smartlic.authority.services.interfaces import AuthorizationCodeOut, Principal
+from smartlic.authority.services.interfaces import AuthorizationCodeOut
+from smartlic.authority.services.scope import (
+    AccountScope,
+    Principal,
+    poll_owner,
+    scope_in,
+    system,
+)
 from smartlic.authority.services.trust import open_device_request
 from smartlic.crypto import Udi, verify_bytes
 from smartlic.domain.enums import Enforcement, InstanceStatus, Role
@@ -80,7 +87,7 @@ class SqlAuthorizationService(SigningServiceBase):
         if not items:
             raise InvalidInput("nothing to do: give requests or returns", pointer="/data")
         with self.transaction() as s:
-            owner = principal.label() if principal else "device"
+            owner = poll_owner(principal)
             task = PollTask(
                 id=secrets.randbits(62) or 1,
                 action="authorizations",
@@ -124,9 +131,9 @@ class SqlAuthorizationService(SigningServiceBase):
             if not isinstance(code, str):
                 raise InvalidInput("remove_code is required", pointer="/data/returns")
             domain = principal.smart_account if principal else None
-            self.return_code(
-                code, domain=domain, actor=principal.label() if principal else "device"
-            )
+            # the device's signature on the return code is the proof of ownership
+            actor = system(principal.label() if principal else "device")
+            self.return_code(code, domain=domain, scope=actor)
             return {
                 "sudi": sudi,
                 "smart_license": None,
@@ -177,13 +184,15 @@ class SqlAuthorizationService(SigningServiceBase):
             return IssuedCode(code_id, self._code_file(s, inst, code_id, lines, now))
 
     def request_file(
-        self, domain: str, virtual_account: str, *, content: bytes, actor: str
+        self, domain: str, virtual_account: str, *, content: bytes, scope: Principal
     ) -> bytes:
         """Offline: a request file saved on the device and uploaded by an account user."""
+        scope_in(scope, domain).require_write(virtual_account)
+        actor = scope.label()
         requests = [env for name, env in read_file(content) if name == "smartLicenseAuthRequest"]
         if len(requests) != 1:
             raise InvalidInput("the file must hold one authorization request", code="bad-file")
-        principal = Principal(name=actor, role=Role.VIRTUAL_ACCOUNT_ADMIN, smart_account=domain)
+        principal = Principal(actor, Role.VIRTUAL_ACCOUNT_ADMIN, domain, virtual_account)
         return self.request(
             requests[0], principal=principal, virtual_account=virtual_account, fresh=False
         ).file
@@ -308,8 +317,12 @@ class SqlAuthorizationService(SigningServiceBase):
 
     @logs_refusals("license.authorization.return_refused")
     def return_code(
-        self, code: str, *, domain: str | None, actor: str
+        self, code: str, *, domain: str | None, scope: Principal
     ) -> list[AuthorizationCodeOut]:
+        """Free the licenses of a return code. ``domain`` (when given) and ``scope`` must
+        cover the code's virtual account: otherwise it is not found, or read-only."""
+        if domain is not None:
+            scope_in(scope, domain)  # another tenant is refused before the code is read
         code_bytes, signature = parse_return_code(code)
         code_id = str(uuid.UUID(bytes=code_bytes))
         now = self.now()
@@ -328,13 +341,15 @@ class SqlAuthorizationService(SigningServiceBase):
             va = s.get_one(VirtualAccount, inst.virtual_account_id)
             if domain is not None and va.smart_account.domain != domain:
                 raise NotFound("no authorization code is outstanding for this return code")
+            allowed = self._scope_or_hidden(scope, va)
+            allowed.require_write(va.name)
             self._verify_return(inst, code_bytes, signature)
             for r in rows:
                 self._free(s, r, now)
             self.record(
                 s,
                 "license.authorization.returned",
-                actor=actor,
+                actor=scope.label(),
                 smart_account=va.smart_account,
                 virtual_account=va.name,
                 subject=str(udi_of(inst)),
@@ -343,15 +358,16 @@ class SqlAuthorizationService(SigningServiceBase):
             return [self._out(s, r, inst, va.name) for r in rows]
 
     def list_codes(
-        self, domain: str, *, include_returned: bool = False
+        self, domain: str, *, include_returned: bool = False, scope: Principal
     ) -> list[AuthorizationCodeOut]:
+        visible = scope_in(scope, domain)
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
             q = (
                 select(AuthorizationCode, ProductInstance, VirtualAccount)
                 .join(ProductInstance, ProductInstance.id == AuthorizationCode.instance_id)
                 .join(VirtualAccount, VirtualAccount.id == AuthorizationCode.virtual_account_id)
-                .where(VirtualAccount.smart_account_id == sa.id)
+                .where(VirtualAccount.smart_account_id == sa.id, visible.where(VirtualAccount.name))
             )
             if not include_returned:
                 q = q.where(AuthorizationCode.returned_at.is_(None))
@@ -359,6 +375,18 @@ class SqlAuthorizationService(SigningServiceBase):
                 self._out(s, r, inst, va.name)
                 for r, inst, va in s.execute(q.order_by(AuthorizationCode.issued_at))
             ]
+
+    @staticmethod
+    def _scope_or_hidden(scope: Principal, va: VirtualAccount) -> AccountScope:
+        """The scope in the code's account; a code the caller cannot see is not found."""
+        hidden = NotFound("no authorization code is outstanding for this return code")
+        try:
+            allowed = scope_in(scope, va.smart_account.domain)
+        except Forbidden as exc:
+            raise hidden from exc
+        if not allowed.can_read(va.name):
+            raise hidden
+        return allowed
 
     @staticmethod
     def _verify_return(inst: ProductInstance, code_id: bytes, signature: bytes) -> None:

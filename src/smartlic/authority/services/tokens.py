@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services._base import ServiceBase
 from smartlic.authority.services.interfaces import CreatedToken, TokenOut
+from smartlic.authority.services.scope import Principal, scope_in
 from smartlic.clock import Clock
 from smartlic.crypto import hash_secret, make_token_text, parse_token_text
 from smartlic.errors import InvalidInput, NotFound, TokenRejected
@@ -72,8 +73,9 @@ class SqlTokensService(ServiceBase):
         description: str = "",
         max_uses: int | None = None,
         export_controlled_allowed: bool = True,
-        actor: str,
+        scope: Principal,
     ) -> CreatedToken:
+        scope_in(scope, domain).require_write(virtual_account)
         if isinstance(days, bool) or not 1 <= days <= MAX_DAYS:
             raise InvalidInput(f"a token is valid 1-{MAX_DAYS} days", pointer="/days")
         if max_uses is not None and (isinstance(max_uses, bool) or not 1 <= max_uses <= 1_000_000):
@@ -92,14 +94,14 @@ class SqlTokensService(ServiceBase):
                 max_uses=max_uses,
                 uses=0,
                 export_controlled_allowed=export_controlled_allowed,
-                created_by=actor,
+                created_by=scope.label(),
             )
             s.add(t)
             s.flush()
             self.record(
                 s,
                 "token.created",
-                actor=actor,
+                actor=scope.label(),
                 smart_account=sa,
                 virtual_account=va.name,
                 subject=t.id,
@@ -108,7 +110,8 @@ class SqlTokensService(ServiceBase):
             )
             return CreatedToken(token=token_out(t, va.name, now), text=text)
 
-    def list_tokens(self, domain: str, virtual_account: str) -> list[TokenOut]:
+    def list_tokens(self, domain: str, virtual_account: str, *, scope: Principal) -> list[TokenOut]:
+        scope_in(scope, domain).require_read(virtual_account)
         now = self.now()
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
@@ -120,7 +123,9 @@ class SqlTokensService(ServiceBase):
             )
             return [token_out(t, va.name, now) for t in rows]
 
-    def revoke_token(self, domain: str, token_id: str, *, actor: str) -> TokenOut:
+    def revoke_token(self, domain: str, token_id: str, *, scope: Principal) -> TokenOut:
+        """Revoke a token of a virtual account ``scope`` may change (another one's: 404)."""
+        allowed = scope_in(scope, domain)
         now = self.now()
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
@@ -132,12 +137,14 @@ class SqlTokensService(ServiceBase):
             if row is None:
                 raise NotFound(f"no token {token_id!r} in {domain!r}")
             t, va = row
+            allowed.require_visible(va.name, f"token {token_id!r}")
+            allowed.require_write(va.name)
             if t.revoked_at is None:
                 t.revoked_at = now
                 self.record(
                     s,
                     "token.revoked",
-                    actor=actor,
+                    actor=scope.label(),
                     smart_account=sa,
                     virtual_account=va.name,
                     subject=t.id,

@@ -20,11 +20,12 @@ from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services._base import SigningServiceBase, logs_refusals
 from smartlic.authority.services._files import file_bytes, policy_for
 from smartlic.authority.services._ingest import Channel, DeviceResult, ingest_device, precheck
-from smartlic.authority.services.interfaces import Page, Principal, UsageFileOut, UsageRecordOut
+from smartlic.authority.services.interfaces import Page, UsageFileOut, UsageRecordOut
+from smartlic.authority.services.scope import Principal, poll_owner, require_poll_owner, scope_in
 from smartlic.clock import Clock
 from smartlic.crypto import Udi
 from smartlic.domain.policy import Policy as PolicyDoc
-from smartlic.errors import Forbidden, InvalidInput, NotFound
+from smartlic.errors import InvalidInput, NotFound
 from smartlic.formats.device_api import POLL_INTERVAL_S, data_of, groups, ok_poll
 from smartlic.formats.rum import parse_usage_file, read_report
 from smartlic.storage.models import (
@@ -97,7 +98,7 @@ class SqlUsageService(SigningServiceBase):
             task = self._task(
                 s,
                 "acknowledgements",
-                channel.actor,
+                poll_owner(principal),
                 now,
                 {"acknowledgements": acks, "errors": errors},
             )
@@ -116,12 +117,7 @@ class SqlUsageService(SigningServiceBase):
             task = s.get(PollTask, poll_id)
             if task is None:
                 raise NotFound(f"no poll task {poll_id}")
-            if (
-                principal is not None
-                and task.owner.startswith("apikey:")
-                and task.owner != principal.label()
-            ):
-                raise Forbidden("this poll task belongs to another client")
+            require_poll_owner(task.owner, principal)
             if now < task.ready_at:
                 return {
                     "status": "OK_POLL",
@@ -141,9 +137,17 @@ class SqlUsageService(SigningServiceBase):
 
     @logs_refusals("usage.file.refused")
     def upload_usage_file(
-        self, domain: str, virtual_account: str, *, file_name: str, content: bytes, actor: str
+        self,
+        domain: str,
+        virtual_account: str,
+        *,
+        file_name: str,
+        content: bytes,
+        scope: Principal,
     ) -> UsageFileOut:
         """Import a usage file (XML) or a bulk archive (.tar.gz of usage files)."""
+        scope_in(scope, domain).require_write(virtual_account)
+        actor = scope.label()
         is_archive = content[:2] == b"\x1f\x8b"
         members = _archive_members(content) if is_archive else [(file_name, content)]
         by_device = _groups_from_files(members)
@@ -174,14 +178,16 @@ class SqlUsageService(SigningServiceBase):
             return _file_out(row, va.name)
 
     def list_usage_files(
-        self, domain: str, *, limit: int = 100, offset: int = 0
+        self, domain: str, *, limit: int = 100, offset: int = 0, scope: Principal
     ) -> Page[UsageFileOut]:
+        """The usage files of the virtual accounts ``scope`` may read, newest first."""
+        visible = scope_in(scope, domain)
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
             q = (
                 select(UsageFile, VirtualAccount.name)
                 .join(VirtualAccount)
-                .where(UsageFile.smart_account_id == sa.id)
+                .where(UsageFile.smart_account_id == sa.id, visible.where(VirtualAccount.name))
             )
             rows = s.execute(
                 q.order_by(UsageFile.reported_at.desc()).limit(limit).offset(offset)
@@ -189,27 +195,36 @@ class SqlUsageService(SigningServiceBase):
             total = len(s.execute(q).all())
             return Page([_file_out(f, va) for f, va in rows], total, limit, offset)
 
-    def usage_file_ack(self, domain: str, file_id: str) -> tuple[str, bytes]:
+    def usage_file_ack(self, domain: str, file_id: str, *, scope: Principal) -> tuple[str, bytes]:
+        visible = scope_in(scope, domain)
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
             row = s.get(UsageFile, file_id)
             if row is None or row.smart_account_id != sa.id:
                 raise NotFound(f"no usage file {file_id!r} in {domain!r}")
+            va = s.get_one(VirtualAccount, row.virtual_account_id)
+            visible.require_visible(va.name, f"usage file {file_id!r}")
             if row.ack is None:
                 raise NotFound("this usage file has no acknowledgement")
             return row.ack_name, row.ack
 
     def usage_history(
-        self, domain: str, instance_id: str, *, tag: str | None = None, limit: int = 500
+        self,
+        domain: str,
+        instance_id: str,
+        *,
+        tag: str | None = None,
+        limit: int = 500,
+        scope: Principal,
     ) -> list[UsageRecordOut]:
+        visible = scope_in(scope, domain)
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
             inst = s.get(ProductInstance, instance_id)
-            if (
-                inst is None
-                or s.get_one(VirtualAccount, inst.virtual_account_id).smart_account_id != sa.id
-            ):
+            va = s.get(VirtualAccount, inst.virtual_account_id) if inst is not None else None
+            if inst is None or va is None or va.smart_account_id != sa.id:
                 raise NotFound(f"no product instance {instance_id!r} in {domain!r}")
+            visible.require_visible(va.name, f"product instance {instance_id!r}")
             q = select(RumReportRow).where(RumReportRow.instance_id == inst.id)
             if tag:
                 q = q.where(RumReportRow.entitlement_tag == tag)

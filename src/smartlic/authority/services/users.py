@@ -2,9 +2,9 @@
 
 A grant gives one ``Role`` over the whole authority (``admin``), one smart account
 (``smart-account-admin`` / ``-user``) or one virtual account (``virtual-account-admin`` /
-``-user``). A logged-in user is a ``UserPrincipal``: a ``Principal`` like an API key's, so the
-portal applies exactly the API's tenant rules (``authority/api/deps.py``) to
-``principal.scoped(domain, virtual_account)``.
+``-user``). A logged-in user is a ``UserPrincipal``: a ``Principal`` holding all its grants, so
+the portal passes it to the same service calls as the API, and the services apply the one set
+of tenant rules (``services/scope.py``).
 
 Usage::
 
@@ -12,13 +12,13 @@ Usage::
     users.create_user(username="alice", password="correct horse", actor="cli")
     users.grant("alice", Role.SMART_ACCOUNT_ADMIN, smart_account="acme.example", actor="cli")
     principal = users.authenticate("alice", "correct horse")   # else AuthenticationFailed
-    can_write_va(principal.scoped("acme.example", "Prod"), "acme.example", "Prod")
+    services.tokens.list_tokens("acme.example", "Prod", scope=principal)
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
@@ -26,7 +26,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Mapped, Session
 
 from smartlic.authority.services._base import ServiceBase
-from smartlic.authority.services.interfaces import Principal
+from smartlic.authority.services.scope import Grant, Principal, check_grant_shape
 from smartlic.crypto import hash_password, verify_password
 from smartlic.domain.enums import Role
 from smartlic.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
@@ -38,9 +38,6 @@ _USERNAME = re.compile(r"^[A-Za-z0-9._@-]{1,100}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
-_SA_ROLES = {Role.SMART_ACCOUNT_ADMIN, Role.SMART_ACCOUNT_USER}
-_VA_ROLES = {Role.VIRTUAL_ACCOUNT_ADMIN, Role.VIRTUAL_ACCOUNT_USER}
-_WRITERS = {Role.ADMIN, Role.SMART_ACCOUNT_ADMIN, Role.VIRTUAL_ACCOUNT_ADMIN}
 
 
 @dataclass(frozen=True)
@@ -65,69 +62,37 @@ class UserOut:
 
 @dataclass(frozen=True)
 class UserPrincipal(Principal):
-    """A logged-in user; ``scoped`` gives the ``Principal`` that counts in one account."""
+    """A logged-in user: a ``Principal`` holding all of the user's grants, so the tenant rules
+    (``scope.scope_in``) see every grant at once. The role fields hold its first grant."""
 
     grants: tuple[GrantOut, ...] = ()
+
+    noun = "your user"
 
     def label(self) -> str:
         return f"user:{self.name}"
 
+    def all_grants(self) -> tuple[Grant, ...]:
+        return tuple(Grant(g.role, g.smart_account, g.virtual_account) for g in self.grants)
+
     def scoped(self, domain: str, virtual_account: str | None = None) -> UserPrincipal:
-        """The strongest grant that applies (a principal that may do nothing if none does)."""
-        fits = [g for g in self.grants if _applies(g, domain, virtual_account)]
-        if not fits:  # another virtual account of the same smart account still tells which
-            fits = [g for g in self.grants if g.smart_account == domain]
-        if not fits:
-            return replace(self, role=Role.VIRTUAL_ACCOUNT_USER, smart_account=None)
-        return _as_principal(self, min(fits, key=lambda g: _rank(g, virtual_account)), domain)
-
-    def sees_all_of(self, domain: str) -> bool:
-        """Does a grant cover every virtual account of ``domain``?"""
-        return any(_applies(g, domain, None) and g.virtual_account is None for g in self.grants)
-
-    def visible_virtual_accounts(self, domain: str, names: list[str]) -> list[str]:
-        if self.sees_all_of(domain):
-            return names
-        granted = {g.virtual_account for g in self.grants if g.smart_account == domain}
-        return [n for n in names if n in granted]
-
-    def smart_accounts(self) -> set[str] | None:
-        """Domains this user has a grant in; ``None`` means every one (an admin)."""
-        if any(g.role is Role.ADMIN for g in self.grants):
-            return None
-        return {g.smart_account for g in self.grants if g.smart_account is not None}
-
-
-def _applies(g: GrantOut, domain: str, virtual_account: str | None) -> bool:
-    if g.role is Role.ADMIN:
-        return True
-    if g.smart_account != domain:
-        return False
-    return g.virtual_account is None or virtual_account in (None, g.virtual_account)
-
-
-def _rank(g: GrantOut, virtual_account: str | None) -> tuple[bool, bool, bool]:
-    # Admin first. Inside one virtual account the right to write wins; on account-wide pages
-    # the widest scope wins (a smart-account user reads every virtual account).
-    va_scoped, reader = g.virtual_account is not None, g.role not in _WRITERS
-    if virtual_account is None:
-        return (g.role is not Role.ADMIN, va_scoped, reader)
-    return (g.role is not Role.ADMIN, reader, va_scoped)
-
-
-def _as_principal(base: UserPrincipal, g: GrantOut, domain: str) -> UserPrincipal:
-    sa = None if g.role is Role.ADMIN else domain
-    return replace(base, role=g.role, smart_account=sa, virtual_account=g.virtual_account)
+        """The same user: every check reads all its grants (kept for ``web/auth.py``)."""
+        return self
 
 
 def principal_of(user: UserOut) -> UserPrincipal:
     """The user as a principal: its first grant (admin first), or one that may do nothing."""
     grants = sorted(user.grants, key=lambda g: g.role is not Role.ADMIN)
     if not grants:
-        return UserPrincipal(user.username, Role.VIRTUAL_ACCOUNT_USER, None, None, ())
+        return UserPrincipal(user.username, Role.VIRTUAL_ACCOUNT_USER, None, grants=())
     first = grants[0]
-    base = UserPrincipal(user.username, first.role, None, None, user.grants)
-    return _as_principal(base, first, first.smart_account or "")
+    return UserPrincipal(
+        user.username,
+        first.role,
+        first.smart_account,
+        first.virtual_account,
+        grants=user.grants,
+    )
 
 
 @cache
@@ -149,20 +114,6 @@ def _check_new_user(username: str, password: str, email: str) -> None:
 
 def _same(column: Mapped[str | None], value: str | None) -> ColumnElement[bool]:
     return column.is_(None) if value is None else column == value
-
-
-def _check_scope(role: Role, smart_account: str | None, virtual_account: str | None) -> None:
-    ok = {
-        Role.ADMIN: smart_account is None and virtual_account is None,
-        **dict.fromkeys(_SA_ROLES, smart_account is not None and virtual_account is None),
-        **dict.fromkeys(_VA_ROLES, smart_account is not None and virtual_account is not None),
-    }[role]
-    if not ok:
-        raise InvalidInput(
-            "admin takes no account; smart-account roles take a smart account; "
-            "virtual-account roles take a smart account and a virtual account",
-            pointer="/role",
-        )
 
 
 class SqlUsersService(ServiceBase):
@@ -232,7 +183,7 @@ class SqlUsersService(ServiceBase):
     ) -> GrantOut:
         """Give ``role`` over the scope; granting what is already granted changes nothing."""
         role = Role(role)
-        _check_scope(role, smart_account, virtual_account)
+        check_grant_shape(role, smart_account, virtual_account)
         with self.transaction() as s:
             user = self._user(s, username)
             sa, va = self._scope(s, smart_account, virtual_account)

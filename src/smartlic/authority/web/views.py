@@ -1,8 +1,9 @@
 """Portal pages of the inventory: smart accounts, a smart account's virtual accounts, and a
 virtual account's tabs (General: registration tokens; Licenses; Product Instances).
 
-Each view checks access with the API's tenant rules (``auth.read_va`` ...), calls the same
-services as the REST API, and renders one template. Failed actions show their message on the
+Each view calls the same services as the REST API with the logged-in user as ``scope``, so the
+one set of tenant rules (``services/scope.py``) decides what it shows; ``auth.read_va`` ...
+refuse a page before it is built. Failed actions show their message on the
 page they came from, with the error's status, and change nothing.
 """
 
@@ -15,6 +16,7 @@ from fastapi import APIRouter, Request, Response
 from smartlic.authority.api.deps import ServicesDep
 from smartlic.authority.services import Services
 from smartlic.authority.services.interfaces import InstanceOut, VirtualAccountOut
+from smartlic.authority.services.scope import scope_in
 from smartlic.authority.services.users import UserPrincipal
 from smartlic.authority.web.auth import (
     FormDep,
@@ -25,7 +27,6 @@ from smartlic.authority.web.auth import (
     write_va,
 )
 from smartlic.authority.web.render import PORTAL, PortalRoute, flash, page, redirect, segment
-from smartlic.domain.enums import Role
 from smartlic.domain.products import PROFILES
 from smartlic.errors import Conflict, InvalidInput, NotFound
 
@@ -35,7 +36,6 @@ router = APIRouter(prefix=PORTAL, route_class=PortalRoute, include_in_schema=Fal
 ACCOUNT = "/accounts/{domain}"
 VA = ACCOUNT + "/va/{va}"
 PAGE_SIZE = 50
-WRITERS = {Role.ADMIN, Role.SMART_ACCOUNT_ADMIN, Role.VIRTUAL_ACCOUNT_ADMIN}
 _PRODUCT_TYPES = {p.pid: p.product_name for p in PROFILES.values()}
 
 
@@ -44,10 +44,8 @@ def va_url(domain: str, va: str, tab: str) -> str:
 
 
 def visible_vas(services: Services, user: UserPrincipal, domain: str) -> list[VirtualAccountOut]:
-    """The virtual accounts of ``domain`` this user may read (after ``read_account``)."""
-    vas = services.accounts.list_virtual_accounts(domain)
-    names = set(user.visible_virtual_accounts(domain, [va.name for va in vas]))
-    return [va for va in vas if va.name in names]
+    """The virtual accounts of ``domain`` this user may read."""
+    return services.accounts.list_virtual_accounts(domain, scope=user)
 
 
 def instance_name(i: InstanceOut) -> str:
@@ -62,8 +60,8 @@ def product_type(i: InstanceOut) -> str:
 def va_context(
     services: Services, user: UserPrincipal, domain: str, va: str, tab: str
 ) -> dict[str, Any]:
-    scoped = read_va(user, domain, va)
-    services.accounts.get_smart_account(domain)  # 404 for an unknown account
+    read_va(user, domain, va)
+    services.accounts.get_smart_account(domain, scope=user)  # 404 for an unknown account
     vas = visible_vas(services, user, domain)
     if va not in {v.name for v in vas}:  # read_va passed: it does not exist
         raise NotFound(f"no virtual account {va!r} in {domain!r}")
@@ -73,7 +71,7 @@ def va_context(
         "va": va,
         "vas": vas,
         "tab": tab,
-        "can_write": scoped.role in WRITERS,
+        "can_write": scope_in(user, domain).can_write(va),
     }
 
 
@@ -82,22 +80,21 @@ def va_context(
 
 @router.get("/")
 def home(request: Request, services: ServicesDep, user: UserDep) -> Response:
-    domains = user.smart_accounts()
-    accounts = [
-        a for a in services.accounts.list_smart_accounts() if domains is None or a.domain in domains
-    ]
+    accounts = services.accounts.list_smart_accounts(scope=user)
     return page(request, "home.html", user=user, accounts=accounts)
 
 
 @router.get(ACCOUNT)
 def account(request: Request, domain: str, services: ServicesDep, user: UserDep) -> Response:
     read_account(user, domain)
-    sa = services.accounts.get_smart_account(domain)
+    sa = services.accounts.get_smart_account(domain, scope=user)
     rows = [
         {
             "va": va,
-            "compliance": services.licenses.compliance(domain, va.name),
-            "instances": services.instances.list_instances(domain, va.name, limit=1).total,
+            "compliance": services.licenses.compliance(domain, va.name, scope=user),
+            "instances": services.instances.list_instances(
+                domain, va.name, limit=1, scope=user
+            ).total,
         }
         for va in visible_vas(services, user, domain)
     ]
@@ -112,7 +109,7 @@ def licenses(
     request: Request, domain: str, va: str, services: ServicesDep, user: UserDep
 ) -> Response:
     ctx = va_context(services, user, domain, va, "licenses")
-    compliance = services.licenses.compliance(domain, va)
+    compliance = services.licenses.compliance(domain, va, scope=user)
     return page(request, "va_licenses.html", compliance=compliance, **ctx)
 
 
@@ -143,7 +140,12 @@ def _instances_page(
 ) -> Response:
     ctx = va_context(services, user, domain, va, "instances")
     found = services.instances.list_instances(
-        domain, va, search=search[:200] or None, limit=PAGE_SIZE, offset=max(offset, 0)
+        domain,
+        va,
+        search=search[:200] or None,
+        limit=PAGE_SIZE,
+        offset=max(offset, 0),
+        scope=user,
     )
     rows = [
         {"i": i, "name": instance_name(i), "product_type": product_type(i)} for i in found.items
@@ -172,14 +174,16 @@ def transfer_instance(
     user: UserDep,
     form: FormDep,
 ) -> Response:
-    principal = write_va(user, domain, va)
-    instance = _instance_in(services, domain, va, instance_id)
+    write_va(user, domain, va)
+    instance = _instance_in(services, user, domain, va, instance_id)
     try:
         target = text_field(form, "target", max_length=100)
         write_va(user, domain, target)
         # Warn first: a transfer the target pool cannot cover needs a second, explicit post.
         if form.get("confirm") != "yes":
-            preview = services.instances.preview_transfer(domain, instance_id, target=target)
+            preview = services.instances.preview_transfer(
+                domain, instance_id, target=target, scope=user
+            )
             if preview.out_of_compliance:
                 ctx = va_context(services, user, domain, va, "instances")
                 return page(
@@ -191,9 +195,7 @@ def transfer_instance(
                     preview=preview,
                     **ctx,
                 )
-        services.instances.transfer_instance(
-            domain, instance_id, target=target, actor=principal.label()
-        )
+        services.instances.transfer_instance(domain, instance_id, target=target, scope=user)
     except (InvalidInput, NotFound, Conflict) as exc:
         return _instances_page(
             request, services, user, domain, va, error=exc.detail, status=exc.status
@@ -212,16 +214,18 @@ def remove_instance(
     user: UserDep,
     form: FormDep,
 ) -> Response:
-    principal = write_va(user, domain, va)
-    instance = _instance_in(services, domain, va, instance_id)
-    services.instances.remove_instance(domain, instance_id, actor=principal.label())
+    write_va(user, domain, va)
+    instance = _instance_in(services, user, domain, va, instance_id)
+    services.instances.remove_instance(domain, instance_id, scope=user)
     flash(request, "ok", f"{instance_name(instance)} removed; its licenses are free again.")
     return redirect(va_url(domain, va, "instances"))
 
 
-def _instance_in(services: Services, domain: str, va: str, instance_id: str) -> InstanceOut:
+def _instance_in(
+    services: Services, user: UserPrincipal, domain: str, va: str, instance_id: str
+) -> InstanceOut:
     """The instance, if it is in ``va`` (a form cannot reach into another virtual account)."""
-    instance = services.instances.get_instance(domain, instance_id)
+    instance = services.instances.get_instance(domain, instance_id, scope=user)
     if instance.virtual_account != va:
         raise NotFound(f"no product instance {instance_id!r} in virtual account {va!r}")
     return instance

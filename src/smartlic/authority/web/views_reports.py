@@ -1,7 +1,8 @@
 """Account-wide portal pages: Event Log, Usage Data Files (upload, ACK download), Policies and
 Reports (CSV downloads of licenses and product instances per virtual account).
 
-A user whose grants name single virtual accounts sees only those virtual accounts' rows.
+A user whose grants name single virtual accounts sees only those virtual accounts' rows: the
+services filter them (``services/scope.py``), exactly as for an API key.
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ from starlette.datastructures import FormData, UploadFile
 from smartlic.authority.api.deps import ServicesDep
 from smartlic.authority.api.deps_usage import attachment
 from smartlic.authority.services import Services
-from smartlic.authority.services.interfaces import UsageFileOut
 from smartlic.authority.services.users import UserPrincipal
 from smartlic.authority.web.auth import FormDep, UserDep, read_account, read_va, write_va
 from smartlic.authority.web.render import PORTAL, PortalRoute, flash, page, redirect
 from smartlic.authority.web.views import ACCOUNT, VA, instance_name, product_type, visible_vas
-from smartlic.errors import InvalidInput, NotFound
+from smartlic.errors import InvalidInput
 
 __all__ = ["router"]
 
@@ -36,7 +36,7 @@ def _account_context(
     services: Services, user: UserPrincipal, domain: str, tab: str
 ) -> dict[str, Any]:
     read_account(user, domain)
-    sa = services.accounts.get_smart_account(domain)
+    sa = services.accounts.get_smart_account(domain, scope=user)
     vas = visible_vas(services, user, domain)
     return {"user": user, "domain": domain, "sa": sa, "vas": vas, "tab": tab}
 
@@ -55,24 +55,16 @@ def events(
 ) -> Response:
     ctx = _account_context(services, user, domain, "events")
     found = services.events.list_events(
-        domain, name_prefix=prefix[:100] or None, limit=EVENTS_PAGE, offset=max(offset, 0)
+        domain,
+        name_prefix=prefix[:100] or None,
+        limit=EVENTS_PAGE,
+        offset=max(offset, 0),
+        scope=user,
     )
-    items = found.items
-    if not user.sees_all_of(domain):
-        names = {va.name for va in visible_vas(services, user, domain)}
-        items = [e for e in items if e.virtual_account in names]
-    return page(request, "events.html", found=found, events=items, prefix=prefix, **ctx)
+    return page(request, "events.html", found=found, events=found.items, prefix=prefix, **ctx)
 
 
 # ---------------------------------------------------------------- usage data files
-
-
-def _visible_files(services: Services, user: UserPrincipal, domain: str) -> list[UsageFileOut]:
-    files = services.usage.list_usage_files(domain, limit=FILES_PAGE).items
-    if user.sees_all_of(domain):
-        return files
-    names = {va.name for va in visible_vas(services, user, domain)}
-    return [f for f in files if f.virtual_account in names]
 
 
 def _usage_page(
@@ -85,7 +77,7 @@ def _usage_page(
     status: int = 200,
 ) -> Response:
     ctx = _account_context(services, user, domain, "usage")
-    files = _visible_files(services, user, domain)
+    files = services.usage.list_usage_files(domain, limit=FILES_PAGE, scope=user).items
     return page(request, "usage_files.html", status, files=files, error=error, **ctx)
 
 
@@ -115,10 +107,10 @@ def upload_usage_file(
     try:
         if not isinstance(va, str) or not va:
             raise InvalidInput("choose the virtual account that receives the file")
-        principal = write_va(user, domain, va)
+        write_va(user, domain, va)  # before the file is read
         name, content = _file_of(form)
         out = services.usage.upload_usage_file(
-            domain, va, file_name=name, content=content, actor=principal.label()
+            domain, va, file_name=name, content=content, scope=user
         )
     except InvalidInput as exc:
         return _usage_page(request, services, user, domain, error=exc.detail, status=422)
@@ -131,12 +123,7 @@ def upload_usage_file(
 
 @router.get(ACCOUNT + "/usage-files/{file_id}/ack")
 def download_ack(domain: str, file_id: str, services: ServicesDep, user: UserDep) -> Response:
-    read_account(user, domain)
-    if not user.sees_all_of(domain) and file_id not in {
-        f.id for f in _visible_files(services, user, domain)
-    }:
-        raise NotFound(f"no usage file {file_id!r} in {domain!r}")
-    name, data = services.usage.usage_file_ack(domain, file_id)
+    name, data = services.usage.usage_file_ack(domain, file_id, scope=user)
     return attachment(name, data)
 
 
@@ -146,13 +133,11 @@ def download_ack(domain: str, file_id: str, services: ServicesDep, user: UserDep
 @router.get(ACCOUNT + "/policies")
 def policies(request: Request, domain: str, services: ServicesDep, user: UserDep) -> Response:
     ctx = _account_context(services, user, domain, "policies")
-    names = {va.name for va in visible_vas(services, user, domain)}
-    installed = [
-        p
-        for p in services.policies.list_policies(domain)
-        if user.sees_all_of(domain) or p.virtual_account in names
+    installed = services.policies.list_policies(domain, scope=user)
+    in_force = [
+        (va.name, services.policies.policy_in_force(domain, va.name, scope=user))
+        for va in ctx["vas"]
     ]
-    in_force = [(va.name, services.policies.policy_in_force(domain, va.name)) for va in ctx["vas"]]
     return page(request, "policies.html", installed=installed, in_force=in_force, **ctx)
 
 
@@ -185,8 +170,7 @@ def _csv(name: str, header: Sequence[str], rows: Iterable[Sequence[object]]) -> 
 
 @router.get(VA + "/reports/licenses.csv")
 def licenses_csv(domain: str, va: str, services: ServicesDep, user: UserDep) -> Response:
-    read_va(user, domain, va)
-    view = services.licenses.compliance(domain, va)
+    view = services.licenses.compliance(domain, va, scope=user)
     header = ["License", "Tag", "Purchased", "In Use", "Reserved", "Available", "Status"]
     rows = [
         [ln.display_name, ln.tag, ln.purchased, ln.in_use, ln.reserved, ln.available,
@@ -204,7 +188,9 @@ def instances_csv(domain: str, va: str, services: ServicesDep, user: UserDep) ->
     rows = []
     offset, limit = 0, 1000
     while True:
-        found = services.instances.list_instances(domain, va, limit=limit, offset=offset)
+        found = services.instances.list_instances(
+            domain, va, limit=limit, offset=offset, scope=user
+        )
         for i in found.items:
             used = "; ".join(f"{u.tag} x{u.count}" for u in i.usage)
             last = i.last_contact_at.isoformat() if i.last_contact_at else ""

@@ -43,7 +43,7 @@ def _general_page(
     status: int = 200,
 ) -> Response:
     ctx = va_context(services, user, domain, va, "general")
-    tokens = list(reversed(services.tokens.list_tokens(domain, va)))  # newest first
+    tokens = list(reversed(services.tokens.list_tokens(domain, va, scope=user)))  # newest first
     return page(
         request,
         "va_general.html",
@@ -77,7 +77,7 @@ def create_token(
     user: UserDep,
     form: FormDep,
 ) -> Response:
-    principal = write_va(user, domain, va)
+    write_va(user, domain, va)
     try:
         days = _int_field(form, "expires_after_days", low=1, high=MAX_DAYS, default=30)
         created = services.tokens.create_token(
@@ -87,7 +87,7 @@ def create_token(
             description=text_field(form, "description", max_length=1000, required=False),
             max_uses=_int_field(form, "max_uses", low=1, high=1_000_000, default=None),
             export_controlled_allowed=form.get("export_controlled_allowed") == "on",
-            actor=principal.label(),
+            scope=user,
         )
     except InvalidInput as exc:
         return _general_page(request, services, user, domain, va, error=exc.detail, status=422)
@@ -104,9 +104,9 @@ def revoke_token(
     user: UserDep,
     form: FormDep,
 ) -> Response:
-    principal = write_va(user, domain, va)
-    if token_id not in {t.id for t in services.tokens.list_tokens(domain, va)}:
+    write_va(user, domain, va)
+    if token_id not in {t.id for t in services.tokens.list_tokens(domain, va, scope=user)}:
         raise NotFound(f"no registration token {token_id!r} in virtual account {va!r}")
-    services.tokens.revoke_token(domain, token_id, actor=principal.label())
+    services.tokens.revoke_token(domain, token_id, scope=user)
     flash(request, "ok", "The token is revoked: no device can register with it any more.")
     return redirect(va_url(domain, va, "general"))

@@ -60,6 +60,10 @@ class ApiKey(Base):
     smart_account_id: Mapped[str | None] = mapped_column(
         ForeignKey("smart_accounts.id", ondelete="CASCADE"), index=True
     )
+    # set for the virtual-account roles: the key sees and changes this virtual account only
+    virtual_account_id: Mapped[str | None] = mapped_column(
+        ForeignKey("virtual_accounts.id", ondelete="CASCADE"), index=True
+    )
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     created_by: Mapped[str] = mapped_column(String(200), default="")

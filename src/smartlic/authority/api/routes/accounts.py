@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from smartlic.authority.api.deps import PrincipalDep, ServicesDep, can_read_account, require_admin
+from smartlic.authority.api.deps import PrincipalDep, ServicesDep
 from smartlic.authority.api.routes._common import API_PREFIX, COMMON_PROBLEMS
 from smartlic.authority.api.schemas.accounts import (
     SmartAccountCreate,
@@ -27,24 +27,19 @@ router = APIRouter(
 def create_account(
     body: SmartAccountCreate, services: ServicesDep, principal: PrincipalDep
 ) -> SmartAccountPublic:
-    require_admin(principal)
     created = services.accounts.create_smart_account(
-        name=body.name, domain=body.domain, actor=principal.label()
+        name=body.name, domain=body.domain, scope=principal
     )
     return SmartAccountPublic.model_validate(created)
 
 
 @router.get("", summary="List the smart accounts this API key can see")
 def list_accounts(services: ServicesDep, principal: PrincipalDep) -> SmartAccountsPublic:
-    visible = [
-        a
-        for a in services.accounts.list_smart_accounts()
-        if principal.smart_account in (None, a.domain)
-    ]
+    visible = services.accounts.list_smart_accounts(scope=principal)
     return SmartAccountsPublic.model_validate({"items": visible, "total": len(visible)})
 
 
 @router.get("/{domain}", summary="Read one smart account")
 def read_account(domain: str, services: ServicesDep, principal: PrincipalDep) -> SmartAccountPublic:
-    can_read_account(principal, domain)
-    return SmartAccountPublic.model_validate(services.accounts.get_smart_account(domain))
+    account = services.accounts.get_smart_account(domain, scope=principal)
+    return SmartAccountPublic.model_validate(account)

@@ -10,35 +10,22 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from smartlic.authority.api.deps import (
-    PrincipalDep,
-    ServicesDep,
-    can_read_account,
-)
+from smartlic.authority.api.deps import PrincipalDep, ServicesDep
 from smartlic.authority.api.deps_usage import (
     UPLOAD_BODY,
     UploadDep,
     VaWriterDep,
     attachment,
-    can_write_in_account,
 )
 from smartlic.authority.api.routes._common import ACCOUNT, COMMON_PROBLEMS, VIRTUAL_ACCOUNT
 from smartlic.authority.api.schemas.problem import problem_responses
 from smartlic.authority.api.schemas.usage import AuthorizationCodesPublic, AuthorizationReturn
-from smartlic.authority.services.interfaces import AuthorizationCodeOut, Principal
 
 __all__ = ["CODE_FILE_NAME", "router"]
 
 CODE_FILE_NAME = "AuthorizationCode.xml"
 
 router = APIRouter(tags=["authorization codes"], responses=COMMON_PROBLEMS)
-
-
-def _visible(principal: Principal, codes: list[AuthorizationCodeOut]) -> AuthorizationCodesPublic:
-    """A virtual-account key sees the codes of its own virtual account only."""
-    scoped = principal.virtual_account
-    items = [c for c in codes if scoped is None or c.virtual_account == scoped]
-    return AuthorizationCodesPublic.model_validate({"items": items, "total": len(items)})
 
 
 @router.post(
@@ -59,7 +46,7 @@ def request_code(
     services: ServicesDep,
 ) -> Response:
     data = services.authorizations.request_file(
-        domain, virtual_account, content=upload.content, actor=principal.label()
+        domain, virtual_account, content=upload.content, scope=principal
     )
     return attachment(CODE_FILE_NAME, data)
 
@@ -71,10 +58,7 @@ def request_code(
 def return_code(
     domain: str, body: AuthorizationReturn, services: ServicesDep, principal: PrincipalDep
 ) -> AuthorizationCodesPublic:
-    can_write_in_account(principal, domain)
-    freed = services.authorizations.return_code(
-        body.return_code, domain=domain, actor=principal.label()
-    )
+    freed = services.authorizations.return_code(body.return_code, domain=domain, scope=principal)
     return AuthorizationCodesPublic.model_validate({"items": freed, "total": len(freed)})
 
 
@@ -85,6 +69,7 @@ def list_codes(
     principal: PrincipalDep,
     include_returned: Annotated[bool, Query(description="also codes already returned")] = False,
 ) -> AuthorizationCodesPublic:
-    can_read_account(principal, domain)
-    codes = services.authorizations.list_codes(domain, include_returned=include_returned)
-    return _visible(principal, codes)
+    codes = services.authorizations.list_codes(
+        domain, include_returned=include_returned, scope=principal
+    )
+    return AuthorizationCodesPublic.model_validate({"items": codes, "total": len(codes)})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from smartlic.authority.api.deps import PrincipalDep, ServicesDep, require_admin
+from smartlic.authority.api.deps import PrincipalDep, ServicesDep
 from smartlic.authority.api.routes._common import API_PREFIX, COMMON_PROBLEMS
 from smartlic.authority.api.schemas.licenses import LicenseCreate, LicensePublic, LicensesPublic
 from smartlic.authority.api.schemas.problem import problem_responses
@@ -21,8 +21,7 @@ router = APIRouter(prefix=API_PREFIX + "/licenses", tags=["catalogue"], response
 def define_license(
     body: LicenseCreate, services: ServicesDep, principal: PrincipalDep
 ) -> LicensePublic:
-    require_admin(principal)
-    created = services.licenses.define_license(**body.model_dump(), actor=principal.label())
+    created = services.licenses.define_license(**body.model_dump(), scope=principal)
     return LicensePublic.model_validate(created)
 
 

@@ -6,14 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from smartlic.authority.api.deps import (
-    PrincipalDep,
-    ServicesDep,
-    SettingsDep,
-    can_read_account,
-    can_read_va,
-    can_write_va,
-)
+from smartlic.authority.api.deps import PrincipalDep, ServicesDep, SettingsDep
 from smartlic.authority.api.routes._common import ACCOUNT, COMMON_PROBLEMS
 from smartlic.authority.api.schemas._base import NAME_PATTERN
 from smartlic.authority.api.schemas.instances import (
@@ -22,22 +15,10 @@ from smartlic.authority.api.schemas.instances import (
     InstanceTransfer,
     TransferPreviewPublic,
 )
-from smartlic.authority.services import Services
-from smartlic.authority.services.interfaces import InstanceOut, Principal
 
 router = APIRouter(
     prefix=ACCOUNT + "/devices", tags=["product instances"], responses=COMMON_PROBLEMS
 )
-
-
-def _visible_instance(
-    services: Services, principal: Principal, domain: str, instance_id: str
-) -> InstanceOut:
-    """The instance, once the principal may see its virtual account."""
-    can_read_account(principal, domain)
-    instance = services.instances.get_instance(domain, instance_id)
-    can_read_va(principal, domain, instance.virtual_account)
-    return instance
 
 
 @router.get("", summary="List or search product instances")
@@ -51,17 +32,13 @@ def list_devices(
     limit: Annotated[int, Query(ge=1)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> InstancesPublic:
-    virtual_account = virtual_account or principal.virtual_account
-    if virtual_account is None:
-        can_read_account(principal, domain)
-    else:
-        can_read_va(principal, domain, virtual_account)
     page = services.instances.list_instances(
         domain,
         virtual_account,
         search=search,
         limit=min(limit, settings.max_page_size),
         offset=offset,
+        scope=principal,
     )
     return InstancesPublic.model_validate(page)
 
@@ -70,9 +47,8 @@ def list_devices(
 def read_device(
     domain: str, instance_id: str, services: ServicesDep, principal: PrincipalDep
 ) -> InstancePublic:
-    return InstancePublic.model_validate(
-        _visible_instance(services, principal, domain, instance_id)
-    )
+    instance = services.instances.get_instance(domain, instance_id, scope=principal)
+    return InstancePublic.model_validate(instance)
 
 
 @router.get(
@@ -86,10 +62,9 @@ def preview_transfer(
     services: ServicesDep,
     principal: PrincipalDep,
 ) -> TransferPreviewPublic:
-    instance = _visible_instance(services, principal, domain, instance_id)
-    can_write_va(principal, domain, instance.virtual_account)
-    can_write_va(principal, domain, target)
-    preview = services.instances.preview_transfer(domain, instance_id, target=target)
+    preview = services.instances.preview_transfer(
+        domain, instance_id, target=target, scope=principal
+    )
     return TransferPreviewPublic.model_validate(preview)
 
 
@@ -103,11 +78,8 @@ def transfer_device(
     services: ServicesDep,
     principal: PrincipalDep,
 ) -> InstancePublic:
-    instance = _visible_instance(services, principal, domain, instance_id)
-    can_write_va(principal, domain, instance.virtual_account)
-    can_write_va(principal, domain, body.target)
     moved = services.instances.transfer_instance(
-        domain, instance_id, target=body.target, actor=principal.label()
+        domain, instance_id, target=body.target, scope=principal
     )
     return InstancePublic.model_validate(moved)
 
@@ -120,7 +92,5 @@ def transfer_device(
 def remove_device(
     domain: str, instance_id: str, services: ServicesDep, principal: PrincipalDep
 ) -> Response:
-    instance = _visible_instance(services, principal, domain, instance_id)
-    can_write_va(principal, domain, instance.virtual_account)
-    services.instances.remove_instance(domain, instance_id, actor=principal.label())
+    services.instances.remove_instance(domain, instance_id, scope=principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

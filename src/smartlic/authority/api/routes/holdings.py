@@ -8,13 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from smartlic.authority.api.deps import (
-    PrincipalDep,
-    ServicesDep,
-    can_read_va,
-    can_write_va,
-    require_admin,
-)
+from smartlic.authority.api.deps import PrincipalDep, ServicesDep
 from smartlic.authority.api.routes._common import COMMON_PROBLEMS, VIRTUAL_ACCOUNT
 from smartlic.authority.api.schemas.licenses import (
     CompliancePublic,
@@ -42,9 +36,8 @@ def add_holding(
     services: ServicesDep,
     principal: PrincipalDep,
 ) -> HoldingPublic:
-    require_admin(principal)
     holding = services.licenses.add_holding(
-        domain, virtual_account, **body.model_dump(), actor=principal.label()
+        domain, virtual_account, **body.model_dump(), scope=principal
     )
     return HoldingPublic.model_validate(holding)
 
@@ -53,8 +46,8 @@ def add_holding(
 def list_pool(
     domain: str, virtual_account: str, services: ServicesDep, principal: PrincipalDep
 ) -> CompliancePublic:
-    can_read_va(principal, domain, virtual_account)
-    return CompliancePublic.model_validate(services.licenses.compliance(domain, virtual_account))
+    compliance = services.licenses.compliance(domain, virtual_account, scope=principal)
+    return CompliancePublic.model_validate(compliance)
 
 
 @router.post(
@@ -69,15 +62,13 @@ def transfer_licenses(
     services: ServicesDep,
     principal: PrincipalDep,
 ) -> TransferPublic:
-    can_write_va(principal, domain, virtual_account)
-    can_write_va(principal, domain, body.target)
     services.licenses.transfer(
         domain,
         virtual_account,
         body.target,
         tag=body.tag,
         quantity=body.quantity,
-        actor=principal.label(),
+        scope=principal,
     )
     return TransferPublic(
         smart_account=domain,

@@ -8,14 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, status
 
-from smartlic.authority.api.deps import (
-    PrincipalDep,
-    ServicesDep,
-    can_read_account,
-    can_read_va,
-    can_write_account,
-    can_write_va,
-)
+from smartlic.authority.api.deps import PrincipalDep, ServicesDep
 from smartlic.authority.api.routes._common import ACCOUNT, COMMON_PROBLEMS, VIRTUAL_ACCOUNT
 from smartlic.authority.api.schemas.policies import (
     PoliciesPublic,
@@ -37,23 +30,18 @@ router = APIRouter(tags=["policies"], responses=COMMON_PROBLEMS)
 def create_policy(
     domain: str, body: PolicyCreate, services: ServicesDep, principal: PrincipalDep
 ) -> PolicyPublic:
-    if body.virtual_account is None:
-        can_write_account(principal, domain)
-    else:
-        can_write_va(principal, domain, body.virtual_account)
     created = services.policies.create_policy(
         domain,
         document=body.document(),
         virtual_account=body.virtual_account,
-        actor=principal.label(),
+        scope=principal,
     )
     return PolicyPublic.model_validate(created)
 
 
 @router.get(ACCOUNT + "/policies", summary="Policies of a smart account, oldest first")
 def list_policies(domain: str, services: ServicesDep, principal: PrincipalDep) -> PoliciesPublic:
-    can_read_account(principal, domain)
-    items = services.policies.list_policies(domain)
+    items = services.policies.list_policies(domain, scope=principal)
     return PoliciesPublic.model_validate({"items": items, "total": len(items)})
 
 
@@ -65,5 +53,4 @@ def list_policies(domain: str, services: ServicesDep, principal: PrincipalDep) -
 def policy_in_force(
     domain: str, virtual_account: str, services: ServicesDep, principal: PrincipalDep
 ) -> dict[str, Any]:
-    can_read_va(principal, domain, virtual_account)
-    return services.policies.policy_in_force(domain, virtual_account)
+    return services.policies.policy_in_force(domain, virtual_account, scope=principal)

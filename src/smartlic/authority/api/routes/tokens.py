@@ -4,13 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from smartlic.authority.api.deps import (
-    PrincipalDep,
-    ServicesDep,
-    can_read_va,
-    can_write_account,
-    can_write_va,
-)
+from smartlic.authority.api.deps import PrincipalDep, ServicesDep
 from smartlic.authority.api.routes._common import ACCOUNT, COMMON_PROBLEMS, VIRTUAL_ACCOUNT
 from smartlic.authority.api.schemas.tokens import (
     CreatedTokenPublic,
@@ -34,7 +28,6 @@ def create_token(
     services: ServicesDep,
     principal: PrincipalDep,
 ) -> CreatedTokenPublic:
-    can_write_va(principal, domain, virtual_account)
     created = services.tokens.create_token(
         domain,
         virtual_account,
@@ -42,7 +35,7 @@ def create_token(
         description=body.description,
         max_uses=body.max_uses,
         export_controlled_allowed=body.export_controlled_allowed,
-        actor=principal.label(),
+        scope=principal,
     )
     return CreatedTokenPublic.model_validate(created)
 
@@ -51,8 +44,7 @@ def create_token(
 def list_tokens(
     domain: str, virtual_account: str, services: ServicesDep, principal: PrincipalDep
 ) -> TokensPublic:
-    can_read_va(principal, domain, virtual_account)
-    items = services.tokens.list_tokens(domain, virtual_account)
+    items = services.tokens.list_tokens(domain, virtual_account, scope=principal)
     return TokensPublic.model_validate({"items": items, "total": len(items)})
 
 
@@ -60,6 +52,5 @@ def list_tokens(
 def revoke_token(
     domain: str, token_id: str, services: ServicesDep, principal: PrincipalDep
 ) -> TokenPublic:
-    can_write_account(principal, domain)
-    revoked = services.tokens.revoke_token(domain, token_id, actor=principal.label())
+    revoked = services.tokens.revoke_token(domain, token_id, scope=principal)
     return TokenPublic.model_validate(revoked)

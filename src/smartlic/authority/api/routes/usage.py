@@ -14,13 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
-from smartlic.authority.api.deps import (
-    PrincipalDep,
-    ServicesDep,
-    SettingsDep,
-    can_read_account,
-    can_read_va,
-)
+from smartlic.authority.api.deps import PrincipalDep, ServicesDep, SettingsDep
 from smartlic.authority.api.deps_usage import (
     UPLOAD_BODY,
     DeviceChannelDep,
@@ -123,7 +117,7 @@ def upload_usage_file(
         virtual_account,
         file_name=upload.file_name,
         content=upload.content,
-        actor=principal.label(),
+        scope=principal,
     )
     return UsageFilePublic.model_validate(out)
 
@@ -137,9 +131,8 @@ def list_usage_files(
     limit: Annotated[int, Query(ge=1)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> UsageFilesPublic:
-    can_read_account(principal, domain)
     page = services.usage.list_usage_files(
-        domain, limit=min(limit, settings.max_page_size), offset=offset
+        domain, limit=min(limit, settings.max_page_size), offset=offset, scope=principal
     )
     return UsageFilesPublic.model_validate(page)
 
@@ -153,8 +146,7 @@ def list_usage_files(
 def download_ack(
     domain: str, file_id: str, services: ServicesDep, principal: PrincipalDep
 ) -> Response:
-    can_read_account(principal, domain)
-    name, data = services.usage.usage_file_ack(domain, file_id)
+    name, data = services.usage.usage_file_ack(domain, file_id, scope=principal)
     return attachment(name, data)
 
 
@@ -166,8 +158,5 @@ def usage_history(
     principal: PrincipalDep,
     tag: Annotated[str | None, Query(max_length=255, description="one license's tag")] = None,
 ) -> UsageRecordsPublic:
-    can_read_account(principal, domain)
-    instance = services.instances.get_instance(domain, instance_id)
-    can_read_va(principal, domain, instance.virtual_account)
-    items = services.usage.usage_history(domain, instance_id, tag=tag)
+    items = services.usage.usage_history(domain, instance_id, tag=tag, scope=principal)
     return UsageRecordsPublic.model_validate({"items": items, "total": len(items)})

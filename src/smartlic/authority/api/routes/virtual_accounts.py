@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from smartlic.authority.api.deps import (
-    PrincipalDep,
-    ServicesDep,
-    can_read_account,
-    can_write_account,
-)
+from smartlic.authority.api.deps import PrincipalDep, ServicesDep
 from smartlic.authority.api.routes._common import ACCOUNT, COMMON_PROBLEMS
 from smartlic.authority.api.schemas.accounts import (
     VirtualAccountCreate,
@@ -33,9 +28,8 @@ router = APIRouter(
 def create_virtual_account(
     domain: str, body: VirtualAccountCreate, services: ServicesDep, principal: PrincipalDep
 ) -> VirtualAccountPublic:
-    can_write_account(principal, domain)
     created = services.accounts.create_virtual_account(
-        domain, name=body.name, description=body.description, actor=principal.label()
+        domain, name=body.name, description=body.description, scope=principal
     )
     return VirtualAccountPublic.model_validate(created)
 
@@ -44,12 +38,7 @@ def create_virtual_account(
 def list_virtual_accounts(
     domain: str, services: ServicesDep, principal: PrincipalDep
 ) -> VirtualAccountsPublic:
-    can_read_account(principal, domain)
-    items = [
-        va
-        for va in services.accounts.list_virtual_accounts(domain)
-        if principal.virtual_account in (None, va.name)
-    ]
+    items = services.accounts.list_virtual_accounts(domain, scope=principal)
     return VirtualAccountsPublic.model_validate({"items": items, "total": len(items)})
 
 
@@ -63,9 +52,8 @@ def rename_virtual_account(
     services: ServicesDep,
     principal: PrincipalDep,
 ) -> VirtualAccountPublic:
-    can_write_account(principal, domain)
     renamed = services.accounts.rename_virtual_account(
-        domain, virtual_account, new_name=body.name, actor=principal.label()
+        domain, virtual_account, new_name=body.name, scope=principal
     )
     return VirtualAccountPublic.model_validate(renamed)
 
@@ -79,6 +67,5 @@ def rename_virtual_account(
 def delete_virtual_account(
     domain: str, virtual_account: str, services: ServicesDep, principal: PrincipalDep
 ) -> Response:
-    can_write_account(principal, domain)
-    services.accounts.delete_virtual_account(domain, virtual_account, actor=principal.label())
+    services.accounts.delete_virtual_account(domain, virtual_account, scope=principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
