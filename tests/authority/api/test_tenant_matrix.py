@@ -376,6 +376,10 @@ CASES: tuple[Case, ...] = (
          _object_write, (200,), lambda m, d, va: Call(
              "POST", _acct(d) + f"/devices/{m.seeded[(d, va)].instance}/actions/transfer",
              json={"target": va})),  # to where it is: allowed, and changes nothing
+    Case("GET", A_ROUTE + "/devices/{instance_id}/transfer-preview",
+         _object_write, (200,), lambda m, d, va: Call(
+             "GET", _acct(d) + f"/devices/{m.seeded[(d, va)].instance}/transfer-preview",
+             params={"target": va})),  # a preview asks for the right to transfer
     Case("GET", A_ROUTE + "/events", _account, (200,), lambda m, d, va: Call(
         "GET", _acct(d) + "/events", params={"limit": 1000})),
     Case("GET", "/api/v1/events", _admin_only, (200,), lambda m, d, va: Call(
