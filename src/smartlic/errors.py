@@ -16,9 +16,11 @@
     ├── TokenRejected          token-*                403  expired, revoked, unknown, used up
     ├── SignatureInvalid       bad-signature          401  signature fails verification
     ├── ReplayDetected         replay                 409  nonce seen, timestamp off window
+    ├── PayloadTooLarge        payload-too-large      413  body or archive over a limit
+    ├── RequestTimeout         request-timeout        408  a client too slow sending its request
     └── Unavailable            unavailable            503  authority unreachable (clients)
 
-The HTTP layer turns these into one problem+json body (``authority/api/problems.py``); the CLI
+The HTTP layer turns these into one problem+json body (``web/problems.py``); the CLI
 prints ``Error [code]: detail`` and exits non-zero; the device shell prints IOS-style messages.
 """
 
@@ -36,7 +38,9 @@ __all__ = [
     "NotEmpty",
     "NotFound",
     "OwnershipNotProven",
+    "PayloadTooLarge",
     "ReplayDetected",
+    "RequestTimeout",
     "SignatureInvalid",
     "SmartlicError",
     "TokenRejected",
@@ -152,6 +156,22 @@ class ReplayDetected(SmartlicError):
     code = "replay"
     status = 409
     title = "Replayed or stale request"
+
+
+class PayloadTooLarge(SmartlicError):
+    """A request body, upload, archive or JSON document over one of the limits of
+    docs/security.md ("Limits"); ``code`` says which (``payload-too-large``, ``too-large``,
+    ``archive-too-large``, ``json-too-deep`` ...)."""
+
+    code = "payload-too-large"
+    status = 413
+    title = "Payload too large"
+
+
+class RequestTimeout(SmartlicError):
+    code = "request-timeout"
+    status = 408
+    title = "Request timeout"
 
 
 class Unavailable(SmartlicError):

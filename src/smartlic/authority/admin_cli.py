@@ -309,9 +309,7 @@ def devices_transfer(
 ) -> None:
     """Move a product instance (and its usage) to another virtual account."""
     with open_services() as s:
-        preview = s.instances.preview_transfer(
-            domain, instance_id, target=target, scope=operator()
-        )
+        preview = s.instances.preview_transfer(domain, instance_id, target=target, scope=operator())
         if dry_run:
             columns = ["License", "Moving", "Purchased", "In use after", "Status after"]
             rows = [

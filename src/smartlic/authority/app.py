@@ -19,9 +19,8 @@ from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
 
 import smartlic
-from smartlic.authority.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
-from smartlic.authority.api.problems import install_problem_handlers
 from smartlic.authority.api.routes import ROUTERS
+from smartlic.authority.api.routes.usage import VENDOR_PREFIX
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services import Services, build_services
 from smartlic.authority.services.figures import StateFigures
@@ -30,9 +29,12 @@ from smartlic.authority.web import install_portal
 from smartlic.clock import Clock, clock_from_env
 from smartlic.storage.migrate import alembic_config
 from smartlic.web.health import Readiness, install_health
+from smartlic.web.limits import BodyLimitMiddleware, BodyPolicy, RouteLimit
 from smartlic.web.metrics import install_metrics
+from smartlic.web.problems import install_problem_handlers
+from smartlic.web.request_id import RequestIdMiddleware
 
-__all__ = ["app_from_env", "build_from_settings", "create_app"]
+__all__ = ["app_from_env", "body_policy", "build_from_settings", "create_app"]
 
 DESCRIPTION = """\
 The smartlic **authority** (the CSSM role): smart and virtual accounts, licenses, registration
@@ -51,8 +53,30 @@ def build_from_settings(settings: AuthoritySettings, clock: Clock) -> tuple[Engi
 
     engine = make_engine(settings.database)
     keys = AuthorityKeys.load_or_create(settings.keys_path, clock.now())
-    services = build_services(engine, clock, keys, replay_window_s=settings.replay_window_s)
+    services = build_services(
+        engine,
+        clock,
+        keys,
+        replay_window_s=settings.replay_window_s,
+        archive_limits=settings.archive_limits(),
+    )
     return engine, services
+
+
+def body_policy(settings: AuthoritySettings) -> BodyPolicy:
+    """Request body limits by route (docs/security.md, "Limits"): file uploads and batched
+    usage reports have their own; everything else (device protocol, polls, the management
+    API, portal forms) ``max_body_bytes``. Vendor paths answer the vendor's error shape."""
+    va = "/api/v1/accounts/[^/]+/virtual-accounts/[^/]+"
+    uploads = rf"{va}/(usage-files|authorization-requests)|/portal/accounts/[^/]+/usage-files"
+    return BodyPolicy.from_settings(
+        settings,
+        routes=(
+            RouteLimit(uploads, settings.max_upload_bytes),
+            RouteLimit(VENDOR_PREFIX + "/v2/devices/reportusage", settings.max_report_bytes),
+        ),
+        vendor_paths=VENDOR_PREFIX + "/",
+    )
 
 
 def create_app(
@@ -84,7 +108,7 @@ def create_app(
     app.state.clock = clock
     app.state.services = services
     install_problem_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, policy=body_policy(settings))
     app.add_middleware(RequestIdMiddleware)
     for router in ROUTERS:
         app.include_router(router)

@@ -182,19 +182,20 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the HTTP API (management /api/v1, device protocol /api/device/v1, /docs)."""
-    import uvicorn
+    from smartlic.web.logs import log_config
+    from smartlic.web.serving import run, serving_config  # uvicorn: only when serving
 
     settings = settings_from_env()
     require_initialised(settings)
-    from smartlic.web.logs import log_config
 
     bind_host, bind_port = host or settings.host, settings.port if port is None else port
     require_free_port(bind_host, bind_port)
     n_workers = workers or settings.workers
     if n_workers > 1:
         share_metrics_between_workers(settings.data_dir / "metrics")
-    uvicorn.run(
+    config = serving_config(
         "smartlic.authority.app:app_from_env",
+        settings,
         factory=True,
         host=bind_host,
         port=bind_port,
@@ -202,6 +203,7 @@ def serve(
         log_level=settings.log_level,
         log_config=log_config(settings.log_format),
     )
+    run(config)
 
 
 def share_metrics_between_workers(directory: Path) -> None:

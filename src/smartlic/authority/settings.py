@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from smartlic.web.settings import LimitSettings
 
 __all__ = ["ENV_PREFIX", "AuthoritySettings"]
 
@@ -25,8 +27,8 @@ LogLevel = Literal["critical", "error", "warning", "info", "debug"]
 LogFormat = Literal["text", "json"]
 
 
-class AuthoritySettings(BaseSettings):
-    """Configuration of one authority (CSSM) process."""
+class AuthoritySettings(LimitSettings):
+    """Configuration of one authority (CSSM) process; the limits of ``LimitSettings`` too."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
@@ -79,12 +81,6 @@ class AuthoritySettings(BaseSettings):
     portal_https_only: bool = Field(
         default=False,
         description="Mark the portal's session cookie `Secure` (serve the portal over HTTPS).",
-    )
-    max_body_bytes: int = Field(
-        default=64 * 1024 * 1024,
-        ge=1024,
-        description="Largest JSON request body (e.g. a batched `reportusage`); larger ones get "
-        "413. File uploads have their own limit of the same size.",
     )
 
     @field_validator("database_url", "key_dir", mode="before")

@@ -15,16 +15,17 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 import smartlic
-from smartlic.authority.api.middleware import RequestIdMiddleware
-from smartlic.authority.api.problems import install_problem_handlers
 from smartlic.clock import Clock, clock_from_env
 from smartlic.collector.api import pi, rest
 from smartlic.collector.services import CollectorServices, build_services
 from smartlic.collector.settings import CollectorSettings
 from smartlic.collector.store import VERSION_TABLE, alembic_config, open_store
 from smartlic.web.health import Readiness, install_health
+from smartlic.web.limits import BodyLimitMiddleware, BodyPolicy, RouteLimit
 from smartlic.web.logs import log_config
 from smartlic.web.metrics import Metrics, Sample
+from smartlic.web.problems import install_problem_handlers
+from smartlic.web.request_id import RequestIdMiddleware
 
 if TYPE_CHECKING:
     import uvicorn
@@ -37,12 +38,31 @@ def build(settings: CollectorSettings, clock: Clock) -> tuple[Engine, CollectorS
     return engine, build_services(engine, clock, settings)
 
 
-def _app(title: str, description: str, services: CollectorServices) -> FastAPI:
+def _app(title: str, description: str, services: CollectorServices, policy: BodyPolicy) -> FastAPI:
     app = FastAPI(title=title, version=smartlic.__version__, description=description)
     app.state.services = services
     install_problem_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, policy=policy)
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def body_policies(settings: CollectorSettings) -> tuple[BodyPolicy, BodyPolicy]:
+    """Request body limits of the two ports (docs/security.md, "Limits"). On 8182 usage
+    reports (at the vendor URLs or the one dispatching URL) get ``max_report_bytes`` and
+    everything else from devices ``max_body_bytes``, answered in the vendor's error shape;
+    on 8180 the ACK import gets ``max_upload_bytes``."""
+    vendor = "/services/api/smart-accounts-and-licensing"
+    reports = rf"{pi.BASE}(/[^/]+)?(({vendor})?/v2/devices/reportusage)?"
+    pi_policy = BodyPolicy.from_settings(
+        settings,
+        routes=(RouteLimit(reports, settings.max_report_bytes),),
+        vendor_paths=pi.BASE + "(/|$)",
+    )
+    api_policy = BodyPolicy.from_settings(
+        settings, routes=(RouteLimit("/api/v1/import", settings.max_upload_bytes),)
+    )
+    return pi_policy, api_policy
 
 
 def create_apps(
@@ -53,13 +73,17 @@ def create_apps(
     """(product instance service app, REST API app) over one store."""
     if services is None:
         _, services = build(settings, clock or clock_from_env())
+    pi_policy, api_policy = body_policies(settings)
     pi_app = _app(
         "smartlic collector: product instance service",
         "What devices speak to the collector (`/cslu/v1/pi`), docs/collector.md.",
         services,
+        pi_policy,
     )
     pi_app.include_router(pi.router)
-    api_app = _app("smartlic collector", "The collector's REST API (CSLU port 8180).", services)
+    api_app = _app(
+        "smartlic collector", "The collector's REST API (CSLU port 8180).", services, api_policy
+    )
     api_app.include_router(rest.router)
     _mount_satellite(pi_app, settings, services)
     _install_operations(settings, services, pi_app, api_app)
@@ -110,14 +134,16 @@ def serve(settings: CollectorSettings, clock: Clock | None = None) -> None:
     import uvicorn
 
     from smartlic.collector.runner import Runner
+    from smartlic.web.serving import serving_config
 
     engine, services = build(settings, clock or clock_from_env())
     pi_app, api_app = create_apps(settings, services=services)
     runner = Runner(services, settings)
     servers = [
         uvicorn.Server(
-            uvicorn.Config(
+            serving_config(
                 app,
+                settings,
                 host=settings.host,
                 port=port,
                 log_level=settings.log_level,

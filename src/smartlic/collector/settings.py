@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from smartlic.web.settings import LimitSettings
 
 __all__ = ["ENV_PREFIX", "CollectorSettings"]
 
@@ -28,8 +30,9 @@ LogLevel = Literal["critical", "error", "warning", "info", "debug"]
 LogFormat = Literal["text", "json"]
 
 
-class CollectorSettings(BaseSettings):
-    """Configuration of one collector (CSLU / satellite) process."""
+class CollectorSettings(LimitSettings):
+    """Configuration of one collector (CSLU / satellite) process; the limits of
+    ``LimitSettings`` too."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 

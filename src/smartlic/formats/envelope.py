@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from smartlic.crypto import Signer, certificate_pem, sign_bytes, verify_bytes
 from smartlic.errors import InvalidInput, SignatureInvalid
+from smartlic.formats import jsonsafe
 
 __all__ = [
     "ALG",
@@ -117,7 +118,7 @@ def read_payload(envelope: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(text, str):
         raise InvalidInput("envelope payload must be a string", pointer="/payload")
     try:
-        data = json.loads(text)
+        data = jsonsafe.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"payload is not JSON: {exc.msg}", pointer="/payload") from exc
     if not isinstance(data, dict):

@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from smartlic.crypto import Udi, sign_bytes, verify_bytes
 from smartlic.errors import InvalidInput, SignatureInvalid
+from smartlic.formats import jsonsafe
 from smartlic.formats.envelope import compact_json
 from smartlic.formats.xmlsafe import element, parse_xml, to_bytes
 
@@ -181,7 +182,7 @@ def read_report(envelope: Mapping[str, Any]) -> RumReport:
         raise InvalidInput("header.type must be 'rum'", pointer="/header/type")
     text = envelope.get("payload")
     try:
-        data = json.loads(text) if isinstance(text, str) else None
+        data = jsonsafe.loads(text) if isinstance(text, str) else None
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"payload is not JSON: {exc.msg}", pointer="/payload") from exc
     if not isinstance(data, Mapping):
@@ -273,7 +274,7 @@ def parse_usage_file(data: bytes) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for i, el in enumerate(root.iter("RUMReport")):
         try:
-            obj = json.loads(el.text or "")
+            obj = jsonsafe.loads(el.text or "")
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"RUMReport {i} is not JSON: {exc.msg}", pointer=f"/{i}") from exc
         if not isinstance(obj, dict):

@@ -39,6 +39,7 @@ from typing import Any
 import base58
 
 from smartlic.errors import InvalidInput
+from smartlic.formats import jsonsafe
 from smartlic.formats.xmlsafe import element, parse_xml, to_bytes
 
 __all__ = [
@@ -91,7 +92,7 @@ def read_file(data: bytes) -> list[tuple[str, dict[str, Any]]]:
 
 def _envelope(text: str | None, name: str) -> dict[str, Any]:
     try:
-        env = json.loads(text or "")
+        env = jsonsafe.loads(text or "")
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"<{name}> data is not JSON: {exc.msg}", code="bad-file") from exc
     if not isinstance(env, dict) or not isinstance(env.get("payload"), str):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from smartlic.authority.api.problems import PROBLEM_MEDIA_TYPE, problem
+from smartlic.web.problems import PROBLEM_MEDIA_TYPE, problem
 from smartlic.authority.app import create_app
 from smartlic.authority.settings import AuthoritySettings
 from smartlic.clock import ManualClock

@@ -14,7 +14,6 @@ Usage in a route::
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncGenerator
 from dataclasses import dataclass, replace
 from typing import Annotated
 from urllib.parse import quote
@@ -36,11 +35,9 @@ from smartlic.authority.services.scope import Principal
 from smartlic.errors import InvalidInput, SmartlicError
 
 __all__ = [
-    "MAX_UPLOAD_BYTES",
     "DeviceChannel",
     "DeviceChannelDep",
     "OptionalPrincipalDep",
-    "PayloadTooLarge",
     "UnsupportedMediaType",
     "Upload",
     "UploadDep",
@@ -48,16 +45,7 @@ __all__ = [
     "attachment",
 ]
 
-# A bulk archive of a whole site's usage files stays well under this; anything larger is
-# refused while it streams in, before it is parsed or stored.
-MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-class PayloadTooLarge(SmartlicError):
-    code = "payload-too-large"
-    status = 413
-    title = "Payload too large"
 
 
 class UnsupportedMediaType(SmartlicError):
@@ -141,35 +129,17 @@ class Upload:
     content: bytes
 
 
-async def _limited(request: Request, limit: int) -> AsyncGenerator[bytes, None]:
-    """The request body, refused with 413 once it passes ``limit`` bytes (a chunked upload
-    announces no length, so counting is the only check that always holds)."""
-    seen = 0
-    async for chunk in request.stream():
-        seen += len(chunk)
-        if seen > limit:
-            raise _too_large(limit)
-        yield chunk
-
-
-def _too_large(limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge(f"the upload is larger than the limit of {limit} bytes")
-
-
-def _check_headers(request: Request, limit: int) -> None:
+def _check_headers(request: Request) -> None:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "multipart/form-data":
         raise UnsupportedMediaType("send the file as multipart/form-data, field 'file'")
-    announced = request.headers.get("content-length", "")
-    if announced.isdigit() and int(announced) > limit:
-        raise _too_large(limit)
 
 
 async def read_upload(request: Request) -> Upload:
-    """The multipart field ``file``, read in memory, at most ``MAX_UPLOAD_BYTES``."""
-    limit = MAX_UPLOAD_BYTES
-    _check_headers(request, limit)
-    parser = MultiPartParser(request.headers, _limited(request, limit), max_files=1, max_fields=10)
+    """The multipart field ``file``, read in memory; its size is bounded while it streams in
+    (``max_upload_bytes``, web/limits.py)."""
+    _check_headers(request)
+    parser = MultiPartParser(request.headers, request.stream(), max_files=1, max_fields=10)
     try:
         form = await parser.parse()
     except MultiPartException as exc:

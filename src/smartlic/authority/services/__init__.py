@@ -29,6 +29,8 @@ from smartlic.authority.services.slac import SqlAuthorizationService
 from smartlic.authority.services.trust import SqlTrustService
 from smartlic.authority.services.users import SqlUsersService
 from smartlic.clock import Clock
+from smartlic.formats.archive import DEFAULT_LIMITS as DEFAULT_ARCHIVE_LIMITS
+from smartlic.formats.archive import ArchiveLimits
 
 __all__ = ["Services", "build_services"]
 
@@ -51,7 +53,12 @@ class Services:
 
 
 def build_services(
-    engine: Engine, clock: Clock, keys: AuthorityKeys, *, replay_window_s: float = 300.0
+    engine: Engine,
+    clock: Clock,
+    keys: AuthorityKeys,
+    *,
+    replay_window_s: float = 300.0,
+    archive_limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS,
 ) -> Services:
     from smartlic.authority.services.accounts import SqlAccountsService
     from smartlic.authority.services.api_keys import SqlApiKeysService
@@ -70,7 +77,9 @@ def build_services(
         device=SqlDeviceService(engine, clock, keys, replay_window_s=replay_window_s),
         events=SqlEventsService(engine, clock),
         api_keys=SqlApiKeysService(engine, clock),
-        usage=SqlUsageService(engine, clock, keys, replay_window_s=replay_window_s),
+        usage=SqlUsageService(
+            engine, clock, keys, replay_window_s=replay_window_s, archive_limits=archive_limits
+        ),
         trust=SqlTrustService(engine, clock, keys, replay_window_s=replay_window_s),
         authorizations=SqlAuthorizationService(
             engine, clock, keys, replay_window_s=replay_window_s

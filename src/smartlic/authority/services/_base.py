@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from smartlic.authority.services._files import FileSigner
 from smartlic.authority.services._guard import RequestGuard
 from smartlic.clock import Clock
 from smartlic.errors import NotFound, OwnershipNotProven, SmartlicError
+from smartlic.formats import jsonsafe
 from smartlic.storage.models import Event, License, SmartAccount, VirtualAccount
 
 __all__ = ["ServiceBase", "SigningServiceBase"]
@@ -188,8 +188,8 @@ def _claimed_udi(request: Any) -> str | None:
     data = request
     if isinstance(request.get("payload"), str):
         try:
-            data = json.loads(request["payload"])
-        except ValueError:
+            data = jsonsafe.loads(request["payload"])
+        except (ValueError, SmartlicError):
             return None
     udi = data.get("udi") if isinstance(data, dict) else None
     if isinstance(udi, dict):

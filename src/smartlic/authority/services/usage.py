@@ -4,9 +4,7 @@ data files (upload a device's file or a bulk archive, download the ACK), and usa
 from __future__ import annotations
 
 import base64
-import io
 import secrets
-import tarfile
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -26,6 +24,7 @@ from smartlic.clock import Clock
 from smartlic.crypto import Udi
 from smartlic.domain.policy import Policy as PolicyDoc
 from smartlic.errors import InvalidInput, NotFound
+from smartlic.formats.archive import DEFAULT_LIMITS, ArchiveLimits, is_archive, read_members, tar_gz
 from smartlic.formats.device_api import POLL_INTERVAL_S, data_of, groups, ok_poll
 from smartlic.formats.rum import parse_usage_file, read_report
 from smartlic.storage.models import (
@@ -39,15 +38,20 @@ from smartlic.storage.models import (
 
 POLL_KEEP = timedelta(days=7)
 _PRUNE_TASKS_EVERY = 100
-MAX_ARCHIVE_MEMBERS = 10_000
-MAX_MEMBER_BYTES = 32 * 1024 * 1024
 
 
 class SqlUsageService(SigningServiceBase):
     def __init__(
-        self, engine: Engine, clock: Clock, keys: AuthorityKeys, *, replay_window_s: float = 300.0
+        self,
+        engine: Engine,
+        clock: Clock,
+        keys: AuthorityKeys,
+        *,
+        replay_window_s: float = 300.0,
+        archive_limits: ArchiveLimits = DEFAULT_LIMITS,
     ) -> None:
         super().__init__(engine, clock, keys, replay_window_s=replay_window_s)
+        self.archive_limits = archive_limits
         self._sqlite_writer = threading.Lock()
         self._tasks = 0  # poll tasks made by this process (prunes old ones now and then)
 
@@ -145,11 +149,12 @@ class SqlUsageService(SigningServiceBase):
         content: bytes,
         scope: Principal,
     ) -> UsageFileOut:
-        """Import a usage file (XML) or a bulk archive (.tar.gz of usage files)."""
+        """Import a usage file (XML) or a bulk archive (.tar.gz, .tar or .zip of usage files),
+        read within ``archive_limits``."""
         scope_in(scope, domain).require_write(virtual_account)
         actor = scope.label()
-        is_archive = content[:2] == b"\x1f\x8b"
-        members = _archive_members(content) if is_archive else [(file_name, content)]
+        archive = is_archive(content)
+        members = read_members(content, self.archive_limits) if archive else [(file_name, content)]
         by_device = _groups_from_files(members)
         checked = [precheck(udi, envs) for udi, envs in by_device]  # before the write lock
         now = self.now()
@@ -173,7 +178,7 @@ class SqlUsageService(SigningServiceBase):
                 ingest_device(s, udi, envs, channel, now, c)
                 for (udi, envs), c in zip(by_device, checked, strict=True)
             ]
-            self._finish_file(s, row, results, now, archive=is_archive)
+            self._finish_file(s, row, results, now, archive=archive)
             self._record(s, results, channel)
             return _file_out(row, va.name)
 
@@ -281,7 +286,7 @@ class SqlUsageService(SigningServiceBase):
         row.ack_name = f"ACK_{row.file_name}"
         if archive:
             stamp = int(now.timestamp())
-            row.ack = _ack_archive(
+            row.ack = tar_gz(
                 [(f"ACK_dev_{r.udi.sn}_{stamp}.txt", self._ack_file(s, r, now)) for r in done]
             )
         else:
@@ -388,43 +393,6 @@ def _claimed_udi(env: dict[str, Any], name: str) -> Udi:
         return read_report(env).udi
     except InvalidInput as exc:
         raise InvalidInput(f"{name}: {exc.detail}", code=exc.code) from exc
-
-
-def _archive_members(content: bytes) -> list[tuple[str, bytes]]:
-    """Regular files of a (possibly nested, one level) .tar.gz, read in memory; links,
-    devices and oversized members are refused, so nothing can escape or explode."""
-    out: list[tuple[str, bytes]] = []
-    try:
-        with tarfile.open(fileobj=io.BytesIO(content), mode="r:gz") as tar:
-            for member in tar:
-                if len(out) >= MAX_ARCHIVE_MEMBERS:
-                    raise InvalidInput("too many files in the archive", code="too-large")
-                if member.isdir() or member.name.endswith(("manifest.mf", "MANIFEST.MF")):
-                    continue
-                if not member.isfile() or member.size > MAX_MEMBER_BYTES:
-                    raise InvalidInput(
-                        f"archive member {member.name!r} is not a plain file of acceptable size",
-                        code="bad-archive",
-                    )
-                fh = tar.extractfile(member)
-                data = fh.read() if fh else b""
-                if data[:2] == b"\x1f\x8b":
-                    out.extend(_archive_members(data))
-                else:
-                    out.append((member.name, data))
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        raise InvalidInput(f"truncated or corrupt archive: {exc}", code="bad-archive") from exc
-    return out
-
-
-def _ack_archive(files: list[tuple[str, bytes]]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, data in files:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 def _sudi(udi: Udi) -> dict[str, str]:

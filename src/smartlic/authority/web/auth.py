@@ -31,11 +31,10 @@ from smartlic.authority.api.deps import (
     can_write_account,
     can_write_va,
 )
-from smartlic.authority.api.deps_usage import MAX_UPLOAD_BYTES
 from smartlic.authority.services.users import UserPrincipal, principal_of
 from smartlic.authority.settings import AuthoritySettings
 from smartlic.authority.web.render import PORTAL, LoginRequired, PortalRoute, page, redirect
-from smartlic.errors import AuthenticationFailed, Forbidden, InvalidInput, NotFound, SmartlicError
+from smartlic.errors import AuthenticationFailed, Forbidden, InvalidInput, NotFound
 
 __all__ = [
     "FormDep",
@@ -56,12 +55,6 @@ SESSION_COOKIE = "smartlic_portal"
 SESSION_MAX_AGE = 8 * 3600  # a working day; then log in again
 
 router = APIRouter(prefix=PORTAL, route_class=PortalRoute, include_in_schema=False)
-
-
-class PayloadTooLarge(SmartlicError):
-    code = "payload-too-large"
-    status = 413
-    title = "Payload too large"
 
 
 # ---------------------------------------------------------------- the session key
@@ -102,11 +95,9 @@ def csrf_token(request: Request) -> str:
 
 
 def _check_size(request: Request) -> None:
-    announced = request.headers.get("content-length", "")
-    if not announced.isdigit():
+    # the size itself is bounded by the body limits (web/limits.py, max_upload_bytes)
+    if not request.headers.get("content-length", "").isdigit():
         raise InvalidInput("a form must announce its length (Content-Length)")
-    if int(announced) > MAX_UPLOAD_BYTES:
-        raise PayloadTooLarge(f"the form is larger than the limit of {MAX_UPLOAD_BYTES} bytes")
 
 
 async def checked_form(request: Request) -> FormData:

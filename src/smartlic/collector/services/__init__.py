@@ -32,7 +32,7 @@ def build_services(engine: Engine, clock: Clock, settings: CollectorSettings) ->
     return CollectorServices(
         intake=intake,
         forwarder=Forwarder(engine, clock, settings),
-        transfer=Transfer(engine, clock),
+        transfer=Transfer(engine, clock, settings.archive_limits()),
         puller=Puller(engine, clock, intake, timeout_s=settings.http_timeout_s),
         status=Status(engine, clock),
     )

@@ -27,7 +27,8 @@ from smartlic.collector.prefs import Preferences, load
 from smartlic.collector.services import _base
 from smartlic.collector.services._base import ServiceBase, find_device, new_poll_id
 from smartlic.crypto import Udi
-from smartlic.errors import Forbidden, InvalidInput, NotFound
+from smartlic.errors import Forbidden, InvalidInput, NotFound, SmartlicError
+from smartlic.formats import jsonsafe
 from smartlic.formats.device_api import data_of, groups, ok_poll, udi_of_payload
 from smartlic.formats.envelope import open_sealed, read_payload
 from smartlic.formats.rum import claimed_key, parse_sudi, verify_report
@@ -273,8 +274,8 @@ def _text(env: dict[str, Any]) -> str:
 
 def _adopt_hostname(device: Device, envelopes: Sequence[dict[str, Any]]) -> None:
     try:
-        meta = json.loads(envelopes[-1]["payload"]).get("meta", {})
-    except (KeyError, ValueError, AttributeError):
+        meta = jsonsafe.loads(envelopes[-1]["payload"]).get("meta", {})
+    except (KeyError, ValueError, AttributeError, SmartlicError):
         return
     if isinstance(meta.get("hostname"), str):
         device.hostname = meta["hostname"][:255]
@@ -303,8 +304,8 @@ def _hello_sudi(body: Any, requesting_system: str | None) -> Udi | None:
     raw: Any = data.get("sudi") if isinstance(data, dict) else None
     if raw is None and requesting_system:
         try:
-            raw = json.loads(requesting_system)
-        except ValueError:
+            raw = jsonsafe.loads(requesting_system)
+        except (ValueError, SmartlicError):
             raw = None
     try:
         return parse_sudi(raw, "/data/sudi") if raw is not None else None

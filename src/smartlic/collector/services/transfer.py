@@ -16,15 +16,14 @@ truncated or foreign archive changes nothing), and are idempotent (files are rec
 from __future__ import annotations
 
 import base64
-import io
 import json
-import tarfile
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from smartlic.clock import Clock
 from smartlic.collector.models import Device, Report
 from smartlic.collector.prefs import Preferences, load, save
 from smartlic.collector.services import _base
@@ -33,12 +32,10 @@ from smartlic.collector.services.deliveries import FileFacts, add_delivery, file
 from smartlic.collector.services.slac_files import apply_code, is_code_file, request_files
 from smartlic.crypto import Udi
 from smartlic.errors import Forbidden, InvalidInput, SmartlicError
+from smartlic.formats.archive import DEFAULT_LIMITS, ArchiveLimits, is_archive, read_members, tar_gz
 from smartlic.formats.rum import usage_file
 
 __all__ = ["ExportResult", "ImportResult", "Transfer"]
-
-MAX_MEMBERS = 20_000
-MAX_MEMBER_BYTES = 32 * 1024 * 1024
 
 
 @dataclass
@@ -57,6 +54,12 @@ class ImportResult:
 
 
 class Transfer(ServiceBase):
+    def __init__(
+        self, engine: Engine, clock: Clock, archive_limits: ArchiveLimits = DEFAULT_LIMITS
+    ) -> None:
+        super().__init__(engine, clock)
+        self.archive_limits = archive_limits
+
     def export(self, virtual_account: str | None = None) -> ExportResult:
         """Everything not yet acknowledged (nor rejected) of one virtual account (default: the
         collector's), one usage file per device: upload it to that virtual account."""
@@ -75,15 +78,15 @@ class Transfer(ServiceBase):
             ]
             for device, _ in per_device:
                 self.alert(s, device, _base.EXPORTED)
-        inner = _tar_gz(files)
+        inner = tar_gz(files)
         manifest = _manifest(prefs, va, stamp)
-        outer = _tar_gz([("manifest.mf", manifest), (f"UD_VA_{stamp}.tar.gz", inner)])
+        outer = tar_gz([("manifest.mf", manifest), (f"UD_VA_{stamp}.tar.gz", inner)])
         count = sum(len(envs) for _, envs in per_device)
         return ExportResult(f"UD_SA_{stamp}.tar.gz", outer, len(per_device), count)
 
     def import_acks(self, content: bytes, name: str = "ack") -> ImportResult:
         """An ACK archive, one ACK file, or authorization code files; all or nothing."""
-        members = _members(content)
+        members = _members(content, self.archive_limits)
         codes = [(n, d) for n, d in members if is_code_file(d)]
         files = [(n, file_facts_named(n, d)) for n, d in members if not is_code_file(d)]
         if not files and not codes:
@@ -166,43 +169,13 @@ def _manifest(prefs: Preferences, va: str | None, stamp: int) -> bytes:
     return "\n".join(lines).encode()
 
 
-def _tar_gz(files: list[tuple[str, bytes]]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, data in files:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mode = 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
-def _members(content: bytes) -> list[tuple[str, bytes]]:
-    """Plain files of a .tar.gz (nested archives opened), or the content itself when XML."""
-    if content[:2] != b"\x1f\x8b":
+def _members(content: bytes, limits: ArchiveLimits) -> list[tuple[str, bytes]]:
+    """Plain files of an archive (nested archives opened), or the content itself when XML.
+    All are read before anything is written (an import is all or nothing); ACK files are
+    small and ``limits`` bound what they may add up to."""
+    if not is_archive(content):
         return [("file", content)]
-    out: list[tuple[str, bytes]] = []
-    try:
-        with tarfile.open(fileobj=io.BytesIO(content), mode="r:gz") as tar:
-            for member in tar:
-                out.extend(_member(tar, member, len(out)))
-    except (tarfile.TarError, EOFError, OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"truncated or corrupt archive: {exc}", code="bad-archive") from exc
-    return out
-
-
-def _member(tar: tarfile.TarFile, member: tarfile.TarInfo, seen: int) -> list[tuple[str, bytes]]:
-    if seen >= MAX_MEMBERS:
-        raise InvalidInput("too many files in the archive", code="too-large")
-    if member.isdir() or member.name.lower().endswith("manifest.mf"):
-        return []
-    if not member.isfile() or member.size > MAX_MEMBER_BYTES:
-        raise InvalidInput(
-            f"archive member {member.name!r} is not a plain file", code="bad-archive"
-        )
-    fh = tar.extractfile(member)
-    data = fh.read() if fh else b""
-    return _members(data) if data[:2] == b"\x1f\x8b" else [(member.name, data)]
+    return list(read_members(content, limits))
 
 
 def _served(s: Session, prefs: Preferences) -> set[str | None]:

@@ -1,4 +1,4 @@
-"""The problem+json body, for the OpenAPI document (built by ``api.problems.problem``)."""
+"""The problem+json body, for the OpenAPI document (built by ``smartlic.web.problems.problem``)."""
 
 from __future__ import annotations
 
