@@ -97,6 +97,7 @@ class Stack:
     authority_url: str = ""
     api_key: str = ""
     procs: list[Proc] = field(default_factory=list)
+    settings: dict[str, str] = field(default_factory=dict)  # more SMARTLIC_* for every process
 
     def env(self, **extra: str) -> dict[str, str]:
         base = {
@@ -104,7 +105,8 @@ class Stack:
             for k, v in os.environ.items()
             if not k.startswith(("SMARTLIC_AUTHORITY_", "SMARTLIC_COLLECTOR_", "SMARTLIC_LAB"))
         }
-        return {**base, "SMARTLIC_AUTHORITY_DATA_DIR": str(self.tmp / "authority"), **extra}
+        data_dir = {"SMARTLIC_AUTHORITY_DATA_DIR": str(self.tmp / "authority")}
+        return {**base, **data_dir, **self.settings, **extra}
 
     def start_authority(self) -> None:
         env = self.env()

@@ -11,7 +11,8 @@ chunked body the collector to 1.28 GB).
 * A client that sends nothing for ``read_timeout_s`` while its body is due gets 408.
 
 Refusals are problem+json (413, 408, 422), or the vendor's ``{"status": "FAILED", "message"}``
-on vendor paths, and close the connection (the rest of the body is not read).
+on vendor paths, and close the connection (the rest of the body is not read, see
+``_Refusal``).
 
 Starlette's own ``RequestBodyLimitMiddleware`` (and FastAPI's ``max_body_size=``) count bytes
 the same way, but answer plain text, keep the connection open for the rest of the body, and
@@ -28,7 +29,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -43,6 +43,7 @@ __all__ = ["BodyLimitMiddleware", "BodyPolicy", "RouteLimit"]
 
 _THREAD_CHECK_BYTES = 256 * 1024  # larger JSON bodies are checked off the event loop
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+LINGER_S = 1.0  # after a refusal, how long the rest of the body is read and dropped
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ class BodyLimitMiddleware:
             return
         path = scope["path"]
         limit = self.policy.max_bytes(path)
-        refuse = _Refusal(scope, send, vendor=self.policy.is_vendor(path))
+        refuse = _Refusal(scope, receive, send, vendor=self.policy.is_vendor(path))
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             await refuse(_too_large(limit, path))
@@ -116,7 +117,7 @@ class BodyLimitMiddleware:
                 data = await body.read_all()
                 await _check_json(data, self.policy.json)
             except SmartlicError as exc:
-                await refuse(exc)
+                await refuse(exc, body_done=body.complete)
                 return
             await self.app(scope, _replay(data, receive), send)
             return
@@ -143,7 +144,7 @@ async def _streamed(
         if body.refusal is None:
             raise
     if body.refusal is not None and not started:
-        await refuse(body.refusal)
+        await refuse(body.refusal, body_done=body.complete)
 
 
 class _CountedBody:
@@ -212,33 +213,47 @@ def _replay(body: bytes, then: Receive) -> Receive:
 
 
 class _Refusal:
-    """Sends one refusal: problem+json, or the vendor's error shape on vendor paths."""
+    """Sends one refusal: problem+json, or the vendor's error shape on vendor paths; then
+    reads and drops what the client is still sending for up to ``LINGER_S`` and closes the
+    connection. (Closing at once, with unread data, would reset the connection and could
+    destroy the answer before the client reads it; lingering a little is what web servers
+    do, and the rest of an oversized body is never read.)"""
 
-    def __init__(self, scope: Scope, send: Send, *, vendor: bool) -> None:
+    def __init__(self, scope: Scope, receive: Receive, send: Send, *, vendor: bool) -> None:
         self.scope = scope
+        self.receive = receive
         self.send = send
         self.vendor = vendor
 
-    async def __call__(self, exc: SmartlicError) -> None:
-        rid = self.scope.get("state", {}).get("request_id")
-        body: dict[str, Any]
-        if self.vendor:
-            body = {"status": "FAILED", "message": exc.detail, "code": exc.code}
-            media = "application/json"
-        else:
-            body = problem(
-                status=exc.status, code=exc.code, title=exc.title, detail=exc.detail,
-                request_id=rid,
-            )  # fmt: skip
-            media = PROBLEM_MEDIA_TYPE
-        data = json.dumps(body).encode()
+    async def __call__(self, exc: SmartlicError, body_done: bool = False) -> None:
+        data, media = self._body(exc)
         headers = [
             (b"content-type", media.encode()),
             (b"content-length", str(len(data)).encode()),
-            (b"connection", b"close"),  # the unread rest of the body is not wanted
+            (b"connection", b"close"),
         ]
         await self.send({"type": "http.response.start", "status": exc.status, "headers": headers})
-        await self.send({"type": "http.response.body", "body": data})
+        await self.send({"type": "http.response.body", "body": data, "more_body": True})
+        if not body_done:
+            await self._linger()
+        await self.send({"type": "http.response.body", "body": b""})
+
+    def _body(self, exc: SmartlicError) -> tuple[bytes, str]:
+        if self.vendor:
+            vendor = {"status": "FAILED", "message": exc.detail, "code": exc.code}
+            return json.dumps(vendor).encode(), "application/json"
+        rid = self.scope.get("state", {}).get("request_id")
+        body = problem(
+            status=exc.status, code=exc.code, title=exc.title, detail=exc.detail, request_id=rid
+        )
+        return json.dumps(body).encode(), PROBLEM_MEDIA_TYPE
+
+    async def _linger(self) -> None:
+        with anyio.move_on_after(LINGER_S):
+            while True:
+                message = await self.receive()
+                if message["type"] != "http.request" or not message.get("more_body", False):
+                    return
 
 
 def _too_large(limit: int, path: str) -> PayloadTooLarge:

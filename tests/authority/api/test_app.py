@@ -8,11 +8,11 @@ from pathlib import Path
 
 import httpx
 
-from smartlic.web.problems import PROBLEM_MEDIA_TYPE, problem
 from smartlic.authority.app import create_app
 from smartlic.authority.settings import AuthoritySettings
 from smartlic.clock import ManualClock
 from smartlic.storage import upgrade
+from smartlic.web.problems import PROBLEM_MEDIA_TYPE, problem
 from tests.authority.api.conftest import LiveAuthority, serve_in_thread
 from tests.authority.api.helpers import V1, ok
 

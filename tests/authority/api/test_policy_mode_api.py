@@ -18,8 +18,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from smartlic.authority.api import deps_usage
 from smartlic.authority.cli_usage import policy_mode_app
+from smartlic.authority.settings import AuthoritySettings
 from smartlic.crypto import Udi, load_certificate, verify_certificate
 from smartlic.domain.enums import Role
 from smartlic.domain.policy import CISCO_DEFAULT, LicenseGroup
@@ -312,12 +312,13 @@ def test_bad_files_are_refused_and_nothing_is_stored(
 
 @pytest.fixture
 def small_limit(monkeypatch: pytest.MonkeyPatch) -> int:
-    assert deps_usage.MAX_UPLOAD_BYTES == 64 * 1024 * 1024
-    monkeypatch.setattr(deps_usage, "MAX_UPLOAD_BYTES", 4096)
+    """An authority whose upload limit is 4 KiB (requested before ``world`` starts it)."""
+    assert AuthoritySettings().max_upload_bytes == 64 * 1024 * 1024
+    monkeypatch.setenv("SMARTLIC_AUTHORITY_MAX_UPLOAD_BYTES", "4096")
     return 4096
 
 
-def test_oversized_uploads_are_refused_while_streaming(world: World, small_limit: int) -> None:
+def test_oversized_uploads_are_refused_while_streaming(small_limit: int, world: World) -> None:
     dev = world.device("BIG")
     data = usage_file([dev.report(TAG, 1) for _ in range(20)])
     assert len(data) > small_limit
