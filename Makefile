@@ -67,6 +67,7 @@ bench: $(STAMP) ## run every benchmark (prints tables, writes bench/results/*.js
 	$(BIN)/python bench/agent.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/collector.py
+	$(BIN)/python bench/attack.py
 
 clean: ## remove the virtualenv
 	rm -rf $(VENV)

@@ -41,13 +41,13 @@ def rss_mb(pid: int) -> float:
     return _status_mb(pid, "VmRSS")
 
 
-def _connect(url: str) -> socket.socket:
+def connect(url: str) -> socket.socket:
     parts = urlsplit(url)
     sock = socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=60)
     return sock
 
 
-def _head(method: str, path: str, headers: dict[str, str]) -> bytes:
+def request_head(method: str, path: str, headers: dict[str, str]) -> bytes:
     lines = [
         f"{method} {path} HTTP/1.1",
         "Host: 127.0.0.1",
@@ -92,9 +92,9 @@ def send_chunked(
 ) -> tuple[int, int, Any]:
     """Stream ``total`` bytes of ``chunk`` repeated, chunked (no Content-Length), stopping as
     soon as the server answers. Returns (bytes sent, status, JSON body)."""
-    sock = _connect(url)
+    sock = connect(url)
     base = {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
-    sock.sendall(_head("POST", path, base | (headers or {})))
+    sock.sendall(request_head("POST", path, base | (headers or {})))
     frame = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
     sent = 0
     try:
@@ -116,18 +116,18 @@ def send_declared(
     url: str, path: str, length: int, headers: dict[str, str] | None = None
 ) -> tuple[int, Any]:
     """Announce a ``length``-byte body and send none of it: the answer must come anyway."""
-    with _connect(url) as sock:
+    with connect(url) as sock:
         base = {"Content-Type": "application/json", "Content-Length": str(length)}
-        sock.sendall(_head("POST", path, base | (headers or {})))
+        sock.sendall(request_head("POST", path, base | (headers or {})))
         return read_answer(sock)
 
 
 def send_body(
     url: str, path: str, body: bytes, headers: dict[str, str] | None = None
 ) -> tuple[int, Any]:
-    with _connect(url) as sock:
+    with connect(url) as sock:
         base = {"Content-Type": "application/json", "Content-Length": str(len(body))}
-        sock.sendall(_head("POST", path, base | (headers or {})) + body)
+        sock.sendall(request_head("POST", path, base | (headers or {})) + body)
         return read_answer(sock)
 
 
@@ -170,9 +170,9 @@ def slow_head(url: str, interval: float, limit: float) -> float:
     server closed the connection (``limit`` when it never did)."""
     import time
 
-    head = _head("GET", "/", {"X-Pad": "x" * 4096})
+    head = request_head("GET", "/", {"X-Pad": "x" * 4096})
     started = time.monotonic()
-    with _connect(url) as sock:
+    with connect(url) as sock:
         for byte in head:
             if time.monotonic() - started > limit:
                 return limit

@@ -4,9 +4,10 @@ uvicorn closes an idle keep-alive connection after ``timeout_keep_alive`` second
 between requests, and any byte received cancels that timer: a client that opens a connection
 and trickles a request head one byte at a time (slowloris) is never closed. The protocols here
 add a deadline for the request head: ``read_timeout_s`` from the connection (or the previous
-response) until the head is complete. The body has its own deadline per message, in
-``web.limits``. Header size is bounded by h11 (``h11_max_incomplete_event_size``) or
-httptools (llhttp's own limit).
+response) until the head is complete, and a size limit, ``MAX_HEAD_BYTES`` (h11 has one,
+``h11_max_incomplete_event_size``; httptools, which uvicorn prefers, has none: 200 MiB of
+headers grew a server to 256 MB). The body has its own deadline per message, in
+``web.limits``.
 
 Usage::
 
@@ -18,6 +19,7 @@ Usage::
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from typing import Any
 
@@ -52,33 +54,68 @@ class ServingConfig(uvicorn.Config):
 
 
 class _HeadDeadline:
-    """Closes the connection when no complete request head arrives within the timeout."""
+    """Closes the connection when no complete request head arrives within the timeout, or
+    when the head grows past ``MAX_HEAD_BYTES`` (httptools sets no limit of its own)."""
 
     def __init__(self, protocol: Any, timeout_s: float) -> None:
         self.protocol = protocol
         self.timeout_s = timeout_s
         self.waiting_after: object = None  # the cycle (request) before the awaited one
         self.handle: asyncio.TimerHandle | None = None
+        self.head_bytes = 0
 
     def arm(self) -> None:
         self.cancel()
         self.waiting_after = self.protocol.cycle
-        self.handle = asyncio.get_running_loop().call_later(self.timeout_s, self._expire)
+        self.head_bytes = 0
+        self.handle = asyncio.get_running_loop().call_later(self.timeout_s, self._close)
 
-    def seen(self) -> None:
-        if self.handle is not None and self.protocol.cycle is not self.waiting_after:
+    def received(self, size: int) -> None:
+        """After the parser has seen ``size`` more bytes."""
+        if self.handle is None:
+            return
+        if self.protocol.cycle is not self.waiting_after:
             self.cancel()  # a new request head has been parsed
+            return
+        if getattr(self.waiting_after, "more_body", False):
+            return  # the rest of a body the application answered without reading: dropped
+        self.head_bytes += size  # all of it the unfinished head
+        if self.head_bytes > MAX_HEAD_BYTES:
+            self.cancel()
+            self._close(HEAD_TOO_LARGE)
 
     def cancel(self) -> None:
         if self.handle is not None:
             self.handle.cancel()
             self.handle = None
 
-    def _expire(self) -> None:
+    def _close(self, answer: bytes = b"") -> None:
         self.handle = None
         transport = self.protocol.transport
         if transport is not None and not transport.is_closing():
+            if answer:
+                transport.write(answer)
             transport.close()
+
+
+def _raw_problem(status: int, reason: str, code: str, detail: str) -> bytes:
+    body = json.dumps(
+        {"type": f"urn:smartlic:problem:{code}", "title": reason, "status": status,
+         "detail": detail, "code": code}
+    ).encode()  # fmt: skip
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/problem+json\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+HEAD_TOO_LARGE = _raw_problem(
+    431,
+    "Request Header Fields Too Large",
+    "headers-too-large",
+    f"the request line and headers are larger than {MAX_HEAD_BYTES} bytes",
+)
 
 
 def _guarded(base: type[Any], name: str) -> type[Any]:
@@ -93,12 +130,12 @@ def _guarded(base: type[Any], name: str) -> type[Any]:
 
     def data_received(self: Any, data: bytes) -> None:
         base.data_received(self, data)
-        self.head_deadline.seen()
+        self.head_deadline.received(len(data))
 
     def on_response_complete(self: Any) -> None:
         self.head_deadline.arm()  # before: a pipelined request may start inside
         base.on_response_complete(self)
-        self.head_deadline.seen()
+        self.head_deadline.received(0)
 
     def connection_lost(self: Any, exc: Exception | None) -> None:
         self.head_deadline.cancel()
