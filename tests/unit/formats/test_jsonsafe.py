@@ -46,7 +46,9 @@ def test_syntax_errors_stay_json_errors() -> None:
 
 JSON_VALUES = st.recursive(
     st.none() | st.integers() | st.text(),
-    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=3), c, max_size=3),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3), st.dictionaries(st.text(max_size=3), children, max_size=3)
+    ),
     max_leaves=30,
 )
 
