@@ -51,13 +51,13 @@ def _attacks(stack: Stack, collector: CollectorProc, quick: bool) -> list[dict[s
         answer = httpx.post(stack.authority_url + USAGE_FILES, files=files, headers=key, timeout=60)
         return _answer(answer.status_code, answer.json()), len(bomb)
 
-    def import_bomb() -> tuple[int, int]:
+    def import_bomb() -> tuple[str, int]:
         answer = httpx.post(
             f"{collector.api}/api/v1/import", content=bomb, headers=token, timeout=60
         )
-        return answer.status_code, len(bomb)
+        return _answer(answer.status_code, answer.json()), len(bomb)
 
-    plan: list[tuple[str, str, Callable[[], tuple[int, int]]]] = [
+    plan: list[tuple[str, str, Callable[[], tuple[str, int]]]] = [
         (f"{flood // MiB} MiB of `{{}},` to reportusage, chunked, no key", "authority",
          lambda: chunked(stack.authority_url, REPORTUSAGE, flood)),
         (f"{len(bomb) / 1e6:.2f} MB gzip bomb usage archive (VA writer)", "authority", upload),
