@@ -112,6 +112,24 @@ def send_chunked(
     return sent, status, body
 
 
+def send_endless_head(url: str, total: int) -> tuple[int, int, Any]:
+    """A request head that never ends: ``total`` bytes of header lines, stopping as soon as
+    the server answers or closes. Returns (bytes sent, status, JSON body)."""
+    line = b"X-Pad: " + b"p" * 65_536 + b"\r\n"
+    sent = 0
+    sock = connect(url)
+    try:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        while sent < total and not select.select([sock], [], [], 0)[0]:
+            sock.sendall(line)
+            sent += len(line)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    with sock:
+        status, body = read_answer(sock, timeout=10)
+    return sent, status, body
+
+
 def send_declared(
     url: str, path: str, length: int, headers: dict[str, str] | None = None
 ) -> tuple[int, Any]:
