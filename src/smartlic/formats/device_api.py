@@ -10,6 +10,7 @@ from typing import Any
 
 from smartlic.crypto import Udi
 from smartlic.errors import InvalidInput
+from smartlic.formats.device_v1 import parse_udi
 from smartlic.formats.envelope import make_nonce, timestamp_ms
 from smartlic.formats.rum import parse_sudi
 
@@ -54,9 +55,9 @@ def groups(reports: Any) -> list[tuple[Udi, list[dict[str, Any]]]]:
 
 def udi_of_payload(payload: Mapping[str, Any]) -> Udi:
     udi = payload.get("udi")
-    if not isinstance(udi, Mapping) or not udi.get("pid") or not udi.get("sn"):
+    if not isinstance(udi, Mapping):
         raise InvalidInput("the request names no udi {pid, sn}", pointer="/payload/udi")
-    return Udi(str(udi["pid"])[:64], str(udi["sn"])[:64])
+    return parse_udi(udi, "/payload/udi")
 
 
 def body(now: datetime, **fields: Any) -> dict[str, Any]:

@@ -13,11 +13,9 @@ Usage in a route::
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, replace
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import Depends, Header, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
@@ -35,6 +33,7 @@ from smartlic.authority.api.deps import (
 from smartlic.authority.services.interfaces import Principal
 from smartlic.domain.enums import Role
 from smartlic.errors import Forbidden, InvalidInput, SmartlicError
+from smartlic.formats.disposition import attachment_header
 
 __all__ = [
     "MAX_UPLOAD_BYTES",
@@ -54,7 +53,6 @@ __all__ = [
 # refused while it streams in, before it is parsed or stored.
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 _WRITERS = {Role.ADMIN, Role.SMART_ACCOUNT_ADMIN, Role.VIRTUAL_ACCOUNT_ADMIN}
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class PayloadTooLarge(SmartlicError):
@@ -219,6 +217,6 @@ UPLOAD_BODY: dict[str, object] = {
 def attachment(name: str, data: bytes) -> Response:
     """A file download: ``application/gzip`` for an archive, else ``application/xml``."""
     media = "application/gzip" if data[:2] == b"\x1f\x8b" else "application/xml"
-    ascii_name = _SAFE_NAME.sub("_", name).strip("._") or "download"
-    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
-    return Response(data, media_type=media, headers={"Content-Disposition": disposition})
+    return Response(
+        data, media_type=media, headers={"Content-Disposition": attachment_header(name)}
+    )

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from smartlic.authority.services._base import ServiceBase
 from smartlic.authority.services.interfaces import EventOut, Page
-from smartlic.errors import InvalidInput
+from smartlic.formats.bounds import check_page
 from smartlic.storage.models import Event, SmartAccount
 
 
@@ -19,8 +19,7 @@ class SqlEventsService(ServiceBase):
         limit: int = 100,
         offset: int = 0,
     ) -> Page[EventOut]:
-        if not 1 <= limit <= 1000 or offset < 0:
-            raise InvalidInput("limit must be 1-1000 and offset >= 0", pointer="/limit")
+        check_page(limit, offset, 1000)
         with self.transaction() as s:
             q = select(Event, SmartAccount.domain).outerjoin(SmartAccount)
             if domain is not None:

@@ -26,7 +26,8 @@ from smartlic.authority.services.interfaces import (
 )
 from smartlic.domain.compliance import pool_status
 from smartlic.domain.enums import ComplianceStatus
-from smartlic.errors import InvalidInput, NotFound
+from smartlic.errors import NotFound
+from smartlic.formats.bounds import check_page
 from smartlic.storage.models import License, ProductInstance, SmartAccount, VirtualAccount
 
 MAX_PAGE = 1000
@@ -42,8 +43,7 @@ class SqlInstancesService(ServiceBase):
         limit: int = 50,
         offset: int = 0,
     ) -> Page[InstanceOut]:
-        if not 1 <= limit <= MAX_PAGE or offset < 0:
-            raise InvalidInput(f"limit must be 1-{MAX_PAGE} and offset >= 0", pointer="/limit")
+        check_page(limit, offset, MAX_PAGE)
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
             q = (

@@ -25,6 +25,7 @@ from smartlic.clock import Clock
 from smartlic.crypto import Udi
 from smartlic.domain.policy import Policy as PolicyDoc
 from smartlic.errors import Forbidden, InvalidInput, NotFound
+from smartlic.formats.bounds import check_page
 from smartlic.formats.device_api import POLL_INTERVAL_S, data_of, groups, ok_poll
 from smartlic.formats.rum import parse_usage_file, read_report
 from smartlic.storage.models import (
@@ -176,6 +177,7 @@ class SqlUsageService(SigningServiceBase):
     def list_usage_files(
         self, domain: str, *, limit: int = 100, offset: int = 0
     ) -> Page[UsageFileOut]:
+        check_page(limit, offset, 1000)
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
             q = (

@@ -11,9 +11,9 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from smartlic.collector.api.deps import ServicesDep, TokenDep
-from smartlic.collector.prefs import load, save
+from smartlic.collector.prefs import PreferencesChange, load, save
 from smartlic.crypto import Udi
-from smartlic.errors import InvalidInput
+from smartlic.formats.disposition import attachment_header
 
 __all__ = ["router"]
 
@@ -67,16 +67,11 @@ def get_preferences(services: ServicesDep) -> dict[str, Any]:
     return services.status.prefs().public()
 
 
-@_protected.patch("/preferences", summary="Change preferences")
-def patch_preferences(
-    services: ServicesDep, changes: Annotated[dict[str, Any], Body()]
-) -> dict[str, Any]:
+@_protected.patch("/preferences", summary="Change preferences (strict types; all or nothing)")
+def patch_preferences(services: ServicesDep, changes: PreferencesChange) -> dict[str, Any]:
     with services.status.transaction() as s:
         prefs = load(s)
-        try:
-            prefs.update(changes)
-        except KeyError as exc:
-            raise InvalidInput(f"no preference {exc.args[0]!r}") from exc
+        prefs.update(changes.model_dump(exclude_unset=True))
         save(s, prefs)
     return prefs.public()
 
@@ -97,7 +92,7 @@ def export(services: ServicesDep, virtual_account: str | None = None) -> Respons
     return Response(
         result.content,
         media_type="application/gzip",
-        headers={"Content-Disposition": f'attachment; filename="{result.name}"'},
+        headers={"Content-Disposition": attachment_header(result.name)},
     )
 
 

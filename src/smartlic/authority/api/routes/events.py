@@ -13,7 +13,13 @@ from smartlic.authority.api.deps import (
     can_read_account,
     require_admin,
 )
-from smartlic.authority.api.routes._common import ACCOUNT, API_PREFIX, COMMON_PROBLEMS
+from smartlic.authority.api.routes._common import (
+    ACCOUNT,
+    API_PREFIX,
+    COMMON_PROBLEMS,
+    Limit,
+    Offset,
+)
 from smartlic.authority.api.schemas.instances import EventsPublic
 
 router = APIRouter(tags=["events"], responses=COMMON_PROBLEMS)
@@ -21,8 +27,6 @@ router = APIRouter(tags=["events"], responses=COMMON_PROBLEMS)
 NamePrefix = Annotated[
     str | None, Query(max_length=100, description="e.g. `instance.` or `token.revoked`")
 ]
-Limit = Annotated[int, Query(ge=1)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.get(ACCOUNT + "/events", summary="Event log of a smart account, newest first")

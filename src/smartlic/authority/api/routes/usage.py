@@ -29,7 +29,13 @@ from smartlic.authority.api.deps_usage import (
     VaWriterDep,
     attachment,
 )
-from smartlic.authority.api.routes._common import ACCOUNT, COMMON_PROBLEMS, VIRTUAL_ACCOUNT
+from smartlic.authority.api.routes._common import (
+    ACCOUNT,
+    COMMON_PROBLEMS,
+    VIRTUAL_ACCOUNT,
+    Limit,
+    Offset,
+)
 from smartlic.authority.api.schemas.problem import problem_responses
 from smartlic.authority.api.schemas.usage import (
     OkPollPublic,
@@ -134,8 +140,8 @@ def list_usage_files(
     services: ServicesDep,
     principal: PrincipalDep,
     settings: SettingsDep,
-    limit: Annotated[int, Query(ge=1)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> UsageFilesPublic:
     can_read_account(principal, domain)
     page = services.usage.list_usage_files(
