@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from urllib.parse import unquote
 
 import httpx
 
@@ -110,3 +111,20 @@ def test_read_only_user_cannot_upload(portal: Portal) -> None:
     answer = upload(rita, "Prod", "UD_FOC9.txt", usage_file([dev.report(TAG, 1)]))
     assert answer.status_code == 403
     assert portal.services.usage.list_usage_files(DOMAIN).items == []
+
+
+def test_csv_reports_of_a_virtual_account_with_a_non_ascii_name(
+    portal: Portal, alice: Browser
+) -> None:
+    """Finding 10: a virtual account named "Прод✓" made both CSV downloads answer 500 (the
+    name went into a latin-1 header as it was). RFC 6266: an ASCII fallback name and the exact
+    name as RFC 5987 ``filename*``."""
+    portal.services.accounts.create_virtual_account(DOMAIN, name="Прод✓", actor="test")
+    for kind in ("licenses", "instances"):
+        got = alice.get(f"{PORTAL}/accounts/{DOMAIN}/va/Прод✓/reports/{kind}.csv")
+        assert got.status_code == 200, got.text
+        disposition = got.headers["content-disposition"]
+        fallback, exact = disposition.split("; ")[1:]
+        assert fallback == f'filename="{kind}-acme.example-_.csv"'
+        assert exact.startswith("filename*=UTF-8''") and exact.isascii()
+        assert unquote(exact.removeprefix("filename*=UTF-8''")) == f"{kind}-{DOMAIN}-Прод✓.csv"
