@@ -22,6 +22,7 @@ import smartlic
 from smartlic.authority.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from smartlic.authority.api.problems import install_problem_handlers
 from smartlic.authority.api.routes import ROUTERS
+from smartlic.authority.api.schemas.problem import ANY_REQUEST_PROBLEMS
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services import Services, build_services
 from smartlic.authority.services.figures import StateFigures
@@ -79,6 +80,7 @@ def create_app(
         docs_url="/docs",
         openapi_url="/openapi.json",
         lifespan=lifespan,
+        responses=ANY_REQUEST_PROBLEMS,
     )
     app.state.settings = settings
     app.state.clock = clock

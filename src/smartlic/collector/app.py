@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 import smartlic
 from smartlic.authority.api.middleware import RequestIdMiddleware
 from smartlic.authority.api.problems import install_problem_handlers
+from smartlic.authority.api.schemas.problem import ANY_REQUEST_PROBLEMS
 from smartlic.clock import Clock, clock_from_env
 from smartlic.collector.api import pi, rest
 from smartlic.collector.services import CollectorServices, build_services
@@ -38,7 +39,12 @@ def build(settings: CollectorSettings, clock: Clock) -> tuple[Engine, CollectorS
 
 
 def _app(title: str, description: str, services: CollectorServices) -> FastAPI:
-    app = FastAPI(title=title, version=smartlic.__version__, description=description)
+    app = FastAPI(
+        title=title,
+        version=smartlic.__version__,
+        description=description,
+        responses=ANY_REQUEST_PROBLEMS,
+    )
     app.state.services = services
     install_problem_handlers(app)
     app.add_middleware(RequestIdMiddleware)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from smartlic.authority.api.schemas.problem import problem_responses
 from smartlic.collector.api.deps import ServicesDep, TokenDep
 from smartlic.collector.prefs import PreferencesChange, load, save
 from smartlic.crypto import Udi
@@ -19,7 +20,7 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", tags=["collector"])
 # every route but /health needs the REST API token (deps.require_token)
-_protected = APIRouter(dependencies=[TokenDep])
+_protected = APIRouter(dependencies=[TokenDep], responses=problem_responses(401))
 
 
 class PullDeviceCreate(BaseModel):
@@ -86,7 +87,12 @@ async def pull(services: ServicesDep) -> dict[str, Any]:
     return asdict(await run_in_threadpool(services.puller.pull_all))
 
 
-@_protected.get("/export", summary="Download All for Cisco: a .tar.gz of everything unacknowledged")
+@_protected.get(
+    "/export",
+    response_class=Response,
+    responses={200: {"content": {"application/gzip": {}}, "description": "a .tar.gz archive"}},
+    summary="Download All for Cisco: a .tar.gz of everything unacknowledged",
+)
 def export(services: ServicesDep, virtual_account: str | None = None) -> Response:
     result = services.transfer.export(virtual_account)
     return Response(

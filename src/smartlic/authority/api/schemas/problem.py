@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["ProblemPublic", "problem_responses"]
+__all__ = ["ANY_REQUEST_PROBLEMS", "ProblemPublic", "problem_responses"]
 
 
 class ProblemPublic(BaseModel):
@@ -31,3 +31,8 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         }
         for status in statuses
     }
+
+
+# What any operation can answer, whatever it does: a body that is not JSON (or not UTF-8) is a
+# 400, a body over the size limit a 413, a parameter or body of the wrong shape a 422.
+ANY_REQUEST_PROBLEMS = problem_responses(400, 413, 422)
