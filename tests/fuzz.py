@@ -20,6 +20,7 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -155,7 +156,6 @@ def _fuzz_operation(
                 + " | ".join(lines[:12])
             )
 
-    try:
+    # Unsatisfiable: nothing to draw in this mode (e.g. no parameter can be made invalid)
+    with contextlib.suppress(hypothesis.errors.Unsatisfiable):
         one()
-    except hypothesis.errors.Unsatisfiable:
-        pass  # nothing to draw in this mode (e.g. no parameter can be made invalid)

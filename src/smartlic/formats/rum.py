@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +52,7 @@ __all__ = [
 ]
 
 MAX_MEASUREMENTS = 10_000
+_DIGITS = re.compile(r"[0-9]{1,7}")
 
 
 def sudi_json(udi: Udi) -> dict[str, str]:
@@ -248,10 +250,7 @@ def _measurement(m: Any, i: int) -> Measurement:
         check_time(m.get("end_time"), f"{ptr}/end_time", "end_time"),
     ]
     value = m.get("value")
-    try:
-        count = int(value["value"]) if isinstance(value, Mapping) else -1
-    except (TypeError, ValueError):
-        count = -1
+    count = _count(value.get("value") if isinstance(value, Mapping) else None)
     if not 0 <= count <= 1_000_000:
         raise InvalidInput("measurement value must be a count 0-1000000", pointer=f"{ptr}/value")
     if times[1] < times[0]:
@@ -277,6 +276,16 @@ def _meta(value: Any, ptr: str) -> Mapping[str, Any]:
     if not clean_text(json.dumps(meta, ensure_ascii=False)):
         raise InvalidInput("meta must be valid Unicode text (no lone surrogates)", pointer=ptr)
     return meta
+
+
+def _count(value: Any) -> int:
+    """``"value": {"type": "COUNT", "value": "2"}``: the count as text (or a plain integer);
+    -1 for anything else."""
+    if _is_int(value):
+        return int(value)
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        return int(value)
+    return -1
 
 
 def _is_int(value: Any) -> bool:
