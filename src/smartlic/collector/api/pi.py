@@ -23,16 +23,17 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from smartlic.authority.api.schemas.device import SignedEnvelope
-from smartlic.authority.api.schemas.problem import problem_responses
+from smartlic.authority.api.schemas.problem import vendor_failure_responses
 from smartlic.authority.api.schemas.usage import VendorRequest
 from smartlic.collector.api.deps import ServicesDep
 from smartlic.collector.services import CollectorServices
 from smartlic.errors import NotFound
+from smartlic.formats.device_api import CSLU_PI_BASE, VENDOR_PREFIX
 
 __all__ = ["router"]
 
-BASE = "/cslu/v1/pi"
-VENDOR = "/services/api/smart-accounts-and-licensing"
+BASE = CSLU_PI_BASE
+VENDOR = VENDOR_PREFIX
 # The bodies as the authority documents them; the services check every field themselves.
 Vendor = Annotated[VendorRequest, Body()]
 Signed = Annotated[SignedEnvelope, Body()]
@@ -42,7 +43,8 @@ Answer = dict[str, Any]
 # what devices can get wrong: a signature (401), another device's report (403), an unknown
 # poll or <va>-1 (404), a replayed request (409)
 router = APIRouter(
-    tags=["product instance service"], responses=problem_responses(401, 403, 404, 409, 422)
+    tags=["product instance service"],
+    responses=vendor_failure_responses(400, 401, 403, 404, 409, 413, 422),
 )
 
 

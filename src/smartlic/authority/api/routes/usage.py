@@ -36,7 +36,7 @@ from smartlic.authority.api.routes._common import (
     Limit,
     Offset,
 )
-from smartlic.authority.api.schemas.problem import problem_responses
+from smartlic.authority.api.schemas.problem import problem_responses, vendor_failure_responses
 from smartlic.authority.api.schemas.usage import (
     OkPollPublic,
     PollAnswerPublic,
@@ -45,10 +45,10 @@ from smartlic.authority.api.schemas.usage import (
     UsageRecordsPublic,
     VendorRequest,
 )
+from smartlic.formats.device_api import VENDOR_PREFIX
 
 __all__ = ["VENDOR_PREFIX", "router"]
 
-VENDOR_PREFIX = "/services/api/smart-accounts-and-licensing"
 Answer = dict[str, Any]
 OK_POLL: dict[int | str, dict[str, Any]] = {200: {"model": OkPollPublic}}
 POLLED: dict[int | str, dict[str, Any]] = {200: {"model": PollAnswerPublic}}
@@ -63,7 +63,7 @@ router = APIRouter(tags=["usage reporting"], responses=COMMON_PROBLEMS)
 vendor = APIRouter(
     prefix=VENDOR_PREFIX,
     tags=["device API (policy mode)"],
-    responses=problem_responses(400, 401, 403, 404, 409, 422),
+    responses=vendor_failure_responses(400, 401, 403, 404, 409, 413, 422),
 )
 
 
