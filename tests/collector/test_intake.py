@@ -127,6 +127,10 @@ def test_rest_preferences_and_devices(lone: Collector) -> None:
     assert row["name"] == "UDI_PID:P; UDI_SN:S" and row["mode"] == "push"
     assert ok(lone.api.get("/api/v1/health")) == {"status": "ok"}
     assert ok(lone.api.get("/api/v1/alerts")) == []
+    # found by the fuzzer: a limit past 64 bits was a 500 (the database's integer overflowed)
+    for limit in (2**63, 0):
+        got = lone.api.get("/api/v1/alerts", params={"limit": limit})
+        assert problem(got, 422, "invalid-input")["parameter"] == "limit"
 
 
 def test_the_runner_forwards_on_its_schedule(world: World, collector: Collector) -> None:

@@ -45,6 +45,7 @@ def test_the_rest_api_answers_as_documented(collector: Collector) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_the_collector_long_fuzz(collector: Collector) -> None:
     fuzz_pi(collector, 50)
     fuzz_rest(collector, 50)

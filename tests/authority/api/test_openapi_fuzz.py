@@ -61,5 +61,6 @@ def test_the_authority_answers_every_fuzzed_request_as_documented(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_the_authority_long_fuzz(live_authority: LiveAuthority) -> None:
-    run(live_authority, 60)
+    run(live_authority, 30)

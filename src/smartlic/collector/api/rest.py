@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Response
+from fastapi import APIRouter, Body, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
@@ -59,7 +59,9 @@ def totals(services: ServicesDep) -> dict[str, Any]:
 
 
 @_protected.get("/alerts", summary="Latest alerts")
-def alerts(services: ServicesDep, limit: int = 50) -> list[dict[str, Any]]:
+def alerts(
+    services: ServicesDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50
+) -> list[dict[str, Any]]:
     return [{"at": at, "text": t} for at, t in services.status.alerts(limit=limit)]
 
 
