@@ -128,3 +128,15 @@ def test_csv_reports_of_a_virtual_account_with_a_non_ascii_name(
         assert fallback == f'filename="{kind}-acme.example-_.csv"'
         assert exact.startswith("filename*=UTF-8''") and exact.isascii()
         assert unquote(exact.removeprefix("filename*=UTF-8''")) == f"{kind}-{DOMAIN}-Прод✓.csv"
+
+
+def test_page_offsets_past_the_bound_are_an_error_page(portal: Portal, alice: Browser) -> None:
+    """Finding 10: ``?offset=9223372036854775808`` overflowed the database's integer (500)."""
+    for page_url in (
+        f"{PORTAL}/accounts/{DOMAIN}/events",
+        f"{PORTAL}/accounts/{DOMAIN}/va/Prod/instances",
+    ):
+        got = alice.get(page_url, params={"offset": 2**63})
+        assert got.status_code == 422, got.text
+        assert "offset must be 0-1000000000" in got.text
+        assert alice.get(page_url).status_code == 200
