@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from smartlic.authority.api.schemas.device import SignedEnvelope
 from smartlic.authority.api.schemas.problem import vendor_failure_responses
@@ -38,6 +38,16 @@ VENDOR = VENDOR_PREFIX
 Vendor = Annotated[VendorRequest, Body()]
 Signed = Annotated[SignedEnvelope, Body()]
 Message = Annotated[VendorRequest | SignedEnvelope, Body()]
+
+
+class HelloRequest(BaseModel):
+    """``{"data": {"sudi": {...}}}``, or ``{}`` with the UDI in ``X-CSW-REQUESTING-SYSTEM``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
 Answer = dict[str, Any]
 
 # what devices can get wrong: a signature (401), another device's report (403), an unknown
@@ -125,7 +135,7 @@ async def trust(body: Signed, services: ServicesDep, tenant: Tenant) -> Answer:
 
 
 async def hello(
-    body: Vendor,
+    body: Annotated[HelloRequest, Body()],
     services: ServicesDep,
     tenant: Tenant,
     x_csw_requesting_system: Annotated[str | None, Header()] = None,
