@@ -54,7 +54,8 @@ Answer = dict[str, Any]
 # poll or <va>-1 (404), a replayed request (409)
 router = APIRouter(
     tags=["product instance service"],
-    responses=vendor_failure_responses(400, 401, 403, 404, 409, 413, 422),
+    # 413 stays problem+json (app-wide): the body limit answers before any route is chosen
+    responses=vendor_failure_responses(400, 401, 403, 404, 409, 422),
 )
 
 

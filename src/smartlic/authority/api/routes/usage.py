@@ -63,7 +63,8 @@ router = APIRouter(tags=["usage reporting"], responses=COMMON_PROBLEMS)
 vendor = APIRouter(
     prefix=VENDOR_PREFIX,
     tags=["device API (policy mode)"],
-    responses=vendor_failure_responses(400, 401, 403, 404, 409, 413, 422),
+    # 413 stays problem+json (app-wide): the body limit answers before any route is chosen
+    responses=vendor_failure_responses(400, 401, 403, 404, 409, 422),
 )
 
 
