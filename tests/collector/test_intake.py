@@ -100,6 +100,22 @@ def test_a_virtual_account_url_must_end_in_dash_one(lone: Collector) -> None:
     problem(response, 404, "not-found")
 
 
+@pytest.mark.parametrize(
+    "changes",
+    [{"connectivity": "off"}, {"connectivity": None}, {"satellite": 1}, {"authority_url": []}],
+)
+def test_rest_preferences_refuse_wrong_types(lone: Collector, changes: dict[str, Any]) -> None:
+    """Finding 12: a truthy "off" kept the collector online; now 422 and nothing stored."""
+    ok(lone.api.patch("/api/v1/preferences", json={"connectivity": True}))
+    before = ok(lone.api.get("/api/v1/preferences"))
+    body = problem(lone.api.patch("/api/v1/preferences", json=changes), 422, "invalid-input")
+    assert body["pointer"] == "/" + next(iter(changes))
+    assert ok(lone.api.get("/api/v1/preferences")) == before
+    assert lone.services.status.prefs().connectivity is True
+    off = ok(lone.api.patch("/api/v1/preferences", json={"connectivity": False}))
+    assert off["connectivity"] is False
+
+
 def test_rest_preferences_and_devices(lone: Collector) -> None:
     prefs = ok(lone.api.patch("/api/v1/preferences", json={"api_key": "slk_x", "satellite": False}))
     assert prefs["api_key"] == "set"
@@ -111,6 +127,10 @@ def test_rest_preferences_and_devices(lone: Collector) -> None:
     assert row["name"] == "UDI_PID:P; UDI_SN:S" and row["mode"] == "push"
     assert ok(lone.api.get("/api/v1/health")) == {"status": "ok"}
     assert ok(lone.api.get("/api/v1/alerts")) == []
+    # found by the fuzzer: a limit past 64 bits was a 500 (the database's integer overflowed)
+    for limit in (2**63, 0):
+        got = lone.api.get("/api/v1/alerts", params={"limit": limit})
+        assert problem(got, 422, "invalid-input")["parameter"] == "limit"
 
 
 def test_the_runner_forwards_on_its_schedule(world: World, collector: Collector) -> None:

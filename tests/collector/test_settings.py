@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from pydantic import ValidationError
 
 from smartlic.collector.prefs import Preferences
 from smartlic.collector.settings import CollectorSettings
+from smartlic.errors import InvalidInput
 
 
 def test_defaults_are_the_vendor_ports_and_a_sqlite_store(
@@ -39,5 +41,27 @@ def test_ports_are_validated(field: str) -> None:
 def test_preferences_hide_the_key_and_refuse_unknown_names() -> None:
     prefs = Preferences(api_key="slk_secret")
     assert prefs.public()["api_key"] == "set"
-    with pytest.raises(KeyError):
+    with pytest.raises(InvalidInput, match="colour"):
         prefs.update({"colour": "blue"})
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"connectivity": "off"},
+        {"connectivity": 0},
+        {"satellite": "true"},
+        {"validate_device": None},
+        {"authority_url": 5},
+        {"virtual_account": "x" * 101},
+        {"api_key": "slk_\ud800"},
+        {"connectivity": True, "satellite": "no"},  # all or nothing
+    ],
+)
+def test_preferences_have_strict_types(changes: dict[str, object]) -> None:
+    """Finding 12: "off" was stored as a truthy string and the collector stayed online."""
+    prefs = Preferences(connectivity=False)
+    before = asdict(prefs)
+    with pytest.raises(InvalidInput, match="preference"):
+        prefs.update(changes)
+    assert asdict(prefs) == before

@@ -59,6 +59,7 @@ from smartlic.errors import (
     Unavailable,
     UnknownTag,
 )
+from smartlic.formats.device_api import VENDOR_PREFIX
 from smartlic.formats.device_v1 import API_PREFIX
 
 __all__ = [
@@ -74,7 +75,6 @@ __all__ = [
 
 TRANSPORT_TYPES = ("callhome", "smart", "off", "cslu", "automatic")
 MESSAGES = ("register", "renew-id", "authorize", "deregister")
-VENDOR_PREFIX = "/services/api/smart-accounts-and-licensing"
 AUTHORITY_PATHS = {
     "reportusage": f"{VENDOR_PREFIX}/v2/devices/reportusage",
     "authrequest": f"{VENDOR_PREFIX}/v2/devices/authrequest",

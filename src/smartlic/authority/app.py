@@ -20,13 +20,14 @@ from sqlalchemy import Engine
 
 import smartlic
 from smartlic.authority.api.routes import ROUTERS
-from smartlic.authority.api.routes.usage import VENDOR_PREFIX
+from smartlic.authority.api.schemas.problem import ANY_REQUEST_PROBLEMS
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services import Services, build_services
 from smartlic.authority.services.figures import StateFigures
 from smartlic.authority.settings import AuthoritySettings
 from smartlic.authority.web import install_portal
 from smartlic.clock import Clock, clock_from_env
+from smartlic.formats.device_api import VENDOR_PREFIX
 from smartlic.storage.migrate import alembic_config
 from smartlic.web.health import Readiness, install_health
 from smartlic.web.limits import BodyLimitMiddleware, BodyPolicy, RouteLimit
@@ -75,7 +76,6 @@ def body_policy(settings: AuthoritySettings) -> BodyPolicy:
             RouteLimit(uploads, settings.max_upload_bytes),
             RouteLimit(VENDOR_PREFIX + "/v2/devices/reportusage", settings.max_report_bytes),
         ),
-        vendor_paths=VENDOR_PREFIX + "/",
     )
 
 
@@ -103,6 +103,7 @@ def create_app(
         docs_url="/docs",
         openapi_url="/openapi.json",
         lifespan=lifespan,
+        responses=ANY_REQUEST_PROBLEMS,
     )
     app.state.settings = settings
     app.state.clock = clock

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 import smartlic
+from smartlic.authority.api.schemas.problem import ANY_REQUEST_PROBLEMS
 from smartlic.clock import Clock, clock_from_env
 from smartlic.collector.api import pi, rest
 from smartlic.collector.services import CollectorServices, build_services
@@ -39,7 +40,12 @@ def build(settings: CollectorSettings, clock: Clock) -> tuple[Engine, CollectorS
 
 
 def _app(title: str, description: str, services: CollectorServices, policy: BodyPolicy) -> FastAPI:
-    app = FastAPI(title=title, version=smartlic.__version__, description=description)
+    app = FastAPI(
+        title=title,
+        version=smartlic.__version__,
+        description=description,
+        responses=ANY_REQUEST_PROBLEMS,
+    )
     app.state.services = services
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, policy=policy)
@@ -57,7 +63,6 @@ def body_policies(settings: CollectorSettings) -> tuple[BodyPolicy, BodyPolicy]:
     pi_policy = BodyPolicy.from_settings(
         settings,
         routes=(RouteLimit(reports, settings.max_report_bytes),),
-        vendor_paths=pi.BASE + "(/|$)",
     )
     api_policy = BodyPolicy.from_settings(
         settings, routes=(RouteLimit("/api/v1/import", settings.max_upload_bytes),)

@@ -11,13 +11,16 @@ Usage::
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session
 
 from smartlic.collector.models import Preference
+from smartlic.errors import InvalidInput
+from smartlic.formats.bounds import clean_text
 
-__all__ = ["Preferences", "load", "save"]
+__all__ = ["Preferences", "PreferencesChange", "load", "save"]
 
 KEY = "preferences"
 
@@ -45,11 +48,42 @@ class Preferences:
         return out
 
     def update(self, changes: dict[str, Any]) -> None:
-        names = {f.name for f in fields(self)} - {"rest_token_hash"}
-        for key, value in changes.items():
-            if key not in names:
-                raise KeyError(key)
+        """Apply ``changes`` once all of them are valid (``PreferencesChange``), else none."""
+        try:
+            checked = PreferencesChange.model_validate(changes)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(p) for p in error["loc"])
+            raise InvalidInput(f"preference {where}: {error['msg']}", pointer=f"/{where}") from exc
+        for key, value in checked.model_dump(exclude_unset=True).items():
             setattr(self, key, value)
+
+
+def _text(value: str | None) -> str | None:
+    if value is not None and not clean_text(value):
+        raise ValueError("must be valid Unicode text (no lone surrogates, no NUL)")
+    return value
+
+
+Text = Annotated[str | None, AfterValidator(_text)]
+
+
+class PreferencesChange(BaseModel):
+    """What a person may change (REST ``PATCH /preferences``, ``collector preferences --set``).
+
+    Strict: ``"connectivity": "off"`` is a string, not ``False``, and is refused rather than
+    stored as a truthy value (issue 8, finding 12). Unknown names are refused too."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    connectivity: bool = Field(False, description='"Cisco Is Available": forward online')
+    authority_url: Text = Field(None, max_length=2048, examples=["https://authority:8000"])
+    api_key: Text = Field(None, max_length=255, description="the authority API key (write-only)")
+    smart_account: Text = Field(None, max_length=255, description="smart account domain")
+    smart_account_name: Text = Field(None, max_length=255)
+    virtual_account: Text = Field(None, max_length=100)
+    validate_device: bool = False
+    satellite: bool = False
 
 
 def load(s: Session) -> Preferences:

@@ -10,19 +10,26 @@ from typing import Any
 
 from smartlic.crypto import Udi
 from smartlic.errors import InvalidInput
+from smartlic.formats.device_v1 import parse_udi
 from smartlic.formats.envelope import make_nonce, timestamp_ms
 from smartlic.formats.rum import parse_sudi
 
 __all__ = [
+    "CSLU_PI_BASE",
     "MAX_REPORTS",
     "POLL_INTERVAL_S",
+    "VENDOR_PREFIX",
     "body",
     "data_of",
+    "failed",
     "groups",
+    "is_vendor_path",
     "ok_poll",
     "udi_of_payload",
 ]
 
+VENDOR_PREFIX = "/services/api/smart-accounts-and-licensing"  # the authority's device API
+CSLU_PI_BASE = "/cslu/v1/pi"  # the collector's product instance service
 MAX_REPORTS = 50_000
 POLL_INTERVAL_S = 300  # the vendor's poll interval (domain-notes 5.3)
 
@@ -54,9 +61,9 @@ def groups(reports: Any) -> list[tuple[Udi, list[dict[str, Any]]]]:
 
 def udi_of_payload(payload: Mapping[str, Any]) -> Udi:
     udi = payload.get("udi")
-    if not isinstance(udi, Mapping) or not udi.get("pid") or not udi.get("sn"):
+    if not isinstance(udi, Mapping):
         raise InvalidInput("the request names no udi {pid, sn}", pointer="/payload/udi")
-    return Udi(str(udi["pid"])[:64], str(udi["sn"])[:64])
+    return parse_udi(udi, "/payload/udi")
 
 
 def body(now: datetime, **fields: Any) -> dict[str, Any]:
@@ -78,3 +85,22 @@ def ok_poll(
         "poll_interval": interval_s,
         "action": action,
     }
+
+
+def is_vendor_path(path: str) -> bool:
+    """A URL of the vendor device API (the authority's or a collector's), where errors are
+    answered in the vendor's shape (``failed``) rather than as problem+json."""
+    return any(path == p or path.startswith(p + "/") for p in (VENDOR_PREFIX, CSLU_PI_BASE))
+
+
+def failed(problem: Mapping[str, Any]) -> dict[str, Any]:
+    """The vendor's failure answer (domain-notes 5.3: ``{"status": "FAILED", "message": ...}``)
+    for a problem body; the problem's own members but ``status`` stay (``code``, ``detail``,
+    ``pointer``, ``request_id``), so our clients read both shapes alike."""
+    out: dict[str, Any] = {
+        "status": "FAILED",
+        "message_code": problem.get("code"),
+        "message": problem.get("detail"),
+    }
+    out.update((k, v) for k, v in problem.items() if k != "status")
+    return out

@@ -14,6 +14,7 @@ from typing import Any
 
 from smartlic.crypto import Udi
 from smartlic.errors import InvalidInput, ReplayDetected
+from smartlic.formats.bounds import check_text, check_time
 
 __all__ = [
     "API_PREFIX",
@@ -58,10 +59,7 @@ def udi_json(udi: Udi) -> dict[str, str]:
 
 
 def require_str(data: Mapping[str, Any], key: str, *, max_len: int = 16384) -> str:
-    value = data.get(key)
-    if not isinstance(value, str) or not value or len(value) > max_len:
-        raise InvalidInput(f"{key!r} must be a non-empty string", pointer=f"/{key}")
-    return value
+    return check_text(data.get(key), f"/{key}", repr(key), max_len=max_len)
 
 
 def require_type(payload: Mapping[str, Any], expected: str) -> None:
@@ -74,13 +72,9 @@ def require_type(payload: Mapping[str, Any], expected: str) -> None:
 def parse_udi(data: Any, pointer: str = "/udi") -> Udi:
     if not isinstance(data, Mapping):
         raise InvalidInput("udi must be an object {pid, sn}", pointer=pointer)
-    pid, sn = data.get("pid"), data.get("sn")
-    for name, value in (("pid", pid), ("sn", sn)):
-        if not isinstance(value, str) or not value or len(value) > 64:
-            raise InvalidInput(
-                f"udi.{name} must be a string of 1-64 characters", pointer=f"{pointer}/{name}"
-            )
-    return Udi(str(pid), str(sn))
+    pid = check_text(data.get("pid"), f"{pointer}/pid", "udi.pid", max_len=64)
+    sn = check_text(data.get("sn"), f"{pointer}/sn", "udi.sn", max_len=64)
+    return Udi(pid, sn)
 
 
 def parse_entitlements(data: Any) -> list[Entitlement]:
@@ -94,8 +88,7 @@ def parse_entitlements(data: Any) -> list[Entitlement]:
         if not isinstance(item, Mapping):
             raise InvalidInput("each entitlement is an object {tag, count}", pointer=ptr)
         tag, count = item.get("tag"), item.get("count")
-        if not isinstance(tag, str) or not tag or len(tag) > MAX_TAG_LEN:
-            raise InvalidInput("tag must be a non-empty string", pointer=f"{ptr}/tag")
+        tag = check_text(tag, f"{ptr}/tag", "tag", max_len=MAX_TAG_LEN)
         if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_COUNT:
             raise InvalidInput(f"count must be an integer 0-{MAX_COUNT}", pointer=f"{ptr}/count")
         if tag in seen:
@@ -107,8 +100,7 @@ def parse_entitlements(data: Any) -> list[Entitlement]:
 
 def check_fresh(timestamp_ms: Any, now: datetime, window_s: float) -> None:
     """Refuse a message whose ``timestamp`` is outside ``now ± window``."""
-    if isinstance(timestamp_ms, bool) or not isinstance(timestamp_ms, int):
-        raise InvalidInput("timestamp must be epoch milliseconds", pointer="/timestamp")
+    check_time(timestamp_ms, "/timestamp", "timestamp", unit="ms")
     skew = abs(now.timestamp() - timestamp_ms / 1000)
     if skew > window_s:
         raise ReplayDetected(f"message timestamp is {skew:.0f} s away from the authority's clock")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from smartlic.crypto import Udi, sign_bytes, verify_bytes
 from smartlic.errors import InvalidInput, SignatureInvalid
 from smartlic.formats import jsonsafe
+from smartlic.formats.bounds import INT64_MAX, check_id, check_text, check_time, clean_text
 from smartlic.formats.envelope import compact_json
 from smartlic.formats.xmlsafe import element, parse_xml, to_bytes
 
@@ -51,6 +53,7 @@ __all__ = [
 ]
 
 MAX_MEASUREMENTS = 10_000
+_DIGITS = re.compile(r"[0-9]{1,7}")
 
 
 def sudi_json(udi: Udi) -> dict[str, str]:
@@ -60,10 +63,12 @@ def sudi_json(udi: Udi) -> dict[str, str]:
 def parse_sudi(data: Any, pointer: str) -> Udi:
     if not isinstance(data, Mapping):
         raise InvalidInput("sudi must be an object", pointer=pointer)
-    pid, sn = data.get("udi_pid"), data.get("udi_serial_number")
-    if not isinstance(pid, str) or not isinstance(sn, str) or not pid or not sn:
-        raise InvalidInput("sudi needs udi_pid and udi_serial_number", pointer=pointer)
-    return Udi(pid[:64], sn[:64])
+    pid = check_text(data.get("udi_pid"), f"{pointer}/udi_pid", "sudi.udi_pid", max_len=64)
+    sn = check_text(
+        data.get("udi_serial_number"), f"{pointer}/udi_serial_number", "sudi.udi_serial_number",
+        max_len=64,
+    )  # fmt: skip
+    return Udi(pid, sn)
 
 
 def public_key_b64(key: Ed25519PublicKey) -> str:
@@ -183,8 +188,8 @@ def read_report(envelope: Mapping[str, Any]) -> RumReport:
     text = envelope.get("payload")
     try:
         data = jsonsafe.loads(text) if isinstance(text, str) else None
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"payload is not JSON: {exc.msg}", pointer="/payload") from exc
+    except ValueError as exc:  # JSONDecodeError, or an integer of more than 4300 digits
+        raise InvalidInput(f"payload is not JSON: {_why(exc)}", pointer="/payload") from exc
     if not isinstance(data, Mapping):
         raise InvalidInput("payload must be a JSON object", pointer="/payload")
     return _report_from(data)
@@ -195,64 +200,97 @@ def _report_from(data: Mapping[str, Any]) -> RumReport:
     meta = data.get("meta")
     if not isinstance(ident, Mapping) or not isinstance(meta, Mapping):
         raise InvalidInput("payload needs asset_identification and meta", pointer="/payload")
-    report_id = ident.get("report_id", meta.get("report_id"))
-    if isinstance(report_id, bool) or not isinstance(report_id, int) or report_id <= 0:
-        raise InvalidInput("report_id must be a positive integer", pointer="/payload/report_id")
+    report_id = check_id(
+        ident.get("report_id", meta.get("report_id")), "/payload/report_id", "report_id"
+    )
     instance = ident.get("instance")
     udi = parse_sudi(
         instance.get("sudi") if isinstance(instance, Mapping) else None,
         "/payload/asset_identification/instance/sudi",
     )
     asset = ident.get("asset")
-    tag = meta.get("entitlement_tag")
-    if not isinstance(tag, str) or not tag or len(tag) > 255:
-        raise InvalidInput("meta.entitlement_tag is required", pointer="/payload/meta")
+    tag = check_text(
+        meta.get("entitlement_tag"), "/payload/meta/entitlement_tag", "meta.entitlement_tag",
+        max_len=255,
+    )  # fmt: skip
     raw = data.get("measurements")
     if not isinstance(raw, list) or len(raw) > MAX_MEASUREMENTS:
-        raise InvalidInput("measurements must be a list", pointer="/payload/measurements")
+        raise InvalidInput(
+            f"measurements must be a list of at most {MAX_MEASUREMENTS}",
+            pointer="/payload/measurements",
+        )
+    hostname = meta.get("hostname")
+    name = asset.get("name", "") if isinstance(asset, Mapping) else ""
     return RumReport(
         report_id=report_id,
         udi=udi,
-        software_tag=str(asset.get("name", "")) if isinstance(asset, Mapping) else "",
+        software_tag=_optional_text(name, "/payload/asset_identification/asset/name"),
         entitlement_tag=tag,
         measurements=[_measurement(m, i) for i, m in enumerate(raw)],
-        software_version=str(meta.get("software_version", "")),
-        hostname=meta.get("hostname") if isinstance(meta.get("hostname"), str) else None,
+        software_version=_optional_text(
+            meta.get("software_version", ""), "/payload/meta/software_version"
+        ),
+        hostname=_optional_text(hostname, "/payload/meta/hostname")
+        if isinstance(hostname, str)
+        else None,
     )
+
+
+def _optional_text(value: Any, pointer: str, max_len: int = 255) -> str:
+    """A free-text field: anything not a string reads as its text, checked like any string."""
+    text = value if isinstance(value, str) else str(value)
+    return check_text(text, pointer, pointer.rsplit("/", 1)[-1], max_len=max_len, min_len=0)
 
 
 def _measurement(m: Any, i: int) -> Measurement:
     ptr = f"/payload/measurements/{i}"
     if not isinstance(m, Mapping):
         raise InvalidInput("a measurement is an object", pointer=ptr)
-    times = [_epoch(m.get("start_time"), ptr), _epoch(m.get("end_time"), ptr)]
+    times = [
+        check_time(m.get("start_time"), f"{ptr}/start_time", "start_time"),
+        check_time(m.get("end_time"), f"{ptr}/end_time", "end_time"),
+    ]
     value = m.get("value")
-    try:
-        count = int(value["value"]) if isinstance(value, Mapping) else -1
-    except (TypeError, ValueError):
-        count = -1
-    if not 0 <= count <= 1_000_000 or times[1] < times[0]:
+    count = _count(value.get("value") if isinstance(value, Mapping) else None)
+    if not 0 <= count <= 1_000_000:
         raise InvalidInput("measurement value must be a count 0-1000000", pointer=f"{ptr}/value")
-    samples = m.get("num_samples", 1)
+    if times[1] < times[0]:
+        raise InvalidInput("end_time is before start_time", pointer=f"{ptr}/end_time")
+    samples, log_time = m.get("num_samples", 1), m.get("log_time")
+    metric = _optional_text(m.get("metric_name", "ENTITLEMENT"), f"{ptr}/metric_name")
+    if _is_int(log_time):
+        log_time = check_time(log_time, f"{ptr}/log_time", "log_time")
     return Measurement(
         start_time=times[0],
         end_time=times[1],
         value=count,
-        num_samples=samples if isinstance(samples, int) and samples >= 0 else 1,
-        metric_name=str(m.get("metric_name", "ENTITLEMENT"))[:40],
-        log_time=m.get("log_time") if isinstance(m.get("log_time"), int) else None,
-        meta=_mapping(m.get("meta")),
+        num_samples=samples if _is_int(samples) and 0 <= samples <= INT64_MAX else 1,
+        metric_name=metric[:40],
+        log_time=log_time if _is_int(log_time) else None,
+        meta=_meta(m.get("meta"), f"{ptr}/meta"),
     )
 
 
-def _epoch(value: Any, ptr: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidInput("start_time and end_time are epoch seconds", pointer=ptr)
-    return value
+def _meta(value: Any, ptr: str) -> Mapping[str, Any]:
+    """A measurement's free-form ``meta``, kept as sent once its text is valid Unicode."""
+    meta = value if isinstance(value, Mapping) else {}
+    if not clean_text(json.dumps(meta, ensure_ascii=False)):
+        raise InvalidInput("meta must be valid Unicode text (no lone surrogates)", pointer=ptr)
+    return meta
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+def _count(value: Any) -> int:
+    """``"value": {"type": "COUNT", "value": "2"}``: the count as text (or a plain integer);
+    -1 for anything else."""
+    if _is_int(value):
+        return int(value)
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        return int(value)
+    return -1
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def usage_file(envelopes: Sequence[Mapping[str, Any]], extra: Sequence[Any] = ()) -> bytes:
@@ -275,9 +313,13 @@ def parse_usage_file(data: bytes) -> list[dict[str, Any]]:
     for i, el in enumerate(root.iter("RUMReport")):
         try:
             obj = jsonsafe.loads(el.text or "")
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"RUMReport {i} is not JSON: {exc.msg}", pointer=f"/{i}") from exc
+        except ValueError as exc:  # JSONDecodeError, or an integer of more than 4300 digits
+            raise InvalidInput(f"RUMReport {i} is not JSON: {_why(exc)}", pointer=f"/{i}") from exc
         if not isinstance(obj, dict):
             raise InvalidInput(f"RUMReport {i} is not a JSON object", pointer=f"/{i}")
         out.append(obj)
     return out
+
+
+def _why(exc: ValueError) -> str:
+    return exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)

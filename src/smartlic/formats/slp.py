@@ -93,8 +93,8 @@ def read_file(data: bytes) -> list[tuple[str, dict[str, Any]]]:
 def _envelope(text: str | None, name: str) -> dict[str, Any]:
     try:
         env = jsonsafe.loads(text or "")
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"<{name}> data is not JSON: {exc.msg}", code="bad-file") from exc
+    except ValueError as exc:  # JSONDecodeError, or an integer of more than 4300 digits
+        raise InvalidInput(f"<{name}> data is not JSON", code="bad-file") from exc
     if not isinstance(env, dict) or not isinstance(env.get("payload"), str):
         raise InvalidInput(f"<{name}> data is not a signed envelope", code="bad-file")
     return env

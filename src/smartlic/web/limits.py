@@ -35,6 +35,7 @@ import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from smartlic.errors import PayloadTooLarge, RequestTimeout, SmartlicError
+from smartlic.formats.device_api import failed, is_vendor_path
 from smartlic.formats.jsonsafe import DEFAULT_LIMITS, JsonLimits, check_shape
 from smartlic.web.problems import PROBLEM_MEDIA_TYPE, problem
 from smartlic.web.settings import LimitSettings
@@ -68,21 +69,18 @@ class BodyPolicy:
     routes: tuple[RouteLimit, ...] = ()
     json: JsonLimits = DEFAULT_LIMITS
     read_timeout_s: float = 20.0
-    vendor_paths: str | None = None  # a regex matched at the start of the path
 
     @classmethod
     def from_settings(
         cls,
         settings: LimitSettings,
         routes: tuple[RouteLimit, ...] = (),
-        vendor_paths: str | None = None,
     ) -> BodyPolicy:
         return cls(
             default_bytes=settings.max_body_bytes,
             routes=routes,
             json=settings.json_limits(),
             read_timeout_s=settings.read_timeout_s,
-            vendor_paths=vendor_paths,
         )
 
     def max_bytes(self, path: str) -> int:
@@ -90,9 +88,6 @@ class BodyPolicy:
             if route.regex.fullmatch(path):
                 return route.max_bytes
         return self.default_bytes
-
-    def is_vendor(self, path: str) -> bool:
-        return self.vendor_paths is not None and re.match(self.vendor_paths, path) is not None
 
 
 class BodyLimitMiddleware:
@@ -106,7 +101,7 @@ class BodyLimitMiddleware:
             return
         path = scope["path"]
         limit = self.policy.max_bytes(path)
-        refuse = _Refusal(scope, receive, send, vendor=self.policy.is_vendor(path))
+        refuse = _Refusal(scope, receive, send, vendor=is_vendor_path(path))
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             await refuse(_too_large(limit, path))
@@ -239,13 +234,12 @@ class _Refusal:
         await self.send({"type": "http.response.body", "body": b""})
 
     def _body(self, exc: SmartlicError) -> tuple[bytes, str]:
-        if self.vendor:
-            vendor = {"status": "FAILED", "message": exc.detail, "code": exc.code}
-            return json.dumps(vendor).encode(), "application/json"
         rid = self.scope.get("state", {}).get("request_id")
         body = problem(
             status=exc.status, code=exc.code, title=exc.title, detail=exc.detail, request_id=rid
         )
+        if self.vendor:  # the vendor device API answers its own shape (as problem_response)
+            return json.dumps(failed(body)).encode(), "application/json"
         return json.dumps(body).encode(), PROBLEM_MEDIA_TYPE
 
     async def _linger(self) -> None:

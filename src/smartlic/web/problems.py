@@ -8,6 +8,11 @@ Every error the authority's HTTP API answers has this body, media type
 
 ``pointer`` (RFC 6901, into the request body) is present when one field is at fault. Callers may
 add keys (``parameter`` names a bad query/path/header parameter) but never remove these.
+
+On the vendor device API (the authority's ``/services/api/smart-accounts-and-licensing/...``,
+a collector's ``/cslu/v1/pi/...``) the same error is answered in the vendor's shape,
+``application/json`` ``{"status": "FAILED", "message_code": <code>, "message": <detail>, ...}``
+(``formats.device_api.failed``), with the same HTTP status.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from smartlic.errors import SmartlicError
+from smartlic.formats.device_api import failed, is_vendor_path
 
 __all__ = ["PROBLEM_MEDIA_TYPE", "install_problem_handlers", "problem", "problem_response"]
 
@@ -84,8 +90,11 @@ def problem_response(
     all_headers = dict(headers or {})
     if rid is not None:
         all_headers[REQUEST_ID_HEADER] = rid
+    status = body["status"]
+    if is_vendor_path(request.url.path):  # the vendor device API answers its own shape
+        return JSONResponse(failed(body), status_code=status, headers=all_headers)
     return JSONResponse(
-        body, status_code=body["status"], media_type=PROBLEM_MEDIA_TYPE, headers=all_headers
+        body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=all_headers
     )
 
 

@@ -9,6 +9,7 @@ import httpx
 
 from smartlic.crypto import Udi, load_certificate, verify_certificate
 from smartlic.domain.products import make_tag
+from smartlic.formats.device_api import is_vendor_path
 from smartlic.formats.envelope import open_sealed
 from tests.authority.api.conftest import LiveAuthority
 from tests.devices import TestDevice
@@ -31,12 +32,19 @@ def ok(response: httpx.Response, status: int = 200) -> Any:
 
 
 def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The error body, checked: problem+json, or on the vendor device API the vendor's
+    ``{"status": "FAILED", "message", ...}`` carrying the same code and detail."""
     assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
     body: dict[str, Any] = response.json()
     assert body["code"] == code, body
-    assert body["status"] == status
     assert {"type", "title", "detail", "request_id"} <= body.keys()
+    if is_vendor_path(response.request.url.path):
+        assert response.headers["content-type"] == "application/json"
+        assert body["status"] == "FAILED", body
+        assert (body["message_code"], body["message"]) == (code, body["detail"])
+    else:
+        assert response.headers["content-type"] == "application/problem+json"
+        assert body["status"] == status
     return body
 
 

@@ -523,7 +523,7 @@ def test_another_tenant_sees_nothing(world: World, trusted: PolicyDevice) -> Non
         ),
     ):
         assert response.status_code in (403, 404), response.text
-        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] in ("forbidden", "not-found")  # problem or vendor shape
     assert usage_files(world)["total"] == 1
     assert pool_line(world.api, "Prod")["in_use"] == 1
 

@@ -11,6 +11,7 @@ import pytest
 
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services.interfaces import InstanceOut
+from smartlic.authority.services.scope import SYSTEM, system
 from smartlic.crypto import Udi, load_certificate
 from smartlic.domain.enums import ComplianceStatus, Enforcement
 from smartlic.domain.policy import CISCO_DEFAULT, LicenseGroup
@@ -23,12 +24,12 @@ HSEC = make_tag("hseck9")
 
 
 def _instance(world: World) -> InstanceOut:
-    [inst] = world.services.instances.list_instances(world.domain).items
-    return world.services.instances.get_instance(world.domain, inst.id)
+    [inst] = world.services.instances.list_instances(world.domain, scope=SYSTEM).items
+    return world.services.instances.get_instance(world.domain, inst.id, scope=SYSTEM)
 
 
 def _line(world: World, va: str, tag: str = TAG) -> Any:
-    lines = world.services.licenses.compliance(world.domain, va).lines
+    lines = world.services.licenses.compliance(world.domain, va, scope=SYSTEM).lines
     return next(ln for ln in lines if ln.tag == tag)
 
 
@@ -40,8 +41,10 @@ def _report(world: World, dev: PolicyDevice, tag: str, value: int) -> None:
 
 @pytest.fixture
 def device(world: World) -> PolicyDevice:
-    world.services.licenses.add_holding(world.domain, "East", tag=TAG, quantity=3, actor="t")
-    token = world.services.tokens.create_token(world.domain, "East", actor="t").text
+    world.services.licenses.add_holding(
+        world.domain, "East", tag=TAG, quantity=3, scope=system("t")
+    )
+    token = world.services.tokens.create_token(world.domain, "East", scope=system("t")).text
     dev = PolicyDevice(Udi("IXM-LPWA-900-16-K9", "FOC1"), world.clock)
     world.services.trust.establish(dev.trust_request(token))
     return dev
@@ -53,7 +56,7 @@ def _policy(world: World, frequency_days: int) -> None:
         frequency_days
     )
     world.services.policies.create_policy(
-        world.domain, document=doc, virtual_account="East", actor="t"
+        world.domain, document=doc, virtual_account="East", scope=system("t")
     )
 
 
@@ -107,9 +110,11 @@ def hsec(world: World) -> str:
         name="hseck9",
         display_name="HSECK9",
         enforcement=Enforcement.EXPORT_CONTROLLED,
-        actor="t",
+        scope=system("t"),
     )
-    world.services.licenses.add_holding(world.domain, "East", tag=HSEC, quantity=2, actor="t")
+    world.services.licenses.add_holding(
+        world.domain, "East", tag=HSEC, quantity=2, scope=system("t")
+    )
     return HSEC
 
 
@@ -127,17 +132,21 @@ def test_enforced_license_in_use_without_a_code_is_out_of_compliance(
     _report(world, device, hsec, 2)  # now uses more than the code covers
     assert "2 in use" in _instance(world).alerts[0]
     world.services.authorizations.return_code(
-        device.return_code(issued.code_id), domain=world.domain, actor="t"
+        device.return_code(issued.code_id), domain=world.domain, scope=system("t")
     )
     assert "codes cover 0" in _instance(world).alerts[0]
 
 
 def test_policy_transfer_into_a_short_pool(world: World, device: PolicyDevice, hsec: str) -> None:
-    world.services.licenses.add_holding(world.domain, "West", tag=TAG, quantity=1, actor="t")
+    world.services.licenses.add_holding(
+        world.domain, "West", tag=TAG, quantity=1, scope=system("t")
+    )
     _report(world, device, TAG, 2)
     world.services.authorizations.request(device.auth_request({hsec: 1}))
     inst = _instance(world)
-    preview = world.services.instances.preview_transfer(world.domain, inst.id, target="West")
+    preview = world.services.instances.preview_transfer(
+        world.domain, inst.id, target="West", scope=SYSTEM
+    )
     assert preview.out_of_compliance
     assert {
         (ln.tag, ln.moving, ln.purchased, ln.in_use_after, ln.status) for ln in preview.lines
@@ -147,7 +156,7 @@ def test_policy_transfer_into_a_short_pool(world: World, device: PolicyDevice, h
     }
     assert _instance(world).virtual_account == "East"  # a preview changes nothing
     moved = world.services.instances.transfer_instance(
-        world.domain, inst.id, target="West", actor="t"
+        world.domain, inst.id, target="West", scope=system("t")
     )
     assert moved.status == "Out of Compliance"
     assert [(u.tag, u.status) for u in moved.usage] == [(TAG, "OUT OF COMPLIANCE")]
@@ -172,9 +181,9 @@ def test_classic_transfer_answers_usage_against_the_target_pool(
     world: World, keys: AuthorityKeys
 ) -> None:
     svc = world.services
-    svc.licenses.add_holding(world.domain, "East", tag=TAG, quantity=5, actor="t")
-    svc.licenses.add_holding(world.domain, "West", tag=TAG, quantity=2, actor="t")
-    token = svc.tokens.create_token(world.domain, "East", actor="t").text
+    svc.licenses.add_holding(world.domain, "East", tag=TAG, quantity=5, scope=system("t"))
+    svc.licenses.add_holding(world.domain, "West", tag=TAG, quantity=2, scope=system("t"))
+    token = svc.tokens.create_token(world.domain, "East", scope=system("t")).text
     dev = TestDevice(Udi("C1000V", "SN0001"), world.clock, hostname="r1")
     dev.accept_registration(_open(world, keys, svc.device.register(dev.register_request(token))))
     assert _open(world, keys, svc.device.authorize(dev.authorize({TAG: 3})))["status"] == (
@@ -182,10 +191,10 @@ def test_classic_transfer_answers_usage_against_the_target_pool(
     )
     inst = _instance(world)
     assert (inst.status, [u.status for u in inst.usage]) == ("In Compliance", ["AUTHORIZED"])
-    assert svc.instances.preview_transfer(world.domain, inst.id, target="West").warnings == [
-        "West would be Out of Compliance for network-advantage: 3 in use, 2 purchased"
-    ]
-    moved = svc.instances.transfer_instance(world.domain, inst.id, target="West", actor="t")
+    assert svc.instances.preview_transfer(
+        world.domain, inst.id, target="West", scope=SYSTEM
+    ).warnings == ["West would be Out of Compliance for network-advantage: 3 in use, 2 purchased"]
+    moved = svc.instances.transfer_instance(world.domain, inst.id, target="West", scope=system("t"))
     assert (moved.status, [u.status for u in moved.usage]) == (
         "Out of Compliance",
         ["OUT OF COMPLIANCE"],
@@ -195,7 +204,7 @@ def test_classic_transfer_answers_usage_against_the_target_pool(
     assert event.properties["out_of_compliance"] == ["network-advantage"]
     assert _line(world, "West").status is ComplianceStatus.OUT_OF_COMPLIANCE
     # and back into a pool that covers it: authorized again
-    back = svc.instances.transfer_instance(world.domain, inst.id, target="East", actor="t")
+    back = svc.instances.transfer_instance(world.domain, inst.id, target="East", scope=system("t"))
     assert (back.status, [u.status for u in back.usage]) == ("In Compliance", ["AUTHORIZED"])
     # the classic rule still holds for a classic instance
     world.clock.advance(timedelta(days=91))
@@ -205,9 +214,13 @@ def test_classic_transfer_answers_usage_against_the_target_pool(
 def test_preview_into_a_pool_that_covers_it_warns_nothing(
     world: World, device: PolicyDevice
 ) -> None:
-    world.services.licenses.add_holding(world.domain, "West", tag=TAG, quantity=5, actor="t")
+    world.services.licenses.add_holding(
+        world.domain, "West", tag=TAG, quantity=5, scope=system("t")
+    )
     _report(world, device, TAG, 2)
     inst = _instance(world)
-    preview = world.services.instances.preview_transfer(world.domain, inst.id, target="West")
+    preview = world.services.instances.preview_transfer(
+        world.domain, inst.id, target="West", scope=SYSTEM
+    )
     assert (preview.out_of_compliance, preview.warnings) == (False, [])
     assert [(ln.in_use_after, ln.status) for ln in preview.lines] == [(2, "In Compliance")]

@@ -182,12 +182,15 @@ def test_transfer_the_target_cannot_cover_is_previewed_with_a_warning(
     ]
     assert table(doc, "transfer-preview") == [["metroipaccess", "6", "5", "6", "Out of Compliance"]]
     # nothing moved until confirmed
-    assert portal.services.instances.get_instance(DOMAIN, instance).virtual_account == "Prod"
+    assert (
+        portal.services.instances.get_instance(DOMAIN, instance, scope=SYSTEM).virtual_account
+        == "Prod"
+    )
     assert licenses(alice, "Spare")["Device metroipaccess"][1] == "0"
     assert alice.post(
         f"{VA_URL}/Prod/instances/{instance}/transfer", {"target": "Spare", "confirm": "yes"}
     )
-    moved = portal.services.instances.get_instance(DOMAIN, instance)
+    moved = portal.services.instances.get_instance(DOMAIN, instance, scope=SYSTEM)
     assert (moved.virtual_account, moved.status) == ("Spare", "Out of Compliance")
     assert [u.status for u in moved.usage] == ["OUT OF COMPLIANCE"]
     assert licenses(alice, "Spare")["Device metroipaccess"][1:] == [
@@ -214,7 +217,10 @@ def test_api_transfer_preview_changes_nothing(portal: Portal, alice: Browser) ->
         "in_use_after": 6,
         "status": "Out of Compliance",
     }
-    assert portal.services.instances.get_instance(DOMAIN, instance).virtual_account == "Prod"
+    assert (
+        portal.services.instances.get_instance(DOMAIN, instance, scope=SYSTEM).virtual_account
+        == "Prod"
+    )
     assert api.get(url, params={"target": "Nowhere"}).status_code == 404
     reader = portal.live.client(portal.live.api_key(Role.SMART_ACCOUNT_USER, DOMAIN))
     assert reader.get(url, params={"target": "Spare"}).status_code == 403

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from urllib.parse import unquote
 
 import httpx
 
@@ -141,3 +142,32 @@ def test_portal_user_and_api_key_of_one_virtual_account_see_the_same(
     rows = table(vic.page(f"{PORTAL}/accounts/{DOMAIN}/events"), "events")
     assert [e["name"] for e in events["items"]] == [r[1] for r in rows]
     assert {e["virtual_account"] for e in events["items"]} == {"Prod"}
+
+
+def test_csv_reports_of_a_virtual_account_with_a_non_ascii_name(
+    portal: Portal, alice: Browser
+) -> None:
+    """Finding 10: a virtual account named "Прод✓" made both CSV downloads answer 500 (the
+    name went into a latin-1 header as it was). RFC 6266: an ASCII fallback name and the exact
+    name as RFC 5987 ``filename*``."""
+    portal.services.accounts.create_virtual_account(DOMAIN, name="Прод✓", scope=SYSTEM)
+    for kind in ("licenses", "instances"):
+        got = alice.get(f"{PORTAL}/accounts/{DOMAIN}/va/Прод✓/reports/{kind}.csv")
+        assert got.status_code == 200, got.text
+        disposition = got.headers["content-disposition"]
+        fallback, exact = disposition.split("; ")[1:]
+        assert fallback == f'filename="{kind}-acme.example-_.csv"'
+        assert exact.startswith("filename*=UTF-8''") and exact.isascii()
+        assert unquote(exact.removeprefix("filename*=UTF-8''")) == f"{kind}-{DOMAIN}-Прод✓.csv"
+
+
+def test_page_offsets_past_the_bound_are_an_error_page(portal: Portal, alice: Browser) -> None:
+    """Finding 10: ``?offset=9223372036854775808`` overflowed the database's integer (500)."""
+    for page_url in (
+        f"{PORTAL}/accounts/{DOMAIN}/events",
+        f"{PORTAL}/accounts/{DOMAIN}/va/Prod/instances",
+    ):
+        got = alice.get(page_url, params={"offset": 2**63})
+        assert got.status_code == 422, got.text
+        assert "offset must be 0-1000000000" in got.text
+        assert alice.get(page_url).status_code == 200

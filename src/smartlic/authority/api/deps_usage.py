@@ -13,10 +13,8 @@ Usage in a route::
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import Depends, Header, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
@@ -33,6 +31,7 @@ from smartlic.authority.api.deps import (
 )
 from smartlic.authority.services.scope import Principal
 from smartlic.errors import InvalidInput, SmartlicError
+from smartlic.formats.disposition import attachment_header
 
 __all__ = [
     "DeviceChannel",
@@ -44,8 +43,6 @@ __all__ = [
     "VaWriterDep",
     "attachment",
 ]
-
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class UnsupportedMediaType(SmartlicError):
@@ -179,6 +176,6 @@ UPLOAD_BODY: dict[str, object] = {
 def attachment(name: str, data: bytes) -> Response:
     """A file download: ``application/gzip`` for an archive, else ``application/xml``."""
     media = "application/gzip" if data[:2] == b"\x1f\x8b" else "application/xml"
-    ascii_name = _SAFE_NAME.sub("_", name).strip("._") or "download"
-    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
-    return Response(data, media_type=media, headers={"Content-Disposition": disposition})
+    return Response(
+        data, media_type=media, headers={"Content-Disposition": attachment_header(name)}
+    )

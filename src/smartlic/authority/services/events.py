@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from smartlic.authority.services._base import ServiceBase
 from smartlic.authority.services.interfaces import EventOut, Page
 from smartlic.authority.services.scope import Principal, require_admin, scope_in
-from smartlic.errors import InvalidInput
+from smartlic.formats.bounds import check_page
 from smartlic.storage.models import Event, SmartAccount
 
 
@@ -22,8 +22,7 @@ class SqlEventsService(ServiceBase):
         offset: int = 0,
         scope: Principal,
     ) -> Page[EventOut]:
-        if not 1 <= limit <= 1000 or offset < 0:
-            raise InvalidInput("limit must be 1-1000 and offset >= 0", pointer="/limit")
+        check_page(limit, offset, 1000)
         if domain is None:
             require_admin(scope)
         visible = scope_in(scope, domain) if domain is not None else None

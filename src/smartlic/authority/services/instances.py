@@ -27,7 +27,8 @@ from smartlic.authority.services.interfaces import (
 from smartlic.authority.services.scope import AccountScope, Principal, scope_in
 from smartlic.domain.compliance import pool_status
 from smartlic.domain.enums import ComplianceStatus
-from smartlic.errors import InvalidInput, NotFound
+from smartlic.errors import NotFound
+from smartlic.formats.bounds import check_page
 from smartlic.storage.models import License, ProductInstance, SmartAccount, VirtualAccount
 
 MAX_PAGE = 1000
@@ -45,8 +46,7 @@ class SqlInstancesService(ServiceBase):
         scope: Principal,
     ) -> Page[InstanceOut]:
         """Instances of one virtual account, or of every one ``scope`` may read."""
-        if not 1 <= limit <= MAX_PAGE or offset < 0:
-            raise InvalidInput(f"limit must be 1-{MAX_PAGE} and offset >= 0", pointer="/limit")
+        check_page(limit, offset, MAX_PAGE)
         visible = scope_in(scope, domain)
         if virtual_account is not None:
             visible.require_read(virtual_account)

@@ -25,6 +25,7 @@ from smartlic.crypto import Udi
 from smartlic.domain.policy import Policy as PolicyDoc
 from smartlic.errors import InvalidInput, NotFound
 from smartlic.formats.archive import DEFAULT_LIMITS, ArchiveLimits, is_archive, read_members, tar_gz
+from smartlic.formats.bounds import check_page
 from smartlic.formats.device_api import POLL_INTERVAL_S, data_of, groups, ok_poll
 from smartlic.formats.rum import parse_usage_file, read_report
 from smartlic.storage.models import (
@@ -186,6 +187,7 @@ class SqlUsageService(SigningServiceBase):
         self, domain: str, *, limit: int = 100, offset: int = 0, scope: Principal
     ) -> Page[UsageFileOut]:
         """The usage files of the virtual accounts ``scope`` may read, newest first."""
+        check_page(limit, offset, 1000)
         visible = scope_in(scope, domain)
         with self.transaction() as s:
             sa = self.smart_account(s, domain)

@@ -23,6 +23,7 @@ from smartlic.authority.web.auth import FormDep, UserDep, read_account, read_va,
 from smartlic.authority.web.render import PORTAL, PortalRoute, flash, page, redirect
 from smartlic.authority.web.views import ACCOUNT, VA, instance_name, product_type, visible_vas
 from smartlic.errors import InvalidInput
+from smartlic.formats.disposition import attachment_header
 
 __all__ = ["router"]
 
@@ -161,10 +162,9 @@ def _csv(name: str, header: Sequence[str], rows: Iterable[Sequence[object]]) -> 
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(header)
     writer.writerows([_cell(v) for v in row] for row in rows)
-    disposition = f'attachment; filename="{name}"'
     return Response(
         out.getvalue(), media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": disposition},
+        headers={"Content-Disposition": attachment_header(name)},
     )  # fmt: skip
 
 

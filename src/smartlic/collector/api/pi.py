@@ -18,20 +18,45 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header
+from fastapi import APIRouter, Body, Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
 
+from smartlic.authority.api.schemas.device import SignedEnvelope
+from smartlic.authority.api.schemas.problem import vendor_failure_responses
+from smartlic.authority.api.schemas.usage import VendorRequest
 from smartlic.collector.api.deps import ServicesDep
-from smartlic.errors import InvalidInput, NotFound
+from smartlic.collector.services import CollectorServices
+from smartlic.errors import NotFound
+from smartlic.formats.device_api import CSLU_PI_BASE, VENDOR_PREFIX
 
 __all__ = ["router"]
 
-BASE = "/cslu/v1/pi"
-VENDOR = "/services/api/smart-accounts-and-licensing"
-Json = Annotated[Any, Body()]
+BASE = CSLU_PI_BASE
+VENDOR = VENDOR_PREFIX
+# The bodies as the authority documents them; the services check every field themselves.
+Vendor = Annotated[VendorRequest, Body()]
+Signed = Annotated[SignedEnvelope, Body()]
+Message = Annotated[VendorRequest | SignedEnvelope, Body()]
+
+
+class HelloRequest(BaseModel):
+    """``{"data": {"sudi": {...}}}``, or ``{}`` with the UDI in ``X-CSW-REQUESTING-SYSTEM``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
 Answer = dict[str, Any]
 
-router = APIRouter(tags=["product instance service"])
+# what devices can get wrong: a signature (401), another device's report (403), an unknown
+# poll or <va>-1 (404), a replayed request (409)
+router = APIRouter(
+    tags=["product instance service"],
+    # 413 stays problem+json (app-wide): the body limit answers before any route is chosen
+    responses=vendor_failure_responses(400, 401, 403, 404, 409, 422),
+)
 
 
 def _va(segment: str | None) -> str | None:
@@ -43,6 +68,40 @@ def _va(segment: str | None) -> str | None:
     return segment[:-2]
 
 
+def _tenant(request: Request) -> str | None:
+    """The ``<va>-1`` path segment of a per-virtual-account URL; None under the base URL.
+    Read from the path, so that the base URL's operations take no ``tenant`` parameter."""
+    segment = request.path_params.get("tenant")
+    return segment if isinstance(segment, str) else None
+
+
+Tenant = Annotated[str | None, Depends(_tenant)]
+# A ``{tenant}`` URL declares its path parameter itself (the handler reads it via ``_tenant``).
+_TENANT_PARAMETER = {
+    "parameters": [
+        {
+            "name": "tenant",
+            "in": "path",
+            "required": True,
+            "description": "`<virtual account>-1`",
+            "schema": {"type": "string"},
+        }
+    ]
+}
+
+
+def _add(route: str, fn: Any, summary: str, *, documented: bool = True) -> None:
+    extra = _TENANT_PARAMETER if "{tenant}" in route else None
+    router.add_api_route(
+        route,
+        fn,
+        methods=["POST"],
+        summary=summary,
+        include_in_schema=documented,
+        openapi_extra=extra,
+    )
+
+
 def _routes(path: str) -> list[str]:
     """``path`` under the base and under ``<va>-1``, with and without the vendor prefix."""
     return [f"{BASE}{t}{v}{path}" for v in ("", VENDOR) for t in ("", "/{tenant}")]
@@ -50,58 +109,84 @@ def _routes(path: str) -> list[str]:
 
 def _post(path: str, fn: Any, summary: str) -> None:
     first, *others = _routes(path)
-    router.add_api_route(first, fn, methods=["POST"], summary=summary)
+    _add(first, fn, summary)
     for route in others:  # the same operation: documented once
-        router.add_api_route(route, fn, methods=["POST"], summary=summary, include_in_schema=False)
+        _add(route, fn, summary, documented=False)
 
 
-async def report_usage(body: Json, services: ServicesDep, tenant: str | None = None) -> Answer:
-    return await run_in_threadpool(services.intake.report_usage, body, _va(tenant))
+def _raw(body: BaseModel) -> dict[str, Any]:
+    """What the device sent (unknown fields included); the services check every field."""
+    return body.model_dump(exclude_unset=True)
 
 
-async def auth_request(body: Json, services: ServicesDep, tenant: str | None = None) -> Answer:
-    return await run_in_threadpool(services.intake.authrequest, body, _va(tenant))
+async def report_usage(body: Vendor, services: ServicesDep, tenant: Tenant) -> Answer:
+    return await _report_usage(_raw(body), services, tenant)
 
 
-async def poll(body: Json, services: ServicesDep, tenant: str | None = None) -> Answer:
-    _va(tenant)
-    return await run_in_threadpool(services.intake.poll, body)
+async def auth_request(body: Vendor, services: ServicesDep, tenant: Tenant) -> Answer:
+    return await _auth_request(_raw(body), services, tenant)
 
 
-async def trust(body: Json, services: ServicesDep, tenant: str | None = None) -> Answer:
-    _va(tenant)
-    return await run_in_threadpool(services.forwarder.trust, body)
+async def poll(body: Vendor, services: ServicesDep, tenant: Tenant) -> Answer:
+    return await _poll(_raw(body), services, tenant)
+
+
+async def trust(body: Signed, services: ServicesDep, tenant: Tenant) -> Answer:
+    return await _trust(_raw(body), services, tenant)
 
 
 async def hello(
-    body: Json,
+    body: Annotated[HelloRequest, Body()],
     services: ServicesDep,
-    tenant: str | None = None,
+    tenant: Tenant,
     x_csw_requesting_system: Annotated[str | None, Header()] = None,
 ) -> Answer:
-    _va(tenant)
-    return await run_in_threadpool(services.intake.hello, body, x_csw_requesting_system)
+    return await _hello(_raw(body), services, tenant, x_csw_requesting_system)
 
 
 async def dispatch(
-    body: Json,
+    body: Message,
     services: ServicesDep,
-    tenant: str | None = None,
+    tenant: Tenant,
     x_csw_requesting_system: Annotated[str | None, Header()] = None,
 ) -> Answer:
     """One URL for every message, as the vendor's device configuration names only the base."""
-    data = body.get("data") if isinstance(body, dict) else None
-    if isinstance(body, dict) and isinstance(body.get("payload"), str):
-        return await trust(body, services, tenant)
-    if not isinstance(data, dict):
-        raise InvalidInput('the body is {"data": {...}} or a signed trust request')
+    raw = _raw(body)
+    if isinstance(body, SignedEnvelope):
+        return await _trust(raw, services, tenant)
+    data = raw["data"]
     if "reports" in data:
-        return await report_usage(body, services, tenant)
+        return await _report_usage(raw, services, tenant)
     if "requests" in data or "returns" in data:
-        return await auth_request(body, services, tenant)
+        return await _auth_request(raw, services, tenant)
     if "poll_id" in data:
-        return await poll(body, services, tenant)
-    return await hello(body, services, tenant, x_csw_requesting_system)
+        return await _poll(raw, services, tenant)
+    return await _hello(raw, services, tenant, x_csw_requesting_system)
+
+
+async def _report_usage(raw: Answer, services: CollectorServices, tenant: str | None) -> Answer:
+    return await run_in_threadpool(services.intake.report_usage, raw, _va(tenant))
+
+
+async def _auth_request(raw: Answer, services: CollectorServices, tenant: str | None) -> Answer:
+    return await run_in_threadpool(services.intake.authrequest, raw, _va(tenant))
+
+
+async def _poll(raw: Answer, services: CollectorServices, tenant: str | None) -> Answer:
+    _va(tenant)
+    return await run_in_threadpool(services.intake.poll, raw)
+
+
+async def _trust(raw: Answer, services: CollectorServices, tenant: str | None) -> Answer:
+    _va(tenant)
+    return await run_in_threadpool(services.forwarder.trust, raw)
+
+
+async def _hello(
+    raw: Answer, services: CollectorServices, tenant: str | None, system: str | None
+) -> Answer:
+    _va(tenant)
+    return await run_in_threadpool(services.intake.hello, raw, system)
 
 
 _post("/v2/devices/reportusage", report_usage, "Report usage (signed RUM reports): OK_POLL")
@@ -109,8 +194,8 @@ _post("/v2/devices/authrequest", auth_request, "Authorization requests and retur
 _post("/v2/accounts/poll", poll, "Poll: OK_POLL until the authority answered, then COMPLETE")
 for _p in ("/v1/trust", "/api/device/v1/trust"):
     for _r in (f"{BASE}{_p}", f"{BASE}/{{tenant}}{_p}"):
-        router.add_api_route(_r, trust, methods=["POST"], summary="Trust request (online)")
+        _add(_r, trust, "Trust request (online)")
 for _r in (f"{BASE}/v1/hello", f"{BASE}/{{tenant}}/v1/hello"):
-    router.add_api_route(_r, hello, methods=["POST"], summary="Hello (last contact)")
+    _add(_r, hello, "Hello (last contact)")
 for _r in (BASE, f"{BASE}/{{tenant}}"):
-    router.add_api_route(_r, dispatch, methods=["POST"], summary="Any message, by its body")
+    _add(_r, dispatch, "Any message, by its body")

@@ -6,20 +6,21 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Response
+from fastapi import APIRouter, Body, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from smartlic.authority.api.schemas.problem import problem_responses
 from smartlic.collector.api.deps import ServicesDep, TokenDep
-from smartlic.collector.prefs import load, save
+from smartlic.collector.prefs import PreferencesChange, load, save
 from smartlic.crypto import Udi
-from smartlic.errors import InvalidInput
+from smartlic.formats.disposition import attachment_header
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", tags=["collector"])
 # every route but /health needs the REST API token (deps.require_token)
-_protected = APIRouter(dependencies=[TokenDep])
+_protected = APIRouter(dependencies=[TokenDep], responses=problem_responses(401))
 
 
 class PullDeviceCreate(BaseModel):
@@ -58,7 +59,9 @@ def totals(services: ServicesDep) -> dict[str, Any]:
 
 
 @_protected.get("/alerts", summary="Latest alerts")
-def alerts(services: ServicesDep, limit: int = 50) -> list[dict[str, Any]]:
+def alerts(
+    services: ServicesDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50
+) -> list[dict[str, Any]]:
     return [{"at": at, "text": t} for at, t in services.status.alerts(limit=limit)]
 
 
@@ -67,16 +70,11 @@ def get_preferences(services: ServicesDep) -> dict[str, Any]:
     return services.status.prefs().public()
 
 
-@_protected.patch("/preferences", summary="Change preferences")
-def patch_preferences(
-    services: ServicesDep, changes: Annotated[dict[str, Any], Body()]
-) -> dict[str, Any]:
+@_protected.patch("/preferences", summary="Change preferences (strict types; all or nothing)")
+def patch_preferences(services: ServicesDep, changes: PreferencesChange) -> dict[str, Any]:
     with services.status.transaction() as s:
         prefs = load(s)
-        try:
-            prefs.update(changes)
-        except KeyError as exc:
-            raise InvalidInput(f"no preference {exc.args[0]!r}") from exc
+        prefs.update(changes.model_dump(exclude_unset=True))
         save(s, prefs)
     return prefs.public()
 
@@ -91,13 +89,18 @@ async def pull(services: ServicesDep) -> dict[str, Any]:
     return asdict(await run_in_threadpool(services.puller.pull_all))
 
 
-@_protected.get("/export", summary="Download All for Cisco: a .tar.gz of everything unacknowledged")
+@_protected.get(
+    "/export",
+    response_class=Response,
+    responses={200: {"content": {"application/gzip": {}}, "description": "a .tar.gz archive"}},
+    summary="Download All for Cisco: a .tar.gz of everything unacknowledged",
+)
 def export(services: ServicesDep, virtual_account: str | None = None) -> Response:
     result = services.transfer.export(virtual_account)
     return Response(
         result.content,
         media_type="application/gzip",
-        headers={"Content-Disposition": f'attachment; filename="{result.name}"'},
+        headers={"Content-Disposition": attachment_header(result.name)},
     )
 
 

@@ -19,6 +19,7 @@ import httpx
 
 from smartlic.collector.prefs import Preferences
 from smartlic.errors import SmartlicError, Unavailable
+from smartlic.formats.device_api import VENDOR_PREFIX
 
 __all__ = [
     "AUTHREQUEST",
@@ -30,7 +31,7 @@ __all__ = [
     "AuthorityFailed",
 ]
 
-DEVICE_API = "/services/api/smart-accounts-and-licensing"
+DEVICE_API = VENDOR_PREFIX
 REPORTUSAGE = f"{DEVICE_API}/v2/devices/reportusage"
 AUTHREQUEST = f"{DEVICE_API}/v2/devices/authrequest"
 POLL = f"{DEVICE_API}/v2/accounts/poll"

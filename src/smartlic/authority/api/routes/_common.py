@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from fastapi import Query
+
 from smartlic.authority.api.schemas.problem import problem_responses
+from smartlic.formats.bounds import MAX_OFFSET
 
 API_PREFIX = "/api/v1"
 ACCOUNT = API_PREFIX + "/accounts/{domain}"
 VIRTUAL_ACCOUNT = ACCOUNT + "/virtual-accounts/{virtual_account}"
 # Every management route can answer these; each route adds its own.
 COMMON_PROBLEMS = problem_responses(401, 403, 404, 422)
+
+# Page parameters of every list route; ``limit`` is then capped at settings.max_page_size and
+# the services check both again (formats.bounds.check_page).
+Limit = Annotated[int, Query(ge=1, le=2**31 - 1, description="rows per page (capped)")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows to skip")]

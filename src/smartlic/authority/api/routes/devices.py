@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from smartlic.authority.api.deps import PrincipalDep, ServicesDep, SettingsDep
-from smartlic.authority.api.routes._common import ACCOUNT, COMMON_PROBLEMS
+from smartlic.authority.api.routes._common import ACCOUNT, COMMON_PROBLEMS, Limit, Offset
 from smartlic.authority.api.schemas._base import NAME_PATTERN
 from smartlic.authority.api.schemas.instances import (
     InstancePublic,
@@ -29,8 +29,8 @@ def list_devices(
     settings: SettingsDep,
     virtual_account: Annotated[str | None, Query(max_length=100)] = None,
     search: Annotated[str | None, Query(max_length=200, description="hostname, PID or SN")] = None,
-    limit: Annotated[int, Query(ge=1)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> InstancesPublic:
     page = services.instances.list_instances(
         domain,

@@ -7,7 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from smartlic.authority.api.deps import PrincipalDep, ServicesDep, SettingsDep
-from smartlic.authority.api.routes._common import ACCOUNT, API_PREFIX, COMMON_PROBLEMS
+from smartlic.authority.api.routes._common import (
+    ACCOUNT,
+    API_PREFIX,
+    COMMON_PROBLEMS,
+    Limit,
+    Offset,
+)
 from smartlic.authority.api.schemas.instances import EventsPublic
 
 router = APIRouter(tags=["events"], responses=COMMON_PROBLEMS)
@@ -15,8 +21,6 @@ router = APIRouter(tags=["events"], responses=COMMON_PROBLEMS)
 NamePrefix = Annotated[
     str | None, Query(max_length=100, description="e.g. `instance.` or `token.revoked`")
 ]
-Limit = Annotated[int, Query(ge=1)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.get(ACCOUNT + "/events", summary="Event log of a smart account, newest first")

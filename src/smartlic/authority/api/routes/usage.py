@@ -23,8 +23,14 @@ from smartlic.authority.api.deps_usage import (
     VaWriterDep,
     attachment,
 )
-from smartlic.authority.api.routes._common import ACCOUNT, COMMON_PROBLEMS, VIRTUAL_ACCOUNT
-from smartlic.authority.api.schemas.problem import problem_responses
+from smartlic.authority.api.routes._common import (
+    ACCOUNT,
+    COMMON_PROBLEMS,
+    VIRTUAL_ACCOUNT,
+    Limit,
+    Offset,
+)
+from smartlic.authority.api.schemas.problem import problem_responses, vendor_failure_responses
 from smartlic.authority.api.schemas.usage import (
     OkPollPublic,
     PollAnswerPublic,
@@ -33,10 +39,10 @@ from smartlic.authority.api.schemas.usage import (
     UsageRecordsPublic,
     VendorRequest,
 )
+from smartlic.formats.device_api import VENDOR_PREFIX
 
 __all__ = ["VENDOR_PREFIX", "router"]
 
-VENDOR_PREFIX = "/services/api/smart-accounts-and-licensing"
 Answer = dict[str, Any]
 OK_POLL: dict[int | str, dict[str, Any]] = {200: {"model": OkPollPublic}}
 POLLED: dict[int | str, dict[str, Any]] = {200: {"model": PollAnswerPublic}}
@@ -51,7 +57,8 @@ router = APIRouter(tags=["usage reporting"], responses=COMMON_PROBLEMS)
 vendor = APIRouter(
     prefix=VENDOR_PREFIX,
     tags=["device API (policy mode)"],
-    responses=problem_responses(400, 401, 403, 404, 409, 422),
+    # 413 stays problem+json (app-wide): the body limit answers before any route is chosen
+    responses=vendor_failure_responses(400, 401, 403, 404, 409, 422),
 )
 
 
@@ -128,8 +135,8 @@ def list_usage_files(
     services: ServicesDep,
     principal: PrincipalDep,
     settings: SettingsDep,
-    limit: Annotated[int, Query(ge=1)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> UsageFilesPublic:
     page = services.usage.list_usage_files(
         domain, limit=min(limit, settings.max_page_size), offset=offset, scope=principal
