@@ -17,6 +17,7 @@ from typing import Any
 
 from smartlic.agent import _rum
 from smartlic.agent._policy_core import PolicyCore
+from smartlic.agent._policy_files import retire
 from smartlic.agent._policy_state import PendingPoll
 from smartlic.agent._transports import PolicyTransport
 from smartlic.errors import (
@@ -161,8 +162,8 @@ class PolicyOnline(PolicyCore):
             if i.get("status") == "SUCCESS" and i.get("smart_license")
         ]
         if codes and replace:
-            with self._lock:
-                self._ps().authorizations = []
+            with self._lock:  # the replaced codes are superseded: never installed again
+                retire(self._ps(), [a.code_id for a in self._ps().authorizations])
         for item in codes:
             self._install(_b64(item["smart_license"]), "authorization")
         for err in data.get("errors") or []:

@@ -87,6 +87,10 @@ class AuthorizationRecord:
     authorized_at: datetime
     next_communication: datetime
     deadline: datetime
+    # The signed response (compact JSON) and the nonce of the request it answered: the fields
+    # above are re-derived from them at every load (``_protocol.rederive_authorization``).
+    document: str | None = None
+    request_nonce: str | None = None
 
 
 @dataclass
