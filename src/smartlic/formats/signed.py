@@ -128,9 +128,17 @@ class MemorySeenStore:
             self.newest[scope] = issued_at
 
 
+_PIN_HINT = {
+    "device": "provision it with authority_ca (--authority-ca) or register first",
+    "collector": "run 'smartlic collector init' with --authority-ca FILE or "
+    "--authority-ca-fingerprint",
+}
+
+
 def no_ca(holder: str) -> SignatureInvalid:
+    hint = _PIN_HINT.get(holder, "pin the authority's CA first")
     return SignatureInvalid(
-        f"no authority CA is pinned on this {holder}: nothing signed can be trusted yet",
+        f"no authority CA is pinned on this {holder}: nothing signed can be trusted ({hint})",
         code="no-authority-ca",
     )
 
