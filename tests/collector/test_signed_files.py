@@ -4,20 +4,24 @@ reports acknowledged; it is refused with its reason and the store is unchanged."
 
 from __future__ import annotations
 
+import base64
 import io
 import tarfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import select
 
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services._files import FileSigner
 from smartlic.collector.models import Device, Report, Request
 from smartlic.crypto import generate_key
+from smartlic.errors import SignatureInvalid
 from smartlic.formats.rum import key_id_of, public_key_b64
 from smartlic.formats.slp import read_file, write_file
+from tests.authority.api.conftest import serve_in_thread
 from tests.authority.api.helpers import ACCOUNT, TAG, ok, problem, va_path
 from tests.collector.conftest import PI, Collector, World
 
@@ -141,3 +145,30 @@ def _members(archive: bytes) -> list[tuple[str, bytes]]:
             data = fh.read() if fh else b""
             out += _members(data) if data[:2] == b"\x1f\x8b" else [(member.name, data)]
     return out
+
+
+def test_a_forged_online_answer_changes_nothing(
+    world: World, collector: Collector, tmp_path: Path
+) -> None:
+    """An impostor at the authority's URL (DNS, a proxy): its trust answer, signed by its own
+    CA, must plant no key at the collector."""
+    impostor = AuthorityKeys.create(tmp_path / "impostor", world.live.clock.now())
+    device = world.device("FORGE5")
+    collector.report(device, device.report(TAG, 1))
+    forged = base64.b64encode(_forged_ack(impostor, world, "FORGE5", 1)).decode()
+    fake = FastAPI()
+
+    @fake.post("/api/device/v1/trust")
+    def trust() -> dict[str, Any]:
+        return {"smart_license": forged, "status": "SUCCESS"}
+
+    server, thread, url = serve_in_thread(fake)
+    try:
+        collector.prefs(authority_url=url)
+        before = _store(collector)
+        with pytest.raises(SignatureInvalid):
+            collector.services.forwarder.trust(device.trust_request("token"))
+        assert _store(collector) == before
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 from datetime import timedelta
 from typing import Any
@@ -25,6 +26,7 @@ from smartlic.errors import (
     Forbidden,
     InsufficientLicenses,
     InvalidInput,
+    ReplayDetected,
     SmartlicError,
     Unavailable,
 )
@@ -155,7 +157,10 @@ class PolicyOnline(PolicyCore):
         ours = sudi_json(self.udi)
         for item in data.get("acknowledgements") or []:
             if item.get("sudi") == ours and item.get("smart_license"):
-                self._install(_b64(item["smart_license"]), "online")
+                # An answer polled again after a lost reply, or older than one applied since:
+                # refused by the import (and logged), but no reason to fail the whole poll.
+                with contextlib.suppress(ReplayDetected):
+                    self._install(_b64(item["smart_license"]), "online")
         codes = [
             i
             for i in data.get("authorizations") or []
