@@ -16,6 +16,7 @@ import pytest
 from smartlic.domain.enums import AuthorizationState
 from tests.e2e.conftest_agent import (
     ATM,
+    IPSEC,
     Authority,
     authority_fixture,  # noqa: F401  (provides the ``authority`` fixture)
 )
@@ -80,3 +81,23 @@ def test_an_authorization_without_its_signed_response_is_dropped(authority: Auth
     status = again.status()
     assert status.authorization.communication_deadline is None
     assert status.authorization.state is not AuthorizationState.AUTHORIZED
+
+
+def test_export_permission_cannot_be_written_into_the_state(authority: Authority) -> None:
+    authority.buy(IPSEC.tag, 1)
+    device = authority.device()
+    device.register(authority.token(export_controlled_allowed=False))
+    device.request(IPSEC.tag)
+    device.tick()
+    assert device.check(IPSEC.tag) == "NOT AUTHORIZED"
+    device.close()
+
+    def allow(data: dict[str, Any]) -> None:
+        data["registration"]["export_controlled_allowed"] = True
+        data["authorization"]["statuses"] = {IPSEC.tag: "AUTHORIZED"}
+
+    forge(authority.tmp_path / "devices" / "FOX0001", allow)
+    again = authority.device()
+    again.request(IPSEC.tag)
+    assert again.check(IPSEC.tag) == "NOT AUTHORIZED"
+    assert not again.is_authorized(IPSEC.tag)

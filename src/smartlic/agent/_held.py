@@ -19,7 +19,7 @@ from cryptography import x509
 
 from smartlic.agent._policy_files import code_counts
 from smartlic.agent._policy_state import AuthCodeRecord, PolicyState
-from smartlic.agent._protocol import rederive_authorization
+from smartlic.agent._protocol import rederive_authorization, signed_export_allowed
 from smartlic.agent._state import AgentState
 from smartlic.agent._timers import Timers
 from smartlic.crypto import Udi, load_certificate
@@ -32,8 +32,12 @@ __all__ = ["rederive_classic", "rederive_policy"]
 
 
 def rederive_classic(state: AgentState, udi: Udi, timers: Timers) -> None:
-    """Rebuild ``state.authorization`` from its signed response, or drop it."""
+    """Rebuild ``state.authorization`` from its signed response, or drop it, and the
+    registration's ``export_controlled_allowed`` from the signed registration (then from the
+    authorization, which carries it too)."""
     auth, reg = state.authorization, state.registration
+    if reg is not None:
+        reg.export_controlled_allowed = signed_export_allowed(reg, udi)
     if auth is None:
         return
     try:

@@ -45,7 +45,7 @@ from smartlic.crypto import (
     verify_certificate,
 )
 from smartlic.domain.enums import AuthorizationState
-from smartlic.errors import InvalidInput, SignatureInvalid
+from smartlic.errors import InvalidInput, SignatureInvalid, SmartlicError
 from smartlic.formats.device_v1 import parse_entitlements, require_str, udi_json
 from smartlic.formats.envelope import (
     compact_json,
@@ -61,6 +61,7 @@ __all__ = [
     "authorize_payload",
     "rederive_authorization",
     "register_request",
+    "signed_export_allowed",
     "signed_request",
     "verify_authorization",
     "verify_registration",
@@ -166,7 +167,30 @@ def verify_registration(
     verify_certificate(certificate, ca, at=now)
     if public_key_pem(_ed25519(certificate)) != public_key_pem(identity_key.public_key()):
         raise SignatureInvalid("the identity certificate does not certify our key")
-    return _registration_record(payload, certificate, ca, now, timers)
+    record = _registration_record(payload, certificate, ca, now, timers)
+    record.document, record.request_nonce = compact_json(envelope), request_nonce
+    return record
+
+
+def signed_export_allowed(record: RegistrationRecord, udi: Udi) -> bool:
+    """``export_controlled_allowed`` as the stored signed registration response says it (False
+    when there is none or it does not verify against the registration's CA)."""
+    try:
+        envelope = json.loads(record.document or "null")
+        if not isinstance(envelope, dict) or record.request_nonce is None:
+            return False
+        payload = verify_response(
+            envelope,
+            load_certificate(record.ca_certificate_pem),
+            expected_type="registration",
+            request_nonce=record.request_nonce,
+            udi=udi,
+            now=record.registered_at,
+            at_issue=True,
+        )
+    except (ValueError, SmartlicError):
+        return False
+    return payload.get("export_controlled_allowed") is True
 
 
 def _pinned_ca(envelope: Mapping[str, Any], token: str) -> x509.Certificate:

@@ -75,6 +75,10 @@ class RegistrationRecord:
     registered_at: datetime
     certificate_expires: datetime
     renew_after: datetime
+    # The signed response and its request's nonce: ``export_controlled_allowed`` is re-derived
+    # from them at every load (``_held``), as the authorization is.
+    document: str | None = None
+    request_nonce: str | None = None
 
 
 @dataclass
