@@ -172,3 +172,10 @@ def test_a_forged_online_answer_changes_nothing(
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_the_authority_serves_its_ca_for_pinning(world: World) -> None:
+    response = world.live.client(auth=False).get("/api/device/v1/ca")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/x-pem-file")
+    assert response.text == world.live.keys.ca_pem
