@@ -168,9 +168,11 @@ def test_an_older_ack_file_changes_nothing(
         console(f"license smart save usage unreported file flash:{name}.usage")
         upload = authority.services.usage.upload_usage_file(
             DOMAIN, "DEFAULT", file_name=name, content=(flash / f"{name}.usage").read_bytes(),
-            actor="user:ops",
+            scope=system("user:ops"),
         )  # fmt: skip
-        (flash / name).write_bytes(authority.services.usage.usage_file_ack(DOMAIN, upload.id)[1])
+        (flash / name).write_bytes(
+            authority.services.usage.usage_file_ack(DOMAIN, upload.id, scope=SYSTEM)[1]
+        )
     assert console("license smart import file flash: ACK_2") == "Import Data Successful\n"
     before = console("show license status")
     console("lab clock advance 1d")
