@@ -143,8 +143,10 @@ def collector(tmp: Path, authority_url: str, key: str, batch: int) -> tuple[Any,
         SMARTLIC_COLLECTOR_BATCH_SIZE=str(batch),
         SMARTLIC_COLLECTOR_LOG_LEVEL="warning",
     )
+    ca = tmp / "authority-a" / "keys" / "ca.pem"  # pinned: ACKs are verified against it
     out = smartlic(env, "collector", "init", "--smart-account", DOMAIN, "--virtual-account", VA,
-                   "--authority-url", authority_url, "--api-key", key)  # fmt: skip
+                   "--authority-url", authority_url, "--api-key", key,
+                   "--authority-ca", str(ca))  # fmt: skip
     rest_token = out.split("REST API token", 1)[1].split()[-1]  # printed once by init
     smartlic(env, "collector", "connectivity", "off")  # intake first, forwarding measured apart
     api_url = f"http://127.0.0.1:{api}"

@@ -109,14 +109,21 @@ def world(live_authority: LiveAuthority) -> World:
 
 
 def start_collector(
-    tmp_path: Path, clock: ManualClock, name: str = "collector", **settings: Any
+    tmp_path: Path,
+    clock: ManualClock,
+    name: str = "collector",
+    *,
+    authority_ca: str | None = None,
+    **settings: Any,
 ) -> Collector:
+    """A collector on loopback; ``authority_ca`` (PEM) is pinned as ``init`` would."""
     conf = CollectorSettings(data_dir=tmp_path / name, **settings)
     engine, services = build(conf, clock)
     pi_app, api_app = create_apps(conf, services=services)
     with services.status.transaction() as s:
         prefs = load(s)
         prefs.rest_token_hash = hash_secret(REST_TOKEN)
+        prefs.authority_ca_pem = authority_ca
         save(s, prefs)
     pi_server, pi_thread, pi_url = serve_in_thread(pi_app)
     api_server, api_thread, api_url = serve_in_thread(api_app)
@@ -146,7 +153,7 @@ def stop_collector(c: Collector) -> None:
 
 @pytest.fixture
 def collector(world: World, tmp_path: Path) -> Iterator[Collector]:
-    c = start_collector(tmp_path, world.live.clock)
+    c = start_collector(tmp_path, world.live.clock, authority_ca=world.live.keys.ca_pem)
     c.prefs(
         connectivity=True,
         authority_url=world.live.url,

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from smartlic.clock import SystemClock
-from smartlic.crypto import Udi
+from smartlic.crypto import Udi, fingerprint, load_certificate
 from smartlic.domain.products import DEFAULT_PROFILE
 from tests.devices import PolicyDevice
 
@@ -134,12 +134,21 @@ class Stack:
 
     def init_collector(self, env: dict[str, str], *, offline: bool = False) -> None:
         args = ["collector", "init", "--smart-account", DOMAIN, "--virtual-account", VA]
-        if offline:
-            args.append("--offline")
-        else:
+        if offline:  # the CA comes as a file, as it would on a disconnected site
+            args += ["--offline", "--authority-ca", str(self.ca_path)]
+        else:  # fetched from the authority, pinned only if it has the confirmed fingerprint
             args += ["--authority-url", self.authority_url, "--api-key", self.api_key]
+            args += ["--authority-ca-fingerprint", self.ca_fingerprint]
         out = smartlic(env, *args)
         env[REST_TOKEN_ENV] = out.split("REST API token", 1)[1].split()[-1]
+
+    @property
+    def ca_path(self) -> Path:
+        return self.tmp / "authority" / "keys" / "ca.pem"
+
+    @property
+    def ca_fingerprint(self) -> str:
+        return fingerprint(load_certificate(self.ca_path.read_bytes()))
 
     def start_collector(self, env: dict[str, str]) -> CollectorProc:
         api = f"http://127.0.0.1:{env['SMARTLIC_COLLECTOR_API_PORT']}"

@@ -10,6 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from smartlic.cli import app
+from smartlic.clock import SystemClock
+from smartlic.crypto import CertificateAuthority, certificate_pem, fingerprint, load_certificate
 
 
 @pytest.fixture
@@ -33,9 +35,18 @@ def test_init_needs_an_authority_or_offline(env: dict[str, str]) -> None:
     assert "a.example" in out and "Prod" in out
 
 
-def test_preferences_and_connectivity(env: dict[str, str]) -> None:
+@pytest.fixture
+def ca_file(tmp_path: Path) -> Path:
+    ca = CertificateAuthority.create("smartlic authority", SystemClock().now())
+    path = tmp_path / "ca.pem"
+    path.write_text(certificate_pem(ca.certificate))
+    return path
+
+
+def test_preferences_and_connectivity(env: dict[str, str], ca_file: Path) -> None:
     run(env, "init", "--smart-account", "a.example", "--virtual-account", "Prod",
-        "--authority-url", "http://127.0.0.1:9", "--api-key", "slk_secret")  # fmt: skip
+        "--authority-url", "http://127.0.0.1:9", "--api-key", "slk_secret",
+        "--authority-ca", str(ca_file))  # fmt: skip
     out = run(env, "preferences")
     assert "slk_secret" not in out and "8182" in out and "8180" in out
     assert "True" in run(env, "preferences", "--set", "validate_device=true")
@@ -43,6 +54,30 @@ def test_preferences_and_connectivity(env: dict[str, str]) -> None:
     assert "Error [invalid-input]" in run(env, "connectivity", "maybe", code=1)
     assert "Error [invalid-input]" in run(env, "preferences", "--set", "nonsense", code=1)
     assert "Error [unavailable]" in run(env, "sync", code=1)
+
+
+def test_init_pins_the_authority_ca_only_when_its_fingerprint_matches(
+    env: dict[str, str], ca_file: Path
+) -> None:
+    args = ["init", "--smart-account", "a.example", "--virtual-account", "Prod", "--offline"]
+    wrong = "ab" * 32
+    out = run(env, *args, "--authority-ca", str(ca_file), "--authority-ca-fingerprint", wrong,
+              code=1)  # fmt: skip
+    assert "Error [ca-mismatch]" in out and "nothing pinned" in out
+    assert "No authority CA pinned" in run(env, *args)
+    right = fingerprint(load_certificate(ca_file.read_bytes()))
+    out = run(env, *args, "--authority-ca", str(ca_file), "--authority-ca-fingerprint",
+              right.upper())  # fmt: skip
+    assert right in run(env, "preferences")
+    assert "Error [invalid-input]" in run(
+        env, "preferences", "--set", f"authority_ca_pem={ca_file.read_text()}", code=1
+    )
+
+
+def test_online_init_needs_a_pinned_ca(env: dict[str, str]) -> None:
+    out = run(env, "init", "--smart-account", "a.example", "--virtual-account", "Prod",
+              "--authority-url", "http://127.0.0.1:9", "--api-key", "k", code=1)  # fmt: skip
+    assert "Error [" in out and "authority" in out
 
 
 def test_devices_status_export_import(env: dict[str, str], tmp_path: Path) -> None:

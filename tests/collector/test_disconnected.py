@@ -134,6 +134,11 @@ def test_an_ack_for_a_device_never_reported_is_refused(world: World, offline: Co
 def start_other(world: World, c: Collector) -> Collector:
     from tests.collector.conftest import start_collector
 
-    other = start_collector(c.settings.data_dir.parent, world.live.clock, name="other")
+    other = start_collector(
+        c.settings.data_dir.parent,
+        world.live.clock,
+        name="other",
+        authority_ca=world.live.keys.ca_pem,
+    )
     other.prefs(virtual_account="Prod")
     return other

@@ -65,6 +65,7 @@ def satellite(world: World, tmp_path: Path) -> Iterator[Sat]:
         prefs.update({"connectivity": True, "authority_url": world.live.url, "satellite": True,
                       "api_key": world.collector_key, "smart_account": DOMAIN,
                       "virtual_account": "Prod"})  # fmt: skip
+        prefs.authority_ca_pem = world.live.keys.ca_pem  # as ``init --authority-ca`` pins it
         save(s, prefs)
     sat = Satellite(conf.satellite_dir, clock)
     sat.init(prefs)

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from smartlic.cli import app
+from smartlic.crypto import fingerprint
 from tests.authority.api.helpers import DOMAIN, TAG, ok, va_path
 from tests.collector.conftest import World
 
@@ -32,7 +33,8 @@ def run(env: dict[str, str], *args: str, code: int = 0) -> str:
 def test_satellite_cli(world: World, env: dict[str, str], tmp_path: Path) -> None:
     assert "Error [not-initialised]" in run(env, "satellite", "init", code=1)  # no account yet
     run(env, "init", "--smart-account", DOMAIN, "--virtual-account", "Prod",
-        "--authority-url", world.live.url, "--api-key", world.collector_key)  # fmt: skip
+        "--authority-url", world.live.url, "--api-key", world.collector_key,
+        "--authority-ca-fingerprint", fingerprint(world.live.keys.ca.certificate))  # fmt: skip
     assert "satellite ready" in run(env, "satellite", "init")
     token = run(env, "satellite", "token", "--days", "7").strip()
     assert len(token) > 40
@@ -60,7 +62,8 @@ def test_satellite_sync_reports_a_shrunk_pool(world: World, env: dict[str, str])
     from tests.devices import TestDevice
 
     run(env, "init", "--smart-account", DOMAIN, "--virtual-account", "Prod",
-        "--authority-url", world.live.url, "--api-key", world.collector_key)  # fmt: skip
+        "--authority-url", world.live.url, "--api-key", world.collector_key,
+        "--authority-ca-fingerprint", fingerprint(world.live.keys.ca.certificate))  # fmt: skip
     run(env, "satellite", "init")
     run(env, "satellite", "sync")
     conf = CollectorSettings(data_dir=Path(env["SMARTLIC_COLLECTOR_DATA_DIR"]))

@@ -75,11 +75,13 @@ def test_full_offline_save_upload_ack_import(authority: Authority, tmp_path: Pat
     assert out.status == "Processed" and out.reports == 1
     name, ack = authority.services.usage.usage_file_ack(DOMAIN, out.id, scope=SYSTEM)
     (tmp_path / name).write_bytes(ack)
+    issued = authority.clock.now()
     authority.clock.advance(hours=1)
     assert device.import_file(tmp_path / name) == "Import Data Successful"
     status = _policy(device)
-    assert status.usage_reporting.last_ack_received == authority.clock.now()
-    assert status.usage_reporting.next_ack_deadline == authority.clock.now() + timedelta(days=90)
+    # The deadline counts from the ACK's signed issue time (docs/security.md, "Device state").
+    assert status.usage_reporting.last_ack_received == issued
+    assert status.usage_reporting.next_ack_deadline == issued + timedelta(days=90)
     assert status.trust_code is not None  # delivered in the first ACK
     assert {"RUM ACK", "TRUST CODE", "POLICY", "ACCOUNT INFO"} <= set(status.history.imports)
     assert [r.state for r in status.reports] == ["ACK", "OPEN"]

@@ -153,3 +153,32 @@ def test_authorization_request_saved_for_offline_use(
     assert console("license smart authorization request replace ipsec local") == ""
     assert console("license smart authorization request save flash:slac_request") == ""
     assert (tmp_path / "r1" / "flash" / "slac_request").read_bytes().startswith(b"<")
+
+
+def test_an_older_ack_file_changes_nothing(
+    authority: Authority, make_device: Callable[..., Device], tmp_path: Path
+) -> None:
+    """Issue 8, finding 6: replaying an old ACK must not reset the reporting deadline."""
+    console = gateway(make_device, tmp_path, authority_ca=authority.keys.ca_pem)
+    console("configure terminal", "license smart transport off", "end")
+    console(*ENABLE_CPF)
+    flash = tmp_path / "gw" / "flash"
+    for name in ("ACK_1", "ACK_2"):
+        console("lab clock advance 3d")
+        console(f"license smart save usage unreported file flash:{name}.usage")
+        upload = authority.services.usage.upload_usage_file(
+            DOMAIN, "DEFAULT", file_name=name, content=(flash / f"{name}.usage").read_bytes(),
+            scope=system("user:ops"),
+        )  # fmt: skip
+        (flash / name).write_bytes(
+            authority.services.usage.usage_file_ack(DOMAIN, upload.id, scope=SYSTEM)[1]
+        )
+    assert console("license smart import file flash: ACK_2") == "Import Data Successful\n"
+    before = console("show license status")
+    console("lab clock advance 1d")
+    out = console("license smart import file flash: ACK_1")
+    assert out == "% ACK is older than the last one imported (older-than-last).\n"
+    after = console("show license status")
+    deadline = [line for line in before.splitlines() if "Next ACK deadline" in line]
+    assert deadline
+    assert deadline == [line for line in after.splitlines() if "Next ACK deadline" in line]

@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from smartlic.agent import _transitions as tr
 from smartlic.agent._evaluate import View, consume_evaluation, derive
 from smartlic.agent._events import AgentEvent, EventCallback, Subscribers
+from smartlic.agent._held import rederive_classic
+from smartlic.agent._policy_state import StateSeenStore
 from smartlic.agent._snapshot import Identity, build_status
 from smartlic.agent._state import AgentState, StateStore
 from smartlic.agent._status import Status, TransportStatus
@@ -37,6 +39,7 @@ from smartlic.crypto import Udi, generate_key
 from smartlic.domain.enums import AuthorizationState, Enforcement, RegistrationState
 from smartlic.domain.products import DEFAULT_PROFILE, LicenseSpec
 from smartlic.errors import Conflict
+from smartlic.formats.signed import SignedVerifier
 
 __all__ = ["ManagerCore"]
 
@@ -73,6 +76,8 @@ class ManagerCore:
         self._subscribers = Subscribers()
         self._events: list[AgentEvent] = []
         self._store = StateStore(Path(state_dir))
+        # The one verifier of authority-signed documents; the state is its seen store.
+        self._verifier = SignedVerifier(self.clock, seen=StateSeenStore(lambda: self._state.policy))
         self._handles: dict[int, Handle] = {}
         self._usage: dict[str, int] = {}
         self._ids = itertools.count(1)
@@ -116,6 +121,7 @@ class ManagerCore:
     def _load_state(self) -> AgentState:
         now = self.clock.now()
         state, problem = self._store.load(now)
+        rederive_classic(state, self.udi, self.timers)
         if problem is not None:
             state.integrity_error = problem
             self._emit("agent.state.integrity_failed", reason=problem, at=now)

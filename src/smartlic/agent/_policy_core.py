@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from smartlic.agent import _rum
 from smartlic.agent._exchanges import Exchanges
+from smartlic.agent._held import rederive_policy
 from smartlic.agent._policy_files import Applied, apply_sections, verify_file
 from smartlic.agent._policy_state import (
     CommRecord,
@@ -101,6 +102,7 @@ class PolicyCore(Exchanges):
                 self._save()
             if authority_ca is not None:
                 self._set_ca(authority_ca)
+            rederive_policy(self._state.policy, self.udi, self._verifier, self._authority_ca())
             if chosen == "policy":
                 self._refresh(self.clock.now())
                 self._save()
@@ -217,8 +219,10 @@ class PolicyCore(Exchanges):
         now = self.clock.now()
         with self._lock:
             try:
-                sections = verify_file(data, self._authority_ca(), self.udi, now)
-                applied = apply_sections(self._state.policy, sections, self._trust_key_id(), now)
+                sections = verify_file(self._verifier, data, self._authority_ca(), self.udi)
+                applied = apply_sections(
+                    self._state.policy, sections, self._trust_key_id(), now, self._verifier
+                )
             except Exception as exc:
                 reason = getattr(exc, "detail", str(exc))
                 self._log("SAEVT_IMPORT_FAILED", f"%SMART_LIC-3-IMPORT_FAILED: {reason}", now)

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 from datetime import timedelta
 from typing import Any
 
 from smartlic.agent import _rum
 from smartlic.agent._policy_core import PolicyCore
+from smartlic.agent._policy_files import retire
 from smartlic.agent._policy_state import PendingPoll
 from smartlic.agent._transports import PolicyTransport
 from smartlic.errors import (
@@ -24,6 +26,7 @@ from smartlic.errors import (
     Forbidden,
     InsufficientLicenses,
     InvalidInput,
+    ReplayDetected,
     SmartlicError,
     Unavailable,
 )
@@ -154,15 +157,18 @@ class PolicyOnline(PolicyCore):
         ours = sudi_json(self.udi)
         for item in data.get("acknowledgements") or []:
             if item.get("sudi") == ours and item.get("smart_license"):
-                self._install(_b64(item["smart_license"]), "online")
+                # An answer polled again after a lost reply, or older than one applied since:
+                # refused by the import (and logged), but no reason to fail the whole poll.
+                with contextlib.suppress(ReplayDetected):
+                    self._install(_b64(item["smart_license"]), "online")
         codes = [
             i
             for i in data.get("authorizations") or []
             if i.get("status") == "SUCCESS" and i.get("smart_license")
         ]
         if codes and replace:
-            with self._lock:
-                self._ps().authorizations = []
+            with self._lock:  # the replaced codes are superseded: never installed again
+                retire(self._ps(), [a.code_id for a in self._ps().authorizations])
         for item in codes:
             self._install(_b64(item["smart_license"]), "authorization")
         for err in data.get("errors") or []:

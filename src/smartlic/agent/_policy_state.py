@@ -8,6 +8,7 @@ are immutable", domain-notes 2.8).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -21,6 +22,7 @@ __all__ = [
     "PendingPoll",
     "PolicyState",
     "RumRecord",
+    "StateSeenStore",
     "TrustRecord",
 ]
 
@@ -79,6 +81,7 @@ class AuthCodeRecord:
     installed_at: datetime
     confirmation_code: str
     entitlements: dict[str, int]
+    document: str | None = None  # the signed section (compact JSON): counts derive from it
 
 
 @dataclass
@@ -148,3 +151,43 @@ class PolicyState:
     warned_for: datetime | None = None  # the deadline a 30-days-ahead warning was logged for
     push_failures: int = 0
     pending_auth_request: str | None = None  # {"mode", "tags"} JSON, kept for an offline save
+    # The signed documents the derived fields above are rebuilt from at every load
+    # (``_held``): the last ACK applied and the policy installed (compact JSON envelopes).
+    ack_document: str | None = None
+    policy_document: str | None = None
+    # The device's ``SeenStore`` (formats.signed): "scope|nonce" of applied authority
+    # documents (the newest MAX_SEEN), the newest issued_at per scope, and the ids of codes
+    # returned or superseded, which are never installed again.
+    seen_documents: list[str] = field(default_factory=list)
+    latest_documents: dict[str, datetime] = field(default_factory=dict)
+    retired_codes: list[str] = field(default_factory=list)
+
+
+MAX_SEEN = 2000
+MAX_RETIRED = 2000
+
+
+class StateSeenStore:
+    """``formats.signed.SeenStore`` kept in the device state (saved with it, atomically);
+    ``current`` returns the state's policy part (the state object is replaced at times)."""
+
+    def __init__(self, current: Callable[[], PolicyState]) -> None:
+        self.current = current
+
+    @property
+    def ps(self) -> PolicyState:
+        return self.current()
+
+    def seen(self, scope: str, nonce: str) -> bool:
+        return f"{scope}|{nonce}" in self.ps.seen_documents
+
+    def latest(self, scope: str) -> datetime | None:
+        return self.ps.latest_documents.get(scope)
+
+    def remember(self, scope: str, nonce: str | None, issued_at: datetime | None) -> None:
+        if nonce is not None:
+            self.ps.seen_documents.append(f"{scope}|{nonce}")
+            del self.ps.seen_documents[:-MAX_SEEN]
+        newest = self.ps.latest_documents.get(scope)
+        if issued_at is not None and (newest is None or issued_at > newest):
+            self.ps.latest_documents[scope] = issued_at

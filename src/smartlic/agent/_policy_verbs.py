@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from smartlic.agent import _rum
+from smartlic.agent._policy_files import retire
 from smartlic.agent._policy_online import AUTH_REQUEST, AUTH_RETURN, PolicyOnline, _b64
 from smartlic.agent._policy_state import CLOSED, OPEN, RumRecord
 from smartlic.agent._policy_view import needs_code
@@ -251,7 +252,7 @@ class PolicyVerbs(PolicyOnline):
         now = self.clock.now()
         with self._lock:
             ps = self._ps()
-            ps.authorizations = [a for a in ps.authorizations if a.code_id not in code_ids]
+            retire(ps, code_ids)
             ps.last_return_code = last
             for cid in code_ids:
                 self._log("SAEVT_AUTH_RETURN", f"%SMART_LIC-6-AUTHORIZATION_REMOVED: {cid}", now)

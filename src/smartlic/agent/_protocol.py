@@ -10,6 +10,9 @@ acts on is verified here, in this order:
 3. ``type`` is the expected one and ``request_nonce`` is the nonce we sent (no response meant
    for another request is accepted), and the ``udi`` is ours.
 
+Those checks are the shared ``smartlic.formats.signed.SignedVerifier`` (one verifier for
+every authority-signed document); the CA discovery at first registration stays here.
+
 The deadlines stored are the authority's signed times; a response that omits one (the
 protocol requires them, a future collector might not) falls back to the device's ``Timers``
 counted from the authority's own ``registered_at`` / ``authorized_at``.
@@ -22,6 +25,7 @@ Usage::
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -41,20 +45,23 @@ from smartlic.crypto import (
     verify_certificate,
 )
 from smartlic.domain.enums import AuthorizationState
-from smartlic.errors import InvalidInput, SignatureInvalid
-from smartlic.formats.device_v1 import parse_entitlements, parse_udi, require_str, udi_json
+from smartlic.errors import InvalidInput, SignatureInvalid, SmartlicError
+from smartlic.formats.device_v1 import parse_entitlements, require_str, udi_json
 from smartlic.formats.envelope import (
+    compact_json,
     make_nonce,
-    open_sealed,
     parse_iso,
     read_payload,
     seal_with_key,
     timestamp_ms,
 )
+from smartlic.formats.signed import FixedClock, SignedVerifier
 
 __all__ = [
     "authorize_payload",
+    "rederive_authorization",
     "register_request",
+    "signed_export_allowed",
     "signed_request",
     "verify_authorization",
     "verify_registration",
@@ -122,30 +129,18 @@ def verify_response(
     request_nonce: str,
     udi: Udi,
     now: datetime,
+    at_issue: bool = False,
 ) -> dict[str, Any]:
-    """The verified payload of an authority response (steps 1-3 of the module docstring)."""
-    signer_pem = envelope.get("certificate")
-    if not isinstance(signer_pem, str):
-        raise SignatureInvalid("the response carries no signing certificate")
-    signer = _load_cert(signer_pem)
-    verify_certificate(signer, ca, at=now)
-    public_key = signer.public_key()
-    if not isinstance(public_key, Ed25519PublicKey):
-        raise SignatureInvalid("the authority's signing key is not Ed25519")
-    payload = open_sealed(envelope, public_key)
-    _check_answer(payload, expected_type, request_nonce, udi)
-    return payload
-
-
-def _check_answer(payload: Mapping[str, Any], expected_type: str, nonce: str, udi: Udi) -> None:
-    if payload.get("type") != expected_type:
-        raise SignatureInvalid(
-            f"expected a {expected_type!r} response, got {payload.get('type')!r}"
-        )
-    if payload.get("request_nonce") != nonce:
-        raise SignatureInvalid("the response answers another request (request_nonce mismatch)")
-    if "udi" in payload and parse_udi(payload["udi"]) != udi:
-        raise SignatureInvalid("the response names another device")
+    """The verified payload of an authority response (the shared ``SignedVerifier``)."""
+    doc = SignedVerifier(FixedClock(now)).verify(
+        envelope,
+        ca=ca,
+        expected_type=expected_type,
+        udi=udi,
+        request_nonce=request_nonce,
+        at_issue=at_issue,
+    )
+    return doc.payload
 
 
 def verify_registration(
@@ -172,7 +167,30 @@ def verify_registration(
     verify_certificate(certificate, ca, at=now)
     if public_key_pem(_ed25519(certificate)) != public_key_pem(identity_key.public_key()):
         raise SignatureInvalid("the identity certificate does not certify our key")
-    return _registration_record(payload, certificate, ca, now, timers)
+    record = _registration_record(payload, certificate, ca, now, timers)
+    record.document, record.request_nonce = compact_json(envelope), request_nonce
+    return record
+
+
+def signed_export_allowed(record: RegistrationRecord, udi: Udi) -> bool:
+    """``export_controlled_allowed`` as the stored signed registration response says it (False
+    when there is none or it does not verify against the registration's CA)."""
+    try:
+        envelope = json.loads(record.document or "null")
+        if not isinstance(envelope, dict) or record.request_nonce is None:
+            return False
+        payload = verify_response(
+            envelope,
+            load_certificate(record.ca_certificate_pem),
+            expected_type="registration",
+            request_nonce=record.request_nonce,
+            udi=udi,
+            now=record.registered_at,
+            at_issue=True,
+        )
+    except (ValueError, SmartlicError):
+        return False
+    return payload.get("export_controlled_allowed") is True
 
 
 def _pinned_ca(envelope: Mapping[str, Any], token: str) -> x509.Certificate:
@@ -215,10 +233,21 @@ def verify_authorization(
     udi: Udi,
     now: datetime,
     timers: Timers = _DEFAULT_TIMERS,
+    *,
+    at_issue: bool = False,
 ) -> tuple[AuthorizationRecord, dict[str, Any]]:
-    """A checked ``authorization`` response as a record, plus its payload (account names)."""
+    """A checked ``authorization`` response as a record, plus its payload (account names).
+    The record keeps the signed response itself, so that ``rederive_authorization`` can
+    rebuild it from the signature at every load (an edited status or deadline is overwritten).
+    """
     payload = verify_response(
-        envelope, ca, expected_type="authorization", request_nonce=request_nonce, udi=udi, now=now
+        envelope,
+        ca,
+        expected_type="authorization",
+        request_nonce=request_nonce,
+        udi=udi,
+        now=now,
+        at_issue=at_issue,
     )
     overall = _OVERALL.get(str(payload.get("status")))
     if overall is None:
@@ -234,8 +263,28 @@ def verify_authorization(
             payload, "next_communication", authorized_at + timers.authorization_renewal
         ),
         deadline=_time(payload, "deadline", authorized_at + timers.communication_deadline),
+        document=compact_json(envelope),
+        request_nonce=request_nonce,
     )
     return record, payload
+
+
+def rederive_authorization(
+    record: AuthorizationRecord, ca: x509.Certificate, udi: Udi, timers: Timers = _DEFAULT_TIMERS
+) -> tuple[AuthorizationRecord, dict[str, Any]]:
+    """The record its stored signed response establishes; raises if there is none or it does
+    not verify (the stored fields themselves are never believed)."""
+    if record.document is None or record.request_nonce is None:
+        raise SignatureInvalid("the authorization holds no signed response")
+    try:
+        envelope = json.loads(record.document)
+    except ValueError as exc:
+        raise SignatureInvalid("the stored authorization response is not JSON") from exc
+    if not isinstance(envelope, dict):
+        raise SignatureInvalid("the stored authorization response is not an envelope")
+    return verify_authorization(
+        envelope, ca, record.request_nonce, udi, record.authorized_at, timers, at_issue=True
+    )
 
 
 def _entitlement_statuses(data: Any) -> tuple[dict[str, str], dict[str, int]]:

@@ -75,6 +75,10 @@ class RegistrationRecord:
     registered_at: datetime
     certificate_expires: datetime
     renew_after: datetime
+    # The signed response and its request's nonce: ``export_controlled_allowed`` is re-derived
+    # from them at every load (``_held``), as the authorization is.
+    document: str | None = None
+    request_nonce: str | None = None
 
 
 @dataclass
@@ -87,6 +91,10 @@ class AuthorizationRecord:
     authorized_at: datetime
     next_communication: datetime
     deadline: datetime
+    # The signed response (compact JSON) and the nonce of the request it answered: the fields
+    # above are re-derived from them at every load (``_protocol.rederive_authorization``).
+    document: str | None = None
+    request_nonce: str | None = None
 
 
 @dataclass

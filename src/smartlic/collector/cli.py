@@ -83,7 +83,10 @@ def change_prefs(*, initialising: bool = False, **changes: Any) -> dict[str, Any
         services.status.transaction() as s,
     ):
         prefs = load(s)
-        prefs.update(changes)
+        try:
+            prefs.update(changes)
+        except KeyError as exc:  # unknown, or not settable here (the pinned CA: ``init``)
+            raise InvalidInput(f"no preference {exc.args[0]!r} can be set") from exc
         save(s, prefs)
         return prefs.public()
 
@@ -101,10 +104,31 @@ def init(
     api_key: Annotated[str | None, typer.Option(help="API key scoped to the account.")] = None,
     offline: Annotated[bool, typer.Option(help="No connectivity: exchange files.")] = False,
     validate_device: Annotated[bool, typer.Option(help="Accept only known devices.")] = False,
+    authority_ca: Annotated[
+        Path | None, typer.Option(help="The authority's CA certificate (PEM file) to pin.")
+    ] = None,
+    authority_ca_fingerprint: Annotated[
+        str | None,
+        typer.Option(help="SHA-256 of the authority CA: fetch it from --authority-url, pin it."),
+    ] = None,
 ) -> None:
-    """Create the store and set the account, the authority and connectivity."""
+    """Create the store and set the account, the authority and connectivity; pin the
+    authority's CA, which every file imported and every answer received must chain to."""
+    from smartlic.collector.services.trusted import ca_fingerprint_of, choose_ca
+
     if not offline and not (authority_url and api_key):
         raise InvalidInput("give --authority-url and --api-key, or --offline")
+    pem = choose_ca(
+        ca_file=authority_ca, fingerprint_hex=authority_ca_fingerprint, authority_url=authority_url
+    )
+    if pem is None and not offline:
+        assert authority_url is not None
+        raise InvalidInput(
+            "pin the authority's CA: give --authority-ca FILE, or confirm its fingerprint with "
+            f"--authority-ca-fingerprint {ca_fingerprint_of(authority_url)} (check it with the "
+            "authority's operator before you do)",
+            code="no-authority-ca",
+        )
     values = change_prefs(
         initialising=True,
         smart_account=smart_account,
@@ -114,9 +138,23 @@ def init(
         connectivity=not offline,
         validate_device=validate_device,
     )
+    if pem is not None:
+        values = _pin_ca(pem)
     typer.echo(f"collector initialised in {settings().data_dir}")
     show(values)
+    if values.get("authority_ca") is None:
+        typer.echo("No authority CA pinned: imports are refused until 'init --authority-ca FILE'.")
     _new_rest_token()
+
+
+def _pin_ca(pem: str) -> dict[str, Any]:
+    from smartlic.collector.prefs import load, save
+
+    with open_services() as services, services.status.transaction() as s:
+        prefs = load(s)
+        prefs.authority_ca_pem = pem
+        save(s, prefs)
+        return prefs.public()
 
 
 @collector_app.command("rest-token")

@@ -17,7 +17,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from sqlalchemy.orm import Session
 
 from smartlic.collector.models import Preference
-from smartlic.errors import InvalidInput
+from smartlic.crypto import fingerprint, load_certificate
+from smartlic.errors import InvalidInput, SmartlicError
 from smartlic.formats.bounds import clean_text
 
 __all__ = ["Preferences", "PreferencesChange", "load", "save"]
@@ -39,12 +40,16 @@ class Preferences:
     satellite: bool = False  # a satellite: also a local authority for classic devices
     # SHA-256 of the REST API token (port 8180); set by ``init`` / ``rest-token``, never shown
     rest_token_hash: str | None = None
+    # The authority's CA certificate (PEM), pinned by ``init``: every authority-signed file or
+    # answer must chain to it. Never changed through ``update`` (the REST API).
+    authority_ca_pem: str | None = None
 
     def public(self) -> dict[str, Any]:
         """The preferences without secrets (the API key shown as set / not set)."""
         out = asdict(self)
         out["api_key"] = "set" if self.api_key else None
         out.pop("rest_token_hash")
+        out["authority_ca"] = _ca_fingerprint(out.pop("authority_ca_pem"))
         return out
 
     def update(self, changes: dict[str, Any]) -> None:
@@ -66,6 +71,16 @@ def _text(value: str | None) -> str | None:
 
 
 Text = Annotated[str | None, AfterValidator(_text)]
+
+
+def _ca_fingerprint(pem: str | None) -> str | None:
+    """What ``public`` shows of the pinned CA: its SHA-256 fingerprint."""
+    if pem is None:
+        return None
+    try:
+        return fingerprint(load_certificate(pem))
+    except SmartlicError:
+        return "unreadable"
 
 
 class PreferencesChange(BaseModel):

@@ -60,13 +60,16 @@ def test_offline_round_trip_acknowledges_and_moves_the_deadline(
     ids = _ids(tmp_path / "usage.xml")
     ack = tmp_path / "ack.xml"
     ack.write_bytes(Files(authority, clock).ack(ids))
+    issued = clock.now()
     clock.advance(hours=2)
     assert manager.import_file(ack) == "Import Data Successful"
     status = _reporting(manager)
     acked = [r for r in status.reports if r.report_id in ids]
     assert {r.state for r in acked} == {"ACK"} and acked[0].storage_state == "DELETED"
-    assert status.usage_reporting.last_ack_received == clock.now()
-    assert status.usage_reporting.next_ack_deadline == clock.now() + timedelta(days=90)
+    # The deadline counts from the ACK's signed issue time (re-derived at every load, so an
+    # edited state cannot move it), not from when the file reached the device.
+    assert status.usage_reporting.last_ack_received == issued
+    assert status.usage_reporting.next_ack_deadline == issued + timedelta(days=90)
     assert status.usage_reporting.last_report_file_write is not None
     assert status.account.smart_account == "Example Corp"
     assert {"RUM ACK", "POLICY"} <= set(status.history.imports)

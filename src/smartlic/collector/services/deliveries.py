@@ -2,8 +2,10 @@
 import or poll answer adds nothing), handed over on the device's next poll or pushed to it.
 
 What the collector learns from a file it passes on (never changing it): the device's trust key
-from a trust-code section (later reports must verify against it) and the smart account's name
-from the account information."""
+from a trust-code section (later reports must verify against it), which reports are
+acknowledged, and the smart account's name. It learns them only from sections the shared
+verifier (``trusted.CollectorVerifier``) has checked against the pinned authority CA; a trust
+code older than the one already applied for the device is not applied again."""
 
 from __future__ import annotations
 
@@ -16,9 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from smartlic.collector.models import Delivery, Device, Report
-from smartlic.errors import InvalidInput
-from smartlic.formats.envelope import read_payload
-from smartlic.formats.slp import read_file
+from smartlic.collector.services.trusted import CollectorVerifier
+from smartlic.crypto import Udi
+from smartlic.errors import InvalidInput, SignatureInvalid
+from smartlic.formats.signed import SignedDocument
 
 __all__ = [
     "FileFacts",
@@ -32,7 +35,7 @@ __all__ = [
 
 
 class FileFacts:
-    """What an ACK file says (read, not verified: the device verifies)."""
+    """What a verified ACK file says."""
 
     def __init__(self) -> None:
         self.udi: dict[str, str] | None = None
@@ -41,12 +44,30 @@ class FileFacts:
         self.smart_account: str | None = None
         self.virtual_account: str | None = None
         self.trust: tuple[str, str] | None = None  # (key_id, public key b64)
+        self.docs: list[SignedDocument] = []
+        self.verifier: CollectorVerifier | None = None
+
+    def trust_is_new(self) -> bool:
+        """Is the file's trust code newer than any applied for the device (not a replay)?"""
+        docs = [d for d in self.docs if d.type == "trust-code"]
+        return bool(docs) and self.verifier is not None and self.verifier.is_new(docs[0])
+
+    def accept(self) -> None:
+        """Remember the file's documents as applied (same transaction as the changes)."""
+        if self.verifier is not None:
+            self.verifier.accept(self.docs)
 
 
-def file_facts(data: bytes) -> FileFacts:
+def file_facts(data: bytes, verifier: CollectorVerifier) -> FileFacts:
+    """The facts of an ACK file, every section verified first (raises on the first failure)."""
     facts = FileFacts()
-    for section, env in read_file(data):
-        payload = read_payload(env)
+    facts.verifier = verifier
+    verified = verifier.verify_file(data)
+    if len({str(doc.udi) for _, doc in verified}) > 1:
+        raise SignatureInvalid("the file's sections name different devices", code="wrong-device")
+    for section, doc in verified:
+        payload = doc.payload
+        facts.docs.append(doc)
         if section == "smartLicenseRumAck":
             facts.udi = payload.get("udi")
             facts.acknowledged = [int(i) for i in payload.get("acknowledged", [])]
@@ -102,8 +123,9 @@ def record(
         row = reports.get((device.id, int(rejected.get("report_id", 0))))
         if row is not None and row.acked_at is None:
             row.rejected = str(rejected.get("reason", ""))[:500] or "rejected"
-    if facts.trust is not None:
+    if facts.trust is not None and facts.trust_is_new():
         device.trust_key_id, device.trust_public_key = facts.trust
+    facts.accept()
 
 
 def digest_of(item: dict[str, Any]) -> str:
@@ -134,13 +156,12 @@ def item_bytes(item: dict[str, Any]) -> bytes:
     return base64.b64decode(str(item.get("smart_license", "")))
 
 
-def trust_of(data: bytes) -> tuple[Any, tuple[str, str]] | None:
-    """(udi, (key_id, public key)) of a file's trust-code section, if it has one."""
-    from smartlic.crypto import Udi
-
-    for section, env in read_file(data):
-        if section == "smartLicenseTrustCode":
-            p = read_payload(env)
-            udi = Udi(str(p["udi"]["pid"]), str(p["udi"]["sn"]))
-            return udi, (str(p.get("key_id")), str(p.get("public_key")))
+def trust_of(data: bytes, verifier: CollectorVerifier) -> tuple[Udi, tuple[str, str]] | None:
+    """(udi, (key_id, public key)) of a file's verified trust-code section, if it has one and it
+    is newer than the last applied for that device (remembered as applied)."""
+    for _, doc in verifier.verify_file(data):
+        if doc.type == "trust-code" and doc.udi is not None and verifier.is_new(doc):
+            p = doc.payload
+            verifier.accept([doc])
+            return doc.udi, (str(p.get("key_id")), str(p.get("public_key")))
     return None

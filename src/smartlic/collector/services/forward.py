@@ -35,9 +35,10 @@ from smartlic.collector.services.client import (
     AuthorityError,
     AuthorityFailed,
 )
-from smartlic.collector.services.deliveries import digest_of, file_facts, record
+from smartlic.collector.services.deliveries import digest_of, file_facts, record, trust_of
+from smartlic.collector.services.trusted import CollectorVerifier
 from smartlic.collector.settings import CollectorSettings
-from smartlic.errors import NotFound, SmartlicError, Unavailable
+from smartlic.errors import InvalidInput, NotFound, SmartlicError, Unavailable
 from smartlic.formats.device_api import body
 from smartlic.formats.rum import parse_sudi
 
@@ -293,7 +294,11 @@ class Forwarder(ServiceBase):
         device = batch.devices.get((udi.pid, udi.sn)) or find_device(s, udi)
         if device is None:
             return 0
-        facts = file_facts(base64.b64decode(str(item.get("smart_license"))))
+        try:  # checked against the pinned authority CA before it changes anything
+            facts = file_facts(_decoded(item), CollectorVerifier.open(s, self.clock))
+        except SmartlicError as exc:
+            self.alert(s, device, _base.ACK_FAILED.format(reason=exc.detail))
+            return 0
         if digest_of(item) in batch.digests:
             return 0
         batch.digests.add(digest_of(item))
@@ -321,23 +326,32 @@ class Forwarder(ServiceBase):
         }
         for row_id, item in zip(task.items["rows"], items, strict=False):
             row = rows[row_id]
-            row.result = item
             device = s.get(Device, row.device_id)
             ok = item.get("status") == "SUCCESS"
             reason = str(item.get("status_message"))
+            if ok and item.get("smart_license") and (forged := self._unverified(s, item)):
+                ok, reason = False, forged  # kept waiting: a forged code is never handed on
+            else:
+                row.result = item
             self.alert(
                 s, device, _base.AUTH_RECEIVED if ok else _base.AUTH_FAILED.format(reason=reason)
             )
         return len(items)
 
-    def _learn_trust(self, answer: dict[str, Any]) -> None:
-        from smartlic.collector.services.deliveries import trust_of
+    def _unverified(self, s: Session, item: dict[str, Any]) -> str | None:
+        """Why a code answer does not verify against the pinned authority CA, or None."""
+        try:
+            CollectorVerifier.open(s, self.clock).verify_file(_decoded(item))
+        except SmartlicError as exc:
+            return exc.detail
+        return None
 
-        trust = trust_of(base64.b64decode(str(answer.get("smart_license", ""))))
-        if trust is None:
-            return
-        udi, key = trust
+    def _learn_trust(self, answer: dict[str, Any]) -> None:
         with self.transaction() as s:
+            trust = trust_of(_decoded(answer), CollectorVerifier.open(s, self.clock))
+            if trust is None:
+                return
+            udi, key = trust
             device = find_device(s, udi) or Device(
                 udi_pid=udi.pid, udi_sn=udi.sn, created_at=self.now()
             )
@@ -357,6 +371,13 @@ class _Batch:
         ids_ = [d.id for d in self.devices.values()]
         q2 = select(Delivery.digest).where(Delivery.device_id.in_(ids_))
         self.digests = set(s.scalars(q2))
+
+
+def _decoded(item: dict[str, Any]) -> bytes:
+    try:
+        return base64.b64decode(str(item.get("smart_license", "")), validate=True)
+    except ValueError as exc:
+        raise InvalidInput("the answer's smart_license is not base64") from exc
 
 
 def _poll_id_of(answer: dict[str, Any]) -> int:

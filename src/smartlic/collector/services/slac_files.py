@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from smartlic.collector.models import Device, Request
 from smartlic.collector.services._base import find_device
+from smartlic.collector.services.trusted import CollectorVerifier
 from smartlic.crypto import Udi
-from smartlic.errors import Conflict, Forbidden, InvalidInput
-from smartlic.formats.envelope import read_payload
+from smartlic.errors import Conflict, Forbidden, InvalidInput, SmartlicError
 from smartlic.formats.slp import read_file, write_file
 
 __all__ = ["apply_code", "is_code_file", "request_files"]
@@ -53,9 +53,12 @@ def is_code_file(data: bytes) -> bool:
         return False
 
 
-def apply_code(s: Session, name: str, data: bytes, now: datetime) -> tuple[Device, bool]:
-    """Answer the device's oldest waiting request with this code file; False if already held."""
-    udi = _udi(name, data)
+def apply_code(
+    s: Session, name: str, data: bytes, now: datetime, verifier: CollectorVerifier
+) -> tuple[Device, bool]:
+    """Answer the device's oldest waiting request with this code file (verified against the
+    pinned authority CA first); False if already held."""
+    udi = _udi(name, data, verifier)
     device = find_device(s, udi)
     if device is None:
         raise Forbidden(f"{name} is for {udi}, a device this collector does not know",
@@ -73,12 +76,14 @@ def apply_code(s: Session, name: str, data: bytes, now: datetime) -> tuple[Devic
     return device, True
 
 
-def _udi(name: str, data: bytes) -> Udi:
-    for section, env in read_file(data):
-        if section == CODE:
-            udi = read_payload(env).get("udi") or {}
-            if isinstance(udi, dict) and udi.get("pid") and udi.get("sn"):
-                return Udi(str(udi["pid"]), str(udi["sn"]))
+def _udi(name: str, data: bytes, verifier: CollectorVerifier) -> Udi:
+    try:
+        docs = verifier.verify_file(data)
+    except SmartlicError as exc:
+        raise type(exc)(f"{name}: {exc.detail}", code=exc.code) from exc
+    for _, doc in docs:
+        if doc.type == "authorization-code" and doc.udi is not None:
+            return doc.udi
     raise InvalidInput(f"{name}: the authorization code names no device", code="bad-file")
 
 

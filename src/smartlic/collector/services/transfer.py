@@ -9,8 +9,9 @@ Export: one ``.tar.gz`` in the vendor's bulk layout (domain-notes 3.4)::
 
 The authority takes it as a usage data file and answers an ACK archive of ``ACK_dev_...``
 files. Exports are repeatable: every report not yet acknowledged goes again, until an import
-acknowledges it. Imports are read completely and checked before anything is written (a
-truncated or foreign archive changes nothing), and are idempotent (files are recorded by digest).
+acknowledges it. Imports are read completely and checked before anything is written: every
+file's signature must chain to the authority CA pinned at ``init`` (a forged, truncated or
+foreign archive changes nothing), and are idempotent (files are recorded by digest).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from smartlic.collector.services import _base
 from smartlic.collector.services._base import ServiceBase, find_device
 from smartlic.collector.services.deliveries import FileFacts, add_delivery, file_facts
 from smartlic.collector.services.slac_files import apply_code, is_code_file, request_files
+from smartlic.collector.services.trusted import CollectorVerifier
 from smartlic.crypto import Udi
 from smartlic.errors import Forbidden, InvalidInput, SmartlicError
 from smartlic.formats.archive import DEFAULT_LIMITS, ArchiveLimits, is_archive, read_members, tar_gz
@@ -87,15 +89,18 @@ class Transfer(ServiceBase):
     def import_acks(self, content: bytes, name: str = "ack") -> ImportResult:
         """An ACK archive, one ACK file, or authorization code files; all or nothing."""
         members = _members(content, self.archive_limits)
-        codes = [(n, d) for n, d in members if is_code_file(d)]
-        files = [(n, file_facts_named(n, d)) for n, d in members if not is_code_file(d)]
-        if not files and not codes:
-            raise InvalidInput("the file holds no acknowledgements", code="empty-file")
-        with self.transaction() as s:
+        with self.transaction() as s:  # every file verified before anything is written
+            verifier = CollectorVerifier.open(s, self.clock)
+            codes = [(n, d) for n, d in members if is_code_file(d)]
+            files = [
+                (n, file_facts_named(n, d, verifier)) for n, d in members if not is_code_file(d)
+            ]
+            if not files and not codes:
+                raise InvalidInput("the file holds no acknowledgements", code="empty-file")
             prefs = load(s)
             _check_account(files, prefs, _served(s, prefs))
             new, acked = self._acks(s, files)
-            new += self._codes(s, codes)
+            new += self._codes(s, codes, verifier)
             if files:
                 prefs.smart_account_name = prefs.smart_account_name or files[0][1].smart_account
             save(s, prefs)
@@ -116,10 +121,12 @@ class Transfer(ServiceBase):
                 self.alert(s, device, _base.ACK_RECEIVED)
         return new, acked
 
-    def _codes(self, s: Session, codes: list[tuple[str, bytes]]) -> int:
+    def _codes(
+        self, s: Session, codes: list[tuple[str, bytes]], verifier: CollectorVerifier
+    ) -> int:
         new = 0
         for name, data in codes:
-            device, fresh = apply_code(s, name, data, self.now())
+            device, fresh = apply_code(s, name, data, self.now(), verifier)
             if fresh:
                 new += 1
                 self.alert(s, device, _base.AUTH_RECEIVED)
@@ -130,11 +137,14 @@ class _NamedFacts(FileFacts):
     data: bytes = b""
 
 
-def file_facts_named(name: str, data: bytes) -> _NamedFacts:
+def file_facts_named(name: str, data: bytes, verifier: CollectorVerifier) -> _NamedFacts:
     try:
-        facts = file_facts(data)
-    except SmartlicError as exc:
+        facts = file_facts(data, verifier)
+    except InvalidInput as exc:
         raise InvalidInput(f"{name}: {exc.detail}", code="bad-file") from exc
+    except SmartlicError as exc:
+        # A forged or foreign file keeps its reason and code (bad-signature, wrong-device...).
+        raise type(exc)(f"{name}: {exc.detail}", code=exc.code) from exc
     named = _NamedFacts()
     named.__dict__.update(facts.__dict__)
     named.data = data

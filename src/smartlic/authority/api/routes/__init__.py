@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from smartlic.authority.api.routes import (
     accounts,
+    authority_ca,
     authorizations,
     catalogue,
     device,
@@ -32,6 +33,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     devices.router,
     events.router,
     device.router,
+    authority_ca.router,
     usage.router,
     authorizations.router,
     policies.router,

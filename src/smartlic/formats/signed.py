@@ -1,0 +1,321 @@
+"""The one verifier of authority-signed documents: every ACK, authorization code, trust code,
+policy, account information, poll answer and device-protocol response that crosses a boundary
+is checked here, by the device, the collector and the authority alike.
+
+A document is a signed envelope (``smartlic.formats.envelope``) carrying the signer's
+certificate. ``SignedVerifier.verify`` checks, in this order, and raises on the first failure:
+
+1. a CA is pinned (``no-authority-ca``): nothing is trusted on its own say-so;
+2. the signer's certificate chains to that CA and is valid at the time of the check;
+3. the Ed25519 signature covers the exact payload string;
+4. the payload ``type`` is the one expected (an ACK cannot pass as an authorization code);
+5. the payload ``udi``, when the caller names a device, is that device (``wrong-device``);
+6. ``request_nonce``, for an online answer, is the nonce of the request it answers;
+7. ``issued_at``, when present, is not in the future beyond ``max_skew``.
+
+Freshness is the caller's second question, asked of a ``SeenStore`` (``freshness``): has this
+document (its ``nonce``) been applied before, and is it older than the newest one of its kind
+already applied for this device? The answer is a value (``NEW``, ``SEEN``, ``OLDER``); an ACK
+that is not ``NEW`` is refused, a policy or trust code that is not ``NEW`` is skipped, so an
+old genuine document can never roll a newer one back. ``accept`` records what was applied, in
+the caller's own transaction (the device state, the collector's or the authority's store).
+
+Usage::
+
+    verifier = SignedVerifier(clock, seen=store)
+    doc = verifier.verify(env, ca=ca, expected_type="rum-ack", udi=udi)
+    if verifier.freshness(doc) is Freshness.NEW:
+        apply(doc.payload)
+        verifier.accept(doc)
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from smartlic.clock import Clock
+from smartlic.crypto import Udi, fingerprint, load_certificate, verify_certificate
+from smartlic.errors import InvalidInput, ReplayDetected, SignatureInvalid
+from smartlic.formats.device_v1 import parse_udi
+from smartlic.formats.envelope import open_sealed, parse_iso
+from smartlic.formats.slp import SECTIONS, read_file
+
+__all__ = [
+    "AUTHORITY_SECTIONS",
+    "FixedClock",
+    "Freshness",
+    "MemorySeenStore",
+    "SeenStore",
+    "SignedDocument",
+    "SignedVerifier",
+    "no_ca",
+]
+
+# The sections an authority signs (a device or a collector imports them); the others of
+# ``slp.SECTIONS`` are signed by a device's trust key.
+AUTHORITY_SECTIONS = {
+    name: SECTIONS[name]
+    for name in (
+        "smartLicenseRumAck",
+        "smartLicensePolicy",
+        "smartLicenseTrustCode",
+        "smartLicenseAccountInfo",
+        "smartLicenseAuthorization",
+    )
+}
+MAX_SKEW = timedelta(days=1)  # an authority clock this far ahead is a forgery or a fault
+
+
+class Freshness(enum.Enum):
+    NEW = "new"
+    SEEN = "seen"  # this very document was applied before
+    OLDER = "older"  # a newer document of its kind for this device was applied already
+
+
+@dataclass(frozen=True)
+class SignedDocument:
+    """A verified document: its payload and what freshness is judged by."""
+
+    type: str
+    payload: dict[str, Any]
+    signer: str  # SHA-256 fingerprint of the signing certificate
+    udi: Udi | None
+    issued_at: datetime | None
+    nonce: str | None
+    envelope: Mapping[str, Any] = field(default_factory=dict, repr=False)  # as received
+
+    @property
+    def scope(self) -> str:
+        """What "newest of its kind" is counted per: the type and the device."""
+        return f"{self.type}:{self.udi or '-'}"
+
+
+class SeenStore(Protocol):
+    """Durable memory of applied documents; the device state, the collector's store and the
+    authority's store each implement it inside their own transaction."""
+
+    def seen(self, scope: str, nonce: str) -> bool: ...
+
+    def latest(self, scope: str) -> datetime | None: ...
+
+    def remember(self, scope: str, nonce: str | None, issued_at: datetime | None) -> None: ...
+
+
+class MemorySeenStore:
+    """A ``SeenStore`` in a dict (one-shot tools and tests of the verifier itself)."""
+
+    def __init__(self) -> None:
+        self.nonces: set[tuple[str, str]] = set()
+        self.newest: dict[str, datetime] = {}
+
+    def seen(self, scope: str, nonce: str) -> bool:
+        return (scope, nonce) in self.nonces
+
+    def latest(self, scope: str) -> datetime | None:
+        return self.newest.get(scope)
+
+    def remember(self, scope: str, nonce: str | None, issued_at: datetime | None) -> None:
+        if nonce is not None:
+            self.nonces.add((scope, nonce))
+        if issued_at is not None and (scope not in self.newest or issued_at > self.newest[scope]):
+            self.newest[scope] = issued_at
+
+
+_PIN_HINT = {
+    "device": "provision it with authority_ca (--authority-ca) or register first",
+    "collector": "run 'smartlic collector init' with --authority-ca FILE or "
+    "--authority-ca-fingerprint",
+}
+
+
+def no_ca(holder: str) -> SignatureInvalid:
+    hint = _PIN_HINT.get(holder, "pin the authority's CA first")
+    return SignatureInvalid(
+        f"no authority CA is pinned on this {holder}: nothing signed can be trusted ({hint})",
+        code="no-authority-ca",
+    )
+
+
+class FixedClock:
+    """A clock that stays at one instant (pure callers that are handed ``now``)."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+
+class SignedVerifier:
+    """Checks authority-signed documents against a pinned CA (see the module docstring)."""
+
+    def __init__(
+        self, clock: Clock, seen: SeenStore | None = None, *, max_skew: timedelta = MAX_SKEW
+    ) -> None:
+        self.clock = clock
+        self.seen = seen
+        self.max_skew = max_skew
+
+    # ------------------------------------------------------------ one document
+
+    def verify(
+        self,
+        envelope: Mapping[str, Any],
+        *,
+        ca: x509.Certificate | None,
+        expected_type: str,
+        udi: Udi | None = None,
+        request_nonce: str | None = None,
+        at_issue: bool = False,
+        holder: str = "device",
+    ) -> SignedDocument:
+        """Steps 1-7 of the module docstring. The signing certificate must be valid now, or
+        with ``at_issue`` (a document re-read from storage) when the document was signed."""
+        if ca is None:
+            raise no_ca(holder)
+        signer = _signer(envelope)
+        verify_certificate(
+            signer, ca, at=signer.not_valid_before_utc if at_issue else self.clock.now()
+        )
+        key = signer.public_key()
+        if not isinstance(key, Ed25519PublicKey):
+            raise SignatureInvalid("the authority's signing key is not Ed25519")
+        payload = open_sealed(envelope, key)
+        if payload.get("type") != expected_type:
+            raise SignatureInvalid(
+                f"expected a {expected_type!r} document, got {payload.get('type')!r}",
+                code="wrong-type",
+            )
+        target = _target(payload, udi)
+        if request_nonce is not None and payload.get("request_nonce") != request_nonce:
+            raise SignatureInvalid("the response answers another request (request_nonce mismatch)")
+        issued_at = self._issued_at(payload)
+        if at_issue:
+            _valid_when_signed(signer, _signed_time(payload, issued_at))
+        nonce = payload.get("nonce")
+        return SignedDocument(
+            expected_type,
+            payload,
+            fingerprint(signer),
+            target,
+            issued_at,
+            nonce if isinstance(nonce, str) else None,
+            envelope,
+        )
+
+    def _issued_at(self, payload: Mapping[str, Any]) -> datetime | None:
+        raw = payload.get("issued_at")
+        if raw is None:
+            return None
+        when = parse_iso(raw if isinstance(raw, str) else repr(raw))
+        assert when is not None
+        if when > self.clock.now() + self.max_skew:
+            raise SignatureInvalid(
+                f"the document is issued in the future ({raw})", code="issued-in-future"
+            )
+        return when
+
+    # ------------------------------------------------------------ files
+
+    def verify_file(
+        self,
+        data: bytes,
+        *,
+        ca: x509.Certificate | None,
+        udi: Udi | None = None,
+        sections: Mapping[str, str] = AUTHORITY_SECTIONS,
+        holder: str = "device",
+    ) -> list[tuple[str, SignedDocument]]:
+        """Every section of an authority file verified, or an error for the first that is not
+        (a file is taken whole or not at all). ``udi`` None: any device (a collector)."""
+        if ca is None:
+            raise no_ca(holder)
+        found = read_file(data)
+        if not found:
+            raise InvalidInput("the file holds no smart licensing data", code="bad-file")
+        out = []
+        for name, env in found:
+            if name not in sections:
+                raise InvalidInput(f"<{name}> is not something a {holder} imports", code="bad-file")
+            try:
+                doc = self.verify(env, ca=ca, expected_type=sections[name], udi=udi, holder=holder)
+            except SignatureInvalid as exc:
+                raise type(exc)(f"<{name}>: {exc.detail}", code=exc.code) from exc
+            out.append((name, doc))
+        return out
+
+    # ------------------------------------------------------------ freshness
+
+    def freshness(self, doc: SignedDocument) -> Freshness:
+        if self.seen is None:
+            return Freshness.NEW
+        if doc.nonce is not None and self.seen.seen(doc.scope, doc.nonce):
+            return Freshness.SEEN
+        newest = self.seen.latest(doc.scope)
+        if newest is not None and doc.issued_at is not None and doc.issued_at < newest:
+            return Freshness.OLDER
+        return Freshness.NEW
+
+    def require_new(self, doc: SignedDocument, label: str) -> None:
+        """Refuse a document applied before or older than the newest applied (``label``:
+        how people call it, e.g. "ACK")."""
+        state = self.freshness(doc)
+        if state is Freshness.SEEN:
+            raise ReplayDetected(f"this {label} was already imported", code="already-imported")
+        if state is Freshness.OLDER:
+            raise ReplayDetected(
+                f"{label} is older than the last one imported", code="older-than-last"
+            )
+
+    def accept(self, docs: Sequence[SignedDocument]) -> None:
+        """Remember applied documents (in the caller's transaction)."""
+        if self.seen is None:
+            return
+        for doc in docs:
+            self.seen.remember(doc.scope, doc.nonce, doc.issued_at)
+
+
+def _signer(envelope: Mapping[str, Any]) -> x509.Certificate:
+    pem = envelope.get("certificate")
+    if not isinstance(pem, str):
+        raise SignatureInvalid("the document carries no signing certificate")
+    try:
+        return load_certificate(pem)
+    except InvalidInput as exc:
+        raise SignatureInvalid(f"unreadable signing certificate: {exc.detail}") from exc
+
+
+def _signed_time(payload: Mapping[str, Any], issued_at: datetime | None) -> datetime:
+    if issued_at is not None:
+        return issued_at
+    ms = payload.get("timestamp")
+    if isinstance(ms, bool) or not isinstance(ms, int) or not 0 <= ms < 2**47:
+        raise SignatureInvalid("the document carries no signing time")
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def _valid_when_signed(signer: x509.Certificate, when: datetime) -> None:
+    if not signer.not_valid_before_utc <= when <= signer.not_valid_after_utc:
+        raise SignatureInvalid(
+            "the signing certificate was not valid when the document was signed",
+            code="cert-expired",
+        )
+
+
+def _target(payload: Mapping[str, Any], udi: Udi | None) -> Udi | None:
+    if "udi" not in payload:
+        return None
+    target = parse_udi(payload["udi"])
+    if udi is not None and target != udi:
+        raise SignatureInvalid(
+            f"this document is meant for another device ({target}), not {udi}",
+            code="wrong-device",
+        )
+    return target
