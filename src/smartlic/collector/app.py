@@ -12,6 +12,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
 
 import smartlic
@@ -22,6 +23,7 @@ from smartlic.collector.api import pi, rest
 from smartlic.collector.services import CollectorServices, build_services
 from smartlic.collector.settings import CollectorSettings
 from smartlic.collector.store import VERSION_TABLE, alembic_config, open_store
+from smartlic.web.headers import SecurityHeadersMiddleware
 from smartlic.web.health import Readiness, install_health
 from smartlic.web.logs import log_config
 from smartlic.web.metrics import Metrics, Sample
@@ -38,10 +40,13 @@ def build(settings: CollectorSettings, clock: Clock) -> tuple[Engine, CollectorS
 
 
 def _app(title: str, description: str, services: CollectorServices) -> FastAPI:
-    app = FastAPI(title=title, version=smartlic.__version__, description=description)
+    # Swagger UI and ReDoc served locally (collectors sit on air-gapped sites; the
+    # Content-Security-Policy allows no other origin either)
+    app = FastAPIOffline(title=title, version=smartlic.__version__, description=description)
     app.state.services = services
     install_problem_handlers(app)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     return app
 
 

@@ -1,1 +1,2 @@
-"""What the authority's and the collector's HTTP servers share: health, readiness, metrics."""
+"""What the authority's and the collector's HTTP servers share: health, readiness, metrics,
+security headers."""
