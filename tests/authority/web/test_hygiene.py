@@ -4,6 +4,7 @@ and every response carries the security headers (a strict CSP the templates can 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -68,6 +69,13 @@ def test_admin_reset_and_disable_end_every_session(portal: Portal) -> None:
     assert alice.login("alice", NEW).status_code == 303
     portal.services.users.set_disabled("alice", True, actor="cli")
     portal.services.users.set_disabled("alice", False, actor="cli")  # re-enabled: still out
+    assert alice.get(f"{PORTAL}/").status_code == 303
+
+
+def test_a_session_ends_after_eight_hours_on_the_server(portal: Portal, alice: Browser) -> None:
+    portal.live.clock.advance(timedelta(hours=7, minutes=59))
+    assert alice.get(f"{PORTAL}/").status_code == 200
+    portal.live.clock.advance(timedelta(minutes=1))  # the signed cookie would still be valid
     assert alice.get(f"{PORTAL}/").status_code == 303
 
 

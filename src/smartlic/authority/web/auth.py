@@ -170,8 +170,10 @@ def client_address(request: Request) -> str:
 
 def current_user(request: Request, services: ServicesDep) -> UserPrincipal:
     sid = session_id(request)
-    username = services.portal_sessions.username(sid) if sid else None
-    if username is None:
+    if sid is None:
+        raise LoginRequired
+    username = services.portal_sessions.username(sid)
+    if username is None:  # logged out elsewhere, password changed, expired: forget it
         request.session.clear()
         raise LoginRequired
     try:
