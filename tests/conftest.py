@@ -1,7 +1,9 @@
 """Shared fixtures: the clock, both databases, authority keys and services.
 
 ``db_url`` is parametrized over SQLite and PostgreSQL; the PostgreSQL case is skipped, with the
-reason, only when the server does not answer. Each xdist worker gets its own PostgreSQL
+reason, only when the server does not answer - and fails instead when ``SMARTLIC_REQUIRE_PG=1``
+(``.ci/run`` sets it: on a machine that should have PostgreSQL, half the suite must never skip
+silently). Each xdist worker gets its own PostgreSQL
 database, migrated once; every test starts from empty tables (truncated), and every SQLite test
 gets a fresh copy of a migrated template file.
 """
@@ -24,6 +26,7 @@ from smartlic.storage import make_engine, upgrade
 from smartlic.storage.models import Base
 
 PG_URL = os.environ.get("SMARTLIC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REQUIRE_PG = os.environ.get("SMARTLIC_REQUIRE_PG", "") not in ("", "0")
 START = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 
 
@@ -41,6 +44,8 @@ def _pg_problem() -> str | None:
 @pytest.fixture(scope="session")
 def pg_server_url() -> str:
     problem = _pg_problem()
+    if problem and REQUIRE_PG:
+        pytest.fail(f"{problem} (SMARTLIC_REQUIRE_PG is set: PostgreSQL tests may not skip)")
     if problem:
         pytest.skip(problem)
     return PG_URL

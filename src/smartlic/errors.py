@@ -12,6 +12,7 @@
     │   ├── OwnershipNotProven ownership-not-proven   409  take over a device another holds
     │   └── InsufficientLicenses  insufficient-licenses  409  transfer more than available
     ├── AuthenticationFailed   unauthenticated        401  missing or bad API key
+    │   └── TooManyAttempts    too-many-attempts      429  log-ins throttled (.retry_after)
     ├── Forbidden              forbidden              403  tenant isolation, role
     ├── TokenRejected          token-*                403  expired, revoked, unknown, used up
     ├── SignatureInvalid       bad-signature          401  signature fails verification
@@ -44,6 +45,7 @@ __all__ = [
     "SignatureInvalid",
     "SmartlicError",
     "TokenRejected",
+    "TooManyAttempts",
     "Unavailable",
     "UnknownTag",
 ]
@@ -129,6 +131,19 @@ class AuthenticationFailed(SmartlicError):
     code = "unauthenticated"
     status = 401
     title = "Authentication required"
+
+
+class TooManyAttempts(AuthenticationFailed):
+    """Too many failed log-ins: refused before the password is even checked.
+    ``retry_after`` is the number of seconds until the next attempt is allowed."""
+
+    code = "too-many-attempts"
+    status = 429
+    title = "Too many attempts"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 class Forbidden(SmartlicError):

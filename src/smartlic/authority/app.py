@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import smartlic
 from smartlic.authority.api.routes import ROUTERS
@@ -24,18 +26,21 @@ from smartlic.authority.api.schemas.problem import ANY_REQUEST_PROBLEMS
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services import Services, build_services
 from smartlic.authority.services.figures import StateFigures
+from smartlic.authority.services.login_throttle import LoginPolicy
 from smartlic.authority.settings import AuthoritySettings
 from smartlic.authority.web import install_portal
+from smartlic.authority.web.render import PORTAL
 from smartlic.clock import Clock, clock_from_env
 from smartlic.formats.device_api import VENDOR_PREFIX
 from smartlic.storage.migrate import alembic_config
+from smartlic.web.headers import SecurityHeadersMiddleware
 from smartlic.web.health import Readiness, install_health
 from smartlic.web.limits import BodyLimitMiddleware, BodyPolicy, RouteLimit
 from smartlic.web.metrics import install_metrics
 from smartlic.web.problems import install_problem_handlers
 from smartlic.web.request_id import RequestIdMiddleware
 
-__all__ = ["app_from_env", "body_policy", "build_from_settings", "create_app"]
+__all__ = ["app_from_env", "body_policy", "build_from_settings", "create_app", "login_policy"]
 
 DESCRIPTION = """\
 The smartlic **authority** (the CSSM role): smart and virtual accounts, licenses, registration
@@ -60,6 +65,7 @@ def build_from_settings(settings: AuthoritySettings, clock: Clock) -> tuple[Engi
         keys,
         replay_window_s=settings.replay_window_s,
         archive_limits=settings.archive_limits(),
+        login_policy=login_policy(settings),
     )
     return engine, services
 
@@ -76,6 +82,16 @@ def body_policy(settings: AuthoritySettings) -> BodyPolicy:
             RouteLimit(uploads, settings.max_upload_bytes),
             RouteLimit(VENDOR_PREFIX + "/v2/devices/reportusage", settings.max_report_bytes),
         ),
+    )
+
+
+def login_policy(settings: AuthoritySettings) -> LoginPolicy:
+    """The portal's log-in throttling rules from the ``portal_login_*`` settings."""
+    return LoginPolicy(
+        window=timedelta(seconds=settings.portal_login_window_s),
+        per_user_address=settings.portal_login_max_failures,
+        per_address=settings.portal_login_max_failures_per_address,
+        per_user=settings.portal_login_max_failures_per_user,
     )
 
 
@@ -117,7 +133,14 @@ def create_app(
     install_health(app, Readiness.of(db, alembic_config(settings.database)), liveness=False)
     install_metrics(app, server="authority", probe=StateFigures(db).samples)
     install_portal(app, settings)  # the web portal under /portal (docs/portal.md)
+    app.add_middleware(SecurityHeadersMiddleware, no_store=_portal_page)
+    if settings.proxy_hosts:  # outermost: every layer sees the client's address and scheme
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.proxy_hosts)
     return app
+
+
+def _portal_page(path: str) -> bool:
+    return path.startswith(PORTAL + "/") and not path.startswith(PORTAL + "/static/")
 
 
 def app_from_env() -> FastAPI:

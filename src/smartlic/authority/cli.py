@@ -202,6 +202,7 @@ def serve(
         workers=n_workers,
         log_level=settings.log_level,
         log_config=log_config(settings.log_format),
+        proxy_headers=False,  # the app believes X-Forwarded-* only from trusted_proxies
     )
     run(config)
 

@@ -7,6 +7,7 @@
     smartlic admin user grant vic virtual-account-user --account acme.example --va Prod
     smartlic admin user revoke alice smart-account-admin --account acme.example
     smartlic admin user disable alice        # and: enable
+    smartlic admin user set-password alice   # a reset; ends every session of alice
     smartlic admin user list
 
 The password is asked for twice without echo (or given with ``--password``, e.g. in scripts).
@@ -122,10 +123,22 @@ def user_revoke(
 @user_app.command("disable")
 @cli_errors
 def user_disable(username: Username) -> None:
-    """Stop a user from logging in (an open portal session ends at its next page)."""
+    """Stop a user from logging in (open portal sessions end at once)."""
     with open_services() as s:
         s.users.set_disabled(username, True, actor=actor())
     typer.echo(f"user {username!r} is disabled")
+
+
+@user_app.command("set-password")
+@cli_errors
+def user_set_password(
+    username: Username,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+) -> None:
+    """Reset a user's password; every portal session of the user ends at once."""
+    with open_services() as s:
+        s.users.set_password(username, password, actor=actor())
+    typer.echo(f"password of {username!r} changed; its portal sessions have ended")
 
 
 @user_app.command("enable")

@@ -80,7 +80,42 @@ class AuthoritySettings(LimitSettings):
     )
     portal_https_only: bool = Field(
         default=False,
-        description="Mark the portal's session cookie `Secure` (serve the portal over HTTPS).",
+        description="Always mark the portal's session cookie `Secure` (the portal is served "
+        "over HTTPS). Without it the cookie is `Secure` whenever the request came over HTTPS: "
+        "directly, or from a `trusted_proxies` proxy that says so in `X-Forwarded-Proto`.",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or networks of reverse proxies in front of the "
+        "authority (e.g. `127.0.0.1, 10.0.0.0/8`). Only requests from these have their "
+        "`X-Forwarded-For` (the client address that portal log-in throttling counts) and "
+        "`X-Forwarded-Proto` (HTTPS, for `Secure` cookies and HSTS) believed. Empty: both "
+        "headers are ignored and the TCP peer is the client.",
+    )
+    portal_login_window_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="Portal log-in throttling: the sliding window, in seconds, in which failed "
+        "log-ins are counted. No lock lasts longer than this (docs/security.md, Portal).",
+    )
+    portal_login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Failed log-ins allowed for one user from one client address in the "
+        "window; the next attempt gets 429 until the oldest failure leaves the window.",
+    )
+    portal_login_max_failures_per_address: int = Field(
+        default=20,
+        ge=1,
+        description="Failed log-ins allowed from one client address (an IPv6 /64) in the "
+        "window, whatever the usernames tried (password spraying).",
+    )
+    portal_login_max_failures_per_user: int = Field(
+        default=50,
+        ge=1,
+        description="Failed log-ins allowed for one user from all addresses together in the "
+        "window (guessing from many addresses). Addresses the user logged in from "
+        "successfully in the last 30 days are spared this limit.",
     )
 
     @field_validator("database_url", "key_dir", mode="before")
@@ -107,6 +142,11 @@ class AuthoritySettings(LimitSettings):
         """The key directory, never ``None`` once validated."""
         assert self.key_dir is not None
         return self.key_dir
+
+    @property
+    def proxy_hosts(self) -> list[str]:
+        """``trusted_proxies`` as a list (empty: trust no forwarding headers)."""
+        return [h.strip() for h in self.trusted_proxies.split(",") if h.strip()]
 
     @property
     def demo_file(self) -> Path:

@@ -12,6 +12,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
 
 import smartlic
@@ -21,6 +22,7 @@ from smartlic.collector.api import pi, rest
 from smartlic.collector.services import CollectorServices, build_services
 from smartlic.collector.settings import CollectorSettings
 from smartlic.collector.store import VERSION_TABLE, alembic_config, open_store
+from smartlic.web.headers import SecurityHeadersMiddleware
 from smartlic.web.health import Readiness, install_health
 from smartlic.web.limits import BodyLimitMiddleware, BodyPolicy, RouteLimit
 from smartlic.web.logs import log_config
@@ -40,7 +42,9 @@ def build(settings: CollectorSettings, clock: Clock) -> tuple[Engine, CollectorS
 
 
 def _app(title: str, description: str, services: CollectorServices, policy: BodyPolicy) -> FastAPI:
-    app = FastAPI(
+    # Swagger UI and ReDoc served locally (collectors sit on air-gapped sites; the
+    # Content-Security-Policy allows no other origin either)
+    app = FastAPIOffline(
         title=title,
         version=smartlic.__version__,
         description=description,
@@ -50,6 +54,7 @@ def _app(title: str, description: str, services: CollectorServices, policy: Body
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, policy=policy)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     return app
 
 

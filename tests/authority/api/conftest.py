@@ -64,7 +64,10 @@ def serve_in_thread(app: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    # proxy_headers off, as `smartlic authority serve` runs it: the app alone decides whom
+    # to believe about X-Forwarded-For/-Proto (the trusted_proxies setting)
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", proxy_headers=False)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -8,7 +8,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from smartlic.authority.services.portal_sessions import SqlPortalSessionsService
+from smartlic.authority.services.users import SqlUsersService
 from smartlic.cli import app
+from smartlic.clock import SystemClock
+from smartlic.storage import make_engine
 
 runner = CliRunner()
 D = "acme.example"
@@ -90,3 +94,18 @@ def test_short_password_is_refused(cli: Cli) -> None:
     exit_code, _, err = cli.run("admin", "user", "create", "bob", "--password", "short")
     assert exit_code == 1 and err.startswith("Error [invalid-input]: password")
     assert "bob" not in cli.ok("admin", "user", "list")
+
+
+def test_set_password_ends_every_portal_session(cli: Cli, db_url: str) -> None:
+    cli.ok("admin", "user", "create", "alice", "--password", "portal password 1")
+    engine = make_engine(db_url)
+    try:
+        sessions = SqlPortalSessionsService(engine, SystemClock())
+        sid = sessions.open("alice", address="192.0.2.1")
+        assert sessions.username(sid) == "alice"
+        out = cli.ok("admin", "user", "set-password", "alice", input="new password 22\n" * 2)
+        assert "its portal sessions have ended" in out
+        assert sessions.username(sid) is None
+        SqlUsersService(engine, SystemClock()).authenticate("alice", "new password 22")
+    finally:
+        engine.dispose()

@@ -103,15 +103,19 @@ def test_login_form_needs_its_csrf_token_too(portal: Portal) -> None:
     assert browser.get(f"{PORTAL}/").status_code == 303
 
 
-def test_logout_ends_the_session(alice: Browser) -> None:
-    cookie_before = alice.http.cookies.get(SESSION_COOKIE)
+def test_logout_ends_the_session_on_the_server(portal: Portal, alice: Browser) -> None:
+    cookie_before = alice.http.cookies[SESSION_COOKIE]
     assert alice.get(f"{PORTAL}/").status_code == 200
     answer = alice.post(f"{PORTAL}/logout")
     assert (answer.status_code, answer.headers["location"]) == (303, f"{PORTAL}/login")
     assert alice.get(f"{PORTAL}/").status_code == 303
-    # the old cookie replayed is a logged-out session only if the server kept no state: it
-    # is signed and expires; a logged-out browser has a fresh one
-    assert alice.http.cookies.get(SESSION_COOKIE) != cookie_before
+    # a copy of the cookie taken before logging out (stolen, or a back-up of the browser)
+    # opens nothing: the session it names was deleted
+    replay = portal.browser()
+    replay.http.cookies.set(SESSION_COOKIE, cookie_before, path="/portal")
+    answer = replay.get(f"{PORTAL}/accounts/{DOMAIN}")
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith(f"{PORTAL}/login?next=")
 
 
 def test_session_cookie_is_signed_httponly_samesite(portal: Portal) -> None:

@@ -24,7 +24,9 @@ from smartlic.authority.services.interfaces import (
     TokensService,
     UsageService,
 )
+from smartlic.authority.services.login_throttle import LoginPolicy, SqlLoginThrottle
 from smartlic.authority.services.policies import SqlPoliciesService
+from smartlic.authority.services.portal_sessions import SqlPortalSessionsService
 from smartlic.authority.services.slac import SqlAuthorizationService
 from smartlic.authority.services.trust import SqlTrustService
 from smartlic.authority.services.users import SqlUsersService
@@ -49,6 +51,8 @@ class Services:
     authorizations: SqlAuthorizationService
     policies: SqlPoliciesService
     users: SqlUsersService
+    portal_sessions: SqlPortalSessionsService
+    login_throttle: SqlLoginThrottle
     engine: Engine  # the one all of them share (readiness and state figures read it)
 
 
@@ -59,6 +63,7 @@ def build_services(
     *,
     replay_window_s: float = 300.0,
     archive_limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS,
+    login_policy: LoginPolicy | None = None,
 ) -> Services:
     from smartlic.authority.services.accounts import SqlAccountsService
     from smartlic.authority.services.api_keys import SqlApiKeysService
@@ -86,5 +91,7 @@ def build_services(
         ),
         policies=SqlPoliciesService(engine, clock),
         users=SqlUsersService(engine, clock),
+        portal_sessions=SqlPortalSessionsService(engine, clock),
+        login_throttle=SqlLoginThrottle(engine, clock, login_policy),
         engine=engine,
     )

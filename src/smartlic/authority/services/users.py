@@ -13,6 +13,7 @@ Usage::
     users.grant("alice", Role.SMART_ACCOUNT_ADMIN, smart_account="acme.example", actor="cli")
     principal = users.authenticate("alice", "correct horse")   # else AuthenticationFailed
     services.tokens.list_tokens("acme.example", "Prod", scope=principal)
+    users.change_password("alice", "correct horse", "battery staple", keep_session=sid)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Mapped, Session
 
 from smartlic.authority.services._base import ServiceBase
+from smartlic.authority.services.portal_sessions import end_sessions
 from smartlic.authority.services.scope import Grant, Principal, check_grant_shape
 from smartlic.crypto import hash_password, verify_password
 from smartlic.domain.enums import Role
@@ -101,13 +103,18 @@ def _decoy_hash() -> str:
     return hash_password("smartlic decoy password")
 
 
+def _check_password(password: str, pointer: str = "/password") -> None:
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        what = pointer.strip("/").replace("_", " ")
+        raise InvalidInput(f"{what}: {MIN_PASSWORD} to {MAX_PASSWORD} characters", pointer=pointer)
+
+
 def _check_new_user(username: str, password: str, email: str) -> None:
     if not _USERNAME.match(username):
         raise InvalidInput(
             "username: 1-100 letters, digits or . _ @ - (no spaces)", pointer="/username"
         )
-    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise InvalidInput(f"password: at least {MIN_PASSWORD} characters", pointer="/password")
+    _check_password(password)
     if email and not _EMAIL.match(email):
         raise InvalidInput("email: not an e-mail address", pointer="/email")
 
@@ -155,6 +162,32 @@ class SqlUsersService(ServiceBase):
             self.record(s, "user.logged-in", actor=f"user:{username}", subject=username)
             return principal_of(self._out(s, user))
 
+    def change_password(
+        self, username: str, current: str, new: str, *, keep_session: str | None = None
+    ) -> None:
+        """The user's own change: ``current`` must be right. Every other session of the user
+        ends (``keep_session`` is the one the change was made from)."""
+        _check_password(new, "/new_password")
+        with self.transaction() as s:
+            user = self._user(s, username)
+            stored = user.password_hash
+        if not verify_password(stored, current[:MAX_PASSWORD]):
+            raise AuthenticationFailed("the current password is wrong", code="wrong-password")
+        self._store_password(username, new, actor=f"user:{username}", keep=keep_session)
+
+    def set_password(self, username: str, new: str, *, actor: str) -> None:
+        """An administrator's reset: every session of the user ends."""
+        _check_password(new)
+        self._store_password(username, new, actor=actor, keep=None)
+
+    def _store_password(self, username: str, new: str, *, actor: str, keep: str | None) -> None:
+        password_hash = hash_password(new)  # slow on purpose: outside the transaction
+        with self.transaction() as s:
+            user = self._user(s, username)
+            user.password_hash = password_hash
+            end_sessions(s, user.id, keep=keep)
+            self.record(s, "user.password-changed", actor=actor, subject=username)
+
     def get_user(self, username: str) -> UserOut:
         with self.transaction() as s:
             return self._out(s, self._user(s, username))
@@ -166,6 +199,8 @@ class SqlUsersService(ServiceBase):
     def set_disabled(self, username: str, disabled: bool, *, actor: str) -> UserOut:
         with self.transaction() as s:
             user = self._user(s, username)
+            if disabled:
+                end_sessions(s, user.id)
             if user.disabled != disabled:
                 user.disabled = disabled
                 name = "user.disabled" if disabled else "user.enabled"

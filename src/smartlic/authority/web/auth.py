@@ -1,11 +1,16 @@
-"""Portal login: a signed session cookie, CSRF tokens on every form, and the tenant guards.
+"""Portal login: server-side sessions, log-in throttling, CSRF tokens on every form, and the
+tenant guards.
 
-* The session is Starlette's ``SessionMiddleware``: a cookie signed with ``itsdangerous``
-  (HttpOnly, SameSite=Lax, path ``/portal``, ``Secure`` with ``portal_https_only``). It holds
-  the username and the CSRF token, nothing else secret. The signing key is the setting
+* The cookie is Starlette's ``SessionMiddleware``: signed with ``itsdangerous`` (HttpOnly,
+  SameSite=Lax, path ``/portal``, ``Secure`` over HTTPS or with ``portal_https_only``). It
+  holds a random session id and the CSRF token. The signing key is the setting
   ``portal_secret`` when set, else ``<data_dir>/portal-secret`` (created once, mode 0600);
   processes serving one database must share it.
-* Each request reloads the user: a disabled or deleted user's session stops working at once.
+* The session itself is a database row (``services/portal_sessions.py``), looked up on every
+  request with the user: logging out, a password change, disabling or deleting the user end
+  it at once, and a copy of the old cookie opens nothing.
+* Log-ins are throttled per user and per client address (``services/login_throttle.py``):
+  past the limit, 429 with ``Retry-After`` and the login page saying when to retry.
 * Every POST form carries ``csrf_token``, compared in constant time with the session's
   (a cross-site form cannot read it; SameSite=Lax already keeps the cookie off most of them).
 * The guards are ``authority/api/deps.py``'s checks applied to ``user.scoped(domain, va)``:
@@ -31,19 +36,29 @@ from smartlic.authority.api.deps import (
     can_write_account,
     can_write_va,
 )
+from smartlic.authority.services.login_throttle import client_key
+from smartlic.authority.services.portal_sessions import SESSION_LIFETIME
 from smartlic.authority.services.users import UserPrincipal, principal_of
 from smartlic.authority.settings import AuthoritySettings
 from smartlic.authority.web.render import PORTAL, LoginRequired, PortalRoute, page, redirect
-from smartlic.errors import AuthenticationFailed, Forbidden, InvalidInput, NotFound
+from smartlic.errors import (
+    AuthenticationFailed,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooManyAttempts,
+)
 
 __all__ = [
     "FormDep",
     "OptionalUserDep",
     "UserDep",
+    "client_address",
     "csrf_token",
     "read_account",
     "read_va",
     "router",
+    "session_id",
     "session_secret",
     "text_field",
     "write_account",
@@ -52,7 +67,7 @@ __all__ = [
 
 SECRET_FILE = "portal-secret"
 SESSION_COOKIE = "smartlic_portal"
-SESSION_MAX_AGE = 8 * 3600  # a working day; then log in again
+SESSION_MAX_AGE = int(SESSION_LIFETIME.total_seconds())  # the database row expires with it
 
 router = APIRouter(prefix=PORTAL, route_class=PortalRoute, include_in_schema=False)
 
@@ -132,9 +147,24 @@ def text_field(form: FormData, name: str, *, max_length: int = 200, required: bo
 # ---------------------------------------------------------------- who is logged in
 
 
+def session_id(request: Request) -> str | None:
+    sid = request.session.get("sid")
+    return sid if isinstance(sid, str) else None
+
+
+def client_address(request: Request) -> str:
+    """The address log-in failures count against (a trusted proxy's X-Forwarded-For, if
+    ``trusted_proxies`` is set; else the TCP peer)."""
+    return client_key(request.client.host if request.client else None)
+
+
 def current_user(request: Request, services: ServicesDep) -> UserPrincipal:
-    username = request.session.get("user")
-    if not isinstance(username, str):
+    sid = session_id(request)
+    if sid is None:
+        raise LoginRequired
+    username = services.portal_sessions.username(sid)
+    if username is None:  # logged out elsewhere, password changed, expired: forget it
+        request.session.clear()
         raise LoginRequired
     try:
         user = services.users.get_user(username)
@@ -197,8 +227,9 @@ def _safe_next(target: str | None) -> str:
 
 
 @router.get("/login")
-def login_form(request: Request, next: str | None = None) -> Response:
-    if isinstance(request.session.get("user"), str):
+def login_form(request: Request, services: ServicesDep, next: str | None = None) -> Response:
+    sid = session_id(request)
+    if sid and services.portal_sessions.username(sid):
         return redirect(_safe_next(next))
     return page(request, "login.html", next=_safe_next(next), username="")
 
@@ -208,17 +239,37 @@ def login(request: Request, services: ServicesDep, form: FormDep) -> Response:
     username = text_field(form, "username", max_length=100, required=False)
     password = form.get("password")
     target = _safe_next(text_field(form, "next", max_length=2000, required=False))
+    address, throttle = client_address(request), services.login_throttle
     try:
+        throttle.check(username, address)  # before the password: a refused guess tells nothing
         services.users.authenticate(username, password if isinstance(password, str) else "")
-    except AuthenticationFailed:
-        error = "Unknown user or wrong password."
-        return page(request, "login.html", 401, next=target, username=username, error=error)
+    except TooManyAttempts as exc:
+        return _login_refused(request, exc, target, username)
+    except AuthenticationFailed as exc:
+        throttle.failed(username, address)
+        return _login_refused(request, exc, target, username)
+    throttle.succeeded(username, address)
     request.session.clear()  # a fresh session (and CSRF token) for the logged-in user
-    request.session["user"] = username
+    request.session["sid"] = services.portal_sessions.open(username, address=address)
     return redirect(target)
 
 
+def _login_refused(
+    request: Request, exc: AuthenticationFailed, target: str, username: str
+) -> Response:
+    if isinstance(exc, TooManyAttempts):
+        error = exc.detail[:1].upper() + exc.detail[1:] + "."
+        answer = page(request, "login.html", 429, next=target, username=username, error=error)
+        answer.headers["Retry-After"] = str(exc.retry_after)
+        return answer
+    error = "Unknown user or wrong password."
+    return page(request, "login.html", 401, next=target, username=username, error=error)
+
+
 @router.post("/logout")
-def logout(request: Request, form: FormDep) -> Response:
+def logout(request: Request, services: ServicesDep, form: FormDep) -> Response:
+    sid = session_id(request)
+    if sid:
+        services.portal_sessions.close(sid)  # the cookie, even replayed, opens nothing now
     request.session.clear()
     return redirect(PORTAL + "/login")

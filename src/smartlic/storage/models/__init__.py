@@ -5,6 +5,7 @@ from smartlic.storage.models._accounts import ApiKey, SmartAccount, VirtualAccou
 from smartlic.storage.models._events import Event, SeenNonce
 from smartlic.storage.models._instances import InstanceUsage, ProductInstance, RegistrationToken
 from smartlic.storage.models._licenses import Holding, License, PoolCounter
+from smartlic.storage.models._portal import LoginAttempt, PortalSession
 from smartlic.storage.models._usage import (
     AuthorizationCode,
     Policy,
@@ -22,9 +23,11 @@ __all__ = [
     "Holding",
     "InstanceUsage",
     "License",
+    "LoginAttempt",
     "Policy",
     "PollTask",
     "PoolCounter",
+    "PortalSession",
     "ProductInstance",
     "RegistrationToken",
     "RoleGrant",
