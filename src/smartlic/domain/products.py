@@ -1,10 +1,9 @@
 """Product profiles: what a device model is, and which licenses its configuration consumes.
 
-The default profile reproduces the first reference document's example device (an ASR 903
-class router, "Device" in its outputs): ``license boot level metroipaccess`` consumes
-"Device METRO IP ACCESS", ``license feature ptp`` "Device 1588", and ``license feature port``
-the 6-1GE and 2-10G port upgrade licenses, two of each - the counts shown in the document's
-``show license usage`` example.
+Profiles are data: one TOML file per platform in ``smartlic/domain/profiles/`` (package data),
+read once by ``load_profiles``; the file's stem is the profile's name (``--profile c9300``).
+The format is documented in docs/profiles.md. The default profile (``asr903``) reproduces the
+first reference document's example device; ``ixm`` is the second document's gateway.
 
 Entitlement tags follow ISO 19770-2 as Cisco uses it:
 ``regid.<YYYY-MM>.<reverse-domain>.<name>,<version>_<uuid>``; the uuid is derived from the name
@@ -14,10 +13,14 @@ so every authority and device agrees on it.
 from __future__ import annotations
 
 import re
+import tomllib
 import uuid
 from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
 
 from smartlic.domain.enums import Enforcement
+from smartlic.errors import InvalidInput
 
 __all__ = [
     "ALL_LICENSES",
@@ -26,6 +29,8 @@ __all__ = [
     "PROFILES",
     "LicenseSpec",
     "ProductProfile",
+    "load_profile",
+    "load_profiles",
     "make_tag",
     "valid_tag",
 ]
@@ -65,28 +70,15 @@ class LicenseSpec:
         return self.description or self.display_name
 
 
-def _spec(
-    name: str,
-    display: str,
-    enforcement: Enforcement = Enforcement.UNENFORCED,
-    *,
-    version: str = "1.0",
-    subscription: bool = False,
-) -> LicenseSpec:
-    return LicenseSpec(
-        name=name,
-        display_name=display,
-        tag=make_tag(name, version=version),
-        version=version,
-        enforcement=enforcement,
-        subscription=subscription,
-    )
-
-
 @dataclass(frozen=True)
 class ProductProfile:
-    """A device model: its PID, software tag, and what each configuration line consumes."""
+    """A device model: its PID, software, and what each configuration line consumes.
 
+    ``software_version`` (``17.12.3``) selects the version-dependent lines of the shell's
+    outputs (``release``); ``stack_members`` are the PIDs of a stack's standby and members.
+    """
+
+    name: str
     pid: str
     product_name: str
     software_tag: str
@@ -94,6 +86,16 @@ class ProductProfile:
     # config keyword -> [(license short name, count)]
     boot_levels: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     features: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    software_version: str = "17.9.4a"
+    agent_version: str = "5.1.26_rel/120"
+    stack_members: tuple[str, ...] = ()
+    licensing_mode: str | None = None  # None: the agent's default (policy)
+
+    @property
+    def release(self) -> tuple[int, int]:
+        """``(17, 12)`` for ``17.12.3``: what the version-dependent output checks."""
+        major, minor = re.findall(r"\d+", self.software_version)[:2]
+        return int(major), int(minor)
 
     def license(self, name: str) -> LicenseSpec:
         for spec in self.licenses:
@@ -105,49 +107,64 @@ class ProductProfile:
         return next((s for s in self.licenses if s.tag == tag), None)
 
 
-DEFAULT_PROFILE = ProductProfile(
-    pid="ASR-903",
-    product_name="Device",
-    software_tag=make_tag("asr903", version="v1"),
-    licenses=(
-        _spec("advancedmetroipaccess", "Device ADVANCED METRO IP ACCESS"),
-        _spec("metroipaccess", "Device METRO IP ACCESS"),
-        _spec("metroaccess", "Device METRO ACCESS"),
-        _spec("1588", "Device 1588"),
-        _spec("atm", "Device ATM"),
-        _spec("upoe", "Device UPOE"),
-        _spec("gnss", "Device GNSS"),
-        _spec("ipsec", "Device IPSEC", Enforcement.EXPORT_CONTROLLED),
-        _spec("1GEupgradelicense", "Device 6-1GE PORT LICENSE"),
-        _spec("10GEupgradelicense", "Device 2-10G PORT LICENSE"),
-        _spec("mrp", "Device MRP CLIENT", Enforcement.ENFORCED),
-    ),
-    boot_levels={
-        "advancedmetroipaccess": [("advancedmetroipaccess", 1)],
-        "metroipaccess": [("metroipaccess", 1)],
-        "metroaccess": [("metroaccess", 1)],
-    },
-    features={
-        "atm": [("atm", 1)],
-        "gnss": [("gnss", 1)],
-        "ipsec": [("ipsec", 1)],
-        "port": [("1GEupgradelicense", 2), ("10GEupgradelicense", 2)],
-        "ptp": [("1588", 1)],
-        "upoe": [("upoe", 1)],
-    },
-)
+def _license(data: dict[str, Any]) -> LicenseSpec:
+    version = str(data.get("version", "1.0"))
+    return LicenseSpec(
+        name=data["name"],
+        display_name=data["display_name"],
+        tag=data.get("tag") or make_tag(data["name"], version=version),
+        version=version,
+        enforcement=Enforcement(data.get("enforcement", Enforcement.UNENFORCED)),
+        subscription=bool(data.get("subscription", False)),
+    )
 
-# The second reference document's device: a LoRaWAN gateway whose Common Packet Forwarder
-# (``cpf enable`` under ``common-packet-forwarder profile``) consumes LORAWAN_CPF.
-GATEWAY_PROFILE = ProductProfile(
-    pid="IXM-LPWA-900-16-K9",
-    product_name="Gateway",
-    software_tag=make_tag("ixm", version="v1"),
-    licenses=(_spec("LORAWAN_CPF", "LORAWAN_CPF", version="v01", subscription=True),),
-    features={"cpf": [("LORAWAN_CPF", 1)]},
-)
 
-PROFILES: dict[str, ProductProfile] = {"asr903": DEFAULT_PROFILE, "ixm": GATEWAY_PROFILE}
+def _consumes(table: dict[str, Any]) -> dict[str, list[tuple[str, int]]]:
+    return {key: [(str(n), int(c)) for n, c in pairs] for key, pairs in table.items()}
+
+
+def load_profile(name: str, text: str) -> ProductProfile:
+    """One profile from its TOML text (format: docs/profiles.md); ``InvalidInput`` when a
+    field is missing or a configuration line names a license the profile lacks."""
+    try:
+        data = tomllib.loads(text)
+        licenses = tuple(_license(entry) for entry in data["license"])
+        profile = ProductProfile(
+            name=name,
+            pid=data["pid"],
+            product_name=data["product_name"],
+            software_tag=make_tag(data["software_tag_name"], version="v1"),
+            licenses=licenses,
+            boot_levels=_consumes(data.get("boot_levels", {})),
+            features=_consumes(data.get("features", {})),
+            software_version=data["software_version"],
+            agent_version=data["agent_version"],
+            stack_members=tuple(data.get("stack_members", ())),
+            licensing_mode=data.get("licensing_mode"),
+        )
+    except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise InvalidInput(f"profile {name}: {exc}") from exc
+    known = {spec.name for spec in licenses}
+    for pairs in (*profile.boot_levels.values(), *profile.features.values()):
+        if unknown := {n for n, _ in pairs} - known:
+            raise InvalidInput(f"profile {name}: no license {sorted(unknown)[0]!r}")
+    return profile
+
+
+def load_profiles() -> dict[str, ProductProfile]:
+    """Every ``profiles/*.toml`` shipped with smartlic, by name (the file's stem)."""
+    folder = resources.files("smartlic.domain") / "profiles"
+    found = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            name = entry.name.removesuffix(".toml")
+            found[name] = load_profile(name, entry.read_text(encoding="utf-8"))
+    return found
+
+
+PROFILES: dict[str, ProductProfile] = load_profiles()
+DEFAULT_PROFILE = PROFILES["asr903"]
+GATEWAY_PROFILE = PROFILES["ixm"]
 
 # Every license of every profile, once (what a demo authority sells).
 ALL_LICENSES: tuple[LicenseSpec, ...] = tuple(

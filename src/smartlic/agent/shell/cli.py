@@ -9,7 +9,8 @@
     smartlic device serve --state ./r1 --ssh-port 2201   # over SSH, until stopped (ssh.py)
 
 ``--profile`` picks the product at the first start (``asr903``, the first reference
-document's router, or ``ixm``, the second document's LoRaWAN gateway); ``--mode`` the
+document's router, ``ixm``, the second document's LoRaWAN gateway, or another platform of
+docs/profiles.md: ``c9300``, ``c8000v``, ``isr4451``, ``csr1000v``); ``--mode`` the
 licensing mode (new devices run Smart Licensing Using Policy when the agent supports it).
 A command that asks a question (``cpf enable``: "Do you agree the above statement? [y/n]")
 takes the next line as its answer; ``--yes`` answers ``y`` for you.
@@ -58,7 +59,7 @@ FLASH_DIR = "flash"
 
 
 def _profile_name(profile: ProductProfile) -> str:
-    return next(name for name, p in PROFILES.items() if p is profile)
+    return profile.name
 
 
 def _profile(name: str | None) -> ProductProfile:
@@ -154,8 +155,8 @@ def _manager(
         "software_tag": product.software_tag,
         "catalogue": {spec.tag: spec for spec in product.licenses},
     }
-    if cfg.mode is not None:
-        options["mode"] = cfg.mode
+    if (mode := cfg.mode or product.licensing_mode) is not None:
+        options["mode"] = mode
     return LicenseManager(**options)
 
 
@@ -200,7 +201,10 @@ def device(
     ] = None,
     echo: Annotated[bool, typer.Option(help="Print the prompt and each command.")] = False,
     profile: Annotated[
-        str | None, typer.Option(help="Product at the first start: asr903 (default) or ixm.")
+        str | None,
+        typer.Option(
+            help="Product at the first start: a profile of docs/profiles.md (default asr903)."
+        ),
     ] = None,
     mode: Annotated[
         str | None, typer.Option(help="Licensing mode: classic or policy (saved).")
@@ -268,7 +272,10 @@ def serve(
     ] = None,
     hostname: Annotated[str | None, typer.Option(help="Set the hostname (saved).")] = None,
     profile: Annotated[
-        str | None, typer.Option(help="Product at the first start: asr903 (default) or ixm.")
+        str | None,
+        typer.Option(
+            help="Product at the first start: a profile of docs/profiles.md (default asr903)."
+        ),
     ] = None,
     mode: Annotated[
         str | None, typer.Option(help="Licensing mode: classic or policy (saved).")
