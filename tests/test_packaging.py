@@ -3,8 +3,8 @@
 No network: the wheel is built without build isolation (setuptools from this environment) and
 installed without its dependencies; the clean venv then sees this environment's third-party
 packages through a ``.pth`` line (never this tree's sources). What it proves: everything the
-code reads at run time (migrations, portal templates and static files, ``py.typed``) is in the
-wheel, and the console script works from it.
+code reads at run time (migrations, portal templates and static files, platform profiles,
+``py.typed``) is in the wheel, and the console script works from it.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ def test_the_wheel_installs_into_a_clean_venv_and_runs(tmp_path: Path) -> None:
         "smartlic/storage/migrations/env.py",
         "smartlic/collector/migrations/env.py",
         "smartlic/authority/web/templates/base.html",
+        "smartlic/domain/profiles/asr903.toml",
+        "smartlic/domain/profiles/c9300.toml",
     ):
         assert needed in names, needed
     assert any(n.startswith("smartlic/storage/migrations/versions/0001") for n in names)

@@ -21,8 +21,9 @@ from genie.libs.parser.iosxe.show_license import (
     ShowLicenseUdi,
     ShowLicenseUsage,
 )
+from genie.metaparser.util.schemaengine import ListOf
 
-__all__ = ["PARSERS", "genie_parse", "genie_parse_unchecked"]
+__all__ = ["PARSERS", "genie_parse", "genie_parse_unchecked", "key_set"]
 
 PARSERS: dict[str, Any] = {
     "status": ShowLicenseStatus,
@@ -57,3 +58,34 @@ def genie_parse_unchecked(view: str, text: str) -> dict[str, Any]:
     """
     result: dict[str, Any] = PARSERS[view](device=None).cli(output=text)
     return result
+
+
+def _label(key: object) -> str:
+    """A schema key's name: ``Any()`` (a value used as a key: a license, a report id) is ``*``."""
+    inner = getattr(key, "schema", key)
+    return inner if isinstance(inner, str) else "*"
+
+
+def _schema_key(schema: dict[Any, Any], key: str) -> Any:
+    named = [k for k in schema if _label(k) == key]
+    return named[0] if named else next((k for k in schema if _label(k) == "*"), None)
+
+
+def _paths(data: Any, schema: Any, prefix: str) -> set[str]:
+    if isinstance(schema, ListOf):
+        schema = schema.schema
+    if not isinstance(data, dict) or not isinstance(schema, dict):
+        return set()
+    found: set[str] = set()
+    for key, value in data.items():
+        schema_key = _schema_key(schema, str(key))
+        path = f"{prefix}/{_label(schema_key)}"
+        found.add(path)
+        found |= _paths(value, schema.get(schema_key), path)
+    return found
+
+
+def key_set(view: str, parsed: dict[str, Any]) -> set[str]:
+    """The schema paths ``parsed`` fills, with value-keys (``Any()``) as ``*``: two outputs
+    with the same key set are structurally equivalent for a tool reading them."""
+    return _paths(parsed, PARSERS[view].schema, "")

@@ -148,7 +148,7 @@ def test_genie_parses_usage_values() -> None:
 def test_genie_parses_all_values() -> None:
     parsed = genie_parse("all", show("all"))
     assert parsed["product_information"]["udi"] == {"pid": "ASR-903", "sn": "FOX1234ABCD"}
-    assert parsed["agent_version"]["smart_agent_for_licensing"] == "smartlic 0.1.0"
+    assert parsed["agent_version"]["smart_agent_for_licensing"] == "5.1.26_rel/120"  # asr903's
     sls = parsed["smart_licensing_status"]
     assert sls["account_information"]["smart_account"] == "BU Production Test"
     assert sls["export_authorization_key"] == {"features_authorized": "<none>"}

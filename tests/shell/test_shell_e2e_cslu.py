@@ -59,7 +59,8 @@ def test_gateway_reports_through_cslu_and_gets_its_ack(
     console.config("common-packet-forwarder profile", "cpf enable")
     assert console("license smart sync local") == ""  # the report reaches the CSLU
     status = genie_parse("status", console("show license status"))
-    assert status["transport"] == {"type": "cslu", "cslu_address": url, "proxy": "Not Configured"}
+    assert status["transport"] == {"type": "cslu", "cslu_address": url, "proxy": "Not Configured",
+                                   "vrf": "Not Configured"}  # fmt: skip
     assert status["usage_reporting"]["last_report_push"] == ios_time(world.live.clock.now())
     assert status["usage_reporting"]["last_ack_received"] == "<none>"
     collector.services.forwarder.sync()  # the CSLU uploads to the authority, gets the ACK

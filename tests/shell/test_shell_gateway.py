@@ -43,6 +43,7 @@ def test_a_new_gateway_runs_policy_mode(gateway: Console) -> None:
         "type": "cslu",
         "cslu_address": "<empty>",
         "proxy": "Not Configured",
+        "vrf": "Not Configured",
     }
     assert parsed["policy"]["policy_in_use"] == "Merged from multiple sources."
     assert parsed["usage_reporting"]["reporting_push_interval"] == "30  days"
@@ -197,6 +198,7 @@ def test_transport_and_urls(gateway: Console) -> None:
         "type": "Smart",
         "url": "http://127.0.0.1:9/licservice/license",
         "proxy": "Not Configured",
+        "vrf": "Not Configured",
     }
     gateway("configure terminal", "license smart url default", "end")
     assert "license smart url" not in gateway("show running-config")

@@ -127,8 +127,11 @@ def _attributes(data: Any, group: str) -> GroupAttributes:
         raise InvalidInput(f"{group!r} lacks {exc.args[0]}", pointer="/policy/groups") from exc
 
 
-# The "Cisco default" table of the second reference document (Table 1), which wins over the
-# device outputs quoted in domain-notes 2.2 where they differ (enforced/export 0 vs 90).
+# The Cisco default policy as devices print it (domain-notes 2.2, real-outputs show license all
+# golden_output, ntc-templates status 2 and 4, and the document's own sample outputs): the
+# enforced and export groups are 0 (CISCO default) - no periodic reporting; their reporting is
+# driven by authorization codes. The second reference document's Table 1 says 90 for them;
+# issue 10 (divergence 2) follows the devices.
 CISCO_DEFAULT = Policy(
     name="Cisco default",
     ack_required=True,
@@ -136,8 +139,8 @@ CISCO_DEFAULT = Policy(
     groups={
         LicenseGroup.UNENFORCED_PERPETUAL: GroupAttributes(365, 0, 90),
         LicenseGroup.UNENFORCED_SUBSCRIPTION: GroupAttributes(90, 90, 90),
-        LicenseGroup.ENFORCED: GroupAttributes(90, 90, 90),
-        LicenseGroup.EXPORT: GroupAttributes(90, 90, 90),
+        LicenseGroup.ENFORCED: GroupAttributes(0, 0, 0),
+        LicenseGroup.EXPORT: GroupAttributes(0, 0, 0),
     },
 )
 

@@ -38,7 +38,8 @@ def _report(rid: int = 1767225600) -> RumReport:
     )
 
 
-def test_cisco_default_is_the_documents_table() -> None:
+def test_cisco_default_is_what_devices_print() -> None:
+    """The document's table except enforced/export: devices print 0 (issue 10, divergence 2)."""
     g = CISCO_DEFAULT.groups
     assert CISCO_DEFAULT.ack_required
     assert (
@@ -46,12 +47,14 @@ def test_cisco_default_is_the_documents_table() -> None:
         g[LicenseGroup.UNENFORCED_PERPETUAL].reporting_frequency_days,
         g[LicenseGroup.UNENFORCED_PERPETUAL].report_on_change_days,
     ) == (365, 0, 90)
-    for grp in (LicenseGroup.UNENFORCED_SUBSCRIPTION, LicenseGroup.ENFORCED, LicenseGroup.EXPORT):
+    expected = {LicenseGroup.UNENFORCED_SUBSCRIPTION: 90, LicenseGroup.ENFORCED: 0,
+                LicenseGroup.EXPORT: 0}  # fmt: skip
+    for grp, days in expected.items():
         a = g[grp]
         assert (a.first_report_days, a.reporting_frequency_days, a.report_on_change_days) == (
-            90,
-            90,
-            90,
+            days,
+            days,
+            days,
         )
     assert Policy.from_json(CISCO_DEFAULT.to_json()) == CISCO_DEFAULT
 

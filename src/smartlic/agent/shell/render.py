@@ -37,10 +37,11 @@ from smartlic.agent.shell.replies import (
     RunningConfig,
     VersionView,
 )
+from smartlic.domain.products import ProductProfile
 
 __all__ = ["lines_of", "render"]
 
-View = Callable[[Status], list[str]]
+View = Callable[[Status, ProductProfile], list[str]]
 
 _VIEWS: dict[str, View] = {
     "status": views.license_status,
@@ -66,9 +67,9 @@ _POLICY_VIEWS: dict[str, View] = {
 }
 
 
-def _license_view(view: str, status: Status) -> list[str]:
+def _license_view(view: str, status: Status, profile: ProductProfile) -> list[str]:
     table = _POLICY_VIEWS if status.policy is not None else _VIEWS
-    return table[view](status)
+    return table[view](status, profile)
 
 
 def _yes_no(flag: bool) -> str:
@@ -104,8 +105,8 @@ def lines_of(reply: Reply, *, caret_offset: int = 0) -> list[str]:
     match reply:
         case None:
             return []
-        case LicenseView(view=view, status=status):
-            return _license_view(view, status)
+        case LicenseView(view=view, status=status, profile=profile):
+            return _license_view(view, status, profile)
         case RumDetailView(report=report):
             return views_reports.license_rum_detail(report)
         case CpfStatusView():

@@ -13,6 +13,7 @@ from typing import Literal
 
 from smartlic.agent._policy_status import RumReportStatus
 from smartlic.agent._status import Status
+from smartlic.domain.products import DEFAULT_PROFILE, ProductProfile
 
 __all__ = [
     "Ambiguous",
@@ -47,10 +48,12 @@ LicenseViewName = Literal[
 
 @dataclass(frozen=True)
 class LicenseView:
-    """``show license <view>``: one snapshot shown one way."""
+    """``show license <view>``: one snapshot shown one way; the platform profile selects
+    the version-dependent lines (a stack's members, the agent version)."""
 
     view: LicenseViewName
     status: Status
+    profile: ProductProfile = DEFAULT_PROFILE
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from smartlic.agent._status import (
 )
 from smartlic.agent.shell.fmt import ios_duration, ios_time, truncate
 from smartlic.domain.enums import AuthorizationState, RegistrationState
+from smartlic.domain.products import DEFAULT_PROFILE, ProductProfile
 
 __all__ = [
     "license_all",
@@ -145,10 +146,12 @@ def _transport(t: TransportStatus) -> list[str]:
     lines = ["Transport:", f"  Type: {_TRANSPORT_NAMES.get(t.type, t.type)}"]
     if t.type == "off":
         return lines
+    if t.type != "smart":
+        # Callhome sends through the call-home profile's destination, which real devices do
+        # not print here (real-outputs classic status golden_output2: "Type: Callhome" only).
+        return lines
     if t.url:
         lines.append(f"  URL: {t.url}")
-    if t.type != "smart":
-        return lines
     if t.proxy_address is None and t.proxy_port is None:
         return [*lines, "  Proxy:", "    Not Configured"]
     port = "<empty>" if t.proxy_port is None else str(t.proxy_port)
@@ -179,16 +182,20 @@ def _integrity(status: Status) -> list[str]:
     return [f"% License state failed its integrity check: {status.state_integrity_error}", ""]
 
 
-def license_status(status: Status) -> list[str]:
+def license_status(status: Status, profile: ProductProfile = DEFAULT_PROFILE) -> list[str]:
     """``show license status`` (order of domain-notes 1.5, S4 and S1 golden_output2)."""
     lines = [*_integrity(status), _enabled_line(status)]
     if not status.enabled:
         return lines
     lines += ["", *_fixed_blocks(), "", *_transport(status.transport), ""]
-    # No "Miscellaneous:" block, as the c1000v prints (S1 golden_output2): with it, Genie's
-    # ShowLicenseStatus resets its section state there and loses the Transport block.
+    # No "Miscellaneous:" block: the real classic outputs end at Export Authorization Key
+    # (real-outputs status golden_output2, a c1000v, and ntc-templates status 1); with it,
+    # Genie's ShowLicenseStatus resets its section state there and loses the Transport block.
     lines += [*_registration(status.registration), "", *_authorization(status.authorization), ""]
     return [*lines, *_export_key()]
+
+
+_MISC = ("Miscellaneous:", "  Custom Id: <empty>")
 
 
 def _summary_row(lic: LicenseUsage) -> str:
@@ -207,7 +214,7 @@ def _summary_usage(licenses: list[LicenseUsage]) -> list[str]:
     return [*lines, header, "  " + "-" * 77, *(_summary_row(lic) for lic in licenses)]
 
 
-def license_summary(status: Status) -> list[str]:
+def license_summary(status: Status, profile: ProductProfile = DEFAULT_PROFILE) -> list[str]:
     """``show license summary`` (first reference document, step 6)."""
     lines = [*_integrity(status), _enabled_line(status)]
     if not status.enabled:
@@ -235,7 +242,7 @@ def _usage_entries(licenses: list[LicenseUsage]) -> list[str]:
     return lines[:-1]
 
 
-def license_usage(status: Status) -> list[str]:
+def license_usage(status: Status, profile: ProductProfile = DEFAULT_PROFILE) -> list[str]:
     """``show license usage`` (first reference document, step 5)."""
     auth = _authorization(status.authorization)
     keep = len(auth) if status.authorization.state is AuthorizationState.EVAL else 2
@@ -252,7 +259,7 @@ def _banner(title: str, underline: int | None = None) -> list[str]:
 def _status_blocks(status: Status, *, misc: bool = False) -> list[str]:
     lines = [*_registration(status.registration), "", *_authorization(status.authorization)]
     lines += ["", *_export_key(), "", *_fixed_blocks(), "", *_transport(status.transport)]
-    return [*lines, "", "Miscellaneous:", "  Custom Id: <empty>"] if misc else lines
+    return [*lines, "", *_MISC] if misc else lines
 
 
 def _usage_section(status: Status) -> list[str]:
@@ -260,19 +267,19 @@ def _usage_section(status: Status) -> list[str]:
     return [*_banner("License Usage", 14), "", *body]
 
 
-def _tail_sections(status: Status) -> list[str]:
-    lines = ["", *_banner("Product Information"), *license_udi(status)]
-    lines += ["", *_banner("Agent Version"), f"Smart Agent for Licensing: {status.agent_version}"]
+def _tail_sections(status: Status, profile: ProductProfile) -> list[str]:
+    lines = ["", *_banner("Product Information"), f"UDI: {status.udi}"]
+    lines += ["", *_banner("Agent Version"), f"Smart Agent for Licensing: {profile.agent_version}"]
     return [*lines, "", *_banner("Reservation Info"), "License reservation: DISABLED"]
 
 
-def license_all(status: Status) -> list[str]:
+def license_all(status: Status, profile: ProductProfile = DEFAULT_PROFILE) -> list[str]:
     """``show license all`` (order of S1 ``ShowLicenseAll/golden_output_3``)."""
     lines = [*_integrity(status), *_banner("Smart Licensing Status"), ""]
     lines.append(_enabled_line(status))
     if status.enabled:
         lines += ["", *_status_blocks(status), "", *_usage_section(status)]
-    return [*lines, *_tail_sections(status)]
+    return [*lines, *_tail_sections(status, profile)]
 
 
 def _evaluation_block(auth: AuthorizationStatus) -> list[str]:
@@ -285,7 +292,7 @@ def _evaluation_block(auth: AuthorizationStatus) -> list[str]:
     ]
 
 
-def license_tech_support(status: Status) -> list[str]:
+def license_tech_support(status: Status, profile: ProductProfile = DEFAULT_PROFILE) -> list[str]:
     """``show license tech support``: the document's step 4 adds the evaluation period."""
     lines = ["Smart Licensing Tech Support info", "", *_banner("Smart Licensing Status"), ""]
     lines += [*_integrity(status), _enabled_line(status), ""]
@@ -293,9 +300,17 @@ def license_tech_support(status: Status) -> list[str]:
         lines += [*_status_blocks(status, misc=True), ""]
         lines += [*_evaluation_block(status.authorization), ""]
         lines += [*_usage_section(status)]
-    return [*lines, *_tail_sections(status)]
+    return [*lines, *_tail_sections(status, profile)]
 
 
-def license_udi(status: Status) -> list[str]:
-    """``show license udi``: ``UDI: PID:<pid>,SN:<sn>``."""
-    return [f"UDI: {status.udi}"]
+def license_udi(status: Status, profile: ProductProfile = DEFAULT_PROFILE) -> list[str]:
+    """``show license udi``: ``UDI: PID:<pid>,SN:<sn>``; 16.x routers print the ``SlotID``
+    table instead (real-outputs udi golden_output1, an ASR1006)."""
+    if profile.release >= (17, 0):
+        return [f"UDI: {status.udi}"]
+    pid, sn = status.udi.pid, status.udi.sn
+    return [
+        "SlotID   PID    \t\tSN      \t\tUDI",
+        "-" * 80,
+        f"*\t {pid:<22}{sn:<16}{pid}:{sn}",
+    ]

@@ -6,11 +6,11 @@ Each function returns a list of lines without trailing newlines.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from smartlic.agent._policy_status import (
     AuthorizationCodeStatus,
-    CommStats,
     PolicyLicenseUsage,
     PolicyModeStatus,
     ReportSummary,
@@ -19,10 +19,11 @@ from smartlic.agent._policy_status import (
 from smartlic.agent._status import Status
 from smartlic.agent.shell import views_policy as vp
 from smartlic.agent.shell.fmt import ios_time
+from smartlic.agent.shell.views_tech import tech_tail
+from smartlic.domain.products import DEFAULT_PROFILE, ProductProfile
 
 __all__ = [
     "IMPORT_HISTORY",
-    "MESSAGE_TYPES",
     "ONLINE_HISTORY",
     "license_all",
     "license_authorization",
@@ -43,18 +44,6 @@ ONLINE_HISTORY = (
     "Trust Sync",
 )
 IMPORT_HISTORY = ("POLICY", "AUTH", "TRUST CODE", "RUM ACK", "CONVERSION ACK", "ACCOUNT INFO")
-# ``Communication Statistics`` message types, in tech-support order.
-MESSAGE_TYPES = (
-    "Trust Establishment",
-    "Trust Acknowledgement",
-    "Usage Reporting",
-    "Result Polling",
-    "Authorization Request",
-    "Authorization Confirmation",
-    "Authorization Return",
-    "Trust Sync",
-    "Hello Message",
-)
 
 
 def _license_for(p: PolicyModeStatus, tag: str) -> PolicyLicenseUsage | None:
@@ -78,14 +67,16 @@ def _authorization_entry(p: PolicyModeStatus, udi: str, entry: tuple[str, str, i
     ]
 
 
-def _overall(p: PolicyModeStatus, udi: str) -> list[str]:
-    lines = ["Overall status:", f"  Active: {udi}"]
+def _member_status(p: PolicyModeStatus, active: bool) -> list[str]:
+    # Real devices indent these 6 (real-outputs c9300 authorization and show license all).
     latest: AuthorizationCodeStatus | None = p.authorizations[-1] if p.authorizations else None
+    if not active:
+        return ["      Status: NOT INSTALLED"]
     if latest is None:
-        lines.append("      Status: NOT INSTALLED")
+        lines = ["      Status: NOT INSTALLED"]
     else:
         when = ios_time(latest.installed_at)
-        lines.append(f"      Status: SMART AUTHORIZATION INSTALLED on {when}")
+        lines = [f"      Status: SMART AUTHORIZATION INSTALLED on {when}"]
     if p.last_return_code:
         lines.append(f"      Last return code: {p.last_return_code}")
     if latest is not None:
@@ -93,8 +84,17 @@ def _overall(p: PolicyModeStatus, udi: str) -> list[str]:
     return lines
 
 
-def _authorizations(p: PolicyModeStatus, udi: str) -> list[str]:
-    lines = _overall(p, udi)
+def _overall(status: Status, profile: ProductProfile) -> list[str]:
+    p = vp.policy_of(status)
+    lines = ["Overall status:"]
+    for role, udi in vp.ha_members(status, profile):
+        lines += [f"  {role}: {udi}", *_member_status(p, role == "Active")]
+    return lines
+
+
+def _authorizations(status: Status, profile: ProductProfile) -> list[str]:
+    p, udi = vp.policy_of(status), str(status.udi)
+    lines = _overall(status, profile)
     entries = [entry for code in p.authorizations for entry in code.entitlements]
     if entries:
         lines += ["", "Authorizations:"]
@@ -103,28 +103,62 @@ def _authorizations(p: PolicyModeStatus, udi: str) -> list[str]:
     return [*lines, "", "Purchased Licenses:", "  No Purchase Information Available"]
 
 
-def license_authorization(status: Status) -> list[str]:
+def _derived(status: Status, profile: ProductProfile) -> list[str]:
+    """``Derived Licenses:`` (newer releases, domain-notes 2.6): the licenses in use, each
+    with its entitlement tag; a simulated device derives none from others."""
+    if profile.release < vp.NEWER:
+        return []
+    lines = ["", "Derived Licenses:"]
+    for lic in vp.policy_of(status).licenses:
+        lines += [f"  Entitlement Tag: {lic.tag}"]
+    return lines if len(lines) > 2 else []
+
+
+def license_authorization(status: Status, profile: ProductProfile = DEFAULT_PROFILE) -> list[str]:
     """``show license authorization`` (real-outputs c9300 golden_output; SLAC fields of S23)."""
-    return _authorizations(vp.policy_of(status), str(status.udi))
+    return _authorizations(status, profile)
 
 
-def _summary(s: ReportSummary) -> list[str]:
+def _summary(s: ReportSummary, *, tech: bool = False) -> list[str]:
+    """``Usage Report Summary:``; tech support adds the counters in parentheses and the
+    storage lines (real-outputs tech support golden_output_14_standalone)."""
+    if not tech:
+        return [
+            *vp.banner("Usage Report Summary:"),
+            f"Total: {s.total},  Purged: {s.purged}",
+            f"Total Acknowledged Received: {s.acknowledged},  Waiting for Ack: {s.waiting_for_ack}",
+            f"Available to Report: {s.available_to_report}  Collecting Data: {s.collecting_data}",
+        ]
+    in_storage = s.total - s.purged
     return [
         *vp.banner("Usage Report Summary:"),
-        f"Total: {s.total},  Purged: {s.purged}",
-        f"Total Acknowledged Received: {s.acknowledged},  Waiting for Ack: {s.waiting_for_ack}",
-        f"Available to Report: {s.available_to_report}  Collecting Data: {s.collecting_data}",
+        f"Total: {s.total},  Purged: {s.purged}(0)",
+        f"Total Acknowledged Received: {s.acknowledged},  Waiting for Ack: {s.waiting_for_ack}(0)",
+        f"Available to Report: {s.available_to_report}  Collecting Data: {s.collecting_data}  ",
+        f"Maximum Display: {s.total}  In Storage: {in_storage},  MIA: 0(0)",
+        "Report Module Status: Ready",
     ]
 
 
-def license_all(status: Status) -> list[str]:
+def _authorizations_section(status: Status, profile: ProductProfile) -> list[str]:
+    """``License Authorizations`` of ``show license all``; newer releases add the data push
+    lines (domain-notes 2.2) and ``Derived Licenses:``."""
+    lines = [*vp.banner("License Authorizations"), *_authorizations(status, profile)]
+    if profile.release >= vp.NEWER:
+        lines[2:2] = ["Last Data Push: <none>", "Last File Export: <none>", ""]
+    return [*lines, *_derived(status, profile), ""]
+
+
+def license_all(status: Status, profile: ProductProfile = DEFAULT_PROFILE) -> list[str]:
     """``show license all``: status, usage, product, agent, authorizations, report summary."""
     p = vp.policy_of(status)
-    tail = [*vp.banner("License Authorizations"), *_authorizations(p, str(status.udi)), ""]
-    return vp.license_all(status, [*tail, *_summary(p.report_summary)])
+    tail = [*_authorizations_section(status, profile), *_summary(p.report_summary)]
+    if profile.release >= vp.NEWER:
+        tail += [" ", *vp.telemetry_summary()]
+    return vp.license_all(status, profile, tail)
 
 
-def license_rum_all(status: Status) -> list[str]:
+def license_rum_all(status: Status, profile: ProductProfile = DEFAULT_PROFILE) -> list[str]:
     """``show license rum id all`` (real-outputs rum_id_all golden_1)."""
     lines = [
         "Smart Licensing Usage Report:",
@@ -140,6 +174,14 @@ def find_report(status: Status, report_id: int) -> RumReportStatus | None:
     return next((r for r in vp.policy_of(status).reports if r.report_id == report_id), None)
 
 
+def _state_line(r: RumReportStatus) -> str:
+    """``State Change Reason`` while a report moves; a closed or deleted one shows why it was
+    closed, ``Close Reason: SMART`` (domain-notes 2.6, the TELEMETRY variant)."""
+    if r.state in ("DELETED", "CLOSED") or (r.storage_state == "DELETED" and r.state != "ACK"):
+        return f"  State: {r.state},      Close Reason: SMART"
+    return f"  State: {r.state},      State Change Reason: {r.state_change_reason}"
+
+
 def license_rum_detail(report: RumReportStatus) -> list[str]:
     """``show license rum id <id> detail`` (real-outputs rum_id_1634211151_detail)."""
     r = report
@@ -152,7 +194,7 @@ def license_rum_detail(report: RumReportStatus) -> list[str]:
         f"  Metric Value: {r.metric_value}",
         f"  UDI: {r.udi}",
         f"  Previous Report Id: {r.previous_report_id},    Next Report Id: {r.next_report_id}",
-        f"  State: {r.state},      State Change Reason: {r.state_change_reason}",
+        _state_line(r),
         f"  Start Time: {ios_time(r.start_time)},      End Time: {ios_time(r.end_time)}",
         f"  Storage State: {r.storage_state}",
         f"  Transaction ID: {r.transaction_id}",
@@ -166,7 +208,7 @@ def _history_section(title: str, entries: list[tuple[datetime, str]], empty: str
     return [f"{title}:", *(f"  {ios_time(at)}: {text}" for at, text in entries)]
 
 
-def license_history(status: Status) -> list[str]:
+def license_history(status: Status, profile: ProductProfile = DEFAULT_PROFILE) -> list[str]:
     """``show license history message`` (real-outputs history_message golden_output)."""
     h = vp.policy_of(status).history
     lines = ["", "Message History (oldest to newest):", "=" * 52]
@@ -179,7 +221,19 @@ def license_history(status: Status) -> list[str]:
     return lines[:-1]
 
 
-def license_eventlog(status: Status) -> list[str]:
+_KEY_VALUES = re.compile(r'^(\w+="[^"]*"\s*)+$')
+
+
+def event_text(text: str) -> str:
+    """An event's attributes as devices print them, ``key="value" ...`` (domain-notes 2.6:
+    ``SAEVT_PLATFORM eventSource="INFRA_SL" eventName="..." MSG="..."``); a free-text
+    message becomes ``MSG="..."``."""
+    if _KEY_VALUES.match(text):
+        return text
+    return 'MSG="{}"'.format(text.replace('"', "'"))
+
+
+def license_eventlog(status: Status, profile: ProductProfile = DEFAULT_PROFILE) -> list[str]:
     """``show license eventlog``: ``**** Event Log ****`` then one line per event, or
     `` No EventLog Found.`` (domain-notes 2.6)."""
     events = vp.policy_of(status).eventlog
@@ -188,58 +242,20 @@ def license_eventlog(status: Status) -> list[str]:
     lines = ["**** Event Log ****", ""]
     for e in events:
         stamp = e.at.strftime("%Y-%m-%d %H:%M:%S.") + f"{e.at.microsecond // 1000:03d} UTC"
-        lines.append(f"{stamp} {e.kind} {e.text}")
+        lines.append(f"{stamp} {e.kind} {event_text(e.text)}")
     return lines
 
 
-def _comm(name: str, s: CommStats) -> list[str]:
-    last = "<none>" if s.last_response is None else s.last_response
-    if s.last_response is not None and s.last_response_at is not None:
-        last = f"{last} on {ios_time(s.last_response_at)}"
-    return [
-        f"{name}:",
-        f"  Attempts: Total={s.attempts}, Success={s.success}, Fail={s.fail}"
-        f"  Ongoing Failure: Overall=0 Communication=0",
-        f"  Last Response: {last}",
-        f"    Failure Reason: {s.failure_reason or '<none>'}",
-        f"  Last Success Time: {vp.when(s.last_success)}",
-        f"  Last Failure Time: {vp.when(s.last_failure)}",
+def license_tech_support(status: Status, profile: ProductProfile = DEFAULT_PROFILE) -> list[str]:
+    """``show license tech support`` (real-outputs tech support golden_output_14_standalone,
+    a 17.12 device): the status sections, license handles, scheduled jobs, communication
+    statistics, certificates, HA and reservation info, report summaries, other info and the
+    platform mapping table (views_tech)."""
+    p = vp.policy_of(status)
+    summary = [*_summary(p.report_summary, tech=True), " ", *vp.telemetry_summary(), ""]
+    head = [
+        "Smart Licensing Tech Support info",
+        "",
+        *vp.status_sections(status, profile, tech=True),
     ]
-
-
-def _communication(status: Status) -> list[str]:
-    p = vp.policy_of(status)
-    level = "INDIRECT" if status.transport.type == "cslu" else "DIRECT"
-    overall = (
-        "Device configured for Offline transport" if status.transport.type == "off" else "<empty>"
-    )
-    lines = ["Communication Statistics:", "=" * 23]
-    lines += [f"Communication Level Allowed: {level}", f"Overall State: {overall}"]
-    for name in MESSAGE_TYPES:
-        lines += _comm(name, p.comm_stats.get(name, CommStats()))
-    return lines
-
-
-def _handles(p: PolicyModeStatus) -> list[str]:
-    lines: list[str] = []
-    for index, lic in enumerate(p.licenses, start=1):
-        entry = vp.usage_entry(lic)
-        lines += ["", f"Handle: {index}", f"  License: {lic.name}", f"  Entitlement Tag: {lic.tag}"]
-        lines += entry[1:]
-    return lines
-
-
-def license_tech_support(status: Status) -> list[str]:
-    """``show license tech support``: the status blocks, license handles, communication
-    statistics and the usage report summary (domain-notes 2.6, real-outputs tech support)."""
-    p = vp.policy_of(status)
-    status_part = vp.license_all(status, [])
-    cut = status_part.index("License Usage")
-    lines = ["Smart Licensing Tech Support info", "", *status_part[:cut]]
-    lines += [*vp.banner("License Usage"), *_handles(p)[1:], ""]
-    lines += [*vp.banner("Product Information"), f"UDI: {status.udi}", ""]
-    lines += [*vp.banner("Agent Version"), f"Smart Agent for Licensing: {status.agent_version}", ""]
-    lines += [*_communication(status), "", *_summary(p.report_summary), ""]
-    transport = vp.transport_name(status.transport.type)
-    other = [f"Transport: {transport}", "Agent State: authorized"]
-    return [*lines, *vp.banner("Other Info"), *other]
+    return [*head, *tech_tail(status, profile, summary)]

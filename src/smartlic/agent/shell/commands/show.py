@@ -48,14 +48,14 @@ POLICY_ONLY = "This command needs Smart Licensing Using Policy (license smart mo
 
 
 def show_license(view: LicenseViewName, session: Session, args: Mapping[str, str]) -> Reply:
-    return LicenseView(view, session.device.manager.status())
+    return LicenseView(view, session.device.manager.status(), session.device.profile)
 
 
 def show_policy_license(view: LicenseViewName, session: Session, args: Mapping[str, str]) -> Reply:
     status = session.device.manager.status()
     if status.policy is None:
         return CommandFailed(POLICY_ONLY)
-    return LicenseView(view, status)
+    return LicenseView(view, status, session.device.profile)
 
 
 def show_eventlog_days(session: Session, args: Mapping[str, str]) -> Reply:
@@ -66,7 +66,8 @@ def show_eventlog_days(session: Session, args: Mapping[str, str]) -> Reply:
         return CommandFailed(POLICY_ONLY)
     since = status.now - timedelta(days=int(args["days"]))
     recent = [e for e in status.policy.eventlog if e.at >= since]
-    return LicenseView("eventlog", replace(status, policy=replace(status.policy, eventlog=recent)))
+    recent_status = replace(status, policy=replace(status.policy, eventlog=recent))
+    return LicenseView("eventlog", recent_status, session.device.profile)
 
 
 def show_rum_detail(session: Session, args: Mapping[str, str]) -> Reply:
