@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from genie.libs.parser.iosxe.cat9k.c9300.show_platform import ShowLicenseAuthorization
+from genie.libs.parser.iosxe.show_call_home import ShowCallHomeSmartLicensing
 from genie.libs.parser.iosxe.show_license import (
+    ShowLicense,
     ShowLicenseAll,
     ShowLicenseEventlog2,
     ShowLicenseHistoryMessage,
@@ -39,6 +41,9 @@ PARSERS: dict[str, Any] = {
     "rum_detail": ShowLicenseRumIdDetail,
     "history": ShowLicenseHistoryMessage,
     "eventlog": ShowLicenseEventlog2,
+    # bare ``show license`` (the traditional listing) and ``show call-home smart-licensing``
+    "traditional": ShowLicense,
+    "call_home": ShowCallHomeSmartLicensing,
 }
 
 

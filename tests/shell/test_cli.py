@@ -24,7 +24,8 @@ def _own_lab_clock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def device(state: Path, *args: str, stdin: str | None = None) -> tuple[int, str]:
-    base = ["--state", str(state), "--sn", "FOX1234ABCD", "--mode", "classic"]
+    """The output alone (``--no-echo``); transcripts are tested on their own."""
+    base = ["--state", str(state), "--sn", "FOX1234ABCD", "--mode", "classic", "--no-echo"]
     result = runner.invoke(app, [*base, *args], input=stdin)
     return result.exit_code, result.output
 
@@ -63,6 +64,18 @@ def test_echo_prints_prompts_and_aligns_the_caret(tmp_path: Path) -> None:
     first, caret = out.splitlines()[:2]
     assert first == "R1#show clokc"
     assert caret.index("^") == first.index("k")
+
+
+def test_commands_run_with_c_read_as_a_transcript(tmp_path: Path) -> None:
+    """Issue 10: ``-c`` echoes each command after its prompt, so the caret points at it."""
+    result = runner.invoke(app, ["--state", str(tmp_path), "-c", "show license udi",
+                                 "-c", "sh lisense udi"])  # fmt: skip
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0] == "Device#show license udi"
+    assert lines[1].startswith("UDI: PID:ASR-903,SN:")
+    assert lines[2] == "Device#sh lisense udi"
+    assert lines[3].index("^") == len("Device#sh li")  # under the "s" no keyword has
 
 
 def test_lab_clock_moves_evaluation_across_invocations(tmp_path: Path) -> None:
@@ -117,7 +130,7 @@ def test_interactive_end_of_input_leaves_config_mode_then_exits(console: Console
 
 def test_the_udi_is_fixed_at_the_first_start(tmp_path: Path) -> None:
     assert device(tmp_path, *commands("show license udi"))[1] == "UDI: PID:ASR-903,SN:FOX1234ABCD\n"
-    result = runner.invoke(app, ["--state", str(tmp_path), "-c", "show license udi"])
+    result = runner.invoke(app, ["--state", str(tmp_path), "--no-echo", "-c", "show license udi"])
     assert result.output == "UDI: PID:ASR-903,SN:FOX1234ABCD\n"
     result = runner.invoke(app, ["--state", str(tmp_path), "--sn", "OTHER", "-c", "show clock"])
     assert result.exit_code == 2

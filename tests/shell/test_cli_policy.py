@@ -40,7 +40,7 @@ def _own_lab_clock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def gateway(state: Path, *args: str, stdin: str | None = None) -> tuple[int, str]:
-    base = ["--state", str(state), "--profile", "ixm", "--sn", "FOC242145DW"]
+    base = ["--state", str(state), "--profile", "ixm", "--sn", "FOC242145DW", "--no-echo"]
     result = runner.invoke(app, [*base, *args], input=stdin)
     return result.exit_code, result.output
 

@@ -11,8 +11,8 @@ def words(text: str) -> list[str]:
 
 def test_exec_top_level(console: Console) -> None:
     assert words(console("?")) == [
-        *("configure", "disable", "enable", "exit", "lab", "license", "logout", "show"),
-        "terminal",
+        *("configure", "copy", "dir", "disable", "enable", "exit", "lab", "license", "logout"),
+        *("more", "show", "terminal", "write"),
     ]
 
 
@@ -35,18 +35,23 @@ def test_show_license_and_modifiers(console: Console) -> None:
     assert words(console("show license ?")) == [
         "all",
         "authorization",
+        "data",
         "eventlog",
         "history",
+        "reservation",
         "rum",
         "status",
         "summary",
         "tech",
         "udi",
         "usage",
+        "|",
+        "<cr>",
     ]
     assert console("show license summary ?") == "  |     Output modifiers\n  <cr>  <cr>\n"
     assert console("show license summary | ?") == (
         "  begin    Begin with the line that matches\n"
+        "  count    Count number of lines which match regexp\n"
         "  exclude  Exclude lines that match\n"
         "  include  Include lines that match\n"
         "  section  Filter a section of output\n"
@@ -74,12 +79,17 @@ def test_config_mode_choices_come_from_the_profile(console: Console) -> None:
     ]
     assert words(console("license feature ?")) == ["atm", "gnss", "ipsec", "port", "ptp", "upoe"]
     assert words(console("license smart ?")) == [
+        "custom_id",
         "enable",
         "mode",
+        "privacy",
         "proxy",
+        "server-identity-check",
         "transport",
         "url",
         "usage",
+        "utility",
+        "vrf",
     ]
     assert words(console("license smart transport ?")) == [
         "automatic",

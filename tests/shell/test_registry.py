@@ -135,7 +135,8 @@ def test_pipe_modifiers_parse_with_abbreviations() -> None:
     assert small_registry().parse("exec", "show clock | include") == Incomplete()
     reply = small_registry().parse("exec", "show clock | ?")
     assert isinstance(reply, Help)
-    assert [word for word, _ in reply.entries] == ["begin", "exclude", "include", "section"]
+    assert [word for word, _ in reply.entries] == ["begin", "count", "exclude", "include",
+                                                   "section"]  # fmt: skip
 
 
 def test_pipe_is_refused_where_not_allowed() -> None:

@@ -1,7 +1,8 @@
 """``smartlic device``: an IOS-like shell on a simulated product instance.
 
     smartlic device --state ./r1 -c "configure terminal" -c "license smart enable" -c end
-    smartlic device --state ./r1 -c "show license summary"
+    smartlic device --state ./r1 -c "show license summary"      # a transcript: Device#show ...
+    smartlic device --state ./r1 --no-echo -c "show license summary"   # the output only
     printf 'show license status\\n' | smartlic device --state ./r1
     smartlic device --state ./r1            # interactive: r1#
     smartlic device --state ./gw --profile ixm --yes -c "configure terminal" \
@@ -199,7 +200,13 @@ def device(
     command: Annotated[
         list[str] | None, typer.Option("-c", "--command", help="Run this command (repeatable).")
     ] = None,
-    echo: Annotated[bool, typer.Option(help="Print the prompt and each command.")] = False,
+    echo: Annotated[
+        bool | None,
+        typer.Option(
+            "--echo/--no-echo",
+            help="Print the prompt and each command (default: with -c, as a transcript).",
+        ),
+    ] = None,
     profile: Annotated[
         str | None,
         typer.Option(
@@ -242,7 +249,10 @@ def device(
     try:
         interactive = not command and sys.stdin.isatty()
         registry = build_registry(dev.profile)
-        session = Session(dev, registry, echo=echo or interactive, assume_yes=yes)
+        # -c runs read as a transcript (issue 10): each command after its prompt, so a caret
+        # under "% Invalid input" points at what was typed; piped stdin stays plain.
+        shown = bool(command) if echo is None else echo
+        session = Session(dev, registry, echo=shown or interactive, assume_yes=yes)
         if interactive:
             run_interactive(session, _read, _write, _prefill)
             return

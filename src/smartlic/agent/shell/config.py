@@ -37,6 +37,13 @@ class DeviceConfig:
     cpf_enabled: bool = False
     cpf_ipaddr: str | None = None
     cpf_port: int | None = None
+    # ``license smart privacy|vrf|server-identity-check|utility|custom_id|usage customer-tags``
+    privacy: list[str] = field(default_factory=list)  # "hostname", "version"
+    vrf: str | None = None
+    server_identity_check: bool = True
+    utility: bool = False
+    custom_id: str | None = None
+    customer_tags: dict[str, str] = field(default_factory=dict)  # tag1..tag4 -> value
 
     def running_lines(self) -> list[str]:
         """The configuration as IOS lines, in the order ``show running-config`` shows them."""
@@ -51,7 +58,16 @@ class DeviceConfig:
             lines.append(f"license smart proxy address {self.proxy_address}")
         if self.proxy_port is not None:
             lines.append(f"license smart proxy port {self.proxy_port}")
-        return [*lines, *self._policy_lines(), *self._cpf_lines()]
+        return [*lines, *self._policy_lines(), *self._settings_lines(), *self._cpf_lines()]
+
+    def _settings_lines(self) -> list[str]:
+        lines = [f"license smart privacy {what}" for what in sorted(self.privacy)]
+        lines += [f"license smart vrf {self.vrf}"] if self.vrf else []
+        lines += [] if self.server_identity_check else ["no license smart server-identity-check"]
+        lines += ["license smart utility"] if self.utility else []
+        lines += [f"license smart custom_id {self.custom_id}"] if self.custom_id else []
+        tags = sorted(self.customer_tags.items())
+        return lines + [f"license smart usage customer-tags {k} {v}" for k, v in tags]
 
     def _policy_lines(self) -> list[str]:
         lines = [f"license smart url cslu {self.cslu_url}"] if self.cslu_url else []

@@ -107,6 +107,10 @@ class Device:
         if self._store is not None:
             self._store.save(self.config)
 
+    def save_config(self) -> None:
+        """Persist a display setting changed on ``config`` (license_settings.py)."""
+        self._save()
+
     # -- licenses from configuration ---------------------------------------------------
 
     def _boot(self, level: str) -> list[tuple[str, int]]:

@@ -1,4 +1,5 @@
-"""IOS output modifiers: ``| include``, ``| exclude``, ``| begin``, ``| section``.
+"""IOS output modifiers: ``| include``, ``| exclude``, ``| begin``, ``| section``, ``| count``
+(``Number of lines which match regexp = N``).
 
 Regular expressions are searched anywhere in the line, as IOS does. ``section`` keeps every
 section whose header (a line that is not indented) matches, with the indented lines under it.
@@ -43,4 +44,7 @@ def apply_modifier(modifier: Modifier, lines: list[str]) -> list[str]:
         return _begin(pattern, lines)
     if modifier.kind == "section":
         return _section(pattern, lines)
+    if modifier.kind == "count":
+        matched = sum(1 for line in lines if pattern.search(line))
+        return [f"Number of lines which match regexp = {matched}"]
     raise ValueError(f"unknown output modifier: {modifier.kind}")

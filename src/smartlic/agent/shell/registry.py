@@ -53,7 +53,8 @@ class Command(Generic[C]):
 
 @dataclass(frozen=True)
 class Modifier:
-    """An output modifier after ``|``: ``include``, ``exclude``, ``section`` or ``begin``."""
+    """An output modifier after ``|``: ``include``, ``exclude``, ``section``, ``begin`` or
+    ``count``."""
 
     kind: str
     regex: str
@@ -106,6 +107,7 @@ def _pipe_tree() -> _Node[C]:
     root: _Node[C] = _Node()
     for kind, text in (
         ("begin", "Begin with the line that matches"),
+        ("count", "Count number of lines which match regexp"),
         ("exclude", "Exclude lines that match"),
         ("include", "Include lines that match"),
         ("section", "Filter a section of output"),

@@ -37,9 +37,10 @@ from smartlic.agent.shell.replies import (
     RunningConfig,
     VersionView,
 )
+from smartlic.agent.shell.settings import apply_settings
 from smartlic.domain.products import ProductProfile
 
-__all__ = ["lines_of", "render"]
+__all__ = ["lines_of", "render", "running_config_lines"]
 
 View = Callable[[Status, ProductProfile], list[str]]
 
@@ -94,7 +95,8 @@ def _help(reply: Help) -> list[str]:
     return [f"  {word:<{width}}  {text}".rstrip() for word, text in reply.entries]
 
 
-def _running_config(reply: RunningConfig) -> list[str]:
+def running_config_lines(reply: RunningConfig) -> list[str]:
+    """``show running-config`` (and what ``write memory`` saves as the startup-config)."""
     body = ["!", *reply.lines, "!", "end"]
     size = sum(len(line) + 1 for line in body)
     return ["Building configuration...", "", f"Current configuration : {size} bytes", *body]
@@ -105,8 +107,8 @@ def lines_of(reply: Reply, *, caret_offset: int = 0) -> list[str]:
     match reply:
         case None:
             return []
-        case LicenseView(view=view, status=status, profile=profile):
-            return _license_view(view, status, profile)
+        case LicenseView(view=view, status=status, profile=profile, settings=settings):
+            return apply_settings(_license_view(view, status, profile), settings)
         case RumDetailView(report=report):
             return views_reports.license_rum_detail(report)
         case CpfStatusView():
@@ -116,7 +118,7 @@ def lines_of(reply: Reply, *, caret_offset: int = 0) -> list[str]:
         case ClockView(now=now):
             return [ios_clock(now)]
         case RunningConfig():
-            return _running_config(reply)
+            return running_config_lines(reply)
         case VersionView():
             return version.show_version(reply)
         case Notice(lines=lines):

@@ -7,12 +7,13 @@ A handler never formats text itself (style habit 13); it returns one of these va
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
 from smartlic.agent._policy_status import RumReportStatus
 from smartlic.agent._status import Status
+from smartlic.agent.shell.settings import DisplaySettings
 from smartlic.domain.products import DEFAULT_PROFILE, ProductProfile
 
 __all__ = [
@@ -54,6 +55,7 @@ class LicenseView:
     view: LicenseViewName
     status: Status
     profile: ProductProfile = DEFAULT_PROFILE
+    settings: DisplaySettings = field(default_factory=DisplaySettings)
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,8 @@ class VersionView:
     serial: str
     version: str
     uptime: timedelta
+    packages: tuple[tuple[str, str], ...] = ()  # (boot level license, "Smart License"...)
+    smart_status: str = "Smart Licensing Using Policy"
 
 
 @dataclass(frozen=True)

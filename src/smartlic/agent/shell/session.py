@@ -53,7 +53,7 @@ _SUFFIX = {
     CONFIG_LINE: "(config-line)#",
 }
 # Exec commands user EXEC may not run (privilege level 15 on IOS).
-_PRIVILEGED = ("show running-config",)
+_PRIVILEGED = ("show running-config", "show startup-config")
 
 
 @dataclass(frozen=True)

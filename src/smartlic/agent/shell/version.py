@@ -44,6 +44,24 @@ def _pad(part: str) -> str:
     return part.zfill(len(part) + max(0, 2 - digits))
 
 
+def _technology(reply: VersionView) -> list[str]:
+    """``Technology Package License Information:`` (the Catalyst 9300's layout, which Genie's
+    ShowVersion reads into ``license_package``) and ``Smart Licensing Status:``."""
+    rule = "-" * 78
+    lines = ["Technology Package License Information:", "", rule]
+    lines += [f"{'Technology-package':<55}Technology-package"]
+    lines += [f"{'Current':<31}{'Type':<27}Next reboot", rule]
+    packages = reply.packages or (("None", "None"),)
+    lines += [f"{name:<24}{kind:<33}{name}" for name, kind in packages]
+    return [*lines, "", "", f"Smart Licensing Status: {reply.smart_status}", ""]
+
+
+def _license_udi(reply: VersionView) -> list[str]:
+    rule = "-" * 49
+    return ["License UDI:", rule, f"{'Device#':<10}{'PID':<22}SN", rule,
+            f"{'*0':<10}{reply.pid:<22}{reply.serial}", ""]  # fmt: skip
+
+
 def show_version(reply: VersionView) -> list[str]:
     # 17.9.4a -> 17.09.04a (the XE line pads each number to two digits)
     dotted = ".".join(_pad(part) for part in reply.version.split("."))
@@ -69,6 +87,7 @@ def show_version(reply: VersionView) -> list[str]:
         "Last reload reason: Reload Command",
         "",
         "",
+        *_technology(reply),
         f"cisco {reply.pid} (smartlic) processor with 1887103K/6147K bytes of memory.",
         f"Processor board ID {reply.serial}",
         "Router operating mode: Autonomous",
@@ -79,4 +98,5 @@ def show_version(reply: VersionView) -> list[str]:
         "",
         "Configuration register is 0x2102",
         "",
+        *_license_udi(reply),
     ]

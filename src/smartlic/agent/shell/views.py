@@ -29,6 +29,7 @@ __all__ = [
     "license_status",
     "license_summary",
     "license_tech_support",
+    "license_traditional",
     "license_udi",
     "license_usage",
 ]
@@ -301,6 +302,26 @@ def license_tech_support(status: Status, profile: ProductProfile = DEFAULT_PROFI
         lines += [*_evaluation_block(status.authorization), ""]
         lines += [*_usage_section(status)]
     return [*lines, *_tail_sections(status, profile)]
+
+
+def license_traditional(status: Status, profile: ProductProfile) -> list[str]:
+    """Bare ``show license``: the traditional (pre-smart) listing of every license the
+    platform knows, in use or not (real-outputs show_license golden_output1, an ISR)."""
+    in_use = {lic.name for lic in status.licenses if lic.count}
+    in_use |= {lic.name for lic in (status.policy.licenses if status.policy else []) if lic.count}
+    lines: list[str] = []
+    for index, spec in enumerate(profile.licenses, start=1):
+        used = spec.name in in_use
+        lines += [
+            f"Index {index} Feature: {spec.name:<32}",
+            f"        Period left: {'Life time' if used else 'Not Activated'}",
+            *([] if used else ["        Period Used: 0  minute  0  second"]),
+            f"        License Type: {'Permanent' if used else 'EvalRightToUse'}",
+            f"        License State: {'Active, In Use' if used else 'Active, Not in Use'}",
+            "        License Count: Non-Counted",
+            f"        License Priority: {'Medium' if used else 'None'}",
+        ]
+    return lines
 
 
 def license_udi(status: Status, profile: ProductProfile = DEFAULT_PROFILE) -> list[str]:

@@ -23,6 +23,7 @@ __all__ = [
     "account_block",
     "banner",
     "conversion_block",
+    "data_conversion",
     "ha_members",
     "ha_udi_list",
     "license_all",
@@ -97,6 +98,12 @@ def conversion_block() -> list[str]:
         "  Last Data Push: <none>",
         "  Last File Export: <none>",
     ]
+
+
+def data_conversion(status: Status) -> list[str]:
+    """``show license data conversion``: smartlic devices convert nothing themselves; a
+    classic registration is converted by the authority (the conversion block's values)."""
+    return [f"Device: {status.udi}", "  Conversion status: NOT STARTED", *conversion_block()[1:]]
 
 
 def ha_members(status: Status, profile: ProductProfile) -> list[tuple[str, str]]:

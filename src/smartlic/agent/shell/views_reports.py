@@ -31,6 +31,7 @@ __all__ = [
     "license_history",
     "license_rum_all",
     "license_rum_detail",
+    "license_rum_feature",
     "license_tech_support",
 ]
 
@@ -168,6 +169,23 @@ def license_rum_all(status: Status, profile: ProductProfile = DEFAULT_PROFILE) -
     for r in vp.policy_of(status).reports:
         lines.append(f"{r.report_id:<20}{r.state:<10}{r.flag:<6}{r.feature_name}")
     return lines
+
+
+def license_rum_feature(status: Status, feature: str, *, detail: bool) -> list[str]:
+    """``show license rum feature <name|all> [detail]``: the reports of one feature (or all),
+    as the ``rum id all`` table, or each report's detail."""
+    reports = [r for r in vp.policy_of(status).reports if feature in ("all", r.feature_name)]
+    if detail:
+        lines: list[str] = []
+        for r in reports:
+            lines += [*license_rum_detail(r)[2:], ""] if lines else [*license_rum_detail(r), ""]
+        return lines[:-1]
+    table = license_rum_all(status)
+    return [*table[:3], *(line for line in table[3:] if line.split()[-1] in _names(reports))]
+
+
+def _names(reports: list[RumReportStatus]) -> set[str]:
+    return {r.feature_name for r in reports}
 
 
 def find_report(status: Status, report_id: int) -> RumReportStatus | None:

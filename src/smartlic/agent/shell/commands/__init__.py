@@ -14,9 +14,11 @@ from smartlic.agent.shell.commands import (
     configure,
     exec_license,
     gateway,
+    license_settings,
     policy_config,
     policy_exec,
     show,
+    system,
     terminal,
 )
 from smartlic.agent.shell.registry import Registry
@@ -39,6 +41,8 @@ def build_registry(profile: ProductProfile = DEFAULT_PROFILE) -> Registry[Sessio
     policy_config.register(registry)
     gateway.register(registry, profile)
     terminal.register(registry)
+    system.register(registry)
+    license_settings.register(registry)
     return registry
 
 

@@ -8,16 +8,19 @@ from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
+from smartlic.agent.shell import views, views_policy, views_reports, views_tech
 from smartlic.agent.shell.registry import Arg, Registry
 from smartlic.agent.shell.replies import (
     ClockView,
     CommandFailed,
     LicenseView,
     LicenseViewName,
+    Notice,
     Reply,
     RumDetailView,
     RunningConfig,
 )
+from smartlic.agent.shell.settings import DisplaySettings, settings_of
 from smartlic.agent.shell.views_reports import find_report
 
 if TYPE_CHECKING:
@@ -47,15 +50,21 @@ _POLICY_VIEWS: tuple[tuple[str, LicenseViewName, str], ...] = (
 POLICY_ONLY = "This command needs Smart Licensing Using Policy (license smart mode policy)"
 
 
+def _settings(session: Session) -> DisplaySettings:
+    return settings_of(session.device.config)
+
+
 def show_license(view: LicenseViewName, session: Session, args: Mapping[str, str]) -> Reply:
-    return LicenseView(view, session.device.manager.status(), session.device.profile)
+    return LicenseView(
+        view, session.device.manager.status(), session.device.profile, _settings(session)
+    )
 
 
 def show_policy_license(view: LicenseViewName, session: Session, args: Mapping[str, str]) -> Reply:
     status = session.device.manager.status()
     if status.policy is None:
         return CommandFailed(POLICY_ONLY)
-    return LicenseView(view, status, session.device.profile)
+    return LicenseView(view, status, session.device.profile, _settings(session))
 
 
 def show_eventlog_days(session: Session, args: Mapping[str, str]) -> Reply:
@@ -67,7 +76,7 @@ def show_eventlog_days(session: Session, args: Mapping[str, str]) -> Reply:
     since = status.now - timedelta(days=int(args["days"]))
     recent = [e for e in status.policy.eventlog if e.at >= since]
     recent_status = replace(status, policy=replace(status.policy, eventlog=recent))
-    return LicenseView("eventlog", recent_status, session.device.profile)
+    return LicenseView("eventlog", recent_status, session.device.profile, _settings(session))
 
 
 def show_rum_detail(session: Session, args: Mapping[str, str]) -> Reply:
@@ -78,6 +87,51 @@ def show_rum_detail(session: Session, args: Mapping[str, str]) -> Reply:
     if report is None:
         return CommandFailed(f"Report Id {args['id']} not found")
     return RumDetailView(report)
+
+
+def show_traditional(session: Session, args: Mapping[str, str]) -> Reply:
+    device = session.device
+    return Notice(tuple(views.license_traditional(device.manager.status(), device.profile)))
+
+
+def show_reservation(session: Session, args: Mapping[str, str]) -> Reply:
+    """Reservation (SLR/PLR) is not offered yet: the reservation block says DISABLED."""
+    status = session.device.manager.status()
+    if status.policy is None:
+        return Notice(("License reservation: DISABLED",))
+    return Notice(tuple(views_tech.reservation_info(status)[:-1]))
+
+
+def show_data_conversion(session: Session, args: Mapping[str, str]) -> Reply:
+    status = session.device.manager.status()
+    if status.policy is None:
+        return CommandFailed(POLICY_ONLY)
+    return Notice(tuple(views_policy.data_conversion(status)))
+
+
+def show_rum_feature(detail: bool, session: Session, args: Mapping[str, str]) -> Reply:
+    status = session.device.manager.status()
+    if status.policy is None:
+        return CommandFailed(POLICY_ONLY)
+    feature = args.get("feature", "all")
+    lines = views_reports.license_rum_feature(status, feature, detail=detail)
+    return Notice(tuple(lines))
+
+
+def _register_more(registry: Registry[Session]) -> None:
+    registry.command(EXEC, "show license", show_traditional, help="Show license information",
+                     pipe=True)  # fmt: skip
+    registry.command(EXEC, "show license reservation", show_reservation,
+                     help="Show license reservation information", pipe=True)  # fmt: skip
+    registry.describe(EXEC, "show license data", "Show license data")
+    registry.command(EXEC, "show license data conversion", show_data_conversion,
+                     help="Show license data conversion information", pipe=True)  # fmt: skip
+    registry.describe(EXEC, "show license rum feature", "Show usage reports of a feature")
+    name = Arg("WORD", "Feature name, or all")
+    for words, detail in (("", False), (" detail", True)):
+        registry.command(EXEC, f"show license rum feature {{feature}}{words}",
+                         partial(show_rum_feature, detail), help="Show usage reports of a feature",
+                         args={"feature": name}, pipe=True)  # fmt: skip
 
 
 def show_clock(session: Session, args: Mapping[str, str]) -> Reply:
@@ -123,6 +177,7 @@ def register(registry: Registry[Session]) -> None:
         handler = partial(show_license, view)
         registry.command(EXEC, f"show license {words}", handler, help=text, pipe=True)
     _register_policy(registry)
+    _register_more(registry)
     registry.command(EXEC, "show clock", show_clock, help="Display the system clock", pipe=True)
     registry.command(
         EXEC,

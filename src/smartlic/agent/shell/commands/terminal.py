@@ -27,9 +27,8 @@ from smartlic.agent.shell.session import CONFIG, CONFIG_LINE, EXEC, USER
 if TYPE_CHECKING:
     from smartlic.agent.shell.session import Session
 
-__all__ = ["SOFTWARE_VERSION", "register"]
+__all__ = ["register"]
 
-SOFTWARE_VERSION = "17.9.4a"  # until platform profiles carry their own release
 ATTEMPTS = 3
 
 
@@ -83,14 +82,39 @@ def leave_line(mode: str, session: Session, args: Mapping[str, str]) -> Reply:
     return None
 
 
+def _packages(session: Session) -> tuple[tuple[str, str], ...]:
+    """The boot level's licenses, the technology packages ``show version`` lists."""
+    device = session.device
+    level = device.config.boot_level
+    if level is None:
+        return ()
+    names = [name for name, _ in device.profile.boot_levels.get(level, [])]
+    specs = [device.profile.license(name) for name in names]
+    kinds = ["Subscription Smart License" if s.subscription else "Smart License" for s in specs]
+    return tuple(zip(names, kinds, strict=True))
+
+
+def _smart_status(session: Session) -> str:
+    """``Smart Licensing Status:`` - the mode, or a classic device's registration state."""
+    status = session.device.manager.status()
+    if status.policy is not None:
+        return "Smart Licensing Using Policy"
+    if not status.enabled:
+        return "Smart Licensing is DISABLED"
+    reg, auth = status.registration.state.value, status.authorization.state.value
+    return f"{reg.replace('_', ' ').upper()}/{auth.replace('_', ' ').upper()}"
+
+
 def show_version(session: Session, args: Mapping[str, str]) -> Reply:
     device = session.device
     return VersionView(
         hostname=device.config.hostname,
         pid=device.profile.pid,
         serial=device.manager.udi.sn,
-        version=SOFTWARE_VERSION,
+        version=device.profile.software_version,
         uptime=device.clock.now() - device.started,
+        packages=_packages(session),
+        smart_status=_smart_status(session),
     )
 
 
