@@ -140,6 +140,12 @@ def test_dir_and_more_read_flash_only(switch: Console) -> None:
     assert switch("more flash:big").endswith(f"% Output cut at {MORE_LIMIT} bytes\n")
 
 
+def test_sl_infra_shows_what_the_platform_requests(switch: Console) -> None:
+    lines = switch("show platform software sl-infra current").splitlines()
+    assert "  Boot level: network-advantage addon dna-advantage" in lines
+    assert lines[-2:] == ["    network-advantage: 1", "    dna-advantage: 1"]
+
+
 def test_user_exec_cannot_write_or_read_files(make_device: Callable[..., Device]) -> None:
     session = Session(make_device(), build_registry(), privileged=False)
     for line in ("write memory", "dir flash:", "show startup-config"):

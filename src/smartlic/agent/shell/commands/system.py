@@ -1,6 +1,7 @@
 """Session commands around the configuration and the device's file system, as automation tools
 send them: ``write memory``, ``copy running-config startup-config``, ``dir flash:``, ``more
-flash:<file>``, ``show startup-config``, and ``show call-home smart-licensing``.
+flash:<file>``, ``show startup-config``, ``show call-home smart-licensing`` and ``show platform
+software sl-infra current``.
 
 The running configuration is already saved on every change (config.py); ``write memory`` also
 writes it as text to ``nvram/startup-config`` in the state directory, which ``show
@@ -131,6 +132,28 @@ def show_call_home(session: Session, args: Mapping[str, str]) -> Reply:
     )
 
 
+def show_sl_infra(session: Session, args: Mapping[str, str]) -> Reply:
+    """``show platform software sl-infra current``: what the platform asks the licensing agent
+    for - the boot level (and add-on), the features configured and the licenses they need.
+    No real output of this command is in the references: this layout is smartlic's own."""
+    device = session.device
+    level = device.config.boot_level or "none"
+    features = ", ".join(device.config.features) or "none"
+    lines = [
+        "sl-infra current:",
+        f"  Platform: {device.profile.pid}",
+        f"  Software version: {device.profile.software_version}",
+        f"  Boot level: {level}",
+        f"  Next reboot level: {level}",
+        f"  Features: {features}",
+        "  Licenses requested:",
+    ]
+    needs = device.profile.boot_levels.get(device.config.boot_level or "", [])
+    needs += [n for f in device.config.features for n in device.profile.features.get(f, [])]
+    lines += [f"    {name}: {count}" for name, count in needs] or ["    none"]
+    return Notice(tuple(lines))
+
+
 def _flash_path(text: str) -> bool:
     return text.startswith(FLASH_PREFIXES)
 
@@ -150,6 +173,11 @@ def register(registry: Registry[Session]) -> None:
                      args={"path": flash}, pipe=True)  # fmt: skip
     registry.command(EXEC, "more {path}", more_file, help="Display the contents of a file",
                      args={"path": flash}, pipe=True)  # fmt: skip
+    registry.describe(EXEC, "show platform", "Show platform information")
+    registry.describe(EXEC, "show platform software", "Show software information")
+    registry.describe(EXEC, "show platform software sl-infra", "Smart licensing infrastructure")
+    registry.command(EXEC, "show platform software sl-infra current", show_sl_infra,
+                     help="Current licensing state of the platform", pipe=True)  # fmt: skip
     registry.describe(EXEC, "show call-home", "Show command for call home")
     registry.command(EXEC, "show call-home smart-licensing", show_call_home,
                      help="Smart licensing transport settings", pipe=True)  # fmt: skip
