@@ -43,6 +43,7 @@ from smartlic.agent.shell.replies import RumDetailView
 from smartlic.agent.shell.session import Session
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services import build_services
+from smartlic.authority.services.scope import system
 from smartlic.clock import ManualClock
 from smartlic.domain.policy import CISCO_DEFAULT, LicenseGroup
 from smartlic.storage import make_engine
@@ -97,8 +98,9 @@ class Lab:
 
 def _virtual_account(authority: Authority, name: str, policy: dict[str, object]) -> None:
     services = authority.services
-    services.accounts.create_virtual_account(DOMAIN, name=name, actor="test")
-    services.policies.create_policy(DOMAIN, document=policy, virtual_account=name, actor="test")
+    scope = system("test")
+    services.accounts.create_virtual_account(DOMAIN, name=name, scope=scope)
+    services.policies.create_policy(DOMAIN, document=policy, virtual_account=name, scope=scope)
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +193,8 @@ def test_cisco_default_policy_values_are_what_devices_print(fresh_stack: Console
     for group in (LicenseGroup.ENFORCED, LicenseGroup.EXPORT):
         attrs = CISCO_DEFAULT.attributes(group)
         assert (attrs.first_report_days, attrs.reporting_frequency_days) == (0, 0)
-    in_force = lab.authority.services.policies.policy_in_force(DOMAIN, "DEFAULT")
+    policies = lab.authority.services.policies
+    in_force = policies.policy_in_force(DOMAIN, "DEFAULT", scope=system("test"))
     assert in_force["groups"][LicenseGroup.ENFORCED.value]["first_report_days"] == 0
     assert in_force["groups"][LicenseGroup.EXPORT.value]["report_on_change_days"] == 0
 
