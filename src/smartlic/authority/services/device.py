@@ -72,10 +72,10 @@ class SqlDeviceService(ServiceBase):
 
     # ------------------------------------------------------------ register
 
-    @logs_refusals("instance.registration.refused")
     def authority_ca(self) -> str:
         return self.keys.ca_pem
 
+    @logs_refusals("instance.registration.refused")
     def register(self, request: dict[str, Any]) -> dict[str, Any]:
         now = self.now()
         udi, csr = self._check_register(request, now)
