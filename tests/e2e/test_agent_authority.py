@@ -14,12 +14,13 @@ import pytest
 from smartlic.agent import AgentEvent, LicenseManager
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services import build_services
-from smartlic.authority.services.scope import system
+from smartlic.authority.services.scope import SYSTEM, system
 from smartlic.crypto import make_token_text
 from smartlic.domain.enums import AuthorizationState, RegistrationState
-from smartlic.errors import AlreadyRegistered, SignatureInvalid, TokenRejected
+from smartlic.errors import AlreadyRegistered, Conflict, SignatureInvalid, TokenRejected
 from tests.e2e.conftest_agent import (
     ATM,
+    DOMAIN,
     GNSS,
     IPSEC,
     Authority,
@@ -259,6 +260,59 @@ def test_registering_twice_needs_force(authority: Authority) -> None:
     assert status.authorization.state is A.AUTHORIZED
     assert authority.in_use(ATM.tag) == 1
     assert len(authority.instances()) == 1
+
+
+RIVAL = "rival.example"
+
+
+def _second_account(authority: Authority) -> str:
+    """Another smart account, whose token moves a device there; returns the token."""
+    accounts = authority.services.accounts
+    accounts.create_smart_account(name="Rival Corp", domain=RIVAL, scope=system("test"))
+    return authority.services.tokens.create_token(RIVAL, "DEFAULT", scope=system("test")).text
+
+
+def test_a_registered_device_moves_itself_to_another_account_with_proof(
+    authority: Authority,
+) -> None:
+    """``license smart register idtoken <other account's token> force``: the agent signs a
+    register-proof with its current identity, so its owner may move it (issue 8 finding 1)."""
+    authority.buy(ATM.tag, 1)
+    device = _registered(authority)
+    token = _second_account(authority)
+
+    status = device.register(token, force=True)
+
+    assert status.registration.state is R.REGISTERED
+    assert status.registration.smart_account == "Rival Corp"
+    assert authority.instances() == []  # gone from example.com
+    (moved,) = authority.services.instances.list_instances(RIVAL, scope=SYSTEM).items
+    assert moved.udi_sn == "FOX0001"
+    [left] = authority.services.events.list_events(
+        DOMAIN, name_prefix="instance.moved_away", scope=SYSTEM
+    ).items
+    assert "FOX0001" in str(left.subject)
+
+
+def test_a_device_without_the_identity_key_cannot_move_it(authority: Authority) -> None:
+    """The same UDI from a fresh state (no identity key, so no proof) is refused: 409
+    ownership-not-proven, the device stays where it is and its holder sees the attempt."""
+    device = _registered(authority)
+    token = _second_account(authority)
+    impostor = authority.device(state_dir=authority.tmp_path / "impostor")
+
+    with pytest.raises(Conflict) as info:
+        impostor.register(token, force=True)
+
+    assert info.value.code == "ownership-not-proven"
+    (kept,) = authority.instances()
+    assert kept.udi_sn == "FOX0001"
+    assert authority.services.instances.list_instances(RIVAL, scope=SYSTEM).items == []
+    refused = authority.services.events.list_events(
+        DOMAIN, name_prefix="instance.registration.refused", scope=SYSTEM
+    ).items
+    assert len(refused) == 1
+    assert device.status().registration.state is R.REGISTERED
 
 
 def test_an_authority_with_other_keys_is_not_trusted(

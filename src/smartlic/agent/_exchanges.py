@@ -23,7 +23,7 @@ from smartlic.agent._protocol import (
 from smartlic.crypto import load_certificate, make_csr
 from smartlic.domain.enums import RegistrationState
 from smartlic.errors import Conflict
-from smartlic.formats.device_v1 import udi_json
+from smartlic.formats.device_v1 import REGISTER_PROOF, register_binding, udi_json
 
 __all__ = ["Exchanges"]
 
@@ -35,10 +35,15 @@ class Exchanges(ManagerCore):
         now = self.clock.now()
         key = self._identity_key(create=True)
         assert key is not None
+        csr = make_csr(key, self.udi)
         body, nonce = register_request(
-            token, self.udi, self.hostname, self.software_tag, make_csr(key, self.udi), force, now
+            token, self.udi, self.hostname, self.software_tag, csr, force, now
         )
         try:
+            if force:
+                proof = self._register_proof(token, csr, now)
+                if proof is not None:
+                    body["proof"] = proof
             envelope = self._transport.send("register", body)
             record = verify_registration(
                 envelope, token, nonce, self.udi, key, self.clock.now(), timers=self.timers
@@ -49,6 +54,22 @@ class Exchanges(ManagerCore):
                 raise
             return
         self._apply(tr.registration_succeeded, record, now)
+
+    def _register_proof(self, token: str, csr: str, now: datetime) -> dict[str, Any] | None:
+        """A forced re-registration of a registered device proves it is the same device: a
+        ``register-proof`` signed with its current identity, bound to this token and CSR
+        (docs/security.md, "Device ownership"). Without it the authority moves the device only
+        for a token of the smart account that holds it. A device with no registration (wiped,
+        or never registered) has nothing to prove with and sends none."""
+        with self._lock:
+            if self._state.registration is None:
+                return None
+        fields = {
+            "type": REGISTER_PROOF,
+            "udi": udi_json(self.udi),
+            **register_binding(token, csr),
+        }
+        return self._signed(fields, now)[0]
 
     def _deregister_exchange(self, now: datetime) -> Exception | None:
         try:

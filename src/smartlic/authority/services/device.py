@@ -143,7 +143,10 @@ class SqlDeviceService(ServiceBase):
             return
         if request.get("force") is not True:
             raise AlreadyRegistered(f"{udi} is already registered; use force to re-register")
-        proven = self._proven(s, request, old, csr, now)
+        # the holder's own token needs no proof (a wiped device); a proof is judged only when
+        # it is what the move rests on, so a stale one never blocks the owner's re-registration
+        own = ownership.holder_of(s, old)[1].id == checked.smart_account.id
+        proven = not own and self._proven(s, request, old, csr, now)
         ownership.require_owner(s, old, checked.smart_account, proven=proven)
         ownership.record_move(self, s, old, checked.smart_account)
         release_all(s, old)
