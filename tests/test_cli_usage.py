@@ -24,8 +24,8 @@ from smartlic.crypto import Udi, load_certificate, verify_certificate
 from smartlic.domain.enums import Enforcement
 from smartlic.domain.policy import CISCO_DEFAULT
 from smartlic.domain.products import make_tag
-from smartlic.formats.envelope import open_sealed
 from smartlic.formats.rum import usage_file
+from smartlic.formats.signed import open_sealed
 from smartlic.formats.slp import read_file, write_file
 from smartlic.storage import make_engine
 from tests.devices import PolicyDevice

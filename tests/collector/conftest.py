@@ -19,7 +19,8 @@ from smartlic.collector.services import CollectorServices
 from smartlic.collector.settings import CollectorSettings
 from smartlic.crypto import Udi, hash_secret, load_certificate, verify_certificate
 from smartlic.domain.enums import Role
-from smartlic.formats.envelope import make_nonce, open_sealed, timestamp_ms
+from smartlic.formats.envelope import make_nonce, timestamp_ms
+from smartlic.formats.signed import open_sealed
 from smartlic.formats.slp import read_file
 from tests.authority.api.conftest import LiveAuthority, live_authority, serve_in_thread
 from tests.authority.api.helpers import DOMAIN, build_world

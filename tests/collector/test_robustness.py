@@ -17,7 +17,8 @@ from smartlic.collector.services import _base
 from smartlic.collector.store import VERSION_TABLE, check, open_store
 from smartlic.crypto import generate_key
 from smartlic.formats.rum import read_report as parse
-from smartlic.formats.rum import sign_report, verify_report
+from smartlic.formats.rum import sign_report
+from smartlic.formats.signed import open_report
 from smartlic.storage import upgrade
 from tests.authority.api.helpers import TAG, pool_line, problem
 from tests.collector.conftest import PI, Collector, World, start_collector, stop_collector
@@ -65,7 +66,7 @@ def test_reports_are_forwarded_byte_for_byte(world: World, collector: Collector)
 
         stored = json.loads(s.query(Report).one().envelope)
     assert stored == report
-    verify_report(stored, dev.key.public_key())
+    open_report(stored, dev.key.public_key())
 
 
 def test_authority_down_nothing_lost_then_forwarded(world: World, collector: Collector) -> None:

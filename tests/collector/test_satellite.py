@@ -22,7 +22,7 @@ from smartlic.collector.satellite import Satellite, licenses_path, sync_online
 from smartlic.collector.services import CollectorServices
 from smartlic.collector.settings import CollectorSettings
 from smartlic.crypto import Udi
-from smartlic.formats.envelope import open_sealed
+from smartlic.formats.signed import open_sealed
 from tests.authority.api.conftest import serve_in_thread
 from tests.authority.api.helpers import ACCOUNT, DOMAIN, TAG, ok, pool_line, va_path
 from tests.collector.conftest import World

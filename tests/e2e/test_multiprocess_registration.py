@@ -33,7 +33,7 @@ from smartlic.authority.services import build_services
 from smartlic.authority.services.scope import SYSTEM, system
 from smartlic.clock import SystemClock
 from smartlic.crypto import Udi
-from smartlic.formats.envelope import open_sealed
+from smartlic.formats.signed import open_sealed
 from smartlic.storage import make_engine, upgrade
 from tests.devices import TestDevice
 

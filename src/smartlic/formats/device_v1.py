@@ -9,12 +9,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from smartlic.crypto import Udi
-from smartlic.errors import InvalidInput, ReplayDetected
-from smartlic.formats.bounds import check_text, check_time
+from smartlic.errors import InvalidInput
+from smartlic.formats.bounds import check_text
 
 __all__ = [
     "API_PREFIX",
@@ -96,11 +95,3 @@ def parse_entitlements(data: Any) -> list[Entitlement]:
         seen.add(tag)
         out.append(Entitlement(tag, count))
     return out
-
-
-def check_fresh(timestamp_ms: Any, now: datetime, window_s: float) -> None:
-    """Refuse a message whose ``timestamp`` is outside ``now ± window``."""
-    check_time(timestamp_ms, "/timestamp", "timestamp", unit="ms")
-    skew = abs(now.timestamp() - timestamp_ms / 1000)
-    if skew > window_s:
-        raise ReplayDetected(f"message timestamp is {skew:.0f} s away from the authority's clock")

@@ -15,7 +15,7 @@ no re-serialisation can change what was signed. Every payload carries ``type``, 
 Usage::
 
     env = seal({"type": "authorize", ...}, signer)          # dict ready for JSON
-    payload = open_sealed(env, public_key)                    # raises SignatureInvalid
+    payload = signed.open_sealed(env, public_key)             # raises SignatureInvalid
 """
 
 from __future__ import annotations
@@ -27,9 +27,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from smartlic.crypto import Signer, certificate_pem, sign_bytes, verify_bytes
+from smartlic.crypto import Signer, certificate_pem, sign_bytes
 from smartlic.errors import InvalidInput, SignatureInvalid
 from smartlic.formats import jsonsafe
 
@@ -39,7 +37,6 @@ __all__ = [
     "envelope_key_id",
     "iso",
     "make_nonce",
-    "open_sealed",
     "parse_iso",
     "read_payload",
     "seal",
@@ -124,15 +121,3 @@ def read_payload(envelope: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidInput("payload must be a JSON object", pointer="/payload")
     return data
-
-
-def open_sealed(envelope: Mapping[str, Any], public_key: Ed25519PublicKey) -> dict[str, Any]:
-    """Verify the signature over the exact payload string, then decode it."""
-    envelope_key_id(envelope)
-    sig = envelope["signature"]
-    value = sig.get("value")
-    text = envelope.get("payload")
-    if not isinstance(value, str) or not isinstance(text, str):
-        raise SignatureInvalid("envelope is missing its payload or signature value")
-    verify_bytes(public_key, text.encode(), value)
-    return read_payload(envelope)

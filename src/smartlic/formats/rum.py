@@ -31,7 +31,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from smartlic.crypto import Udi, sign_bytes, verify_bytes
+from smartlic.crypto import Udi, sign_bytes
 from smartlic.errors import InvalidInput, SignatureInvalid
 from smartlic.formats import jsonsafe
 from smartlic.formats.bounds import INT64_MAX, check_id, check_text, check_time, clean_text
@@ -49,7 +49,6 @@ __all__ = [
     "sign_report",
     "sudi_json",
     "usage_file",
-    "verify_report",
 ]
 
 MAX_MEASUREMENTS = 10_000
@@ -168,16 +167,6 @@ def claimed_key(envelope: Mapping[str, Any]) -> tuple[str, Ed25519PublicKey]:
     if sig.get("key_id") != key_id_of(key):
         raise SignatureInvalid("report key_id does not match its public key")
     return key_id_of(key), key
-
-
-def verify_report(envelope: Mapping[str, Any], key: Ed25519PublicKey) -> RumReport:
-    """Check the signature over the exact payload string, then parse the payload."""
-    text = envelope.get("payload")
-    sig = envelope.get("signature")
-    if not isinstance(text, str) or not isinstance(sig, Mapping):
-        raise InvalidInput("a RUM report has a payload string and a signature")
-    verify_bytes(key, text.encode(), str(sig.get("value", "")))
-    return read_report(envelope)
 
 
 def read_report(envelope: Mapping[str, Any]) -> RumReport:

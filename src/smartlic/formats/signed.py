@@ -20,6 +20,20 @@ that is not ``NEW`` is refused, a policy or trust code that is not ``NEW`` is sk
 old genuine document can never roll a newer one back. ``accept`` records what was applied, in
 the caller's own transaction (the device state, the collector's or the authority's store).
 
+Documents a *device* signs (RUM reports, device-protocol requests, trust and authorization
+requests) are checked by the second half of this module, one function per check, by the
+authority and the collector alike:
+
+* ``verify_signature`` - Ed25519 over the exact payload string, the only place it is done;
+  ``open_sealed`` (a device-protocol envelope) and ``open_report`` (a RUM report) call it;
+* key resolution - ``rum.claimed_key`` (the key a report's signature carries),
+  ``open_carried`` (the key a trust or authorization request carries in its payload); the
+  authority's ``DeviceService`` resolves an identity certificate from its store;
+* ``check_fresh`` - the request ``timestamp`` within the receiver's window;
+* ``require_unseen`` - the request ``nonce`` used once per key, remembered by a
+  ``NonceStore`` (the authority's ``SeenNonce`` table; ``MemorySeenStore`` in memory);
+  ``check_request`` is both, as every online request gets them.
+
 Usage::
 
     verifier = SignedVerifier(clock, seen=store)
@@ -31,6 +45,8 @@ Usage::
 
 from __future__ import annotations
 
+import base64
+import binascii
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,10 +57,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from smartlic.clock import Clock
-from smartlic.crypto import Udi, fingerprint, load_certificate, verify_certificate
+from smartlic.crypto import Udi, fingerprint, load_certificate, verify_bytes, verify_certificate
 from smartlic.errors import InvalidInput, ReplayDetected, SignatureInvalid
-from smartlic.formats.device_v1 import parse_udi
-from smartlic.formats.envelope import open_sealed, parse_iso
+from smartlic.formats.bounds import check_time
+from smartlic.formats.device_v1 import parse_udi, require_str, require_type
+from smartlic.formats.envelope import envelope_key_id, parse_iso, read_payload
+from smartlic.formats.rum import RumReport, key_id_of, read_report
 from smartlic.formats.slp import SECTIONS, read_file
 
 __all__ = [
@@ -52,10 +70,19 @@ __all__ = [
     "FixedClock",
     "Freshness",
     "MemorySeenStore",
+    "NonceStore",
     "SeenStore",
     "SignedDocument",
     "SignedVerifier",
+    "carried_key",
+    "check_fresh",
+    "check_request",
     "no_ca",
+    "open_carried",
+    "open_report",
+    "open_sealed",
+    "require_unseen",
+    "verify_signature",
 ]
 
 # The sections an authority signs (a device or a collector imports them); the others of
@@ -108,8 +135,16 @@ class SeenStore(Protocol):
     def remember(self, scope: str, nonce: str | None, issued_at: datetime | None) -> None: ...
 
 
+class NonceStore(Protocol):
+    """Durable memory of device-request nonces: ``claim`` is True the first time ``nonce`` is
+    seen in ``scope`` (a signing key) and remembers it, atomically, in the caller's
+    transaction (the authority's ``SeenNonce`` table)."""
+
+    def claim(self, scope: str, nonce: str, at: datetime) -> bool: ...
+
+
 class MemorySeenStore:
-    """A ``SeenStore`` in a dict (one-shot tools and tests of the verifier itself)."""
+    """A ``SeenStore`` and ``NonceStore`` in a dict (one-shot tools and tests of the verifiers)."""
 
     def __init__(self) -> None:
         self.nonces: set[tuple[str, str]] = set()
@@ -126,6 +161,12 @@ class MemorySeenStore:
             self.nonces.add((scope, nonce))
         if issued_at is not None and (scope not in self.newest or issued_at > self.newest[scope]):
             self.newest[scope] = issued_at
+
+    def claim(self, scope: str, nonce: str, at: datetime) -> bool:
+        if self.seen(scope, nonce):
+            return False
+        self.remember(scope, nonce, None)
+        return True
 
 
 _PIN_HINT = {
@@ -319,3 +360,78 @@ def _target(payload: Mapping[str, Any], udi: Udi | None) -> Udi | None:
             code="wrong-device",
         )
     return target
+
+
+# ---------------------------------------------------------------- device-signed documents
+
+
+def verify_signature(key: Ed25519PublicKey, text: Any, value: Any) -> None:
+    """The one signature check of a device-signed document: ``value`` (base64) is the Ed25519
+    signature of the exact payload string ``text``, never of a re-serialisation of it."""
+    if not isinstance(text, str) or not isinstance(value, str):
+        raise SignatureInvalid("envelope is missing its payload or signature value")
+    verify_bytes(key, text.encode(), value)
+
+
+def open_sealed(envelope: Mapping[str, Any], public_key: Ed25519PublicKey) -> dict[str, Any]:
+    """A device-protocol envelope (``formats.envelope``): verify, then decode its payload."""
+    envelope_key_id(envelope)
+    verify_signature(public_key, envelope.get("payload"), envelope["signature"].get("value"))
+    return read_payload(envelope)
+
+
+def open_report(envelope: Mapping[str, Any], key: Ed25519PublicKey) -> RumReport:
+    """A RUM report (``formats.rum``): verify, then parse its payload."""
+    text, sig = envelope.get("payload"), envelope.get("signature")
+    if not isinstance(text, str) or not isinstance(sig, Mapping):
+        raise InvalidInput("a RUM report has a payload string and a signature")
+    verify_signature(key, text, str(sig.get("value", "")))
+    return read_report(envelope)
+
+
+def carried_key(payload: Mapping[str, Any]) -> Ed25519PublicKey:
+    """The raw Ed25519 public key (base64) a trust or authorization request carries."""
+    text = require_str(payload, "public_key", max_len=100)
+    try:
+        return Ed25519PublicKey.from_public_bytes(base64.b64decode(text, validate=True))
+    except (ValueError, binascii.Error) as exc:
+        raise InvalidInput("public_key is not a base64 Ed25519 key", pointer="/public_key") from exc
+
+
+def open_carried(envelope: Any, kind: str) -> tuple[str, Ed25519PublicKey, dict[str, Any]]:
+    """A request signed with the key it carries (trust, authorization): (key id, key, payload).
+    What the key may do is the receiver's question (ownership), not this function's."""
+    if not isinstance(envelope, dict):
+        raise InvalidInput("request must be a signed envelope object")
+    key = carried_key(read_payload(envelope))
+    key_id = key_id_of(key)
+    if envelope_key_id(envelope) != key_id:
+        raise SignatureInvalid("the envelope key_id is not the key the request carries")
+    payload = open_sealed(envelope, key)
+    require_type(payload, kind)
+    return key_id, key, payload
+
+
+def check_fresh(timestamp_ms: Any, now: datetime, window_s: float) -> None:
+    """Refuse a request whose ``timestamp`` (epoch ms) is outside ``now ± window_s``."""
+    check_time(timestamp_ms, "/timestamp", "timestamp", unit="ms")
+    skew = abs(now.timestamp() - timestamp_ms / 1000)
+    if skew > window_s:
+        raise ReplayDetected(f"message timestamp is {skew:.0f} s away from the authority's clock")
+
+
+def require_unseen(
+    store: NonceStore, scope: str, payload: Mapping[str, Any], now: datetime
+) -> None:
+    """Refuse a request whose ``nonce`` was seen before in ``scope`` (its signing key)."""
+    nonce = require_str(payload, "nonce", max_len=64)
+    if not store.claim(scope, nonce, now):
+        raise ReplayDetected("this request was already received (nonce reused)")
+
+
+def check_request(
+    store: NonceStore, scope: str, payload: Mapping[str, Any], now: datetime, window_s: float
+) -> None:
+    """An online request: fresh ``timestamp`` and first use of ``nonce`` for its key."""
+    check_fresh(payload.get("timestamp"), now, window_s)
+    require_unseen(store, scope, payload, now)

@@ -10,7 +10,7 @@ import httpx
 from smartlic.crypto import Udi, load_certificate, verify_certificate
 from smartlic.domain.products import make_tag
 from smartlic.formats.device_api import is_vendor_path
-from smartlic.formats.envelope import open_sealed
+from smartlic.formats.signed import open_sealed
 from tests.authority.api.conftest import LiveAuthority
 from tests.devices import TestDevice
 

@@ -24,8 +24,9 @@ from smartlic.crypto import Udi, load_certificate, verify_certificate
 from smartlic.domain.enums import Role
 from smartlic.domain.policy import CISCO_DEFAULT, LicenseGroup
 from smartlic.domain.products import make_tag
-from smartlic.formats.envelope import make_nonce, open_sealed, timestamp_ms
+from smartlic.formats.envelope import make_nonce, timestamp_ms
 from smartlic.formats.rum import usage_file
+from smartlic.formats.signed import open_sealed
 from smartlic.formats.slp import read_file, write_file
 from tests.authority.api.conftest import LiveAuthority
 from tests.authority.api.helpers import (

@@ -20,7 +20,8 @@ from smartlic.errors import (
     SignatureInvalid,
     TokenRejected,
 )
-from smartlic.formats.envelope import open_sealed, seal_with_key
+from smartlic.formats.envelope import seal_with_key
+from smartlic.formats.signed import open_sealed
 from tests.authority.services.conftest import OTHER, TAG, World
 from tests.devices import TestDevice
 

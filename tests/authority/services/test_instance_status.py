@@ -16,7 +16,7 @@ from smartlic.crypto import Udi, load_certificate
 from smartlic.domain.enums import ComplianceStatus, Enforcement
 from smartlic.domain.policy import CISCO_DEFAULT, LicenseGroup
 from smartlic.domain.products import make_tag
-from smartlic.formats.envelope import open_sealed
+from smartlic.formats.signed import open_sealed
 from tests.authority.services.conftest import TAG, World
 from tests.devices import PolicyDevice, TestDevice
 

@@ -25,8 +25,8 @@ from smartlic.errors import (
     NotFound,
     ReplayDetected,
 )
-from smartlic.formats.envelope import open_sealed
 from smartlic.formats.rum import usage_file
+from smartlic.formats.signed import open_sealed
 from smartlic.formats.slp import read_file
 from tests.authority.services.conftest import TAG, World
 from tests.devices import PolicyDevice

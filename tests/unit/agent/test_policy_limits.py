@@ -12,7 +12,8 @@ from smartlic.agent import _rum
 from smartlic.agent._policy_state import CLOSED, OPEN, PolicyState
 from smartlic.clock import ManualClock
 from smartlic.crypto import generate_key
-from smartlic.formats.rum import parse_usage_file, verify_report
+from smartlic.formats.rum import parse_usage_file
+from smartlic.formats.signed import open_report
 from tests.unit.agent.policy_helpers import ATM, UDI, Make
 
 LIMIT = _rum.MAX_OPEN_MEASUREMENTS
@@ -31,7 +32,7 @@ def test_a_full_report_is_closed_and_the_next_one_opens(clock: ManualClock) -> N
     rolled = _rum.roll_full(ps, {ATM: 1}, sign, clock.now())
     assert rolled == [full] and full.state == CLOSED and full.reason == "MEASUREMENT LIMIT"
     assert full.envelope is not None
-    report = verify_report(json.loads(full.envelope), key.public_key())
+    report = open_report(json.loads(full.envelope), key.public_key())
     assert len(report.measurements) == LIMIT  # every measurement kept, signed
     [successor] = [r for r in ps.reports if r.state == OPEN]
     assert successor.previous_id == full.report_id and full.next_id == successor.report_id
@@ -66,6 +67,6 @@ def test_the_manager_applies_the_limit(
     assert manager.save_usage(tmp_path / "u.xml") == 2
     envs = parse_usage_file((tmp_path / "u.xml").read_bytes())
     key = manager._trust_key().public_key()
-    counts = [len(verify_report(env, key).measurements) for env in envs]
+    counts = [len(open_report(env, key).measurements) for env in envs]
     assert counts[0] == LIMIT and sum(counts) >= LIMIT + 10
     manager.release(handle)

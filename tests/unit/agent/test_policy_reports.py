@@ -8,7 +8,8 @@ from typing import Any
 
 from smartlic.agent import LicenseManager, OffTransport
 from smartlic.clock import ManualClock
-from smartlic.formats.rum import parse_usage_file, read_report, verify_report
+from smartlic.formats.rum import parse_usage_file, read_report
+from smartlic.formats.signed import open_report
 from tests.unit.agent.conftest import UDI as CLASSIC_UDI
 from tests.unit.agent.policy_helpers import (
     ATM,
@@ -99,7 +100,7 @@ def test_a_closed_report_is_immutable(
     again = parse_usage_file((tmp_path / "b.xml").read_bytes())
     assert again == frozen
     key = manager._trust_key().public_key()
-    report = verify_report(frozen[0], key)
+    report = open_report(frozen[0], key)
     assert report.udi == manager.udi and report.entitlement_tag == ATM
 
 

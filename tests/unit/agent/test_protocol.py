@@ -33,7 +33,8 @@ from smartlic.crypto import (
 )
 from smartlic.domain.enums import AuthorizationState
 from smartlic.errors import InvalidInput, SignatureInvalid
-from smartlic.formats.envelope import iso, open_sealed, seal
+from smartlic.formats.envelope import iso, seal
+from smartlic.formats.signed import open_sealed
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 UDI = Udi("ASR-903", "FOX1")

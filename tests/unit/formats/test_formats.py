@@ -20,8 +20,8 @@ from smartlic.formats.rum import (
     parse_usage_file,
     sign_report,
     usage_file,
-    verify_report,
 )
+from smartlic.formats.signed import open_report
 from smartlic.formats.slp import format_return_code, parse_return_code, read_file, write_file
 from smartlic.formats.xmlsafe import parse_xml
 
@@ -93,14 +93,14 @@ def test_rum_report_round_trip_and_tamper_detection() -> None:
     env = sign_report(_report(), key)
     [parsed] = parse_usage_file(usage_file([env]))
     _, pub = claimed_key(parsed)
-    report = verify_report(parsed, pub)
+    report = open_report(parsed, pub)
     assert report.report_id == 1767225600 and report.measurements[0].value == 2
     tampered = copy.deepcopy(parsed)
     tampered["payload"] = tampered["payload"].replace('"value":"2"', '"value":"1"')
     with pytest.raises(SignatureInvalid):
-        verify_report(tampered, pub)
+        open_report(tampered, pub)
     with pytest.raises(SignatureInvalid):
-        verify_report(parsed, generate_key().public_key())
+        open_report(parsed, generate_key().public_key())
 
 
 @pytest.mark.parametrize(

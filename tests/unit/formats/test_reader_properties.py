@@ -34,8 +34,8 @@ from smartlic.formats.rum import (
     sign_report,
     sudi_json,
     usage_file,
-    verify_report,
 )
+from smartlic.formats.signed import open_report
 from smartlic.formats.slp import read_file
 
 KEY = generate_key()
@@ -149,7 +149,7 @@ def round_trip(report: RumReport) -> None:
     envelopes = parse_usage_file(usage_file([sign_report(report, KEY)]))
     assert len(envelopes) == 1
     assert read_report(envelopes[0]) == report
-    assert verify_report(envelopes[0], KEY.public_key()) == report
+    assert open_report(envelopes[0], KEY.public_key()) == report
 
 
 def mutated_bytes(report: RumReport, data: st.DataObject) -> None:

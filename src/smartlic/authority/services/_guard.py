@@ -1,4 +1,8 @@
-"""Replay protection and verified-key caching shared by every signed device request."""
+"""Replay protection and verified-key caching shared by every signed device request.
+
+The checks themselves are ``formats.signed``'s (``check_request``, ``require_unseen``), the
+same the rest of the system uses; this module gives them the authority's durable memory, the
+``SeenNonce`` table (``SeenNonces``, a ``NonceStore``), and a cache of parsed keys."""
 
 from __future__ import annotations
 
@@ -15,8 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from smartlic.errors import ReplayDetected
-from smartlic.formats.device_v1 import check_fresh, require_str
+from smartlic.formats.signed import check_request, require_unseen
 from smartlic.storage.models import SeenNonce
 
 _PRUNE_EVERY = 1000
@@ -36,26 +39,16 @@ class RequestGuard:
 
     def check(self, s: Session, key_id: str, payload: dict[str, Any], now: datetime) -> None:
         """Fresh ``timestamp`` and first use of ``nonce`` for ``key_id``, else ReplayDetected."""
-        check_fresh(payload.get("timestamp"), now, self.window)
-        self._remember(s, _fit(key_id), payload, now)
+        check_request(SeenNonces(s, self), _fit(key_id), payload, now, self.window)
 
     def once(self, s: Session, key_id: str, payload: dict[str, Any], now: datetime) -> None:
         """First use of ``nonce`` for ``key_id`` at any age (a file made offline, a request a
         collector kept while cut off), else ReplayDetected. A stale timestamp cannot retire
         these nonces, so they are kept for good (``KEEP``), not pruned."""
-        self._remember(s, KEEP + _fit(key_id), payload, now)
+        require_unseen(SeenNonces(s, self), KEEP + _fit(key_id), payload, now)
 
-    def _remember(self, s: Session, key_id: str, payload: dict[str, Any], now: datetime) -> None:
-        nonce = require_str(payload, "nonce", max_len=64)
-        ins = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
-        stmt = (
-            ins(SeenNonce)
-            .values(key_id=key_id, nonce=nonce, at=now)
-            .on_conflict_do_nothing()
-            .returning(SeenNonce.nonce)
-        )
-        if s.execute(stmt).first() is None:
-            raise ReplayDetected("this request was already received (nonce reused)")
+    def pruned(self, s: Session, now: datetime) -> None:
+        """Every ``_PRUNE_EVERY`` nonces, drop those too old to pass ``check_fresh`` anyway."""
         self._calls += 1
         if self._calls % _PRUNE_EVERY == 0:
             cutoff = now - timedelta(seconds=2 * self.window)
@@ -81,6 +74,28 @@ class RequestGuard:
             return
         with self._lock:
             self._keys.pop(key_id, None)
+
+
+class SeenNonces:
+    """The ``SeenNonce`` table as a ``formats.signed.NonceStore``, in session ``s``."""
+
+    def __init__(self, s: Session, guard: RequestGuard) -> None:
+        self.s, self.guard = s, guard
+
+    def claim(self, scope: str, nonce: str, at: datetime) -> bool:
+        """Insert-if-absent in one statement: two requests racing with one nonce cannot both
+        see it absent (the primary key decides), on SQLite and PostgreSQL alike."""
+        ins = pg_insert if self.s.get_bind().dialect.name == "postgresql" else sqlite_insert
+        stmt = (
+            ins(SeenNonce)
+            .values(key_id=scope, nonce=nonce, at=at)
+            .on_conflict_do_nothing()
+            .returning(SeenNonce.nonce)
+        )
+        if self.s.execute(stmt).first() is None:
+            return False
+        self.guard.pruned(self.s, at)
+        return True
 
 
 def _fit(key_id: str) -> str:

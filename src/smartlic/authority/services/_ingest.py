@@ -19,10 +19,11 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from smartlic.authority.services import _pool, ownership
-from smartlic.crypto import Udi, verify_bytes
+from smartlic.crypto import Udi
 from smartlic.domain.enums import Enforcement, InstanceStatus
 from smartlic.errors import Forbidden, OwnershipNotProven, SmartlicError
 from smartlic.formats.rum import RumReport, claimed_key, public_key_b64, read_report
+from smartlic.formats.signed import verify_signature
 from smartlic.storage.models import (
     InstanceUsage,
     License,
@@ -92,10 +93,10 @@ def _precheck(env: dict[str, Any], udi: Udi, keys: _KeyCache) -> Checked:
         if report.udi != udi:
             raise Forbidden("the report names another device than it was sent for")
         key_id, key = keys.claimed(env)
-        # What formats.rum.verify_report checks, without parsing the payload a second time:
+        # What formats.signed.open_report checks, without parsing the payload a second time:
         # read_report and claimed_key have already required a payload string and a signature.
         # Before any trust is installed from this report.
-        verify_bytes(key, env["payload"].encode(), str(env["signature"].get("value", "")))
+        verify_signature(key, env["payload"], str(env["signature"].get("value", "")))
         return Checked(report_id, report, key_id, key)
     except SmartlicError as exc:
         return Checked(report_id, error=exc)

@@ -26,7 +26,6 @@ from smartlic.domain.enums import EntitlementStatus, InstanceStatus
 from smartlic.errors import AlreadyRegistered, InvalidInput, SignatureInvalid
 from smartlic.formats.device_v1 import (
     REGISTER_PROOF,
-    check_fresh,
     parse_entitlements,
     parse_udi,
     register_binding,
@@ -37,10 +36,10 @@ from smartlic.formats.envelope import (
     envelope_key_id,
     iso,
     make_nonce,
-    open_sealed,
     seal,
     timestamp_ms,
 )
+from smartlic.formats.signed import check_fresh, open_sealed
 from smartlic.storage.models import ProductInstance, SmartAccount, VirtualAccount
 
 

@@ -30,7 +30,6 @@ from smartlic.authority.services.scope import (
     scope_in,
     system,
 )
-from smartlic.authority.services.trust import open_device_request
 from smartlic.crypto import Udi, verify_bytes
 from smartlic.domain.enums import Enforcement, InstanceStatus, Role
 from smartlic.errors import (
@@ -46,6 +45,7 @@ from smartlic.formats.device_api import data_of, ok_poll
 from smartlic.formats.device_v1 import Entitlement, parse_entitlements, parse_udi
 from smartlic.formats.envelope import read_payload
 from smartlic.formats.rum import public_key_b64
+from smartlic.formats.signed import open_carried
 from smartlic.formats.slp import parse_return_code, read_file
 from smartlic.storage.models import (
     AuthorizationCode,
@@ -161,7 +161,7 @@ class SqlAuthorizationService(SigningServiceBase):
         virtual_account: str | None = None,
         fresh: bool = True,
     ) -> IssuedCode:
-        key_id, key, payload = open_device_request(envelope, "authorization-request")
+        key_id, key, payload = open_carried(envelope, "authorization-request")
         udi = parse_udi(payload.get("udi"))
         wanted = [e for e in parse_entitlements(payload.get("entitlements")) if e.count > 0]
         if not wanted:

@@ -4,10 +4,8 @@ device's report-signing key to its UDI in the token's virtual account."""
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.orm import Session
 
 from smartlic.authority.services import ownership
@@ -17,42 +15,16 @@ from smartlic.authority.services._usage import release_all
 from smartlic.authority.services.tokens import ConsumedToken, consume_token
 from smartlic.crypto import Udi
 from smartlic.domain.enums import InstanceStatus
-from smartlic.errors import AlreadyRegistered, InvalidInput, SignatureInvalid
-from smartlic.formats.device_v1 import parse_udi, require_str, require_type
-from smartlic.formats.envelope import envelope_key_id, open_sealed, read_payload
-from smartlic.formats.rum import key_id_of
+from smartlic.errors import AlreadyRegistered
+from smartlic.formats.device_v1 import parse_udi, require_str
+from smartlic.formats.signed import open_carried
 from smartlic.storage.models import ProductInstance
-
-
-def trust_key(payload: dict[str, Any]) -> Ed25519PublicKey:
-    """The raw Ed25519 public key a device request carries (base64)."""
-    text = require_str(payload, "public_key", max_len=100)
-    try:
-        return Ed25519PublicKey.from_public_bytes(base64.b64decode(text, validate=True))
-    except (ValueError, binascii.Error) as exc:
-        raise InvalidInput("public_key is not a base64 Ed25519 key", pointer="/public_key") from exc
-
-
-def open_device_request(
-    envelope: dict[str, Any], kind: str
-) -> tuple[str, Ed25519PublicKey, dict[str, Any]]:
-    """Verify a request signed with the key it carries: (key id, key, payload)."""
-    if not isinstance(envelope, dict):
-        raise InvalidInput("request must be a signed envelope object")
-    claimed = read_payload(envelope)
-    key = trust_key(claimed)
-    key_id = key_id_of(key)
-    if envelope_key_id(envelope) != key_id:
-        raise SignatureInvalid("the envelope key_id is not the key the request carries")
-    payload = open_sealed(envelope, key)
-    require_type(payload, kind)
-    return key_id, key, payload
 
 
 class SqlTrustService(SigningServiceBase):
     @logs_refusals("instance.trust.refused")
     def establish(self, envelope: dict[str, Any]) -> dict[str, Any]:
-        key_id, _key, payload = open_device_request(envelope, "trust-request")
+        key_id, _key, payload = open_carried(envelope, "trust-request")
         udi = parse_udi(payload.get("udi"))
         token = require_str(payload, "token", max_len=255)
         force = payload.get("force") is True

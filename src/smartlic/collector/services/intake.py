@@ -30,8 +30,9 @@ from smartlic.crypto import Udi
 from smartlic.errors import Forbidden, InvalidInput, NotFound, SmartlicError
 from smartlic.formats import jsonsafe
 from smartlic.formats.device_api import data_of, groups, ok_poll, udi_of_payload
-from smartlic.formats.envelope import open_sealed, read_payload
-from smartlic.formats.rum import claimed_key, parse_sudi, verify_report
+from smartlic.formats.envelope import read_payload
+from smartlic.formats.rum import claimed_key, parse_sudi
+from smartlic.formats.signed import open_report, open_sealed
 
 __all__ = ["Intake"]
 
@@ -173,9 +174,9 @@ class Intake(ServiceBase):
     def _check(device: Device, udi: Udi, env: dict[str, Any]) -> int:
         if device.trust_public_key:
             raw = base64.b64decode(device.trust_public_key)
-            report = verify_report(env, Ed25519PublicKey.from_public_bytes(raw))
+            report = open_report(env, Ed25519PublicKey.from_public_bytes(raw))
         else:
-            report = verify_report(env, claimed_key(env)[1])
+            report = open_report(env, claimed_key(env)[1])
         if report.udi != udi:
             raise Forbidden(f"report {report.report_id} names {report.udi}, not {udi}")
         return report.report_id
