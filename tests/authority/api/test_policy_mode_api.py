@@ -178,9 +178,22 @@ def test_duplicate_replayed_and_tampered_reports(world: World, trusted: PolicyDe
     bad = trusted.report(TAG, 2)
     bad["payload"] = bad["payload"].replace('"value":"2"', '"value":"9"')
     done = complete(world, world.anon, ok(report(world, world.anon, trusted.body(bad))))
-    [item] = done["data"]["acknowledgements"]
-    assert item["acknowledged"] == [] and "does not verify" in item["rejected"][0]["reason"]
+    # This used to be answered with an ACK (acknowledged [], the report rejected). An ACK
+    # names the smart and virtual accounts that hold the device, so anyone who knew a UDI
+    # could send one forged report without a key and read them (issue 8). A sender that
+    # proves nothing now gets the per-device refusal alone, with its reason.
+    assert done["data"]["acknowledgements"] == []
+    [error] = done["data"]["errors"]
+    assert "does not verify" in error["rejected"][0]["reason"]
+    assert DOMAIN not in json.dumps(done) and "Prod" not in json.dumps(done)
     assert pool_line(world.api, "Prod")["in_use"] == 2
+    # a genuine report in the same request proves the sender: its ACK carries both answers
+    both = trusted.body(bad, trusted.report(TAG, 3))
+    [item] = complete(world, world.anon, ok(report(world, world.anon, both)))["data"][
+        "acknowledgements"
+    ]
+    assert len(item["acknowledged"]) == 1 and len(item["rejected"]) == 1
+    assert pool_line(world.api, "Prod")["in_use"] == 3
 
 
 def test_unknown_device_cannot_report_without_a_key(world: World) -> None:

@@ -3,6 +3,7 @@ certificates, real signatures; every refusal with its reason."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,11 +14,17 @@ from cryptography.x509.oid import NameOID
 from smartlic.clock import ManualClock
 from smartlic.crypto import CertificateAuthority, Signer, Udi, generate_key
 from smartlic.errors import InvalidInput, ReplayDetected, SignatureInvalid
-from smartlic.formats.envelope import iso, make_nonce, seal
+from smartlic.formats.envelope import iso, make_nonce, seal, seal_with_key, timestamp_ms
+from smartlic.formats.rum import RumReport, key_id_of, public_key_b64, sign_report
 from smartlic.formats.signed import (
     Freshness,
     MemorySeenStore,
     SignedVerifier,
+    check_fresh,
+    check_request,
+    open_carried,
+    open_report,
+    open_sealed,
 )
 from smartlic.formats.slp import write_file
 
@@ -143,3 +150,58 @@ def test_a_file_is_verified_whole(
     request = ("smartLicenseAuthRequest", _doc(signer, type="authorization-request"))
     with pytest.raises(InvalidInput, match="not something a collector imports"):
         verifier.verify_file(write_file([request]), ca=ca.certificate, holder="collector")
+
+
+# ---------------------------------------------------------------- device-signed documents
+
+
+def _request(key: Any, kind: str = "trust-request", **fields: Any) -> dict[str, Any]:
+    payload = {"type": kind, "udi": {"pid": UDI.pid, "sn": UDI.sn},
+               "public_key": public_key_b64(key.public_key()), "timestamp": timestamp_ms(NOW),
+               "nonce": make_nonce(), **fields}  # fmt: skip
+    return seal_with_key(payload, key, key_id_of(key.public_key()))
+
+
+def test_device_signature_covers_the_exact_payload_string() -> None:
+    """One check for every device-signed document: a re-serialised payload (same JSON, other
+    spacing) does not verify, whether it travels as an envelope or as a RUM report."""
+    key = generate_key()
+    env = _request(key)
+    assert open_sealed(env, key.public_key())["type"] == "trust-request"
+    spaced = {**env, "payload": json.dumps(json.loads(env["payload"]), indent=1)}
+    with pytest.raises(SignatureInvalid):
+        open_sealed(spaced, key.public_key())
+    report = sign_report(RumReport(1, UDI, "tag", "ent", []), key)
+    assert open_report(report, key.public_key()).report_id == 1
+    with pytest.raises(SignatureInvalid):
+        open_report({**report, "payload": report["payload"] + " "}, key.public_key())
+    with pytest.raises(SignatureInvalid):
+        open_report(report, generate_key().public_key())
+
+
+def test_a_carried_key_must_be_the_signers() -> None:
+    key, other = generate_key(), generate_key()
+    key_id, _, payload = open_carried(_request(key), "trust-request")
+    assert key_id == key_id_of(key.public_key()) and payload["udi"]["sn"] == UDI.sn
+    # signed by one key, carrying another's public key (and its key id)
+    lying = _request(key, public_key=public_key_b64(other.public_key()))
+    lying["signature"]["key_id"] = key_id_of(other.public_key())
+    with pytest.raises(SignatureInvalid):
+        open_carried(lying, "trust-request")
+    with pytest.raises(InvalidInput):
+        open_carried(_request(key, kind="authorization-request"), "trust-request")
+
+
+def test_a_request_is_fresh_and_its_nonce_used_once_per_key() -> None:
+    store = MemorySeenStore()
+    payload = json.loads(_request(generate_key())["payload"])
+    check_request(store, "key-a", payload, NOW, 300)
+    with pytest.raises(ReplayDetected, match="nonce reused"):
+        check_request(store, "key-a", payload, NOW, 300)
+    check_request(store, "key-b", payload, NOW, 300)  # nonces are per signing key
+    with pytest.raises(ReplayDetected, match="away from"):
+        check_fresh(payload["timestamp"], NOW + timedelta(seconds=301), 300)
+    stale = {**payload, "nonce": make_nonce()}
+    with pytest.raises(ReplayDetected):
+        check_request(store, "key-a", stale, NOW - timedelta(hours=1), 300)
+    assert not store.seen("key-a", stale["nonce"])  # a stale request spends no nonce

@@ -95,9 +95,11 @@ class SqlUsageService(SigningServiceBase):
                 ingest_device(s, udi, envs, channel, now, c)
                 for (udi, envs), c in zip(by_device, checked, strict=True)
             ]
-            acks = [self._ack_item(s, r, now) for r in results if _acked(r)]
+            acks = [self._ack_item(s, r, now) for r in results if _acked(r, channel)]
             errors = [
-                {"sudi": _sudi(r.udi), "rejected": r.rejected} for r in results if not _acked(r)
+                {"sudi": _sudi(r.udi), "rejected": r.rejected}
+                for r in results
+                if not _acked(r, channel)
             ]
             self._record(s, results, channel)
             task = self._task(
@@ -179,7 +181,7 @@ class SqlUsageService(SigningServiceBase):
                 ingest_device(s, udi, envs, channel, now, c)
                 for (udi, envs), c in zip(by_device, checked, strict=True)
             ]
-            self._finish_file(s, row, results, now, archive=archive)
+            self._finish_file(s, row, results, channel, now, archive=archive)
             self._record(s, results, channel)
             return _file_out(row, va.name)
 
@@ -273,11 +275,12 @@ class SqlUsageService(SigningServiceBase):
         s: Session,
         row: UsageFile,
         results: list[DeviceResult],
+        channel: Channel,
         now: datetime,
         *,
         archive: bool,
     ) -> None:
-        done = [r for r in results if _acked(r)]
+        done = [r for r in results if _acked(r, channel)]
         row.instances = len(done)
         row.reports = sum(len(r.acknowledged) for r in results)
         row.rejected = sum(len(r.rejected) for r in results)
@@ -354,10 +357,21 @@ class SqlUsageService(SigningServiceBase):
         return task
 
 
-def _acked(r: DeviceResult) -> bool:
+def _acked(r: DeviceResult, channel: Channel) -> bool:
     """A device gets an ACK when the authority holds it for the sender: not for an unknown
-    device it refused, nor for one another account holds (its ACK would name that account)."""
-    return r.instance is not None and not r.foreign
+    device it refused, nor for one another account holds (its ACK would name that account).
+
+    An ACK names the holder's smart and virtual accounts, so it goes only to a sender that
+    either proved itself (a report of the batch verified against the device's pinned key) or
+    hands reports over for the virtual account that holds the device. A report sent without a
+    key for a known device with a bad signature once got an ACK naming the holder's accounts:
+    anyone knowing a UDI could read them. It is now refused per device, in ``errors``."""
+    if r.instance is None or r.foreign:
+        return False
+    own = channel.virtual_account is not None and (
+        r.instance.virtual_account_id == channel.virtual_account.id
+    )
+    return own or bool(r.acknowledged)
 
 
 def _accounts(s: Session, va_id: str) -> tuple[VirtualAccount, SmartAccount, PolicyDoc]:
