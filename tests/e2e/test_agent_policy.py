@@ -11,7 +11,7 @@ import pytest
 from smartlic.agent import LicenseManager, OffTransport
 from smartlic.authority.services.scope import SYSTEM, system
 from smartlic.domain.policy import CISCO_DEFAULT, LicenseGroup
-from smartlic.errors import Forbidden, InsufficientLicenses
+from smartlic.errors import Conflict, Forbidden, InsufficientLicenses
 from tests.e2e.conftest_agent import (  # noqa: F401 - the authority fixture
     ATM,
     CPF,
@@ -149,3 +149,26 @@ def test_export_controlled_offline_request_file_and_return_code(
         return_code, domain=DOMAIN, scope=system("user:ops")
     )
     assert freed[0].returned_at is not None
+
+
+def test_a_trusted_device_moves_itself_with_its_pinned_key(authority: Authority) -> None:
+    """``license smart trust idtoken <other account's token> local force``: signed with the
+    trust key the authority pinned, the request proves the device; a device with the same UDI
+    and a fresh state (another key) is refused without moving anything (issue 8 finding 1)."""
+    device = _trusted(authority)
+    services = authority.services
+    services.accounts.create_smart_account(name="Rival", domain="rival.example", scope=SYSTEM)
+    rival = services.tokens.create_token("rival.example", "DEFAULT", scope=SYSTEM).text
+    impostor = authority.policy_device(state_dir=authority.tmp_path / "impostor")
+
+    with pytest.raises(Conflict) as info:
+        impostor.trust(rival, force=True)
+    assert info.value.code == "ownership-not-proven"
+    assert len(authority.instances()) == 1
+
+    device.trust(rival, force=True)
+    assert _policy(device).account.smart_account == "Rival"
+    assert authority.instances() == []
+    assert len(services.instances.list_instances("rival.example", scope=SYSTEM).items) == 1
+    names = [e.name for e in services.events.list_events(DOMAIN, scope=SYSTEM).items]
+    assert "instance.moved_away" in names and "instance.trust.refused" in names
