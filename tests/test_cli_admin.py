@@ -149,8 +149,11 @@ def test_tokens_devices_and_events_on_the_lab_clock(cli: Cli) -> None:
     dry = cli.ok("admin", "devices", "transfer", D, instance_id, "East", "--dry-run")
     assert "nothing moved" in dry and f"warning: {warning}" in dry
     assert "(0)" in cli.ok("admin", "devices", "list", D, "--va", "East")
-    moved = cli.ok("admin", "devices", "transfer", D, instance_id, "East")
+    assert len(instance_id) == 8  # tables show a short id; any unique prefix names the instance
+    moved = cli.ok("admin", "devices", "transfer", D, "ASR-903:FOX00001", "East")  # or the UDI
     assert "is now in East" in moved and f"warning: {warning}" in moved
+    cli.error("invalid-input", "admin", "devices", "remove", D, instance_id[:3])
+    cli.error("not-found", "admin", "devices", "remove", D, "ASR-903:NOSUCH")
     assert (
         cli.row(cli.ok("admin", "licenses", "list", D, "East"), "Device METRO IP ACCESS")[2] == "2"
     )

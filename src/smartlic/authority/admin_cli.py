@@ -289,19 +289,26 @@ def devices_list(
             domain, virtual_account, search=search, limit=limit, offset=offset, scope=operator()
         )
     rows = [
-        [i.id, f"{i.udi_pid}:{i.udi_sn}", i.hostname, i.virtual_account, i.status,
+        [i.id[:SHORT_ID], f"{i.udi_pid}:{i.udi_sn}", i.hostname, i.virtual_account, i.status,
          when(i.last_contact_at)]
         for i in page.items
     ]  # fmt: skip
+    # a short id and the UDI both name an instance in `devices transfer|remove`
     columns = ["ID", "UDI", "Hostname", "Virtual account", "Status", "Last contact"]
     print_table(f"Product instances of {domain} ({page.total})", columns, rows)
+
+
+SHORT_ID = 8  # characters of an instance id shown in tables; any unique prefix of 4+ works
+Instance = Annotated[
+    str, typer.Argument(help="The instance: PID:SN, or its id (a prefix will do).")
+]
 
 
 @devices_app.command("transfer")
 @cli_errors
 def devices_transfer(
     domain: Domain,
-    instance_id: str,
+    instance: Instance,
     target: VaName,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what the target pool would hold; move nothing.")
@@ -309,6 +316,7 @@ def devices_transfer(
 ) -> None:
     """Move a product instance (and its usage) to another virtual account."""
     with open_services() as s:
+        instance_id = s.instances.resolve_instance(domain, instance, scope=operator())
         preview = s.instances.preview_transfer(domain, instance_id, target=target, scope=operator())
         if dry_run:
             columns = ["License", "Moving", "Purchased", "In use after", "Status after"]
@@ -328,11 +336,12 @@ def devices_transfer(
 
 @devices_app.command("remove")
 @cli_errors
-def devices_remove(domain: Domain, instance_id: str) -> None:
+def devices_remove(domain: Domain, instance: Instance) -> None:
     """Remove a product instance; its licenses are freed."""
     with open_services() as s:
+        instance_id = s.instances.resolve_instance(domain, instance, scope=operator())
         s.instances.remove_instance(domain, instance_id, scope=operator())
-    typer.echo(f"removed instance {instance_id}")
+    typer.echo(f"removed instance {instance_id} ({instance})")
 
 
 @admin_app.command("events")

@@ -27,7 +27,7 @@ from smartlic.authority.services.interfaces import (
 from smartlic.authority.services.scope import AccountScope, Principal, scope_in
 from smartlic.domain.compliance import pool_status
 from smartlic.domain.enums import ComplianceStatus
-from smartlic.errors import NotFound
+from smartlic.errors import InvalidInput, NotFound
 from smartlic.formats.bounds import check_page
 from smartlic.storage.models import License, ProductInstance, SmartAccount, VirtualAccount
 
@@ -77,6 +77,34 @@ class SqlInstancesService(ServiceBase):
             views = StatusReader(s, self.now()).views([inst for inst, _ in rows])
             items = [self._out(sa, va, inst, views[inst.id]) for inst, va in rows]
         return Page(items=items, total=total, limit=limit, offset=offset)
+
+    def resolve_instance(self, domain: str, ref: str, *, scope: Principal) -> str:
+        """The id of the instance ``ref`` names, as a person types it: ``PID:SN`` (the UDI), the
+        full id, or an id prefix of at least 4 characters that names one instance only."""
+        visible = scope_in(scope, domain)
+        ref = ref.strip()
+        with self.transaction() as s:
+            sa = self.smart_account(s, domain)
+            q = (
+                select(ProductInstance.id, VirtualAccount.name)
+                .join(VirtualAccount)
+                .where(VirtualAccount.smart_account_id == sa.id, visible.where(VirtualAccount.name))
+            )
+            if ":" in ref:
+                pid, _, sn = ref.partition(":")
+                q = q.where(ProductInstance.udi_pid == pid, ProductInstance.udi_sn == sn)
+            elif len(ref) >= 4:
+                q = q.where(ProductInstance.id.startswith(ref.lower(), autoescape=True))
+            else:
+                raise InvalidInput(
+                    f"{ref!r}: give the instance's PID:SN or at least 4 characters of its id"
+                )
+            found = s.execute(q.limit(2)).all()
+        if not found:
+            raise NotFound(f"no product instance {ref!r} in {domain!r}")
+        if len(found) > 1:
+            raise InvalidInput(f"{ref!r} names more than one product instance: give more of its id")
+        return str(found[0][0])
 
     def get_instance(self, domain: str, instance_id: str, *, scope: Principal) -> InstanceOut:
         visible = scope_in(scope, domain)
