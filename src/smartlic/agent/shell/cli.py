@@ -55,6 +55,15 @@ app = typer.Typer(
 
 IDENTITY_FILE = "identity.json"
 
+# options the interactive shell and `device serve` share
+ProfileOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Product at the first start: a profile of docs/profiles.md (default asr903)."
+    ),
+]
+ModeOption = Annotated[str | None, typer.Option(help="Licensing mode: classic or policy (saved).")]
+
 
 FLASH_DIR = "flash"
 
@@ -207,15 +216,8 @@ def device(
             help="Print the prompt and each command (default: with -c, as a transcript).",
         ),
     ] = None,
-    profile: Annotated[
-        str | None,
-        typer.Option(
-            help="Product at the first start: a profile of docs/profiles.md (default asr903)."
-        ),
-    ] = None,
-    mode: Annotated[
-        str | None, typer.Option(help="Licensing mode: classic or policy (saved).")
-    ] = None,
+    profile: ProfileOption = None,
+    mode: ModeOption = None,
     authority_ca: Annotated[
         Path | None,
         typer.Option(help="The authority's CA certificate (PEM file) for imported files."),
@@ -281,15 +283,8 @@ def serve(
         Path | None, typer.Option(help="OpenSSH authorized_keys file: key login too.")
     ] = None,
     hostname: Annotated[str | None, typer.Option(help="Set the hostname (saved).")] = None,
-    profile: Annotated[
-        str | None,
-        typer.Option(
-            help="Product at the first start: a profile of docs/profiles.md (default asr903)."
-        ),
-    ] = None,
-    mode: Annotated[
-        str | None, typer.Option(help="Licensing mode: classic or policy (saved).")
-    ] = None,
+    profile: ProfileOption = None,
+    mode: ModeOption = None,
     authority: Annotated[
         str | None, typer.Option(help="Authority URL: sets transport smart and its URL.")
     ] = None,
