@@ -6,11 +6,10 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -19,7 +18,6 @@ from smartlic.errors import ReplayDetected
 from smartlic.formats.device_v1 import check_fresh, require_str
 from smartlic.storage.models import SeenNonce
 
-_PRUNE_EVERY = 1000
 KEEP = "k:"  # key ids of nonces that are never pruned (see ``once``)
 _KEY_CACHE = 50_000
 
@@ -56,12 +54,7 @@ class RequestGuard:
         )
         if s.execute(stmt).first() is None:
             raise ReplayDetected("this request was already received (nonce reused)")
-        self._calls += 1
-        if self._calls % _PRUNE_EVERY == 0:
-            cutoff = now - timedelta(seconds=2 * self.window)
-            s.execute(
-                delete(SeenNonce).where(SeenNonce.at < cutoff, ~SeenNonce.key_id.startswith(KEEP))
-            )
+        # nonces older than twice the window are pruned by the job "prune" (services/schedule.py)
 
     def key(self, key_id: str, load: Callable[[], Ed25519PublicKey]) -> Ed25519PublicKey:
         with self._lock:
