@@ -407,16 +407,14 @@ class Mailer(ServiceBase):
         msg["Subject"] = m.subject
         msg["Message-ID"] = f"<outbox-{m.id}@smartlic>"  # the same id if ever sent again
         msg.set_content(m.body)
-        if m.report_id:
-            try:
-                report = self.reports.get_report(_report_domain(s, m.report_id), m.report_id)
-            except NotFound:
-                return msg
+        # the report is read in this transaction: on SQLite a second one would wait for it
+        report = self.reports.load(s, m.report_id) if m.report_id else None
+        if report is not None:
             msg.add_attachment(
                 self.reports.pdf_bytes(report),
                 maintype="application",
                 subtype="pdf",
-                filename=f"report-{m.report_id}.pdf",
+                filename=f"report-{report.id}.pdf",
             )
         return msg
 
@@ -467,16 +465,6 @@ def _endpoints(s: Session, sa_id: str | None) -> list[WebhookEndpoint]:
         WebhookEndpoint.smart_account_id == sa_id, WebhookEndpoint.active.is_(True)
     )
     return list(s.scalars(q))
-
-
-def _report_domain(s: Session, report_id: str) -> str:
-    from smartlic.storage.models import Report
-
-    r = s.get(Report, report_id)
-    sa = s.get(SmartAccount, r.smart_account_id) if r else None
-    if sa is None:
-        raise NotFound("report gone")
-    return sa.domain
 
 
 _SUBJECTS = {

@@ -143,6 +143,13 @@ class SqlReportsService(ServiceBase):
                 raise NotFound(f"no report {report_id!r} in {domain!r}")
             return _out(r, domain, with_rows=True)
 
+    @staticmethod
+    def load(s: Session, report_id: str) -> ReportOut | None:
+        """A report by id in the caller's transaction (the mailer attaches it)."""
+        r = s.get(Report, report_id[:36])
+        sa = s.get(SmartAccount, r.smart_account_id) if r else None
+        return _out(r, sa.domain, with_rows=True) if r and sa else None
+
     # ------------------------------------------------------------ documents
 
     @staticmethod

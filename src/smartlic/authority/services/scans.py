@@ -252,4 +252,4 @@ def _places(s: Session, va_ids: Iterable[str]) -> dict[str, tuple[SmartAccount, 
 
 def _tags(s: Session, license_ids: Iterable[str]) -> dict[str, str]:
     q = select(License.id, License.tag).where(License.id.in_(list(license_ids)))
-    return dict(s.execute(q))
+    return {str(lid): str(tag) for lid, tag in s.execute(q).all()}

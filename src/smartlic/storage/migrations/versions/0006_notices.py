@@ -94,7 +94,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.String(length=36), nullable=False),
         sa.Column("smart_account_id", sa.String(length=36), nullable=False),
         sa.Column("event", sa.String(length=40), nullable=False),
-        sa.Column("digest", sa.Boolean(), server_default=sa.text("0"), nullable=False),
+        sa.Column("digest", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("created_at", smartlic.storage.base.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["smart_account_id"],
@@ -182,7 +182,7 @@ def upgrade() -> None:
         sa.Column("url", sa.String(length=2000), nullable=False),
         sa.Column("secret", sa.String(length=100), nullable=False),
         sa.Column("events", sa.JSON(), nullable=False),
-        sa.Column("active", sa.Boolean(), server_default=sa.text("1"), nullable=False),
+        sa.Column("active", sa.Boolean(), server_default=sa.true(), nullable=False),
         sa.Column("created_at", smartlic.storage.base.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["smart_account_id"],
