@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the cli fixture is imported from tests/test_cli_admin.py)
 """``smartlic admin jobs|reports|notifications|webhooks`` on SQLite and PostgreSQL, with a real
 SMTP server on loopback."""
 

@@ -43,7 +43,7 @@ def test_two_instances_run_each_job_and_send_each_message_once(
         lab.clock.advance(minutes=1)
         barrier = threading.Barrier(2)
 
-        def run(runner: object) -> None:
+        def run(runner: object, barrier: threading.Barrier = barrier) -> None:
             barrier.wait()
             for out in runner.run_due():  # type: ignore[attr-defined]
                 with lock:
