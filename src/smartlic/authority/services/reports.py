@@ -122,8 +122,15 @@ class SqlReportsService(ServiceBase):
             return _out(report, domain, with_rows=True)
 
     def list_reports(
-        self, domain: str, *, kind: ReportKind | None = None, limit: int = 100, offset: int = 0
+        self,
+        domain: str,
+        *,
+        kind: ReportKind | None = None,
+        virtual_account: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
     ) -> tuple[list[ReportOut], int]:
+        """Newest first; ``virtual_account`` keeps only that virtual account's reports."""
         if not 1 <= limit <= 1000 or offset < 0:
             raise InvalidInput("limit must be 1-1000 and offset >= 0", pointer="/limit")
         with self.transaction() as s:
@@ -131,6 +138,8 @@ class SqlReportsService(ServiceBase):
             q = select(Report).where(Report.smart_account_id == sa.id)
             if kind is not None:
                 q = q.where(Report.kind == ReportKind(kind).value)
+            if virtual_account is not None:
+                q = q.where(Report.virtual_account == virtual_account)
             total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
             q = q.order_by(Report.generated_at.desc(), Report.id).limit(limit).offset(offset)
             return [_out(r, domain, with_rows=False) for r in s.scalars(q)], total
