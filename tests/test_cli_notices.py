@@ -36,9 +36,15 @@ def test_reports_generate_list_show(cli: Cli, tmp_path: Path) -> None:
 
 def test_subscribe_and_run_due_sends_mail(cli: Cli) -> None:
     cli.ok(
-        "admin", "user", "create", "alice", "--email", "alice@acme.example",
-        "--password", "correct horse",
-    )  # fmt: skip
+        "admin",
+        "user",
+        "create",
+        "alice",
+        "--email",
+        "alice@acme.example",
+        "--password",
+        "correct horse",
+    )
     cli.error(
         "invalid-input",
         "admin",
