@@ -52,36 +52,23 @@ class SqlTrendsService(ServiceBase):
             or_(Holding.starts_at.is_(None), Holding.starts_at <= now),
             or_(Holding.ends_at.is_(None), Holding.ends_at > now),
         )
-        bought = (
-            select(
-                Holding.virtual_account_id.label("va"),
-                Holding.license_id.label("lic"),
-                func.sum(case((active, Holding.quantity), else_=0)).label("qty"),
-            )
-            .group_by(Holding.virtual_account_id, Holding.license_id)
-            .subquery()
-        )
-        q = select(
-            PoolCounter.virtual_account_id, PoolCounter.license_id, PoolCounter.in_use
-        ).add_columns(func.coalesce(bought.c.qty, 0))
-        q = q.outerjoin(
-            bought,
-            and_(
-                bought.c.va == PoolCounter.virtual_account_id,
-                bought.c.lic == PoolCounter.license_id,
-            ),
-        )
+        bought = select(
+            Holding.virtual_account_id,
+            Holding.license_id,
+            func.sum(case((active, Holding.quantity), else_=0)),
+        ).group_by(Holding.virtual_account_id, Holding.license_id)
+        used = select(PoolCounter.virtual_account_id, PoolCounter.license_id, PoolCounter.in_use)
         with self.transaction() as s:
+            figures: dict[tuple[str, str], list[int]] = {}
+            for va, lic, qty in s.execute(bought):
+                figures[(va, lic)] = [0, int(qty or 0)]
+            for va, lic, in_use in s.execute(used):
+                figures.setdefault((va, lic), [0, 0])[0] = int(in_use)
             rows = [
-                {
-                    "day": today,
-                    "virtual_account_id": va,
-                    "license_id": lic,
-                    "in_use": u,
-                    "purchased": p,
-                }
-                for va, lic, u, p in s.execute(q)
-            ]
+                {"day": today, "virtual_account_id": va, "license_id": lic, "in_use": u,
+                 "purchased": p}
+                for (va, lic), (u, p) in sorted(figures.items())
+            ]  # fmt: skip
             s.execute(delete(UsageRollup).where(UsageRollup.day == today))
             if rows:
                 ins = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
