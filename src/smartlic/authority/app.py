@@ -26,8 +26,8 @@ from smartlic.authority.api.schemas.problem import ANY_REQUEST_PROBLEMS
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services import Services, build_services
 from smartlic.authority.services.figures import StateFigures
-from smartlic.authority.services.login_throttle import LoginPolicy
 from smartlic.authority.services.jobs import BackgroundJobs
+from smartlic.authority.services.login_throttle import LoginPolicy
 from smartlic.authority.settings import AuthoritySettings
 from smartlic.authority.web import install_portal
 from smartlic.authority.web.render import PORTAL

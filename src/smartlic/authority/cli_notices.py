@@ -22,7 +22,7 @@ from typing import Annotated
 
 import typer
 
-from smartlic.authority.cli import actor, cli_errors, open_services, print_table, when
+from smartlic.authority.cli import actor, cli_errors, open_services, operator, print_table, when
 from smartlic.domain.reports import Frequency, ReportKind
 from smartlic.errors import InvalidInput
 
@@ -82,7 +82,11 @@ def reports_generate(
         raise InvalidInput(f"kind: one of {', '.join(ReportKind)}")
     with open_services() as s:
         r = s.reports.generate(
-            domain, kind=ReportKind(kind), actor=actor(), virtual_account=virtual_account
+            domain,
+            kind=ReportKind(kind),
+            actor=actor(),
+            scope=operator(),
+            virtual_account=virtual_account,
         )
     typer.echo(r.id)
 
@@ -99,7 +103,7 @@ def reports_list(
         raise InvalidInput(f"kind: one of {', '.join(ReportKind)}")
     with open_services() as s:
         items, total = s.reports.list_reports(
-            domain, kind=ReportKind(kind) if kind else None, limit=limit
+            domain, kind=ReportKind(kind) if kind else None, limit=limit, scope=operator()
         )
     rows = [
         [r.id, r.kind.value, r.virtual_account or "(all)", when(r.generated_at),
@@ -123,7 +127,7 @@ def reports_show(
 ) -> None:
     """One archived report (table, CSV or PDF)."""
     with open_services() as s:
-        r = s.reports.get_report(domain, report_id)
+        r = s.reports.get_report(domain, report_id, scope=operator())
         if csv:
             typer.echo(s.reports.csv_text(r), nl=False)
             return
@@ -152,7 +156,12 @@ def reports_schedule(
         raise InvalidInput(f"frequency: one of {', '.join(Frequency)}")
     with open_services() as s:
         sch = s.reports.add_schedule(
-            domain, Frequency(frequency), at, actor=actor(), virtual_account=virtual_account
+            domain,
+            Frequency(frequency),
+            at,
+            actor=actor(),
+            scope=operator(),
+            virtual_account=virtual_account,
         )
     typer.echo(f"schedule {sch.id}: {frequency} at {at}, first {when(sch.next_run_at)}")
 
@@ -165,7 +174,7 @@ def reports_schedules(domain: Domain) -> None:
         rows = [
             [x.id, x.frequency.value, x.time_of_day, x.virtual_account or "(all)",
              when(x.next_run_at)]
-            for x in s.reports.list_schedules(domain)
+            for x in s.reports.list_schedules(domain, scope=operator())
         ]  # fmt: skip
     print_table("Schedules", ["Id", "Frequency", "At", "Virtual account", "Next"], rows)
 
@@ -186,7 +195,9 @@ def notifications_subscribe(
 ) -> None:
     """Mail USER about EVENT in the smart account (immediately, or in the daily digest)."""
     with open_services() as s:
-        sub = s.notifications.subscribe(domain, user, event, digest=digest, actor=actor())
+        sub = s.notifications.subscribe(
+            domain, user, event, digest=digest, actor=actor(), scope=operator()
+        )
     how = "daily digest" if sub.digest else "immediately"
     typer.echo(f"{user} <{sub.email or 'no e-mail address'}>: {event} in {domain}, {how}")
 
@@ -200,7 +211,7 @@ def notifications_unsubscribe(
 ) -> None:
     """Stop mailing USER about EVENT."""
     with open_services() as s:
-        s.notifications.unsubscribe(domain, user, event, actor=actor())
+        s.notifications.unsubscribe(domain, user, event, actor=actor(), scope=operator())
     typer.echo(f"{user}: no more {event} in {domain}")
 
 
@@ -211,7 +222,7 @@ def notifications_list(domain: Domain) -> None:
     with open_services() as s:
         rows = [
             [x.username, x.email, x.event.value, "digest" if x.digest else "immediately"]
-            for x in s.notifications.list_subscriptions(domain)
+            for x in s.notifications.list_subscriptions(domain, scope=operator())
         ]
     print_table(f"Notifications in {domain}", ["User", "E-mail", "Event", "How"], rows)
 
@@ -227,7 +238,7 @@ def webhooks_create(
 ) -> None:
     """Add a webhook; prints its id and its signing secret (shown only now)."""
     with open_services() as s:
-        ep = s.webhooks.create_endpoint(domain, url, event, actor=actor())
+        ep = s.webhooks.create_endpoint(domain, url, event, actor=actor(), scope=operator())
     typer.echo(f"webhook {ep.id}\nsecret {ep.secret}")
 
 
@@ -238,7 +249,7 @@ def webhooks_list(domain: Domain) -> None:
     with open_services() as s:
         rows = [
             [e.id, e.url, " ".join(e.events), when(e.created_at)]
-            for e in s.webhooks.list_endpoints(domain)
+            for e in s.webhooks.list_endpoints(domain, scope=operator())
         ]
     print_table("Webhooks", ["Id", "URL", "Events", "Created"], rows)
 
@@ -251,7 +262,7 @@ def webhooks_deliveries(domain: Domain) -> None:
         rows = [
             [str(d.id), d.event_name, d.state, str(d.attempts),
              " ".join(str(a.status_code or a.error) for a in d.log)]
-            for d in s.webhooks.list_deliveries(domain)
+            for d in s.webhooks.list_deliveries(domain, scope=operator())
         ]  # fmt: skip
     print_table("Deliveries", ["Id", "Event", "State", "Attempts", "Responses"], rows)
 
@@ -263,5 +274,5 @@ def webhooks_replay(
 ) -> None:
     """Queue a delivery's payload again."""
     with open_services() as s:
-        d = s.webhooks.replay(domain, delivery_id, actor=actor())
+        d = s.webhooks.replay(domain, delivery_id, actor=actor(), scope=operator())
     typer.echo(f"delivery {d.id} queued (replay of {delivery_id})")

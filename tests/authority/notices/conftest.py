@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine
@@ -9,6 +10,7 @@ from sqlalchemy import Engine
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services import Services, build_services
 from smartlic.authority.services.notifications import SmtpConfig
+from smartlic.authority.services.scope import SYSTEM
 from smartlic.clock import ManualClock
 from smartlic.crypto import Udi, load_certificate
 from smartlic.domain.enums import Role
@@ -39,13 +41,13 @@ class Lab:
 
     def overuse(self, va: str = "East", n: int = 2) -> None:
         """``n`` devices authorize one license each in ``va``."""
-        token = self.services.tokens.create_token(DOMAIN, va, actor="t").text
+        token = self.services.tokens.create_token(DOMAIN, va, scope=SYSTEM).text
         for i in range(n):
             dev = self.device(len(va) * 100 + i, token)
             self.services.device.authorize(dev.authorize({TAG: 1}))
 
     def tick(self, **delta: float) -> list[str]:
-        self.clock.advance(**delta)
+        self.clock.advance(timedelta(**delta))
         return [f"{r.name}:{r.status}" for r in self.services.jobs.run_due()]
 
 
@@ -71,13 +73,16 @@ def lab(
     inbox, smtp_url, hooks, hook_url = receivers
     smtp = SmtpConfig.parse(smtp_url, "smartlic@example.com")
     s = make_services(engine, clock, keys, smtp)
-    s.accounts.create_smart_account(name="Example", domain=DOMAIN, actor="t")
-    s.accounts.create_virtual_account(DOMAIN, name="East", actor="t")
-    s.licenses.define_license(tag=TAG, name="network-advantage", display_name="NA", actor="t")
-    s.licenses.add_holding(DOMAIN, "East", tag=TAG, quantity=1, actor="t")
+    s.accounts.create_smart_account(name="Example", domain=DOMAIN, scope=SYSTEM)
+    s.accounts.create_virtual_account(DOMAIN, name="East", scope=SYSTEM)
+    s.licenses.define_license(tag=TAG, name="network-advantage", display_name="NA", scope=SYSTEM)
+    s.licenses.add_holding(DOMAIN, "East", tag=TAG, quantity=1, scope=SYSTEM)
     for name in ("alice", "bob", "carol"):
         s.users.create_user(
-            username=name, password="correct horse", email=f"{name}@example.com", actor="t"
+            username=name,
+            password="correct horse",
+            email=f"{name}@example.com",
+            actor="t",
         )
     s.users.grant("alice", Role.SMART_ACCOUNT_ADMIN, smart_account=DOMAIN, actor="t")
     s.users.grant("bob", Role.SMART_ACCOUNT_USER, smart_account=DOMAIN, actor="t")

@@ -20,7 +20,7 @@ class Inbox:
     messages: list[EmailMessage] = field(default_factory=list)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 OK"
 
     def to(self, addr: str) -> list[EmailMessage]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from smartlic.authority.services.scope import SYSTEM
 from smartlic.domain.enums import HoldingKind
 from smartlic.domain.reports import Frequency, ReportKind
 from tests.authority.notices.conftest import DOMAIN, TAG, Lab
 
 
 def _events(lab: Lab, name: str) -> list[dict[str, object]]:
-    page = lab.services.events.list_events(DOMAIN, name_prefix=name, limit=1000)
+    page = lab.services.events.list_events(DOMAIN, name_prefix=name, limit=1000, scope=SYSTEM)
     return [e.properties for e in reversed(page.items) if e.name == name]
 
 
@@ -24,20 +25,24 @@ def test_a_month_of_schedules_and_expiry_warnings(lab: Lab) -> None:
         quantity=5,
         kind=HoldingKind.TERM,
         ends_at=start + timedelta(days=45),
-        actor="t",
+        scope=SYSTEM,
     )
-    s.tokens.create_token(DOMAIN, "East", days=10, actor="t")
-    lab.device(1, s.tokens.create_token(DOMAIN, "East", days=100, actor="t").text)
+    s.tokens.create_token(DOMAIN, "East", days=10, scope=SYSTEM)
+    lab.device(1, s.tokens.create_token(DOMAIN, "East", days=100, scope=SYSTEM).text)
     for freq in Frequency:
-        s.reports.add_schedule(DOMAIN, freq, "06:00", actor="t")
-    s.reports.add_schedule(DOMAIN, Frequency.WEEKLY, "06:00", virtual_account="East", actor="t")
-    s.notifications.subscribe(DOMAIN, "alice", "license-expiring", actor="t")
-    s.notifications.subscribe(DOMAIN, "carol", "report-ready", digest=True, actor="t")
+        s.reports.add_schedule(DOMAIN, freq, "06:00", actor="t", scope=SYSTEM)
+    s.reports.add_schedule(
+        DOMAIN, Frequency.WEEKLY, "06:00", virtual_account="East", actor="t", scope=SYSTEM
+    )
+    s.notifications.subscribe(DOMAIN, "alice", "license-expiring", actor="t", scope=SYSTEM)
+    s.notifications.subscribe(DOMAIN, "carol", "report-ready", digest=True, actor="t", scope=SYSTEM)
 
     for _ in range(31):  # to Sunday 2026-02-01 12:00
         lab.tick(days=1)
 
-    periodic, total = s.reports.list_reports(DOMAIN, kind=ReportKind.PERIODIC, limit=1000)
+    periodic, total = s.reports.list_reports(
+        DOMAIN, kind=ReportKind.PERIODIC, limit=1000, scope=SYSTEM
+    )
     by_freq: dict[str, int] = {}
     for r in periodic:
         key = f"{r.parameters['frequency']}:{r.virtual_account or '*'}"

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine
 
 from smartlic.authority.services import build_services
+from smartlic.authority.services.scope import SYSTEM
 from smartlic.domain.reports import ReportKind
 from smartlic.storage import make_engine
 from tests.authority.notices.conftest import DOMAIN, Lab
@@ -30,10 +31,10 @@ def test_two_instances_run_each_job_and_send_each_message_once(
     other = build_services(other_engine, lab.clock, lab.keys, smtp=lab.smtp)
     s = lab.services
     for user in ("alice", "bob", "carol"):
-        s.notifications.subscribe(DOMAIN, user, "report-ready", actor="t")
-    s.webhooks.create_endpoint(DOMAIN, lab.hook_url, ["report.generated"], actor="t")
+        s.notifications.subscribe(DOMAIN, user, "report-ready", actor="t", scope=SYSTEM)
+    s.webhooks.create_endpoint(DOMAIN, lab.hook_url, ["report.generated"], actor="t", scope=SYSTEM)
     for _ in range(10):
-        s.reports.generate(DOMAIN, kind=ReportKind.MANUAL, actor="t")
+        s.reports.generate(DOMAIN, kind=ReportKind.MANUAL, actor="t", scope=SYSTEM)
     lab.overuse(n=2)
 
     ran: Counter[str] = Counter()
@@ -58,7 +59,7 @@ def test_two_instances_run_each_job_and_send_each_message_once(
 
     assert ran["compliance.scan"] == rounds  # due every minute: once per round, not twice
     assert ran["expiry.scan"] == 1  # hourly
-    assert s.reports.list_reports(DOMAIN, kind=ReportKind.COMPLIANCE_WARNING)[1] == 1
+    assert s.reports.list_reports(DOMAIN, kind=ReportKind.COMPLIANCE_WARNING, scope=SYSTEM)[1] == 1
     ids = [m["Message-ID"] for m in lab.inbox.messages]
     assert len(ids) == len(set(ids)) == 11 * 3  # 10 manual + 1 warning report, 3 users
     assert len(lab.hooks.received) == 11

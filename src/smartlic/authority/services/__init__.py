@@ -24,11 +24,11 @@ from smartlic.authority.services.interfaces import (
     TokensService,
     UsageService,
 )
+from smartlic.authority.services.jobs import JobRunner
 from smartlic.authority.services.login_throttle import LoginPolicy, SqlLoginThrottle
+from smartlic.authority.services.notifications import SmtpConfig, SqlNotificationsService
 from smartlic.authority.services.policies import SqlPoliciesService
 from smartlic.authority.services.portal_sessions import SqlPortalSessionsService
-from smartlic.authority.services.jobs import JobRunner
-from smartlic.authority.services.notifications import SmtpConfig, SqlNotificationsService
 from smartlic.authority.services.reports import SqlReportsService
 from smartlic.authority.services.slac import SqlAuthorizationService
 from smartlic.authority.services.trends import SqlTrendsService

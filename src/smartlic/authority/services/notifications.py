@@ -38,6 +38,8 @@ from sqlalchemy.orm import Session
 
 from smartlic.authority.services._base import ServiceBase
 from smartlic.authority.services.reports import SqlReportsService
+from smartlic.authority.services.scope import Principal, scope_in
+from smartlic.authority.services.users import UserPrincipal
 from smartlic.authority.services.webhooks import SqlWebhooksService, backoff
 from smartlic.clock import Clock
 from smartlic.domain.enums import Role
@@ -115,8 +117,17 @@ class SqlNotificationsService(ServiceBase):
     """Users' notification settings, per smart account and event."""
 
     def subscribe(
-        self, domain: str, username: str, event: str, *, digest: bool = False, actor: str
+        self,
+        domain: str,
+        username: str,
+        event: str,
+        *,
+        digest: bool = False,
+        actor: str,
+        scope: Principal,
     ) -> SubscriptionOut:
+        """A smart-account admin sets anyone's settings; a user their own."""
+        _may_set(scope, domain, username)
         kind = _notice(event)
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
@@ -148,7 +159,10 @@ class SqlNotificationsService(ServiceBase):
             )
             return _sub_out(sub, domain, user)
 
-    def unsubscribe(self, domain: str, username: str, event: str, *, actor: str) -> None:
+    def unsubscribe(
+        self, domain: str, username: str, event: str, *, actor: str, scope: Principal
+    ) -> None:
+        _may_set(scope, domain, username)
         kind = _notice(event)
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
@@ -167,7 +181,13 @@ class SqlNotificationsService(ServiceBase):
                 s, "notification.unsubscribed", actor=actor, smart_account=sa, subject=username
             )
 
-    def list_subscriptions(self, domain: str, username: str | None = None) -> list[SubscriptionOut]:
+    def list_subscriptions(
+        self, domain: str, username: str | None = None, *, scope: Principal
+    ) -> list[SubscriptionOut]:
+        if username is None:
+            scope_in(scope, domain).require_manage()
+        else:
+            _may_set(scope, domain, username)
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
             q = (
@@ -428,6 +448,12 @@ def _notice(event: str) -> NoticeEvent:
     except ValueError:
         choices = ", ".join(e.value for e in NoticeEvent)
         raise InvalidInput(f"unknown event {event!r}; one of {choices}", pointer="/event") from None
+
+
+def _may_set(scope: Principal, domain: str, username: str) -> None:
+    sc = scope_in(scope, domain)
+    if not (isinstance(scope, UserPrincipal) and scope.name == username):
+        sc.require_manage()
 
 
 def _user(s: Session, username: str) -> User:

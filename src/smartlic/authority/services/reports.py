@@ -29,10 +29,11 @@ from sqlalchemy.orm import Session
 
 from smartlic.authority.services._base import ServiceBase
 from smartlic.authority.services.interfaces import LicensesService
+from smartlic.authority.services.scope import SYSTEM, Principal, scope_in
 from smartlic.clock import Clock
 from smartlic.domain.enums import ComplianceStatus
 from smartlic.domain.reports import Frequency, ReportKind, next_run
-from smartlic.errors import InvalidInput, NotFound
+from smartlic.errors import Forbidden, InvalidInput, NotFound
 from smartlic.storage.models import Report, ReportSchedule, SmartAccount, VirtualAccount
 
 __all__ = ["COLUMNS", "ReportOut", "ScheduleOut", "SqlReportsService"]
@@ -84,11 +85,18 @@ class SqlReportsService(ServiceBase):
         *,
         kind: ReportKind,
         actor: str,
+        scope: Principal,
         virtual_account: str | None = None,
         parameters: dict[str, Any] | None = None,
     ) -> ReportOut:
-        """Compute and archive one report; records ``report.generated``."""
+        """Compute and archive one report; records ``report.generated``. An account-wide
+        report needs a role over the whole smart account."""
         kind = ReportKind(kind)
+        sc = scope_in(scope, domain)
+        if virtual_account is not None:
+            sc.require_read(virtual_account)
+        elif not sc.sees_all:
+            raise Forbidden(f"{sc.noun} may report on its virtual accounts only")
         names = self._va_names(domain, virtual_account)
         rows = [row for va in names for row in self._rows(domain, va)]
         if kind is ReportKind.COMPLIANCE_WARNING:
@@ -129,13 +137,18 @@ class SqlReportsService(ServiceBase):
         virtual_account: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        scope: Principal,
     ) -> tuple[list[ReportOut], int]:
-        """Newest first; ``virtual_account`` keeps only that virtual account's reports."""
+        """Newest first; ``virtual_account`` keeps only that virtual account's reports; a
+        caller limited to some virtual accounts sees only theirs."""
+        sc = scope_in(scope, domain)
         if not 1 <= limit <= 1000 or offset < 0:
             raise InvalidInput("limit must be 1-1000 and offset >= 0", pointer="/limit")
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
             q = select(Report).where(Report.smart_account_id == sa.id)
+            if not sc.sees_all:
+                q = q.where(sc.where(Report.virtual_account))
             if kind is not None:
                 q = q.where(Report.kind == ReportKind(kind).value)
             if virtual_account is not None:
@@ -144,12 +157,15 @@ class SqlReportsService(ServiceBase):
             q = q.order_by(Report.generated_at.desc(), Report.id).limit(limit).offset(offset)
             return [_out(r, domain, with_rows=False) for r in s.scalars(q)], total
 
-    def get_report(self, domain: str, report_id: str) -> ReportOut:
+    def get_report(self, domain: str, report_id: str, *, scope: Principal) -> ReportOut:
+        sc = scope_in(scope, domain)
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
             r = s.get(Report, report_id[:36])
             if r is None or r.smart_account_id != sa.id:
                 raise NotFound(f"no report {report_id!r} in {domain!r}")
+            if not sc.sees_all:
+                sc.require_visible(r.virtual_account or "", f"report {report_id!r}")
             return _out(r, domain, with_rows=True)
 
     @staticmethod
@@ -193,8 +209,10 @@ class SqlReportsService(ServiceBase):
         time_of_day: str,
         *,
         actor: str,
+        scope: Principal,
         virtual_account: str | None = None,
     ) -> ScheduleOut:
+        scope_in(scope, domain).require_manage()
         frequency = Frequency(frequency)
         now = self.now()
         first = next_run(frequency, time_of_day, after=now)
@@ -224,7 +242,8 @@ class SqlReportsService(ServiceBase):
             )
             return _schedule_out(row, domain)
 
-    def list_schedules(self, domain: str) -> list[ScheduleOut]:
+    def list_schedules(self, domain: str, *, scope: Principal) -> list[ScheduleOut]:
+        scope_in(scope, domain).require_manage()
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
             q = select(ReportSchedule).where(ReportSchedule.smart_account_id == sa.id)
@@ -253,6 +272,7 @@ class SqlReportsService(ServiceBase):
                 domain,
                 kind=ReportKind.PERIODIC,
                 actor="job:reports.periodic",
+                scope=SYSTEM,
                 virtual_account=va,
                 parameters=params,
             )
@@ -270,7 +290,7 @@ class SqlReportsService(ServiceBase):
             return list(s.scalars(q.order_by(VirtualAccount.name)))
 
     def _rows(self, domain: str, va: str) -> list[dict[str, Any]]:
-        comp = self.licenses.compliance(domain, va)
+        comp = self.licenses.compliance(domain, va, scope=SYSTEM)  # checked by the caller
         return [
             {
                 "virtual_account": va,

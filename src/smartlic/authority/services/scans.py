@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from smartlic.authority.services._base import ServiceBase
 from smartlic.authority.services.reports import SqlReportsService
+from smartlic.authority.services.scope import SYSTEM
 from smartlic.clock import Clock
 from smartlic.domain.enums import HoldingKind
 from smartlic.domain.reports import ReportKind
@@ -123,6 +124,7 @@ class Scans(ServiceBase):
                 domain,
                 kind=ReportKind.COMPLIANCE_WARNING,
                 actor="job:compliance.scan",
+                scope=SYSTEM,
                 virtual_account=va_name,
                 parameters={"cause": "compliance.pool.out_of_compliance"},
             )

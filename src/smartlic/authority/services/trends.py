@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from smartlic.authority.services._base import ServiceBase
+from smartlic.authority.services.scope import Principal, scope_in
 from smartlic.errors import InvalidInput
 from smartlic.storage.models import Holding, License, PoolCounter, UsageRollup, VirtualAccount
 
@@ -76,8 +77,18 @@ class SqlTrendsService(ServiceBase):
         return f"{len(rows)} rollup(s) for {today.isoformat()}"
 
     def series(
-        self, domain: str, virtual_account: str | None = None, *, days: int = 30
+        self,
+        domain: str,
+        virtual_account: str | None = None,
+        *,
+        days: int = 30,
+        scope: Principal,
     ) -> list[TrendPoint]:
+        """Oldest first per virtual account and license, of the virtual accounts the caller
+        may read."""
+        sc = scope_in(scope, domain)
+        if virtual_account is not None:
+            sc.require_read(virtual_account)
         if not 1 <= days <= 3660:
             raise InvalidInput("days must be 1-3660", pointer="/days")
         since = self.now().date() - timedelta(days=days - 1)
@@ -88,6 +99,7 @@ class SqlTrendsService(ServiceBase):
                 .join(VirtualAccount, VirtualAccount.id == UsageRollup.virtual_account_id)
                 .join(License, License.id == UsageRollup.license_id)
                 .where(VirtualAccount.smart_account_id == sa.id, UsageRollup.day >= since)
+                .where(sc.where(VirtualAccount.name))
             )
             if virtual_account is not None:
                 q = q.where(

@@ -43,6 +43,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from smartlic.authority.services._base import ServiceBase
+from smartlic.authority.services.scope import Principal, scope_in
 from smartlic.clock import Clock
 from smartlic.errors import InvalidInput, NotFound
 from smartlic.storage.models import (
@@ -122,8 +123,9 @@ class SqlWebhooksService(ServiceBase):
     # ------------------------------------------------------------ endpoints
 
     def create_endpoint(
-        self, domain: str, url: str, events: list[str], *, actor: str
+        self, domain: str, url: str, events: list[str], *, actor: str, scope: Principal
     ) -> EndpointOut:
+        scope_in(scope, domain).require_manage()
         _check_url(url)
         events = _check_filters(events)
         with self.transaction() as s:
@@ -141,13 +143,17 @@ class SqlWebhooksService(ServiceBase):
             self.record(s, "webhook.created", actor=actor, smart_account=sa, subject=ep.id, url=url)
             return _endpoint_out(ep, domain, with_secret=True)
 
-    def list_endpoints(self, domain: str) -> list[EndpointOut]:
+    def list_endpoints(self, domain: str, *, scope: Principal) -> list[EndpointOut]:
+        scope_in(scope, domain).require_manage()
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
             q = select(WebhookEndpoint).where(WebhookEndpoint.smart_account_id == sa.id)
             return [_endpoint_out(e, domain) for e in s.scalars(q.order_by(WebhookEndpoint.id))]
 
-    def delete_endpoint(self, domain: str, endpoint_id: str, *, actor: str) -> None:
+    def delete_endpoint(
+        self, domain: str, endpoint_id: str, *, actor: str, scope: Principal
+    ) -> None:
+        scope_in(scope, domain).require_manage()
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
             ep = self._endpoint(s, sa, endpoint_id)
@@ -176,8 +182,14 @@ class SqlWebhooksService(ServiceBase):
         return n
 
     def list_deliveries(
-        self, domain: str, *, endpoint_id: str | None = None, limit: int = 100
+        self,
+        domain: str,
+        *,
+        scope: Principal,
+        endpoint_id: str | None = None,
+        limit: int = 100,
     ) -> list[DeliveryOut]:
+        scope_in(scope, domain).require_manage()
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
             q = (
@@ -190,12 +202,14 @@ class SqlWebhooksService(ServiceBase):
             rows = s.scalars(q.order_by(WebhookDelivery.id.desc()).limit(min(limit, 1000)))
             return [self._delivery_out(s, d) for d in rows]
 
-    def get_delivery(self, domain: str, delivery_id: int) -> DeliveryOut:
+    def get_delivery(self, domain: str, delivery_id: int, *, scope: Principal) -> DeliveryOut:
+        scope_in(scope, domain).require_manage()
         with self.transaction() as s:
             return self._delivery_out(s, self._delivery(s, domain, delivery_id))
 
-    def replay(self, domain: str, delivery_id: int, *, actor: str) -> DeliveryOut:
+    def replay(self, domain: str, delivery_id: int, *, actor: str, scope: Principal) -> DeliveryOut:
         """Queue the same payload again as a new delivery (``replay_of`` names the original)."""
+        scope_in(scope, domain).require_manage()
         now = self.now()
         with self.transaction() as s:
             old = self._delivery(s, domain, delivery_id)

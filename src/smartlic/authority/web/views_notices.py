@@ -17,13 +17,14 @@ from smartlic.authority.api.deps import ServicesDep
 from smartlic.authority.services import Services
 from smartlic.authority.services.notifications import NoticeEvent
 from smartlic.authority.services.reports import ReportOut
+from smartlic.authority.services.scope import scope_in
 from smartlic.authority.services.trends import TrendPoint, svg_chart
 from smartlic.authority.services.users import UserPrincipal
-from smartlic.authority.web.auth import FormDep, UserDep, read_account, read_va
+from smartlic.authority.web.auth import FormDep, UserDep, read_account
 from smartlic.authority.web.render import PORTAL, PortalRoute, flash, page, redirect
 from smartlic.authority.web.views import ACCOUNT, visible_vas
 from smartlic.domain.reports import ReportKind
-from smartlic.errors import InvalidInput, NotFound
+from smartlic.errors import InvalidInput
 
 __all__ = ["router"]
 
@@ -33,31 +34,23 @@ ARCHIVE_PAGE = 200
 
 def _ctx(services: Services, user: UserPrincipal, domain: str, tab: str) -> dict[str, Any]:
     read_account(user, domain)
-    sa = services.accounts.get_smart_account(domain)
+    sa = services.accounts.get_smart_account(domain, scope=user)
     return {"user": user, "domain": domain, "sa": sa, "vas": visible_vas(services, user, domain),
             "tab": tab}  # fmt: skip
 
 
 def _whole_account(user: UserPrincipal, domain: str) -> bool:
-    return user.scoped(domain).virtual_account is None
+    return scope_in(user, domain).sees_all
 
 
 def _report(services: Services, user: UserPrincipal, domain: str, report_id: str) -> ReportOut:
-    read_account(user, domain)
-    r = services.reports.get_report(domain, report_id)
-    names = {va.name for va in visible_vas(services, user, domain)}
-    if not _whole_account(user, domain) and r.virtual_account not in names:
-        raise NotFound(f"no report {report_id!r} in {domain!r}")
-    return r
+    return services.reports.get_report(domain, report_id, scope=user)
 
 
 @router.get(ACCOUNT + "/report-archive")
 def archive(request: Request, domain: str, services: ServicesDep, user: UserDep) -> Response:
     ctx = _ctx(services, user, domain, "archive")
-    items, total = services.reports.list_reports(domain, limit=ARCHIVE_PAGE)
-    if not _whole_account(user, domain):
-        names = {va.name for va in ctx["vas"]}
-        items = [r for r in items if r.virtual_account in names]
+    items, total = services.reports.list_reports(domain, limit=ARCHIVE_PAGE, scope=user)
     return page(request, "report_archive.html", reports=items, total=total, kinds=list(ReportKind),
                 whole=_whole_account(user, domain), **ctx)  # fmt: skip
 
@@ -65,14 +58,11 @@ def archive(request: Request, domain: str, services: ServicesDep, user: UserDep)
 @router.post(ACCOUNT + "/report-archive")
 def generate(domain: str, services: ServicesDep, user: UserDep, form: FormDep) -> Response:
     va = str(form.get("virtual_account") or "") or None
-    principal = read_va(user, domain, va) if va else read_account(user, domain)
-    if va is None and not _whole_account(user, domain):
-        raise InvalidInput("choose one of your virtual accounts", pointer="/virtual_account")
     kind = str(form.get("kind") or "manual")
     if kind not in set(ReportKind):
         raise InvalidInput(f"kind: one of {', '.join(ReportKind)}", pointer="/kind")
     r = services.reports.generate(
-        domain, kind=ReportKind(kind), actor=principal.label(), virtual_account=va
+        domain, kind=ReportKind(kind), actor=user.label(), scope=user, virtual_account=va
     )
     return redirect(f"{PORTAL}/accounts/{domain}/report-archive/{r.id}")
 
@@ -115,7 +105,7 @@ def trends(
     charts = []
     for va in ctx["vas"]:
         series: dict[str, list[TrendPoint]] = {}
-        for p in services.trends.series(domain, va.name, days=days):
+        for p in services.trends.series(domain, va.name, days=days, scope=user):
             series.setdefault(p.license, []).append(p)
         for name, points in series.items():
             # svg_chart escapes every text it writes; the markup is ours
@@ -126,7 +116,9 @@ def trends(
 @router.get(ACCOUNT + "/notifications")
 def notifications(request: Request, domain: str, services: ServicesDep, user: UserDep) -> Response:
     ctx = _ctx(services, user, domain, "notifications")
-    mine = {s.event: s for s in services.notifications.list_subscriptions(domain, user.name)}
+    mine = {
+        s.event: s for s in services.notifications.list_subscriptions(domain, user.name, scope=user)
+    }
     email = services.users.get_user(user.name).email
     return page(request, "notifications.html", events=list(NoticeEvent), mine=mine, email=email,
                 **ctx)  # fmt: skip
@@ -138,14 +130,17 @@ def save_notifications(
 ) -> Response:
     """Each event: ``off``, ``immediate`` or ``digest`` (the user's own settings only)."""
     read_account(user, domain)
-    current = {s.event for s in services.notifications.list_subscriptions(domain, user.name)}
+    subs = services.notifications.list_subscriptions(domain, user.name, scope=user)
+    current = {s.event for s in subs}
     for event in NoticeEvent:
         how = str(form.get(f"event-{event.value}") or "off")
         if how in ("immediate", "digest"):
             services.notifications.subscribe(
-                domain, user.name, event, digest=how == "digest", actor=user.label()
+                domain, user.name, event, digest=how == "digest", actor=user.label(), scope=user
             )
         elif event in current:
-            services.notifications.unsubscribe(domain, user.name, event, actor=user.label())
+            services.notifications.unsubscribe(
+                domain, user.name, event, actor=user.label(), scope=user
+            )
     flash(request, "ok", "Notification settings saved.")
     return redirect(f"{PORTAL}/accounts/{domain}/notifications")

@@ -5,7 +5,6 @@ from smartlic.storage.models._accounts import ApiKey, SmartAccount, VirtualAccou
 from smartlic.storage.models._events import Event, SeenNonce
 from smartlic.storage.models._instances import InstanceUsage, ProductInstance, RegistrationToken
 from smartlic.storage.models._licenses import Holding, License, PoolCounter
-from smartlic.storage.models._portal import LoginAttempt, PortalSession
 from smartlic.storage.models._notices import (
     AlertMark,
     Job,
@@ -18,6 +17,7 @@ from smartlic.storage.models._notices import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from smartlic.storage.models._portal import LoginAttempt, PortalSession
 from smartlic.storage.models._usage import (
     AuthorizationCode,
     Policy,

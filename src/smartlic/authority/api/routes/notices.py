@@ -10,14 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from smartlic.authority.api.deps import (
-    PrincipalDep,
-    ServicesDep,
-    can_read_account,
-    can_read_va,
-    can_write_account,
-    require_admin,
-)
+from smartlic.authority.api.deps import PrincipalDep, ServicesDep
 from smartlic.authority.api.routes._common import ACCOUNT, API_PREFIX, COMMON_PROBLEMS
 from smartlic.authority.api.schemas.notices import (
     DeliveryPublic,
@@ -34,31 +27,13 @@ from smartlic.authority.api.schemas.notices import (
     WebhookCreate,
     WebhookPublic,
 )
-from smartlic.authority.services.interfaces import Principal
-from smartlic.authority.services.reports import ReportOut
+from smartlic.authority.services.scope import require_admin
 from smartlic.authority.services.trends import trend_csv
 from smartlic.domain.reports import ReportKind
-from smartlic.errors import NotFound
 
 router = APIRouter(tags=["reports and notifications"], responses=COMMON_PROBLEMS)
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
-
-
-def _read(principal: Principal, domain: str, va: str | None) -> str | None:
-    """Check read access; the virtual account a VA-scoped key is limited to (else ``va``)."""
-    if va is not None:
-        can_read_va(principal, domain, va)
-        return va
-    can_read_account(principal, domain)
-    return principal.virtual_account
-
-
-def _visible(principal: Principal, report: ReportOut) -> ReportOut:
-    scoped = principal.virtual_account
-    if scoped is not None and report.virtual_account != scoped:
-        raise NotFound(f"no report {report.id!r} in {report.smart_account!r}")
-    return report
 
 
 # ------------------------------------------------------------------ jobs
@@ -89,9 +64,13 @@ def list_reports(
     limit: Limit = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> ReportsPublic:
-    va = _read(principal, domain, virtual_account)
     items, total = services.reports.list_reports(
-        domain, kind=kind, virtual_account=va, limit=limit, offset=offset
+        domain,
+        kind=kind,
+        virtual_account=virtual_account,
+        limit=limit,
+        offset=offset,
+        scope=principal,
     )
     return ReportsPublic(items=[ReportPublic.model_validate(r) for r in items], total=total)
 
@@ -102,9 +81,12 @@ def list_reports(
 def generate_report(
     domain: str, body: ReportCreate, services: ServicesDep, principal: PrincipalDep
 ) -> ReportPublic:
-    va = _read(principal, domain, body.virtual_account)
     r = services.reports.generate(
-        domain, kind=body.kind, actor=principal.label(), virtual_account=va
+        domain,
+        kind=body.kind,
+        actor=principal.label(),
+        scope=principal,
+        virtual_account=body.virtual_account,
     )
     return ReportPublic.model_validate(r)
 
@@ -113,9 +95,8 @@ def generate_report(
 def read_report(
     domain: str, report_id: str, services: ServicesDep, principal: PrincipalDep
 ) -> ReportPublic:
-    can_read_account(principal, domain)
     return ReportPublic.model_validate(
-        _visible(principal, services.reports.get_report(domain, report_id))
+        services.reports.get_report(domain, report_id, scope=principal)
     )
 
 
@@ -128,8 +109,7 @@ def read_report(
 def report_csv(
     domain: str, report_id: str, services: ServicesDep, principal: PrincipalDep
 ) -> Response:
-    can_read_account(principal, domain)
-    r = _visible(principal, services.reports.get_report(domain, report_id))
+    r = services.reports.get_report(domain, report_id, scope=principal)
     return Response(
         services.reports.csv_text(r),
         media_type="text/csv; charset=utf-8",
@@ -146,8 +126,7 @@ def report_csv(
 def report_pdf(
     domain: str, report_id: str, services: ServicesDep, principal: PrincipalDep
 ) -> Response:
-    can_read_account(principal, domain)
-    r = _visible(principal, services.reports.get_report(domain, report_id))
+    r = services.reports.get_report(domain, report_id, scope=principal)
     return Response(
         services.reports.pdf_bytes(r),
         media_type="application/pdf",
@@ -159,8 +138,8 @@ def report_pdf(
 def list_schedules(
     domain: str, services: ServicesDep, principal: PrincipalDep
 ) -> list[SchedulePublic]:
-    can_read_account(principal, domain)
-    return [SchedulePublic.model_validate(x) for x in services.reports.list_schedules(domain)]
+    schedules = services.reports.list_schedules(domain, scope=principal)
+    return [SchedulePublic.model_validate(x) for x in schedules]
 
 
 @router.post(
@@ -171,12 +150,12 @@ def list_schedules(
 def add_schedule(
     domain: str, body: ScheduleCreate, services: ServicesDep, principal: PrincipalDep
 ) -> SchedulePublic:
-    can_write_account(principal, domain)
     sch = services.reports.add_schedule(
         domain,
         body.frequency,
         body.time_of_day,
         actor=principal.label(),
+        scope=principal,
         virtual_account=body.virtual_account,
     )
     return SchedulePublic.model_validate(sch)
@@ -189,8 +168,7 @@ def add_schedule(
 def list_subscriptions(
     domain: str, services: ServicesDep, principal: PrincipalDep
 ) -> list[SubscriptionPublic]:
-    can_write_account(principal, domain)
-    subs = services.notifications.list_subscriptions(domain)
+    subs = services.notifications.list_subscriptions(domain, scope=principal)
     return [SubscriptionPublic.model_validate(x) for x in subs]
 
 
@@ -202,9 +180,13 @@ def list_subscriptions(
 def subscribe(
     domain: str, body: SubscriptionCreate, services: ServicesDep, principal: PrincipalDep
 ) -> SubscriptionPublic:
-    can_write_account(principal, domain)
     sub = services.notifications.subscribe(
-        domain, body.user, body.event, digest=body.digest, actor=principal.label()
+        domain,
+        body.user,
+        body.event,
+        digest=body.digest,
+        actor=principal.label(),
+        scope=principal,
     )
     return SubscriptionPublic.model_validate(sub)
 
@@ -216,8 +198,8 @@ def subscribe(
 def list_webhooks(
     domain: str, services: ServicesDep, principal: PrincipalDep
 ) -> list[WebhookPublic]:
-    can_write_account(principal, domain)
-    return [WebhookPublic.model_validate(e) for e in services.webhooks.list_endpoints(domain)]
+    endpoints = services.webhooks.list_endpoints(domain, scope=principal)
+    return [WebhookPublic.model_validate(e) for e in endpoints]
 
 
 @router.post(
@@ -228,8 +210,9 @@ def list_webhooks(
 def create_webhook(
     domain: str, body: WebhookCreate, services: ServicesDep, principal: PrincipalDep
 ) -> WebhookPublic:
-    can_write_account(principal, domain)
-    ep = services.webhooks.create_endpoint(domain, body.url, body.events, actor=principal.label())
+    ep = services.webhooks.create_endpoint(
+        domain, body.url, body.events, actor=principal.label(), scope=principal
+    )
     return WebhookPublic.model_validate(ep)
 
 
@@ -241,27 +224,23 @@ def create_webhook(
 def delete_webhook(
     domain: str, webhook_id: str, services: ServicesDep, principal: PrincipalDep
 ) -> None:
-    can_write_account(principal, domain)
-    services.webhooks.delete_endpoint(domain, webhook_id, actor=principal.label())
+    services.webhooks.delete_endpoint(domain, webhook_id, actor=principal.label(), scope=principal)
 
 
 @router.get(ACCOUNT + "/webhook-deliveries", summary="The delivery log, newest first")
 def list_deliveries(
     domain: str, services: ServicesDep, principal: PrincipalDep, limit: Limit = 100
 ) -> list[DeliveryPublic]:
-    can_write_account(principal, domain)
-    return [
-        DeliveryPublic.model_validate(d)
-        for d in services.webhooks.list_deliveries(domain, limit=limit)
-    ]
+    deliveries = services.webhooks.list_deliveries(domain, limit=limit, scope=principal)
+    return [DeliveryPublic.model_validate(d) for d in deliveries]
 
 
 @router.get(ACCOUNT + "/webhook-deliveries/{delivery_id}", summary="One delivery and its log")
 def read_delivery(
     domain: str, delivery_id: int, services: ServicesDep, principal: PrincipalDep
 ) -> DeliveryPublic:
-    can_write_account(principal, domain)
-    return DeliveryPublic.model_validate(services.webhooks.get_delivery(domain, delivery_id))
+    d = services.webhooks.get_delivery(domain, delivery_id, scope=principal)
+    return DeliveryPublic.model_validate(d)
 
 
 @router.post(
@@ -272,8 +251,7 @@ def read_delivery(
 def replay_delivery(
     domain: str, delivery_id: int, services: ServicesDep, principal: PrincipalDep
 ) -> DeliveryPublic:
-    can_write_account(principal, domain)
-    d = services.webhooks.replay(domain, delivery_id, actor=principal.label())
+    d = services.webhooks.replay(domain, delivery_id, actor=principal.label(), scope=principal)
     return DeliveryPublic.model_validate(d)
 
 
@@ -288,8 +266,7 @@ def usage_trends(
     virtual_account: Annotated[str | None, Query(max_length=200)] = None,
     days: Annotated[int, Query(ge=1, le=3660)] = 30,
 ) -> list[TrendPointPublic]:
-    va = _read(principal, domain, virtual_account)
-    points = services.trends.series(domain, va, days=days)
+    points = services.trends.series(domain, virtual_account, days=days, scope=principal)
     return [TrendPointPublic.model_validate(p) for p in points]
 
 
@@ -306,8 +283,8 @@ def usage_trends_csv(
     virtual_account: Annotated[str | None, Query(max_length=200)] = None,
     days: Annotated[int, Query(ge=1, le=3660)] = 30,
 ) -> Response:
-    va = _read(principal, domain, virtual_account)
+    points = services.trends.series(domain, virtual_account, days=days, scope=principal)
     return Response(
-        trend_csv(services.trends.series(domain, va, days=days)),
+        trend_csv(points),
         media_type="text/csv; charset=utf-8",
     )
