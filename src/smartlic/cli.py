@@ -24,6 +24,7 @@ from typer.core import TyperGroup
 import smartlic
 from smartlic.authority.admin_cli import admin_app
 from smartlic.authority.cli import authority_app
+from smartlic.authority.cli_notices import jobs_app, notifications_app, reports_app, webhooks_app
 from smartlic.authority.cli_users import user_app
 from smartlic.lab import lab_app
 
@@ -83,6 +84,13 @@ app = typer.Typer(
 app.add_typer(authority_app, name="authority")
 app.add_typer(admin_app, name="admin")
 admin_app.add_typer(user_app, name="user")  # portal users (authority/cli_users.py)
+for _sub, _name in (  # issue 12 (authority/cli_notices.py)
+    (jobs_app, "jobs"),
+    (reports_app, "reports"),
+    (notifications_app, "notifications"),
+    (webhooks_app, "webhooks"),
+):
+    admin_app.add_typer(_sub, name=_name)
 app.add_typer(lab_app, name="lab")
 
 

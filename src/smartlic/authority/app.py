@@ -26,6 +26,7 @@ from smartlic.authority.api.schemas.problem import ANY_REQUEST_PROBLEMS
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services import Services, build_services
 from smartlic.authority.services.figures import StateFigures
+from smartlic.authority.services.jobs import BackgroundJobs
 from smartlic.authority.services.login_throttle import LoginPolicy
 from smartlic.authority.settings import AuthoritySettings
 from smartlic.authority.web import install_portal
@@ -66,6 +67,7 @@ def build_from_settings(settings: AuthoritySettings, clock: Clock) -> tuple[Engi
         replay_window_s=settings.replay_window_s,
         archive_limits=settings.archive_limits(),
         login_policy=login_policy(settings),
+        smtp=settings.smtp(),
     )
     return engine, services
 
@@ -106,9 +108,15 @@ def create_app(
     if services is None:
         engine, services = build_from_settings(settings, clock)
 
+    # The server runs the jobs itself; with services handed in (tests), only when the settings
+    # ask for it explicitly, so a test's store changes only by what the test does.
+    explicit = "jobs_interval_s" in settings.model_fields_set
+    jobs_every = settings.jobs_interval_s if engine is not None or explicit else 0.0
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
+        with BackgroundJobs(services.jobs, jobs_every):  # services/jobs.py
+            yield
         if engine is not None:  # only what create_app built itself
             engine.dispose()
 

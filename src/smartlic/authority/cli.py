@@ -142,7 +142,11 @@ def open_services() -> Iterator[Services]:
     try:
         keys = AuthorityKeys.load(settings.keys_path)
         yield build_services(
-            engine, clock_from_env(), keys, replay_window_s=settings.replay_window_s
+            engine,
+            clock_from_env(),
+            keys,
+            replay_window_s=settings.replay_window_s,
+            smtp=settings.smtp(),
         )
     finally:
         engine.dispose()

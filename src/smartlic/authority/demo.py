@@ -180,7 +180,11 @@ def _ensure_portal_user(services: Services) -> bool:
         created = False
     except NotFound:
         services.users.create_user(
-            username=DEMO_USER, password=DEMO_PASSWORD, display_name="Demo Admin", actor=ACTOR
+            username=DEMO_USER,
+            password=DEMO_PASSWORD,
+            display_name="Demo Admin",
+            email="demo@demo.example",
+            actor=ACTOR,
         )
         created = True
     services.users.grant(

@@ -13,12 +13,15 @@ Usage::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from smartlic.web.settings import LimitSettings
+
+if TYPE_CHECKING:
+    from smartlic.authority.services.notifications import SmtpConfig
 
 __all__ = ["ENV_PREFIX", "AuthoritySettings"]
 
@@ -118,7 +121,25 @@ class AuthoritySettings(LimitSettings):
         "successfully in the last 30 days are spared this limit.",
     )
 
-    @field_validator("database_url", "key_dir", mode="before")
+    smtp_url: str | None = Field(
+        default=None,
+        description="SMTP server for notification mail: `smtp://[user:pass@]host:port` "
+        "(plain), `smtp+starttls://...` (STARTTLS, then AUTH) or `smtps://...` (TLS). "
+        "Unset: mail stays queued in the outbox (docs/notifications.md).",
+    )
+    mail_from: str = Field(
+        default="smartlic@localhost",
+        description="`From:` address of notification mail.",
+    )
+    jobs_interval_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="How often the server's job runner looks for due jobs (reports, scans, "
+        "mail, webhooks, pruning), in seconds; 0 turns the background runner off "
+        "(`smartlic admin jobs run-due` still runs them).",
+    )
+
+    @field_validator("database_url", "key_dir", "smtp_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -142,6 +163,12 @@ class AuthoritySettings(LimitSettings):
         """The key directory, never ``None`` once validated."""
         assert self.key_dir is not None
         return self.key_dir
+
+    def smtp(self) -> SmtpConfig | None:
+        """The parsed SMTP settings, or None when no server is configured."""
+        from smartlic.authority.services.notifications import SmtpConfig  # settings stay light
+
+        return SmtpConfig.parse(self.smtp_url, self.mail_from) if self.smtp_url else None
 
     @property
     def proxy_hosts(self) -> list[str]:

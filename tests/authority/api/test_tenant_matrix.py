@@ -413,6 +413,46 @@ CASES: tuple[Case, ...] = (
         "GET", _acct(d) + "/policies")),
     Case("GET", VA_ROUTE + "/policy", _va_read,
          (200,), lambda m, d, va: Call("GET", _va(d, va) + "/policy")),
+    # issue 12: jobs, reports, schedules, notifications, webhooks, trends (ids that do not
+    # exist: a caller allowed in gets 404, one that is not gets the refusal)
+    Case("GET", "/api/v1/jobs", _admin_only, (200,), lambda m, d, va: Call(
+        "GET", f"{V1}/jobs")),
+    Case("POST", "/api/v1/jobs/actions/run-due", _admin_only, (200,), lambda m, d, va: Call(
+        "POST", f"{V1}/jobs/actions/run-due")),
+    Case("GET", A_ROUTE + "/reports", _account, (200,), lambda m, d, va: Call(
+        "GET", _acct(d) + "/reports")),
+    Case("POST", A_ROUTE + "/reports", _va_read, (201,), lambda m, d, va: Call(
+        "POST", _acct(d) + "/reports", json={"kind": "manual", "virtual_account": va})),
+    Case("GET", A_ROUTE + "/reports/{report_id}", _account, (404,), lambda m, d, va: Call(
+        "GET", _acct(d) + "/reports/no-such-report")),
+    Case("GET", A_ROUTE + "/reports/{report_id}/csv", _account, (404,), lambda m, d, va: Call(
+        "GET", _acct(d) + "/reports/no-such-report/csv")),
+    Case("GET", A_ROUTE + "/reports/{report_id}/pdf", _account, (404,), lambda m, d, va: Call(
+        "GET", _acct(d) + "/reports/no-such-report/pdf")),
+    Case("GET", A_ROUTE + "/report-schedules", _manage, (200,), lambda m, d, va: Call(
+        "GET", _acct(d) + "/report-schedules")),
+    Case("POST", A_ROUTE + "/report-schedules", _manage, (201,), lambda m, d, va: Call(
+        "POST", _acct(d) + "/report-schedules", json={"frequency": "daily"})),
+    Case("GET", A_ROUTE + "/notifications", _manage, (200,), lambda m, d, va: Call(
+        "GET", _acct(d) + "/notifications")),
+    Case("POST", A_ROUTE + "/notifications", _manage, (404,), lambda m, d, va: Call(
+        "POST", _acct(d) + "/notifications", json={"user": "nobody", "event": "report-ready"})),
+    Case("GET", A_ROUTE + "/webhooks", _manage, (200,), lambda m, d, va: Call(
+        "GET", _acct(d) + "/webhooks")),
+    Case("POST", A_ROUTE + "/webhooks", _manage, (201,), lambda m, d, va: Call(
+        "POST", _acct(d) + "/webhooks", json={"url": "http://127.0.0.1:9/x", "events": ["x.y"]})),
+    Case("DELETE", A_ROUTE + "/webhooks/{webhook_id}", _manage, (404,), lambda m, d, va: Call(
+        "DELETE", _acct(d) + "/webhooks/no-such-webhook")),
+    Case("GET", A_ROUTE + "/webhook-deliveries", _manage, (200,), lambda m, d, va: Call(
+        "GET", _acct(d) + "/webhook-deliveries")),
+    Case("GET", A_ROUTE + "/webhook-deliveries/{delivery_id}", _manage, (404,),
+         lambda m, d, va: Call("GET", _acct(d) + "/webhook-deliveries/999999")),
+    Case("POST", A_ROUTE + "/webhook-deliveries/{delivery_id}/actions/replay", _manage, (404,),
+         lambda m, d, va: Call("POST", _acct(d) + "/webhook-deliveries/999999/actions/replay")),
+    Case("GET", A_ROUTE + "/usage-trends", _va_read, (200,), lambda m, d, va: Call(
+        "GET", _acct(d) + "/usage-trends", params={"virtual_account": va})),
+    Case("GET", A_ROUTE + "/usage-trends/csv", _va_read, (200,), lambda m, d, va: Call(
+        "GET", _acct(d) + "/usage-trends/csv", params={"virtual_account": va})),
 )  # fmt: skip
 
 

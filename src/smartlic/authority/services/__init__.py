@@ -24,12 +24,17 @@ from smartlic.authority.services.interfaces import (
     TokensService,
     UsageService,
 )
+from smartlic.authority.services.jobs import JobRunner
 from smartlic.authority.services.login_throttle import LoginPolicy, SqlLoginThrottle
+from smartlic.authority.services.notifications import SmtpConfig, SqlNotificationsService
 from smartlic.authority.services.policies import SqlPoliciesService
 from smartlic.authority.services.portal_sessions import SqlPortalSessionsService
+from smartlic.authority.services.reports import SqlReportsService
 from smartlic.authority.services.slac import SqlAuthorizationService
+from smartlic.authority.services.trends import SqlTrendsService
 from smartlic.authority.services.trust import SqlTrustService
 from smartlic.authority.services.users import SqlUsersService
+from smartlic.authority.services.webhooks import SqlWebhooksService
 from smartlic.clock import Clock
 from smartlic.formats.archive import DEFAULT_LIMITS as DEFAULT_ARCHIVE_LIMITS
 from smartlic.formats.archive import ArchiveLimits
@@ -54,6 +59,11 @@ class Services:
     portal_sessions: SqlPortalSessionsService
     login_throttle: SqlLoginThrottle
     engine: Engine  # the one all of them share (readiness and state figures read it)
+    reports: SqlReportsService
+    notifications: SqlNotificationsService
+    webhooks: SqlWebhooksService
+    trends: SqlTrendsService
+    jobs: JobRunner  # every periodic task (services/schedule.py lists them)
 
 
 def build_services(
@@ -64,6 +74,7 @@ def build_services(
     replay_window_s: float = 300.0,
     archive_limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS,
     login_policy: LoginPolicy | None = None,
+    smtp: SmtpConfig | None = None,
 ) -> Services:
     from smartlic.authority.services.accounts import SqlAccountsService
     from smartlic.authority.services.api_keys import SqlApiKeysService
@@ -71,12 +82,20 @@ def build_services(
     from smartlic.authority.services.events import SqlEventsService
     from smartlic.authority.services.instances import SqlInstancesService
     from smartlic.authority.services.licenses import SqlLicensesService
+    from smartlic.authority.services.schedule import standard_jobs
     from smartlic.authority.services.tokens import SqlTokensService
     from smartlic.authority.services.usage import SqlUsageService
 
+    licenses = SqlLicensesService(engine, clock)
+    reports = SqlReportsService(engine, clock, licenses)
+    webhooks = SqlWebhooksService(engine, clock)
+    trends = SqlTrendsService(engine, clock)
+    specs = standard_jobs(
+        engine, clock, reports, webhooks, trends, smtp=smtp, replay_window_s=replay_window_s
+    )
     return Services(
         accounts=SqlAccountsService(engine, clock),
-        licenses=SqlLicensesService(engine, clock),
+        licenses=licenses,
         tokens=SqlTokensService(engine, clock, keys),
         instances=SqlInstancesService(engine, clock),
         device=SqlDeviceService(engine, clock, keys, replay_window_s=replay_window_s),
@@ -94,4 +113,9 @@ def build_services(
         portal_sessions=SqlPortalSessionsService(engine, clock),
         login_throttle=SqlLoginThrottle(engine, clock, login_policy),
         engine=engine,
+        reports=reports,
+        notifications=SqlNotificationsService(engine, clock),
+        webhooks=webhooks,
+        trends=trends,
+        jobs=JobRunner(engine, clock, specs),
     )

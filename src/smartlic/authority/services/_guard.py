@@ -10,11 +10,10 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -22,7 +21,6 @@ from sqlalchemy.orm import Session
 from smartlic.formats.signed import check_request, require_unseen
 from smartlic.storage.models import SeenNonce
 
-_PRUNE_EVERY = 1000
 KEEP = "k:"  # key ids of nonces that are never pruned (see ``once``)
 _KEY_CACHE = 50_000
 
@@ -35,26 +33,16 @@ class RequestGuard:
         self.window = window_s
         self._keys: OrderedDict[str, Ed25519PublicKey] = OrderedDict()
         self._lock = threading.Lock()
-        self._calls = 0
 
     def check(self, s: Session, key_id: str, payload: dict[str, Any], now: datetime) -> None:
         """Fresh ``timestamp`` and first use of ``nonce`` for ``key_id``, else ReplayDetected."""
-        check_request(SeenNonces(s, self), _fit(key_id), payload, now, self.window)
+        check_request(SeenNonces(s), _fit(key_id), payload, now, self.window)
 
     def once(self, s: Session, key_id: str, payload: dict[str, Any], now: datetime) -> None:
         """First use of ``nonce`` for ``key_id`` at any age (a file made offline, a request a
         collector kept while cut off), else ReplayDetected. A stale timestamp cannot retire
         these nonces, so they are kept for good (``KEEP``), not pruned."""
-        require_unseen(SeenNonces(s, self), KEEP + _fit(key_id), payload, now)
-
-    def pruned(self, s: Session, now: datetime) -> None:
-        """Every ``_PRUNE_EVERY`` nonces, drop those too old to pass ``check_fresh`` anyway."""
-        self._calls += 1
-        if self._calls % _PRUNE_EVERY == 0:
-            cutoff = now - timedelta(seconds=2 * self.window)
-            s.execute(
-                delete(SeenNonce).where(SeenNonce.at < cutoff, ~SeenNonce.key_id.startswith(KEEP))
-            )
+        require_unseen(SeenNonces(s), KEEP + _fit(key_id), payload, now)
 
     def key(self, key_id: str, load: Callable[[], Ed25519PublicKey]) -> Ed25519PublicKey:
         with self._lock:
@@ -79,8 +67,8 @@ class RequestGuard:
 class SeenNonces:
     """The ``SeenNonce`` table as a ``formats.signed.NonceStore``, in session ``s``."""
 
-    def __init__(self, s: Session, guard: RequestGuard) -> None:
-        self.s, self.guard = s, guard
+    def __init__(self, s: Session) -> None:
+        self.s = s
 
     def claim(self, scope: str, nonce: str, at: datetime) -> bool:
         """Insert-if-absent in one statement: two requests racing with one nonce cannot both
@@ -92,10 +80,8 @@ class SeenNonces:
             .on_conflict_do_nothing()
             .returning(SeenNonce.nonce)
         )
-        if self.s.execute(stmt).first() is None:
-            return False
-        self.guard.pruned(self.s, at)
-        return True
+        # nonces older than twice the window are pruned by the job "prune" (services/schedule.py)
+        return self.s.execute(stmt).first() is not None
 
 
 def _fit(key_id: str) -> str:

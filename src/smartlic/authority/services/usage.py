@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, joinedload
 
 from smartlic.authority.keys import AuthorityKeys
@@ -38,7 +38,6 @@ from smartlic.storage.models import (
 )
 
 POLL_KEEP = timedelta(days=7)
-_PRUNE_TASKS_EVERY = 100
 
 
 class SqlUsageService(SigningServiceBase):
@@ -54,7 +53,6 @@ class SqlUsageService(SigningServiceBase):
         super().__init__(engine, clock, keys, replay_window_s=replay_window_s)
         self.archive_limits = archive_limits
         self._sqlite_writer = threading.Lock()
-        self._tasks = 0  # poll tasks made by this process (prunes old ones now and then)
 
     @contextmanager
     def _ingest_transaction(self) -> Iterator[Session]:
@@ -350,10 +348,7 @@ class SqlUsageService(SigningServiceBase):
             ready_at=now,
             result=result,
         )
-        s.add(task)
-        self._tasks += 1
-        if self._tasks % _PRUNE_TASKS_EVERY == 1:  # answered tasks age out; no need per request
-            s.execute(delete(PollTask).where(PollTask.created_at < now - POLL_KEEP))
+        s.add(task)  # answered tasks age out: the job "prune" (services/schedule.py)
         return task
 
 

@@ -21,7 +21,14 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from smartlic.authority.settings import AuthoritySettings
-from smartlic.authority.web import auth, views, views_password, views_reports, views_tokens
+from smartlic.authority.web import (
+    auth,
+    views,
+    views_notices,
+    views_password,
+    views_reports,
+    views_tokens,
+)
 from smartlic.authority.web.render import PORTAL, PortalRoute
 from smartlic.errors import NotFound
 
@@ -50,7 +57,7 @@ def install_portal(app: FastAPI, settings: AuthoritySettings) -> None:
     static = Path(__file__).parent / "static"
     app.mount(PORTAL + "/static", StaticFiles(directory=static), name="portal-static")
     routers = (_root, auth.router, views.router, views_tokens.router, views_reports.router)
-    for router in (*routers, views_password.router):
+    for router in (*routers, views_password.router, views_notices.router):
         app.include_router(router)
     app.include_router(_fallback)  # last: only addresses no page claimed
     app.add_middleware(

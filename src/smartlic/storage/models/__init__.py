@@ -5,6 +5,18 @@ from smartlic.storage.models._accounts import ApiKey, SmartAccount, VirtualAccou
 from smartlic.storage.models._events import Event, SeenNonce
 from smartlic.storage.models._instances import InstanceUsage, ProductInstance, RegistrationToken
 from smartlic.storage.models._licenses import Holding, License, PoolCounter
+from smartlic.storage.models._notices import (
+    AlertMark,
+    Job,
+    NotificationSubscription,
+    OutboxMail,
+    Report,
+    ReportSchedule,
+    UsageRollup,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from smartlic.storage.models._portal import LoginAttempt, PortalSession
 from smartlic.storage.models._usage import (
     AuthorizationCode,
@@ -16,25 +28,35 @@ from smartlic.storage.models._usage import (
 from smartlic.storage.models._users import RoleGrant, User
 
 __all__ = [
+    "AlertMark",
     "ApiKey",
     "AuthorizationCode",
     "Base",
     "Event",
     "Holding",
     "InstanceUsage",
+    "Job",
     "License",
     "LoginAttempt",
+    "NotificationSubscription",
+    "OutboxMail",
     "Policy",
     "PollTask",
     "PoolCounter",
     "PortalSession",
     "ProductInstance",
     "RegistrationToken",
+    "Report",
+    "ReportSchedule",
     "RoleGrant",
     "RumReportRow",
     "SeenNonce",
     "SmartAccount",
     "UsageFile",
+    "UsageRollup",
     "User",
     "VirtualAccount",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

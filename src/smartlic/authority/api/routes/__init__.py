@@ -14,6 +14,7 @@ from smartlic.authority.api.routes import (
     events,
     health,
     holdings,
+    notices,
     policies,
     tokens,
     trust,
@@ -38,4 +39,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     authorizations.router,
     policies.router,
     trust.router,
+    notices.router,
 )
