@@ -15,7 +15,7 @@ from smartlic.clock import ManualClock
 from smartlic.crypto import Udi, load_certificate
 from smartlic.domain.enums import Role
 from smartlic.domain.products import make_tag
-from smartlic.formats.envelope import open_sealed
+from smartlic.formats.signed import open_sealed
 from tests.authority.notices.receivers import Hooks, Inbox, http_receiver, smtp_server
 from tests.devices import TestDevice
 
