@@ -33,6 +33,7 @@ class SmartAccountOut:
     name: str
     domain: str
     created_at: datetime
+    number: int = 0  # the stable numeric id of the vendor's API
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class VirtualAccountOut:
     description: str
     is_default: bool
     created_at: datetime
+    number: int = 0  # the stable numeric id of the vendor's API
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """All tables, re-exported from one private module per aggregate."""
 
 from smartlic.storage.base import Base
+from smartlic.storage.models._api_clients import AccessToken, ApiClient
 from smartlic.storage.models._accounts import ApiKey, SmartAccount, VirtualAccount
 from smartlic.storage.models._events import Event, SeenNonce
 from smartlic.storage.models._instances import InstanceUsage, ProductInstance, RegistrationToken
@@ -16,6 +17,8 @@ from smartlic.storage.models._usage import (
 from smartlic.storage.models._users import RoleGrant, User
 
 __all__ = [
+    "AccessToken",
+    "ApiClient",
     "ApiKey",
     "AuthorizationCode",
     "Base",
