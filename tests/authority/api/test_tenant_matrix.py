@@ -58,6 +58,9 @@ NOT_MANAGEMENT = (
     "/metrics",
     "/api/device/v1/",
     "/services/api/smart-accounts-and-licensing/",
+    # the OAuth2 token endpoints take client credentials, not a principal (test_cssm_oauth)
+    "/as/token.oauth2",
+    "/oauth2/default/v1/token",
 )
 
 
@@ -143,6 +146,11 @@ class Matrix:
             self.admin.get(f"{V1}/accounts/{domain}/devices", params={"search": dev.udi.sn})
         )
         return found["items"][0]["id"], dev.udi.sn + "|" + created["id"]
+
+    def new_client(self, domain: str) -> str:
+        """A fresh OAuth2 client of ``domain``: its client id."""
+        created = self.services.api_clients.create_client(domain, actor="matrix")
+        return created.client_id
 
     def hidden_from(self, caller: Caller) -> set[str]:
         hidden = {m for t, s in self.seeded.items() if not caller.reads(*t) for m in s.markers()}
@@ -413,6 +421,14 @@ CASES: tuple[Case, ...] = (
         "GET", _acct(d) + "/policies")),
     Case("GET", VA_ROUTE + "/policy", _va_read,
          (200,), lambda m, d, va: Call("GET", _va(d, va) + "/policy")),
+    Case("POST", A_ROUTE + "/api-clients", _manage, (201,), lambda m, d, va: Call(
+        "POST", _acct(d) + "/api-clients", json={"role": "smart-account-user"})),
+    Case("GET", A_ROUTE + "/api-clients", _manage, (200,), lambda m, d, va: Call(
+        "GET", _acct(d) + "/api-clients")),
+    Case("POST", A_ROUTE + "/api-clients/{client_id}/actions/revoke", _manage, (200,),
+         lambda m, d, va: Call(
+             "POST", _acct(d) + f"/api-clients/{m.new_client(d)}/actions/revoke"),
+         destructive=True),
 )  # fmt: skip
 
 
@@ -492,6 +508,7 @@ def _stored(m: Matrix) -> dict[str, Any]:
         state[f"{domain} files"] = _ok(m.admin.get(_acct(domain) + "/usage-files"))
         state[f"{domain} policies"] = _ok(m.admin.get(_acct(domain) + "/policies"))
         state[f"{domain} codes"] = _ok(m.admin.get(_acct(domain) + "/authorization-codes"))
+        state[f"{domain} clients"] = _ok(m.admin.get(_acct(domain) + "/api-clients"))
     return state
 
 
@@ -542,8 +559,13 @@ def test_destructive_requests_touch_only_what_the_caller_may_change(matrix: Matr
         call = case.build(matrix, *target)  # a removal makes its fresh instance here
         files = _files(matrix, target[0])
         errors += _check(matrix, case, caller, target, call)
-        if case.method == "POST" and _files(matrix, target[0]) != files + allowed:
+        uploaded = _files(matrix, target[0]) != files + allowed
+        if case.route.endswith("/usage-files") and uploaded:
             errors.append(f"{caller.name} upload to {target}: stored {allowed=} mismatch")
+        if case.route.endswith("/revoke"):
+            client = matrix.services.api_clients.get_client(call.path.split("/")[-3])
+            if (client.revoked_at is not None) != allowed:
+                errors.append(f"{caller.name} revoke in {target}: revoked {allowed=} mismatch")
         if case.method == "DELETE":
             still = matrix.admin.get(call.path).status_code == 200
             if still == allowed:

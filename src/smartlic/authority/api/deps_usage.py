@@ -26,6 +26,7 @@ from smartlic.authority.api.deps import (
     ServicesDep,
     _api_key,
     _bearer,
+    authenticate,
     can_read_account,
     can_write_va,
 )
@@ -61,7 +62,7 @@ def get_optional_principal(
 ) -> Principal | None:
     """The API key's principal, or ``None`` when no key was sent (a bad key is still 401)."""
     text = bearer.credentials if bearer is not None else api_key
-    return services.api_keys.authenticate(text) if text else None
+    return authenticate(services, text) if text else None
 
 
 OptionalPrincipalDep = Annotated[Principal | None, Depends(get_optional_principal)]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from smartlic.authority.keys import AuthorityKeys
+from smartlic.authority.services.api_clients import SqlApiClientsService
 from smartlic.authority.services.interfaces import (
     AccountsService,
     ApiKeysService,
@@ -53,6 +54,7 @@ class Services:
     users: SqlUsersService
     portal_sessions: SqlPortalSessionsService
     login_throttle: SqlLoginThrottle
+    api_clients: SqlApiClientsService
     engine: Engine  # the one all of them share (readiness and state figures read it)
 
 
@@ -74,6 +76,8 @@ def build_services(
     from smartlic.authority.services.tokens import SqlTokensService
     from smartlic.authority.services.usage import SqlUsageService
 
+    users = SqlUsersService(engine, clock)
+    api_clients = SqlApiClientsService(engine, clock, users)
     return Services(
         accounts=SqlAccountsService(engine, clock),
         licenses=SqlLicensesService(engine, clock),
@@ -90,8 +94,9 @@ def build_services(
             engine, clock, keys, replay_window_s=replay_window_s
         ),
         policies=SqlPoliciesService(engine, clock),
-        users=SqlUsersService(engine, clock),
+        users=users,
         portal_sessions=SqlPortalSessionsService(engine, clock),
         login_throttle=SqlLoginThrottle(engine, clock, login_policy),
+        api_clients=api_clients,
         engine=engine,
     )

@@ -3,12 +3,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
-    LargeBinary,
     BigInteger,
     Boolean,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,

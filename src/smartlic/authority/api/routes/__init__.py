@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from smartlic.authority.api.routes import (
     accounts,
+    api_clients,
     authority_ca,
     authorizations,
     catalogue,
@@ -38,4 +39,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     authorizations.router,
     policies.router,
     trust.router,
+    api_clients.router,
 )
