@@ -128,6 +128,7 @@ def create_app(
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, policy=body_policy(settings))
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(cssm.VendorPathMiddleware)  # //services/api and trailing slashes
     for router in (*ROUTERS, *cssm.ROUTERS):
         app.include_router(router)
     db = services.engine

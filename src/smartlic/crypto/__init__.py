@@ -26,6 +26,7 @@ from smartlic.crypto._pki import (
     make_csr,
     verify_certificate,
 )
+from smartlic.crypto._sealing import load_or_create_sealing_key, open_sealed, seal
 from smartlic.crypto._secrets import (
     TokenText,
     hash_password,
@@ -49,14 +50,17 @@ __all__ = [
     "hash_password",
     "hash_secret",
     "load_certificate",
+    "load_or_create_sealing_key",
     "load_private_key",
     "make_api_key",
     "make_csr",
     "make_token_text",
+    "open_sealed",
     "parse_token_text",
     "public_key_from_pem",
     "public_key_pem",
     "save_private_key",
+    "seal",
     "sign_bytes",
     "verify_bytes",
     "verify_certificate",

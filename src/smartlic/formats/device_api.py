@@ -94,13 +94,15 @@ def is_vendor_path(path: str) -> bool:
 
 
 def failed(problem: Mapping[str, Any]) -> dict[str, Any]:
-    """The vendor's failure answer (domain-notes 5.3: ``{"status": "FAILED", "message": ...}``)
+    """The vendor's failure answer (domain-notes 5.3: ``{"status": "FAILED", "message": ...}``;
+    the management API's ``statusMessage`` too)
     for a problem body; the problem's own members but ``status`` stay (``code``, ``detail``,
     ``pointer``, ``request_id``), so our clients read both shapes alike."""
     out: dict[str, Any] = {
         "status": "FAILED",
         "message_code": problem.get("code"),
         "message": problem.get("detail"),
+        "statusMessage": problem.get("detail"),  # what the management API's tools read
     }
     out.update((k, v) for k, v in problem.items() if k != "status")
     return out

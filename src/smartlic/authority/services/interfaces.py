@@ -111,6 +111,7 @@ class TokenOut:
     revoked_at: datetime | None
     created_by: str
     status: str  # "active" | "expired" | "revoked" | "used-up"
+    text: str | None = None  # only when asked for by a caller who may manage the tokens
 
 
 @dataclass(frozen=True)
@@ -323,8 +324,11 @@ class TokensService(Protocol):
         scope: Principal,
     ) -> CreatedToken: ...
     def list_tokens(
-        self, domain: str, virtual_account: str, *, scope: Principal
+        self, domain: str, virtual_account: str, *, with_text: bool = False, scope: Principal
     ) -> list[TokenOut]: ...
+    def token_id_by_text(
+        self, domain: str, virtual_account: str, text: str, *, scope: Principal
+    ) -> str: ...
     def revoke_token(self, domain: str, token_id: str, *, scope: Principal) -> TokenOut: ...
 
 
