@@ -72,19 +72,30 @@ def body(now: datetime, **fields: Any) -> dict[str, Any]:
 
 
 def ok_poll(
-    poll_id: int, action: str, now: datetime, interval_s: int = POLL_INTERVAL_S
+    poll_id: int,
+    action: str,
+    now: datetime,
+    interval_s: int = POLL_INTERVAL_S,
+    nonce: str | None = None,
 ) -> dict[str, Any]:
+    """The vendor's ``OK_POLL`` answer (HTTP 202); ``nonce`` echoes the request's."""
     return {
         "status": "OK_POLL",
         "message_code": None,
         "message": None,
         "timestamp": timestamp_ms(now),
-        "nonce": make_nonce(),
+        "nonce": nonce if nonce is not None else make_nonce(),
         "type": None,
         "poll_id": poll_id,
         "poll_interval": interval_s,
         "action": action,
     }
+
+
+def echo_nonce(data: Mapping[str, Any]) -> str | None:
+    """The request's ``nonce`` when it is one (the answer echoes it), else ``None``."""
+    nonce = data.get("nonce")
+    return nonce if isinstance(nonce, str) and 0 < len(nonce) <= 64 else None
 
 
 def is_vendor_path(path: str) -> bool:

@@ -42,7 +42,7 @@ from smartlic.errors import (
     SmartlicError,
     UnknownTag,
 )
-from smartlic.formats.device_api import data_of, ok_poll
+from smartlic.formats.device_api import data_of, echo_nonce, ok_poll
 from smartlic.formats.device_v1 import Entitlement, parse_entitlements, parse_udi
 from smartlic.formats.envelope import read_payload
 from smartlic.formats.rum import public_key_b64
@@ -97,7 +97,7 @@ class SqlAuthorizationService(SigningServiceBase):
                 result={"authorizations": items},
             )
             s.add(task)
-        return ok_poll(task.id, "authorizations", now)
+        return ok_poll(task.id, "authorizations", now, nonce=echo_nonce(data))
 
     def _one_online(
         self, env: Any, principal: Principal | None, va: str | None, now: datetime
