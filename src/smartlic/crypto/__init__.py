@@ -37,6 +37,7 @@ from smartlic.crypto._secrets import (
     verify_password,
 )
 from smartlic.crypto._sign import Signer, sign_bytes, verify_bytes
+from smartlic.crypto._tls import issue_server_certificate, write_server_certificate
 
 __all__ = [
     "CertificateAuthority",
@@ -49,6 +50,7 @@ __all__ = [
     "generate_key",
     "hash_password",
     "hash_secret",
+    "issue_server_certificate",
     "load_certificate",
     "load_or_create_sealing_key",
     "load_private_key",
@@ -65,4 +67,5 @@ __all__ = [
     "verify_bytes",
     "verify_certificate",
     "verify_password",
+    "write_server_certificate",
 ]

@@ -16,7 +16,7 @@ from smartlic.authority.services.scope import (
     scope_in,
     visible_smart_accounts,
 )
-from smartlic.errors import Conflict, InvalidInput, NotEmpty
+from smartlic.errors import Conflict, InvalidInput, NotEmpty, NotFound
 from smartlic.storage.models import (
     Holding,
     PoolCounter,
@@ -112,6 +112,33 @@ class SqlAccountsService(ServiceBase):
         scope_in(scope, domain)
         with self.transaction() as s:
             return sa_out(self.smart_account(s, domain))
+
+    def names_of(
+        self, smart_account: str, virtual_account: str | None, *, scope: Principal
+    ) -> tuple[str, str | None]:
+        """(domain, virtual account name) for the vendor's numeric ids (``v2/accounts/search``);
+        a non-numeric value is already a domain / name and is returned as it is. An id the
+        caller has no grant in is not found (the answer does not tell that it exists)."""
+        if not smart_account.isdigit():
+            if virtual_account is not None and virtual_account.isdigit():
+                raise InvalidInput("a numeric virtual account id needs a numeric account id")
+            return smart_account, virtual_account
+        domains = visible_smart_accounts(scope)
+        with self.transaction() as s:
+            sa = s.scalar(select(SmartAccount).where(SmartAccount.number == int(smart_account)))
+            if sa is None or (domains is not None and sa.domain not in domains):
+                raise NotFound(f"no smart account {smart_account}")
+            if virtual_account is None or not virtual_account.isdigit():
+                return sa.domain, virtual_account
+            va = s.scalar(
+                select(VirtualAccount).where(
+                    VirtualAccount.smart_account_id == sa.id,
+                    VirtualAccount.number == int(virtual_account),
+                )
+            )
+            if va is None:
+                raise NotFound(f"no virtual account {virtual_account} in {sa.domain!r}")
+            return sa.domain, va.name
 
     def create_virtual_account(
         self, domain: str, *, name: str, description: str = "", scope: Principal
