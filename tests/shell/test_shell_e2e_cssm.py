@@ -227,8 +227,8 @@ def test_a_vendor_tool_runs_the_whole_flow_over_https(
 
     # an authorization code for the router, asked by the API user, installed on the router
     nonce = uuid.uuid4().hex
-    ask = {"data": {"timestamp": stale, "nonce": nonce, "licenses": [{
-        "sudi": sudi, "hostname": "r1", "keys": [{"entitlement": IPSEC.tag, "count": 1}]}]}}  # fmt: skip
+    wanted = {"sudi": sudi, "hostname": "r1", "keys": [{"entitlement": IPSEC.tag, "count": 1}]}
+    ask = {"data": {"timestamp": stale, "nonce": nonce, "licenses": [wanted]}}
     answer = _ok(http.post(f"{SA}/v2/devices/authrequest", json=ask, headers=ids), 202)
     done = _poll(http, _ok_poll(answer, nonce, "authorizations"), ids)
     [auth] = done["data"]["authorizations"]
