@@ -43,6 +43,8 @@ COMMANDS = [
     ["admin", "events"],
     ["admin", "apikey"],
     ["admin", "apikey", "create"],
+    ["admin", "api-clients"],
+    ["admin", "api-clients", "create"],
     ["lab"],
     ["lab", "advance"],
     ["lab", "fleet"],

@@ -242,3 +242,35 @@ def test_virtual_account_clients_are_refused_in_the_vendor_shape(world: LiveAuth
     _failed(world.client(auth=False).get(f"{SA}/v2/accounts"), 401, "required")
     json_type = {"Content-Type": "application/json"}
     assert _failed(va_user.post(f"{ACCT}/licenses", content=b"{", headers=json_type), 400, "JSON")
+
+
+def test_license_summary_by_numeric_ids(world: LiveAuthority) -> None:
+    _upload(world, "Prod", "SN002")
+    http = _bearer(world, Role.SMART_ACCOUNT_USER)
+    ids = {"X-CSW-SMART-ACCOUNT-ID": "1", "X-CSW-VIRTUAL-ACCOUNT-ID": "2"}  # Prod
+    body = {"data": {"timestamp": 0, "nonce": "n", "tags": []}}
+    answer = ok(http.post(f"{SA}/v3/licenses/summary", json=body, headers=ids))
+    [line] = answer.pop("summary")
+    assert answer == {"status": "SUCCESS"}
+    assert line.pop("license_details")[0]["quantity"] == 10
+    assert line == {
+        "tag": TAG,
+        "display_name": "Device METROIPACCESS",
+        "compliance_status": "In Compliance",
+        "enforced": False,
+        "export_restricted": False,
+        "prepaid_entitled": 10,
+        "prepaid_inuse": 2,
+        "prepaid_reserved": 0,
+    }
+    whole = ok(
+        http.post(f"{SA}/v3/licenses/summary", json=body, headers={"X-CSW-SMART-ACCOUNT-ID": "1"})
+    )
+    assert whole["summary"][0]["prepaid_entitled"] == 15  # Prod and Spare
+    _failed(
+        http.post(f"{SA}/v3/licenses/summary", json=body, headers={"X-CSW-SMART-ACCOUNT-ID": "99"}),
+        404,
+        "99",
+    )
+    va_user = _bearer(world, Role.VIRTUAL_ACCOUNT_USER, "Spare")
+    _failed(va_user.post(f"{SA}/v3/licenses/summary", json=body, headers=ids), 403, "no access")

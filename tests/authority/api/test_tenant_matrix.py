@@ -272,6 +272,7 @@ class Call:
     json: Any = None
     files: Any = None
     params: Any = None
+    headers: Any = None
 
 
 Rule = Callable[[Caller, str, str], str | None]  # None = allowed, else the expected refusal
@@ -490,6 +491,9 @@ CSSM_CASES: tuple[Case, ...] = (
         "POST", _cacct(d) + "/devices", json={"virtualAccounts": [va]})),
     Case("POST", C_VA + "/devices/transfer", _va_write, (200,), lambda m, d, va: Call(
         "POST", _cva(d, va) + "/devices/transfer", json=_instances(m, d, va))),  # to itself
+    Case("POST", CSSM + "/v3/licenses/summary", _va_read, (200,), lambda m, d, va: Call(
+        "POST", CSSM + "/v3/licenses/summary", json={"data": {"tags": []}},
+        headers={"X-CSW-SMART-ACCOUNT-ID": d, "X-CSW-VIRTUAL-ACCOUNT-ID": va})),
 )  # fmt: skip
 CASES = CASES + CSSM_CASES
 
@@ -507,13 +511,18 @@ def _expected(case: Case, caller: Caller, target: tuple[str, str]) -> str | None
 
 def _send(m: Matrix, caller: Caller, call: Call) -> httpx.Response:
     return m.clients[caller.name].request(
-        call.method, call.path, json=call.json, files=call.files, params=call.params
+        call.method,
+        call.path,
+        json=call.json,
+        files=call.files,
+        params=call.params,
+        headers=call.headers,
     )
 
 
 def _leaks(m: Matrix, caller: Caller, call: Call, response: httpx.Response) -> set[str]:
     """Markers of data hidden from ``caller`` in the answer (those the request named aside)."""
-    asked = call.path + json.dumps(call.json) + json.dumps(call.params)
+    asked = call.path + json.dumps(call.json) + json.dumps(call.params) + json.dumps(call.headers)
     text = response.text
     return {x for x in m.hidden_from(caller) if x in text and x not in asked}
 

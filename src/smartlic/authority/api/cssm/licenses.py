@@ -4,13 +4,14 @@ subscriptions, and transfers between virtual accounts by display name."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header
 from pydantic import BaseModel, Field
 
 from smartlic.authority.api.cssm._common import (
     ACCOUNT,
+    SA,
     TAG,
     VA,
     VENDOR_ERRORS,
@@ -191,3 +192,73 @@ def transfer_licenses(
             scope=principal,
         )
     return StatusOut(statusMessage=f"{len(moves)} license transfer(s) done")
+
+
+class SummaryData(CssmModel):
+    timestamp: int | None = None
+    nonce: str | None = Field(default=None, max_length=64)
+    tags: list[str] = Field(default_factory=list, max_length=1000)
+
+
+class SummaryIn(CssmModel):
+    data: SummaryData
+
+
+class SummaryLineOut(BaseModel):
+    tag: str
+    display_name: str
+    compliance_status: str
+    enforced: bool
+    export_restricted: bool
+    prepaid_entitled: int
+    prepaid_inuse: int
+    prepaid_reserved: int
+    license_details: list[LicenseDetailOut]
+
+
+class SummaryOut(BaseModel):
+    status: str = "SUCCESS"
+    summary: list[SummaryLineOut]
+
+
+def _summary(tag: str, lines: list[PoolLineOut]) -> SummaryLineOut:
+    first = lines[0]
+    bad = any(li.status is ComplianceStatus.OUT_OF_COMPLIANCE for li in lines)
+    status = ComplianceStatus.OUT_OF_COMPLIANCE if bad else ComplianceStatus.IN_COMPLIANCE
+    return SummaryLineOut(
+        tag=tag,
+        display_name=first.display_name,
+        compliance_status=VENDOR_STATUS[status],
+        enforced=first.enforcement.value != "unenforced",
+        export_restricted=first.enforcement.value == "export-controlled",
+        prepaid_entitled=sum(li.purchased for li in lines),
+        prepaid_inuse=sum(li.in_use for li in lines),
+        prepaid_reserved=sum(li.reserved for li in lines),
+        license_details=[_detail(h) for li in lines for h in li.holdings],
+    )
+
+
+@router.post(SA + "/v3/licenses/summary", summary="License summary by tag (headers name the VA)")
+def licenses_summary(
+    body: SummaryIn,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    smart_account: Annotated[
+        str | None, Header(alias="X-CSW-SMART-ACCOUNT-ID", max_length=255)
+    ] = None,
+    virtual_account: Annotated[
+        str | None, Header(alias="X-CSW-VIRTUAL-ACCOUNT-ID", max_length=200)
+    ] = None,
+) -> SummaryOut:
+    """The account (and virtual account) come from the headers as on the device API, by
+    numeric id or by name; without them, the caller's own account."""
+    domain, va = services.accounts.names_of(
+        smart_account or principal.smart_account or "", virtual_account, scope=principal
+    )
+    if not domain:
+        raise InvalidInput("name the account in X-CSW-SMART-ACCOUNT-ID")
+    by_tag: dict[str, list[PoolLineOut]] = {}
+    for _, line in pool_lines(services, domain, [va] if va else [], principal):
+        if not body.data.tags or line.tag in body.data.tags:
+            by_tag.setdefault(line.tag, []).append(line)
+    return SummaryOut(summary=[_summary(tag, lines) for tag, lines in sorted(by_tag.items())])
