@@ -157,3 +157,17 @@ def test_the_password_grant_carries_the_users_grants(live: LiveAuthority) -> Non
     _refused(http.post(TOKEN, data=fields | {"client_secret": "x"}), 401, "invalid_client")
     users.set_disabled("alice", True, actor="t")
     assert http.get(base, headers=bearer).status_code == 401
+
+
+def test_password_guesses_are_throttled_like_portal_logins(live: LiveAuthority) -> None:
+    live.services.users.create_user(username="bob", password="correct horse battery", actor="t")
+    cid, secret = _client(live)
+    http = live.client(auth=False)
+    fields = {"grant_type": "password", "client_id": cid, "client_secret": secret,
+              "username": "bob", "password": "wrong"}  # fmt: skip
+    for _ in range(5):  # LoginPolicy.per_user_address
+        _refused(http.post(TOKEN, data=fields), 400, "invalid_grant")
+    locked = http.post(TOKEN, data=fields | {"password": "correct horse battery"})
+    _refused(locked, 429, "invalid_grant")
+    with live.services.engine.connect() as c:
+        assert c.exec_driver_sql("SELECT count(*) FROM access_tokens").scalar() == 0

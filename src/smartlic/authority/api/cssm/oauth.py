@@ -19,6 +19,8 @@ from pydantic import BaseModel
 
 from smartlic.authority.api.deps import ServicesDep
 from smartlic.authority.services.api_clients import ClientAuthFailed, GrantRefused
+from smartlic.authority.services.login_throttle import client_key
+from smartlic.errors import TooManyAttempts
 
 __all__ = ["TOKEN_PATHS", "router"]
 
@@ -73,8 +75,12 @@ def _basic(header: str) -> tuple[str, str] | None:
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"model": OAuthError, "description": "unsupported_grant_type, invalid_request"},
-    401: {"model": OAuthError, "description": "invalid_client, invalid_grant"},
+    400: {
+        "model": OAuthError,
+        "description": "unsupported_grant_type, invalid_request, invalid_grant",
+    },
+    401: {"model": OAuthError, "description": "invalid_client"},
+    429: {"model": OAuthError, "description": "too many failed password guesses"},
 }
 
 
@@ -90,14 +96,25 @@ async def token(request: Request, services: ServicesDep) -> Any:
     username = fields.get("username") if grant == "password" else None
     if grant == "password" and not username:
         return oauth_error(400, "invalid_request", "the password grant needs username, password")
+    # the password grant guesses passwords as the portal's log-in does: the same throttle
+    throttle = services.login_throttle
+    address = client_key(request.client.host if request.client else None)
     try:
+        if username is not None:
+            throttle.check(username, address)
         issued = services.api_clients.issue_token(
             client_id, secret, username=username, password=fields.get("password", "")
         )
+    except TooManyAttempts as exc:
+        return oauth_error(429, "invalid_grant", exc.detail)
     except ClientAuthFailed as exc:
         return oauth_error(401, "invalid_client", exc.detail)
     except GrantRefused as exc:
+        assert username is not None
+        throttle.failed(username, address)
         return oauth_error(400, "invalid_grant", exc.detail)
+    if username is not None:
+        throttle.succeeded(username, address)
     body = AccessTokenResponse(access_token=issued.access_token, expires_in=issued.expires_in)
     return JSONResponse(body.model_dump(), headers=_NO_STORE)
 

@@ -8,8 +8,8 @@ registration-token text.
 * ``registration_tokens.text_sealed``: the token text, AES-GCM sealed with the key directory's
   ``token.key``; tokens made before this revision have none (their text is not retrievable).
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-30 03:25:00.000000
 """
 
@@ -22,8 +22,8 @@ from alembic import op
 
 from smartlic.storage.base import UTCDateTime
 
-revision: str = "0005"
-down_revision: str | None = "0004"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
