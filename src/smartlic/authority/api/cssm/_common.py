@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from smartlic.authority.api.schemas.problem import problem_responses
+from smartlic.authority.api.schemas.problem import vendor_failure_responses
 from smartlic.formats.device_api import VENDOR_PREFIX
 
 __all__ = [
@@ -30,7 +30,8 @@ ACCOUNT = SA + "/v1/accounts/{domain}"
 VA = ACCOUNT + "/virtual-accounts/{virtual_account}"
 TAG = "CSSM management API"
 # on these paths a refusal is {"status": "FAILED", "message", "statusMessage", "code", ...}
-VENDOR_ERRORS = problem_responses(401, 403, 404, 422)
+# (413 stays problem+json, app-wide: the body limit answers before any route is chosen)
+VENDOR_ERRORS = vendor_failure_responses(400, 401, 403, 404, 409, 422)
 
 _VENDOR_PATHS = ("/services/", "/as/", "/oauth2/")
 _SLASHES = re.compile(r"/{2,}")
