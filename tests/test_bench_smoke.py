@@ -15,7 +15,16 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "script",
-    ["agent.py", "authority.py", "ingest.py", "collector.py", "fleet.py", "attack.py", "jobs.py"],
+    [
+        "agent.py",
+        "authority.py",
+        "ingest.py",
+        "collector.py",
+        "fleet.py",
+        "attack.py",
+        "jobs.py",
+        "cssm.py",
+    ],
 )
 def test_benchmark_runs_quick(script: str) -> None:
     done = subprocess.run([sys.executable, str(BENCH / script), "--quick"], capture_output=True,

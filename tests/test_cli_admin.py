@@ -17,6 +17,7 @@ from smartlic.cli import app
 from smartlic.clock import LabClock
 from smartlic.crypto import Udi
 from smartlic.domain.products import make_tag
+from smartlic.errors import AuthenticationFailed
 from smartlic.storage import make_engine
 from tests.devices import TestDevice
 
@@ -192,3 +193,31 @@ def _payload(envelope: dict[str, object]) -> dict[str, object]:
     assert isinstance(payload, str)
     data: dict[str, object] = json.loads(payload)
     return data
+
+
+def test_api_clients_print_two_lines_and_their_tokens_stop_at_revoke(cli: Cli) -> None:
+    out = cli.ok("admin", "api-clients", "create", D, "--role", "smart-account-user")
+    lines = out.splitlines()
+    assert [line.split(": ")[0] for line in lines] == ["client_id", "client_secret"]
+    client_id, secret = (line.split(": ", 1)[1] for line in lines)
+    assert re.fullmatch(r"[0-9a-f]{32}", client_id) and len(secret) >= 40
+    for services in cli.services():
+        token = services.api_clients.issue_token(client_id, secret).access_token
+        assert services.api_clients.authenticate(token).smart_account == D
+    row = cli.row(cli.ok("admin", "api-clients", "list", D), client_id)
+    assert row[1:4] == ["smart-account-user", D, "-"] and row[5] == "-"
+    assert secret not in cli.ok("admin", "api-clients", "list")
+    cli.ok("admin", "api-clients", "revoke", client_id)
+    assert cli.row(cli.ok("admin", "api-clients", "list"), client_id)[5] != "-"
+    for services in cli.services():
+        with pytest.raises(AuthenticationFailed, match="revoked"):
+            services.api_clients.authenticate(token)
+    cli.error("not-found", "admin", "api-clients", "revoke", "nope")
+    cli.error("invalid-input", "admin", "api-clients", "create", D, "--role", "superuser")
+    cli.error(
+        "invalid-input", "admin", "api-clients", "create", D, "--role", "virtual-account-user"
+    )
+    cli.error("not-found", "admin", "api-clients", "create", "nobody.example")
+    va = ("--role", "virtual-account-admin", "--virtual-account", "DEFAULT")
+    out = cli.ok("admin", "api-clients", "create", D, *va)
+    assert cli.row(cli.ok("admin", "api-clients", "list"), out.split()[1])[3] == "DEFAULT"

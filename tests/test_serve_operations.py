@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.authority.api.test_operations import samples
 from tests.test_cli import _free_port
@@ -59,3 +60,46 @@ def test_two_workers_json_logs_and_metrics_summed_over_workers(tmp_path: Path) -
     assert {"time", "level", "logger", "message"} <= set(records[0])
     assert any("GET /api/v1/accounts" in r["message"] for r in records)
     assert (tmp_path / "authority/metrics").is_dir()
+
+
+def test_serve_tls_issues_a_certificate_the_authority_ca_vouches_for(tmp_path: Path) -> None:
+    import ssl
+
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SMARTLIC_")},
+        "SMARTLIC_AUTHORITY_DATA_DIR": str(tmp_path / "authority"),
+    }
+    smartlic = [sys.executable, "-m", "smartlic", "authority"]
+    subprocess.run([*smartlic, "init"], env=env, check=True, capture_output=True)
+    bad = subprocess.run([*smartlic, "serve", "--tls-cert", str(tmp_path / "x.pem")], env=env,
+                         capture_output=True, text=True)  # fmt: skip
+    assert bad.returncode == 1 and "--tls-cert and --tls-key go together" in bad.stderr
+    port = _free_port()
+    with (tmp_path / "serve.log").open("w") as log:
+        proc = subprocess.Popen(
+            [*smartlic, "serve", "--port", str(port), "--tls", "--tls-hostname", "localhost"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    trust = ssl.create_default_context(cafile=str(tmp_path / "authority/keys/ca.pem"))
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+            try:
+                answer = httpx.get(f"https://localhost:{port}/healthz", verify=trust)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        assert answer.status_code == 200
+        with pytest.raises(httpx.ConnectError):  # not a name the certificate covers
+            httpx.get(f"https://127.0.0.1:{port}/healthz", verify=trust)
+        with pytest.raises(httpx.ConnectError):  # nor trusted without the authority's CA
+            httpx.get(f"https://localhost:{port}/healthz")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert (tmp_path / "authority/tls/server.key").stat().st_mode & 0o077 == 0
+    assert "HTTPS for localhost" in (tmp_path / "serve.log").read_text()

@@ -34,6 +34,10 @@ licenses_app = typer.Typer(help="Catalogue, holdings, compliance, transfers.", n
 tokens_app = typer.Typer(help="Registration tokens.", no_args_is_help=True)
 devices_app = typer.Typer(help="Product instances.", no_args_is_help=True)
 apikey_app = typer.Typer(help="API keys for the management API.", no_args_is_help=True)
+clients_app = typer.Typer(
+    help="OAuth2 API clients of the vendor-compatible API (docs/cssm-api.md).",
+    no_args_is_help=True,
+)
 for _sub, _name in (
     (accounts_app, "accounts"),
     (va_app, "va"),
@@ -41,6 +45,7 @@ for _sub, _name in (
     (tokens_app, "tokens"),
     (devices_app, "devices"),
     (apikey_app, "apikey"),
+    (clients_app, "api-clients"),
 ):
     admin_app.add_typer(_sub, name=_name)
 admin_app.add_typer(policy_mode_app)  # usage, policy, slac
@@ -394,3 +399,59 @@ def apikey_revoke(key_id: str) -> None:
     with open_services() as s:
         s.api_keys.revoke_api_key(key_id, actor=actor())
     typer.echo(f"revoked API key {key_id}")
+
+
+@clients_app.command("create")
+@cli_errors
+def clients_create(
+    domain: Domain,
+    role: Annotated[
+        str, typer.Option(help="admin, a smart-account or a virtual-account role.")
+    ] = "smart-account-admin",
+    virtual_account: Annotated[
+        str | None, typer.Option(help="Virtual account (virtual-account roles only).")
+    ] = None,
+) -> None:
+    """Create an OAuth2 client of a smart account; prints its id and secret (shown once)."""
+    from smartlic.domain.enums import Role
+
+    if role not in set(Role):
+        raise InvalidInput(f"--role: one of {', '.join(Role)}")
+    with open_services() as s:
+        created = s.api_clients.create_client(
+            domain, role=Role(role), virtual_account=virtual_account, actor=actor()
+        )
+    typer.echo(f"client_id: {created.client_id}")
+    typer.echo(f"client_secret: {created.client_secret}")
+
+
+@clients_app.command("list")
+@cli_errors
+def clients_list(
+    domain: Annotated[str | None, typer.Argument(help="Only this smart account.")] = None,
+) -> None:
+    """List the OAuth2 clients (never their secrets)."""
+    with open_services() as s:
+        clients = s.api_clients.list_clients(domain)
+    rows = [
+        [
+            c.client_id,
+            c.role.value,
+            c.smart_account or "*",
+            c.virtual_account or "-",
+            when(c.created_at),
+            when(c.revoked_at),
+        ]
+        for c in clients
+    ]
+    columns = ["Client id", "Role", "Smart account", "VA", "Created", "Revoked"]
+    print_table(f"API clients ({len(rows)})", columns, rows)
+
+
+@clients_app.command("revoke")
+@cli_errors
+def clients_revoke(client_id: str) -> None:
+    """Revoke an OAuth2 client; its access tokens stop working at once."""
+    with open_services() as s:
+        s.api_clients.revoke_client(client_id, actor=actor())
+    typer.echo(f"revoked API client {client_id}")

@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import smartlic
+from smartlic.authority.api import cssm
 from smartlic.authority.api.routes import ROUTERS
 from smartlic.authority.api.schemas.problem import ANY_REQUEST_PROBLEMS
 from smartlic.authority.keys import AuthorityKeys
@@ -135,7 +136,8 @@ def create_app(
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, policy=body_policy(settings))
     app.add_middleware(RequestIdMiddleware)
-    for router in ROUTERS:
+    app.add_middleware(cssm.VendorPathMiddleware)  # //services/api and trailing slashes
+    for router in (*ROUTERS, *cssm.ROUTERS):
         app.include_router(router)
     db = services.engine
     install_health(app, Readiness.of(db, alembic_config(settings.database)), liveness=False)

@@ -184,8 +184,20 @@ def serve(
     workers: Annotated[
         int | None, typer.Option(help="Override SMARTLIC_AUTHORITY_WORKERS.")
     ] = None,
+    tls: Annotated[
+        bool, typer.Option("--tls", help="Serve HTTPS (a certificate from the authority's CA).")
+    ] = False,
+    tls_hostname: Annotated[
+        list[str] | None,
+        typer.Option(help="A name the certificate covers (repeat; default localhost, 127.0.0.1)."),
+    ] = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="Serve HTTPS with this certificate chain (PEM) instead.")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="The private key of --tls-cert.")] = None,
 ) -> None:
-    """Serve the HTTP API (management /api/v1, device protocol /api/device/v1, /docs)."""
+    """Serve the HTTP API (management /api/v1, device protocol /api/device/v1, the CSSM
+    API, /docs); with --tls over HTTPS (docs/cssm-api.md)."""
     from smartlic.web.logs import log_config
     from smartlic.web.serving import run, serving_config  # uvicorn: only when serving
 
@@ -207,8 +219,42 @@ def serve(
         log_level=settings.log_level,
         log_config=log_config(settings.log_format),
         proxy_headers=False,  # the app believes X-Forwarded-* only from trusted_proxies
+        **tls_options(settings, tls, tls_hostname or [], tls_cert, tls_key),
     )
     run(config)
+
+
+def tls_options(
+    settings: AuthoritySettings,
+    tls: bool,
+    names: list[str],
+    cert: Path | None,
+    key: Path | None,
+) -> dict[str, str]:
+    """uvicorn's ``ssl_certfile`` / ``ssl_keyfile``: the files given, or (``--tls``) a server
+    certificate the authority's CA issues now for ``names``, kept in ``<data dir>/tls``."""
+    from smartlic.authority.keys import AuthorityKeys
+    from smartlic.clock import clock_from_env
+    from smartlic.crypto import write_server_certificate
+
+    if (cert is None) != (key is None):
+        raise InvalidInput("--tls-cert and --tls-key go together")
+    if cert is not None and key is not None:
+        for path in (cert, key):
+            if not path.is_file():
+                raise InvalidInput(f"no such file: {path}")
+        return {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+    if not tls:
+        if names:
+            raise InvalidInput("--tls-hostname needs --tls")
+        return {}
+    ca = AuthorityKeys.load(settings.keys_path).ca
+    hosts = names or ["localhost", "127.0.0.1"]
+    cert_path, key_path = write_server_certificate(
+        ca, hosts, clock_from_env().now(), settings.data_dir / "tls"
+    )
+    typer.echo(f"HTTPS for {', '.join(hosts)}: {cert_path} (issued by {settings.keys_path}/ca.pem)")
+    return {"ssl_certfile": str(cert_path), "ssl_keyfile": str(key_path)}
 
 
 def share_metrics_between_workers(directory: Path) -> None:

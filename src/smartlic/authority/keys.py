@@ -2,7 +2,10 @@
 
 Layout of the key directory (files holding private keys are mode 0600)::
 
-    ca.key  ca.pem  signing.key  signing.pem
+    ca.key  ca.pem  signing.key  signing.pem  token.key
+
+``token.key`` (AES-256-GCM) seals registration-token texts in the database; it is made on
+first load if missing.
 
 Several authority processes sharing one database must share one key directory.
 """
@@ -23,6 +26,7 @@ from smartlic.crypto import (
     fingerprint,
     generate_key,
     load_certificate,
+    load_or_create_sealing_key,
     load_private_key,
     save_private_key,
 )
@@ -34,6 +38,7 @@ __all__ = ["AuthorityKeys"]
 class AuthorityKeys:
     ca: CertificateAuthority
     signer: Signer
+    sealing_key: bytes = b""  # token.key: seals registration-token texts (empty: none kept)
 
     @property
     def ca_fingerprint(self) -> str:
@@ -62,7 +67,7 @@ class AuthorityKeys:
         ca.save(directory / "ca.key", directory / "ca.pem")
         save_private_key(key, directory / "signing.key")
         (directory / "signing.pem").write_text(certificate_pem(cert))
-        return cls(ca, Signer(key, cert))
+        return cls(ca, Signer(key, cert), load_or_create_sealing_key(directory / "token.key"))
 
     @classmethod
     def load(cls, directory: Path) -> AuthorityKeys:
@@ -71,7 +76,7 @@ class AuthorityKeys:
             load_private_key(directory / "signing.key"),
             load_certificate((directory / "signing.pem").read_bytes()),
         )
-        return cls(ca, signer)
+        return cls(ca, signer, load_or_create_sealing_key(directory / "token.key"))
 
     @classmethod
     def load_or_create(cls, directory: Path, now: datetime) -> AuthorityKeys:

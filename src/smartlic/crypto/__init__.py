@@ -26,6 +26,7 @@ from smartlic.crypto._pki import (
     make_csr,
     verify_certificate,
 )
+from smartlic.crypto._sealing import load_or_create_sealing_key, open_sealed, seal
 from smartlic.crypto._secrets import (
     TokenText,
     hash_password,
@@ -36,6 +37,7 @@ from smartlic.crypto._secrets import (
     verify_password,
 )
 from smartlic.crypto._sign import Signer, sign_bytes, verify_bytes
+from smartlic.crypto._tls import issue_server_certificate, write_server_certificate
 
 __all__ = [
     "CertificateAuthority",
@@ -48,17 +50,22 @@ __all__ = [
     "generate_key",
     "hash_password",
     "hash_secret",
+    "issue_server_certificate",
     "load_certificate",
+    "load_or_create_sealing_key",
     "load_private_key",
     "make_api_key",
     "make_csr",
     "make_token_text",
+    "open_sealed",
     "parse_token_text",
     "public_key_from_pem",
     "public_key_pem",
     "save_private_key",
+    "seal",
     "sign_bytes",
     "verify_bytes",
     "verify_certificate",
     "verify_password",
+    "write_server_certificate",
 ]

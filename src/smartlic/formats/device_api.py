@@ -72,19 +72,30 @@ def body(now: datetime, **fields: Any) -> dict[str, Any]:
 
 
 def ok_poll(
-    poll_id: int, action: str, now: datetime, interval_s: int = POLL_INTERVAL_S
+    poll_id: int,
+    action: str,
+    now: datetime,
+    interval_s: int = POLL_INTERVAL_S,
+    nonce: str | None = None,
 ) -> dict[str, Any]:
+    """The vendor's ``OK_POLL`` answer (HTTP 202); ``nonce`` echoes the request's."""
     return {
         "status": "OK_POLL",
         "message_code": None,
         "message": None,
         "timestamp": timestamp_ms(now),
-        "nonce": make_nonce(),
+        "nonce": nonce if nonce is not None else make_nonce(),
         "type": None,
         "poll_id": poll_id,
         "poll_interval": interval_s,
         "action": action,
     }
+
+
+def echo_nonce(data: Mapping[str, Any]) -> str | None:
+    """The request's ``nonce`` when it is one (the answer echoes it), else ``None``."""
+    nonce = data.get("nonce")
+    return nonce if isinstance(nonce, str) and 0 < len(nonce) <= 64 else None
 
 
 def is_vendor_path(path: str) -> bool:
@@ -94,13 +105,15 @@ def is_vendor_path(path: str) -> bool:
 
 
 def failed(problem: Mapping[str, Any]) -> dict[str, Any]:
-    """The vendor's failure answer (domain-notes 5.3: ``{"status": "FAILED", "message": ...}``)
+    """The vendor's failure answer (domain-notes 5.3: ``{"status": "FAILED", "message": ...}``;
+    the management API's ``statusMessage`` too)
     for a problem body; the problem's own members but ``status`` stay (``code``, ``detail``,
     ``pointer``, ``request_id``), so our clients read both shapes alike."""
     out: dict[str, Any] = {
         "status": "FAILED",
         "message_code": problem.get("code"),
         "message": problem.get("detail"),
+        "statusMessage": problem.get("detail"),  # what the management API's tools read
     }
     out.update((k, v) for k, v in problem.items() if k != "status")
     return out

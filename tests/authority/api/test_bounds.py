@@ -75,11 +75,13 @@ def test_out_of_range_report_ids_and_times_are_rejected_alone(
     count; a report id of 2**63 answered 500. Now the report is rejected in the ACK with its
     reason, a good report in the same request is counted, and later reads work."""
     now = int(world.live.clock.now().timestamp())
-    complete(world, world.anon, ok(report(world, world.anon, trusted.body(trusted.report(TAG, 2)))))
+    complete(
+        world, world.anon, ok(report(world, world.anon, trusted.body(trusted.report(TAG, 2))), 202)
+    )
     before = history(world, "FOC1")
     bad = signed(trusted, report_id or now, now - HOUR, end or now, 7)
     good = trusted.report(TAG, 3)
-    done = complete(world, world.anon, ok(report(world, world.anon, trusted.body(bad, good))))
+    done = complete(world, world.anon, ok(report(world, world.anon, trusted.body(bad, good)), 202))
     [item] = done["data"]["acknowledgements"]
     [rejected] = item["rejected"]
     assert rejected["reason"].startswith(reason), rejected
@@ -88,7 +90,7 @@ def test_out_of_range_report_ids_and_times_are_rejected_alone(
     assert len(after) == len(before) + 1 and all(r["end"] for r in after)
     assert pool_line(world.api, "Prod")["in_use"] == 3  # the good report's count, not 7
     later = trusted.report(TAG, 1)
-    complete(world, world.anon, ok(report(world, world.anon, trusted.body(later))))
+    complete(world, world.anon, ok(report(world, world.anon, trusted.body(later)), 202))
     assert pool_line(world.api, "Prod")["in_use"] == 1  # the device's count still moves
 
 

@@ -195,7 +195,10 @@ def _signed_as(signer: TestDevice, udi: Udi, binding: dict[str, str]) -> dict[st
 def test_forced_trust_with_another_accounts_token_is_refused(world: Ownership) -> None:
     victim = PolicyDevice(Udi("IR1101-K9", "FCW1"), world.live.clock)
     ok(world.anon.post(f"{DEVICE}/trust", json=victim.trust_request(world.token())))
-    ok(world.anon.post(f"{VENDOR}/devices/reportusage", json=victim.body(victim.report(TAG, 3))))
+    ok(
+        world.anon.post(f"{VENDOR}/devices/reportusage", json=victim.body(victim.report(TAG, 3))),
+        202,
+    )
     attacker = PolicyDevice(victim.udi, world.live.clock)  # another key
     request = attacker.trust_request(world.token(RIVAL, "Loot"), force=True)
     refused_unchanged(
@@ -247,7 +250,7 @@ def test_a_key_shared_by_two_new_devices_refuses_only_the_second(world: Ownershi
         {"sudi": {"udi_pid": d.udi.pid, "udi_serial_number": d.udi.sn}, "usage": [reports[sn]]}
         for sn, d in (("DUP1", first), ("DUP2", second), ("GOOD", good))
     ]
-    answer = ok(client.post(f"{VENDOR}/devices/reportusage", json=body, headers=headers))
+    answer = ok(client.post(f"{VENDOR}/devices/reportusage", json=body, headers=headers), 202)
     done = _complete(world, client, answer)
     acked = {a["sudi"]["udi_serial_number"]: a for a in done["data"]["acknowledgements"]}
     assert set(acked) == {"DUP1", "GOOD"} and acked["GOOD"]["acknowledged"]
@@ -286,7 +289,7 @@ def test_a_collector_cannot_key_a_classic_device(world: Ownership, domain: str, 
     client, headers = world.collector(domain, va)
     _, body = _forged_report(world, victim.udi, 9)
     before = world.store()
-    answer = ok(client.post(f"{VENDOR}/devices/reportusage", json=body, headers=headers))
+    answer = ok(client.post(f"{VENDOR}/devices/reportusage", json=body, headers=headers), 202)
     done = _complete(world, client, answer)
     assert world.store() == before
     assert done["data"]["acknowledgements"] == []  # no ACK naming the holder's accounts
@@ -320,7 +323,9 @@ def test_a_collector_cannot_key_a_device_of_another_account_for_slac(world: Owne
     request = forger.auth_request({enforced: 1})
     data = {"timestamp": now, "nonce": make_nonce(), "requests": [request]}
     before = world.store()
-    answer = ok(client.post(f"{VENDOR}/devices/authrequest", json={"data": data}, headers=headers))
+    answer = ok(
+        client.post(f"{VENDOR}/devices/authrequest", json={"data": data}, headers=headers), 202
+    )
     [item] = _complete(world, client, answer)["data"]["authorizations"]
     assert (item["status"], item["error_code"]) == ("FAILED", "ownership-not-proven")
     assert world.store() == before
@@ -334,7 +339,7 @@ def test_a_pinned_key_is_never_replaced_through_a_collector(world: Ownership) ->
     client, headers = world.collector(DOMAIN, "Prod")
     _, body = _forged_report(world, device.udi, 5)
     before = world.store()
-    answer = ok(client.post(f"{VENDOR}/devices/reportusage", json=body, headers=headers))
+    answer = ok(client.post(f"{VENDOR}/devices/reportusage", json=body, headers=headers), 202)
     [item] = _complete(world, client, answer)["data"]["acknowledgements"]
     assert item["acknowledged"] == [] and item["rejected"][0]["code"] == "bad-signature"
     assert world.store() == before

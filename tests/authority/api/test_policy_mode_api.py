@@ -151,7 +151,7 @@ def instance_id(world: World, sn: str) -> str:
 
 def test_trusted_device_reports_two_licenses_directly(world: World, trusted: PolicyDevice) -> None:
     r1, r2 = trusted.report(TAG, 2), trusted.report(OTHER, 1)
-    answer = ok(report(world, world.anon, trusted.body(r1, r2)))
+    answer = ok(report(world, world.anon, trusted.body(r1, r2)), 202)
     assert answer["action"] == "acknowledgements"
     ack = only_ack(world, complete(world, world.anon, answer))
     assert ack["smartLicenseRumAck"]["acknowledged"] == sorted([report_id(r1), report_id(r2)])
@@ -168,16 +168,16 @@ def test_trusted_device_reports_two_licenses_directly(world: World, trusted: Pol
 def test_duplicate_replayed_and_tampered_reports(world: World, trusted: PolicyDevice) -> None:
     r1 = trusted.report(TAG, 2)
     body = trusted.body(r1)
-    complete(world, world.anon, ok(report(world, world.anon, body)))
+    complete(world, world.anon, ok(report(world, world.anon, body), 202))
     problem(report(world, world.anon, body), 409, "replay")  # the same request again
     # the same report in a fresh request: acknowledged again, never counted twice
     ack = only_ack(
-        world, complete(world, world.anon, ok(report(world, world.anon, trusted.body(r1))))
+        world, complete(world, world.anon, ok(report(world, world.anon, trusted.body(r1)), 202))
     )
     assert ack["smartLicenseRumAck"]["acknowledged"] == [report_id(r1)]
     bad = trusted.report(TAG, 2)
     bad["payload"] = bad["payload"].replace('"value":"2"', '"value":"9"')
-    done = complete(world, world.anon, ok(report(world, world.anon, trusted.body(bad))))
+    done = complete(world, world.anon, ok(report(world, world.anon, trusted.body(bad)), 202))
     # This used to be answered with an ACK (acknowledged [], the report rejected). An ACK
     # names the smart and virtual accounts that hold the device, so anyone who knew a UDI
     # could send one forged report without a key and read them (issue 8). A sender that
@@ -199,7 +199,9 @@ def test_duplicate_replayed_and_tampered_reports(world: World, trusted: PolicyDe
 def test_unknown_device_cannot_report_without_a_key(world: World) -> None:
     stranger = world.device("STRANGER")
     done = complete(
-        world, world.anon, ok(report(world, world.anon, stranger.body(stranger.report(TAG, 1))))
+        world,
+        world.anon,
+        ok(report(world, world.anon, stranger.body(stranger.report(TAG, 1))), 202),
     )
     assert done["data"]["acknowledgements"] == []
     assert "no trust code" in done["data"]["errors"][0]["rejected"][0]["reason"]
@@ -218,7 +220,7 @@ def test_collector_key_introduces_devices_into_its_virtual_account(world: World)
     collector = world.key(Role.SMART_ACCOUNT_ADMIN)
     dev = world.device("VIA-CSLU")
     headers = {"X-CSW-SMART-ACCOUNT-ID": DOMAIN, "X-CSW-VIRTUAL-ACCOUNT-ID": "Spare"}
-    answer = ok(report(world, collector, dev.body(dev.report(TAG, 3)), headers=headers))
+    answer = ok(report(world, collector, dev.body(dev.report(TAG, 3)), headers=headers), 202)
     ack = only_ack(world, complete(world, collector, answer))
     assert ack["smartLicenseTrustCode"]["virtual_account"] == "Spare"  # trust delivered in the ACK
     assert pool_line(world.api, "Spare")["in_use"] == 3
@@ -229,7 +231,7 @@ def test_collector_key_introduces_devices_into_its_virtual_account(world: World)
     # nor to a caller without a key (issue 8, finding 8: the check ran only when a key was sent)
     problem(world.anon.post(f"{VENDOR}/v2/accounts/poll", json=body), 403, "forbidden")
     # from now on the device may report on its own
-    direct = ok(report(world, world.anon, dev.body(dev.report(TAG, 1))))
+    direct = ok(report(world, world.anon, dev.body(dev.report(TAG, 1))), 202)
     theirs = vendor_body(world, poll_id=direct["poll_id"], action="acknowledgements")
     problem(collector.post(f"{VENDOR}/v2/accounts/poll", json=theirs), 403, "forbidden")
     done = complete(world, world.anon, direct)
@@ -403,7 +405,8 @@ def cli(world: World, db_url: str, tmp_path: Path, *args: str) -> str:
 def test_slac_online_through_authrequest_and_poll(world: World, trusted: PolicyDevice) -> None:
     def authrequest(**data: Any) -> dict[str, Any]:
         answer = ok(
-            world.anon.post(f"{VENDOR}/v2/devices/authrequest", json=vendor_body(world, **data))
+            world.anon.post(f"{VENDOR}/v2/devices/authrequest", json=vendor_body(world, **data)),
+            202,
         )
         assert answer["action"] == "authorizations"
         [item] = complete(world, world.anon, answer)["data"]["authorizations"]
@@ -486,7 +489,7 @@ def test_custom_policy_appears_in_the_next_ack(world: World, trusted: PolicyDevi
     in_force = ok(world.api.get(va_path("Prod", "/policy")))
     assert in_force["name"] == "SLE Policy" and in_force["source"] == "Customer Policy"
     assert ok(world.api.get(va_path("Spare", "/policy")))["name"] == CISCO_DEFAULT.name
-    answer = ok(report(world, world.anon, trusted.body(trusted.report(TAG, 1))))
+    answer = ok(report(world, world.anon, trusted.body(trusted.report(TAG, 1))), 202)
     policy = only_ack(world, complete(world, world.anon, answer))["smartLicensePolicy"]["policy"]
     group = policy["groups"][LicenseGroup.UNENFORCED_PERPETUAL.value]
     assert policy["name"] == "SLE Policy" and group["reporting_frequency_days"] == 60
@@ -563,7 +566,7 @@ def test_roles_and_missing_keys(world: World) -> None:
 def test_admin_key_names_the_account_in_headers(world: World) -> None:
     dev = world.device("VIA-ADMIN")
     headers = {"X-CSW-SMART-ACCOUNT-ID": DOMAIN, "X-CSW-VIRTUAL-ACCOUNT-ID": "Prod"}
-    answer = ok(report(world, world.api, dev.body(dev.report(TAG, 2)), headers=headers))
+    answer = ok(report(world, world.api, dev.body(dev.report(TAG, 2)), headers=headers), 202)
     ack = only_ack(world, complete(world, world.api, answer))
     assert ack["smartLicenseAccountInfo"]["virtual_account"] == "Prod"
     assert pool_line(world.api, "Prod")["in_use"] == 2

@@ -2,8 +2,10 @@
 (the caller's own virtual account, another virtual account of the same smart account, another
 smart account), over real HTTP on SQLite and PostgreSQL.
 
-The routes come from the app's OpenAPI document: a new ``/api/v1`` route fails
-``test_every_management_route_is_in_the_matrix`` until it gets a case here. The expected answer
+The routes come from the app's OpenAPI document: a new ``/api/v1`` or CSSM management route
+(``/services/api/smart-accounts-and-licensing/v1|v2/...``) fails
+``test_every_management_route_is_in_the_matrix`` until it gets a case here. A CSSM route must
+refuse exactly as its ``/api/v1`` twin, in the vendor's error shape. The expected answer
 of each cell is computed from the roles table of ``services/scope.py`` (written out again in
 ``Caller`` below, on purpose: the test must not ask the code under test what is allowed).
 
@@ -48,6 +50,7 @@ OWN, SIBLING, FOREIGN = (ACME, "Prod"), (ACME, "Spare"), (RIVAL, "DEFAULT")
 TARGETS = {"own-va": OWN, "other-va": SIBLING, "other-account": FOREIGN}
 TRANSFER_TO = {OWN: "Spare", SIBLING: "Prod", FOREIGN: "Other"}
 V1 = "/api/v1"
+CSSM = "/services/api/smart-accounts-and-licensing"
 
 # Routes that are not the management API: probes and metrics (no tenant data), and the device
 # protocols, which answer devices and collectors
@@ -57,7 +60,11 @@ NOT_MANAGEMENT = (
     "/readyz",
     "/metrics",
     "/api/device/v1/",
-    "/services/api/smart-accounts-and-licensing/",
+    "/services/api/smart-accounts-and-licensing/v2/devices/",
+    "/services/api/smart-accounts-and-licensing/v2/accounts/poll",
+    # the OAuth2 token endpoints take client credentials, not a principal (test_cssm_oauth)
+    "/as/token.oauth2",
+    "/oauth2/default/v1/token",
 )
 
 
@@ -114,9 +121,10 @@ class Seeded:
     file: str
     token: str
     policy: str
+    token_text: str = ""
 
     def markers(self) -> set[str]:
-        return {self.serial, self.instance, self.file, self.token, self.policy}
+        return {self.serial, self.instance, self.file, self.token, self.policy, self.token_text}
 
 
 @dataclass
@@ -143,6 +151,11 @@ class Matrix:
             self.admin.get(f"{V1}/accounts/{domain}/devices", params={"search": dev.udi.sn})
         )
         return found["items"][0]["id"], dev.udi.sn + "|" + created["id"]
+
+    def new_client(self, domain: str) -> str:
+        """A fresh OAuth2 client of ``domain``: its client id."""
+        created = self.services.api_clients.create_client(domain, actor="matrix")
+        return created.client_id
 
     def hidden_from(self, caller: Caller) -> set[str]:
         hidden = {m for t, s in self.seeded.items() if not caller.reads(*t) for m in s.markers()}
@@ -182,7 +195,9 @@ def _seed(m: Matrix) -> None:
         name = f"Policy-{serial}"
         body = _policy(name) | {"virtual_account": va}
         _ok(api.post(f"{V1}/accounts/{domain}/policies", json=body), 201)
-        m.seeded[target] = Seeded(serial, instance, file_id, token["token"]["id"], name)
+        m.seeded[target] = Seeded(
+            serial, instance, file_id, token["token"]["id"], name, token_text=token["text"]
+        )
 
 
 def _api_key(services: Services, caller: Caller) -> str:
@@ -257,6 +272,7 @@ class Call:
     json: Any = None
     files: Any = None
     params: Any = None
+    headers: Any = None
 
 
 Rule = Callable[[Caller, str, str], str | None]  # None = allowed, else the expected refusal
@@ -453,7 +469,73 @@ CASES: tuple[Case, ...] = (
         "GET", _acct(d) + "/usage-trends", params={"virtual_account": va})),
     Case("GET", A_ROUTE + "/usage-trends/csv", _va_read, (200,), lambda m, d, va: Call(
         "GET", _acct(d) + "/usage-trends/csv", params={"virtual_account": va})),
+    Case("POST", A_ROUTE + "/api-clients", _manage, (201,), lambda m, d, va: Call(
+        "POST", _acct(d) + "/api-clients", json={"role": "smart-account-user"})),
+    Case("GET", A_ROUTE + "/api-clients", _manage, (200,), lambda m, d, va: Call(
+        "GET", _acct(d) + "/api-clients")),
+    Case("POST", A_ROUTE + "/api-clients/{client_id}/actions/revoke", _manage, (200,),
+         lambda m, d, va: Call(
+             "POST", _acct(d) + f"/api-clients/{m.new_client(d)}/actions/revoke"),
+         destructive=True),
 )  # fmt: skip
+
+C_ACCT = CSSM + "/v1/accounts/{domain}"
+C_VA = C_ACCT + "/virtual-accounts/{virtual_account}"
+
+
+def _cacct(d: str) -> str:
+    return f"{CSSM}/v1/accounts/{d}"
+
+
+def _cva(d: str, va: str) -> str:
+    return f"{_cacct(d)}/virtual-accounts/{va}"
+
+
+def _instances(m: Matrix, d: str, va: str) -> dict[str, Any]:
+    sudi = {"udiPid": "IXM-LPWA-900-16-K9", "udiSerialNumber": m.seeded[(d, va)].serial}
+    return {"productInstances": [{"sudi": sudi, "targetVirtualAccount": va}]}
+
+
+# The CSSM management API: the same services, so the same rules as the /api/v1 twins above.
+CSSM_CASES: tuple[Case, ...] = (
+    Case("GET", CSSM + "/v2/accounts", _any_key, (200,), lambda m, d, va: Call(
+        "GET", CSSM + "/v2/accounts")),
+    Case("GET", CSSM + "/v1/accounts/search", _any_key, (200,), lambda m, d, va: Call(
+        "GET", CSSM + "/v1/accounts/search", params={"domain": d})),
+    Case("GET", CSSM + "/v2/accounts/search", _any_key, (200,), lambda m, d, va: Call(
+        "GET", CSSM + "/v2/accounts/search")),
+    Case("GET", C_ACCT + "/virtual-accounts", _account, (200,), lambda m, d, va: Call(
+        "GET", _cacct(d) + "/virtual-accounts")),
+    Case("GET", C_ACCT + "/customer/virtual-accounts", _account, (200,), lambda m, d, va: Call(
+        "GET", _cacct(d) + "/customer/virtual-accounts")),
+    Case("POST", C_ACCT + "/virtual-accounts", _manage, (200,), lambda m, d, va: Call(
+        "POST", _cacct(d) + "/virtual-accounts", json={"name": f"New{next(_n)}"})),
+    Case("POST", C_VA + "/delete", _manage, (409,),
+         lambda m, d, va: Call("POST", _cva(d, va) + "/delete")),  # allowed, never empty
+    Case("GET", C_VA + "/tokens", _va_read, (200,), lambda m, d, va: Call(
+        "GET", _cva(d, va) + "/tokens")),
+    Case("POST", C_VA + "/tokens", _va_write, (200,), lambda m, d, va: Call(
+        "POST", _cva(d, va) + "/tokens", json={"description": "cssm"})),
+    Case("POST", C_VA + "/tokens/revoke", _va_write, (200,), lambda m, d, va: Call(
+        "POST", _cva(d, va) + "/tokens/revoke", json={"tokens": [m.seeded[(d, va)].token_text]})),
+    Case("POST", C_ACCT + "/licenses", _va_read, (200,), lambda m, d, va: Call(
+        "POST", _cacct(d) + "/licenses", json={"virtualAccounts": [va]})),
+    Case("POST", C_ACCT + "/license-subscriptions", _va_read, (200,), lambda m, d, va: Call(
+        "POST", _cacct(d) + "/license-subscriptions", json={"virtualAccounts": [va]})),
+    Case("POST", C_VA + "/licenses/transfer", _both_write, (200,), lambda m, d, va: Call(
+        "POST", _cva(d, va) + "/licenses/transfer", json={"licenses": [
+            {"license": "Device", "quantity": 1, "targetVirtualAccount": TRANSFER_TO[(d, va)]}]})),
+    Case("GET", C_VA + "/devices", _va_read, (200,), lambda m, d, va: Call(
+        "GET", _cva(d, va) + "/devices")),
+    Case("POST", C_ACCT + "/devices", _va_read, (200,), lambda m, d, va: Call(
+        "POST", _cacct(d) + "/devices", json={"virtualAccounts": [va]})),
+    Case("POST", C_VA + "/devices/transfer", _va_write, (200,), lambda m, d, va: Call(
+        "POST", _cva(d, va) + "/devices/transfer", json=_instances(m, d, va))),  # to itself
+    Case("POST", CSSM + "/v3/licenses/summary", _va_read, (200,), lambda m, d, va: Call(
+        "POST", CSSM + "/v3/licenses/summary", json={"data": {"tags": []}},
+        headers={"X-CSW-SMART-ACCOUNT-ID": d, "X-CSW-VIRTUAL-ACCOUNT-ID": va})),
+)  # fmt: skip
+CASES = CASES + CSSM_CASES
 
 
 def _cells() -> Iterator[tuple[Case, Caller, tuple[str, str]]]:
@@ -469,13 +551,18 @@ def _expected(case: Case, caller: Caller, target: tuple[str, str]) -> str | None
 
 def _send(m: Matrix, caller: Caller, call: Call) -> httpx.Response:
     return m.clients[caller.name].request(
-        call.method, call.path, json=call.json, files=call.files, params=call.params
+        call.method,
+        call.path,
+        json=call.json,
+        files=call.files,
+        params=call.params,
+        headers=call.headers,
     )
 
 
 def _leaks(m: Matrix, caller: Caller, call: Call, response: httpx.Response) -> set[str]:
     """Markers of data hidden from ``caller`` in the answer (those the request named aside)."""
-    asked = call.path + json.dumps(call.json) + json.dumps(call.params)
+    asked = call.path + json.dumps(call.json) + json.dumps(call.params) + json.dumps(call.headers)
     text = response.text
     return {x for x in m.hidden_from(caller) if x in text and x not in asked}
 
@@ -493,10 +580,13 @@ def _check(
     if refusal is not None:
         body = response.json() if response.content else {}
         codes = {"401": "unauthenticated", "403": "forbidden", "404": "not-found"}
+        vendor = call.path.startswith(CSSM)  # the vendor's shape: {"status": "FAILED", ...}
         good = (
             str(response.status_code) == refusal
-            and response.headers.get("content-type") == "application/problem+json"
+            and response.headers.get("content-type")
+            == ("application/json" if vendor else "application/problem+json")
             and body.get("code") == codes[refusal]
+            and (not vendor or (body.get("status") == "FAILED" and body.get("statusMessage")))
         )
         if not good:
             errors.append(f"{cell}: expected {refusal}, got {response.status_code} {response.text}")
@@ -532,6 +622,7 @@ def _stored(m: Matrix) -> dict[str, Any]:
         state[f"{domain} files"] = _ok(m.admin.get(_acct(domain) + "/usage-files"))
         state[f"{domain} policies"] = _ok(m.admin.get(_acct(domain) + "/policies"))
         state[f"{domain} codes"] = _ok(m.admin.get(_acct(domain) + "/authorization-codes"))
+        state[f"{domain} clients"] = _ok(m.admin.get(_acct(domain) + "/api-clients"))
     return state
 
 
@@ -547,7 +638,7 @@ def test_every_management_route_is_in_the_matrix(tmp_path: Path) -> None:
     covered = {(c.method, c.route) for c in CASES}
     assert management - covered == set(), "add these routes to CASES"
     assert covered - management == set(), "these cases name routes the app does not have"
-    assert all(path.startswith(V1) for _, path in management)
+    assert all(path.startswith((V1, CSSM + "/v")) for _, path in management)
 
 
 def _app_without_database(tmp_path: Path) -> Any:
@@ -582,8 +673,13 @@ def test_destructive_requests_touch_only_what_the_caller_may_change(matrix: Matr
         call = case.build(matrix, *target)  # a removal makes its fresh instance here
         files = _files(matrix, target[0])
         errors += _check(matrix, case, caller, target, call)
-        if case.method == "POST" and _files(matrix, target[0]) != files + allowed:
+        uploaded = _files(matrix, target[0]) != files + allowed
+        if case.route.endswith("/usage-files") and uploaded:
             errors.append(f"{caller.name} upload to {target}: stored {allowed=} mismatch")
+        if case.route.endswith("/revoke"):
+            client = matrix.services.api_clients.get_client(call.path.split("/")[-3])
+            if (client.revoked_at is not None) != allowed:
+                errors.append(f"{caller.name} revoke in {target}: revoked {allowed=} mismatch")
         if case.method == "DELETE":
             still = matrix.admin.get(call.path).status_code == 200
             if still == allowed:

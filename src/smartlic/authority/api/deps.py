@@ -22,6 +22,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from smartlic.authority.services import Services
+from smartlic.authority.services.api_clients import ACCESS_TOKEN_PREFIX
 from smartlic.authority.services.scope import Principal, require_admin, scope_in
 from smartlic.authority.settings import AuthoritySettings
 from smartlic.clock import Clock
@@ -32,6 +33,7 @@ __all__ = [
     "PrincipalDep",
     "ServicesDep",
     "SettingsDep",
+    "authenticate",
     "can_read_account",
     "can_read_va",
     "can_write_account",
@@ -39,7 +41,10 @@ __all__ = [
     "require_admin",
 ]
 
-_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer slk_...`")
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="An API key (`Bearer slk_...`) or an OAuth2 access token (`Bearer slat_...`)",
+)
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key (`slk_...`)")
 
 
@@ -74,6 +79,13 @@ def get_principal(
         raise AuthenticationFailed(
             "an API key is required: send 'Authorization: Bearer slk_...' or 'X-API-Key'"
         )
+    return authenticate(services, text)
+
+
+def authenticate(services: Services, text: str) -> Principal:
+    """The principal of an API key (``slk_...``) or an OAuth2 access token (``slat_...``)."""
+    if text.startswith(ACCESS_TOKEN_PREFIX):
+        return services.api_clients.authenticate(text)
     return services.api_keys.authenticate(text)
 
 

@@ -26,6 +26,7 @@ from smartlic.authority.api.deps import (
     ServicesDep,
     _api_key,
     _bearer,
+    authenticate,
     can_read_account,
     can_write_va,
 )
@@ -61,7 +62,7 @@ def get_optional_principal(
 ) -> Principal | None:
     """The API key's principal, or ``None`` when no key was sent (a bad key is still 401)."""
     text = bearer.credentials if bearer is not None else api_key
-    return services.api_keys.authenticate(text) if text else None
+    return authenticate(services, text) if text else None
 
 
 OptionalPrincipalDep = Annotated[Principal | None, Depends(get_optional_principal)]
@@ -79,18 +80,31 @@ class DeviceChannel:
 
 def get_device_channel(
     principal: OptionalPrincipalDep,
+    services: ServicesDep,
     smart_account: Annotated[
         str | None,
-        Header(alias="X-CSW-SMART-ACCOUNT-ID", max_length=255, description="smart account domain"),
+        Header(
+            alias="X-CSW-SMART-ACCOUNT-ID",
+            max_length=255,
+            description="smart account: its domain or its numeric id (v2/accounts/search)",
+        ),
     ] = None,
     virtual_account: Annotated[
         str | None,
-        Header(alias="X-CSW-VIRTUAL-ACCOUNT-ID", max_length=100, description="virtual account"),
+        Header(
+            alias="X-CSW-VIRTUAL-ACCOUNT-ID",
+            max_length=200,
+            description="virtual account: its name or its numeric id (v2/accounts/search)",
+        ),
     ] = None,
 ) -> DeviceChannel:
     """Tenant isolation for collectors: the key must be allowed on the account it names."""
     if principal is None:
         return DeviceChannel()  # a device on its own: its trust code is what counts
+    if smart_account is not None:  # numeric ids as tools send them, or domain / name
+        smart_account, virtual_account = services.accounts.names_of(
+            smart_account, virtual_account, scope=principal
+        )
     domain = smart_account or principal.smart_account
     va = virtual_account or principal.virtual_account
     if domain is None:

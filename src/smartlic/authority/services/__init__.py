@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from smartlic.authority.keys import AuthorityKeys
+from smartlic.authority.services.api_clients import SqlApiClientsService
 from smartlic.authority.services.interfaces import (
     AccountsService,
     ApiKeysService,
@@ -58,6 +59,7 @@ class Services:
     users: SqlUsersService
     portal_sessions: SqlPortalSessionsService
     login_throttle: SqlLoginThrottle
+    api_clients: SqlApiClientsService
     engine: Engine  # the one all of them share (readiness and state figures read it)
     reports: SqlReportsService
     notifications: SqlNotificationsService
@@ -93,6 +95,8 @@ def build_services(
     specs = standard_jobs(
         engine, clock, reports, webhooks, trends, smtp=smtp, replay_window_s=replay_window_s
     )
+    users = SqlUsersService(engine, clock)
+    api_clients = SqlApiClientsService(engine, clock, users)
     return Services(
         accounts=SqlAccountsService(engine, clock),
         licenses=licenses,
@@ -109,9 +113,10 @@ def build_services(
             engine, clock, keys, replay_window_s=replay_window_s
         ),
         policies=SqlPoliciesService(engine, clock),
-        users=SqlUsersService(engine, clock),
+        users=users,
         portal_sessions=SqlPortalSessionsService(engine, clock),
         login_throttle=SqlLoginThrottle(engine, clock, login_policy),
+        api_clients=api_clients,
         engine=engine,
         reports=reports,
         notifications=SqlNotificationsService(engine, clock),

@@ -6,7 +6,7 @@ import re
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from smartlic.authority.services._base import ServiceBase
 from smartlic.authority.services.interfaces import SmartAccountOut, VirtualAccountOut
@@ -16,7 +16,7 @@ from smartlic.authority.services.scope import (
     scope_in,
     visible_smart_accounts,
 )
-from smartlic.errors import Conflict, InvalidInput, NotEmpty
+from smartlic.errors import Conflict, InvalidInput, NotEmpty, NotFound
 from smartlic.storage.models import (
     Holding,
     PoolCounter,
@@ -38,7 +38,9 @@ def _name(value: str, field: str) -> str:
 
 
 def sa_out(sa: SmartAccount) -> SmartAccountOut:
-    return SmartAccountOut(id=sa.id, name=sa.name, domain=sa.domain, created_at=sa.created_at)
+    return SmartAccountOut(
+        id=sa.id, name=sa.name, domain=sa.domain, created_at=sa.created_at, number=sa.number or 0
+    )
 
 
 def va_out(va: VirtualAccount, domain: str) -> VirtualAccountOut:
@@ -49,7 +51,14 @@ def va_out(va: VirtualAccount, domain: str) -> VirtualAccountOut:
         description=va.description,
         is_default=va.is_default,
         created_at=va.created_at,
+        number=va.number or 0,
     )
+
+
+def next_number(s: Session, column: InstrumentedAttribute[int | None]) -> int:
+    """The next stable numeric id (``max + 1``; a concurrent twin fails its unique index and
+    the caller's transaction is refused as a conflict, never given a duplicate)."""
+    return int(s.scalar(select(func.coalesce(func.max(column), 0))) or 0) + 1
 
 
 class SqlAccountsService(ServiceBase):
@@ -60,7 +69,12 @@ class SqlAccountsService(ServiceBase):
             raise InvalidInput(f"not a domain name: {domain!r}", pointer="/domain")
         try:
             with self.transaction() as s:
-                sa = SmartAccount(name=_name(name, "name"), domain=domain, created_at=self.now())
+                sa = SmartAccount(
+                    name=_name(name, "name"),
+                    domain=domain,
+                    number=next_number(s, SmartAccount.number),
+                    created_at=self.now(),
+                )
                 s.add(sa)
                 s.flush()
                 s.add(
@@ -68,6 +82,7 @@ class SqlAccountsService(ServiceBase):
                         smart_account_id=sa.id,
                         name=DEFAULT_VA,
                         is_default=True,
+                        number=next_number(s, VirtualAccount.number),
                         description="Default virtual account",
                         created_at=self.now(),
                     )
@@ -98,6 +113,33 @@ class SqlAccountsService(ServiceBase):
         with self.transaction() as s:
             return sa_out(self.smart_account(s, domain))
 
+    def names_of(
+        self, smart_account: str, virtual_account: str | None, *, scope: Principal
+    ) -> tuple[str, str | None]:
+        """(domain, virtual account name) for the vendor's numeric ids (``v2/accounts/search``);
+        a non-numeric value is already a domain / name and is returned as it is. An id the
+        caller has no grant in is not found (the answer does not tell that it exists)."""
+        if not smart_account.isdigit():
+            if virtual_account is not None and virtual_account.isdigit():
+                raise InvalidInput("a numeric virtual account id needs a numeric account id")
+            return smart_account, virtual_account
+        domains = visible_smart_accounts(scope)
+        with self.transaction() as s:
+            sa = s.scalar(select(SmartAccount).where(SmartAccount.number == int(smart_account)))
+            if sa is None or (domains is not None and sa.domain not in domains):
+                raise NotFound(f"no smart account {smart_account}")
+            if virtual_account is None or not virtual_account.isdigit():
+                return sa.domain, virtual_account
+            va = s.scalar(
+                select(VirtualAccount).where(
+                    VirtualAccount.smart_account_id == sa.id,
+                    VirtualAccount.number == int(virtual_account),
+                )
+            )
+            if va is None:
+                raise NotFound(f"no virtual account {virtual_account} in {sa.domain!r}")
+            return sa.domain, va.name
+
     def create_virtual_account(
         self, domain: str, *, name: str, description: str = "", scope: Principal
     ) -> VirtualAccountOut:
@@ -110,6 +152,7 @@ class SqlAccountsService(ServiceBase):
                     smart_account_id=sa.id,
                     name=name,
                     description=description[:1000],
+                    number=next_number(s, VirtualAccount.number),
                     created_at=self.now(),
                 )
                 s.add(va)

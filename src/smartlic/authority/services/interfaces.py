@@ -33,6 +33,7 @@ class SmartAccountOut:
     name: str
     domain: str
     created_at: datetime
+    number: int = 0  # the stable numeric id of the vendor's API
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class VirtualAccountOut:
     description: str
     is_default: bool
     created_at: datetime
+    number: int = 0  # the stable numeric id of the vendor's API
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,7 @@ class TokenOut:
     revoked_at: datetime | None
     created_by: str
     status: str  # "active" | "expired" | "revoked" | "used-up"
+    text: str | None = None  # only when asked for by a caller who may manage the tokens
 
 
 @dataclass(frozen=True)
@@ -255,6 +258,9 @@ class AccountsService(Protocol):
     ) -> SmartAccountOut: ...
     def list_smart_accounts(self, *, scope: Principal) -> list[SmartAccountOut]: ...
     def get_smart_account(self, domain: str, *, scope: Principal) -> SmartAccountOut: ...
+    def names_of(
+        self, smart_account: str, virtual_account: str | None, *, scope: Principal
+    ) -> tuple[str, str | None]: ...
     def create_virtual_account(
         self, domain: str, *, name: str, description: str = "", scope: Principal
     ) -> VirtualAccountOut: ...
@@ -321,8 +327,11 @@ class TokensService(Protocol):
         scope: Principal,
     ) -> CreatedToken: ...
     def list_tokens(
-        self, domain: str, virtual_account: str, *, scope: Principal
+        self, domain: str, virtual_account: str, *, with_text: bool = False, scope: Principal
     ) -> list[TokenOut]: ...
+    def token_id_by_text(
+        self, domain: str, virtual_account: str, text: str, *, scope: Principal
+    ) -> str: ...
     def revoke_token(self, domain: str, token_id: str, *, scope: Principal) -> TokenOut: ...
 
 

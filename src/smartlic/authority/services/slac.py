@@ -41,10 +41,10 @@ from smartlic.errors import (
     SmartlicError,
     UnknownTag,
 )
-from smartlic.formats.device_api import data_of, ok_poll
+from smartlic.formats.device_api import data_of, echo_nonce, ok_poll
 from smartlic.formats.device_v1 import Entitlement, parse_entitlements, parse_udi
 from smartlic.formats.envelope import read_payload
-from smartlic.formats.rum import public_key_b64
+from smartlic.formats.rum import parse_sudi, public_key_b64
 from smartlic.formats.signed import open_carried
 from smartlic.formats.slp import parse_return_code, read_file
 from smartlic.storage.models import (
@@ -84,6 +84,11 @@ class SqlAuthorizationService(SigningServiceBase):
             items.append(self._one_online(env, principal, virtual_account, now))
         for ret in _list(data.get("returns")):
             items.append(self._one_return(ret, principal))
+        licenses = _list(data.get("licenses"))
+        if licenses:
+            self._acting_for_devices(data, principal, virtual_account, now)
+        for item in licenses:
+            items.append(self._one_for_device(item, principal, virtual_account))
         if not items:
             raise InvalidInput("nothing to do: give requests or returns", pointer="/data")
         with self.transaction() as s:
@@ -97,7 +102,7 @@ class SqlAuthorizationService(SigningServiceBase):
                 result={"authorizations": items},
             )
             s.add(task)
-        return ok_poll(task.id, "authorizations", now)
+        return ok_poll(task.id, "authorizations", now, nonce=echo_nonce(data))
 
     def _one_online(
         self, env: Any, principal: Principal | None, va: str | None, now: datetime
@@ -123,6 +128,90 @@ class SqlAuthorizationService(SigningServiceBase):
                 "status_message": exc.detail,
                 "error_code": exc.code,
             }
+
+    def _acting_for_devices(
+        self, data: dict[str, Any], principal: Principal | None, va: str | None, now: datetime
+    ) -> None:
+        """``data.licenses`` (the vendor's form): an authenticated user acts for devices of
+        the virtual account its headers name, and may change it; the nonce counts once."""
+        if principal is None or principal.smart_account is None or va is None:
+            raise Forbidden(
+                "data.licenses is for an authenticated caller acting for devices of a "
+                "virtual account: send credentials and X-CSW-VIRTUAL-ACCOUNT-ID"
+            )
+        scope_in(principal, principal.smart_account).require_write(va)
+        with self.transaction() as s:
+            self.guard.once(s, f"authrequest:{principal.label()}", data, now)
+
+    def _one_for_device(
+        self, item: Any, principal: Principal | None, va: str | None
+    ) -> dict[str, Any]:
+        assert principal is not None and principal.smart_account is not None and va is not None
+        sudi = item.get("sudi") if isinstance(item, dict) else None
+        try:
+            if not isinstance(item, dict):
+                raise InvalidInput("each license request is an object", pointer="/data/licenses")
+            keys = _list(item.get("keys"))
+            if not keys and isinstance(item.get("remove_code"), str):
+                return self._one_return(item, principal)
+            wanted = parse_entitlements(
+                [{"tag": k.get("entitlement"), "count": k.get("count")} for k in keys]
+                if all(isinstance(k, dict) for k in keys)
+                else keys
+            )
+            issued, instance_id = self.request_for_device(
+                principal.smart_account, va, parse_sudi(sudi, "/data/licenses/sudi"),
+                wanted, scope=principal,
+            )  # fmt: skip
+            return {
+                "sudi": sudi,
+                "smart_license": base64.b64encode(issued.file).decode(),
+                "status": "SUCCESS",
+                "status_message": None,
+                "error_code": None,
+                "product_instance_identifier": instance_id,
+                "correlation_id": issued.code_id,
+            }
+        except SmartlicError as exc:
+            return {
+                "sudi": sudi,
+                "smart_license": None,
+                "status": "FAILED",
+                "status_message": exc.detail,
+                "error_code": exc.code,
+                "product_instance_identifier": None,
+                "correlation_id": None,
+            }
+
+    @logs_refusals("license.authorization.refused")
+    def request_for_device(
+        self,
+        domain: str,
+        virtual_account: str,
+        udi: Udi,
+        wanted: list[Entitlement],
+        *,
+        scope: Principal,
+    ) -> tuple[IssuedCode, str]:
+        """An authorization code for a device of ``virtual_account``, asked by a caller who
+        may change it (no device signature: the caller answers for the request). The device
+        must already be known there (it reported usage or asked for trust)."""
+        allowed = scope_in(scope, domain)
+        allowed.require_write(virtual_account)
+        wanted = [e for e in wanted if e.count > 0]
+        if not wanted:
+            raise InvalidInput("ask for at least one license", pointer="/data/licenses/keys")
+        now = self.now()
+        with self.transaction() as s:
+            sa = self.smart_account(s, domain)
+            va = self.virtual_account(s, sa, virtual_account)
+            inst = ownership.find_instance(s, udi)
+            if inst is None or inst.virtual_account_id != va.id:
+                raise NotFound(f"no device {udi} in virtual account {virtual_account!r}")
+            code_id = str(uuid.uuid4())
+            lines = [self._reserve(s, inst, e, code_id, now) for e in wanted]
+            s.flush()
+            return IssuedCode(code_id, self._code_file(s, inst, code_id, lines, now)), inst.id
 
     def _one_return(self, ret: Any, principal: Principal | None) -> dict[str, Any]:
         sudi = ret.get("sudi") if isinstance(ret, dict) else None

@@ -19,7 +19,7 @@ from smartlic.authority.services._base import ServiceBase
 from smartlic.authority.services.interfaces import CreatedToken, TokenOut
 from smartlic.authority.services.scope import Principal, scope_in
 from smartlic.clock import Clock
-from smartlic.crypto import hash_secret, make_token_text, parse_token_text
+from smartlic.crypto import hash_secret, make_token_text, open_sealed, parse_token_text, seal
 from smartlic.errors import InvalidInput, NotFound, TokenRejected
 from smartlic.storage.models import RegistrationToken, SmartAccount, VirtualAccount
 
@@ -36,7 +36,9 @@ def token_status(t: RegistrationToken, now: datetime) -> str:
     return "active"
 
 
-def token_out(t: RegistrationToken, va_name: str, now: datetime) -> TokenOut:
+def token_out(
+    t: RegistrationToken, va_name: str, now: datetime, text: str | None = None
+) -> TokenOut:
     return TokenOut(
         id=t.id,
         virtual_account=va_name,
@@ -49,6 +51,7 @@ def token_out(t: RegistrationToken, va_name: str, now: datetime) -> TokenOut:
         revoked_at=t.revoked_at,
         created_by=t.created_by,
         status=token_status(t, now),
+        text=text,
     )
 
 
@@ -88,6 +91,7 @@ class SqlTokensService(ServiceBase):
             t = RegistrationToken(
                 virtual_account_id=va.id,
                 token_hash=hash_secret(text),
+                text_sealed=self._seal(text),
                 description=description[:1000],
                 created_at=now,
                 expires_at=now + timedelta(days=days),
@@ -110,8 +114,25 @@ class SqlTokensService(ServiceBase):
             )
             return CreatedToken(token=token_out(t, va.name, now), text=text)
 
-    def list_tokens(self, domain: str, virtual_account: str, *, scope: Principal) -> list[TokenOut]:
-        scope_in(scope, domain).require_read(virtual_account)
+    def _seal(self, text: str) -> bytes | None:
+        key = self.keys.sealing_key
+        return seal(key, text, hash_secret(text)) if key else None
+
+    def _text(self, t: RegistrationToken) -> str | None:
+        key = self.keys.sealing_key
+        if not key or t.text_sealed is None:
+            return None  # made before texts were kept, or by keys without token.key
+        return open_sealed(key, t.text_sealed, t.token_hash)
+
+    def list_tokens(
+        self, domain: str, virtual_account: str, *, with_text: bool = False, scope: Principal
+    ) -> list[TokenOut]:
+        """The tokens of a virtual account; ``with_text`` also opens their texts, which only
+        a caller who may manage the tokens (create and revoke them) is shown."""
+        allowed = scope_in(scope, domain)
+        allowed.require_read(virtual_account)
+        if with_text:
+            allowed.require_write(virtual_account)
         now = self.now()
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
@@ -121,7 +142,25 @@ class SqlTokensService(ServiceBase):
                 .where(RegistrationToken.virtual_account_id == va.id)
                 .order_by(RegistrationToken.created_at)
             )
-            return [token_out(t, va.name, now) for t in rows]
+            return [token_out(t, va.name, now, self._text(t) if with_text else None) for t in rows]
+
+    def token_id_by_text(
+        self, domain: str, virtual_account: str, text: str, *, scope: Principal
+    ) -> str:
+        """The id of the token of ``virtual_account`` with this text (looked up by hash)."""
+        scope_in(scope, domain).require_read(virtual_account)
+        with self.transaction() as s:
+            sa = self.smart_account(s, domain)
+            va = self.virtual_account(s, sa, virtual_account)
+            token_id = s.scalar(
+                select(RegistrationToken.id).where(
+                    RegistrationToken.virtual_account_id == va.id,
+                    RegistrationToken.token_hash == hash_secret(text),
+                )
+            )
+        if token_id is None:
+            raise NotFound(f"no such token in virtual account {virtual_account!r}")
+        return token_id
 
     def revoke_token(self, domain: str, token_id: str, *, scope: Principal) -> TokenOut:
         """Revoke a token of a virtual account ``scope`` may change (another one's: 404)."""

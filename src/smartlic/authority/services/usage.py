@@ -26,7 +26,7 @@ from smartlic.domain.policy import Policy as PolicyDoc
 from smartlic.errors import InvalidInput, NotFound
 from smartlic.formats.archive import DEFAULT_LIMITS, ArchiveLimits, is_archive, read_members, tar_gz
 from smartlic.formats.bounds import check_page
-from smartlic.formats.device_api import POLL_INTERVAL_S, data_of, groups, ok_poll
+from smartlic.formats.device_api import POLL_INTERVAL_S, data_of, echo_nonce, groups, ok_poll
 from smartlic.formats.rum import parse_usage_file, read_report
 from smartlic.storage.models import (
     PollTask,
@@ -88,7 +88,10 @@ class SqlUsageService(SigningServiceBase):
         now = self.now()
         with self._ingest_transaction() as s:
             channel = self._channel(s, principal, virtual_account)
-            self.guard.check(s, f"reportusage:{channel.actor}", data, now)
+            # a device on its own must be fresh; an authenticated caller (a collector, a tool
+            # carrying a file's reports with the file's old timestamp) is checked once
+            remember = self.guard.check if principal is None else self.guard.once
+            remember(s, f"reportusage:{channel.actor}", data, now)
             results = [
                 ingest_device(s, udi, envs, channel, now, c)
                 for (udi, envs), c in zip(by_device, checked, strict=True)
@@ -107,7 +110,7 @@ class SqlUsageService(SigningServiceBase):
                 now,
                 {"acknowledgements": acks, "errors": errors},
             )
-        return ok_poll(task.id, "acknowledgements", now)
+        return ok_poll(task.id, "acknowledgements", now, nonce=echo_nonce(data))
 
     def poll(self, body: dict[str, Any], principal: Principal | None = None) -> dict[str, Any]:
         """``POST .../v2/accounts/poll``: ``OK_POLL`` while pending, then ``COMPLETE``."""

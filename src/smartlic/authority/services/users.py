@@ -34,7 +34,14 @@ from smartlic.domain.enums import Role
 from smartlic.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
 from smartlic.storage.models import RoleGrant, SmartAccount, User, VirtualAccount
 
-__all__ = ["GrantOut", "SqlUsersService", "UserOut", "UserPrincipal", "principal_of"]
+__all__ = [
+    "GrantOut",
+    "SqlUsersService",
+    "UserOut",
+    "UserPrincipal",
+    "principal_of",
+    "user_principal",
+]
 
 _USERNAME = re.compile(r"^[A-Za-z0-9._@-]{1,100}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -97,6 +104,11 @@ def principal_of(user: UserOut) -> UserPrincipal:
     )
 
 
+def user_principal(s: Session, user: User) -> UserPrincipal:
+    """The principal of ``user`` as stored in session ``s`` (an access token's user)."""
+    return principal_of(SqlUsersService.user_out(s, user))
+
+
 @cache
 def _decoy_hash() -> str:
     """A hash to verify against when the user is unknown, so both cases cost the same."""
@@ -148,7 +160,7 @@ class SqlUsersService(ServiceBase):
             s.add(user)
             s.flush()
             self.record(s, "user.created", actor=actor, subject=username)
-            return self._out(s, user)
+            return self.user_out(s, user)
 
     def authenticate(self, username: str, password: str) -> UserPrincipal:
         """The user's principal; the same ``AuthenticationFailed`` for an unknown user, a wrong
@@ -160,7 +172,7 @@ class SqlUsersService(ServiceBase):
             if user is None or not good or user.disabled:
                 raise AuthenticationFailed("unknown user or wrong password")
             self.record(s, "user.logged-in", actor=f"user:{username}", subject=username)
-            return principal_of(self._out(s, user))
+            return principal_of(self.user_out(s, user))
 
     def change_password(
         self, username: str, current: str, new: str, *, keep_session: str | None = None
@@ -190,11 +202,11 @@ class SqlUsersService(ServiceBase):
 
     def get_user(self, username: str) -> UserOut:
         with self.transaction() as s:
-            return self._out(s, self._user(s, username))
+            return self.user_out(s, self._user(s, username))
 
     def list_users(self) -> list[UserOut]:
         with self.transaction() as s:
-            return [self._out(s, u) for u in s.scalars(select(User).order_by(User.username))]
+            return [self.user_out(s, u) for u in s.scalars(select(User).order_by(User.username))]
 
     def set_disabled(self, username: str, disabled: bool, *, actor: str) -> UserOut:
         with self.transaction() as s:
@@ -205,7 +217,7 @@ class SqlUsersService(ServiceBase):
                 user.disabled = disabled
                 name = "user.disabled" if disabled else "user.enabled"
                 self.record(s, name, actor=actor, subject=username)
-            return self._out(s, user)
+            return self.user_out(s, user)
 
     def grant(
         self,
@@ -306,7 +318,7 @@ class SqlUsersService(ServiceBase):
         )
 
     @staticmethod
-    def _out(s: Session, user: User) -> UserOut:
+    def user_out(s: Session, user: User) -> UserOut:
         rows = s.execute(
             select(RoleGrant, SmartAccount.domain, VirtualAccount.name)
             .outerjoin(SmartAccount, SmartAccount.id == RoleGrant.smart_account_id)

@@ -2,6 +2,7 @@
 
 from smartlic.storage.base import Base
 from smartlic.storage.models._accounts import ApiKey, SmartAccount, VirtualAccount
+from smartlic.storage.models._api_clients import AccessToken, ApiClient
 from smartlic.storage.models._events import Event, SeenNonce
 from smartlic.storage.models._instances import InstanceUsage, ProductInstance, RegistrationToken
 from smartlic.storage.models._licenses import Holding, License, PoolCounter
@@ -28,7 +29,9 @@ from smartlic.storage.models._usage import (
 from smartlic.storage.models._users import RoleGrant, User
 
 __all__ = [
+    "AccessToken",
     "AlertMark",
+    "ApiClient",
     "ApiKey",
     "AuthorizationCode",
     "Base",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint, true
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from smartlic.domain.enums import Role
@@ -15,6 +15,8 @@ class SmartAccount(Base):
     id: Mapped[str] = uuid_pk()
     name: Mapped[str] = mapped_column(String(200))
     domain: Mapped[str] = mapped_column(String(200), unique=True)
+    # the stable numeric id the vendor's API shows (``account_id``), assigned at creation
+    number: Mapped[int | None] = mapped_column(Integer, unique=True)
     created_at: Mapped[datetime]
     # may devices of this account use export-controlled licenses (US trade-control laws)
     export_controlled_allowed: Mapped[bool] = mapped_column(
@@ -40,6 +42,8 @@ class VirtualAccount(Base):
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(String(1000), default="")
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the stable numeric id the vendor's API shows (``virtual_account_id``)
+    number: Mapped[int | None] = mapped_column(Integer, unique=True)
     created_at: Mapped[datetime]
 
     smart_account: Mapped[SmartAccount] = relationship(back_populates="virtual_accounts")

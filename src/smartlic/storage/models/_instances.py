@@ -8,6 +8,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -28,6 +29,8 @@ class RegistrationToken(Base):
         ForeignKey("virtual_accounts.id", ondelete="CASCADE"), index=True
     )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # the text, AES-GCM sealed with the key directory's token.key (lookups stay by hash)
+    text_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     description: Mapped[str] = mapped_column(String(1000), default="")
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from smartlic.authority.api.routes import (
     accounts,
+    api_clients,
     authority_ca,
     authorizations,
     catalogue,
@@ -40,4 +41,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     policies.router,
     trust.router,
     notices.router,
+    api_clients.router,
 )

@@ -44,7 +44,7 @@ from smartlic.formats.device_api import VENDOR_PREFIX
 __all__ = ["VENDOR_PREFIX", "router"]
 
 Answer = dict[str, Any]
-OK_POLL: dict[int | str, dict[str, Any]] = {200: {"model": OkPollPublic}}
+OK_POLL: dict[int | str, dict[str, Any]] = {202: {"model": OkPollPublic}}
 POLLED: dict[int | str, dict[str, Any]] = {200: {"model": PollAnswerPublic}}
 FILE_DOWNLOAD: dict[int | str, dict[str, Any]] = {
     200: {
@@ -67,6 +67,7 @@ vendor = APIRouter(
 
 @vendor.post(
     "/v2/devices/reportusage",
+    status_code=status.HTTP_202_ACCEPTED,  # the vendor's: accepted, poll for the answer
     response_model=None,
     responses=OK_POLL,
     summary="Report usage (signed RUM reports); answers OK_POLL",
@@ -79,6 +80,7 @@ def report_usage(body: VendorRequest, services: ServicesDep, channel: DeviceChan
 
 @vendor.post(
     "/v2/devices/authrequest",
+    status_code=status.HTTP_202_ACCEPTED,  # the vendor's: accepted, poll for the answer
     response_model=None,
     responses=OK_POLL,
     summary="Request or return authorization codes (SLAC); answers OK_POLL",

@@ -48,6 +48,7 @@ class VendorFailurePublic(BaseModel):
     status: Literal["FAILED"]
     message_code: str
     message: str
+    statusMessage: str  # the same text, where the management API's tools read it
     code: str
     detail: str
     type: str

@@ -1,0 +1,192 @@
+"""Issue 9's benchmark: the CSSM API over HTTPS (an OAuth2 token, the licenses list, the devices
+list) against the same service calls in-process, in one run.
+
+Usage::
+
+    .venv/bin/python bench/cssm.py                 # 5 s per measure
+    .venv/bin/python bench/cssm.py --quick         # a smoke run
+    .venv/bin/python bench/cssm.py --write-docs    # also refresh docs/benchmarks.md
+
+How it measures: one SQLite database seeded with ``--devices`` instances using five licenses;
+**in-process** calls ``services.api_clients.issue_token``, ``services.licenses.compliance`` of
+every virtual account and ``services.instances.list_instances`` (one page of 100); **HTTPS**
+serves the shipped command (``smartlic authority serve --tls``, one worker, its own process)
+and one client thread with a keep-alive ``httpx.Client`` trusting the authority's CA calls
+``POST /as/token.oauth2``, ``POST .../v1/accounts/{d}/licenses`` and
+``GET .../virtual-accounts/DEFAULT/devices``. Performance is never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ssl
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from _common import machine_facts, update_docs_section, warn_if_busy, write_results
+from _seed import seed_instances
+from _server import AuthorityServer
+from _tables import console_table, markdown_table
+
+from smartlic.authority.keys import AuthorityKeys
+from smartlic.authority.services import Services, build_services
+from smartlic.authority.services.scope import SYSTEM, system
+from smartlic.clock import SystemClock
+from smartlic.domain.enums import HoldingKind, Role
+from smartlic.domain.products import make_tag
+from smartlic.storage import make_engine, upgrade
+
+D = "bench.example"
+SA = "/services/api/smart-accounts-and-licensing"
+HEADERS = ["Measure", "In-process (calls/s)", "HTTPS (calls/s)", "HTTPS / in-process", "Target"]
+
+
+class TlsAuthorityServer(AuthorityServer):
+    """The authority served with ``--tls`` (a certificate from its own CA)."""
+
+    def __init__(self, database_url: str, key_dir: Path, data_dir: Path) -> None:
+        super().__init__(database_url, key_dir, data_dir)
+        self.url = f"https://127.0.0.1:{self.port}"
+        self.verify = ssl.create_default_context(cafile=str(key_dir / "ca.pem"))
+
+    def command(self) -> list[str]:
+        return [*super().command(), "--tls"]
+
+    def _wait_ready(self, deadline: float) -> None:
+        assert self.proc is not None
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                if httpx.get(f"{self.url}/healthz", verify=self.verify).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"authority server did not start:\n{self.log_path.read_text()}")
+
+
+def seed(services: Services, devices: int) -> tuple[str, str]:
+    """The account, five licenses, ``devices`` instances in DEFAULT; an API client."""
+    services.accounts.create_smart_account(name="Bench", domain=D, scope=SYSTEM)
+    tags = [make_tag(f"bench{i}") for i in range(5)]
+    for i, tag in enumerate(tags):
+        services.licenses.define_license(
+            tag=tag, name=f"bench{i}", display_name=f"Bench {i}", scope=SYSTEM
+        )
+        services.licenses.add_holding(
+            D, "DEFAULT", tag=tag, quantity=10**6, kind=HoldingKind.PERPETUAL, scope=SYSTEM
+        )
+    va_id = services.accounts.list_virtual_accounts(D, scope=SYSTEM)[0].id
+    from sqlalchemy import select
+
+    from smartlic.storage.models import License
+
+    with services.engine.connect() as c:
+        ids = {row.tag: row.id for row in c.execute(select(License.id, License.tag))}
+    seed_instances(services.engine, va_id, [ids[t] for t in tags], devices)
+    client = services.api_clients.create_client(D, role=Role.SMART_ACCOUNT_ADMIN, actor="bench")
+    return client.client_id, client.client_secret
+
+
+def rate(call: Callable[[], Any], seconds: float) -> float:
+    call()  # warm up
+    n, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds:
+        call()
+        n += 1
+    return n / elapsed
+
+
+def inprocess(services: Services, cid: str, secret: str, seconds: float) -> dict[str, float]:
+    p = system("bench")
+    vas = [v.name for v in services.accounts.list_virtual_accounts(D, scope=p)]
+    return {
+        "token": rate(lambda: services.api_clients.issue_token(cid, secret), seconds),
+        "licenses": rate(
+            lambda: [services.licenses.compliance(D, va, scope=p) for va in vas], seconds
+        ),
+        "devices": rate(
+            lambda: services.instances.list_instances(D, "DEFAULT", limit=100, scope=p), seconds
+        ),
+    }
+
+
+def over_https(
+    server: TlsAuthorityServer, cid: str, secret: str, seconds: float
+) -> dict[str, float]:
+    grant = {"grant_type": "client_credentials", "client_id": cid, "client_secret": secret}
+    with httpx.Client(base_url=server.url, verify=server.verify, timeout=30) as http:
+
+        def token() -> None:
+            assert http.post("/as/token.oauth2", data=grant).status_code == 200
+
+        bearer = http.post("/as/token.oauth2", data=grant).json()["access_token"]
+        http.headers["Authorization"] = f"Bearer {bearer}"
+
+        def licenses() -> None:
+            url = f"{SA}/v1/accounts/{D}/licenses"
+            assert http.post(url, json={"virtualAccounts": []}).status_code == 200
+
+        def devices() -> None:
+            url = f"{SA}/v1/accounts/{D}/virtual-accounts/DEFAULT/devices"
+            assert http.get(url, params={"limit": 100}).status_code == 200
+
+        return {name: rate(f, seconds) for name, f in
+                (("token", token), ("licenses", licenses), ("devices", devices))}  # fmt: skip
+
+
+def rows(r: dict[str, Any]) -> list[list[str]]:
+    labels = {
+        "token": "OAuth2 token",
+        "licenses": "licenses list (every VA, with compliance)",
+        "devices": "devices list (a page of 100)",
+    }
+    out = []
+    for key, label in labels.items():
+        a, b = r["inprocess"][key], r["https"][key]
+        out.append([label, f"{a:.0f}", f"{b:.0f}", f"{b / a:.0%}", "≥ 50%"])
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short measures: a smoke run")
+    parser.add_argument("--devices", type=int, default=None)
+    parser.add_argument("--seconds", type=float, default=None, help="per measure")
+    parser.add_argument("--write-docs", action="store_true")
+    args = parser.parse_args(argv)
+    devices = args.devices or (200 if args.quick else 5000)
+    seconds = args.seconds or (0.5 if args.quick else 5.0)
+    warn_if_busy()
+    facts = machine_facts()
+    with tempfile.TemporaryDirectory(prefix="bench-cssm-") as tmp:
+        url = f"sqlite:///{Path(tmp) / 'cssm.sqlite3'}"
+        upgrade(url)
+        engine = make_engine(url)
+        keys_dir = Path(tmp) / "keys"
+        services = build_services(
+            engine, SystemClock(), AuthorityKeys.create(keys_dir, SystemClock().now())
+        )
+        cid, secret = seed(services, devices)
+        result: dict[str, Any] = {"devices": devices, "seconds": seconds, "quick": args.quick}
+        result["inprocess"] = inprocess(services, cid, secret, seconds)
+        with TlsAuthorityServer(url, keys_dir, Path(tmp) / "data") as server:
+            result["https"] = over_https(server, cid, secret, seconds)
+        engine.dispose()
+    facts["loadavg_after"] = machine_facts()["loadavg_before"]
+    title = f"CSSM API over HTTPS vs in-process ({devices} devices, SQLite) — results"
+    console_table(title, HEADERS, rows(result), facts)
+    path = write_results("cssm", {"machine": facts, **result})
+    print(f"wrote {path}")
+    if args.write_docs:
+        text = markdown_table([], HEADERS, rows(result), facts)
+        if not update_docs_section("cssm", text):
+            print("docs/benchmarks.md has no cssm markers; add the CSSM section first")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
