@@ -7,6 +7,8 @@ RUNTIME := $(VENV)/.runtime
 PYTEST_ARGS ?=
 # `make up` runs the demo on the shared lab clock, so `smartlic lab advance 30d` moves it
 LAB_CLOCK := $(CURDIR)/var/lab-clock.json
+# (a variable: a comma written inside $(call ...) would split its argument)
+EVERYTHING := .[test,dev]
 # pip with one line per package as progress; the full log stays in .venv/pip.log for a failure
 PIP_INSTALL = { $(BIN)/python -m pip install --progress-bar off $(1) 2>&1; echo $$? > $(VENV)/.pip-rc; } \
 	| tee $(VENV)/pip.log | grep --line-buffered -E '^(Collecting|Successfully installed|ERROR)' ; \
@@ -31,7 +33,7 @@ $(RUNTIME): pyproject.toml | $(VENV)/bin/python
 # everything: runtime, the test tools (pyATS/Genie, pytest...) and the dev tools (ruff, mypy)
 $(STAMP): pyproject.toml | $(VENV)/bin/python
 	@echo "==> installing smartlic with its test and development tools into $(VENV) (several minutes)"
-	@$(call PIP_INSTALL,-e '.[test,dev]')
+	@$(call PIP_INSTALL,-e '$(EVERYTHING)')
 	@touch $(STAMP) $(RUNTIME)
 
 install: $(STAMP) ## install everything (runtime, test and dev tools) into .venv
