@@ -74,6 +74,12 @@ def _tool(live: Authority, tmp_path: Path) -> httpx.Client:
     return httpx.Client(base_url=live.url, verify=ssl.create_default_context(cafile=str(bundle)))
 
 
+@pytest.fixture
+def tool(https_authority: Authority, tmp_path: Path) -> Iterator[httpx.Client]:
+    with _tool(https_authority, tmp_path) as http:  # closed: no TLS socket left to the GC
+        yield http
+
+
 def _ok(response: httpx.Response, status: int = 200) -> Any:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/json"
@@ -98,7 +104,10 @@ def _poll(http: httpx.Client, poll_id: int, headers: dict[str, str]) -> dict[str
 
 
 def test_a_vendor_tool_runs_the_whole_flow_over_https(
-    https_authority: Authority, make_device: Callable[..., Device], tmp_path: Path
+    https_authority: Authority,
+    make_device: Callable[..., Device],
+    tool: httpx.Client,
+    tmp_path: Path,
 ) -> None:
     live = https_authority
     live.buy(ATM.tag, 10)
@@ -106,7 +115,7 @@ def test_a_vendor_tool_runs_the_whole_flow_over_https(
     client = live.services.api_clients.create_client(
         DOMAIN, role=Role.SMART_ACCOUNT_ADMIN, actor="t"
     )
-    http = _tool(live, tmp_path)
+    http = tool
 
     # OAuth2, then Bearer everywhere
     grant = {"grant_type": "client_credentials", "client_id": client.client_id,

@@ -189,7 +189,7 @@ def test_duplicate_replayed_and_tampered_reports(world: World, trusted: PolicyDe
     assert pool_line(world.api, "Prod")["in_use"] == 2
     # a genuine report in the same request proves the sender: its ACK carries both answers
     both = trusted.body(bad, trusted.report(TAG, 3))
-    [item] = complete(world, world.anon, ok(report(world, world.anon, both)))["data"][
+    [item] = complete(world, world.anon, ok(report(world, world.anon, both), 202))["data"][
         "acknowledgements"
     ]
     assert len(item["acknowledged"]) == 1 and len(item["rejected"]) == 1

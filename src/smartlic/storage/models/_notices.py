@@ -66,8 +66,11 @@ class AlertMark(Base):
 class Report(Base):
     """An archived report: immutable once written (no service updates it)."""
 
-    __tablename__ = "reports"
-    __table_args__ = (Index("ix_reports_account_generated", "smart_account_id", "generated_at"),)
+    # not "reports": that is the collector's table, and the two may share one database
+    __tablename__ = "license_reports"
+    __table_args__ = (
+        Index("ix_license_reports_account_generated", "smart_account_id", "generated_at"),
+    )
 
     id: Mapped[str] = uuid_pk()
     smart_account_id: Mapped[str] = mapped_column(

@@ -1,7 +1,7 @@
 """Job runner, reports, notifications, webhooks and usage rollups (issue 12).
 
 ``jobs`` holds the scheduler's state (one row per periodic task, claimed with a lease);
-``alert_marks`` remembers warnings already raised; ``reports`` is the immutable archive and
+``alert_marks`` remembers warnings already raised; ``license_reports`` is the immutable archive and
 ``report_schedules`` the Periodic Record schedules; ``notification_subscriptions`` are users'
 e-mail notification settings and ``mail_outbox`` the durable mail queue; ``webhook_endpoints``,
 ``webhook_deliveries`` and ``webhook_attempts`` are webhooks and their delivery log;
@@ -152,7 +152,7 @@ def upgrade() -> None:
         )
 
     op.create_table(
-        "reports",
+        "license_reports",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("smart_account_id", sa.String(length=36), nullable=False),
         sa.Column("virtual_account", sa.String(length=200), nullable=True),
@@ -165,14 +165,16 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["smart_account_id"],
             ["smart_accounts.id"],
-            name=op.f("fk_reports_smart_account_id_smart_accounts"),
+            name=op.f("fk_license_reports_smart_account_id_smart_accounts"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_reports")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_license_reports")),
     )
-    with op.batch_alter_table("reports", schema=None) as batch_op:
+    with op.batch_alter_table("license_reports", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_reports_account_generated", ["smart_account_id", "generated_at"], unique=False
+            "ix_license_reports_account_generated",
+            ["smart_account_id", "generated_at"],
+            unique=False,
         )
 
     op.create_table(
@@ -300,10 +302,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_webhook_endpoints_smart_account_id"))
 
     op.drop_table("webhook_endpoints")
-    with op.batch_alter_table("reports", schema=None) as batch_op:
-        batch_op.drop_index("ix_reports_account_generated")
+    with op.batch_alter_table("license_reports", schema=None) as batch_op:
+        batch_op.drop_index("ix_license_reports_account_generated")
 
-    op.drop_table("reports")
+    op.drop_table("license_reports")
     with op.batch_alter_table("report_schedules", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_report_schedules_smart_account_id"))
         batch_op.drop_index(batch_op.f("ix_report_schedules_next_run_at"))
