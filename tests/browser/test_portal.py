@@ -90,10 +90,18 @@ def test_licenses_page_shows_the_pool(page: Page, site: Site) -> None:
     expect(page.get_by_role("table").first).to_contain_text("Device 2-10G PORT LICENSE")
 
 
-def test_a_read_only_user_reads_the_pool(page: Page, site: Site) -> None:
+def test_a_read_only_user_reads_and_sees_no_forms(page: Page, site: Site) -> None:
     login(page, site, READER, READER_PASSWORD)
     page.goto(f"{site.url}/portal/accounts/{DEMO_DOMAIN}/va/DEFAULT/licenses")
     expect(page.get_by_role("table").first).to_contain_text("Device 2-10G PORT LICENSE")
+    for path in ("/va/DEFAULT/general", "/usage-files", "/va/DEFAULT/instances"):
+        page.goto(f"{site.url}/portal/accounts/{DEMO_DOMAIN}{path}")
+        expect(page.locator("h1").first).to_be_visible()
+        forms = page.locator("main form[method=post], .card form[method=post]")
+        assert forms.count() == 0, (
+            path,
+            [forms.nth(i).get_attribute("action") for i in range(forms.count())],
+        )
 
 
 def test_usage_upload_and_ack_download(page: Page, site: Site, tmp_path: Path) -> None:

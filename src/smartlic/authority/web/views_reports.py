@@ -18,6 +18,7 @@ from starlette.datastructures import FormData, UploadFile
 from smartlic.authority.api.deps import ServicesDep
 from smartlic.authority.api.deps_usage import attachment
 from smartlic.authority.services import Services
+from smartlic.authority.services.scope import scope_in
 from smartlic.authority.services.users import UserPrincipal
 from smartlic.authority.web.auth import FormDep, UserDep, read_account, read_va, write_va
 from smartlic.authority.web.render import PORTAL, PortalRoute, flash, page, redirect
@@ -79,7 +80,12 @@ def _usage_page(
 ) -> Response:
     ctx = _account_context(services, user, domain, "usage")
     files = services.usage.list_usage_files(domain, limit=FILES_PAGE, scope=user).items
-    return page(request, "usage_files.html", status, files=files, error=error, **ctx)
+    # a reader sees the files and their ACKs, and no upload form it could not use
+    allowed = scope_in(user, domain)
+    upload_to = [va for va in ctx["vas"] if allowed.can_write(va.name)]
+    return page(
+        request, "usage_files.html", status, files=files, error=error, upload_to=upload_to, **ctx
+    )
 
 
 @router.get(ACCOUNT + "/usage-files")
