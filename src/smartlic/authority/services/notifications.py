@@ -38,21 +38,18 @@ from sqlalchemy.orm import Session
 
 from smartlic.authority.services._base import ServiceBase
 from smartlic.authority.services.reports import SqlReportsService
-from smartlic.authority.services.scope import Principal, scope_in
-from smartlic.authority.services.users import UserPrincipal
+from smartlic.authority.services.scope import AccountScope, Principal, scope_in
+from smartlic.authority.services.users import UserPrincipal, user_principal
 from smartlic.authority.services.webhooks import SqlWebhooksService, backoff
 from smartlic.clock import Clock
-from smartlic.domain.enums import Role
-from smartlic.errors import InvalidInput, NotFound
+from smartlic.errors import Forbidden, InvalidInput, NotFound
 from smartlic.storage.models import (
     Event,
     Job,
     NotificationSubscription,
     OutboxMail,
-    RoleGrant,
     SmartAccount,
     User,
-    VirtualAccount,
     WebhookEndpoint,
 )
 
@@ -132,7 +129,7 @@ class SqlNotificationsService(ServiceBase):
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
             user = _user(s, username)
-            if not _grants_in(s, user.id, sa.id):
+            if _scope_of(s, user, domain) is None:
                 raise InvalidInput(f"user {username!r} has no role in {domain!r}", pointer="/user")
             sub = s.scalar(
                 select(NotificationSubscription).where(
@@ -277,7 +274,7 @@ class Dispatcher(ServiceBase):
         )
         done: set[str] = set()
         for sub, user in s.execute(q.order_by(NotificationSubscription.event)).all():
-            if user.id in done or not _may_see(s, user.id, sa.id, e.virtual_account):
+            if user.id in done or not _may_see(s, user, sa.domain, e.virtual_account):
                 continue  # one mail per user and event, whichever subscription matched first
             done.add(user.id)
             subject, body = _compose(e, sa, NoticeEvent(sub.event))
@@ -463,27 +460,22 @@ def _user(s: Session, username: str) -> User:
     return user
 
 
-def _grants_in(s: Session, user_id: str, sa_id: str) -> list[RoleGrant]:
-    return list(
-        s.scalars(
-            select(RoleGrant).where(
-                RoleGrant.user_id == user_id,
-                (RoleGrant.smart_account_id == sa_id) | (RoleGrant.role == Role.ADMIN),
-            )
-        )
-    )
+def _scope_of(s: Session, user: User, domain: str) -> AccountScope | None:
+    """The user's scope in ``domain`` by the one rule of every read (services/scope.py), or
+    ``None`` when it has no role there."""
+    try:
+        return scope_in(user_principal(s, user), domain)
+    except Forbidden:
+        return None
 
 
-def _may_see(s: Session, user_id: str, sa_id: str, va_name: str | None) -> bool:
-    """A user told about an event may read it: an admin or smart-account role sees all of
-    the account; a virtual-account role only its virtual account's events."""
-    for g in _grants_in(s, user_id, sa_id):
-        if g.virtual_account_id is None:
-            return True
-        va = s.get(VirtualAccount, g.virtual_account_id)
-        if va is not None and va_name is not None and va.name == va_name:
-            return True
-    return False
+def _may_see(s: Session, user: User, domain: str, va_name: str | None) -> bool:
+    """A user told about an event may read it: account-wide events need the whole account,
+    a virtual account's events that virtual account (as the event log shows them)."""
+    visible = _scope_of(s, user, domain)
+    if visible is None:
+        return False
+    return visible.sees_all if va_name is None else visible.can_read(va_name)
 
 
 def _endpoints(s: Session, sa_id: str | None) -> list[WebhookEndpoint]:
