@@ -214,7 +214,7 @@ def test_deregister_frees_the_licenses_at_the_authority(authority: Authority) ->
     assert status.registration.state is R.UNREGISTERED
     assert status.authorization.state is A.EVAL
     assert device.check(ATM.tag) == "EVAL MODE"
-    assert not (device._store.identity_path).exists()
+    assert not (device._ctx.store.identity_path).exists()
 
 
 def test_deregister_with_the_authority_down_still_forgets_locally(authority: Authority) -> None:

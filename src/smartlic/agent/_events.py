@@ -49,6 +49,7 @@ EVENT_NAMES = frozenset(
         "agent.deregistration.succeeded",
         "agent.deregistration.failed",
         "agent.state.integrity_failed",
+        "agent.mode.changed",
         "agent.policy.report.closed",
         "agent.policy.report.failed",
         "agent.policy.reporting_overdue",

@@ -1,12 +1,24 @@
-"""``LicenseManager``: the SDK a product embeds (classic Smart Licensing).
+"""``LicenseManager``: the SDK a product embeds - a thin facade over one engine per licensing
+mode, sharing one ``AgentContext`` (``_context``: state store, transport, clock, event bus,
+signed-document verifier):
 
-Layers: ``ManagerCore`` (``_core``: state, locks, derived answers, events) <- ``Exchanges``
-(``_exchanges``: I/O with the authority) <- ``LicenseManager`` (the public verbs, here).
+* ``SmartEngine`` (``_smart``): classic Smart Licensing - registration, renewals, evaluation;
+* ``PolicyEngine`` (``_policy_runtime``): Smart Licensing Using Policy - RUM reports, trust,
+  authorization codes, the on-box API;
+* ``TraditionalEngine`` (``_traditional``), when the state says so: node-locked license files.
 
-The race an exchange must survive: usage changes while an ``authorize`` request is on the
-wire. The request carries a copy of the usage; the response is stored with the counts the
-authority answered for, and ``derive`` compares them with the live usage, so a license
-requested meanwhile stays in EVAL MODE and the manager stays "dirty" until the next exchange.
+The active engine is the one ``state.mode`` names; a mode switch (``set_mode``) is a transition
+between engines over the same state, so what one mode established (a registration's CA, usage,
+installed codes) is there for the next. No engine inherits from another or from the facade.
+
+Mode. ``mode="policy"`` or ``"classic"`` at construction is persisted; without it the manager
+keeps the persisted mode, and a NEW device (no state yet) starts in policy mode, as devices
+shipped with Smart Licensing Using Policy do. A state written before policy mode existed is
+classic.
+
+Reservations. When ``_reservation.py`` provides a ``ReservationEngine`` (issue 11), it is built
+over the same context as ``manager.reservation`` (``_reservation_engine``) and the facade
+delegates the reservation verbs to it; without that module there are none.
 
 Why ``request()`` does not send the authorization itself: a feature check-out must not block
 on (or fail with) the network. It only marks the usage as changed; ``tick()`` (called by the
@@ -15,22 +27,36 @@ product's scheduler or by the ``start()`` thread) sends it, and ``sync()`` sends
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
 from typing import Any, Literal
 
-from smartlic.agent import _transitions as tr
-from smartlic.agent._policy_runtime import PolicyRuntime
+from smartlic.agent._context import AgentContext
+from smartlic.agent._events import EventCallback
+from smartlic.agent._policy_runtime import PolicyEngine
+from smartlic.agent._policy_verbs import Which
+from smartlic.agent._smart import SmartEngine
+from smartlic.agent._state import AgentState, StateStore
 from smartlic.agent._status import Attempt, Status
-from smartlic.agent._transports import TransportConfig, make_transport
+from smartlic.agent._timers import Timers
+from smartlic.agent._transports import Transport, TransportConfig, make_transport
 from smartlic.agent._usage import Handle, Ticker, check_request
-from smartlic.crypto import parse_token_text
-from smartlic.domain.enums import RegistrationState
-from smartlic.errors import AlreadyRegistered, Conflict, InvalidInput, NotFound
+from smartlic.clock import Clock, SystemClock
+from smartlic.crypto import Udi
+from smartlic.domain.products import DEFAULT_PROFILE, LicenseSpec
+from smartlic.errors import Conflict, InvalidInput, NotFound
 
-__all__ = ["Handle", "LicenseManager"]
+__all__ = ["Handle", "LicenseManager", "Mode"]
+
+Mode = Literal["classic", "policy"]
+MODES: tuple[str, ...] = ("classic", "policy")
 
 
-class LicenseManager(PolicyRuntime):
+class LicenseManager:
     """The license manager of one product instance: Smart Licensing Using Policy (the default
     for a new device) or classic Smart Licensing (``mode="classic"``).
 
@@ -75,15 +101,120 @@ class LicenseManager(PolicyRuntime):
       ``Client``, the manager closes its transport in ``close()``.
     """
 
+    def __init__(
+        self,
+        *,
+        udi: Udi,
+        hostname: str,
+        state_dir: Path,
+        transport: Transport | None = None,
+        clock: Clock | None = None,
+        software_tag: str | None = None,
+        catalogue: Mapping[str, LicenseSpec] | None = None,
+        timers: Timers | None = None,
+        mode: Mode | None = None,
+        authority_ca: str | None = None,
+        sample_interval: timedelta = timedelta(minutes=15),
+        purge_after: timedelta = timedelta(days=90),
+    ) -> None:
+        if mode not in (None, *MODES):
+            raise InvalidInput("mode is " + " or ".join(repr(m) for m in MODES))
+        new_device = not (Path(state_dir) / "state.json").exists()
+        specs = catalogue if catalogue is not None else {s.tag: s for s in DEFAULT_PROFILE.licenses}
+        self.clock: Clock = clock or SystemClock()
+        self.timers = timers or Timers()
+        self.software_tag = software_tag or DEFAULT_PROFILE.software_tag
+        self._ctx = ctx = AgentContext(
+            udi=udi,
+            hostname=hostname,
+            software_tag=self.software_tag,
+            catalogue=specs,
+            store=StateStore(Path(state_dir)),
+            clock=self.clock,
+            timers=self.timers,
+            transport=transport,
+        )
+        self._smart = SmartEngine(ctx)
+        self._policy = PolicyEngine(
+            ctx, authority_ca=authority_ca, sample_interval=sample_interval, purge_after=purge_after
+        )
+        self.reservation = _reservation_engine(ctx)
+        self._ticker: Ticker | None = None
+        # ``is_authorized(tag)`` and ``check(tag)`` are the bound ``__getitem__`` of two dicts
+        # the active engine recomputes on every state change: one C-level dict read per check,
+        # no Python frame (a method doing ``self._permitted.get(tag, False)`` costs ~2.5x a
+        # dict read; this costs ~1.2x). A tag not in use falls to ``Answers.__missing__``.
+        self.is_authorized: Callable[[str], bool] = ctx.permitted.__getitem__
+        """May the feature using ``tag`` run? A dict read of a precomputed answer, no I/O."""
+        self.check: Callable[[str], str] = ctx.statuses.__getitem__
+        """The license's ``show license usage`` status ("EVAL MODE", ...) or "NOT IN USE"."""
+        self._choose_mode(mode or ("policy" if new_device else ctx.state.mode), new_device)
+
+    def _choose_mode(self, chosen: str, new_device: bool) -> None:
+        ctx = self._ctx
+        with ctx.lock:
+            if ctx.state.mode != chosen or new_device:
+                ctx.state.mode = chosen
+                ctx.save()
+            if chosen == "policy":
+                self._engine.refresh(self.clock.now())
+                ctx.save()
+
+    @property
+    def _engine(self) -> SmartEngine | PolicyEngine:
+        """The engine of the current mode."""
+        return self._policy if self._ctx.state.mode == "policy" else self._smart
+
+    @property
+    def _state(self) -> AgentState:
+        return self._ctx.state
+
+    @property
+    def udi(self) -> Udi:
+        return self._ctx.udi
+
+    @property
+    def hostname(self) -> str:
+        return self._ctx.hostname
+
+    @property
+    def mode(self) -> str:
+        return self._ctx.state.mode
+
+    @property
+    def sample_interval(self) -> timedelta:
+        return self._policy.core.sample_interval
+
+    @property
+    def purge_after(self) -> timedelta:
+        return self._policy.core.purge_after
+
+    def set_mode(self, mode: Mode) -> None:
+        """Move to another licensing mode: a transition between engines over the same state
+        (the registration's CA, installed codes and the usage in progress carry over)."""
+        if mode not in MODES:
+            raise InvalidInput("mode is " + " or ".join(repr(m) for m in MODES))
+        ctx = self._ctx
+        with ctx.exchange_lock, ctx.lock:
+            old = ctx.state.mode
+            if old == mode:
+                return
+            ctx.state.mode = mode
+            self._engine.refresh(self.clock.now())
+            ctx.save()
+            ctx.emit("agent.mode.changed", previous=old, mode=mode)
+        ctx.flush()
+
     def __repr__(self) -> str:
-        if self._policy_mode:
+        if self.mode == "policy":
             return (
                 f"LicenseManager(udi={str(self.udi)!r}, mode='policy', "
                 f"reports={len(self._state.policy.reports)})"
             )
         return (
             f"LicenseManager(udi={str(self.udi)!r}, registration="
-            f"{self._state.registration_state.value!r}, authorization={self._view.state.value!r})"
+            f"{self._state.registration_state.value!r}, "
+            f"authorization={self._smart.view.state.value!r})"
         )
 
     # ------------------------------------------------------------ usage
@@ -91,32 +222,55 @@ class LicenseManager(PolicyRuntime):
     def request(self, tag: str, count: int = 1) -> Handle:
         """Check out ``count`` units of ``tag`` (thread-safe, no I/O)."""
         check_request(tag, count)
-        with self._lock:
-            if self._policy_mode:
-                self._policy_gate(tag, count)
-            handle = Handle(next(self._ids), tag, count)
-            self._handles[handle.id] = handle
-            self._usage[tag] = self._usage.get(tag, 0) + count
-            self._refresh(self.clock.now())
-            self._usage_log(tag)
-            self._emit("agent.license.requested", tag=tag, count=count, status=self.check(tag))
-        self._flush()
+        ctx = self._ctx
+        with ctx.lock:
+            engine = self._engine
+            engine.gate(tag, count)
+            handle = Handle(next(ctx.ids), tag, count)
+            ctx.handles[handle.id] = handle
+            ctx.usage[tag] = ctx.usage.get(tag, 0) + count
+            engine.refresh(self.clock.now())
+            engine.note_usage(tag)
+            ctx.emit("agent.license.requested", tag=tag, count=count, status=self.check(tag))
+        ctx.flush()
         return handle
 
     def release(self, handle: Handle) -> None:
         """Give back a check-out; releasing twice raises ``NotFound``."""
-        with self._lock:
-            if self._handles.pop(handle.id, None) is None:
+        ctx = self._ctx
+        with ctx.lock:
+            if ctx.handles.pop(handle.id, None) is None:
                 raise NotFound(f"license handle {handle.id} is not checked out")
-            left = self._usage[handle.tag] - handle.count
+            left = ctx.usage[handle.tag] - handle.count
             if left > 0:
-                self._usage[handle.tag] = left
+                ctx.usage[handle.tag] = left
             else:
-                del self._usage[handle.tag]
-            self._refresh(self.clock.now())
-            self._usage_log(handle.tag)
-            self._emit("agent.license.released", tag=handle.tag, count=handle.count)
-        self._flush()
+                del ctx.usage[handle.tag]
+            engine = self._engine
+            engine.refresh(self.clock.now())
+            engine.note_usage(handle.tag)
+            ctx.emit("agent.license.released", tag=handle.tag, count=handle.count)
+        ctx.flush()
+
+    def usage(self) -> dict[str, int]:
+        with self._ctx.lock:
+            return dict(self._ctx.usage)
+
+    def status(self) -> Status:
+        """A typed snapshot of everything ``show license ...`` prints (no I/O)."""
+        ctx = self._ctx
+        with ctx.lock:
+            now = self.clock.now()
+            self._engine.refresh(now)
+            snapshot = self._smart.snapshot(now)
+        ctx.flush()
+        if self.mode == "policy":
+            return self._policy.status(snapshot)
+        return snapshot
+
+    def on_event(self, callback: EventCallback) -> Callable[[], None]:
+        """Subscribe to ``AgentEvent``s; returns a function that unsubscribes."""
+        return self._ctx.events.subscribe(callback)
 
     # ------------------------------------------------------------ enable / configuration
 
@@ -128,19 +282,15 @@ class LicenseManager(PolicyRuntime):
         self._set_enabled(False)
 
     def _set_enabled(self, enabled: bool) -> None:
-        with self._lock:
-            if self._state.enabled != enabled:
-                self._refresh(self.clock.now())
-                self._state.enabled = enabled
-                self._refresh(self.clock.now())
-                self._save()
-                self._emit("agent.enabled" if enabled else "agent.disabled")
-        self._flush()
-
-    def _usage_log(self, tag: str) -> None:
-        if self._policy_mode:
-            text = f'count="{self._usage.get(tag, 0)}" entitlementTag="{tag}"'
-            self._log("SAEVT_ENDPOINT_USAGE", text, self.clock.now())
+        ctx = self._ctx
+        with ctx.lock:
+            if ctx.state.enabled != enabled:
+                self._engine.refresh(self.clock.now())
+                ctx.state.enabled = enabled
+                self._engine.refresh(self.clock.now())
+                ctx.save()
+                ctx.emit("agent.enabled" if enabled else "agent.disabled")
+        ctx.flush()
 
     def set_transport(
         self, type_: Literal["callhome", "smart", "off", "cslu", "automatic"]
@@ -161,17 +311,29 @@ class LicenseManager(PolicyRuntime):
         self._configure(ca_bundle=path)
 
     def _configure(self, **changes: Any) -> None:
-        with self._exchange_lock, self._lock:
-            config: TransportConfig = replace(self._state.transport, **changes)
-            old, self._transport = self._transport, make_transport(config)
+        ctx = self._ctx
+        with ctx.exchange_lock, ctx.lock:
+            config: TransportConfig = replace(ctx.state.transport, **changes)
+            old, ctx.transport = ctx.transport, make_transport(config)
             old.close()
-            self._configured_transport = True
-            self._state.transport = config
-            self._save()
-            self._emit("agent.config.changed", **changes)
-        self._flush()
+            ctx.configured_transport = True
+            ctx.state.transport = config
+            ctx.save()
+            ctx.emit("agent.config.changed", **changes)
+        ctx.flush()
 
-    # ------------------------------------------------------------ registration and renewals
+    def set_authority_ca(self, pem: str) -> None:
+        """The authority CA every authority file must chain to (provisioned like a root)."""
+        self._policy.verbs.set_authority_ca(pem)
+
+    def set_usage_interval(self, days: int) -> None:
+        """``license smart usage interval <1-3650>`` (clamped to the policy when shown/used)."""
+        self._policy.verbs.set_usage_interval(days)
+        with self._ctx.lock:
+            self._engine.refresh(self.clock.now())
+            self._ctx.save()
+
+    # ------------------------------------------------------------ classic Smart Licensing
 
     def register(self, idtoken: str, force: bool = False) -> Status:
         """Register with a token, then authorize at once; raises on refusal (after recording it).
@@ -181,101 +343,108 @@ class LicenseManager(PolicyRuntime):
         when the authority cannot be reached (a retry is scheduled: state RETRY).
         """
         self._require_classic()
-        with self._exchange_lock:
-            with self._lock:
-                self._require_enabled()
-                if self._state.registration_state is RegistrationState.REGISTERED and not force:
-                    raise AlreadyRegistered("the device is already registered (use force)")
-                token = parse_token_text(idtoken).text
-                tr.registration_started(self._state, token, force)
-            self._register_exchange(token, force, raise_errors=True)
-            self._authorize_exchange()
+        self._smart.register(idtoken, force)
         return self.status()
 
     def deregister(self) -> Attempt:
         """Tell the authority, then forget the registration whatever it answered."""
-        with self._exchange_lock:
-            with self._lock:
-                self._require_enabled()
-                if self._state.registration_state is RegistrationState.UNREGISTERED:
-                    raise Conflict("the device is not registered", code="not-registered")
-                now = self.clock.now()
-            error = self._deregister_exchange(now) if self._registered() else None
-            self._apply(tr.deregistered, error, now)
-            self._store.delete_identity_key()
-        self._flush()
-        return Attempt(now, error is None, tr.failure_reason(error) if error else None)
+        attempt = self._smart.deregister()
+        self._ctx.flush()
+        return attempt
 
     def renew(self, kind: Literal["auth", "id"]) -> Attempt:
         """``license smart renew auth|id``: exchange now; the outcome is in the returned Attempt
         (and in ``status()``); a failure schedules a retry rather than raising."""
         self._require_classic()
-        if kind not in ("auth", "id"):
-            raise InvalidInput("renew what? 'auth' or 'id'")
-        with self._exchange_lock:
-            with self._lock:
-                self._require_enabled()
-                if not self._registered():
-                    raise Conflict("the device is not registered", code="not-registered")
-            if kind == "auth":
-                self._authorize_exchange()
-            else:
-                self._renew_id_exchange()
-        with self._lock:
-            last = (self._state.communication if kind == "auth" else self._state.id_renewal).last
-        self._flush()
-        assert last is not None
-        return last
+        attempt = self._smart.renew(kind)
+        self._ctx.flush()
+        return attempt
+
+    def _require_classic(self) -> None:
+        if self.mode == "policy":
+            raise Conflict(
+                "registration is classic Smart Licensing; in policy mode use trust()",
+                code="policy-mode",
+            )
+
+    # ------------------------------------------------------------ policy mode
+
+    def trust(self, idtoken: str, scope: str = "local", force: bool = False) -> None:
+        """``license smart trust idtoken <token> local [force]``: install a trust code online."""
+        self._policy.verbs.trust(idtoken, scope, force)
+
+    def save_usage(self, path: str | Path, which: Which = "all") -> int:
+        """``license smart save usage {all|unreported|days <n>|rum-Id <id>} file <path>``:
+        write a usage file (closing the open reports it includes); returns the report count."""
+        return self._policy.verbs.save_usage(path, which)
+
+    def import_file(self, path: str | Path) -> str:
+        """``license smart import <path>``: an ACK, policy, trust code or authorization code
+        file; everything verified first. Returns "Import Data Successful"."""
+        return self._policy.verbs.import_file(path)
+
+    def import_data(self, data: bytes) -> str:
+        return self._policy.verbs.import_data(data)
+
+    def collect_reports(self) -> dict[str, Any]:
+        """What a collector pulls (``GET /smartlic-service/all-reports``)."""
+        return self._policy.verbs.collect_reports()
+
+    def authorization_request(
+        self,
+        mode: Literal["add", "replace"],
+        tags: dict[str, int],
+        scope: str = "local",
+        *,
+        online: bool | None = None,
+    ) -> str | None:
+        """``license smart authorization request {add|replace} <feature> local`` (online: the
+        installed code's id; offline: None, the request kept for ``save_authorization_request``)."""
+        return self._policy.verbs.authorization_request(mode, tags, scope, online=online)
+
+    def save_authorization_request(self, path: str | Path) -> None:
+        """``license smart authorization request save <path>``."""
+        self._policy.verbs.save_authorization_request(path)
+
+    def authorization_return(
+        self, scope: str = "local", *, online: bool = True, code_id: str | None = None
+    ) -> str:
+        """``license smart authorization return local {online|offline}``: the return code(s)."""
+        return self._policy.verbs.authorization_return(scope, online=online, code_id=code_id)
+
+    def start_api(self, host: str, port: int, username: str, password: str) -> tuple[str, int]:
+        """Serve the on-box API (``_onbox_api``) for collector-initiated mode; returns the
+        bound (host, port) - pass port 0 for any free port."""
+        return self._policy.start_api(host, port, username, password)
+
+    def stop_api(self) -> None:
+        self._policy.stop_api()
+
+    # ------------------------------------------------------------ timers and lifetime
 
     def sync(self) -> Attempt | None:
         """Classic: send the current usage now if it changed since the last authorization
         (else None). Policy mode: send the reports not yet acknowledged, a kept authorization
         request, and poll what is pending (``license smart sync local``)."""
-        if self._policy_mode:
-            with self._exchange_lock:
-                attempt = self._policy_sync()
-            self._flush()
-            return attempt
-        with self._exchange_lock:
-            with self._lock:
-                if not (self._state.enabled and self._registered() and self._dirty()):
-                    return None
-            self._authorize_exchange()
-            with self._lock:
-                last = self._state.communication.last
-        self._flush()
-        return last
-
-    # ------------------------------------------------------------ timers and lifetime
+        attempt = self._engine.sync()
+        self._ctx.flush()
+        return attempt
 
     def tick(self) -> None:
         """Run what is due at the clock's now: expiry transitions, retries, renewals, sync;
         in policy mode: sampling, purging, polls and the report push when due."""
-        if self._policy_mode:
-            with self._exchange_lock:
-                self._policy_tick()
-            self._flush()
-            return
-        with self._exchange_lock:
-            with self._lock:
-                self._refresh(self.clock.now())
-                due = self._due(self.clock.now())
-            for job in due:
-                job()
-            with self._lock:
-                self._refresh(self.clock.now())
-                self._save()
-        self._flush()
+        self._engine.tick()
+        self._ctx.flush()
 
     def start(self, interval_s: float = 60.0) -> None:
         """Run ``tick()`` every ``interval_s`` seconds in a daemon thread until ``stop()``."""
-        with self._lock:
+        with self._ctx.lock:
             if self._ticker is None:
                 self._ticker = Ticker(self.tick, interval_s)
                 self._ticker.start()
 
     def stop(self) -> None:
-        with self._lock:
+        with self._ctx.lock:
             ticker, self._ticker = self._ticker, None
         if ticker is not None:
             ticker.stop()
@@ -284,21 +453,23 @@ class LicenseManager(PolicyRuntime):
         """Stop the ticker and the on-box API, persist, close an owned transport."""
         self.stop()
         self.stop_api()
-        with self._lock:
-            self._refresh(self.clock.now())
-            self._save()
-            self._transport.close()
-        self._flush()
-
-    def _require_classic(self) -> None:
-        if self._policy_mode:
-            raise Conflict(
-                "registration is classic Smart Licensing; in policy mode use trust()",
-                code="policy-mode",
-            )
+        ctx = self._ctx
+        with ctx.lock:
+            self._engine.refresh(self.clock.now())
+            ctx.save()
+            ctx.transport.close()
+        ctx.flush()
 
     def __enter__(self) -> LicenseManager:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _reservation_engine(ctx: AgentContext) -> Any:
+    """The reservation engine over ``ctx`` when ``_reservation.py`` exists (issue 11), else None."""
+    if importlib.util.find_spec("smartlic.agent._reservation") is None:
+        return None
+    module = importlib.import_module("smartlic.agent._reservation")
+    return module.ReservationEngine(ctx)

@@ -1,10 +1,6 @@
-"""Policy mode inside the manager: mode selection, usage recording, the derived view, the
-overdue alert, event log and history (no network I/O here; ``_policy_online`` does that).
-
-Mode. ``mode="policy"`` or ``"classic"`` at construction is persisted; without it the manager
-keeps the persisted mode, and a NEW device (no state yet) starts in policy mode, as devices
-shipped with Smart Licensing Using Policy do. A state written before policy mode existed is
-classic.
+"""Policy mode's bookkeeping (``PolicyCore``): usage recording, the derived view, the overdue
+alert, authority files, event log and history (no network I/O here; ``_policy_online`` does
+that). One of the collaborators of ``PolicyEngine`` (``_policy_runtime``).
 
 Persistence of measurements: usage samples live in memory between saves; ``tick()``, every
 exchange, every import/save and ``close()`` persist them, and so does the first use of a
@@ -15,16 +11,15 @@ tick, as the vendor's periodic "Save unreported RUM Reports" job does.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from smartlic.agent import _rum
-from smartlic.agent._exchanges import Exchanges
+from smartlic.agent._context import AgentContext
 from smartlic.agent._held import rederive_policy
 from smartlic.agent._policy_files import Applied, apply_sections, verify_file
 from smartlic.agent._policy_state import (
@@ -40,13 +35,9 @@ from smartlic.agent._policy_view import (
     derive_policy,
     needs_code,
 )
-from smartlic.agent._timers import Timers
-from smartlic.agent._transports import Transport
-from smartlic.clock import Clock
-from smartlic.crypto import Udi, load_certificate
+from smartlic.crypto import load_certificate
 from smartlic.domain.enums import Enforcement
-from smartlic.domain.products import LicenseSpec
-from smartlic.errors import Forbidden, InvalidInput
+from smartlic.errors import Forbidden
 from smartlic.formats.envelope import iso
 from smartlic.formats.rum import key_id_of
 
@@ -60,84 +51,47 @@ MAX_HISTORY = 50
 WARN_AHEAD = timedelta(days=30)
 
 
-class PolicyCore(Exchanges):
-    """Adds policy mode to the core. Keyword arguments beyond ``ManagerCore``'s: ``mode``,
-    ``authority_ca`` (PEM), ``sample_interval`` (15 minutes), ``purge_after`` (90 days)."""
+class PolicyCore:
+    """Policy mode's state keeping over an ``AgentContext``: the derived view, the gate,
+    authority files, the event log and history. ``sample_interval`` (15 minutes) and
+    ``purge_after`` (90 days) tune RUM sampling and purging; ``authority_ca`` (PEM) is the CA
+    every authority file must chain to."""
 
     def __init__(
         self,
+        ctx: AgentContext,
         *,
-        udi: Udi,
-        hostname: str,
-        state_dir: Path,
-        transport: Transport | None = None,
-        clock: Clock | None = None,
-        software_tag: str | None = None,
-        catalogue: Mapping[str, LicenseSpec] | None = None,
-        timers: Timers | None = None,
-        mode: Mode | None = None,
         authority_ca: str | None = None,
         sample_interval: timedelta = timedelta(minutes=15),
         purge_after: timedelta = timedelta(days=90),
     ) -> None:
-        if mode not in (None, "classic", "policy"):
-            raise InvalidInput("mode is 'classic' or 'policy'")
-        new_device = not (Path(state_dir) / "state.json").exists()
+        self.ctx = ctx
         self.sample_interval, self.purge_after = sample_interval, purge_after
         self._pview: PolicyView | None = None
-        super().__init__(
-            udi=udi,
-            hostname=hostname,
-            state_dir=state_dir,
-            transport=transport,
-            clock=clock,
-            software_tag=software_tag,
-            catalogue=catalogue,
-            timers=timers,
-        )
-        chosen = mode or ("policy" if new_device else self._state.mode)
-        with self._lock:
-            if self._state.mode != chosen or new_device:
-                self._state.mode = chosen
-                self._save()
+        with ctx.lock:
             if authority_ca is not None:
-                self._set_ca(authority_ca)
-            rederive_policy(self._state.policy, self.udi, self._verifier, self._authority_ca())
-            if chosen == "policy":
-                self._refresh(self.clock.now())
-                self._save()
-
-    @property
-    def mode(self) -> str:
-        return self._state.mode
-
-    @property
-    def _policy_mode(self) -> bool:
-        return self._state.mode == "policy"
+                self.set_ca(authority_ca)
+            rederive_policy(ctx.state.policy, ctx.udi, ctx.verifier, self.authority_ca())
 
     # ------------------------------------------------------------ derived view
 
-    def _refresh(self, now: datetime) -> None:
-        if not self._policy_mode:
-            super()._refresh(now)
-            return
-        ps = self._state.policy
+    def refresh(self, now: datetime) -> None:
+        ps = self.ctx.state.policy
         had_use = ps.first_use is not None
-        changed = _rum.record_usage(ps, self._usage, now, self.sample_interval)
+        changed = _rum.record_usage(ps, self.ctx.usage, now, self.sample_interval)
         if _rum.has_full(ps):
-            self._roll_full(now)
+            self.roll_full(now)
         if not had_use and ps.first_use is not None:
-            self._save()  # the first-report clock starts now; it must survive a crash
+            self.ctx.save()  # the first-report clock starts now; it must survive a crash
         elif changed:
             ps.changed_at = now
-        view = derive_policy(ps, self._usage, self._identity.catalogue, now)
+        view = derive_policy(ps, self.ctx.usage, self.ctx.identity.catalogue, now)
         self._pview = view
-        self._permitted.replace_with(view.permitted())
-        self._statuses.replace_with(view.statuses)
+        self.ctx.publish(view.permitted(), view.statuses)
         self._check_overdue(view, now)
 
     def _check_overdue(self, view: PolicyView, now: datetime) -> None:
-        ps = self._state.policy
+        ps = self.ctx.state.policy
         self._warn_ahead(view, now)
         if not view.overdue or ps.overdue_alerted_for == view.deadline:
             return
@@ -147,12 +101,12 @@ class PolicyCore(Exchanges):
             f"{iso(view.deadline)} and has not been received; report usage now"
         )
         log.warning(text)
-        self._log("SAEVT_REPORTING_REQUIRED", text, now)
-        self._emit("agent.policy.reporting_overdue", deadline=view.deadline)
+        self.record("SAEVT_REPORTING_REQUIRED", text, now)
+        self.ctx.emit("agent.policy.reporting_overdue", deadline=view.deadline)
 
     def _warn_ahead(self, view: PolicyView, now: datetime) -> None:
         # "system logs are generated on day X and X-30" (domain-notes 2.1, S21)
-        ps, deadline = self._state.policy, view.deadline
+        ps, deadline = self.ctx.state.policy, view.deadline
         if deadline is None or ps.warned_for == deadline or not now >= deadline - WARN_AHEAD:
             return
         ps.warned_for = deadline
@@ -163,24 +117,24 @@ class PolicyCore(Exchanges):
                 f"required in {days} days"
             )
             log.warning(text)
-            self._log("SAEVT_REPORTING_REQUIRED", text, now)
+            self.record("SAEVT_REPORTING_REQUIRED", text, now)
 
-    def _policy_view(self) -> PolicyView:
+    def view(self) -> PolicyView:
         if self._pview is None:
-            self._refresh(self.clock.now())
+            self.refresh(self.ctx.clock.now())
         assert self._pview is not None
         return self._pview
 
     # ------------------------------------------------------------ gate (request)
 
-    def _policy_gate(self, tag: str, count: int) -> None:
+    def gate(self, tag: str, count: int) -> None:
         """Enforced and export-controlled licenses need an authorization code covering them."""
-        spec = self._identity.catalogue.get(tag)
+        spec = self.ctx.identity.catalogue.get(tag)
         if not needs_code(spec):
             return
         assert spec is not None
-        allowed = authorized_counts(self._state.policy).get(tag, 0)
-        if self._usage.get(tag, 0) + count > allowed:
+        allowed = authorized_counts(self.ctx.state.policy).get(tag, 0)
+        if self.ctx.usage.get(tag, 0) + count > allowed:
             kind = (
                 "export-controlled"
                 if spec.enforcement is Enforcement.EXPORT_CONTROLLED
@@ -188,94 +142,94 @@ class PolicyCore(Exchanges):
             )
             raise Forbidden(
                 f"{spec.name} is {kind}: it needs an installed authorization code covering "
-                f"{self._usage.get(tag, 0) + count} (installed: {allowed}); use "
+                f"{self.ctx.usage.get(tag, 0) + count} (installed: {allowed}); use "
                 "authorization_request() first",
                 code="authorization-required",
             )
 
     # ------------------------------------------------------------ keys, CA, files
 
-    def _trust_key(self) -> Ed25519PrivateKey:
-        return self._store.trust_key()
+    def trust_key(self) -> Ed25519PrivateKey:
+        return self.ctx.store.trust_key()
 
-    def _trust_key_id(self) -> str:
-        return key_id_of(self._trust_key().public_key())
+    def trust_key_id(self) -> str:
+        return key_id_of(self.trust_key().public_key())
 
-    def _set_ca(self, pem: str) -> None:
+    def set_ca(self, pem: str) -> None:
         load_certificate(pem)  # refuse garbage early (InvalidInput)
-        self._state.policy.authority_ca_pem = pem
-        self._save()
+        self.ctx.state.policy.authority_ca_pem = pem
+        self.ctx.save()
 
-    def _authority_ca(self) -> x509.Certificate | None:
+    def authority_ca(self) -> x509.Certificate | None:
         """The CA authority files must chain to: provisioned, else the classic registration's."""
-        pem = self._state.policy.authority_ca_pem
-        reg = self._state.registration
+        pem = self.ctx.state.policy.authority_ca_pem
+        reg = self.ctx.state.registration
         if pem is None and reg is not None:
             pem = reg.ca_certificate_pem
         return load_certificate(pem) if pem else None
 
-    def _install(self, data: bytes, source: str) -> Applied:
+    def install(self, data: bytes, source: str) -> Applied:
         """Verify an authority file whole, then apply it; raises (and logs) on refusal."""
-        now = self.clock.now()
-        with self._lock:
+        now = self.ctx.clock.now()
+        with self.ctx.lock:
             try:
-                sections = verify_file(self._verifier, data, self._authority_ca(), self.udi)
+                sections = verify_file(self.ctx.verifier, data, self.authority_ca(), self.ctx.udi)
                 applied = apply_sections(
-                    self._state.policy, sections, self._trust_key_id(), now, self._verifier
+                    self.ctx.state.policy, sections, self.trust_key_id(), now, self.ctx.verifier
                 )
             except Exception as exc:
                 reason = getattr(exc, "detail", str(exc))
-                self._log("SAEVT_IMPORT_FAILED", f"%SMART_LIC-3-IMPORT_FAILED: {reason}", now)
-                self._emit("agent.policy.import.failed", source=source, reason=reason)
-                self._save()
+                self.record("SAEVT_IMPORT_FAILED", f"%SMART_LIC-3-IMPORT_FAILED: {reason}", now)
+                self.ctx.emit("agent.policy.import.failed", source=source, reason=reason)
+                self.ctx.save()
                 raise
             for kind, text in applied.imports:
-                self._history(self._state.policy.history_imports, kind, f"{source}: {text}", now)
+                self.history(self.ctx.state.policy.history_imports, kind, f"{source}: {text}", now)
             for kind, text in applied.log:
-                self._log(kind, text, now)
-            self._refresh(now)
-            self._save()
-            self._emit(
+                self.record(kind, text, now)
+            self.refresh(now)
+            self.ctx.save()
+            self.ctx.emit(
                 "agent.policy.import.succeeded", source=source, acknowledged=applied.acknowledged
             )
         return applied
 
     # ------------------------------------------------------------ records
 
-    def _log(self, kind: str, text: str, now: datetime) -> None:
-        ps = self._state.policy
+    def record(self, kind: str, text: str, now: datetime) -> None:
+        ps = self.ctx.state.policy
         ps.eventlog.append(LogRecord(now, kind, text))
         del ps.eventlog[:-MAX_LOG]
 
     @staticmethod
-    def _history(book: dict[str, list[HistoryItem]], kind: str, text: str, now: datetime) -> None:
+    def history(book: dict[str, list[HistoryItem]], kind: str, text: str, now: datetime) -> None:
         items = book.setdefault(kind, [])
         items.append(HistoryItem(now, text))
         del items[:-MAX_HISTORY]
 
-    def _comm(self, kind: str, now: datetime, response: str | None, error: str | None) -> None:
-        rec = self._state.policy.comm.setdefault(kind, CommRecord())
+    def comm(self, kind: str, now: datetime, response: str | None, error: str | None) -> None:
+        rec = self.ctx.state.policy.comm.setdefault(kind, CommRecord())
         rec.attempts += 1
         rec.last_response, rec.last_response_at = response, now
         if error is None:
             rec.success, rec.last_success, rec.failure_reason = rec.success + 1, now, None
         else:
             rec.fail, rec.last_failure, rec.failure_reason = rec.fail + 1, now, error
-        self._history(self._state.policy.history_online, kind, response or error or "", now)
+        self.history(self.ctx.state.policy.history_online, kind, response or error or "", now)
 
-    def _close_open(self, tags: Iterable[str] | None, now: datetime) -> list[RumRecord]:
-        sign = (self.udi, self.software_tag, self.hostname, self._trust_key())
-        closed = _rum.close_reports(self._state.policy, tags, self._usage, sign, now)
+    def close_open(self, tags: Iterable[str] | None, now: datetime) -> list[RumRecord]:
+        sign = (self.ctx.udi, self.ctx.software_tag, self.ctx.hostname, self.trust_key())
+        closed = _rum.close_reports(self.ctx.state.policy, tags, self.ctx.usage, sign, now)
         for r in closed:
-            self._emit("agent.policy.report.closed", report_id=r.report_id, tag=r.tag)
+            self.ctx.emit("agent.policy.report.closed", report_id=r.report_id, tag=r.tag)
         return closed
 
-    def _roll_full(self, now: datetime) -> None:
+    def roll_full(self, now: datetime) -> None:
         """Apply the open-measurement limit (``_rum.roll_full``) and keep the result."""
-        sign = (self.udi, self.software_tag, self.hostname, self._trust_key())
-        for r in _rum.roll_full(self._state.policy, self._usage, sign, now):
-            self._emit("agent.policy.report.closed", report_id=r.report_id, tag=r.tag)
-        self._save()
+        sign = (self.ctx.udi, self.ctx.software_tag, self.ctx.hostname, self.trust_key())
+        for r in _rum.roll_full(self.ctx.state.policy, self.ctx.usage, sign, now):
+            self.ctx.emit("agent.policy.report.closed", report_id=r.report_id, tag=r.tag)
+        self.ctx.save()
 
-    def _ps(self) -> PolicyState:
-        return self._state.policy
+    def ps(self) -> PolicyState:
+        return self.ctx.state.policy

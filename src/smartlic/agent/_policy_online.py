@@ -1,5 +1,5 @@
-"""Policy mode on the wire (docs/usage-protocol.md): report usage and poll for the ACK,
-request and return authorization codes, establish trust. Each exchange builds its request
+"""Policy mode on the wire (``PolicyWire``, docs/usage-protocol.md): report usage and poll for
+the ACK, request and return authorization codes, establish trust. Each exchange builds its request
 under the state lock, does the I/O without it, and installs the verified answer under it.
 
 Polling: the authority answers ``OK_POLL`` with a ``poll_id``; the agent polls at once a few
@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from smartlic.agent import _rum
+from smartlic.agent._context import AgentContext
 from smartlic.agent._policy_core import PolicyCore
 from smartlic.agent._policy_files import retire
 from smartlic.agent._policy_state import PendingPoll
@@ -33,7 +34,7 @@ from smartlic.errors import (
 from smartlic.formats.envelope import make_nonce, timestamp_ms
 from smartlic.formats.rum import sudi_json
 
-__all__ = ["PolicyOnline"]
+__all__ = ["PolicyWire"]
 
 IMMEDIATE_POLLS = 3
 USAGE, POLLING, AUTH_REQUEST, AUTH_RETURN, TRUST = (
@@ -52,68 +53,74 @@ _ERRORS: dict[str, type[SmartlicError]] = {
 }
 
 
-class PolicyOnline(PolicyCore):
-    def _post(self, kind: str, message: str, body: dict[str, Any]) -> dict[str, Any]:
+class PolicyWire:
+    """Policy messages through the context's transport, counted in the communication
+    statistics; verified answers are installed through ``core``."""
+
+    def __init__(self, ctx: AgentContext, core: PolicyCore) -> None:
+        self.ctx, self.core = ctx, core
+
+    def post(self, kind: str, message: str, body: dict[str, Any]) -> dict[str, Any]:
         """One message through the transport, counted in the communication statistics."""
-        transport = self._transport
-        now = self.clock.now()
+        transport = self.ctx.transport
+        now = self.ctx.clock.now()
         try:
             if not isinstance(transport, PolicyTransport):
                 raise Unavailable(f"the {transport.type} transport cannot carry policy messages")
             answer = transport.post_policy(message, body)
         except Exception as exc:
-            with self._lock:
-                self._comm(
+            with self.ctx.lock:
+                self.core.comm(
                     kind,
                     now,
                     "NO REPLY" if isinstance(exc, Unavailable) else "INVALID",
                     getattr(exc, "detail", str(exc)),
                 )
-                self._save()
+                self.ctx.save()
             raise
-        with self._lock:
-            self._comm(kind, now, str(answer.get("status") or "OK"), None)
+        with self.ctx.lock:
+            self.core.comm(kind, now, str(answer.get("status") or "OK"), None)
         return answer
 
-    def _data(self, **fields: Any) -> dict[str, Any]:
-        now = self.clock.now()
+    def data(self, **fields: Any) -> dict[str, Any]:
+        now = self.ctx.clock.now()
         return {"data": {"timestamp": timestamp_ms(now), "nonce": make_nonce(), **fields}}
 
     # ------------------------------------------------------------ usage reporting
 
-    def _push_reports(self) -> int:
+    def push_reports(self) -> int:
         """Close the open reports and send every report not yet acknowledged; 0 if none."""
-        now = self.clock.now()
-        with self._lock:
-            self._refresh(now)
-            self._close_open(None, now)
-            pending = _rum.unacknowledged(self._ps())
-            self._save()
+        now = self.ctx.clock.now()
+        with self.ctx.lock:
+            self.core.refresh(now)
+            self.core.close_open(None, now)
+            pending = _rum.unacknowledged(self.core.ps())
+            self.ctx.save()
             if not pending:
                 return 0
             usage = [json.loads(r.envelope or "{}") for r in pending]
-        body = self._data(reports=[{"sudi": sudi_json(self.udi), "usage": usage}])
+        body = self.data(reports=[{"sudi": sudi_json(self.ctx.udi), "usage": usage}])
         try:
-            answer = self._post(USAGE, "reportusage", body)
+            answer = self.post(USAGE, "reportusage", body)
         except Exception:
-            with self._lock:
-                self._ps().push_failures += 1
-                self._emit("agent.policy.report.failed", reports=len(pending))
-                self._save()
+            with self.ctx.lock:
+                self.core.ps().push_failures += 1
+                self.ctx.emit("agent.policy.report.failed", reports=len(pending))
+                self.ctx.save()
             raise
-        with self._lock:
+        with self.ctx.lock:
             for r in pending:
                 r.sent_at = now
-            self._ps().last_report_push, self._ps().push_failures = now, 0
-            self._save()
-        self._follow(answer)
+            self.core.ps().last_report_push, self.core.ps().push_failures = now, 0
+            self.ctx.save()
+        self.follow(answer)
         return len(pending)
 
     # ------------------------------------------------------------ polling
     # The answer's ``poll_interval`` (the vendor's 300 s) spaces later polls, so a device that
     # ticks often does not poll on every tick.
 
-    def _follow(self, answer: dict[str, Any], *, replace: bool = False) -> dict[str, Any] | None:
+    def follow(self, answer: dict[str, Any], *, replace: bool = False) -> dict[str, Any] | None:
         """Poll an ``OK_POLL`` answer to ``COMPLETE`` and install it; None if still pending.
         ``replace``: installed authorization codes give way to the answered ones."""
         for _ in range(IMMEDIATE_POLLS):
@@ -122,55 +129,57 @@ class PolicyOnline(PolicyCore):
             poll_id, action = answer.get("poll_id"), answer.get("action") or answer.get("type")
             if not isinstance(poll_id, int):
                 raise InvalidInput(f"unexpected answer status {answer.get('status')!r}")
-            answer = self._post(POLLING, "poll", self._data(poll_id=poll_id, action=action))
+            answer = self.post(POLLING, "poll", self.data(poll_id=poll_id, action=action))
             if answer.get("status") == "OK_POLL" and answer.get("poll_id") is None:
                 answer = {**answer, "poll_id": poll_id, "action": action}
         if answer.get("status") == "COMPLETE":
             return self._complete(answer, replace)
-        now = self.clock.now()
+        now = self.ctx.clock.now()
         pending = PendingPoll(
             int(answer["poll_id"]), str(answer.get("action")), now, now + _interval(answer)
         )
-        with self._lock:
-            self._ps().pending_polls.append(pending)
-            self._save()
+        with self.ctx.lock:
+            self.core.ps().pending_polls.append(pending)
+            self.ctx.save()
         return None
 
-    def _poll_pending(self, *, due_only: bool = False) -> None:
+    def poll_pending(self, *, due_only: bool = False) -> None:
         """Poll the pending answers (``due_only``: those whose poll interval has passed)."""
-        now = self.clock.now()
-        with self._lock:
-            polls = [p for p in self._ps().pending_polls if not due_only or p.due(now)]
-            self._ps().pending_polls = [p for p in self._ps().pending_polls if p not in polls]
+        now = self.ctx.clock.now()
+        with self.ctx.lock:
+            polls = [p for p in self.core.ps().pending_polls if not due_only or p.due(now)]
+            self.core.ps().pending_polls = [
+                p for p in self.core.ps().pending_polls if p not in polls
+            ]
         for p in polls:
             try:
-                self._follow({"status": "OK_POLL", "poll_id": p.poll_id, "action": p.action})
+                self.follow({"status": "OK_POLL", "poll_id": p.poll_id, "action": p.action})
             except SmartlicError:
                 p.next_at = now + timedelta(seconds=DEFAULT_POLL_INTERVAL_S)
-                with self._lock:
-                    self._ps().pending_polls.append(p)
-                    self._save()
+                with self.ctx.lock:
+                    self.core.ps().pending_polls.append(p)
+                    self.ctx.save()
 
     def _complete(self, answer: dict[str, Any], replace: bool = False) -> dict[str, Any]:
         data = answer.get("data") if isinstance(answer.get("data"), dict) else {}
         assert isinstance(data, dict)
-        ours = sudi_json(self.udi)
+        ours = sudi_json(self.ctx.udi)
         for item in data.get("acknowledgements") or []:
             if item.get("sudi") == ours and item.get("smart_license"):
                 # An answer polled again after a lost reply, or older than one applied since:
                 # refused by the import (and logged), but no reason to fail the whole poll.
                 with contextlib.suppress(ReplayDetected):
-                    self._install(_b64(item["smart_license"]), "online")
+                    self.core.install(_b64(item["smart_license"]), "online")
         codes = [
             i
             for i in data.get("authorizations") or []
             if i.get("status") == "SUCCESS" and i.get("smart_license")
         ]
         if codes and replace:
-            with self._lock:  # the replaced codes are superseded: never installed again
-                retire(self._ps(), [a.code_id for a in self._ps().authorizations])
+            with self.ctx.lock:  # the replaced codes are superseded: never installed again
+                retire(self.core.ps(), [a.code_id for a in self.core.ps().authorizations])
         for item in codes:
-            self._install(_b64(item["smart_license"]), "authorization")
+            self.core.install(_b64(item["smart_license"]), "authorization")
         for err in data.get("errors") or []:
             if err.get("sudi") == ours:
                 self._rejected(err.get("rejected") or [])
@@ -178,23 +187,23 @@ class PolicyOnline(PolicyCore):
 
     def _rejected(self, rejected: list[Any]) -> None:
         reasons = "; ".join(str(r.get("reason")) for r in rejected if isinstance(r, dict))
-        with self._lock:
-            rec = self._ps().comm.get(USAGE)
+        with self.ctx.lock:
+            rec = self.core.ps().comm.get(USAGE)
             if rec is not None:
                 rec.failure_reason = reasons or "rejected"
-            self._log(
-                "SAEVT_RUM_REJECTED", f"%SMART_LIC-3-REPORT_REJECTED: {reasons}", self.clock.now()
+            self.core.record(
+                "SAEVT_RUM_REJECTED",
+                f"%SMART_LIC-3-REPORT_REJECTED: {reasons}",
+                self.ctx.clock.now(),
             )
-            self._save()
+            self.ctx.save()
 
     # ------------------------------------------------------------ authorization codes
 
-    def _send_auth(
-        self, kind: str, *, replace: bool = False, **fields: Any
-    ) -> list[dict[str, Any]]:
+    def send_auth(self, kind: str, *, replace: bool = False, **fields: Any) -> list[dict[str, Any]]:
         """Send requests or returns; the codes answered are installed (``_complete``)."""
-        answer = self._post(kind, "authrequest", self._data(**fields))
-        done = self._follow(answer, replace=replace)
+        answer = self.post(kind, "authrequest", self.data(**fields))
+        done = self.follow(answer, replace=replace)
         if done is None:
             raise Unavailable("the authorization answer is not ready yet; it is polled later")
         items = [i for i in done.get("authorizations") or [] if isinstance(i, dict)]
@@ -208,16 +217,16 @@ class PolicyOnline(PolicyCore):
 
     def _refused(self, kind: str, reason: str) -> None:
         """The message went through but the answer refused it: count the attempt as failed."""
-        with self._lock:
-            rec = self._ps().comm.get(kind)
+        with self.ctx.lock:
+            rec = self.core.ps().comm.get(kind)
             if rec is not None and rec.success:
                 rec.success, rec.fail = rec.success - 1, rec.fail + 1
-                rec.failure_reason, rec.last_failure = reason, self.clock.now()
+                rec.failure_reason, rec.last_failure = reason, self.ctx.clock.now()
                 rec.last_response = "FAILED"
-            self._save()
+            self.ctx.save()
 
-    def _trust_exchange(self, envelope: dict[str, Any]) -> dict[str, Any]:
-        return self._post(TRUST, "trust", envelope)
+    def trust_exchange(self, envelope: dict[str, Any]) -> dict[str, Any]:
+        return self.post(TRUST, "trust", envelope)
 
 
 def _b64(text: str) -> bytes:

@@ -126,7 +126,7 @@ class AgentState:
     eval_expired_at: datetime | None = None
     integrity_error: str | None = None
     # "classic" for states written before policy mode existed (the field was absent then);
-    # a new device starts in policy mode (``ManagerCore``).
+    # a new device starts in policy mode (``LicenseManager``).
     mode: str = "classic"
     policy: PolicyState = field(default_factory=PolicyState)
 

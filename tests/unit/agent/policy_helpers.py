@@ -55,7 +55,7 @@ class Files:
         return write_file(sections)
 
     def trust(self, manager: LicenseManager) -> bytes:
-        key = manager._trust_key().public_key()
+        key = manager._policy.core.trust_key().public_key()
         return write_file(
             [
                 self.section(

@@ -109,7 +109,7 @@ def test_a_tampered_counter_is_treated_as_expired(
     first.request(ATM)
     clock.advance(days=80)
     first.close()
-    path = first._store.state_path
+    path = first._ctx.store.state_path
     outer = json.loads(path.read_text())
     outer["data"] = outer["data"].replace('"eval_used_s":', '"eval_used_s":0,"x":')
     path.write_text(json.dumps(outer))

@@ -276,7 +276,7 @@ def test_a_registration_interrupted_by_a_crash_is_retried(
     first = make_manager(transport=SmartTransport(closed_port_url))
     first._state.registration_state = RegistrationState.IN_PROGRESS  # as a crash would leave it
     first._state.pending_token = TOKEN
-    first._save()
+    first._ctx.save()
     second = make_manager(transport=SmartTransport(closed_port_url))
     reg = second.status().registration
     assert (reg.state, reg.next_retry) == (RegistrationState.RETRY, clock.now())

@@ -66,7 +66,7 @@ def test_the_manager_applies_the_limit(
     assert states == ["CLOSED", "OPEN"]
     assert manager.save_usage(tmp_path / "u.xml") == 2
     envs = parse_usage_file((tmp_path / "u.xml").read_bytes())
-    key = manager._trust_key().public_key()
+    key = manager._policy.core.trust_key().public_key()
     counts = [len(open_report(env, key).measurements) for env in envs]
     assert counts[0] == LIMIT and sum(counts) >= LIMIT + 10
     manager.release(handle)

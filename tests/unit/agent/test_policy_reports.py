@@ -99,7 +99,7 @@ def test_a_closed_report_is_immutable(
     manager.save_usage(tmp_path / "b.xml", ("rum-id", read_report(frozen[0]).report_id))
     again = parse_usage_file((tmp_path / "b.xml").read_bytes())
     assert again == frozen
-    key = manager._trust_key().public_key()
+    key = manager._policy.core.trust_key().public_key()
     report = open_report(frozen[0], key)
     assert report.udi == manager.udi and report.entitlement_tag == ATM
 
