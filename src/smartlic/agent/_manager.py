@@ -5,7 +5,8 @@ signed-document verifier):
 * ``SmartEngine`` (``_smart``): classic Smart Licensing - registration, renewals, evaluation;
 * ``PolicyEngine`` (``_policy_runtime``): Smart Licensing Using Policy - RUM reports, trust,
   authorization codes, the on-box API;
-* ``TraditionalEngine`` (``_traditional``), when the state says so: node-locked license files.
+* ``TraditionalEngine`` (``_traditional``): node-locked, strictly enforced license files (the
+  default of software that predates Smart Licensing; ``_traditional_verbs`` are its verbs).
 
 The active engine is the one ``state.mode`` names; a mode switch (``set_mode``) is a transition
 between engines over the same state, so what one mode established (a registration's CA, usage,
@@ -43,6 +44,8 @@ from smartlic.agent._smart import SmartEngine
 from smartlic.agent._state import AgentState, StateStore
 from smartlic.agent._status import Attempt, Status
 from smartlic.agent._timers import Timers
+from smartlic.agent._traditional import TraditionalEngine
+from smartlic.agent._traditional_verbs import TraditionalVerbs
 from smartlic.agent._transports import Transport, TransportConfig, make_transport
 from smartlic.agent._usage import Handle, Ticker, check_request
 from smartlic.clock import Clock, SystemClock
@@ -52,8 +55,8 @@ from smartlic.errors import Conflict, InvalidInput, NotFound
 
 __all__ = ["Handle", "LicenseManager", "Mode"]
 
-Mode = Literal["classic", "policy"]
-MODES: tuple[str, ...] = ("classic", "policy")
+Mode = Literal["classic", "policy", "traditional"]
+MODES: tuple[str, ...] = ("classic", "policy", "traditional")
 
 
 class LicenseManager:
@@ -138,6 +141,7 @@ class LicenseManager:
         self._policy = PolicyEngine(
             ctx, authority_ca=authority_ca, sample_interval=sample_interval, purge_after=purge_after
         )
+        self._traditional = TraditionalEngine(ctx, ca=self._policy.core.authority_ca)
         self.reservation = _reservation_engine(ctx)
         self._ticker: Ticker | None = None
         # ``is_authorized(tag)`` and ``check(tag)`` are the bound ``__getitem__`` of two dicts
@@ -156,14 +160,17 @@ class LicenseManager:
             if ctx.state.mode != chosen or new_device:
                 ctx.state.mode = chosen
                 ctx.save()
-            if chosen == "policy":
+            if chosen != "classic":
                 self._engine.refresh(self.clock.now())
                 ctx.save()
 
     @property
-    def _engine(self) -> SmartEngine | PolicyEngine:
+    def _engine(self) -> SmartEngine | PolicyEngine | TraditionalEngine:
         """The engine of the current mode."""
-        return self._policy if self._ctx.state.mode == "policy" else self._smart
+        mode = self._ctx.state.mode
+        if mode == "policy":
+            return self._policy
+        return self._traditional if mode == "traditional" else self._smart
 
     @property
     def _state(self) -> AgentState:
@@ -419,6 +426,13 @@ class LicenseManager:
 
     def stop_api(self) -> None:
         self._policy.stop_api()
+
+    # ------------------------------------------------------------ traditional licensing
+
+    @property
+    def traditional(self) -> TraditionalVerbs:
+        """``license install/clear/save``, the end user agreement, device-led conversion."""
+        return TraditionalVerbs(self._ctx, self._traditional, self._smart)
 
     # ------------------------------------------------------------ timers and lifetime
 

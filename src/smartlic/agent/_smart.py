@@ -13,6 +13,7 @@ requested meanwhile stays in EVAL MODE and the engine stays "dirty" until the ne
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Literal
@@ -248,6 +249,30 @@ class SmartEngine:
         except Exception as exc:
             return exc
         return None
+
+    def convert(self, files: list[bytes]) -> list[str]:
+        """Device-led conversion: send the license files, signed with the identity key; the
+        serials the authority converted (run with ``exchange_lock`` held)."""
+        now = self.ctx.clock.now()
+        fields = {
+            "type": "convert",
+            "udi": udi_json(self.ctx.udi),
+            "licenses": [base64.b64encode(f).decode() for f in files],
+        }
+        envelope, nonce, ca = self._signed(fields, now)
+        answer = self.ctx.transport.send("convert", envelope)
+        payload = verify_response(
+            answer,
+            ca,
+            expected_type="converted",
+            request_nonce=nonce,
+            udi=self.ctx.udi,
+            now=self.ctx.clock.now(),
+        )
+        converted = payload.get("converted")
+        if not isinstance(converted, list):
+            raise InvalidInput("the conversion answer lists no converted licenses")
+        return [str(item.get("serial")) for item in converted if isinstance(item, dict)]
 
     def _authorize_exchange(self) -> None:
         now = self.ctx.clock.now()

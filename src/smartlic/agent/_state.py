@@ -46,6 +46,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from smartlic.agent._codec import from_json, to_json
 from smartlic.agent._policy_state import PolicyState
 from smartlic.agent._status import Attempt
+from smartlic.agent._traditional_state import TraditionalState
 from smartlic.agent._transports import TransportConfig
 from smartlic.crypto import generate_key, load_private_key, save_private_key
 from smartlic.domain.enums import AuthorizationState, RegistrationState
@@ -125,10 +126,12 @@ class AgentState:
     eval_forfeited: bool = False  # set by a failed integrity check: no evaluation left
     eval_expired_at: datetime | None = None
     integrity_error: str | None = None
-    # "classic" for states written before policy mode existed (the field was absent then);
+    # "classic", "policy" or "traditional"; "classic" for states written before policy mode
+    # existed (the field was absent then);
     # a new device starts in policy mode (``LicenseManager``).
     mode: str = "classic"
     policy: PolicyState = field(default_factory=PolicyState)
+    traditional: TraditionalState = field(default_factory=TraditionalState)
 
 
 class StateStore:
@@ -239,7 +242,7 @@ def _salvage_mode(data: str | None) -> str:
     # The mode grants nothing either; without it a policy-mode device would fall back to classic.
     with contextlib.suppress(ValueError, TypeError, KeyError):
         mode = json.loads(data or "null")["mode"]
-        if mode in ("classic", "policy"):
+        if mode in ("classic", "policy", "traditional"):
             return str(mode)
     return "policy" if data is None else "classic"
 

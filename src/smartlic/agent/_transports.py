@@ -74,7 +74,7 @@ __all__ = [
 ]
 
 TRANSPORT_TYPES = ("callhome", "smart", "off", "cslu", "automatic")
-MESSAGES = ("register", "renew-id", "authorize", "deregister")
+MESSAGES = ("register", "renew-id", "authorize", "deregister", "convert")
 AUTHORITY_PATHS = {
     "reportusage": f"{VENDOR_PREFIX}/v2/devices/reportusage",
     "authrequest": f"{VENDOR_PREFIX}/v2/devices/authrequest",

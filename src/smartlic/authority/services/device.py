@@ -19,6 +19,7 @@ from smartlic.authority.services import ownership
 from smartlic.authority.services._base import ServiceBase, logs_refusals
 from smartlic.authority.services._guard import RequestGuard
 from smartlic.authority.services._usage import apply_usage, release_all
+from smartlic.authority.services.conversion import convert_files
 from smartlic.authority.services.tokens import ConsumedToken, check_token, take_use
 from smartlic.clock import Clock
 from smartlic.crypto import Udi, certificate_pem, csr_udi, fingerprint, load_certificate
@@ -311,6 +312,28 @@ class SqlDeviceService(ServiceBase):
                 subject=self._udi(inst),
             )
         return self._reply({"type": "deregistered", "udi": udi}, payload)
+
+    def convert(self, envelope: dict[str, Any]) -> dict[str, Any]:
+        """Device-led conversion (``license smart conversion start``): the node-locked license
+        files the device sends, each verified as ours and for this device, become smart
+        licenses in its virtual account - once each (``conversion.convert_files``)."""
+        now = self.now()
+        with self.transaction() as s:
+            inst, sa, va, payload = self._open(s, envelope, "convert", now)
+            udi = Udi(inst.udi_pid, inst.udi_sn)
+            trust = load_certificate(self.keys.ca_pem), udi
+            converted = convert_files(s, inst, payload.get("licenses"), trust, self.clock)
+            self.record(
+                s,
+                "instance.converted",
+                actor=self._actor(inst),
+                smart_account=sa,
+                virtual_account=va,
+                subject=self._udi(inst),
+                serials=[c["serial"] for c in converted],
+            )
+        body = {"type": "converted", "udi": {"pid": udi.pid, "sn": udi.sn}, "converted": converted}
+        return self._reply(body, payload)
 
     # ------------------------------------------------------------ helpers
 

@@ -71,3 +71,13 @@ def authorize(body: SignedEnvelope, services: ServicesDep) -> JSONResponse:
 )
 def deregister(body: SignedEnvelope, services: ServicesDep) -> JSONResponse:
     return JSONResponse(services.device.deregister(_raw(body)))
+
+
+@router.post(
+    "/convert",
+    response_model=None,
+    responses=SIGNED,
+    summary="Device-led conversion: node-locked license files become smart licenses (signed)",
+)
+def convert(body: SignedEnvelope, services: ServicesDep) -> JSONResponse:
+    return JSONResponse(services.device.convert(_raw(body)))
