@@ -273,6 +273,9 @@ class LicenseManager:
         ctx.flush()
         if self.mode == "policy":
             return self._policy.status(snapshot)
+        conversion = self.traditional.conversion_status()
+        if self.mode == "traditional" or conversion is not None:
+            return replace(snapshot, mode=self.mode, conversion=conversion)
         return snapshot
 
     def on_event(self, callback: EventCallback) -> Callable[[], None]:

@@ -17,6 +17,7 @@ from smartlic.domain.enums import AuthorizationState, RegistrationState
 __all__ = [
     "Attempt",
     "AuthorizationStatus",
+    "ConversionStatus",
     "LicenseUsage",
     "RegistrationStatus",
     "Status",
@@ -83,6 +84,17 @@ class LicenseUsage:
 
 
 @dataclass(frozen=True)
+class ConversionStatus:
+    """Device-led conversion of traditional licenses (``show license data conversion``)."""
+
+    status: str  # NOT STARTED | IN PROGRESS | SUCCESS | FAILED | STOPPED
+    started_at: datetime | None
+    finished_at: datetime | None
+    converted: tuple[str, ...]  # serials of the converted license files
+    failure: str | None = None
+
+
+@dataclass(frozen=True)
 class Status:
     now: datetime
     enabled: bool
@@ -96,3 +108,5 @@ class Status:
     state_integrity_error: str | None = None  # set when the on-disk state failed its check
     mode: str = "classic"  # "classic" | "policy"
     policy: PolicyModeStatus | None = None  # set in policy mode (see _policy_status.py)
+    # set once a device has traditional licenses or a conversion (``_traditional_verbs``)
+    conversion: ConversionStatus | None = None

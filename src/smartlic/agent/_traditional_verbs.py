@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from smartlic.agent._context import AgentContext
 from smartlic.agent._smart import SmartEngine
+from smartlic.agent._status import ConversionStatus
 from smartlic.agent._traditional import LicenseLine, TraditionalEngine
 from smartlic.agent._traditional_state import ConversionRecord
 from smartlic.errors import Conflict, SmartlicError
@@ -91,6 +92,22 @@ class TraditionalVerbs:
 
     def conversion(self) -> ConversionRecord:
         return self.ctx.state.traditional.conversion
+
+    def conversion_status(self) -> ConversionStatus | None:
+        """The conversion as ``Status`` shows it; None for a device that never had a
+        traditional license."""
+        with self.ctx.lock:
+            state = self.ctx.state.traditional
+            record = state.conversion
+            if not state.licenses and record.status == "NOT STARTED":
+                return None
+            return ConversionStatus(
+                record.status,
+                record.started_at,
+                record.finished_at,
+                tuple(record.converted),
+                record.failure,
+            )
 
     def start_conversion(self) -> ConversionRecord:
         """``license smart conversion start``: report the permanent licenses not converted yet

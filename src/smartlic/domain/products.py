@@ -89,7 +89,7 @@ class ProductProfile:
     software_version: str = "17.9.4a"
     agent_version: str = "5.1.26_rel/120"
     stack_members: tuple[str, ...] = ()
-    licensing_mode: str | None = None  # None: the agent's default (policy)
+    licensing_mode: str | None = None  # classic|policy|traditional; None: the default (policy)
 
     @property
     def release(self) -> tuple[int, int]:

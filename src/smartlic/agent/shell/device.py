@@ -62,6 +62,7 @@ class Device:
         self.manager = manager_factory(config)
         self.started = clock.now()  # "uptime is" in show version
         self._handles: dict[str, list[Handle]] = {}
+        self.boot_messages: list[str] = []  # what the last start said about the boot level
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -69,7 +70,10 @@ class Device:
         """Apply the saved configuration to the manager and re-request its licenses."""
         self._apply_transport()
         self._apply_enabled()
-        if self.config.boot_level:
+        self.boot_messages = []
+        if self.config.boot_level and self.traditional_mode:
+            self._boot_strictly(self.config.boot_level)
+        elif self.config.boot_level:
             self._restore(f"boot {self.config.boot_level}", self._boot(self.config.boot_level))
         for name in self.config.features:
             self._restore(f"feature {name}", self._feature(name))
@@ -86,6 +90,43 @@ class Device:
     @property
     def policy_mode(self) -> bool:
         return self.manager.mode == "policy"
+
+    @property
+    def traditional_capable(self) -> bool:
+        """Software that predates Smart Licensing by default (the 16.x ASR-903 profile)."""
+        return self.profile.licensing_mode == "traditional"
+
+    @property
+    def traditional_mode(self) -> bool:
+        return self.manager.mode == "traditional"
+
+    def _boot_strictly(self, level: str) -> None:
+        """Traditional licensing enforces the boot level at reload: without a valid license
+        for it the level is refused and the device runs without it (first document)."""
+        try:
+            self._checkout(f"boot {level}", self._boot(level))
+        except SmartlicError as exc:
+            self.boot_messages = [
+                f"%LICENSE-2-BOOT_LEVEL_REFUSED: License boot level {level} refused at reload: "
+                f"{exc.detail}; the device runs without it"
+            ]
+            return
+        self.boot_messages = [
+            f"%IOS_LICENSE_IMAGE_APPLICATION-6-LICENSE_LEVEL: Module name = {self.profile.pid} "
+            f"Next reboot level = {level} and License = {level}"
+        ]
+
+    @property
+    def running_boot_level(self) -> str | None:
+        """The boot level in use since the last start (None: refused or not configured)."""
+        level = self.config.boot_level
+        return level if level and f"boot {level}" in self._handles else None
+
+    def reload(self) -> list[str]:
+        """``reload``: the manager rebuilt from the saved state, the configuration applied
+        again (a traditional boot level is checked now); what the boot said."""
+        self._reload()
+        return list(self.boot_messages)
 
     def _apply_transport(self) -> None:
         cfg = self.config
@@ -151,15 +192,32 @@ class Device:
 
     def _apply_enabled(self) -> None:
         # Under Smart Licensing Using Policy "license smart enable" "has no effect. Smart
-        # Licensing is always enabled" (domain-notes 2.5, S13).
+        # Licensing is always enabled" (domain-notes 2.5, S13). On software that predates
+        # Smart Licensing, "no license smart enable" reverts to traditional licensing.
+        if self.traditional_capable and not self.policy_mode:
+            self._apply_traditional()
+            return
         if self.config.smart_enabled or self.policy_mode:
             self.manager.enable()
         else:
             self.manager.disable()
 
+    def _apply_traditional(self) -> None:
+        smart = self.config.smart_enabled
+        if smart:
+            self.manager.set_mode("classic")
+            self.manager.enable()
+        else:
+            self.manager.disable()
+            self.manager.set_mode("traditional")
+
     def set_boot_level(self, level: str | None) -> None:
         old = self.config.boot_level
         if level == old:
+            return
+        if self.traditional_mode:  # strictly enforced at the next reload
+            self.config.boot_level = level
+            self._save()
             return
         if old is not None:
             self._give_back(f"boot {old}")

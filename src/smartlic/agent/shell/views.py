@@ -20,6 +20,7 @@ from smartlic.agent._status import (
     Status,
     TransportStatus,
 )
+from smartlic.agent.shell import views_traditional
 from smartlic.agent.shell.fmt import ios_duration, ios_time, truncate
 from smartlic.domain.enums import AuthorizationState, RegistrationState
 from smartlic.domain.products import DEFAULT_PROFILE, ProductProfile
@@ -275,11 +276,14 @@ def _tail_sections(status: Status, profile: ProductProfile) -> list[str]:
 
 
 def license_all(status: Status, profile: ProductProfile = DEFAULT_PROFILE) -> list[str]:
-    """``show license all`` (order of S1 ``ShowLicenseAll/golden_output_3``)."""
+    """``show license all`` (order of S1 ``ShowLicenseAll/golden_output_3``); a device with
+    traditional licenses adds the ``License Conversion:`` block (``views_traditional``)."""
     lines = [*_integrity(status), *_banner("Smart Licensing Status"), ""]
     lines.append(_enabled_line(status))
     if status.enabled:
         lines += ["", *_status_blocks(status), "", *_usage_section(status)]
+    if status.conversion is not None:
+        lines += ["", *views_traditional.conversion_block(status)]
     return [*lines, *_tail_sections(status, profile)]
 
 

@@ -20,6 +20,7 @@ from smartlic.agent.shell.commands import (
     show,
     system,
     terminal,
+    traditional,
 )
 from smartlic.agent.shell.registry import Registry
 from smartlic.domain.products import DEFAULT_PROFILE, ProductProfile
@@ -43,6 +44,7 @@ def build_registry(profile: ProductProfile = DEFAULT_PROFILE) -> Registry[Sessio
     terminal.register(registry)
     system.register(registry)
     license_settings.register(registry)
+    traditional.register(registry, profile)
     return registry
 
 

@@ -43,6 +43,10 @@ def smart_enable(on: bool, session: Session, args: Mapping[str, str]) -> Reply:
 
 def boot_level(level: str, session: Session, args: Mapping[str, str]) -> Reply:
     session.device.set_boot_level(level)
+    if session.device.traditional_mode:  # strictly enforced at the next reload
+        return Notice(
+            ("% use 'write' command to make license boot config take effect on next boot",)
+        )
     return None
 
 

@@ -8,7 +8,8 @@ from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
-from smartlic.agent.shell import views, views_policy, views_reports, views_tech
+from smartlic.agent.shell import views, views_policy, views_reports, views_tech, views_traditional
+from smartlic.agent.shell.commands.traditional import traditional_listing
 from smartlic.agent.shell.registry import Arg, Registry
 from smartlic.agent.shell.replies import (
     ClockView,
@@ -91,6 +92,8 @@ def show_rum_detail(session: Session, args: Mapping[str, str]) -> Reply:
 
 def show_traditional(session: Session, args: Mapping[str, str]) -> Reply:
     device = session.device
+    if device.traditional_capable:
+        return Notice(tuple(traditional_listing(session, "")))
     return Notice(tuple(views.license_traditional(device.manager.status(), device.profile)))
 
 
@@ -104,6 +107,8 @@ def show_reservation(session: Session, args: Mapping[str, str]) -> Reply:
 
 def show_data_conversion(session: Session, args: Mapping[str, str]) -> Reply:
     status = session.device.manager.status()
+    if session.device.traditional_capable:
+        return Notice(tuple(views_traditional.data_conversion(status)))
     if status.policy is None:
         return CommandFailed(POLICY_ONLY)
     return Notice(tuple(views_policy.data_conversion(status)))
