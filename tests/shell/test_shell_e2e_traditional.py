@@ -156,7 +156,9 @@ def test_refused_files_change_nothing(
         "license install flash:tampered.lic"
     )
     assert "(expired)." in router("license install flash:short.lic")
-    assert "% Error opening flash:none.lic (No such file" in router("license install flash:none.lic")
+    assert "% Error opening flash:none.lic (No such file" in router(
+        "license install flash:none.lic"
+    )
     assert "% No installed license of feature atm (not-found).\n" in router("license clear atm")
     assert router("show license file") == before
 
@@ -227,3 +229,27 @@ def test_conversion_reaches_the_authority_once(
     assert again == "% License conversion: Already converted (already-converted).\n"
     assert pool_line(api, "Prod")["purchased"] == 4
     assert "No license conversion is in progress" in router("license smart conversion stop")
+
+
+def test_the_authority_converts_a_license_file_once(
+    live_authority: LiveAuthority,  # noqa: F811
+    api: httpx.Client,
+    device: Device,
+    router: Console,
+) -> None:
+    """A device that forgot (or lies about) its conversion sends the same file again: the
+    authority refuses it, nothing is added, and the device records the failure."""
+    issue(live_authority, device, "metro.lic")
+    router("license install flash:metro.lic")
+    router.config("license smart enable")
+    router(f"license smart register idtoken {create_token(api, 'Prod')['text']}")
+    assert "1 license(s) converted" in router("license smart conversion start")
+    record = device.manager._ctx.state.traditional.conversion  # white-box: forget it
+    record.status, record.converted = "NOT STARTED", []
+
+    refused = router("license smart conversion start")
+    assert "was converted already (already-converted)." in refused
+    assert pool_line(api, "Prod")["purchased"] == 2
+    assert "Conversion status: Failed on" in router("show license data conversion")
+    assert "Conversion process is stopped" in router("license smart conversion stop")
+    assert "Conversion status: Stopped" in router("show license data conversion")

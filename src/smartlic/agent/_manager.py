@@ -18,8 +18,9 @@ shipped with Smart Licensing Using Policy do. A state written before policy mode
 classic.
 
 Reservations. When ``_reservation.py`` provides a ``ReservationEngine`` (issue 11), it is built
-over the same context as ``manager.reservation`` (``_reservation_engine``) and the facade
-delegates the reservation verbs to it; without that module there are none.
+over the same collaborators as ``manager.reservation`` (``_reservation_engine``) and the
+reservation verbs are its own; without that module there are none (``manager.reservation`` is
+None).
 
 Why ``request()`` does not send the authorization itself: a feature check-out must not block
 on (or fail with) the network. It only marks the usage as changed; ``tick()`` (called by the
@@ -142,7 +143,8 @@ class LicenseManager:
             ctx, authority_ca=authority_ca, sample_interval=sample_interval, purge_after=purge_after
         )
         self._traditional = TraditionalEngine(ctx, ca=self._policy.core.authority_ca)
-        self.reservation = _reservation_engine(ctx)
+        self.reservation = self._reservation_engine()
+        """SLR / PLR when ``_reservation.py`` is present (issue 11), else None."""
         self._ticker: Ticker | None = None
         # ``is_authorized(tag)`` and ``check(tag)`` are the bound ``__getitem__`` of two dicts
         # the active engine recomputes on every state change: one C-level dict read per check,
@@ -153,6 +155,30 @@ class LicenseManager:
         self.check: Callable[[str], str] = ctx.statuses.__getitem__
         """The license's ``show license usage`` status ("EVAL MODE", ...) or "NOT IN USE"."""
         self._choose_mode(mode or ("policy" if new_device else ctx.state.mode), new_device)
+
+    def _reservation_engine(self) -> Any:
+        """The reservation engine over the shared collaborators, when ``_reservation.py``
+        exists (built by another branch of issue 11); None without it - no reservation verbs.
+        The engine's verbs are called on it: ``manager.reservation.request()``..."""
+        if importlib.util.find_spec("smartlic.agent._reservation") is None:
+            return None
+        module = importlib.import_module("smartlic.agent._reservation")
+        ctx = self._ctx
+        return module.ReservationEngine(
+            lambda: getattr(ctx.state, "reservation"),  # noqa: B009 - the field comes with it
+            udi=ctx.udi,
+            clock=ctx.clock,
+            verifier=ctx.verifier,
+            ca=self._policy.core.authority_ca,
+            key=ctx.store.trust_key,
+            lock=ctx.lock,
+            changed=self._reservation_changed,
+        )
+
+    def _reservation_changed(self) -> None:
+        with self._ctx.lock:
+            self._engine.refresh(self.clock.now())
+            self._ctx.save()
 
     def _choose_mode(self, chosen: str, new_device: bool) -> None:
         ctx = self._ctx
@@ -482,11 +508,3 @@ class LicenseManager:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def _reservation_engine(ctx: AgentContext) -> Any:
-    """The reservation engine over ``ctx`` when ``_reservation.py`` exists (issue 11), else None."""
-    if importlib.util.find_spec("smartlic.agent._reservation") is None:
-        return None
-    module = importlib.import_module("smartlic.agent._reservation")
-    return module.ReservationEngine(ctx)
