@@ -173,7 +173,9 @@ def test_enforced_licenses_need_an_authorization_code(
     code = manager.authorization_return(online=False)
     raw, signature = parse_return_code(code)
     assert raw == uuid.UUID(code_id).bytes
-    manager._policy.core.trust_key().public_key().verify(signature, return_message(raw, manager.udi))
+    manager._policy.core.trust_key().public_key().verify(
+        signature, return_message(raw, manager.udi)
+    )
     assert manager.check(IPSEC) == "NOT AUTHORIZED" and not manager.is_authorized(IPSEC)
     status = _reporting(manager)
     assert status.authorizations == [] and status.last_return_code == code

@@ -32,8 +32,8 @@ display_name = "A"
 
 
 def test_every_platform_of_the_issue_is_shipped() -> None:
-    assert set(PROFILES) == {"asr903", "asr903-16", "c8000v", "c9300", "c9300-stack", "csr1000v", "isr4451",
-                             "ixm"}  # fmt: skip
+    assert set(PROFILES) == {"asr903", "asr903-16", "c8000v", "c9300", "c9300-stack", "csr1000v",
+                             "isr4451", "ixm"}  # fmt: skip
     for name, profile in PROFILES.items():
         assert profile.name == name
         assert profile.licenses and all(valid_tag(spec.tag) for spec in profile.licenses)
