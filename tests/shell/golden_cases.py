@@ -22,7 +22,7 @@ from smartlic.agent.shell.repl import run_script
 from smartlic.agent.shell.replies import LicenseView, LicenseViewName
 from smartlic.agent.shell.session import Session
 from smartlic.clock import ManualClock
-from smartlic.domain.products import GATEWAY_PROFILE
+from smartlic.domain.products import GATEWAY_PROFILE, PROFILES
 from tests.conftest import START
 from tests.shell.policy_statuses import gateway_cslu, gateway_smart
 from tests.shell.statuses import doc_registered
@@ -76,6 +76,31 @@ GATEWAY_TRANSCRIPT = [
     "end",
 ]
 
+# Traditional licensing on the 16.x router: a boot level refused at reload without a license,
+# run on its evaluation right-to-use once the agreement is accepted; smart mode disabling the
+# traditional commands, ``no license smart enable`` bringing them back.
+TRADITIONAL_TRANSCRIPT = [
+    "show license feature",
+    "configure terminal",
+    "license boot level advancedmetroipaccess",
+    "end",
+    "reload",
+    "configure terminal",
+    "license accept end user agreement",
+    "end",
+    "reload",
+    "lab clock advance 1d",
+    "show license",
+    "configure terminal",
+    "license smart enable",
+    "end",
+    "license clear advancedmetroipaccess",
+    "configure terminal",
+    "no license smart enable",
+    "end",
+    "show license detail",
+]
+
 DOC_VIEWS: list[LicenseViewName] = ["status", "summary", "usage", "all", "tech", "udi"]
 POLICY_VIEWS: list[LicenseViewName] = [
     "status", "summary", "usage", "all", "tech", "udi",
@@ -125,6 +150,16 @@ GOLDEN_CASES: dict[str, Callable[[], str]] = {
     "unregistered-transcript.txt": partial(
         _transcript, TRANSCRIPT, 1, sn="FOX1234ABCD", mode="classic"
     ),
+    # the traditional command in smart mode fails
+    "traditional-transcript.txt": partial(
+        _transcript,
+        TRADITIONAL_TRANSCRIPT,
+        1,
+        profile="asr903-16",
+        mode="traditional",
+        sn="FOX1616TRAD",
+    ),
     "command-reference.md": _reference,
+    "command-reference-traditional.md": partial(_reference, PROFILES["asr903-16"]),
     "command-reference-gateway.md": partial(_reference, GATEWAY_PROFILE),
 }
