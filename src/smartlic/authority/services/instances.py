@@ -24,6 +24,7 @@ from smartlic.authority.services.interfaces import (
     TransferLineOut,
     TransferPreviewOut,
 )
+from smartlic.authority.services.reservations import release_with_return_code
 from smartlic.authority.services.scope import AccountScope, Principal, scope_in
 from smartlic.domain.compliance import pool_status
 from smartlic.domain.enums import ComplianceStatus
@@ -172,12 +173,17 @@ class SqlInstancesService(ServiceBase):
                 )
             return self._one(s, sa, dst, inst)
 
-    def remove_instance(self, domain: str, instance_id: str, *, scope: Principal) -> None:
+    def remove_instance(
+        self, domain: str, instance_id: str, *, return_code: str | None = None, scope: Principal
+    ) -> None:
+        """Remove an instance and free what it uses; one holding a license reservation needs
+        the reservation's return code (the portal's "Reservation Return Code")."""
         allowed = scope_in(scope, domain)
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
             inst, va = self._find(s, sa, instance_id, allowed)
             allowed.require_write(va.name)
+            released = release_with_return_code(s, inst, return_code, self.now())
             release_all(s, inst)
             s.delete(inst)
             self.record(
@@ -187,6 +193,7 @@ class SqlInstancesService(ServiceBase):
                 smart_account=sa,
                 virtual_account=va.name,
                 subject=self._label(inst),
+                **({"reservation_returned": released.code_id} if released else {}),
             )
 
     # ------------------------------------------------------------ helpers

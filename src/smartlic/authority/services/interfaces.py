@@ -354,7 +354,9 @@ class InstancesService(Protocol):
     def transfer_instance(
         self, domain: str, instance_id: str, *, target: str, scope: Principal
     ) -> InstanceOut: ...
-    def remove_instance(self, domain: str, instance_id: str, *, scope: Principal) -> None: ...
+    def remove_instance(
+        self, domain: str, instance_id: str, *, return_code: str | None = None, scope: Principal
+    ) -> None: ...
 
 
 class DeviceService(Protocol):

@@ -90,7 +90,16 @@ def transfer_device(
     summary="Remove an instance; its licenses are freed",
 )
 def remove_device(
-    domain: str, instance_id: str, services: ServicesDep, principal: PrincipalDep
+    domain: str,
+    instance_id: str,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    return_code: Annotated[
+        str | None,
+        Query(max_length=300, description="the reservation return code of a reserved device"),
+    ] = None,
 ) -> Response:
-    services.instances.remove_instance(domain, instance_id, scope=principal)
+    services.instances.remove_instance(
+        domain, instance_id, return_code=return_code, scope=principal
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
