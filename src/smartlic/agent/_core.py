@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from smartlic.agent import _transitions as tr
@@ -28,6 +29,7 @@ from smartlic.agent._evaluate import View, consume_evaluation, derive
 from smartlic.agent._events import AgentEvent, EventCallback, Subscribers
 from smartlic.agent._held import rederive_classic
 from smartlic.agent._policy_state import StateSeenStore
+from smartlic.agent._reservation import ReservationEngine
 from smartlic.agent._snapshot import Identity, build_status
 from smartlic.agent._state import AgentState, StateStore
 from smartlic.agent._status import Status, TransportStatus
@@ -35,7 +37,7 @@ from smartlic.agent._timers import Timers
 from smartlic.agent._transports import Transport, make_transport
 from smartlic.agent._usage import Answers, Handle, Ticker
 from smartlic.clock import Clock, SystemClock
-from smartlic.crypto import Udi, generate_key
+from smartlic.crypto import Udi, generate_key, load_certificate
 from smartlic.domain.enums import AuthorizationState, Enforcement, RegistrationState
 from smartlic.domain.products import DEFAULT_PROFILE, LicenseSpec
 from smartlic.errors import Conflict
@@ -84,6 +86,12 @@ class ManagerCore:
         self._eval_since: datetime | None = None
         self._ticker: Ticker | None = None
         self._state = self._load_state()
+        self.reservation = ReservationEngine(
+            lambda: self._state.reservation, udi=udi, clock=self.clock, verifier=self._verifier,
+            ca=self._authority_ca, key=self._store.trust_key, lock=self._lock,
+            changed=self._reservation_changed,
+        )  # fmt: skip
+        """SLR / PLR (``_reservation``): request, install, cancel, return, status."""
         self._configured_transport = transport is None
         self._transport = transport or make_transport(self._state.transport)
         self._view = derive(self._state, {}, self.clock.now(), self.timers)
@@ -148,6 +156,7 @@ class ManagerCore:
                 now,
                 self.timers,
             )
+            snapshot = self.reservation.decorate(snapshot, classic=self._state.mode == "classic")
         self._flush()
         return snapshot
 
@@ -205,6 +214,7 @@ class ManagerCore:
             for name, props in tr.registration_expired(self._state):
                 self._emit(name, **props)
         view = derive(self._state, self._usage, now, self.timers, self._export_controlled)
+        view = self.reservation.classic_view(view, self._usage, enabled=self._state.enabled)
         self._publish(view)
         self._eval_since = now if view.evaluating else None
 
@@ -217,6 +227,18 @@ class ManagerCore:
 
     def _save(self) -> None:
         self._store.save(self._state)
+
+    def _reservation_changed(self) -> None:
+        self._refresh(self.clock.now())
+        self._save()
+
+    def _authority_ca(self) -> x509.Certificate | None:
+        """The CA authority files must chain to: provisioned, else the classic registration's."""
+        pem = self._state.policy.authority_ca_pem
+        reg = self._state.registration
+        if pem is None and reg is not None:
+            pem = reg.ca_certificate_pem
+        return load_certificate(pem) if pem else None
 
     def _emit(self, name: str, **props: Any) -> None:
         self._events.append(AgentEvent(name, self.clock.now(), props))

@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from smartlic.agent import _rum
@@ -131,6 +130,7 @@ class PolicyCore(Exchanges):
         elif changed:
             ps.changed_at = now
         view = derive_policy(ps, self._usage, self._identity.catalogue, now)
+        view = self.reservation.policy_view(view, self._usage)
         self._pview = view
         self._permitted.replace_with(view.permitted())
         self._statuses.replace_with(view.statuses)
@@ -176,8 +176,8 @@ class PolicyCore(Exchanges):
     def _policy_gate(self, tag: str, count: int) -> None:
         """Enforced and export-controlled licenses need an authorization code covering them."""
         spec = self._identity.catalogue.get(tag)
-        if not needs_code(spec):
-            return
+        if not needs_code(spec) or self.reservation.covers(tag, self._usage.get(tag, 0) + count):
+            return  # an SLR code installed before the upgrade keeps authorizing (issue 11)
         assert spec is not None
         allowed = authorized_counts(self._state.policy).get(tag, 0)
         if self._usage.get(tag, 0) + count > allowed:
@@ -205,14 +205,6 @@ class PolicyCore(Exchanges):
         load_certificate(pem)  # refuse garbage early (InvalidInput)
         self._state.policy.authority_ca_pem = pem
         self._save()
-
-    def _authority_ca(self) -> x509.Certificate | None:
-        """The CA authority files must chain to: provisioned, else the classic registration's."""
-        pem = self._state.policy.authority_ca_pem
-        reg = self._state.registration
-        if pem is None and reg is not None:
-            pem = reg.ca_certificate_pem
-        return load_certificate(pem) if pem else None
 
     def _install(self, data: bytes, source: str) -> Applied:
         """Verify an authority file whole, then apply it; raises (and logs) on refusal."""

@@ -45,6 +45,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from smartlic.agent._codec import from_json, to_json
 from smartlic.agent._policy_state import PolicyState
+from smartlic.agent._reservation import ReservationState
 from smartlic.agent._status import Attempt
 from smartlic.agent._transports import TransportConfig
 from smartlic.crypto import generate_key, load_private_key, save_private_key
@@ -129,6 +130,7 @@ class AgentState:
     # a new device starts in policy mode (``ManagerCore``).
     mode: str = "classic"
     policy: PolicyState = field(default_factory=PolicyState)
+    reservation: ReservationState = field(default_factory=ReservationState)
 
 
 class StateStore:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from smartlic.agent._policy_status import PolicyModeStatus
+from smartlic.agent._reservation import ReservationStatus
 from smartlic.crypto import Udi
 from smartlic.domain.enums import AuthorizationState, RegistrationState
 
@@ -52,6 +53,7 @@ class RegistrationStatus:
     next_renewal_attempt: datetime | None = None
     registration_expires: datetime | None = None
     next_retry: datetime | None = None  # while state is RETRY
+    reservation: str | None = None  # SPECIFIC | UNIVERSAL: registered by a reservation code
 
 
 @dataclass(frozen=True)
@@ -96,3 +98,4 @@ class Status:
     state_integrity_error: str | None = None  # set when the on-disk state failed its check
     mode: str = "classic"  # "classic" | "policy"
     policy: PolicyModeStatus | None = None  # set in policy mode (see _policy_status.py)
+    reservation: ReservationStatus | None = None  # SLR / PLR (see _reservation.py)

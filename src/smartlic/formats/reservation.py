@@ -200,12 +200,13 @@ def _read_authorization(text: str) -> tuple[str, dict[str, Any]]:
 
 
 def verify_authorization(
-    text: str, verifier: SignedVerifier, *, ca: Any, udi: Udi | None
+    text: str, verifier: SignedVerifier, *, ca: Any, udi: Udi | None, at_issue: bool = False
 ) -> ReservationAuthorization:
     """Read and verify an authorization code (chain, signature, type, UDI, issue time). The
-    outer element must say what the signed payload says (SLR vs PLR): tampering shows."""
+    outer element must say what the signed payload says (SLR vs PLR): tampering shows.
+    ``at_issue``: a stored code, checked as of when it was signed."""
     kind, env = _read_authorization(text)
-    doc = verifier.verify(env, ca=ca, expected_type=AUTHORIZATION_TYPE, udi=udi)
+    doc = verifier.verify(env, ca=ca, expected_type=AUTHORIZATION_TYPE, udi=udi, at_issue=at_issue)
     p = doc.payload
     if p.get("reservation_type") != kind or doc.udi is None:
         raise SignatureInvalid("the authorization code was altered", code="bad-code")

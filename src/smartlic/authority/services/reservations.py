@@ -35,7 +35,7 @@ from smartlic.authority.services._base import SigningServiceBase, logs_refusals
 from smartlic.authority.services.scope import Principal, scope_in
 from smartlic.crypto import Udi
 from smartlic.domain.enums import InstanceStatus
-from smartlic.errors import Conflict, InvalidInput, UnknownTag
+from smartlic.errors import Conflict, InvalidInput, SignatureInvalid, UnknownTag
 from smartlic.formats.device_v1 import MAX_COUNT, Entitlement
 from smartlic.formats.license_file import license_payload, new_serial, write_license_file
 from smartlic.formats.reservation import (
@@ -275,8 +275,11 @@ def release_with_return_code(
             "return code to remove it",
             code="return-code-required",
         )
-    check_return_code(return_code.strip(), base64.b64decode(row.public_key), row.code_id,
-                      Udi(row.udi_pid, row.udi_sn))  # fmt: skip
+    try:
+        check_return_code(return_code.strip(), base64.b64decode(row.public_key), row.code_id,
+                          Udi(row.udi_pid, row.udi_sn))  # fmt: skip
+    except SignatureInvalid as exc:  # a wrong code typed in, not a failed authentication
+        raise InvalidInput(exc.detail, code="wrong-return-code", pointer="/returnCode") from exc
     for line in row.lines:
         _pool.unhold(s, row.virtual_account_id, line.license_id, line.count)
     row.returned_at = now

@@ -17,6 +17,7 @@ from smartlic.agent.shell.commands import (
     license_settings,
     policy_config,
     policy_exec,
+    reservation,
     show,
     system,
     terminal,
@@ -43,6 +44,7 @@ def build_registry(profile: ProductProfile = DEFAULT_PROFILE) -> Registry[Sessio
     terminal.register(registry)
     system.register(registry)
     license_settings.register(registry)
+    reservation.register(registry)
     return registry
 
 
