@@ -202,8 +202,8 @@ def test_slr_kept_after_the_upgrade_to_policy(
 ) -> None:
     authority.buy(IPSEC.tag, 1)
     console = router(make_device, tmp_path, authority)
-    made = api.post(f"{V1}/virtual-accounts/DEFAULT/reservations",
-                    json={"request_code": request_code(console), "licenses": {"ipsec": 1}})  # fmt: skip
+    body = {"request_code": request_code(console), "licenses": {"ipsec": 1}}
+    made = api.post(f"{V1}/virtual-accounts/DEFAULT/reservations", json=body)
     console(f'license smart reservation install "{made.json()["authorization_code"]}"')
     authority.served.stop()
     console.config("license smart mode policy")  # the software upgrade to SLUP (lab command)
@@ -250,6 +250,12 @@ def request_code_of(tmp_path: Path, make_device: Callable[..., Device], authorit
     return request_code(router(make_device, tmp_path, authority, sn))
 
 
+def reserve(api: httpx.Client, path: str, code: str) -> str:
+    made = api.post(path, json={"request_code": code, "licenses": {"atm": 1}})
+    text: str = made.json()["authorization_code"]
+    return text
+
+
 def test_refusals_on_the_device_change_nothing(
     authority: Authority, api: httpx.Client, make_device: Callable[..., Device], tmp_path: Path
 ) -> None:
@@ -258,10 +264,8 @@ def test_refusals_on_the_device_change_nothing(
     other = router(make_device, tmp_path, authority, "FOX9999ZZZ")
     path = f"{V1}/virtual-accounts/DEFAULT/reservations"
     code_mine = request_code(mine)
-    for_other = api.post(path, json={"request_code": request_code(other),
-                                     "licenses": {"atm": 1}}).json()["authorization_code"]  # fmt: skip
-    mine_auth = api.post(path, json={"request_code": code_mine,
-                                     "licenses": {"atm": 1}}).json()["authorization_code"]  # fmt: skip
+    for_other = reserve(api, path, request_code(other))
+    mine_auth = reserve(api, path, code_mine)
     before = mine("show license reservation")
     out = mine(f'license smart reservation install "{for_other}"')
     assert out.startswith("% Reservation install failed: ") and "(wrong-device)" in out
