@@ -570,6 +570,16 @@ CSSM_CASES: tuple[Case, ...] = (
     Case("POST", CSSM + "/v3/licenses/summary", _va_read, (200,), lambda m, d, va: Call(
         "POST", CSSM + "/v3/licenses/summary", json={"data": {"tags": []}},
         headers={"X-CSW-SMART-ACCOUNT-ID": d, "X-CSW-VIRTUAL-ACCOUNT-ID": va})),
+    Case("POST", C_VA + "/reserve-licenses", _va_write, (200,), lambda m, d, va: Call(
+        "POST", _cva(d, va) + "/reserve-licenses", json={"reservationRequests": [{
+            "reservationCode": _request_code(), "reservationType": "SPECIFIC",
+            "licenses": [{"entitlementTag": TAG, "quantity": "1",
+                          "precedence": "LONGEST_TERM_FIRST"}]}]})),
+    Case("POST", C_VA + "/devices/remove", _va_write, (200,), lambda m, d, va: Call(
+        "POST", _cva(d, va) + "/devices/remove", json={"productInstacesRemoveRequests": [{
+            "sudi": {"udiPid": "IXM-LPWA-900-16-K9",
+                     "udiSerialNumber": m.new_instance((d, va))[1].split("|")[0]},
+            "productTagName": "", "returnCode": ""}]}), destructive=True),
 )  # fmt: skip
 CASES = CASES + CSSM_CASES
 

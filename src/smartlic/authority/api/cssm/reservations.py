@@ -23,6 +23,7 @@ from smartlic.errors import InvalidInput, SmartlicError
 router = APIRouter(tags=[TAG], responses=VENDOR_ERRORS)
 
 VA_V2 = SA + "/v2/accounts/{domain}/virtual-accounts/{virtual_account}"
+VA_V1 = SA + "/v1/accounts/{domain}/virtual-accounts/{virtual_account}"  # older tools' spelling
 
 
 class LicenseIn(CssmModel):
@@ -89,6 +90,7 @@ def _reserve_one(
 
 
 @router.post(VA_V2 + "/reserve-licenses", summary="Reserve licenses for devices' request codes")
+@router.post(VA_V1 + "/reserve-licenses", summary="Reserve licenses (v1 path)")
 def reserve_licenses(
     domain: str,
     virtual_account: str,
@@ -115,6 +117,7 @@ def reserve_licenses(
 
 
 @router.post(VA_V2 + "/devices/remove", summary="Remove devices, reserved ones with return codes")
+@router.post(VA_V1 + "/devices/remove", summary="Remove devices (v1 path)")
 def remove_devices(
     domain: str,
     virtual_account: str,
