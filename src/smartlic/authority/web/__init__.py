@@ -27,6 +27,7 @@ from smartlic.authority.web import (
     views_notices,
     views_password,
     views_reports,
+    views_reservations,
     views_tokens,
 )
 from smartlic.authority.web.render import PORTAL, PortalRoute
@@ -57,7 +58,8 @@ def install_portal(app: FastAPI, settings: AuthoritySettings) -> None:
     static = Path(__file__).parent / "static"
     app.mount(PORTAL + "/static", StaticFiles(directory=static), name="portal-static")
     routers = (_root, auth.router, views.router, views_tokens.router, views_reports.router)
-    for router in (*routers, views_password.router, views_notices.router):
+    for router in (*routers, views_password.router, views_notices.router,
+                   views_reservations.router):  # fmt: skip
         app.include_router(router)
     app.include_router(_fallback)  # last: only addresses no page claimed
     app.add_middleware(
