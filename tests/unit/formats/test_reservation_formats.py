@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from smartlic.clock import ManualClock
 from smartlic.crypto import CertificateAuthority, Signer, Udi, generate_key
-from smartlic.errors import InvalidInput, SignatureInvalid
+from smartlic.errors import InvalidInput, SignatureInvalid, SmartlicError
 from smartlic.formats.device_v1 import Entitlement
 from smartlic.formats.envelope import iso, make_nonce, seal
 from smartlic.formats.license_file import (
@@ -158,3 +161,39 @@ def test_license_file_refusals(signer, ca) -> None:
     assert exc.value.code == "expired"
     with pytest.raises(InvalidInput):
         license_payload(UDI, "bad feature!", count=0, eval_days=None, serial="x", now=NOW)
+
+
+# ---------------------------------------------------------------- readers of outside input
+
+FAST = settings(max_examples=60, deadline=None, database=None, derandomize=True,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+typed = st.text(st.characters(exclude_categories=["Cs"]), max_size=200)
+
+
+@FAST
+@given(typed)
+def test_any_typed_request_code_parses_or_is_refused(text: str) -> None:
+    with contextlib.suppress(SmartlicError):
+        RequestCode.parse(text)
+
+
+@FAST
+@given(typed | st.binary(max_size=300).map(lambda b: b.decode("latin-1")))
+def test_any_authorization_code_verifies_or_is_refused(ca, verifier, text: str) -> None:
+    with pytest.raises(SmartlicError):
+        verify_authorization(text, verifier, ca=ca.certificate, udi=UDI)
+
+
+@FAST
+@given(st.binary(max_size=400), st.integers(min_value=0, max_value=5000))
+def test_any_mutated_license_file_is_refused(signer, ca, data: bytes, at: int) -> None:
+    """A mutation is refused with a SmartlicError, or it changed nothing that is read."""
+    good = _file(signer)
+    cut = at % len(good)
+    mutated = good[:cut] + data + good[cut + 1 :]
+    verifier = SignedVerifier(ManualClock(NOW))
+    try:
+        read = read_license_file(mutated, verifier, ca=ca.certificate, udi=UDI)
+    except SmartlicError:
+        return
+    assert read == read_license_file(good, verifier, ca=ca.certificate, udi=UDI)
