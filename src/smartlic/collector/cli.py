@@ -76,19 +76,8 @@ def _require_account(services: Any, cfg: Any) -> None:
 
 
 def change_prefs(*, initialising: bool = False, **changes: Any) -> dict[str, Any]:
-    from smartlic.collector.prefs import load, save
-
-    with (
-        open_services(initialising=initialising) as services,
-        services.status.transaction() as s,
-    ):
-        prefs = load(s)
-        try:
-            prefs.update(changes)
-        except KeyError as exc:  # unknown, or not settable here (the pinned CA: ``init``)
-            raise InvalidInput(f"no preference {exc.args[0]!r} can be set") from exc
-        save(s, prefs)
-        return prefs.public()
+    with open_services(initialising=initialising) as services:
+        return services.status.change_preferences(changes)
 
 
 def show(values: dict[str, Any]) -> None:

@@ -60,7 +60,8 @@ class Preferences:
         except ValidationError as exc:
             error = exc.errors()[0]
             where = ".".join(str(p) for p in error["loc"])
-            raise InvalidInput(f"preference {where}: {error['msg']}", pointer=f"/{where}") from exc
+            message = str(error["msg"]).removeprefix("Value error, ")
+            raise InvalidInput(f"preference {where}: {message}", pointer=f"/{where}") from exc
         for key, value in checked.model_dump(exclude_unset=True).items():
             setattr(self, key, value)
 
