@@ -199,6 +199,7 @@ def test_download_all_and_upload_from_cisco(
     reports = usage_reports(archive)
     [mine] = [envs for n, envs in reports.items() if f"_{device.udi.sn}_" in n]
     assert len(mine) == 1
+    page.reload()  # a download leaves the page as it was
     expect(row(page, device)).to_contain_text("COMPLETE Usage report exported for CSSM")
 
     ack = at_the_authority(site, archive)
