@@ -30,6 +30,7 @@ from tests.collector.procs import (
     CollectorProc,
     Stack,
     policy_device,
+    smartlic,
 )
 from tests.devices import PolicyDevice
 
@@ -41,6 +42,7 @@ VA_PATH = f"/api/v1/accounts/{DOMAIN}/virtual-accounts/{VA}"
 class Site:
     stack: Stack
     collector: CollectorProc
+    env: dict[str, str]
 
     @property
     def url(self) -> str:
@@ -61,7 +63,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         stack.start_authority()
         env = stack.collector_env()
         stack.init_collector(env, offline=True)
-        yield Site(stack, stack.start_collector(env))
+        yield Site(stack, stack.start_collector(env), env)
     finally:
         stack.stop()
 
@@ -318,4 +320,11 @@ def test_a_session_form_without_its_csrf_token_changes_nothing(site: Site) -> No
                 assert refused.status_code == 403, (path, refused.text)
                 assert "security token is missing or out of date" in refused.text
         assert browser.get("/ui/").status_code == 200  # the session itself still works
+        assert state(site) == before
+        # a new REST API token ends every session made with the old one
+        printed = smartlic(site.env, "collector", "rest-token")
+        site.collector.rest_token = printed.split()[-1]
+        assert browser.get("/ui/").status_code == 303
+        refused = browser.post("/ui/devices", data={"csrf_token": token, "pid": "P", "sn": "OLD"})
+        assert refused.status_code == 401
     assert state(site) == before

@@ -176,7 +176,8 @@ def serve() -> None:
         pass
     typer.echo(
         f"collector: devices -> http://{conf.host}:{conf.pi_port}/cslu/v1/pi, "
-        f"API -> http://{conf.host}:{conf.api_port}/docs"
+        f"API -> http://{conf.host}:{conf.api_port}/docs, "
+        f"web page -> http://{conf.host}:{conf.api_port}/ui/ (log in with the REST API token)"
     )
     run(conf)
 

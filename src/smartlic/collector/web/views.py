@@ -14,6 +14,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from smartlic.collector.api.deps import ServicesDep, check_token_hash, get_services
 from smartlic.collector.api.rest import PullDeviceCreate
+from smartlic.collector.services import CollectorServices
 from smartlic.collector.web.render import (
     PAGE,
     LoginRequired,
@@ -42,6 +43,9 @@ LABELS = {
     "username": "Username",
     "password": "Password",
 }
+
+
+TEXT_PREFERENCES = ("authority_url", "smart_account", "virtual_account")
 
 
 def _error_page(request: Request, status: int, message: str) -> Response:
@@ -118,7 +122,9 @@ def logout(request: Request, form: PostDep) -> Response:
 # ---------------------------------------------------------------- the page
 
 
-def home_page(request: Request, services: Any, status: int = 200, **context: Any) -> Response:
+def home_page(
+    request: Request, services: CollectorServices, status: int = 200, **context: Any
+) -> Response:
     prefs = services.status.prefs().public()
     context.setdefault("values", prefs)
     return render(
@@ -145,7 +151,7 @@ def preferences(request: Request, services: ServicesDep, form: PostDep) -> Respo
     try:
         services.status.change_preferences(_preference_changes(form))
     except InvalidInput as exc:
-        values = {k: form.get(k) for k in ("authority_url", "smart_account", "virtual_account")}
+        values: dict[str, Any] = {k: _text(form, k) for k in TEXT_PREFERENCES}
         values |= {k: form.get(k) == "on" for k in ("connectivity", "validate_device")}
         message = f"Preferences not saved: {_named(exc)}"
         return home_page(request, services, exc.status, error=message, values=values)
@@ -176,7 +182,7 @@ def add_device(request: Request, services: ServicesDep, form: PostDep) -> Respon
     device = services.puller.add_device(
         Udi(body.pid, body.sn), body.address, body.username, body.password
     )
-    how = "collected from " + device.address if device.mode == "pull" else "known"
+    how = f"collected from {device.address}" if device.mode == "pull" else "known"
     flash(request, "ok", f"Added {device.name} ({how}).")
     return redirect(PAGE + "/")
 
