@@ -7,7 +7,9 @@ token's session, changing nothing."""
 
 from __future__ import annotations
 
+import io
 import re
+import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,12 +210,32 @@ def test_download_all_and_upload_from_cisco(
     upload(page, "ACK_UD_SA.tar.gz", ack)
     expect(page.get_by_role("status")).to_contain_text("reports acknowledged")
     expect(row(page, device)).to_contain_text("COMPLETE Acknowledgement received from CSSM")
-    assert site.collector.get("/status")["not_uploaded"] == 0
+    assert site.devices()[name_of(device)]["pending"] == 0
     assert fits_the_width(page)
 
 
-def test_a_file_that_is_not_an_ack_is_refused(page: Page, site: Site, tmp_path: Path) -> None:
-    device = policy_device("NOTACK1")
+def test_one_download_per_virtual_account(
+    page: Page, site: Site, viewport: str, tmp_path: Path
+) -> None:
+    """A device filed under another virtual account (``/cslu/v1/pi/Spare-1``): its own file."""
+    device = policy_device(f"SPARE{viewport.upper()}")
+    url = f"{site.collector.pi}/Spare-1/v2/devices/reportusage"
+    answer = httpx.post(url, json=device.body(device.report(TAG, 1)), timeout=30)
+    assert answer.status_code == 200, answer.text
+    login(page, site)
+    page.get_by_label("Download for").select_option("Spare")
+    _, archive = download(page, "Download All for Cisco", tmp_path)
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as outer:
+        manifest = outer.extractfile("manifest.mf")
+        assert manifest is not None and b"Specification-VA: Spare" in manifest.read()
+    names = list(usage_reports(archive))  # these devices only: the others are the default VA's
+    assert f"_{device.udi.sn}_" in " ".join(names) and all("_SPARE" in n for n in names)
+
+
+def test_a_file_that_is_not_an_ack_is_refused(
+    page: Page, site: Site, viewport: str, tmp_path: Path
+) -> None:
+    device = policy_device(f"NOTACK{viewport.upper()}")
     site.collector.report(device, device.report(TAG, 1))
     before = site.collector.get("/status")
     login(page, site)

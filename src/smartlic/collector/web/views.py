@@ -135,6 +135,7 @@ def home_page(
         devices=services.status.devices(alerts=1),
         totals=services.status.totals(),
         requests=services.status.requests(),
+        virtual_accounts=services.transfer.virtual_accounts(),
         ports=request.app.state.ports,
         logged_in=True,
         **context,
