@@ -38,6 +38,7 @@ from tests.devices import PolicyDevice
 
 HSEC = make_tag("hseck9")
 VA_PATH = f"/api/v1/accounts/{DOMAIN}/virtual-accounts/{VA}"
+UPLOAD_LIMIT = 256 * 1024  # SMARTLIC_COLLECTOR_MAX_UPLOAD_BYTES of the module's collector
 
 
 @dataclass
@@ -63,7 +64,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     stack = Stack(tmp_path_factory.mktemp("collector-page"))
     try:
         stack.start_authority()
-        env = stack.collector_env()
+        env = stack.collector_env(MAX_UPLOAD_BYTES=str(UPLOAD_LIMIT))
         stack.init_collector(env, offline=True)
         yield Site(stack, stack.start_collector(env), env)
     finally:
@@ -341,7 +342,11 @@ def test_a_session_form_without_its_csrf_token_changes_nothing(site: Site) -> No
                 refused = browser.post(path, data={**sent, **data})
                 assert refused.status_code == 403, (path, refused.text)
                 assert "security token is missing or out of date" in refused.text
-        assert browser.get("/ui/").status_code == 200  # the session itself still works
+        home = browser.get("/ui/")
+        assert home.status_code == 200  # the session itself still works
+        big = {"file": ("ack.tar.gz", b"\0" * (UPLOAD_LIMIT + 1), "application/gzip")}
+        too_big = browser.post("/ui/import", data={"csrf_token": csrf_of(home.text)}, files=big)
+        assert too_big.status_code == 413  # the REST import's limit, before anything is read
         assert state(site) == before
         # a new REST API token ends every session made with the old one
         printed = smartlic(site.env, "collector", "rest-token")
