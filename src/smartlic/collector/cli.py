@@ -77,7 +77,8 @@ def _require_account(services: Any, cfg: Any) -> None:
 
 def change_prefs(*, initialising: bool = False, **changes: Any) -> dict[str, Any]:
     with open_services(initialising=initialising) as services:
-        return services.status.change_preferences(changes)
+        public: dict[str, Any] = services.status.change_preferences(changes)
+        return public
 
 
 def show(values: dict[str, Any]) -> None:
