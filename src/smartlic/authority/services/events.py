@@ -3,7 +3,11 @@ caller may read, when it may not read them all), and authority-wide for admins."
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, func, or_, select
 
 from smartlic.authority.services._base import ServiceBase
 from smartlic.authority.services.interfaces import EventOut, Page
@@ -12,12 +16,45 @@ from smartlic.formats.bounds import check_page
 from smartlic.storage.models import Event, SmartAccount
 
 
+@dataclass(frozen=True)
+class EventFilter:
+    """What a reader narrows the log to; every field optional (the portal's filter form)."""
+
+    name_prefixes: Sequence[str] = ()
+    virtual_account: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    search: str | None = None  # in the subject or the actor
+    oldest_first: bool = False
+
+    def apply(self, q: Select[tuple[Event, str | None]]) -> Select[tuple[Event, str | None]]:
+        if self.name_prefixes:
+            names = (Event.name.startswith(p, autoescape=True) for p in self.name_prefixes)
+            q = q.where(or_(*names))
+        if self.virtual_account:
+            q = q.where(Event.virtual_account == self.virtual_account)
+        if self.since is not None:
+            q = q.where(Event.at >= self.since)
+        if self.until is not None:
+            q = q.where(Event.at < self.until)
+        if self.search:
+            text = self.search.lower()
+            q = q.where(
+                or_(
+                    func.lower(Event.subject).contains(text, autoescape=True),
+                    func.lower(Event.actor).contains(text, autoescape=True),
+                )
+            )
+        return q
+
+
 class SqlEventsService(ServiceBase):
     def list_events(
         self,
         domain: str | None,
         *,
         name_prefix: str | None = None,
+        where: EventFilter | None = None,
         limit: int = 100,
         offset: int = 0,
         scope: Principal,
@@ -34,8 +71,11 @@ class SqlEventsService(ServiceBase):
                 q = q.where(visible.where(Event.virtual_account))
             if name_prefix:
                 q = q.where(Event.name.startswith(name_prefix, autoescape=True))
+            if where is not None:
+                q = where.apply(q)
             total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-            rows = s.execute(q.order_by(Event.id.desc()).limit(limit).offset(offset)).all()
+            order = Event.id.asc() if where and where.oldest_first else Event.id.desc()
+            rows = s.execute(q.order_by(order).limit(limit).offset(offset)).all()
             items = [
                 EventOut(
                     id=e.id,

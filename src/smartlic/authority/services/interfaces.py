@@ -212,6 +212,7 @@ class UsageFileOut:
     errors: list[dict[str, Any]]
     acknowledgement: str  # "Received" when an ACK file can be downloaded
     ack_name: str
+    duplicate: bool = False  # these bytes were uploaded before: this is that upload's row
 
 
 @dataclass(frozen=True)
