@@ -90,8 +90,7 @@ class SqlInstancesService(ServiceBase):
                 )
             total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
             rows = s.execute(
-                q.order_by(*_ordering(order, descending)).limit(limit)
-                .offset(offset)
+                q.order_by(*_ordering(order, descending)).limit(limit).offset(offset)
             ).all()
             views = StatusReader(s, self.now()).views([inst for inst, _ in rows])
             items = [self._out(sa, va, inst, views[inst.id]) for inst, va in rows]
