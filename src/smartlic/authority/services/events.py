@@ -3,49 +3,37 @@ caller may read, when it may not read them all), and authority-wide for admins."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import func, or_, select
 
 from smartlic.authority.services._base import ServiceBase
-from smartlic.authority.services.interfaces import EventOut, Page
+from smartlic.authority.services.interfaces import EventFilter, EventOut, Page
 from smartlic.authority.services.scope import Principal, require_admin, scope_in
 from smartlic.formats.bounds import check_page
 from smartlic.storage.models import Event, SmartAccount
 
 
-@dataclass(frozen=True)
-class EventFilter:
-    """What a reader narrows the log to; every field optional (the portal's filter form)."""
-
-    name_prefixes: Sequence[str] = ()
-    virtual_account: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    search: str | None = None  # in the subject or the actor
-    oldest_first: bool = False
-
-    def apply(self, q: Select[tuple[Event, str | None]]) -> Select[tuple[Event, str | None]]:
-        if self.name_prefixes:
-            names = (Event.name.startswith(p, autoescape=True) for p in self.name_prefixes)
-            q = q.where(or_(*names))
-        if self.virtual_account:
-            q = q.where(Event.virtual_account == self.virtual_account)
-        if self.since is not None:
-            q = q.where(Event.at >= self.since)
-        if self.until is not None:
-            q = q.where(Event.at < self.until)
-        if self.search:
-            text = self.search.lower()
-            q = q.where(
-                or_(
-                    func.lower(Event.subject).contains(text, autoescape=True),
-                    func.lower(Event.actor).contains(text, autoescape=True),
-                )
+def _filtered(q: Any, where: EventFilter) -> Any:
+    """``q`` narrowed to the events ``where`` describes."""
+    if where.name_prefixes:
+        names = (Event.name.startswith(p, autoescape=True) for p in where.name_prefixes)
+        q = q.where(or_(*names))
+    if where.virtual_account:
+        q = q.where(Event.virtual_account == where.virtual_account)
+    if where.since is not None:
+        q = q.where(Event.at >= where.since)
+    if where.until is not None:
+        q = q.where(Event.at < where.until)
+    if where.search:
+        text = where.search.lower()
+        q = q.where(
+            or_(
+                func.lower(Event.subject).contains(text, autoescape=True),
+                func.lower(Event.actor).contains(text, autoescape=True),
             )
-        return q
+        )
+    return q
 
 
 class SqlEventsService(ServiceBase):
@@ -72,7 +60,7 @@ class SqlEventsService(ServiceBase):
             if name_prefix:
                 q = q.where(Event.name.startswith(name_prefix, autoescape=True))
             if where is not None:
-                q = where.apply(q)
+                q = _filtered(q, where)
             total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
             order = Event.id.asc() if where and where.oldest_first else Event.id.desc()
             rows = s.execute(q.order_by(order).limit(limit).offset(offset)).all()

@@ -10,6 +10,7 @@ Services own their session: each public call is one transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -165,6 +166,18 @@ class TransferPreviewOut:
     lines: list[TransferLineOut]
     out_of_compliance: bool
     warnings: list[str]
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """What a reader narrows the event log to; every field optional (the portal's filters)."""
+
+    name_prefixes: Sequence[str] = ()
+    virtual_account: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    search: str | None = None  # in the subject or the actor
+    oldest_first: bool = False
 
 
 @dataclass(frozen=True)
@@ -343,6 +356,8 @@ class InstancesService(Protocol):
         virtual_account: str | None = None,
         *,
         search: str | None = None,
+        order: str = "registered",
+        descending: bool = False,
         limit: int = 50,
         offset: int = 0,
         scope: Principal,
@@ -376,6 +391,7 @@ class EventsService(Protocol):
         domain: str | None,
         *,
         name_prefix: str | None = None,
+        where: EventFilter | None = None,
         limit: int = 100,
         offset: int = 0,
         scope: Principal,

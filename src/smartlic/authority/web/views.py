@@ -94,7 +94,7 @@ def home(request: Request, services: ServicesDep, user: UserDep) -> Response:
 def account(request: Request, domain: str, services: ServicesDep, user: UserDep) -> Response:
     read_account(user, domain)
     sa = services.accounts.get_smart_account(domain, scope=user)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "va": va,
             "compliance": services.licenses.compliance(domain, va.name, scope=user),

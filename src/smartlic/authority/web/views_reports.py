@@ -20,8 +20,7 @@ from starlette.datastructures import FormData, UploadFile
 from smartlic.authority.api.deps import ServicesDep
 from smartlic.authority.api.deps_usage import attachment
 from smartlic.authority.services import Services
-from smartlic.authority.services.events import EventFilter
-from smartlic.authority.services.interfaces import EventOut, Page
+from smartlic.authority.services.interfaces import EventFilter, EventOut, Page
 from smartlic.authority.services.scope import scope_in
 from smartlic.authority.services.users import UserPrincipal
 from smartlic.authority.web.auth import FormDep, UserDep, read_account, read_va, write_va
