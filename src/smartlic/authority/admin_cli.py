@@ -20,6 +20,8 @@ from smartlic.authority.cli import (
 )
 from smartlic.authority.cli_reservations import issue_file, reservations_app
 from smartlic.authority.cli_usage import policy_mode_app
+from smartlic.authority.services.interfaces import EventOut
+from smartlic.domain.event_text import describe
 from smartlic.errors import InvalidInput
 
 __all__ = ["admin_app"]
@@ -369,12 +371,19 @@ def events(
     """Show the event log, newest first."""
     with open_services() as s:
         page = s.events.list_events(domain, name_prefix=prefix, limit=limit, scope=operator())
-    rows = [
-        [when(e.at), e.name, e.actor, e.smart_account, e.virtual_account, e.subject]
-        for e in page.items
-    ]
-    columns = ["At", "Event", "Actor", "Smart account", "VA", "Subject"]
+    rows = [[when(e.at), e.smart_account, _sentence(e), e.name] for e in page.items]
+    columns = ["At", "Smart account", "Event", "Name"]
     print_table(f"Events ({page.total})", columns, rows)
+
+
+def _sentence(e: EventOut) -> str:
+    return describe(
+        e.name,
+        actor=e.actor,
+        virtual_account=e.virtual_account,
+        subject=e.subject,
+        properties=e.properties,
+    )
 
 
 @apikey_app.command("create")

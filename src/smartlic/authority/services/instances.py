@@ -5,6 +5,7 @@ target pool), remove (frees licenses). Statuses are computed at read time
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -35,6 +36,20 @@ from smartlic.storage.models import License, ProductInstance, SmartAccount, Virt
 MAX_PAGE = 1000
 
 
+# The sort orders of instance lists: the columns each sorts by.
+INSTANCE_ORDERS: dict[str, tuple[Any, ...]] = {
+    "registered": (ProductInstance.registered_at,),
+    "name": (ProductInstance.udi_pid, ProductInstance.udi_sn),
+    "hostname": (ProductInstance.hostname,),
+    "contact": (ProductInstance.last_contact_at,),
+}
+
+
+def _ordering(order: str, descending: bool) -> list[Any]:
+    columns = [*INSTANCE_ORDERS[order], ProductInstance.id]
+    return [(c.desc() if descending else c.asc()).nulls_last() for c in columns]
+
+
 class SqlInstancesService(ServiceBase):
     def list_instances(
         self,
@@ -42,11 +57,16 @@ class SqlInstancesService(ServiceBase):
         virtual_account: str | None = None,
         *,
         search: str | None = None,
+        order: str = "registered",
+        descending: bool = False,
         limit: int = 50,
         offset: int = 0,
         scope: Principal,
     ) -> Page[InstanceOut]:
-        """Instances of one virtual account, or of every one ``scope`` may read."""
+        """Instances of one virtual account, or of every one ``scope`` may read, sorted by one
+        of ``INSTANCE_ORDERS`` (the id breaks ties, so pages never overlap)."""
+        if order not in INSTANCE_ORDERS:
+            raise InvalidInput(f"order: one of {', '.join(INSTANCE_ORDERS)}", pointer="/order")
         check_page(limit, offset, MAX_PAGE)
         visible = scope_in(scope, domain)
         if virtual_account is not None:
@@ -61,19 +81,17 @@ class SqlInstancesService(ServiceBase):
             if virtual_account is not None:
                 q = q.where(VirtualAccount.id == self.virtual_account(s, sa, virtual_account).id)
             if search:
-                like = f"%{search.lower()}%"
+                text = search.lower()
                 q = q.where(
                     or_(
-                        func.lower(ProductInstance.hostname).like(like),
-                        func.lower(ProductInstance.udi_sn).like(like),
-                        func.lower(ProductInstance.udi_pid).like(like),
+                        func.lower(ProductInstance.hostname).contains(text, autoescape=True),
+                        func.lower(ProductInstance.udi_sn).contains(text, autoescape=True),
+                        func.lower(ProductInstance.udi_pid).contains(text, autoescape=True),
                     )
                 )
             total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
             rows = s.execute(
-                q.order_by(ProductInstance.registered_at, ProductInstance.id)
-                .limit(limit)
-                .offset(offset)
+                q.order_by(*_ordering(order, descending)).limit(limit).offset(offset)
             ).all()
             views = StatusReader(s, self.now()).views([inst for inst, _ in rows])
             items = [self._out(sa, va, inst, views[inst.id]) for inst, va in rows]

@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -75,6 +76,7 @@ class UsageFile(Base):
     """A usage data file uploaded for a virtual account, with the ACK made for it."""
 
     __tablename__ = "usage_files"
+    __table_args__ = (Index("ix_usage_files_va_digest", "virtual_account_id", "digest"),)
 
     id: Mapped[str] = uuid_pk()
     smart_account_id: Mapped[str] = mapped_column(
@@ -93,6 +95,7 @@ class UsageFile(Base):
     ack_name: Mapped[str] = mapped_column(String(255), default="")
     ack: Mapped[bytes | None] = mapped_column(LargeBinary)
     uploaded_by: Mapped[str] = mapped_column(String(200), default="")
+    digest: Mapped[str | None] = mapped_column(String(64))  # SHA-256 of the upload
 
     def __repr__(self) -> str:
         return f"UsageFile({self.file_name!r}, {self.status!r})"
