@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request, Response
 
 from smartlic.authority.api.deps import ServicesDep
 from smartlic.authority.services import Services
-from smartlic.authority.services.interfaces import InstanceOut, VirtualAccountOut
+from smartlic.authority.services.interfaces import ComplianceOut, InstanceOut, VirtualAccountOut
 from smartlic.authority.services.scope import scope_in
 from smartlic.authority.services.users import UserPrincipal
 from smartlic.authority.web.auth import (
@@ -31,7 +31,15 @@ from smartlic.authority.web.render import PORTAL, PortalRoute, flash, page, redi
 from smartlic.domain.products import PROFILES
 from smartlic.errors import Conflict, InvalidInput, NotFound
 
-__all__ = ["instance_name", "product_type", "router", "va_context", "va_url", "visible_vas"]
+__all__ = [
+    "instance_name",
+    "license_lines",
+    "product_type",
+    "router",
+    "va_context",
+    "va_url",
+    "visible_vas",
+]
 
 router = APIRouter(prefix=PORTAL, route_class=PortalRoute, include_in_schema=False)
 ACCOUNT = "/accounts/{domain}"
@@ -136,11 +144,16 @@ def licenses(
 ) -> Response:
     ctx = va_context(services, user, domain, va, "licenses")
     compliance = services.licenses.compliance(domain, va, scope=user)
+    return page(request, "va_licenses.html", **license_lines(request, compliance), **ctx)
+
+
+def license_lines(request: Request, compliance: ComplianceOut) -> dict[str, Any]:
+    """The Licenses tab's table: the compliance lines sorted and filtered as the reader chose."""
     lst = listing(request.query_params, tuple(_LICENSE_COLUMNS), default="license")
     lines = lst.apply(
         compliance.lines, _LICENSE_COLUMNS, text=lambda ln: f"{ln.display_name} {ln.tag}"
     )
-    return page(request, "va_licenses.html", compliance=compliance, lines=lines, listing=lst, **ctx)
+    return {"compliance": compliance, "lines": lines, "listing": lst}
 
 
 @router.get(VA + "/instances")

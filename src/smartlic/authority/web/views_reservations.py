@@ -19,7 +19,7 @@ from smartlic.authority.services import Services
 from smartlic.authority.services.users import UserPrincipal
 from smartlic.authority.web.auth import FormDep, UserDep, text_field, write_va
 from smartlic.authority.web.render import PORTAL, PortalRoute, flash, page, redirect
-from smartlic.authority.web.views import VA, instance_name, va_context, va_url
+from smartlic.authority.web.views import VA, instance_name, license_lines, va_context, va_url
 from smartlic.crypto import Udi
 from smartlic.errors import Conflict, InvalidInput, NotFound, SmartlicError
 
@@ -36,7 +36,7 @@ def _licenses_page(
     ctx = va_context(services, user, domain, va, "licenses")
     compliance = services.licenses.compliance(domain, va, scope=user)
     reservations = services.reservations.list_reservations(domain, va, scope=user)
-    return page(request, "va_licenses.html", status, compliance=compliance,
+    return page(request, "va_licenses.html", status, **license_lines(request, compliance),
                 reservations=reservations, **more, **ctx)  # fmt: skip
 
 
