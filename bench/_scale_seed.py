@@ -133,8 +133,37 @@ EVENT_COLS = "at, name, actor, smart_account_id, virtual_account, subject, prope
 def copy_rows(
     conn: psycopg.Connection, table: str, cols: str, lines: Iterator[str], total: int
 ) -> float:
-    """COPY ``lines`` into ``table`` in chunks; prints progress; returns seconds taken."""
+    """COPY ``lines`` into ``table`` in chunks, its plain indexes dropped meanwhile and built
+    once after (far faster than row by row); prints progress; returns seconds taken."""
     t0 = time.monotonic()
+    indexes = drop_indexes(conn, table)
+    _copy(conn, table, cols, lines, total, t0)
+    for ddl in indexes:
+        conn.execute(ddl)
+    conn.commit()
+    took = time.monotonic() - t0
+    print(f"  {table}: {total:,} rows in {took:.0f} s ({total / max(took, 1e-9):,.0f}/s)")
+    return took
+
+
+def drop_indexes(conn: psycopg.Connection, table: str) -> list[str]:
+    """Drop ``table``'s indexes that back no constraint; returns the DDL that rebuilds them."""
+    rows = conn.execute(
+        "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x "
+        "JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid "
+        "WHERE t.relname = %s AND NOT EXISTS "
+        "(SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid)",
+        (table,),
+    ).fetchall()
+    for name, _ddl in rows:
+        conn.execute(f'DROP INDEX "{name}"')
+    conn.commit()
+    return [ddl.replace(" ON ONLY ", " ON ") for _name, ddl in rows]
+
+
+def _copy(
+    conn: psycopg.Connection, table: str, cols: str, lines: Iterator[str], total: int, t0: float
+) -> None:
     done = 0
     with conn.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
         buf: list[str] = []
@@ -147,9 +176,6 @@ def copy_rows(
                 _progress(table, done, total, t0)
         copy.write("".join(buf))
     conn.commit()
-    took = time.monotonic() - t0
-    print(f"  {table}: {total:,} rows in {took:.0f} s ({total / max(took, 1e-9):,.0f}/s)")
-    return took
 
 
 def _progress(table: str, done: int, total: int, t0: float) -> None:

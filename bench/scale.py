@@ -104,6 +104,7 @@ def bulk(url: str, size: seed.Size, st: dict[str, Any]) -> dict[str, float]:
         # the rows are consistent by construction: no per-row foreign-key triggers (superuser)
         conn.execute("SET session_replication_role = replica")
         conn.execute("SET synchronous_commit = off")
+        conn.execute("SET maintenance_work_mem = '512MB'")
         took["holdings"] = seed.copy_rows(
             conn, "holdings", seed.HOLDING_COLS,
             seed.holding_lines(st["va_ids"], st["license_ids"], size),
