@@ -21,25 +21,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import _scale_seed as seed
+import psycopg
+from sqlalchemy import create_engine, select, text
 
-import psycopg  # noqa: E402
-from sqlalchemy import create_engine, select, text  # noqa: E402
-
-from bench import _scale_seed as seed  # noqa: E402
-from smartlic.authority.keys import AuthorityKeys  # noqa: E402
-from smartlic.authority.services import build_services  # noqa: E402
-from smartlic.authority.services.scope import system  # noqa: E402
-from smartlic.clock import SystemClock  # noqa: E402
-from smartlic.domain.enums import Role  # noqa: E402
-from smartlic.domain.products import make_tag  # noqa: E402
-from smartlic.storage import make_engine, upgrade  # noqa: E402
-from smartlic.storage.models import License, SmartAccount, VirtualAccount  # noqa: E402
+from smartlic.authority.keys import AuthorityKeys
+from smartlic.authority.services import build_services
+from smartlic.authority.services.scope import system
+from smartlic.clock import SystemClock
+from smartlic.domain.enums import Role
+from smartlic.domain.products import make_tag
+from smartlic.storage import make_engine, upgrade
+from smartlic.storage.models import License, SmartAccount, VirtualAccount
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
 DATABASE = "smartlic_scale"
@@ -171,9 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.phase == "seed":
         return run_seed(args)
-    from bench._scale_measure import run_measure
+    from _scale_measure import run_measure
 
-    return run_measure(args)
+    return run_measure(args, recreate, setup_accounts)
 
 
 if __name__ == "__main__":

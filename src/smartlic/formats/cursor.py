@@ -50,9 +50,7 @@ def decode_cursor(token: str, shape: tuple[Part, ...]) -> list[Any]:
             raise ValueError("wrong shape")
         return [_part(v, kind) for v, kind in zip(values, shape, strict=True)]
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, InvalidInput) as exc:
-        raise InvalidInput(
-            "cursor is not a 'next' value of this list", pointer="/cursor"
-        ) from exc
+        raise InvalidInput("cursor is not a 'next' value of this list", pointer="/cursor") from exc
 
 
 def _part(value: Any, kind: Part) -> Any:

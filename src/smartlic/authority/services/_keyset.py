@@ -51,7 +51,9 @@ def after(
     return q.where(ours < theirs if descending else ours > theirs)
 
 
-def split(rows: Sequence[R], limit: int, key: Callable[[R], list[Any]]) -> tuple[list[R], str | None]:
+def split(
+    rows: Sequence[R], limit: int, key: Callable[[R], list[Any]]
+) -> tuple[list[R], str | None]:
     """The page (first ``limit`` rows) and the cursor of the next one (None: last page)."""
     page = list(rows[:limit])
     if len(rows) <= limit or not page:

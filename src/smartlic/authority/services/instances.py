@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from smartlic.authority.services import _pool
 from smartlic.authority.services._base import ServiceBase
-from smartlic.authority.services._keyset import after, check_cursor, split
 from smartlic.authority.services._instance_status import StatusReader, StatusView
+from smartlic.authority.services._keyset import after, check_cursor, split
 from smartlic.authority.services._usage import (
     current_usage,
     move_all,

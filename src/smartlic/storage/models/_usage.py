@@ -56,9 +56,7 @@ class RumReportRow(Base):
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
-    instance_id: Mapped[str] = mapped_column(
-        ForeignKey("product_instances.id", ondelete="CASCADE")
-    )
+    instance_id: Mapped[str] = mapped_column(ForeignKey("product_instances.id", ondelete="CASCADE"))
     report_id: Mapped[int] = mapped_column(BigInteger)
     license_id: Mapped[str | None] = mapped_column(ForeignKey("licenses.id"), index=True)
     entitlement_tag: Mapped[str] = mapped_column(String(255))

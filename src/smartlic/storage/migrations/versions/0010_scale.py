@@ -148,8 +148,7 @@ def upgrade() -> None:
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         for name, column in TRGM_INDEXES:
             op.execute(
-                f"CREATE INDEX {name} ON product_instances "
-                f"USING gin (lower({column}) gin_trgm_ops)"
+                f"CREATE INDEX {name} ON product_instances USING gin (lower({column}) gin_trgm_ops)"
             )
 
 
