@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, literal, tuple_
+from sqlalchemy import literal, tuple_
 
 from smartlic.errors import InvalidInput
 from smartlic.formats.cursor import Part, decode_cursor, encode_cursor
@@ -32,13 +32,13 @@ def check_cursor(cursor: str | None, offset: int) -> None:
 
 
 def after(
-    q: Select[Any],
-    cols: Sequence[ColumnElement[Any]],
+    q: Any,  # a Select; its row types stay the caller's
+    cols: Sequence[Any],
     cursor: str | None,
     shape: tuple[Part, ...],
     *,
     descending: bool = False,
-) -> Select[Any]:
+) -> Any:
     """``q`` limited to the rows after ``cursor`` (none: from the start)."""
     if not cursor:
         return q

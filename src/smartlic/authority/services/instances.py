@@ -102,7 +102,7 @@ class SqlInstancesService(ServiceBase):
         visible: AccountScope,
         virtual_account: str | None,
         search: str | None,
-    ) -> Select[Any]:
+    ) -> Select[ProductInstance, VirtualAccount]:
         q = (
             select(ProductInstance, VirtualAccount)
             .join(VirtualAccount)
@@ -123,7 +123,7 @@ class SqlInstancesService(ServiceBase):
         return q
 
     @staticmethod
-    def _count(s: Session, q: Select[Any]) -> int:
+    def _count(s: Session, q: Select[ProductInstance, VirtualAccount]) -> int:
         return s.scalar(select(func.count()).select_from(q.subquery())) or 0
 
     def resolve_instance(self, domain: str, ref: str, *, scope: Principal) -> str:
