@@ -80,8 +80,10 @@ def one_run(args: argparse.Namespace, workers: int) -> dict[str, Any]:
     svc.licenses.add_holding(DOMAIN, "VA0001", tag=st["tags"][1], quantity=10**6,
                              scope=system("bench"))  # fmt: skip
     fleet = make_fleet(f"W{workers}U", args.calls)
+    # a token of their own: the registration token's uses must count registrations only
+    fleet_token = svc.tokens.create_token(DOMAIN, "VA0001", scope=system("bench")).text
     for d in fleet:
-        svc.trust.establish(d.trust_request(st["token"], datetime.now(UTC)))
+        svc.trust.establish(d.trust_request(fleet_token, datetime.now(UTC)))
     devices = make_devices(f"W{workers}R", args.calls)
     out: dict[str, Any] = {"workers": workers, "load_before": load_average()}
     with AuthorityServer(url, work / "keys", work / "server", workers=workers) as server:
@@ -109,7 +111,7 @@ def check_rules(url: str, calls: int) -> dict[str, Any]:
     with psycopg.connect(url) as conn:
         uses, instances = conn.execute(
             "SELECT t.uses, (SELECT count(*) FROM product_instances p WHERE p.token_id = t.id) "
-            "FROM registration_tokens t"
+            "FROM registration_tokens t ORDER BY t.created_at LIMIT 1"  # the registrations'
         ).fetchone()
         drift = conn.execute(
             "SELECT count(*) FROM pool_counters c WHERE c.in_use <> (SELECT coalesce(sum(u.count),"
