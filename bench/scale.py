@@ -12,7 +12,7 @@ report), then the same writes on an empty database. Targets: reads p99 < 50 ms; 
 
 Usage::
 
-    python bench/scale.py seed                        # full size (about half an hour here)
+    python bench/scale.py seed                        # full size (29 min here, load 20+)
     python bench/scale.py seed --instances 100000 --usage 2000000 --events 500000
     python bench/scale.py measure [--write-docs]
 """
