@@ -72,24 +72,35 @@ def _post(path: str, payload: Any, after: Callable[[Any], None] | None = None) -
     return call
 
 
+def _pools(svc: Any, st: dict[str, Any], spread: int) -> tuple[list[str], list[str]]:
+    """A registration token and a trust token in each of ``spread`` virtual accounts (VA0001...),
+    each with a holding of the authorized tag."""
+    vas = st["va_names"][1 : spread + 1]
+    reg, trust = [st["token"]], []
+    for n, va in enumerate(vas):
+        svc.licenses.add_holding(DOMAIN, va, tag=st["tags"][1], quantity=10**6,
+                                 scope=system("bench"))  # fmt: skip
+        if n:
+            reg.append(svc.tokens.create_token(DOMAIN, va, scope=system("bench")).text)
+        trust.append(svc.tokens.create_token(DOMAIN, va, scope=system("bench")).text)
+    return reg, trust
+
+
 def one_run(args: argparse.Namespace, workers: int) -> dict[str, Any]:
     work = Path(args.work) / f"w{workers}"
     url = recreate(args.server, DATABASE)
-    st = setup_accounts(url, work, 2, 2)
+    st = setup_accounts(url, work, args.spread + 1, 2)
     svc = build_services(make_engine(url), SystemClock(), AuthorityKeys.load(work / "keys"))
-    svc.licenses.add_holding(DOMAIN, "VA0001", tag=st["tags"][1], quantity=10**6,
-                             scope=system("bench"))  # fmt: skip
+    reg_tokens, trust_tokens = _pools(svc, st, args.spread)
     fleet = make_fleet(f"W{workers}U", args.calls)
-    # a token of their own: the registration token's uses must count registrations only
-    fleet_token = svc.tokens.create_token(DOMAIN, "VA0001", scope=system("bench")).text
-    for d in fleet:
-        svc.trust.establish(d.trust_request(fleet_token, datetime.now(UTC)))
+    for k, d in enumerate(fleet):  # tokens of their own: registration tokens count registrations
+        svc.trust.establish(d.trust_request(trust_tokens[k % args.spread], datetime.now(UTC)))
     devices = make_devices(f"W{workers}R", args.calls)
     out: dict[str, Any] = {"workers": workers, "load_before": load_average()}
     with AuthorityServer(url, work / "keys", work / "server", workers=workers) as server:
         now = datetime.now(UTC)
-        reg = [_post(f"{DEVICE}/register", d.register_request(st["token"], now), d.accept)
-               for d in devices]  # fmt: skip
+        reg = [_post(f"{DEVICE}/register", d.register_request(reg_tokens[k % args.spread], now),
+                     d.accept) for k, d in enumerate(devices)]  # fmt: skip
         out["registrations"] = run_phase(server.url, reg, args.threads)
         now = datetime.now(UTC)
         auth = [_post(f"{DEVICE}/authorize", d.authorize({st["tags"][1]: 1 + k % 2}, now))
@@ -109,9 +120,10 @@ def one_run(args: argparse.Namespace, workers: int) -> dict[str, Any]:
 def check_rules(url: str, calls: int) -> dict[str, Any]:
     """What the concurrent load must not have broken (database, after the run)."""
     with psycopg.connect(url) as conn:
-        uses, instances = conn.execute(
-            "SELECT t.uses, (SELECT count(*) FROM product_instances p WHERE p.token_id = t.id) "
-            "FROM registration_tokens t ORDER BY t.created_at LIMIT 1"  # the registrations'
+        uses, instances = conn.execute(  # the registration tokens: those instances name
+            "SELECT sum(t.uses), (SELECT count(*) FROM product_instances p WHERE p.token_id "
+            "IS NOT NULL) FROM registration_tokens t WHERE EXISTS (SELECT 1 FROM "
+            "product_instances p WHERE p.token_id = t.id)"
         ).fetchone()
         drift = conn.execute(
             "SELECT count(*) FROM pool_counters c WHERE c.in_use <> (SELECT coalesce(sum(u.count),"
@@ -131,7 +143,8 @@ def markdown(data: dict[str, Any]) -> str:
     m = data["machine"]
     lines = [
         f"{m['date']}, commit `{m['commit']}`, {m['nproc']} CPUs; {data['calls']} calls per "
-        f"phase from {data['threads']} client threads (same machine). Load average "
+        f"phase from {data['threads']} client threads (same machine), spread over "
+        f"{data.get('spread', 1)} virtual account(s) with a token and pool each. Load average "
         f"{one['load_before']} / {two['load_before']} before the 1- / 2-worker runs.",
         "",
         "| calls/s | 1 worker | 2 workers | ratio | target ≥ 1.5 |",
@@ -157,11 +170,15 @@ def main() -> int:
     p.add_argument("--work", default=str(WORK))
     p.add_argument("--calls", type=int, default=300)
     p.add_argument("--threads", type=int, default=8)
+    p.add_argument(
+        "--spread", type=int, default=1, help="virtual accounts (a token, a pool each) to load"
+    )
     p.add_argument("--write-docs", action="store_true")
     args = p.parse_args()
     facts = machine_facts()
     runs = [one_run(args, n) for n in (1, 2)]
-    data = {"machine": facts, "calls": args.calls, "threads": args.threads, "runs": runs}
+    data = {"machine": facts, "calls": args.calls, "threads": args.threads,
+            "spread": args.spread, "runs": runs}  # fmt: skip
     path = write_results("scaleout", data)
     report = markdown(data)
     print(report, f"\nresults: {path}", sep="\n")
