@@ -5,6 +5,7 @@ target pool), remove (frees licenses). Statuses are computed at read time
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
