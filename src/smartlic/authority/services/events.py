@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 
 from smartlic.authority.services._base import ServiceBase
+from smartlic.authority.services._keyset import after, check_cursor, split
 from smartlic.authority.services.interfaces import EventFilter, EventOut, Page
 from smartlic.authority.services.scope import Principal, require_admin, scope_in
 from smartlic.formats.bounds import check_page
@@ -45,9 +46,13 @@ class SqlEventsService(ServiceBase):
         where: EventFilter | None = None,
         limit: int = 100,
         offset: int = 0,
+        cursor: str | None = None,
         scope: Principal,
     ) -> Page[EventOut]:
+        """Newest first; a page by ``offset`` (with the total) or after a ``cursor`` (keyset
+        on ``id``, no total)."""
         check_page(limit, offset, 1000)
+        check_cursor(cursor, offset)
         if domain is None:
             require_admin(scope)
         visible = scope_in(scope, domain) if domain is not None else None
@@ -61,9 +66,14 @@ class SqlEventsService(ServiceBase):
                 q = q.where(Event.name.startswith(name_prefix, autoescape=True))
             if where is not None:
                 q = _filtered(q, where)
-            total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-            order = Event.id.asc() if where and where.oldest_first else Event.id.desc()
-            rows = s.execute(q.order_by(order).limit(limit).offset(offset)).all()
+            total = None
+            if cursor is None:
+                total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+            newest_first = not (where and where.oldest_first)
+            q = after(q, [Event.id], cursor, ("id",), descending=newest_first)
+            order = Event.id.desc() if newest_first else Event.id.asc()
+            found = s.execute(q.order_by(order).limit(limit + 1).offset(offset)).all()
+            rows, token = split(found, limit, lambda r: [r[0].id])
             items = [
                 EventOut(
                     id=e.id,
@@ -77,4 +87,4 @@ class SqlEventsService(ServiceBase):
                 )
                 for e, dom in rows
             ]
-        return Page(items=items, total=total, limit=limit, offset=offset)
+        return Page(items=items, total=total, limit=limit, offset=offset, next_cursor=token)

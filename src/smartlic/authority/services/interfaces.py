@@ -195,9 +195,10 @@ class EventOut:
 @dataclass(frozen=True)
 class Page(Generic[T]):
     items: list[T]
-    total: int
+    total: int | None  # None on a keyset page (a cursor was given): counting is the slow part
     limit: int
     offset: int
+    next_cursor: str | None = None  # the cursor of the next page; None on the last
 
 
 @dataclass(frozen=True)
@@ -360,6 +361,7 @@ class InstancesService(Protocol):
         descending: bool = False,
         limit: int = 50,
         offset: int = 0,
+        cursor: str | None = None,
         scope: Principal,
     ) -> Page[InstanceOut]: ...
     def resolve_instance(self, domain: str, ref: str, *, scope: Principal) -> str: ...
@@ -396,6 +398,7 @@ class EventsService(Protocol):
         where: EventFilter | None = None,
         limit: int = 100,
         offset: int = 0,
+        cursor: str | None = None,
         scope: Principal,
     ) -> Page[EventOut]: ...
 

@@ -310,6 +310,6 @@ def instances_csv(domain: str, va: str, services: ServicesDep, user: UserDep) ->
             rows.append([instance_name(i), i.hostname, product_type(i), i.virtual_account, last,
                          i.status, "; ".join(i.alerts), used])  # fmt: skip
         offset += limit
-        if offset >= found.total:
+        if offset >= (found.total or 0):  # an offset page always counts
             break
     return _csv(f"instances-{domain}-{va}.csv", header, rows)

@@ -47,14 +47,16 @@ class RumReportRow(Base):
     """One received RUM report; (instance, report id) is unique, which makes ingest idempotent."""
 
     __tablename__ = "rum_reports"
-    __table_args__ = (UniqueConstraint("instance_id", "report_id"),)
+    __table_args__ = (
+        UniqueConstraint("instance_id", "report_id"),
+        # one device's usage history, newest first
+        Index("ix_rum_reports_instance_end", "instance_id", "end_time"),
+    )
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
-    instance_id: Mapped[str] = mapped_column(
-        ForeignKey("product_instances.id", ondelete="CASCADE"), index=True
-    )
+    instance_id: Mapped[str] = mapped_column(ForeignKey("product_instances.id", ondelete="CASCADE"))
     report_id: Mapped[int] = mapped_column(BigInteger)
     license_id: Mapped[str | None] = mapped_column(ForeignKey("licenses.id"), index=True)
     entitlement_tag: Mapped[str] = mapped_column(String(255))

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from smartlic.authority.api.deps import PrincipalDep, ServicesDep, SettingsDep
-from smartlic.authority.api.routes._common import ACCOUNT, COMMON_PROBLEMS, Limit, Offset
+from smartlic.authority.api.routes._common import (
+    ACCOUNT,
+    COMMON_PROBLEMS,
+    Cursor,
+    Limit,
+    Offset,
+    next_link,
+)
 from smartlic.authority.api.schemas._base import NAME_PATTERN
 from smartlic.authority.api.schemas.instances import (
     InstancePublic,
@@ -23,6 +30,7 @@ router = APIRouter(
 
 @router.get("", summary="List or search product instances")
 def list_devices(
+    request: Request,
     domain: str,
     services: ServicesDep,
     principal: PrincipalDep,
@@ -31,6 +39,7 @@ def list_devices(
     search: Annotated[str | None, Query(max_length=200, description="hostname, PID or SN")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    cursor: Cursor = None,
 ) -> InstancesPublic:
     page = services.instances.list_instances(
         domain,
@@ -38,9 +47,12 @@ def list_devices(
         search=search,
         limit=min(limit, settings.max_page_size),
         offset=offset,
+        cursor=cursor,
         scope=principal,
     )
-    return InstancesPublic.model_validate(page)
+    out = InstancesPublic.model_validate(page)
+    out.next = next_link(request, page.next_cursor)
+    return out
 
 
 @router.get("/{instance_id}", summary="Read one product instance")
