@@ -30,7 +30,10 @@ def free_port() -> int:
 
 
 class AuthorityServer:
-    def __init__(self, database_url: str, key_dir: Path, data_dir: Path) -> None:
+    def __init__(
+        self, database_url: str, key_dir: Path, data_dir: Path, *, workers: int = 1
+    ) -> None:
+        self.workers = workers
         data_dir.mkdir(parents=True, exist_ok=True)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTLIC_")}
         self.env.update(
@@ -47,10 +50,10 @@ class AuthorityServer:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def command(self) -> list[str]:
-        # The shipped command, one worker like the in-process baseline.
+        # The shipped command; one worker (like the in-process baseline) unless told otherwise.
         return [
             sys.executable, "-m", "smartlic", "authority", "serve",
-            "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
+            "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
         ]  # fmt: skip
 
     def __enter__(self) -> AuthorityServer:
@@ -58,7 +61,8 @@ class AuthorityServer:
             self.proc = subprocess.Popen(
                 self.command(), env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
-        self._wait_ready(time.monotonic() + 30)
+        # several workers each import the app: on a busy machine that takes a while
+        self._wait_ready(time.monotonic() + 30 * self.workers + 30)
         return self
 
     def _wait_ready(self, deadline: float) -> None:

@@ -123,6 +123,10 @@ def test_rest_preferences_and_devices(lone: Collector) -> None:
     assert ok(lone.api.get("/api/v1/preferences"))["api_key"] == "set"
     ok(lone.api.post("/api/v1/devices", json={"pid": "P", "sn": "S"}), 201)
     problem(lone.api.post("/api/v1/devices", json={"pid": "", "sn": "S"}), 422, "invalid-input")
+    for address in ({"address": "10.0.0.5", "username": "u", "password": "p"},
+                    {"address": "https://10.0.0.5"}):  # fmt: skip
+        body = {"pid": "P", "sn": "S2", **address}
+        problem(lone.api.post("/api/v1/devices", json=body), 422, "invalid-input")
     [row] = ok(lone.api.get("/api/v1/devices"))
     assert row["name"] == "UDI_PID:P; UDI_SN:S" and row["mode"] == "push"
     assert ok(lone.api.get("/api/v1/health")) == {"status": "ok"}

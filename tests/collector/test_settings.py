@@ -53,6 +53,10 @@ def test_preferences_hide_the_key_and_refuse_unknown_names() -> None:
         {"satellite": "true"},
         {"validate_device": None},
         {"authority_url": 5},
+        {"authority_url": "authority:8000"},  # no scheme: the forwarder could never reach it
+        {"authority_url": "ftp://authority"},
+        {"authority_url": "https://"},
+        {"authority_url": "http://authority:port"},
         {"virtual_account": "x" * 101},
         {"api_key": "slk_\ud800"},
         {"connectivity": True, "satellite": "no"},  # all or nothing

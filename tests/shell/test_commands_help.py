@@ -23,6 +23,7 @@ def test_exec_license_smart(console: Console) -> None:
         "  import         Import an ACK, policy, trust or authorization code file\n"
         "  register       Register with the licensing authority\n"
         "  renew          Renew the ID certificate or the authorization\n"
+        "  reservation    License reservation (SLR / PLR)\n"
         "  save           Save license information to a file\n"
         "  sync           Synchronize with CSLU or the authority\n"
         "  trust          Trust establishment\n"
@@ -84,6 +85,7 @@ def test_config_mode_choices_come_from_the_profile(console: Console) -> None:
         "mode",
         "privacy",
         "proxy",
+        "reservation",
         "server-identity-check",
         "transport",
         "url",

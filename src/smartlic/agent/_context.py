@@ -28,6 +28,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from smartlic.agent import _transitions as tr
@@ -40,7 +41,7 @@ from smartlic.agent._timers import Timers
 from smartlic.agent._transports import Transport, make_transport
 from smartlic.agent._usage import Answers, Handle
 from smartlic.clock import Clock
-from smartlic.crypto import Udi, generate_key
+from smartlic.crypto import Udi, generate_key, load_certificate
 from smartlic.domain.enums import Enforcement, RegistrationState
 from smartlic.domain.products import LicenseSpec
 from smartlic.errors import Conflict
@@ -137,6 +138,14 @@ class AgentContext:
         """Replace the fast-path answers (``is_authorized``/``check``)."""
         self.permitted.replace_with(permitted)
         self.statuses.replace_with(statuses)
+
+    def authority_ca(self) -> x509.Certificate | None:
+        """The CA authority files must chain to: provisioned, else the classic registration's."""
+        pem = self.state.policy.authority_ca_pem
+        reg = self.state.registration
+        if pem is None and reg is not None:
+            pem = reg.ca_certificate_pem
+        return load_certificate(pem) if pem else None
 
     def registered(self) -> bool:
         state = self.state

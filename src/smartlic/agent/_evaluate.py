@@ -37,7 +37,9 @@ DISABLED = "DISABLED"
 # Statuses under which a feature may run. OUT OF COMPLIANCE still runs: classic Smart
 # Licensing is not enforcing ("it is marked as having a license shortage, but continues to use
 # the license" - first reference document, "Product Instances").
-PERMITTED = frozenset({"AUTHORIZED", "OUT OF COMPLIANCE", EVAL_MODE, "AUTHORIZATION EXPIRED"})
+PERMITTED = frozenset(
+    {"AUTHORIZED", "OUT OF COMPLIANCE", EVAL_MODE, "AUTHORIZATION EXPIRED", "AUTHORIZED - RESERVED"}
+)
 _BAD = frozenset({"OUT OF COMPLIANCE", "INVALID TAG", NOT_AUTHORIZED})
 
 

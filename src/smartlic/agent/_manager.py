@@ -17,10 +17,9 @@ keeps the persisted mode, and a NEW device (no state yet) starts in policy mode,
 shipped with Smart Licensing Using Policy do. A state written before policy mode existed is
 classic.
 
-Reservations. When ``_reservation.py`` provides a ``ReservationEngine`` (issue 11), it is built
-over the same collaborators as ``manager.reservation`` (``_reservation_engine``) and the
-reservation verbs are its own; without that module there are none (``manager.reservation`` is
-None).
+Reservations. ``manager.reservation`` is the ``ReservationEngine`` (``_reservation``, SLR and
+PLR) over the same collaborators; its verbs are its own, and the smart and policy engines ask
+it what an installed reservation authorizes (``classic_view``, ``policy_view``, ``covers``).
 
 Why ``request()`` does not send the authorization itself: a feature check-out must not block
 on (or fail with) the network. It only marks the usage as changed; ``tick()`` (called by the
@@ -29,8 +28,6 @@ product's scheduler or by the ``start()`` thread) sends it, and ``sync()`` sends
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import timedelta
@@ -41,6 +38,7 @@ from smartlic.agent._context import AgentContext
 from smartlic.agent._events import EventCallback
 from smartlic.agent._policy_runtime import PolicyEngine
 from smartlic.agent._policy_verbs import Which
+from smartlic.agent._reservation import ReservationEngine
 from smartlic.agent._smart import SmartEngine
 from smartlic.agent._state import AgentState, StateStore
 from smartlic.agent._status import Attempt, Status
@@ -138,13 +136,27 @@ class LicenseManager:
             timers=self.timers,
             transport=transport,
         )
-        self._smart = SmartEngine(ctx)
-        self._policy = PolicyEngine(
-            ctx, authority_ca=authority_ca, sample_interval=sample_interval, purge_after=purge_after
+        self.reservation = ReservationEngine(
+            lambda: ctx.state.reservation,
+            udi=ctx.udi,
+            clock=self.clock,
+            verifier=ctx.verifier,
+            ca=ctx.authority_ca,
+            key=ctx.store.trust_key,
+            lock=ctx.lock,
+            changed=self._reservation_changed,
         )
-        self._traditional = TraditionalEngine(ctx, ca=self._policy.core.authority_ca)
-        self.reservation = self._reservation_engine()
-        """SLR / PLR when ``_reservation.py`` is present (issue 11), else None."""
+        """SLR / PLR (``_reservation``): request, install, cancel, return, status."""
+        self._smart = SmartEngine(ctx, self.reservation)
+        self._policy = PolicyEngine(
+            ctx,
+            self.reservation,
+            authority_ca=authority_ca,
+            sample_interval=sample_interval,
+            purge_after=purge_after,
+        )
+        self.reservation.reload()  # a provisioned authority_ca may verify its stored code
+        self._traditional = TraditionalEngine(ctx, ca=ctx.authority_ca)
         self._ticker: Ticker | None = None
         # ``is_authorized(tag)`` and ``check(tag)`` are the bound ``__getitem__`` of two dicts
         # the active engine recomputes on every state change: one C-level dict read per check,
@@ -155,25 +167,6 @@ class LicenseManager:
         self.check: Callable[[str], str] = ctx.statuses.__getitem__
         """The license's ``show license usage`` status ("EVAL MODE", ...) or "NOT IN USE"."""
         self._choose_mode(mode or ("policy" if new_device else ctx.state.mode), new_device)
-
-    def _reservation_engine(self) -> Any:
-        """The reservation engine over the shared collaborators, when ``_reservation.py``
-        exists (built by another branch of issue 11); None without it - no reservation verbs.
-        The engine's verbs are called on it: ``manager.reservation.request()``..."""
-        if importlib.util.find_spec("smartlic.agent._reservation") is None:
-            return None
-        module = importlib.import_module("smartlic.agent._reservation")
-        ctx = self._ctx
-        return module.ReservationEngine(
-            lambda: getattr(ctx.state, "reservation"),  # noqa: B009 - the field comes with it
-            udi=ctx.udi,
-            clock=ctx.clock,
-            verifier=ctx.verifier,
-            ca=self._policy.core.authority_ca,
-            key=ctx.store.trust_key,
-            lock=ctx.lock,
-            changed=self._reservation_changed,
-        )
 
     def _reservation_changed(self) -> None:
         with self._ctx.lock:

@@ -35,6 +35,7 @@ from smartlic.agent._policy_view import (
     derive_policy,
     needs_code,
 )
+from smartlic.agent._reservation import ReservationEngine
 from smartlic.crypto import load_certificate
 from smartlic.domain.enums import Enforcement
 from smartlic.errors import Forbidden
@@ -60,12 +61,13 @@ class PolicyCore:
     def __init__(
         self,
         ctx: AgentContext,
+        reservation: ReservationEngine,
         *,
         authority_ca: str | None = None,
         sample_interval: timedelta = timedelta(minutes=15),
         purge_after: timedelta = timedelta(days=90),
     ) -> None:
-        self.ctx = ctx
+        self.ctx, self.reservation = ctx, reservation
         self.sample_interval, self.purge_after = sample_interval, purge_after
         self._pview: PolicyView | None = None
         with ctx.lock:
@@ -86,6 +88,7 @@ class PolicyCore:
         elif changed:
             ps.changed_at = now
         view = derive_policy(ps, self.ctx.usage, self.ctx.identity.catalogue, now)
+        view = self.reservation.policy_view(view, self.ctx.usage)
         self._pview = view
         self.ctx.publish(view.permitted(), view.statuses)
         self._check_overdue(view, now)
@@ -130,8 +133,8 @@ class PolicyCore:
     def gate(self, tag: str, count: int) -> None:
         """Enforced and export-controlled licenses need an authorization code covering them."""
         spec = self.ctx.identity.catalogue.get(tag)
-        if not needs_code(spec):
-            return
+        if not needs_code(spec) or self.reservation.covers(tag, self.ctx.usage.get(tag, 0) + count):
+            return  # an SLR code installed before the upgrade keeps authorizing (issue 11)
         assert spec is not None
         allowed = authorized_counts(self.ctx.state.policy).get(tag, 0)
         if self.ctx.usage.get(tag, 0) + count > allowed:
@@ -161,12 +164,7 @@ class PolicyCore:
         self.ctx.save()
 
     def authority_ca(self) -> x509.Certificate | None:
-        """The CA authority files must chain to: provisioned, else the classic registration's."""
-        pem = self.ctx.state.policy.authority_ca_pem
-        reg = self.ctx.state.registration
-        if pem is None and reg is not None:
-            pem = reg.ca_certificate_pem
-        return load_certificate(pem) if pem else None
+        return self.ctx.authority_ca()
 
     def install(self, data: bytes, source: str) -> Applied:
         """Verify an authority file whole, then apply it; raises (and logs) on refusal."""

@@ -16,6 +16,7 @@ from smartlic.agent._policy_core import PolicyCore
 from smartlic.agent._policy_online import AUTH_REQUEST, PolicyWire
 from smartlic.agent._policy_snapshot import build_policy_status
 from smartlic.agent._policy_verbs import PolicyVerbs
+from smartlic.agent._reservation import ReservationEngine
 from smartlic.agent._status import Attempt, Status
 from smartlic.errors import Conflict, SmartlicError
 
@@ -30,6 +31,7 @@ class PolicyEngine:
     def __init__(
         self,
         ctx: AgentContext,
+        reservation: ReservationEngine,
         *,
         authority_ca: str | None = None,
         sample_interval: timedelta = timedelta(minutes=15),
@@ -38,6 +40,7 @@ class PolicyEngine:
         self.ctx = ctx
         self.core = PolicyCore(
             ctx,
+            reservation,
             authority_ca=authority_ca,
             sample_interval=sample_interval,
             purge_after=purge_after,

@@ -29,6 +29,7 @@ from smartlic.agent._protocol import (
     verify_registration,
     verify_response,
 )
+from smartlic.agent._reservation import ReservationEngine
 from smartlic.agent._snapshot import build_status
 from smartlic.agent._status import Attempt, Status, TransportStatus
 from smartlic.crypto import load_certificate, make_csr, parse_token_text
@@ -53,8 +54,8 @@ class SmartEngine:
 
     name = "classic"
 
-    def __init__(self, ctx: AgentContext) -> None:
-        self.ctx = ctx
+    def __init__(self, ctx: AgentContext, reservation: ReservationEngine) -> None:
+        self.ctx, self.reservation = ctx, reservation
         self.view: View = derive(ctx.state, {}, ctx.clock.now(), ctx.timers)
         self._eval_since: datetime | None = None
 
@@ -70,6 +71,7 @@ class SmartEngine:
             for name, props in tr.registration_expired(ctx.state):
                 ctx.emit(name, **props)
         view = derive(ctx.state, ctx.usage, now, ctx.timers, ctx.export_controlled)
+        view = self.reservation.classic_view(view, ctx.usage, enabled=ctx.state.enabled)
         self._publish(view)
         self._eval_since = now if view.evaluating else None
 
@@ -99,9 +101,10 @@ class SmartEngine:
     def snapshot(self, now: datetime) -> Status:
         """The classic ``Status`` (hold ``ctx.lock``; the view refreshed by the caller)."""
         ctx = self.ctx
-        return build_status(
+        snapshot = build_status(
             ctx.identity, ctx.state, self.view, ctx.usage, self.transport_status(), now, ctx.timers
         )
+        return self.reservation.decorate(snapshot, classic=ctx.state.mode == "classic")
 
     def status(self, now: datetime) -> Status:
         return self.snapshot(now)

@@ -45,6 +45,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from smartlic.agent._codec import from_json, to_json
 from smartlic.agent._policy_state import PolicyState
+from smartlic.agent._reservation import ReservationState
 from smartlic.agent._status import Attempt
 from smartlic.agent._traditional_state import TraditionalState
 from smartlic.agent._transports import TransportConfig
@@ -132,6 +133,7 @@ class AgentState:
     mode: str = "classic"
     policy: PolicyState = field(default_factory=PolicyState)
     traditional: TraditionalState = field(default_factory=TraditionalState)
+    reservation: ReservationState = field(default_factory=ReservationState)
 
 
 class StateStore:

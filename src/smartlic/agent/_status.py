@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from smartlic.agent._policy_status import PolicyModeStatus
+from smartlic.agent._reservation import ReservationStatus
 from smartlic.crypto import Udi
 from smartlic.domain.enums import AuthorizationState, RegistrationState
 
@@ -53,6 +54,7 @@ class RegistrationStatus:
     next_renewal_attempt: datetime | None = None
     registration_expires: datetime | None = None
     next_retry: datetime | None = None  # while state is RETRY
+    reservation: str | None = None  # SPECIFIC | UNIVERSAL: registered by a reservation code
 
 
 @dataclass(frozen=True)
@@ -110,3 +112,4 @@ class Status:
     policy: PolicyModeStatus | None = None  # set in policy mode (see _policy_status.py)
     # set once a device has traditional licenses or a conversion (``_traditional_verbs``)
     conversion: ConversionStatus | None = None
+    reservation: ReservationStatus | None = None  # SLR / PLR (see _reservation.py)

@@ -18,7 +18,10 @@ from smartlic.authority.cli import (
     resolve_tag,
     when,
 )
+from smartlic.authority.cli_reservations import issue_file, reservations_app
 from smartlic.authority.cli_usage import policy_mode_app
+from smartlic.authority.services.interfaces import EventOut
+from smartlic.domain.event_text import describe
 from smartlic.errors import InvalidInput
 
 __all__ = ["admin_app"]
@@ -46,9 +49,11 @@ for _sub, _name in (
     (devices_app, "devices"),
     (apikey_app, "apikey"),
     (clients_app, "api-clients"),
+    (reservations_app, "reservations"),
 ):
     admin_app.add_typer(_sub, name=_name)
 admin_app.add_typer(policy_mode_app)  # usage, policy, slac
+licenses_app.command("issue-file")(issue_file)
 
 Domain = Annotated[str, typer.Argument(help="Smart account domain, e.g. demo.example.")]
 VaName = Annotated[str, typer.Argument(help="Virtual account name.")]
@@ -341,11 +346,18 @@ def devices_transfer(
 
 @devices_app.command("remove")
 @cli_errors
-def devices_remove(domain: Domain, instance: Instance) -> None:
-    """Remove a product instance; its licenses are freed."""
+def devices_remove(
+    domain: Domain,
+    instance: Instance,
+    return_code: Annotated[
+        str | None,
+        typer.Option("--return-code", help="The reservation return code of a reserved device."),
+    ] = None,
+) -> None:
+    """Remove a product instance; its licenses (and reservation) are freed."""
     with open_services() as s:
         instance_id = s.instances.resolve_instance(domain, instance, scope=operator())
-        s.instances.remove_instance(domain, instance_id, scope=operator())
+        s.instances.remove_instance(domain, instance_id, return_code=return_code, scope=operator())
     typer.echo(f"removed instance {instance_id} ({instance})")
 
 
@@ -359,12 +371,19 @@ def events(
     """Show the event log, newest first."""
     with open_services() as s:
         page = s.events.list_events(domain, name_prefix=prefix, limit=limit, scope=operator())
-    rows = [
-        [when(e.at), e.name, e.actor, e.smart_account, e.virtual_account, e.subject]
-        for e in page.items
-    ]
-    columns = ["At", "Event", "Actor", "Smart account", "VA", "Subject"]
+    rows = [[when(e.at), e.smart_account, _sentence(e), e.name] for e in page.items]
+    columns = ["At", "Smart account", "Event", "Name"]
     print_table(f"Events ({page.total})", columns, rows)
+
+
+def _sentence(e: EventOut) -> str:
+    return describe(
+        e.name,
+        actor=e.actor,
+        virtual_account=e.virtual_account,
+        subject=e.subject,
+        properties=e.properties,
+    )
 
 
 @apikey_app.command("create")

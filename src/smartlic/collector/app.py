@@ -9,6 +9,7 @@ Usage::
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
@@ -22,6 +23,7 @@ from smartlic.collector.api import pi, rest
 from smartlic.collector.services import CollectorServices, build_services
 from smartlic.collector.settings import CollectorSettings
 from smartlic.collector.store import VERSION_TABLE, alembic_config, open_store
+from smartlic.collector.web import PAGE, install_page
 from smartlic.web.headers import SecurityHeadersMiddleware
 from smartlic.web.health import Readiness, install_health
 from smartlic.web.limits import BodyLimitMiddleware, BodyPolicy, RouteLimit
@@ -41,7 +43,13 @@ def build(settings: CollectorSettings, clock: Clock) -> tuple[Engine, CollectorS
     return engine, build_services(engine, clock, settings)
 
 
-def _app(title: str, description: str, services: CollectorServices, policy: BodyPolicy) -> FastAPI:
+def _app(
+    title: str,
+    description: str,
+    services: CollectorServices,
+    policy: BodyPolicy,
+    no_store: Callable[[str], bool] = lambda path: False,
+) -> FastAPI:
     # Swagger UI and ReDoc served locally (collectors sit on air-gapped sites; the
     # Content-Security-Policy allows no other origin either)
     app = FastAPIOffline(
@@ -54,7 +62,7 @@ def _app(title: str, description: str, services: CollectorServices, policy: Body
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, policy=policy)
     app.add_middleware(RequestIdMiddleware)
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, no_store=no_store)
     return app
 
 
@@ -69,8 +77,10 @@ def body_policies(settings: CollectorSettings) -> tuple[BodyPolicy, BodyPolicy]:
         settings,
         routes=(RouteLimit(reports, settings.max_report_bytes),),
     )
+    # Upload from Cisco: the REST route and the page's form take the same files
+    uploads = ("/api/v1/import", f"{PAGE}/import")
     api_policy = BodyPolicy.from_settings(
-        settings, routes=(RouteLimit("/api/v1/import", settings.max_upload_bytes),)
+        settings, routes=tuple(RouteLimit(path, settings.max_upload_bytes) for path in uploads)
     )
     return pi_policy, api_policy
 
@@ -92,9 +102,14 @@ def create_apps(
     )
     pi_app.include_router(pi.router)
     api_app = _app(
-        "smartlic collector", "The collector's REST API (CSLU port 8180).", services, api_policy
+        "smartlic collector",
+        "The collector's REST API (CSLU port 8180), and its web page at `/ui`.",
+        services,
+        api_policy,
+        no_store=lambda path: path.startswith(PAGE),  # no copy of the page after logout
     )
     api_app.include_router(rest.router)
+    install_page(api_app, settings)
     _mount_satellite(pi_app, settings, services)
     _install_operations(settings, services, pi_app, api_app)
     return pi_app, api_app

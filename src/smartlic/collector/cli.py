@@ -76,19 +76,9 @@ def _require_account(services: Any, cfg: Any) -> None:
 
 
 def change_prefs(*, initialising: bool = False, **changes: Any) -> dict[str, Any]:
-    from smartlic.collector.prefs import load, save
-
-    with (
-        open_services(initialising=initialising) as services,
-        services.status.transaction() as s,
-    ):
-        prefs = load(s)
-        try:
-            prefs.update(changes)
-        except KeyError as exc:  # unknown, or not settable here (the pinned CA: ``init``)
-            raise InvalidInput(f"no preference {exc.args[0]!r} can be set") from exc
-        save(s, prefs)
-        return prefs.public()
+    with open_services(initialising=initialising) as services:
+        public: dict[str, Any] = services.status.change_preferences(changes)
+        return public
 
 
 def show(values: dict[str, Any]) -> None:
@@ -187,7 +177,8 @@ def serve() -> None:
         pass
     typer.echo(
         f"collector: devices -> http://{conf.host}:{conf.pi_port}/cslu/v1/pi, "
-        f"API -> http://{conf.host}:{conf.api_port}/docs"
+        f"API -> http://{conf.host}:{conf.api_port}/docs, "
+        f"web page -> http://{conf.host}:{conf.api_port}/ui/ (log in with the REST API token)"
     )
     run(conf)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session
@@ -21,7 +22,7 @@ from smartlic.crypto import fingerprint, load_certificate
 from smartlic.errors import InvalidInput, SmartlicError
 from smartlic.formats.bounds import clean_text
 
-__all__ = ["Preferences", "PreferencesChange", "load", "save"]
+__all__ = ["Preferences", "PreferencesChange", "Url", "load", "save"]
 
 KEY = "preferences"
 
@@ -59,7 +60,8 @@ class Preferences:
         except ValidationError as exc:
             error = exc.errors()[0]
             where = ".".join(str(p) for p in error["loc"])
-            raise InvalidInput(f"preference {where}: {error['msg']}", pointer=f"/{where}") from exc
+            message = str(error["msg"]).removeprefix("Value error, ")
+            raise InvalidInput(f"preference {where}: {message}", pointer=f"/{where}") from exc
         for key, value in checked.model_dump(exclude_unset=True).items():
             setattr(self, key, value)
 
@@ -71,6 +73,27 @@ def _text(value: str | None) -> str | None:
 
 
 Text = Annotated[str | None, AfterValidator(_text)]
+
+
+def _url(value: str | None) -> str | None:
+    """An address the collector will call: ``http(s)://host[:port][/path]``, nothing else."""
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 (raises on a port that is not a number)
+    except ValueError:
+        raise ValueError("must be an http:// or https:// address (bad port)") from None
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(c.isspace() for c in value)
+    ):
+        raise ValueError("must be an http:// or https:// address, e.g. https://authority:8000")
+    return value
+
+
+Url = Annotated[str | None, AfterValidator(_text), AfterValidator(_url)]
 
 
 def _ca_fingerprint(pem: str | None) -> str | None:
@@ -92,7 +115,7 @@ class PreferencesChange(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     connectivity: bool = Field(False, description='"Cisco Is Available": forward online')
-    authority_url: Text = Field(None, max_length=2048, examples=["https://authority:8000"])
+    authority_url: Url = Field(None, max_length=2048, examples=["https://authority:8000"])
     api_key: Text = Field(None, max_length=255, description="the authority API key (write-only)")
     smart_account: Text = Field(None, max_length=255, description="smart account domain")
     smart_account_name: Text = Field(None, max_length=255)

@@ -76,6 +76,8 @@ class AuthorizationState(StrEnum):
     EVAL = "EVAL MODE"
     EVAL_EXPIRED = "EVAL EXPIRED"
     AUTHORIZED = "AUTHORIZED"
+    # YANG auth-state-authorized-reservation: "a reservation authorization code is installed"
+    AUTHORIZED_RESERVED = "AUTHORIZED - RESERVED"
     OUT_OF_COMPLIANCE = "OUT OF COMPLIANCE"
     AUTHORIZATION_EXPIRED = "AUTHORIZATION EXPIRED"
     GRACE_EXPIRED = "GRACE PERIOD EXPIRED"

@@ -294,11 +294,31 @@ def usage_file(envelopes: Sequence[Mapping[str, Any]], extra: Sequence[Any] = ()
     return to_bytes(root)
 
 
+_NOT = "not-usage-file"
+_UPLOAD = (
+    "upload the file a product instance or a collector saved (`license smart save usage ...`), "
+    "or a .tar.gz or .zip archive of such files"
+)
+
+
 def parse_usage_file(data: bytes) -> list[dict[str, Any]]:
-    """The ``<RUMReport>`` JSON objects of a usage file (hardened parse; not yet verified)."""
+    """The ``<RUMReport>`` JSON objects of a usage file (hardened parse; not yet verified).
+
+    What is plainly some other file (not XML, another XML document, an ACK) is refused with
+    code ``not-usage-file`` and a sentence saying what to upload instead."""
+    if not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        raise InvalidInput(f"this is not a usage data file (it is not XML): {_UPLOAD}", code=_NOT)
     root = parse_xml(data)
     if root.tag != "smartLicense":
-        raise InvalidInput(f"a usage file's root is <smartLicense>, not <{root.tag}>")
+        raise InvalidInput(
+            f"this is not a usage data file (an XML document <{root.tag}>): {_UPLOAD}", code=_NOT
+        )
+    if root.find("RUMReport") is None and root.find("smartLicenseRumAck") is not None:
+        raise InvalidInput(
+            "this is an acknowledgement (ACK) file: import it where the usage file came from "
+            "(the product instance or the collector); here, upload usage data files",
+            code=_NOT,
+        )
     out: list[dict[str, Any]] = []
     for i, el in enumerate(root.iter("RUMReport")):
         try:

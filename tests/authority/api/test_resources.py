@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import httpx
+import pytest
+
 from tests.authority.api.conftest import LiveAuthority
 from tests.authority.api.helpers import (
     ACCOUNT,
@@ -109,3 +114,68 @@ def test_events_are_paged_and_filtered(live_authority: LiveAuthority) -> None:
     capped = ok(api.get(f"{V1}/events", params={"limit": 10_000}))
     assert capped["limit"] <= 500
     problem(api.get(f"{V1}/accounts/nobody.example/events"), 404, "not-found")
+
+
+def _walk(api: httpx.Client, first: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every item from ``first`` on, following the ``next`` links."""
+    items, page = list(first["items"]), first
+    while page["next"]:
+        page = ok(api.get(page["next"]))
+        assert page["total"] is None and page["offset"] == 0
+        items += page["items"]
+    return items
+
+
+def test_device_list_keyset_pages(live_authority: LiveAuthority) -> None:
+    # the lab clock stands still: every instance has the same registered_at, so the pages
+    # are told apart by the id half of the key alone
+    live, api = live_authority, live_authority.client()
+    build_world(api)
+    token = create_token(api)["text"]
+    for n in range(5):
+        register(live, api, new_device(live, n), token)
+    everything = ok(api.get(f"{ACCOUNT}/devices"))
+    assert everything["total"] == 5 and everything["next"] is None
+    first = ok(api.get(f"{ACCOUNT}/devices", params={"cursor": "", "limit": 2}))
+    assert first["total"] is None and first["next_cursor"] and "cursor=" in first["next"]
+    assert _walk(api, first) == everything["items"]
+    # an offset page hands out the cursor of its end too, and the filters ride along
+    offset_page = ok(api.get(f"{ACCOUNT}/devices", params={"limit": 2, "offset": 1}))
+    after = ok(api.get(f"{ACCOUNT}/devices", params={"cursor": offset_page["next_cursor"]}))
+    assert after["items"] == everything["items"][3:]
+    va_first = ok(api.get(f"{ACCOUNT}/devices", params={"virtual_account": "Prod", "limit": 4}))
+    assert "virtual_account=Prod" in va_first["next"]
+    assert len(_walk(api, va_first)) == 5
+
+
+def test_event_log_keyset_pages(live_authority: LiveAuthority) -> None:
+    api = live_authority.client()
+    build_world(api)
+    everything = ok(api.get(f"{ACCOUNT}/events"))
+    first = ok(api.get(f"{ACCOUNT}/events", params={"cursor": "", "limit": 2}))
+    assert _walk(api, first) == everything["items"]
+    wide = ok(api.get(f"{V1}/events", params={"cursor": "", "limit": 3}))
+    assert [e["id"] for e in _walk(api, wide)] == [
+        e["id"] for e in ok(api.get(f"{V1}/events"))["items"]
+    ]
+    named = ok(api.get(f"{ACCOUNT}/events", params={"name_prefix": "holding", "limit": 1}))
+    assert {e["name"] for e in _walk(api, named)} <= {"holding.added"}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"cursor": "not-a-cursor"},
+        {"cursor": "W10"},  # [] : the wrong shape
+        {"cursor": "WyJ4Il0"},  # ["x"] : text where an id or a time is due
+        {"cursor": "x" * 201},
+        {"cursor": "", "offset": 3},
+    ],
+)
+def test_bad_cursors_are_refused(live_authority: LiveAuthority, params: dict[str, Any]) -> None:
+    api = live_authority.client()
+    build_world(api)
+    before = ok(api.get(f"{ACCOUNT}/events"))
+    for path in (f"{ACCOUNT}/devices", f"{ACCOUNT}/events", f"{V1}/events"):
+        problem(api.get(path, params=params), 422, "invalid-input")
+    assert ok(api.get(f"{ACCOUNT}/events")) == before

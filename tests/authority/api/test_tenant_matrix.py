@@ -34,10 +34,11 @@ from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services import Services, build_services
 from smartlic.authority.settings import AuthoritySettings
 from smartlic.clock import ManualClock
-from smartlic.crypto import Udi
+from smartlic.crypto import Udi, generate_key
 from smartlic.domain.enums import Role
 from smartlic.domain.policy import CISCO_DEFAULT
 from smartlic.domain.products import make_tag
+from smartlic.formats.reservation import RequestCode
 from smartlic.formats.rum import usage_file
 from smartlic.storage import make_engine, upgrade
 from tests.authority.api.conftest import serve_in_thread
@@ -477,7 +478,25 @@ CASES: tuple[Case, ...] = (
          lambda m, d, va: Call(
              "POST", _acct(d) + f"/api-clients/{m.new_client(d)}/actions/revoke"),
          destructive=True),
+    # issue 11: license reservations and node-locked license files
+    Case("POST", VA_ROUTE + "/reservations", _va_write, (201,), lambda m, d, va: Call(
+        "POST", _va(d, va) + "/reservations",
+        json={"request_code": _request_code(), "licenses": {TAG: 1}})),
+    Case("GET", A_ROUTE + "/reservations", _account, (200,), lambda m, d, va: Call(
+        "GET", _acct(d) + "/reservations")),
+    Case("GET", A_ROUTE + "/reservations", _va_read, (200,), lambda m, d, va: Call(
+        "GET", _acct(d) + "/reservations", params={"virtual_account": va})),
+    Case("POST", VA_ROUTE + "/license-files", _va_write, (201,), lambda m, d, va: Call(
+        "POST", _va(d, va) + "/license-files",
+        json={"udi": f"PID:ASR-903,SN:LF{next(_n):05d}", "feature": TAG, "count": 1})),
 )  # fmt: skip
+
+
+def _request_code() -> str:
+    """A fresh device's reservation request code (each is reserved once)."""
+    udi = Udi("C9300-24UX", f"RSV{next(_n):05d}")
+    return RequestCode.new(udi, generate_key().public_key()).text
+
 
 C_ACCT = CSSM + "/v1/accounts/{domain}"
 C_VA = C_ACCT + "/virtual-accounts/{virtual_account}"
@@ -489,6 +508,13 @@ def _cacct(d: str) -> str:
 
 def _cva(d: str, va: str) -> str:
     return f"{_cacct(d)}/virtual-accounts/{va}"
+
+
+C_VA2 = CSSM + "/v2/accounts/{domain}/virtual-accounts/{virtual_account}"
+
+
+def _cva2(d: str, va: str) -> str:
+    return f"{CSSM}/v2/accounts/{d}/virtual-accounts/{va}"
 
 
 def _instances(m: Matrix, d: str, va: str) -> dict[str, Any]:
@@ -531,9 +557,29 @@ CSSM_CASES: tuple[Case, ...] = (
         "POST", _cacct(d) + "/devices", json={"virtualAccounts": [va]})),
     Case("POST", C_VA + "/devices/transfer", _va_write, (200,), lambda m, d, va: Call(
         "POST", _cva(d, va) + "/devices/transfer", json=_instances(m, d, va))),  # to itself
+    Case("POST", C_VA2 + "/reserve-licenses", _va_write, (200,), lambda m, d, va: Call(
+        "POST", _cva2(d, va) + "/reserve-licenses", json={"reservationRequests": [{
+            "reservationCode": _request_code(), "reservationType": "SPECIFIC",
+            "licenses": [{"entitlementTag": TAG, "quantity": "1",
+                          "precedence": "LONGEST_TERM_FIRST"}]}]})),
+    Case("POST", C_VA2 + "/devices/remove", _va_write, (200,), lambda m, d, va: Call(
+        "POST", _cva2(d, va) + "/devices/remove", json={"productInstacesRemoveRequests": [{
+            "sudi": {"udiPid": "IXM-LPWA-900-16-K9",
+                     "udiSerialNumber": m.new_instance((d, va))[1].split("|")[0]},
+            "productTagName": "", "returnCode": ""}]}), destructive=True),
     Case("POST", CSSM + "/v3/licenses/summary", _va_read, (200,), lambda m, d, va: Call(
         "POST", CSSM + "/v3/licenses/summary", json={"data": {"tags": []}},
         headers={"X-CSW-SMART-ACCOUNT-ID": d, "X-CSW-VIRTUAL-ACCOUNT-ID": va})),
+    Case("POST", C_VA + "/reserve-licenses", _va_write, (200,), lambda m, d, va: Call(
+        "POST", _cva(d, va) + "/reserve-licenses", json={"reservationRequests": [{
+            "reservationCode": _request_code(), "reservationType": "SPECIFIC",
+            "licenses": [{"entitlementTag": TAG, "quantity": "1",
+                          "precedence": "LONGEST_TERM_FIRST"}]}]})),
+    Case("POST", C_VA + "/devices/remove", _va_write, (200,), lambda m, d, va: Call(
+        "POST", _cva(d, va) + "/devices/remove", json={"productInstacesRemoveRequests": [{
+            "sudi": {"udiPid": "IXM-LPWA-900-16-K9",
+                     "udiSerialNumber": m.new_instance((d, va))[1].split("|")[0]},
+            "productTagName": "", "returnCode": ""}]}), destructive=True),
 )  # fmt: skip
 CASES = CASES + CSSM_CASES
 
@@ -623,6 +669,7 @@ def _stored(m: Matrix) -> dict[str, Any]:
         state[f"{domain} policies"] = _ok(m.admin.get(_acct(domain) + "/policies"))
         state[f"{domain} codes"] = _ok(m.admin.get(_acct(domain) + "/authorization-codes"))
         state[f"{domain} clients"] = _ok(m.admin.get(_acct(domain) + "/api-clients"))
+        state[f"{domain} reservations"] = _ok(m.admin.get(_acct(domain) + "/reservations"))
     return state
 
 

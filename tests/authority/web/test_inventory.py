@@ -114,7 +114,11 @@ def test_token_is_shown_once_and_registers_a_device(portal: Portal, alice: Brows
         == "Prod"
     )
     events = table(alice.page(f"{PORTAL}/accounts/{DOMAIN}/events"), "events")
-    assert any(r[1] == "token.created" and r[2] == "user:alice" for r in events)
+    assert any(
+        r[1].startswith("Registration token ")
+        and r[1].split(" Details")[0].endswith(" created in Prod by alice.")
+        for r in events
+    )
 
 
 def test_token_form_with_bad_input_explains_and_creates_nothing(
@@ -135,6 +139,11 @@ def test_revoked_token_no_longer_registers(portal: Portal, alice: Browser) -> No
     text = portal_token(alice)
     (token,) = portal.services.tokens.list_tokens(DOMAIN, "Prod", scope=SYSTEM)
     answer = alice.post(f"{VA_URL}/Prod/tokens/{token.id}/revoke")
+    assert answer.status_code == 200  # first the question
+    assert texts(html(answer), "//h1") == ["Revoke Token?"]
+    (row,) = table(alice.page(f"{VA_URL}/Prod/general"), "tokens")
+    assert row[6] == "active"  # nothing changed yet
+    answer = alice.post(f"{VA_URL}/Prod/tokens/{token.id}/revoke", {"confirm": "yes"})
     assert answer.status_code == 303
     (row,) = table(alice.page(f"{VA_URL}/Prod/general"), "tokens")
     assert row[6] == "revoked"
@@ -262,9 +271,12 @@ def test_read_only_user_sees_no_actions_and_cannot_post(portal: Portal, va: str)
 
 def test_event_log_shows_portal_actions_by_user(portal: Portal, alice: Browser) -> None:
     portal_token(alice, va="Spare")
-    doc = alice.page(f"{PORTAL}/accounts/{DOMAIN}/events?prefix=token.")
+    doc = alice.page(f"{PORTAL}/accounts/{DOMAIN}/events?type=Registration+tokens")
     rows = table(doc, "events")
-    assert [(r[1], r[2], r[3]) for r in rows] == [("token.created", "user:alice", "Spare")]
+    assert [(r[1].split()[0:2], r[1].split(" Details")[0].split()[3:], r[2]) for r in rows] == [
+        (["Registration", "token"], ["created", "in", "Spare", "by", "alice."], "Spare")
+    ]
+    assert doc.xpath('//table[@id="events"]/tbody/tr/@data-name') == ["token.created"]
 
 
 def test_device_supplied_text_is_escaped(portal: Portal, alice: Browser) -> None:
@@ -301,7 +313,7 @@ def test_virtual_account_name_with_spaces_and_marks(portal: Portal, alice: Brows
 def test_event_log_pages(portal: Portal, alice: Browser) -> None:
     for n in range(105):
         portal.services.tokens.create_token(DOMAIN, "Prod", description=f"t{n}", scope=system("t"))
-    doc = alice.page(f"{PORTAL}/accounts/{DOMAIN}/events?prefix=token.")
+    doc = alice.page(f"{PORTAL}/accounts/{DOMAIN}/events?type=Registration+tokens")
     assert len(table(doc, "events")) == 100
     (next_page,) = doc.xpath('//p[@class="pager"]/a[text()="Next"]/@href')
     assert len(table(alice.page(next_page), "events")) == 5

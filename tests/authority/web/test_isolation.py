@@ -97,7 +97,9 @@ def test_virtual_account_admin_cannot_transfer_out_of_its_reach(
     victor = portal.user("victor", Role.VIRTUAL_ACCOUNT_ADMIN, DOMAIN, "Spare")
     victor.page(f"{PORTAL}/accounts/{DOMAIN}/va/Spare/general")
     # a token of Spare revoked through Prod's address is refused
-    answer = victor.post(f"{PORTAL}/accounts/{DOMAIN}/va/Prod/tokens/{token.id}/revoke")
+    answer = victor.post(
+        f"{PORTAL}/accounts/{DOMAIN}/va/Prod/tokens/{token.id}/revoke", {"confirm": "yes"}
+    )
     assert answer.status_code == 403
     assert live.services.tokens.list_tokens(DOMAIN, "Spare", scope=SYSTEM)[0].status == "active"
 

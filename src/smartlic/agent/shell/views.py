@@ -20,7 +20,7 @@ from smartlic.agent._status import (
     Status,
     TransportStatus,
 )
-from smartlic.agent.shell import views_traditional
+from smartlic.agent.shell import views_reservation, views_traditional
 from smartlic.agent.shell.fmt import ios_duration, ios_time, truncate
 from smartlic.domain.enums import AuthorizationState, RegistrationState
 from smartlic.domain.products import DEFAULT_PROFILE, ProductProfile
@@ -94,6 +94,9 @@ def _registration_status_word(reg: RegistrationStatus) -> str:
 
 
 def _registration(reg: RegistrationStatus, *, summary: bool = False) -> list[str]:
+    if reg.reservation is not None:  # domain-notes 1.1: "REGISTERED - SPECIFIC LICENSE ..."
+        word = f"REGISTERED - {reg.reservation} LICENSE RESERVATION"
+        return ["Registration:", f"  Status: {word}", _export(reg)]
     lines = ["Registration:", f"  Status: {_registration_status_word(reg)}"]
     if reg.state is not RegistrationState.REGISTERED:
         lines.append(_export(reg))
@@ -117,7 +120,8 @@ def _authorization_status(auth: AuthorizationStatus, *, with_time: bool) -> str:
     word = auth.state.value
     if auth.state is AuthorizationState.EVAL_EXPIRED and auth.evaluation_expired_at and with_time:
         return f"{word} on {ios_time(auth.evaluation_expired_at)}"
-    if auth.state in _COMMUNICATING and auth.state_since and with_time:
+    reserved = auth.state is AuthorizationState.AUTHORIZED_RESERVED
+    if (auth.state in _COMMUNICATING or reserved) and auth.state_since and with_time:
         return f"{word} on {ios_time(auth.state_since)}"
     return word
 
@@ -272,7 +276,10 @@ def _usage_section(status: Status) -> list[str]:
 def _tail_sections(status: Status, profile: ProductProfile) -> list[str]:
     lines = ["", *_banner("Product Information"), f"UDI: {status.udi}"]
     lines += ["", *_banner("Agent Version"), f"Smart Agent for Licensing: {profile.agent_version}"]
-    return [*lines, "", *_banner("Reservation Info"), "License reservation: DISABLED"]
+    lines += ["", *_banner("Reservation Info")]
+    if status.reservation is None or not status.reservation.enabled:
+        return [*lines, views_reservation.enabled_line(status)]
+    return [*lines, *views_reservation.reservation_info(status, profile)[:-1]]
 
 
 def license_all(status: Status, profile: ProductProfile = DEFAULT_PROFILE) -> list[str]:

@@ -18,6 +18,7 @@ from smartlic.agent._policy_status import (
 )
 from smartlic.agent._status import Status
 from smartlic.agent.shell import views_policy as vp
+from smartlic.agent.shell import views_reservation
 from smartlic.agent.shell.fmt import ios_time
 from smartlic.agent.shell.views_tech import tech_tail
 from smartlic.domain.products import DEFAULT_PROFILE, ProductProfile
@@ -87,9 +88,12 @@ def _member_status(p: PolicyModeStatus, active: bool) -> list[str]:
 
 def _overall(status: Status, profile: ProductProfile) -> list[str]:
     p = vp.policy_of(status)
+    reserved = views_reservation.authorization_member(status)  # an SLR kept after upgrade
     lines = ["Overall status:"]
     for role, udi in vp.ha_members(status, profile):
-        lines += [f"  {role}: {udi}", *_member_status(p, role == "Active")]
+        active = role == "Active"
+        member = reserved if active and reserved else _member_status(p, active)
+        lines += [f"  {role}: {udi}", *member]
     return lines
 
 
@@ -101,6 +105,8 @@ def _authorizations(status: Status, profile: ProductProfile) -> list[str]:
         lines += ["", "Authorizations:"]
         for entry in entries:
             lines += _authorization_entry(p, udi, entry)
+    if views_reservation.authorization_member(status):
+        lines += ["", *views_reservation.specified_reservations(status, profile)]
     return [*lines, "", "Purchased Licenses:", "  No Purchase Information Available"]
 
 

@@ -16,11 +16,12 @@ from datetime import datetime, timedelta
 from smartlic.agent._policy_status import CommStats, PolicyLicenseUsage, RumReportStatus
 from smartlic.agent._status import Status
 from smartlic.agent.shell import views_policy as vp
+from smartlic.agent.shell import views_reservation
 from smartlic.agent.shell.fmt import ios_time
 from smartlic.domain.enums import Enforcement
 from smartlic.domain.products import ProductProfile
 
-__all__ = ["MESSAGE_TYPES", "reservation_info", "tech_tail"]
+__all__ = ["MESSAGE_TYPES", "tech_tail"]
 
 # ``Communication Statistics`` message types, in tech-support order.
 MESSAGE_TYPES = (
@@ -166,31 +167,6 @@ def _fixed_sections() -> list[str]:
     ]
 
 
-def reservation_info(status: Status) -> list[str]:
-    """``Reservation Info`` (also ``show license reservation``): reservation is disabled on
-    smartlic's devices until the reservation work lands; authorization codes (SLAC) are
-    shown by ``show license authorization``."""
-    return [
-        "License reservation: DISABLED",
-        "Last Data Push: <none>",
-        "Last File Export: <none>",
-        "",
-        "Overall status:",
-        f"  Active: {status.udi}",
-        "    Reservation status: NOT INSTALLED",
-        "    Request code: <none>",
-        "    Last return code: <none>",
-        "    Last Confirmation code: <none>",
-        "    Reservation authorization code: <none>",
-        "",
-        "Specified license reservations:",
-        "",
-        "Purchased Licenses:",
-        "  No Purchase Information Available",
-        "",
-    ]
-
-
 # The agent's build and capability lines of a production 17.12 image, as printed (real-outputs
 # tech support golden_output_14_standalone); they describe the agent, not the device's state.
 _AGENT_BUILD = (
@@ -331,5 +307,7 @@ def tech_tail(status: Status, profile: ProductProfile, summary: list[str]) -> li
     (views_reports)."""
     lines = [*_handles(status), *vp.product_sections(status, profile), ""]
     lines += [*_jobs(status), *_communication(status), *_fixed_sections()]
-    lines += ["Reservation Info", "================ ", *reservation_info(status), *summary]
+    members = vp.ha_members(status, profile)
+    info = views_reservation.reservation_info(status, profile, members)
+    lines += ["Reservation Info", "================ ", *info, *summary]
     return [*lines, *_other_info(status, profile), *_mapping_table(status, profile)]

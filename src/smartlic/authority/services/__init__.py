@@ -31,6 +31,7 @@ from smartlic.authority.services.notifications import SmtpConfig, SqlNotificatio
 from smartlic.authority.services.policies import SqlPoliciesService
 from smartlic.authority.services.portal_sessions import SqlPortalSessionsService
 from smartlic.authority.services.reports import SqlReportsService
+from smartlic.authority.services.reservations import SqlReservationsService
 from smartlic.authority.services.slac import SqlAuthorizationService
 from smartlic.authority.services.trends import SqlTrendsService
 from smartlic.authority.services.trust import SqlTrustService
@@ -55,6 +56,7 @@ class Services:
     usage: UsageService
     trust: SqlTrustService
     authorizations: SqlAuthorizationService
+    reservations: SqlReservationsService
     policies: SqlPoliciesService
     users: SqlUsersService
     portal_sessions: SqlPortalSessionsService
@@ -112,6 +114,7 @@ def build_services(
         authorizations=SqlAuthorizationService(
             engine, clock, keys, replay_window_s=replay_window_s
         ),
+        reservations=SqlReservationsService(engine, clock, keys, replay_window_s=replay_window_s),
         policies=SqlPoliciesService(engine, clock),
         users=users,
         portal_sessions=SqlPortalSessionsService(engine, clock),

@@ -240,6 +240,10 @@ def _store(
     """Insert the reports not seen before (one query to find them, one bulk insert); returns
     them with their licenses by tag."""
     ids = [r.report_id for r in reports]
+    # the instance row is the lock that makes a report exactly-once: on PostgreSQL rum_reports
+    # is partitioned by received_at, so its unique key cannot alone refuse the same report
+    # stored twice at once by two processes (the twins differ in received_at; 0010_scale)
+    s.execute(select(ProductInstance.id).where(ProductInstance.id == inst.id).with_for_update())
     seen = set(
         s.scalars(
             select(RumReportRow.report_id).where(

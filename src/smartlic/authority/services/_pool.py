@@ -13,7 +13,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from smartlic.domain.compliance import HoldingTerms, purchased
-from smartlic.storage.models import Holding, PoolCounter
+from smartlic.errors import InsufficientLicenses
+from smartlic.storage.models import Holding, License, PoolCounter
 
 
 def ensure_counters(s: Session, va_id: str, license_ids: list[str]) -> None:
@@ -99,3 +100,21 @@ def terms(h: Holding) -> HoldingTerms:
 
 def purchased_now(holdings: list[Holding], now: datetime) -> int:
     return purchased((terms(h) for h in holdings), now)
+
+
+def hold(s: Session, va_id: str, lic: License, count: int, now: datetime) -> None:
+    """Hold ``count`` of ``lic`` as ``reserved`` in the pool (an authorization code, a license
+    reservation, a node-locked file), or ``InsufficientLicenses`` when the pool cannot cover it:
+    what is purchased now, less what is in use and already reserved."""
+    counter = lock_counter(s, va_id, lic.id)
+    holdings = holdings_by_license(s, va_id, [lic.id]).get(lic.id, [])
+    available = purchased_now(holdings, now) - counter.in_use - counter.reserved
+    if count > available:
+        raise InsufficientLicenses(
+            f"{max(available, 0)} {lic.name} available in the pool, {count} requested"
+        )
+    counter.reserved += count
+
+
+def unhold(s: Session, va_id: str, license_id: str, count: int) -> None:
+    lock_counter(s, va_id, license_id).reserved -= count

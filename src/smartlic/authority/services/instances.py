@@ -5,13 +5,15 @@ target pool), remove (frees licenses). Statuses are computed at read time
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from smartlic.authority.services import _pool
 from smartlic.authority.services._base import ServiceBase
 from smartlic.authority.services._instance_status import StatusReader, StatusView
+from smartlic.authority.services._keyset import after, check_cursor, split
 from smartlic.authority.services._usage import (
     current_usage,
     move_all,
@@ -24,6 +26,7 @@ from smartlic.authority.services.interfaces import (
     TransferLineOut,
     TransferPreviewOut,
 )
+from smartlic.authority.services.reservations import release_with_return_code
 from smartlic.authority.services.scope import AccountScope, Principal, scope_in
 from smartlic.domain.compliance import pool_status
 from smartlic.domain.enums import ComplianceStatus
@@ -34,6 +37,24 @@ from smartlic.storage.models import License, ProductInstance, SmartAccount, Virt
 MAX_PAGE = 1000
 
 
+# The sort orders of instance lists: the columns each sorts by.
+INSTANCE_ORDERS: dict[str, tuple[Any, ...]] = {
+    "registered": (ProductInstance.registered_at,),
+    "name": (ProductInstance.udi_pid, ProductInstance.udi_sn),
+    "hostname": (ProductInstance.hostname,),
+    "contact": (ProductInstance.last_contact_at,),
+}
+
+
+# the keyset of the ``registered`` order (ix_product_instances_page / _va_page)
+KEYSET = (ProductInstance.registered_at, ProductInstance.id)
+
+
+def _ordering(order: str, descending: bool) -> list[Any]:
+    columns = [*INSTANCE_ORDERS[order], ProductInstance.id]
+    return [(c.desc() if descending else c.asc()).nulls_last() for c in columns]
+
+
 class SqlInstancesService(ServiceBase):
     def list_instances(
         self,
@@ -41,42 +62,69 @@ class SqlInstancesService(ServiceBase):
         virtual_account: str | None = None,
         *,
         search: str | None = None,
+        order: str = "registered",
+        descending: bool = False,
         limit: int = 50,
         offset: int = 0,
+        cursor: str | None = None,
         scope: Principal,
     ) -> Page[InstanceOut]:
-        """Instances of one virtual account, or of every one ``scope`` may read."""
+        """Instances of one virtual account, or of every one ``scope`` may read, sorted by one
+        of ``INSTANCE_ORDERS`` (the id breaks ties, so pages never overlap); a page by ``offset``
+        (with the total) or, in the ``registered`` order, after a ``cursor`` (keyset, no
+        total)."""
+        if order not in INSTANCE_ORDERS:
+            raise InvalidInput(f"order: one of {', '.join(INSTANCE_ORDERS)}", pointer="/order")
+        if cursor is not None and order != "registered":
+            raise InvalidInput("a cursor pages the 'registered' order only", pointer="/cursor")
         check_page(limit, offset, MAX_PAGE)
+        check_cursor(cursor, offset)
         visible = scope_in(scope, domain)
         if virtual_account is not None:
             visible.require_read(virtual_account)
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
-            q = (
-                select(ProductInstance, VirtualAccount)
-                .join(VirtualAccount)
-                .where(VirtualAccount.smart_account_id == sa.id, visible.where(VirtualAccount.name))
-            )
-            if virtual_account is not None:
-                q = q.where(VirtualAccount.id == self.virtual_account(s, sa, virtual_account).id)
-            if search:
-                like = f"%{search.lower()}%"
-                q = q.where(
-                    or_(
-                        func.lower(ProductInstance.hostname).like(like),
-                        func.lower(ProductInstance.udi_sn).like(like),
-                        func.lower(ProductInstance.udi_pid).like(like),
-                    )
-                )
-            total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-            rows = s.execute(
-                q.order_by(ProductInstance.registered_at, ProductInstance.id)
-                .limit(limit)
-                .offset(offset)
-            ).all()
+            q = self._listing(s, sa, visible, virtual_account, search)
+            total = None if cursor is not None else self._count(s, q)
+            q = after(q, KEYSET, cursor, ("time", "text"), descending=descending)
+            ordering = _ordering(order, descending)
+            found = s.execute(q.order_by(*ordering).limit(limit + 1).offset(offset)).all()
+            rows, token = split(found, limit, lambda r: [r[0].registered_at, r[0].id])
+            token = token if order == "registered" else None
             views = StatusReader(s, self.now()).views([inst for inst, _ in rows])
             items = [self._out(sa, va, inst, views[inst.id]) for inst, va in rows]
-        return Page(items=items, total=total, limit=limit, offset=offset)
+        return Page(items=items, total=total, limit=limit, offset=offset, next_cursor=token)
+
+    def _listing(
+        self,
+        s: Session,
+        sa: SmartAccount,
+        visible: AccountScope,
+        virtual_account: str | None,
+        search: str | None,
+    ) -> Select[ProductInstance, VirtualAccount]:
+        q = (
+            select(ProductInstance, VirtualAccount)
+            .join(VirtualAccount)
+            .where(VirtualAccount.smart_account_id == sa.id, visible.where(VirtualAccount.name))
+        )
+        if virtual_account is not None:
+            q = q.where(VirtualAccount.id == self.virtual_account(s, sa, virtual_account).id)
+        if search:
+            # a substring of any of the three (PostgreSQL: trigram indexes, 0010_scale)
+            text = search.lower()
+            q = q.where(
+                or_(
+                    func.lower(ProductInstance.hostname).contains(text, autoescape=True),
+                    func.lower(ProductInstance.udi_sn).contains(text, autoescape=True),
+                    func.lower(ProductInstance.udi_pid).contains(text, autoescape=True),
+                )
+            )
+        return q
+
+    @staticmethod
+    def _count(s: Session, q: Select[ProductInstance, VirtualAccount]) -> int:
+        return s.scalar(select(func.count()).select_from(q.subquery())) or 0
 
     def resolve_instance(self, domain: str, ref: str, *, scope: Principal) -> str:
         """The id of the instance ``ref`` names, as a person types it: ``PID:SN`` (the UDI), the
@@ -172,12 +220,17 @@ class SqlInstancesService(ServiceBase):
                 )
             return self._one(s, sa, dst, inst)
 
-    def remove_instance(self, domain: str, instance_id: str, *, scope: Principal) -> None:
+    def remove_instance(
+        self, domain: str, instance_id: str, *, return_code: str | None = None, scope: Principal
+    ) -> None:
+        """Remove an instance and free what it uses; one holding a license reservation needs
+        the reservation's return code (the portal's "Reservation Return Code")."""
         allowed = scope_in(scope, domain)
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
             inst, va = self._find(s, sa, instance_id, allowed)
             allowed.require_write(va.name)
+            released = release_with_return_code(s, inst, return_code, self.now())
             release_all(s, inst)
             s.delete(inst)
             self.record(
@@ -187,6 +240,7 @@ class SqlInstancesService(ServiceBase):
                 smart_account=sa,
                 virtual_account=va.name,
                 subject=self._label(inst),
+                **({"reservation_returned": released.code_id} if released else {}),
             )
 
     # ------------------------------------------------------------ helpers

@@ -10,6 +10,7 @@ Services own their session: each public call is one transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -168,6 +169,18 @@ class TransferPreviewOut:
 
 
 @dataclass(frozen=True)
+class EventFilter:
+    """What a reader narrows the event log to; every field optional (the portal's filters)."""
+
+    name_prefixes: Sequence[str] = ()
+    virtual_account: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    search: str | None = None  # in the subject or the actor
+    oldest_first: bool = False
+
+
+@dataclass(frozen=True)
 class EventOut:
     id: int
     at: datetime
@@ -182,9 +195,10 @@ class EventOut:
 @dataclass(frozen=True)
 class Page(Generic[T]):
     items: list[T]
-    total: int
+    total: int | None  # None on a keyset page (a cursor was given): counting is the slow part
     limit: int
     offset: int
+    next_cursor: str | None = None  # the cursor of the next page; None on the last
 
 
 @dataclass(frozen=True)
@@ -212,6 +226,7 @@ class UsageFileOut:
     errors: list[dict[str, Any]]
     acknowledgement: str  # "Received" when an ACK file can be downloaded
     ack_name: str
+    duplicate: bool = False  # these bytes were uploaded before: this is that upload's row
 
 
 @dataclass(frozen=True)
@@ -342,8 +357,11 @@ class InstancesService(Protocol):
         virtual_account: str | None = None,
         *,
         search: str | None = None,
+        order: str = "registered",
+        descending: bool = False,
         limit: int = 50,
         offset: int = 0,
+        cursor: str | None = None,
         scope: Principal,
     ) -> Page[InstanceOut]: ...
     def resolve_instance(self, domain: str, ref: str, *, scope: Principal) -> str: ...
@@ -354,7 +372,9 @@ class InstancesService(Protocol):
     def transfer_instance(
         self, domain: str, instance_id: str, *, target: str, scope: Principal
     ) -> InstanceOut: ...
-    def remove_instance(self, domain: str, instance_id: str, *, scope: Principal) -> None: ...
+    def remove_instance(
+        self, domain: str, instance_id: str, *, return_code: str | None = None, scope: Principal
+    ) -> None: ...
 
 
 class DeviceService(Protocol):
@@ -376,8 +396,10 @@ class EventsService(Protocol):
         domain: str | None,
         *,
         name_prefix: str | None = None,
+        where: EventFilter | None = None,
         limit: int = 100,
         offset: int = 0,
+        cursor: str | None = None,
         scope: Principal,
     ) -> Page[EventOut]: ...
 

@@ -34,7 +34,6 @@ from smartlic.crypto import Udi, verify_bytes
 from smartlic.domain.enums import Enforcement, InstanceStatus, Role
 from smartlic.errors import (
     Forbidden,
-    InsufficientLicenses,
     InvalidInput,
     NotFound,
     SignatureInvalid,
@@ -342,14 +341,7 @@ class SqlAuthorizationService(SigningServiceBase):
                 code="export-not-allowed",
             )
         va_id = inst.virtual_account_id
-        counter = _pool.lock_counter(s, va_id, lic.id)
-        holdings = _pool.holdings_by_license(s, va_id, [lic.id]).get(lic.id, [])
-        available = _pool.purchased_now(holdings, now) - counter.in_use - counter.reserved
-        if e.count > available:
-            raise InsufficientLicenses(
-                f"{max(available, 0)} {lic.name} available in the pool, {e.count} requested"
-            )
-        counter.reserved += e.count
+        _pool.hold(s, va_id, lic, e.count, now)
         row = AuthorizationCode(
             code_id=code_id,
             instance_id=inst.id,
@@ -497,8 +489,7 @@ class SqlAuthorizationService(SigningServiceBase):
     @staticmethod
     def _free(s: Session, r: AuthorizationCode, now: datetime) -> None:
         r.returned_at = now
-        counter = _pool.lock_counter(s, r.virtual_account_id, r.license_id)
-        counter.reserved -= r.count
+        _pool.unhold(s, r.virtual_account_id, r.license_id, r.count)
 
     @staticmethod
     def _out(

@@ -4,10 +4,12 @@ data files (upload a device's file or a bulk archive, download the ACK), and usa
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -157,6 +159,10 @@ class SqlUsageService(SigningServiceBase):
         read within ``archive_limits``."""
         scope_in(scope, domain).require_write(virtual_account)
         actor = scope.label()
+        digest = hashlib.sha256(content).hexdigest()
+        seen = self._same_upload(domain, virtual_account, digest)
+        if seen is not None:  # the same bytes again: the first upload's row and ACK
+            return seen
         archive = is_archive(content)
         members = read_members(content, self.archive_limits) if archive else [(file_name, content)]
         by_device = _groups_from_files(members)
@@ -172,6 +178,7 @@ class SqlUsageService(SigningServiceBase):
                 reported_at=now,
                 status="Processing",
                 uploaded_by=actor,
+                digest=digest,
             )
             s.add(row)
             s.flush()
@@ -185,6 +192,22 @@ class SqlUsageService(SigningServiceBase):
             self._finish_file(s, row, results, channel, now, archive=archive)
             self._record(s, results, channel)
             return _file_out(row, va.name)
+
+    def _same_upload(self, domain: str, virtual_account: str, digest: str) -> UsageFileOut | None:
+        """The processed upload of these very bytes to this virtual account, if any."""
+        with self.transaction() as s:
+            va = self.virtual_account(s, self.smart_account(s, domain), virtual_account)
+            row = s.scalars(
+                select(UsageFile)
+                .where(
+                    UsageFile.virtual_account_id == va.id,
+                    UsageFile.digest == digest,
+                    UsageFile.status == "Processed",
+                )
+                .order_by(UsageFile.reported_at)
+                .limit(1)
+            ).first()
+            return replace(_file_out(row, va.name), duplicate=True) if row else None
 
     def list_usage_files(
         self, domain: str, *, limit: int = 100, offset: int = 0, scope: Principal

@@ -12,13 +12,10 @@ Usage (``authority/app.py``)::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from smartlic.authority.settings import AuthoritySettings
 from smartlic.authority.web import (
@@ -27,10 +24,12 @@ from smartlic.authority.web import (
     views_notices,
     views_password,
     views_reports,
+    views_reservations,
     views_tokens,
 )
 from smartlic.authority.web.render import PORTAL, PortalRoute
 from smartlic.errors import NotFound
+from smartlic.web.sessions import SessionCookies
 
 __all__ = ["install_portal"]
 
@@ -57,7 +56,8 @@ def install_portal(app: FastAPI, settings: AuthoritySettings) -> None:
     static = Path(__file__).parent / "static"
     app.mount(PORTAL + "/static", StaticFiles(directory=static), name="portal-static")
     routers = (_root, auth.router, views.router, views_tokens.router, views_reports.router)
-    for router in (*routers, views_password.router, views_notices.router):
+    for router in (*routers, views_password.router, views_notices.router,
+                   views_reservations.router):  # fmt: skip
         app.include_router(router)
     app.include_router(_fallback)  # last: only addresses no page claimed
     app.add_middleware(
@@ -69,18 +69,3 @@ def install_portal(app: FastAPI, settings: AuthoritySettings) -> None:
         same_site="lax",
         https_only=settings.portal_https_only,
     )
-
-
-class SessionCookies:
-    """Starlette's ``SessionMiddleware`` whose cookie is ``Secure`` when the request came over
-    HTTPS (directly, or from a trusted proxy's ``X-Forwarded-Proto``), and always with
-    ``https_only``. The cookie holds the session id and the CSRF token; the session itself is
-    a database row (``services/portal_sessions.py``)."""
-
-    def __init__(self, app: ASGIApp, /, https_only: bool, **options: Any) -> None:
-        self.plain = SessionMiddleware(app, https_only=https_only, **options)
-        self.secure = SessionMiddleware(app, https_only=True, **options)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        chosen = self.secure if scope.get("scheme") in ("https", "wss") else self.plain
-        await chosen(scope, receive, send)

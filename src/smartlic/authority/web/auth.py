@@ -19,11 +19,7 @@ tenant guards.
 
 from __future__ import annotations
 
-import hmac
-import os
-import secrets
 from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -48,6 +44,7 @@ from smartlic.errors import (
     NotFound,
     TooManyAttempts,
 )
+from smartlic.web.sessions import checked_form, csrf_token, secret_file
 
 __all__ = [
     "FormDep",
@@ -80,55 +77,7 @@ def session_secret(settings: AuthoritySettings) -> str:
     configured = settings.portal_secret
     if isinstance(configured, str) and configured:
         return configured
-    return _secret_file(settings.data_dir / SECRET_FILE)
-
-
-def _secret_file(path: Path) -> str:
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:  # O_EXCL: two workers starting together keep the first one's secret
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as fh:
-        fh.write(secrets.token_urlsafe(48))
-    return path.read_text().strip()
-
-
-# ---------------------------------------------------------------- CSRF
-
-
-def csrf_token(request: Request) -> str:
-    token = request.session.get("csrf")
-    if not isinstance(token, str):
-        token = secrets.token_urlsafe(32)
-        request.session["csrf"] = token
-    return token
-
-
-def _check_size(request: Request) -> None:
-    # the size itself is bounded by the body limits (web/limits.py, max_upload_bytes)
-    if not request.headers.get("content-length", "").isdigit():
-        raise InvalidInput("a form must announce its length (Content-Length)")
-
-
-async def checked_form(request: Request) -> FormData:
-    """The POSTed form, once its CSRF token matches the session's."""
-    _check_size(request)
-    form = await request.form(max_files=1, max_fields=20)
-    sent, expected = form.get("csrf_token"), request.session.get("csrf")
-    if not (isinstance(sent, str) and isinstance(expected, str)) or not hmac.compare_digest(
-        sent.encode(), expected.encode()
-    ):
-        await form.close()
-        raise Forbidden(
-            "the form's security token is missing or out of date: reload the page and retry",
-            code="csrf",
-        )
-    return form
+    return secret_file(settings.data_dir / SECRET_FILE)
 
 
 FormDep = Annotated[FormData, Depends(checked_form)]

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request, Response
 
 from smartlic.authority.api.deps import ServicesDep
 from smartlic.authority.services import Services
-from smartlic.authority.services.interfaces import InstanceOut, VirtualAccountOut
+from smartlic.authority.services.interfaces import ComplianceOut, InstanceOut, VirtualAccountOut
 from smartlic.authority.services.scope import scope_in
 from smartlic.authority.services.users import UserPrincipal
 from smartlic.authority.web.auth import (
@@ -26,11 +26,20 @@ from smartlic.authority.web.auth import (
     text_field,
     write_va,
 )
+from smartlic.authority.web.lists import listing
 from smartlic.authority.web.render import PORTAL, PortalRoute, flash, page, redirect, segment
 from smartlic.domain.products import PROFILES
 from smartlic.errors import Conflict, InvalidInput, NotFound
 
-__all__ = ["instance_name", "product_type", "router", "va_context", "va_url", "visible_vas"]
+__all__ = [
+    "instance_name",
+    "license_lines",
+    "product_type",
+    "router",
+    "va_context",
+    "va_url",
+    "visible_vas",
+]
 
 router = APIRouter(prefix=PORTAL, route_class=PortalRoute, include_in_schema=False)
 ACCOUNT = "/accounts/{domain}"
@@ -80,15 +89,20 @@ def va_context(
 
 @router.get("/")
 def home(request: Request, services: ServicesDep, user: UserDep) -> Response:
-    accounts = services.accounts.list_smart_accounts(scope=user)
-    return page(request, "home.html", user=user, accounts=accounts)
+    lst = listing(request.query_params, ("name", "domain", "created"), default="name")
+    accounts = lst.apply(
+        services.accounts.list_smart_accounts(scope=user),
+        {"name": lambda a: a.name, "domain": lambda a: a.domain, "created": lambda a: a.created_at},
+        text=lambda a: f"{a.name} {a.domain}",
+    )
+    return page(request, "home.html", user=user, accounts=accounts, listing=lst)
 
 
 @router.get(ACCOUNT)
 def account(request: Request, domain: str, services: ServicesDep, user: UserDep) -> Response:
     read_account(user, domain)
     sa = services.accounts.get_smart_account(domain, scope=user)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "va": va,
             "compliance": services.licenses.compliance(domain, va.name, scope=user),
@@ -98,7 +112,27 @@ def account(request: Request, domain: str, services: ServicesDep, user: UserDep)
         }
         for va in visible_vas(services, user, domain)
     ]
-    return page(request, "account.html", user=user, sa=sa, domain=domain, rows=rows)
+    lst = listing(request.query_params, tuple(_VA_COLUMNS), default="name")
+    rows = lst.apply(rows, _VA_COLUMNS, text=lambda r: f"{r['va'].name} {r['va'].description}")
+    return page(request, "account.html", user=user, sa=sa, domain=domain, rows=rows, listing=lst)
+
+
+_INSTANCE_COLUMNS = ("name", "hostname", "contact", "registered")  # sorted by the service
+_VA_COLUMNS: dict[str, Any] = {
+    "name": lambda r: r["va"].name,
+    "description": lambda r: r["va"].description,
+    "licenses": lambda r: len(r["compliance"].lines),
+    "instances": lambda r: r["instances"],
+    "status": lambda r: r["compliance"].status.value,
+}
+_LICENSE_COLUMNS: dict[str, Any] = {
+    "license": lambda ln: ln.display_name,
+    "purchased": lambda ln: ln.purchased,
+    "in_use": lambda ln: ln.in_use,
+    "reserved": lambda ln: ln.reserved,
+    "available": lambda ln: ln.available,
+    "status": lambda ln: ln.status.value,
+}
 
 
 # ---------------------------------------------------------------- virtual account tabs
@@ -110,7 +144,16 @@ def licenses(
 ) -> Response:
     ctx = va_context(services, user, domain, va, "licenses")
     compliance = services.licenses.compliance(domain, va, scope=user)
-    return page(request, "va_licenses.html", compliance=compliance, **ctx)
+    return page(request, "va_licenses.html", **license_lines(request, compliance), **ctx)
+
+
+def license_lines(request: Request, compliance: ComplianceOut) -> dict[str, Any]:
+    """The Licenses tab's table: the compliance lines sorted and filtered as the reader chose."""
+    lst = listing(request.query_params, tuple(_LICENSE_COLUMNS), default="license")
+    lines = lst.apply(
+        compliance.lines, _LICENSE_COLUMNS, text=lambda ln: f"{ln.display_name} {ln.tag}"
+    )
+    return {"compliance": compliance, "lines": lines, "listing": lst}
 
 
 @router.get(VA + "/instances")
@@ -120,10 +163,9 @@ def instances(
     va: str,
     services: ServicesDep,
     user: UserDep,
-    search: str = "",
     offset: int = 0,
 ) -> Response:
-    return _instances_page(request, services, user, domain, va, search=search, offset=offset)
+    return _instances_page(request, services, user, domain, va, offset=offset)
 
 
 def _instances_page(
@@ -133,16 +175,19 @@ def _instances_page(
     domain: str,
     va: str,
     *,
-    search: str = "",
     offset: int = 0,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
     ctx = va_context(services, user, domain, va, "instances")
+    lst = listing(request.query_params, _INSTANCE_COLUMNS, default="name")
+    search = lst.filter or request.query_params.get("search", "")[:200]  # older links: search=
     found = services.instances.list_instances(
         domain,
         va,
-        search=search[:200] or None,
+        search=search or None,
+        order=lst.sort,
+        descending=lst.descending,
         limit=PAGE_SIZE,
         offset=max(offset, 0),
         scope=user,
@@ -160,6 +205,7 @@ def _instances_page(
         search=search,
         targets=targets,
         error=error,
+        listing=lst,
         **ctx,
     )
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import FormData, UploadFile
@@ -18,11 +20,14 @@ from starlette.datastructures import FormData, UploadFile
 from smartlic.authority.api.deps import ServicesDep
 from smartlic.authority.api.deps_usage import attachment
 from smartlic.authority.services import Services
+from smartlic.authority.services.interfaces import EventFilter, EventOut, Page
 from smartlic.authority.services.scope import scope_in
 from smartlic.authority.services.users import UserPrincipal
 from smartlic.authority.web.auth import FormDep, UserDep, read_account, read_va, write_va
-from smartlic.authority.web.render import PORTAL, PortalRoute, flash, page, redirect
+from smartlic.authority.web.lists import listing
+from smartlic.authority.web.render import PORTAL, PortalRoute, flash, page, redirect, when
 from smartlic.authority.web.views import ACCOUNT, VA, instance_name, product_type, visible_vas
+from smartlic.domain.event_text import CATEGORIES, category_prefixes, describe, details
 from smartlic.errors import InvalidInput
 from smartlic.formats.disposition import attachment_header
 
@@ -52,18 +57,91 @@ def events(
     domain: str,
     services: ServicesDep,
     user: UserDep,
-    prefix: str = "",
+    type: str = "",
+    virtual_account: str = "",
+    since: str = "",
+    until: str = "",
+    search: str = "",
     offset: int = 0,
 ) -> Response:
     ctx = _account_context(services, user, domain, "events")
+    filters = {
+        "type": type,
+        "virtual_account": virtual_account,
+        "since": since,
+        "until": until,
+        "search": search[:100],
+    }
+    oldest_first = request.query_params.get("order") == "asc"
+    try:
+        where = EventFilter(
+            name_prefixes=category_prefixes(type),
+            virtual_account=virtual_account[:100] or None,
+            since=_day(since, "From"),
+            until=_day(until, "To", next_day=True),
+            search=search[:100] or None,
+            oldest_first=oldest_first,
+        )
+    except InvalidInput as exc:
+        return _events_page(request, ctx, None, filters, error=exc.detail, status=422)
     found = services.events.list_events(
-        domain,
-        name_prefix=prefix[:100] or None,
-        limit=EVENTS_PAGE,
-        offset=max(offset, 0),
-        scope=user,
+        domain, where=where, limit=EVENTS_PAGE, offset=max(offset, 0), scope=user
     )
-    return page(request, "events.html", found=found, events=found.items, prefix=prefix, **ctx)
+    return _events_page(request, ctx, found, filters)
+
+
+def _events_page(
+    request: Request,
+    ctx: dict[str, Any],
+    found: Page[EventOut] | None,
+    filters: dict[str, str],
+    *,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    rows = [
+        {
+            "e": e,
+            "sentence": describe(
+                e.name,
+                actor=e.actor,
+                virtual_account=e.virtual_account,
+                subject=e.subject,
+                properties=e.properties,
+            ),
+            "details": details(e.properties),
+        }
+        for e in (found.items if found else [])
+    ]
+    query = "".join(f"&{k}={quote(v)}" for k, v in filters.items() if v)
+    oldest_first = request.query_params.get("order") == "asc"
+    return page(
+        request,
+        "events.html",
+        status,
+        found=found,
+        rows=rows,
+        filters=filters,
+        query=query,
+        categories=list(CATEGORIES),
+        oldest_first=oldest_first,
+        paged=query + ("&order=asc" if oldest_first else ""),
+        error=error,
+        **ctx,
+    )
+
+
+def _day(text: str, label: str, *, next_day: bool = False) -> datetime | None:
+    """A ``YYYY-MM-DD`` date of the filter form as the start (or the end) of that UTC day."""
+    if not text:
+        return None
+    try:
+        day = datetime.strptime(text[:10], "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise InvalidInput(f"{label}: a date as YYYY-MM-DD, not {text[:20]!r}") from None
+    if not 2000 <= day.year <= 9998:
+        raise InvalidInput(f"{label}: a date between the years 2000 and 9998")
+    return day + timedelta(days=1) if next_day else day
 
 
 # ---------------------------------------------------------------- usage data files
@@ -79,13 +157,34 @@ def _usage_page(
     status: int = 200,
 ) -> Response:
     ctx = _account_context(services, user, domain, "usage")
-    files = services.usage.list_usage_files(domain, limit=FILES_PAGE, scope=user).items
+    lst = listing(request.query_params, tuple(_FILE_COLUMNS), default="reported", descending=True)
+    files = lst.apply(
+        services.usage.list_usage_files(domain, limit=FILES_PAGE, scope=user).items,
+        _FILE_COLUMNS,
+        text=lambda f: f"{f.file_name} {f.virtual_account} {f.status}",
+    )
     # a reader sees the files and their ACKs, and no upload form it could not use
     allowed = scope_in(user, domain)
     upload_to = [va for va in ctx["vas"] if allowed.can_write(va.name)]
     return page(
-        request, "usage_files.html", status, files=files, error=error, upload_to=upload_to, **ctx
+        request,
+        "usage_files.html",
+        status,
+        files=files,
+        error=error,
+        upload_to=upload_to,
+        listing=lst,
+        **ctx,
     )
+
+
+_FILE_COLUMNS: dict[str, Any] = {
+    "name": lambda f: f.file_name,
+    "reported": lambda f: f.reported_at,
+    "va": lambda f: f.virtual_account,
+    "status": lambda f: f.status,
+    "devices": lambda f: f.instances,
+}
 
 
 @router.get(ACCOUNT + "/usage-files")
@@ -123,8 +222,16 @@ def upload_usage_file(
         return _usage_page(request, services, user, domain, error=exc.detail, status=422)
     finally:
         _close_files(form)
-    kind = "ok" if out.status == "Processed" else "error"
-    flash(request, kind, f"{out.file_name}: {out.status}, {out.instances} product instance(s).")
+    if out.duplicate:
+        flash(
+            request,
+            "ok",
+            f"This file was already uploaded on {when(out.reported_at)} as "
+            f"{out.file_name}: nothing was processed again; download the same ACK below.",
+        )
+    else:
+        kind = "ok" if out.status == "Processed" else "error"
+        flash(request, kind, f"{out.file_name}: {out.status}, {out.instances} product instance(s).")
     return redirect(f"{PORTAL}/accounts/{domain}/usage-files")
 
 
@@ -203,6 +310,6 @@ def instances_csv(domain: str, va: str, services: ServicesDep, user: UserDep) ->
             rows.append([instance_name(i), i.hostname, product_type(i), i.virtual_account, last,
                          i.status, "; ".join(i.alerts), used])  # fmt: skip
         offset += limit
-        if offset >= found.total:
+        if offset >= (found.total or 0):  # an offset page always counts
             break
     return _csv(f"instances-{domain}-{va}.csv", header, rows)

@@ -8,11 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from smartlic.authority.api.schemas.problem import problem_responses
 from smartlic.collector.api.deps import ServicesDep, TokenDep
-from smartlic.collector.prefs import PreferencesChange, load, save
+from smartlic.collector.prefs import PreferencesChange, Url
 from smartlic.crypto import Udi
 from smartlic.formats.disposition import attachment_header
 
@@ -29,10 +29,16 @@ class PullDeviceCreate(BaseModel):
 
     pid: str = Field(min_length=1, max_length=64)
     sn: str = Field(min_length=1, max_length=64)
-    address: str | None = Field(None, max_length=255, description="e.g. https://10.0.0.5")
+    address: Url = Field(None, max_length=255, description="e.g. https://10.0.0.5")
     username: str | None = Field(None, max_length=100)
     password: str | None = Field(None, max_length=255)
     hostname: str = ""
+
+    @model_validator(mode="after")
+    def _login_for_an_address(self) -> PullDeviceCreate:
+        if self.address and not (self.username and self.password):
+            raise ValueError("a device collected from an address needs its username and password")
+        return self
 
 
 @router.get("/health", summary="Liveness")
@@ -72,11 +78,7 @@ def get_preferences(services: ServicesDep) -> dict[str, Any]:
 
 @_protected.patch("/preferences", summary="Change preferences (strict types; all or nothing)")
 def patch_preferences(services: ServicesDep, changes: PreferencesChange) -> dict[str, Any]:
-    with services.status.transaction() as s:
-        prefs = load(s)
-        prefs.update(changes.model_dump(exclude_unset=True))
-        save(s, prefs)
-    return prefs.public()
+    return services.status.change_preferences(changes.model_dump(exclude_unset=True))
 
 
 @_protected.post("/actions/sync", summary="Forward to the authority and fetch its answers now")

@@ -9,10 +9,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from smartlic.collector.models import Alert, Device, Report, UpstreamTask
+from smartlic.collector.models import Alert, Device, Report, Request, UpstreamTask
+from smartlic.collector.prefs import load, save
 from smartlic.collector.services._base import ServiceBase
 
-__all__ = ["DeviceStatus", "Status", "Totals"]
+__all__ = ["DeviceStatus", "RequestStatus", "Status", "Totals"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,36 @@ class Totals:
     upstream_tasks: int
 
 
+@dataclass(frozen=True)
+class RequestStatus:
+    """An authorization request (or return) a device handed over, and where it stands."""
+
+    id: int
+    device: str
+    kind: str  # request | return
+    received_at: datetime
+    state: str
+
+
 class Status(ServiceBase):
+    def change_preferences(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Apply ``changes`` (``PreferencesChange``: strict, all or nothing); the public view.
+        The REST API, the CLI and the web page all change preferences here."""
+        with self.transaction() as s:
+            prefs = load(s)
+            prefs.update(changes)
+            save(s, prefs)
+        return prefs.public()
+
+    def requests(self, limit: int = 100) -> list[RequestStatus]:
+        """The latest authorization requests and returns, newest first."""
+        q = select(Request, Device).join(Device).order_by(Request.id.desc()).limit(limit)
+        with self.reading() as s:
+            return [
+                RequestStatus(r.id, d.name, r.kind, r.received_at, _request_state(r))
+                for r, d in s.execute(q)
+            ]
+
     def devices(self, *, alerts: int = 1) -> list[DeviceStatus]:
         with self.reading() as s:
             counts = _pairs(
@@ -109,6 +139,14 @@ def _rejections(s: Session) -> tuple[dict[int, int], dict[int, str]]:
         select(Report.device_id, func.count()).where(refused).group_by(Report.device_id)
     )
     return _pairs(counts), {int(k): str(v) for k, v in reasons}
+
+
+def _request_state(r: Request) -> str:
+    if r.result is None:
+        return "Sent to CSSM, awaiting its answer" if r.forwarded_at else "Waiting for CSSM"
+    if r.result.get("status") == "SUCCESS":
+        return "Authorization code received" if r.kind == "request" else "Return confirmed"
+    return f"Refused: {r.result.get('status_message') or r.result.get('error_code') or 'FAILED'}"
 
 
 def _pairs(rows: Any) -> dict[int, int]:

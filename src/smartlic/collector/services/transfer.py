@@ -106,6 +106,14 @@ class Transfer(ServiceBase):
             save(s, prefs)
         return ImportResult(len(files) + len(codes), new, acked)
 
+    def virtual_accounts(self) -> list[str]:
+        """The virtual accounts an export can be for: the default one first, then those named
+        in device URLs (``/cslu/v1/pi/<va>-1``)."""
+        with self.transaction() as s:
+            prefs = load(s)
+            named = sorted(str(va) for va in _served(s, prefs) - {prefs.virtual_account} if va)
+        return ([prefs.virtual_account] if prefs.virtual_account else []) + named
+
     def export_requests(self) -> list[tuple[str, bytes]]:
         """Authorization requests waiting for a code, one request file each (slac_files)."""
         with self.transaction() as s:

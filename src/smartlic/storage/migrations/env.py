@@ -6,6 +6,7 @@ from alembic import context
 
 from smartlic.storage.engine import make_engine
 from smartlic.storage.models import Base
+from smartlic.storage.partitions import include_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -30,6 +31,7 @@ def _run(connection: object) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite ALTER TABLE support
         compare_type=True,
+        include_object=include_object(connection.dialect.name),  # type: ignore[attr-defined]
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -19,6 +19,11 @@ from smartlic.storage.models._notices import (
     WebhookEndpoint,
 )
 from smartlic.storage.models._portal import LoginAttempt, PortalSession
+from smartlic.storage.models._reservations import (
+    LicenseFileRow,
+    LicenseReservation,
+    LicenseReservationLine,
+)
 from smartlic.storage.models._usage import (
     AuthorizationCode,
     Policy,
@@ -40,6 +45,9 @@ __all__ = [
     "InstanceUsage",
     "Job",
     "License",
+    "LicenseFileRow",
+    "LicenseReservation",
+    "LicenseReservationLine",
     "LoginAttempt",
     "NotificationSubscription",
     "OutboxMail",

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from smartlic.storage.base import Base
@@ -13,6 +13,8 @@ class Event(Base):
     """The activity log: one row per state change, with actor and time."""
 
     __tablename__ = "events"
+    # an account's log, newest first, as a keyset (id) page
+    __table_args__ = (Index("ix_events_account_page", "smart_account_id", "id"),)
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
@@ -21,7 +23,7 @@ class Event(Base):
     name: Mapped[str] = mapped_column(String(100), index=True)
     actor: Mapped[str] = mapped_column(String(200))
     smart_account_id: Mapped[str | None] = mapped_column(
-        ForeignKey("smart_accounts.id", ondelete="CASCADE"), index=True
+        ForeignKey("smart_accounts.id", ondelete="CASCADE")
     )
     virtual_account: Mapped[str | None] = mapped_column(String(200))
     subject: Mapped[str | None] = mapped_column(String(300))

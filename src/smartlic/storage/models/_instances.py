@@ -46,11 +46,16 @@ class RegistrationToken(Base):
 
 class ProductInstance(Base):
     __tablename__ = "product_instances"
-    __table_args__ = (UniqueConstraint("udi_pid", "udi_sn"),)
+    __table_args__ = (
+        UniqueConstraint("udi_pid", "udi_sn"),
+        # keyset pages (registered_at, id): of one virtual account, and of a smart account
+        Index("ix_product_instances_va_page", "virtual_account_id", "registered_at", "id"),
+        Index("ix_product_instances_page", "registered_at", "id"),
+    )
 
     id: Mapped[str] = uuid_pk()
     virtual_account_id: Mapped[str] = mapped_column(
-        ForeignKey("virtual_accounts.id", ondelete="CASCADE"), index=True
+        ForeignKey("virtual_accounts.id", ondelete="CASCADE")
     )
     udi_pid: Mapped[str] = mapped_column(String(64))
     udi_sn: Mapped[str] = mapped_column(String(64), index=True)

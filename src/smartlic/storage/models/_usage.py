@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -46,14 +47,16 @@ class RumReportRow(Base):
     """One received RUM report; (instance, report id) is unique, which makes ingest idempotent."""
 
     __tablename__ = "rum_reports"
-    __table_args__ = (UniqueConstraint("instance_id", "report_id"),)
+    __table_args__ = (
+        UniqueConstraint("instance_id", "report_id"),
+        # one device's usage history, newest first
+        Index("ix_rum_reports_instance_end", "instance_id", "end_time"),
+    )
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
-    instance_id: Mapped[str] = mapped_column(
-        ForeignKey("product_instances.id", ondelete="CASCADE"), index=True
-    )
+    instance_id: Mapped[str] = mapped_column(ForeignKey("product_instances.id", ondelete="CASCADE"))
     report_id: Mapped[int] = mapped_column(BigInteger)
     license_id: Mapped[str | None] = mapped_column(ForeignKey("licenses.id"), index=True)
     entitlement_tag: Mapped[str] = mapped_column(String(255))
@@ -75,6 +78,7 @@ class UsageFile(Base):
     """A usage data file uploaded for a virtual account, with the ACK made for it."""
 
     __tablename__ = "usage_files"
+    __table_args__ = (Index("ix_usage_files_va_digest", "virtual_account_id", "digest"),)
 
     id: Mapped[str] = uuid_pk()
     smart_account_id: Mapped[str] = mapped_column(
@@ -93,6 +97,7 @@ class UsageFile(Base):
     ack_name: Mapped[str] = mapped_column(String(255), default="")
     ack: Mapped[bytes | None] = mapped_column(LargeBinary)
     uploaded_by: Mapped[str] = mapped_column(String(200), default="")
+    digest: Mapped[str | None] = mapped_column(String(64))  # SHA-256 of the upload
 
     def __repr__(self) -> str:
         return f"UsageFile({self.file_name!r}, {self.status!r})"

@@ -17,6 +17,7 @@ from smartlic.agent.shell.commands import (
     license_settings,
     policy_config,
     policy_exec,
+    reservation,
     show,
     system,
     terminal,
@@ -45,6 +46,7 @@ def build_registry(profile: ProductProfile = DEFAULT_PROFILE) -> Registry[Sessio
     system.register(registry)
     license_settings.register(registry)
     traditional.register(registry, profile)
+    reservation.register(registry)
     return registry
 
 

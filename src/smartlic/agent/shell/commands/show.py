@@ -8,7 +8,7 @@ from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
-from smartlic.agent.shell import views, views_policy, views_reports, views_tech, views_traditional
+from smartlic.agent.shell import views, views_policy, views_reports, views_traditional
 from smartlic.agent.shell.commands.traditional import traditional_listing
 from smartlic.agent.shell.registry import Arg, Registry
 from smartlic.agent.shell.replies import (
@@ -97,14 +97,6 @@ def show_traditional(session: Session, args: Mapping[str, str]) -> Reply:
     return Notice(tuple(views.license_traditional(device.manager.status(), device.profile)))
 
 
-def show_reservation(session: Session, args: Mapping[str, str]) -> Reply:
-    """Reservation (SLR/PLR) is not offered yet: the reservation block says DISABLED."""
-    status = session.device.manager.status()
-    if status.policy is None:
-        return Notice(("License reservation: DISABLED",))
-    return Notice(tuple(views_tech.reservation_info(status)[:-1]))
-
-
 def show_data_conversion(session: Session, args: Mapping[str, str]) -> Reply:
     status = session.device.manager.status()
     if session.device.traditional_capable:
@@ -126,8 +118,6 @@ def show_rum_feature(detail: bool, session: Session, args: Mapping[str, str]) ->
 def _register_more(registry: Registry[Session]) -> None:
     registry.command(EXEC, "show license", show_traditional, help="Show license information",
                      pipe=True)  # fmt: skip
-    registry.command(EXEC, "show license reservation", show_reservation,
-                     help="Show license reservation information", pipe=True)  # fmt: skip
     registry.describe(EXEC, "show license data", "Show license data")
     registry.command(EXEC, "show license data conversion", show_data_conversion,
                      help="Show license data conversion information", pipe=True)  # fmt: skip

@@ -2,7 +2,7 @@
 Manager's management API, over the same services as ``/api/v1`` (docs/cssm-api.md).
 
 ``ROUTERS`` is what ``create_app`` mounts. Each module is one group of the vendor's API; a new
-group (reservations: ``reserve-licenses``, ``devices/remove``) is one more module here. The
+group is one more module here (reservations: ``reserve-licenses``, ``devices/remove``). The
 vendor's device API (``v2/devices/reportusage``, ``authrequest``, ``accounts/poll``) lives in
 ``api/routes/usage.py``.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from smartlic.authority.api.cssm import accounts, devices, licenses, oauth, tokens
+from smartlic.authority.api.cssm import accounts, devices, licenses, oauth, reservations, tokens
 from smartlic.authority.api.cssm._common import VendorPathMiddleware
 
 __all__ = ["ROUTERS", "VendorPathMiddleware"]
@@ -22,4 +22,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     tokens.router,
     licenses.router,
     devices.router,
+    reservations.router,
 )

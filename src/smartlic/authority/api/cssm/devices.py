@@ -121,14 +121,15 @@ def devices_page(
     total, found = 0, list[InstanceOut]()
     for va in dict.fromkeys(vas):  # page through the concatenation, one service page at a time
         first = services.instances.list_instances(domain, va, limit=1, scope=p)
+        count = first.total or 0  # an offset page always counts
         start = max(0, offset - total)
-        while len(found) < limit and start < first.total:
+        while len(found) < limit and start < count:
             chunk = services.instances.list_instances(
                 domain, va, limit=min(PAGE, limit - len(found)), offset=start, scope=p
             )
             found.extend(chunk.items)
-            start += len(chunk.items) or first.total
-        total += first.total
+            start += len(chunk.items) or count
+        total += count
     return DevicesOut(totalRecords=total, devices=[_device(d, names) for d in found])
 
 

@@ -17,6 +17,7 @@ from smartlic.authority.api.routes import (
     holdings,
     notices,
     policies,
+    reservations,
     tokens,
     trust,
     usage,
@@ -42,4 +43,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     trust.router,
     notices.router,
     api_clients.router,
+    reservations.router,
 )

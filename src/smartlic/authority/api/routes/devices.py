@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from smartlic.authority.api.deps import PrincipalDep, ServicesDep, SettingsDep
-from smartlic.authority.api.routes._common import ACCOUNT, COMMON_PROBLEMS, Limit, Offset
+from smartlic.authority.api.routes._common import (
+    ACCOUNT,
+    COMMON_PROBLEMS,
+    Cursor,
+    Limit,
+    Offset,
+    next_link,
+)
 from smartlic.authority.api.schemas._base import NAME_PATTERN
 from smartlic.authority.api.schemas.instances import (
     InstancePublic,
@@ -23,6 +30,7 @@ router = APIRouter(
 
 @router.get("", summary="List or search product instances")
 def list_devices(
+    request: Request,
     domain: str,
     services: ServicesDep,
     principal: PrincipalDep,
@@ -31,6 +39,7 @@ def list_devices(
     search: Annotated[str | None, Query(max_length=200, description="hostname, PID or SN")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    cursor: Cursor = None,
 ) -> InstancesPublic:
     page = services.instances.list_instances(
         domain,
@@ -38,9 +47,12 @@ def list_devices(
         search=search,
         limit=min(limit, settings.max_page_size),
         offset=offset,
+        cursor=cursor,
         scope=principal,
     )
-    return InstancesPublic.model_validate(page)
+    out = InstancesPublic.model_validate(page)
+    out.next = next_link(request, page.next_cursor)
+    return out
 
 
 @router.get("/{instance_id}", summary="Read one product instance")
@@ -90,7 +102,16 @@ def transfer_device(
     summary="Remove an instance; its licenses are freed",
 )
 def remove_device(
-    domain: str, instance_id: str, services: ServicesDep, principal: PrincipalDep
+    domain: str,
+    instance_id: str,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    return_code: Annotated[
+        str | None,
+        Query(max_length=300, description="the reservation return code of a reserved device"),
+    ] = None,
 ) -> Response:
-    services.instances.remove_instance(domain, instance_id, scope=principal)
+    services.instances.remove_instance(
+        domain, instance_id, return_code=return_code, scope=principal
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from smartlic.authority.api.deps import PrincipalDep, ServicesDep, SettingsDep
 from smartlic.authority.api.routes._common import (
     ACCOUNT,
     API_PREFIX,
     COMMON_PROBLEMS,
+    Cursor,
     Limit,
     Offset,
+    next_link,
 )
 from smartlic.authority.api.schemas.instances import EventsPublic
 
@@ -25,6 +27,7 @@ NamePrefix = Annotated[
 
 @router.get(ACCOUNT + "/events", summary="Event log of a smart account, newest first")
 def account_events(
+    request: Request,
     domain: str,
     services: ServicesDep,
     principal: PrincipalDep,
@@ -32,31 +35,40 @@ def account_events(
     name_prefix: NamePrefix = None,
     limit: Limit = 100,
     offset: Offset = 0,
+    cursor: Cursor = None,
 ) -> EventsPublic:
     page = services.events.list_events(
         domain,
         name_prefix=name_prefix,
         limit=min(limit, settings.max_page_size),
         offset=offset,
+        cursor=cursor,
         scope=principal,
     )
-    return EventsPublic.model_validate(page)
+    out = EventsPublic.model_validate(page)
+    out.next = next_link(request, page.next_cursor)
+    return out
 
 
 @router.get(API_PREFIX + "/events", summary="Authority-wide event log (authority admins)")
 def all_events(
+    request: Request,
     services: ServicesDep,
     principal: PrincipalDep,
     settings: SettingsDep,
     name_prefix: NamePrefix = None,
     limit: Limit = 100,
     offset: Offset = 0,
+    cursor: Cursor = None,
 ) -> EventsPublic:
     page = services.events.list_events(
         None,
         name_prefix=name_prefix,
         limit=min(limit, settings.max_page_size),
         offset=offset,
+        cursor=cursor,
         scope=principal,
     )
-    return EventsPublic.model_validate(page)
+    out = EventsPublic.model_validate(page)
+    out.next = next_link(request, page.next_cursor)
+    return out

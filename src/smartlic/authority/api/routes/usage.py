@@ -111,7 +111,10 @@ router.include_router(vendor)
     VIRTUAL_ACCOUNT + "/usage-files",
     status_code=status.HTTP_201_CREATED,
     openapi_extra=UPLOAD_BODY,
-    responses=problem_responses(413, 415),
+    responses={
+        200: {"model": UsageFilePublic, "description": "The same bytes were uploaded before"},
+        **problem_responses(413, 415),
+    },
     summary="Upload a usage data file or a .tar.gz bulk archive of them",
 )
 def upload_usage_file(
@@ -120,6 +123,7 @@ def upload_usage_file(
     principal: VaWriterDep,
     upload: UploadDep,
     services: ServicesDep,
+    response: Response,
 ) -> UsageFilePublic:
     out = services.usage.upload_usage_file(
         domain,
@@ -128,6 +132,8 @@ def upload_usage_file(
         content=upload.content,
         scope=principal,
     )
+    if out.duplicate:  # nothing new was created: the first upload, as it was
+        response.status_code = status.HTTP_200_OK
     return UsageFilePublic.model_validate(out)
 
 

@@ -48,9 +48,13 @@ class InstancePublic(PublicModel):
 
 class InstancesPublic(PublicModel):
     items: list[InstancePublic]
-    total: int
+    total: int | None = Field(description="matching rows; null on a keyset (cursor) page")
     limit: int
     offset: int
+    next_cursor: str | None = Field(
+        default=None, description="pass as `cursor` for the next page; null on the last"
+    )
+    next: str | None = Field(default=None, description="the next page's path and query")
 
 
 class InstanceTransfer(InputModel):
@@ -88,6 +92,10 @@ class EventPublic(PublicModel):
 
 class EventsPublic(PublicModel):
     items: list[EventPublic]
-    total: int
+    total: int | None = Field(description="matching rows; null on a keyset (cursor) page")
     limit: int
     offset: int
+    next_cursor: str | None = Field(
+        default=None, description="pass as `cursor` for the next page; null on the last"
+    )
+    next: str | None = Field(default=None, description="the next page's path and query")

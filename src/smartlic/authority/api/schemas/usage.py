@@ -80,6 +80,11 @@ class UsageFilePublic(PublicModel):
     errors: list[dict[str, Any]]
     acknowledgement: str = Field(description="`Received` when an ACK can be downloaded")
     ack_name: str
+    duplicate: bool = Field(
+        False,
+        description="true when these exact bytes were uploaded to this virtual account before: "
+        "the answer is that upload (same id, same ACK) and nothing was processed again",
+    )
 
 
 class UsageFilesPublic(PublicModel):
