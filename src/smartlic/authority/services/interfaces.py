@@ -316,6 +316,9 @@ class LicensesService(Protocol):
     def compliance(
         self, domain: str, virtual_account: str, *, scope: Principal
     ) -> ComplianceOut: ...
+    def compliance_of(
+        self, domain: str, virtual_accounts: list[str] | None = None, *, scope: Principal
+    ) -> list[ComplianceOut]: ...
     def transfer(
         self,
         domain: str,
