@@ -29,6 +29,17 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
+class LicenseMove:
+    """One line of a license transfer: ``quantity`` of ``tag`` to virtual account ``target``
+    (only holdings of ``kind`` if given)."""
+
+    tag: str
+    quantity: int
+    target: str
+    kind: HoldingKind | None = None
+
+
+@dataclass(frozen=True)
 class SmartAccountOut:
     id: str
     name: str
@@ -126,6 +137,7 @@ class UsageOut:
     tag: str
     count: int
     status: str  # EntitlementStatus value
+    display_name: str = ""  # the license's name as the vendor's API shows it
 
 
 @dataclass(frozen=True)
@@ -327,7 +339,11 @@ class LicensesService(Protocol):
         *,
         tag: str,
         quantity: int,
+        kind: HoldingKind | None = None,
         scope: Principal,
+    ) -> None: ...
+    def transfer_many(
+        self, domain: str, source: str, moves: list[LicenseMove], *, scope: Principal
     ) -> None: ...
 
 
