@@ -273,6 +273,7 @@ class AuthorizationCodeOut:
     confirmation_code: str
     issued_at: datetime
     returned_at: datetime | None
+    instance_id: str = ""  # the product instance the code was issued to
 
 
 # ---------------------------------------------------------------- contracts
