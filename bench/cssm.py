@@ -8,8 +8,9 @@ Usage::
     .venv/bin/python bench/cssm.py --write-docs    # also refresh docs/benchmarks.md
 
 How it measures: one SQLite database seeded with ``--devices`` instances using five licenses;
-**in-process** calls ``services.api_clients.issue_token``, ``services.licenses.compliance`` of
-every virtual account and ``services.instances.list_instances`` (one page of 100); **HTTPS**
+**in-process** calls ``services.api_clients.issue_token``, ``services.licenses.compliance_of``
+(every virtual account, one read) and ``services.instances.list_instances`` (one page of 100),
+the calls the routes make; **HTTPS**
 serves the shipped command (``smartlic authority serve --tls``, one worker, its own process)
 and one client thread with a keep-alive ``httpx.Client`` trusting the authority's CA calls
 ``POST /as/token.oauth2``, ``POST .../v1/accounts/{d}/licenses`` and
@@ -102,12 +103,9 @@ def rate(call: Callable[[], Any], seconds: float) -> float:
 
 def inprocess(services: Services, cid: str, secret: str, seconds: float) -> dict[str, float]:
     p = system("bench")
-    vas = [v.name for v in services.accounts.list_virtual_accounts(D, scope=p)]
     return {
         "token": rate(lambda: services.api_clients.issue_token(cid, secret), seconds),
-        "licenses": rate(
-            lambda: [services.licenses.compliance(D, va, scope=p) for va in vas], seconds
-        ),
+        "licenses": rate(lambda: services.licenses.compliance_of(D, scope=p), seconds),
         "devices": rate(
             lambda: services.instances.list_instances(D, "DEFAULT", limit=100, scope=p), seconds
         ),
