@@ -203,7 +203,8 @@ class SqlLicensesService(ServiceBase):
             ids = [va.id for va in vas]
             holdings = _pool.holdings_by_va(s, ids)
             counters = _pool.counters_by_va(s, ids)
-            lic_ids = {i for per in (*holdings.values(), *counters.values()) for i in per}
+            lic_ids = {i for per in holdings.values() for i in per}
+            lic_ids |= {i for per in counters.values() for i in per}
             lics = {
                 lic.id: lic for lic in s.scalars(select(License).where(License.id.in_(lic_ids)))
             }
