@@ -82,3 +82,14 @@ def test_a_lookup_racing_a_revocation_is_not_kept(clock: ManualClock, tmp_path: 
     for key in ("a", "b", "c"):  # bounded: the least recently used goes first
         cache.put(key, p, later, cache.generation())
     assert [cache.get(k) is not None for k in ("a", "b", "c")] == [False, True, True]
+
+
+def test_a_stamp_that_cannot_be_written_never_fails_the_revocation(
+    clock: ManualClock, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = PrincipalCache(clock, stamp=tmp_path / "missing" / "revoked.stamp")
+    p = Principal("client:x", Role.SMART_ACCOUNT_ADMIN, D)
+    cache.put("k", p, clock.now() + TTL, cache.generation())
+    cache.invalidate()  # this process forgets at once; the failure is logged, not raised
+    assert cache.get("k") is None
+    assert "could not rewrite" in caplog.text

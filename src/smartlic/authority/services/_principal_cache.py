@@ -23,6 +23,7 @@ Usage::
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import threading
@@ -34,6 +35,8 @@ from smartlic.authority.services.scope import Principal
 from smartlic.clock import Clock
 
 __all__ = ["MAX_ENTRIES", "TTL", "PrincipalCache"]
+
+_log = logging.getLogger(__name__)
 
 MAX_ENTRIES = 10_000
 TTL = timedelta(seconds=60)  # an entry never outlives its token either
@@ -86,10 +89,18 @@ class PrincipalCache:
         with self._lock:
             self._clear()
             if self.stamp is not None:
-                tmp = self.stamp.with_name(f".{self.stamp.name}.{secrets.token_hex(4)}")
-                tmp.write_text(secrets.token_hex(8))
-                os.replace(tmp, self.stamp)  # a new inode: seen as a change even in one tick
-                self._seen = self._read_stamp()
+                self._rewrite_stamp()
+
+    def _rewrite_stamp(self) -> None:
+        assert self.stamp is not None
+        tmp = self.stamp.with_name(f".{self.stamp.name}.{secrets.token_hex(4)}")
+        try:
+            tmp.write_text(secrets.token_hex(8))
+            os.replace(tmp, self.stamp)  # a new inode: seen as a change even in one tick
+        except OSError:  # the revocation is committed; say loudly that others may lag
+            _log.exception("could not rewrite %s: other processes keep cached tokens", self.stamp)
+            tmp.unlink(missing_ok=True)
+        self._seen = self._read_stamp()
 
     def _catch_up(self) -> None:
         now = self._read_stamp()
