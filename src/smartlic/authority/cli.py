@@ -147,6 +147,7 @@ def open_services() -> Iterator[Services]:
             keys,
             replay_window_s=settings.replay_window_s,
             smtp=settings.smtp(),
+            revocation_stamp=settings.revocation_stamp,
         )
     finally:
         engine.dispose()

@@ -164,6 +164,12 @@ class AuthoritySettings(LimitSettings):
         assert self.key_dir is not None
         return self.key_dir
 
+    @property
+    def revocation_stamp(self) -> Path:
+        """Rewritten on every revocation so that every server process and the CLI drop the
+        access-token principals they cache (in the key directory, which they all share)."""
+        return self.keys_path / "revoked.stamp"
+
     def smtp(self) -> SmtpConfig | None:
         """The parsed SMTP settings, or None when no server is configured."""
         from smartlic.authority.services.notifications import SmtpConfig  # settings stay light

@@ -377,6 +377,9 @@ CASES: tuple[Case, ...] = (
          _va_write, (201,), lambda m, d, va: Call("POST", _va(d, va) + "/tokens", json={})),
     Case("GET", VA_ROUTE + "/tokens",
          _va_read, (200,), lambda m, d, va: Call("GET", _va(d, va) + "/tokens")),
+    Case("GET", VA_ROUTE + "/tokens",  # the texts: only to who may manage the tokens
+         _va_write, (200,), lambda m, d, va: Call(
+             "GET", _va(d, va) + "/tokens", params={"with_text": "true"})),
     Case("POST", A_ROUTE + "/tokens/{token_id}/actions/revoke", _object_write,
          (200,), lambda m, d, va: Call(
              "POST", _acct(d) + f"/tokens/{m.seeded[(d, va)].token}/actions/revoke")),

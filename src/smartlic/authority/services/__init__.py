@@ -10,10 +10,12 @@ Usage::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Engine
 
 from smartlic.authority.keys import AuthorityKeys
+from smartlic.authority.services._principal_cache import PrincipalCache
 from smartlic.authority.services.api_clients import SqlApiClientsService
 from smartlic.authority.services.interfaces import (
     AccountsService,
@@ -79,7 +81,10 @@ def build_services(
     archive_limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS,
     login_policy: LoginPolicy | None = None,
     smtp: SmtpConfig | None = None,
+    revocation_stamp: Path | None = None,
 ) -> Services:
+    """``revocation_stamp``: the file through which every process of the authority learns
+    of revocations (``_principal_cache.py``); None: this process only."""
     from smartlic.authority.services.accounts import SqlAccountsService
     from smartlic.authority.services.api_keys import SqlApiKeysService
     from smartlic.authority.services.device import SqlDeviceService
@@ -98,9 +103,10 @@ def build_services(
         engine, clock, reports, webhooks, trends, smtp=smtp, replay_window_s=replay_window_s
     )
     users = SqlUsersService(engine, clock)
-    api_clients = SqlApiClientsService(engine, clock, users)
+    principals = PrincipalCache(clock, stamp=revocation_stamp)
+    api_clients = SqlApiClientsService(engine, clock, users, principals)
     return Services(
-        accounts=SqlAccountsService(engine, clock),
+        accounts=SqlAccountsService(engine, clock, principals),
         licenses=licenses,
         tokens=SqlTokensService(engine, clock, keys),
         instances=SqlInstancesService(engine, clock),

@@ -94,6 +94,22 @@ def holdings_by_license(
     return out
 
 
+def holdings_by_va(s: Session, va_ids: list[str]) -> dict[str, dict[str, list[Holding]]]:
+    """The holdings of several virtual accounts: va id -> license id -> holdings."""
+    out: dict[str, dict[str, list[Holding]]] = {}
+    for h in s.scalars(select(Holding).where(Holding.virtual_account_id.in_(va_ids))):
+        out.setdefault(h.virtual_account_id, {}).setdefault(h.license_id, []).append(h)
+    return out
+
+
+def counters_by_va(s: Session, va_ids: list[str]) -> dict[str, dict[str, PoolCounter]]:
+    """The counters of several virtual accounts: va id -> license id -> counter."""
+    out: dict[str, dict[str, PoolCounter]] = {}
+    for c in s.scalars(select(PoolCounter).where(PoolCounter.virtual_account_id.in_(va_ids))):
+        out.setdefault(c.virtual_account_id, {})[c.license_id] = c
+    return out
+
+
 def terms(h: Holding) -> HoldingTerms:
     return HoldingTerms(h.quantity, h.kind, h.starts_at, h.ends_at)
 
