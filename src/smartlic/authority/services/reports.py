@@ -8,10 +8,10 @@ immutable: nothing here updates or deletes one (they go with their smart account
 Usage::
 
     reports = SqlReportsService(engine, clock, licenses)
-    r = reports.generate("acme.example", kind=ReportKind.MANUAL, actor="cli")
+    r = reports.generate("acme.example", kind=ReportKind.MANUAL, scope=SYSTEM)
     reports.csv_text(r)        # one line per pool
     reports.pdf_bytes(r)       # the readable document (fpdf2)
-    reports.add_schedule("acme.example", Frequency.DAILY, "06:00", actor="cli")
+    reports.add_schedule("acme.example", Frequency.DAILY, "06:00", scope=SYSTEM)
     reports.run_schedules()    # the job runner's "reports.periodic"
 """
 
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from smartlic.authority.services._base import ServiceBase
 from smartlic.authority.services.interfaces import LicensesService
-from smartlic.authority.services.scope import SYSTEM, Principal, scope_in
+from smartlic.authority.services.scope import SYSTEM, Principal, scope_in, system
 from smartlic.clock import Clock
 from smartlic.domain.enums import ComplianceStatus
 from smartlic.domain.reports import Frequency, ReportKind, next_run
@@ -37,6 +37,8 @@ from smartlic.errors import Forbidden, InvalidInput, NotFound
 from smartlic.storage.models import Report, ReportSchedule, SmartAccount, VirtualAccount
 
 __all__ = ["COLUMNS", "ReportOut", "ScheduleOut", "SqlReportsService"]
+
+PERIODIC = system("job:reports.periodic")
 
 COLUMNS = (
     "virtual_account",
@@ -84,7 +86,6 @@ class SqlReportsService(ServiceBase):
         domain: str,
         *,
         kind: ReportKind,
-        actor: str,
         scope: Principal,
         virtual_account: str | None = None,
         parameters: dict[str, Any] | None = None,
@@ -109,7 +110,7 @@ class SqlReportsService(ServiceBase):
                 virtual_account=virtual_account,
                 kind=kind.value,
                 generated_at=now,
-                generated_by=actor[:200],
+                generated_by=scope.label()[:200],
                 parameters={"virtual_account": virtual_account, **(parameters or {})},
                 rows=rows,
                 shortfalls=sum(1 for r in rows if r["shortfall"] > 0),
@@ -119,7 +120,7 @@ class SqlReportsService(ServiceBase):
             self.record(
                 s,
                 "report.generated",
-                actor=actor,
+                actor=scope.label(),
                 smart_account=sa,
                 virtual_account=virtual_account,
                 subject=report.id,
@@ -208,7 +209,6 @@ class SqlReportsService(ServiceBase):
         frequency: Frequency,
         time_of_day: str,
         *,
-        actor: str,
         scope: Principal,
         virtual_account: str | None = None,
     ) -> ScheduleOut:
@@ -233,7 +233,7 @@ class SqlReportsService(ServiceBase):
             self.record(
                 s,
                 "report.schedule.created",
-                actor=actor,
+                actor=scope.label(),
                 smart_account=sa,
                 virtual_account=virtual_account,
                 subject=row.id,
@@ -271,8 +271,7 @@ class SqlReportsService(ServiceBase):
             self.generate(
                 domain,
                 kind=ReportKind.PERIODIC,
-                actor="job:reports.periodic",
-                scope=SYSTEM,
+                scope=PERIODIC,
                 virtual_account=va,
                 parameters=params,
             )

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from smartlic.authority.services._base import ServiceBase
 from smartlic.authority.services.reports import SqlReportsService
-from smartlic.authority.services.scope import SYSTEM
+from smartlic.authority.services.scope import system
 from smartlic.clock import Clock
 from smartlic.domain.enums import HoldingKind
 from smartlic.domain.reports import ReportKind
@@ -125,8 +125,7 @@ class Scans(ServiceBase):
             self.reports.generate(
                 domain,
                 kind=ReportKind.COMPLIANCE_WARNING,
-                actor="job:compliance.scan",
-                scope=SYSTEM,
+                scope=system("job:compliance.scan"),
                 virtual_account=va_name,
                 parameters={"cause": "compliance.pool.out_of_compliance"},
             )

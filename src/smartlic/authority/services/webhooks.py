@@ -21,9 +21,9 @@ Usage::
 
     hooks = SqlWebhooksService(engine, clock)
     created = hooks.create_endpoint("acme.example", "https://hooks.acme/x", ["compliance.*"],
-                                    actor="cli")   # created.secret is shown once
+                                    scope=SYSTEM)   # created.secret is shown once
     hooks.send_due()                               # the job "webhooks.send"
-    hooks.replay("acme.example", delivery_id, actor="cli")
+    hooks.replay("acme.example", delivery_id, scope=SYSTEM)
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ class SqlWebhooksService(ServiceBase):
     # ------------------------------------------------------------ endpoints
 
     def create_endpoint(
-        self, domain: str, url: str, events: list[str], *, actor: str, scope: Principal
+        self, domain: str, url: str, events: list[str], *, scope: Principal
     ) -> EndpointOut:
         scope_in(scope, domain).require_manage()
         _check_url(url)
@@ -140,7 +140,9 @@ class SqlWebhooksService(ServiceBase):
             )
             s.add(ep)
             s.flush()
-            self.record(s, "webhook.created", actor=actor, smart_account=sa, subject=ep.id, url=url)
+            self.record(
+                s, "webhook.created", actor=scope.label(), smart_account=sa, subject=ep.id, url=url
+            )
             return _endpoint_out(ep, domain, with_secret=True)
 
     def list_endpoints(self, domain: str, *, scope: Principal) -> list[EndpointOut]:
@@ -150,15 +152,15 @@ class SqlWebhooksService(ServiceBase):
             q = select(WebhookEndpoint).where(WebhookEndpoint.smart_account_id == sa.id)
             return [_endpoint_out(e, domain) for e in s.scalars(q.order_by(WebhookEndpoint.id))]
 
-    def delete_endpoint(
-        self, domain: str, endpoint_id: str, *, actor: str, scope: Principal
-    ) -> None:
+    def delete_endpoint(self, domain: str, endpoint_id: str, *, scope: Principal) -> None:
         scope_in(scope, domain).require_manage()
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
             ep = self._endpoint(s, sa, endpoint_id)
             s.delete(ep)
-            self.record(s, "webhook.deleted", actor=actor, smart_account=sa, subject=endpoint_id)
+            self.record(
+                s, "webhook.deleted", actor=scope.label(), smart_account=sa, subject=endpoint_id
+            )
 
     # ------------------------------------------------------------ deliveries
 
@@ -207,7 +209,7 @@ class SqlWebhooksService(ServiceBase):
         with self.transaction() as s:
             return self._delivery_out(s, self._delivery(s, domain, delivery_id))
 
-    def replay(self, domain: str, delivery_id: int, *, actor: str, scope: Principal) -> DeliveryOut:
+    def replay(self, domain: str, delivery_id: int, *, scope: Principal) -> DeliveryOut:
         """Queue the same payload again as a new delivery (``replay_of`` names the original)."""
         scope_in(scope, domain).require_manage()
         now = self.now()
@@ -227,7 +229,11 @@ class SqlWebhooksService(ServiceBase):
             s.flush()
             sa = self.smart_account(s, domain)
             self.record(
-                s, "webhook.delivery.replayed", actor=actor, smart_account=sa, subject=str(old.id)
+                s,
+                "webhook.delivery.replayed",
+                actor=scope.label(),
+                smart_account=sa,
+                subject=str(old.id),
             )
             return self._delivery_out(s, new)
 
