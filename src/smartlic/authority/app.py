@@ -69,6 +69,7 @@ def build_from_settings(settings: AuthoritySettings, clock: Clock) -> tuple[Engi
         archive_limits=settings.archive_limits(),
         login_policy=login_policy(settings),
         smtp=settings.smtp(),
+        egress=settings.egress(),
     )
     return engine, services
 

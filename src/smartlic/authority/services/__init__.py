@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services.api_clients import SqlApiClientsService
+from smartlic.authority.services.egress import EgressPolicy
 from smartlic.authority.services.interfaces import (
     AccountsService,
     ApiKeysService,
@@ -79,6 +80,7 @@ def build_services(
     archive_limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS,
     login_policy: LoginPolicy | None = None,
     smtp: SmtpConfig | None = None,
+    egress: EgressPolicy | None = None,
 ) -> Services:
     from smartlic.authority.services.accounts import SqlAccountsService
     from smartlic.authority.services.api_keys import SqlApiKeysService
@@ -92,7 +94,7 @@ def build_services(
 
     licenses = SqlLicensesService(engine, clock)
     reports = SqlReportsService(engine, clock, licenses)
-    webhooks = SqlWebhooksService(engine, clock)
+    webhooks = SqlWebhooksService(engine, clock, keys.sealing_key, egress or EgressPolicy())
     trends = SqlTrendsService(engine, clock)
     specs = standard_jobs(
         engine, clock, reports, webhooks, trends, smtp=smtp, replay_window_s=replay_window_s
