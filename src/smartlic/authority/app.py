@@ -70,6 +70,7 @@ def build_from_settings(settings: AuthoritySettings, clock: Clock) -> tuple[Engi
         login_policy=login_policy(settings),
         smtp=settings.smtp(),
         egress=settings.egress(),
+        collector_sync=timedelta(seconds=settings.collector_sync_s),
     )
     return engine, services
 

@@ -20,7 +20,7 @@ import shlex
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, ParamSpec, TypeVar
 
@@ -148,6 +148,7 @@ def open_services() -> Iterator[Services]:
             replay_window_s=settings.replay_window_s,
             smtp=settings.smtp(),
             egress=settings.egress(),
+            collector_sync=timedelta(seconds=settings.collector_sync_s),
         )
     finally:
         engine.dispose()

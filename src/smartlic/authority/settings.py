@@ -140,6 +140,13 @@ class AuthoritySettings(LimitSettings):
         "link-local, multicast or reserved address (IPv4 or IPv6) is refused when created "
         "and at every delivery (docs/security.md, Webhooks).",
     )
+    collector_sync_s: float = Field(
+        default=86400.0,
+        gt=0,
+        description="A collector (an API-key caller reporting devices' usage) that has not "
+        "reported for this many seconds is out of sync: the `collector-out-of-sync` "
+        "notification is raised once per silence (docs/notifications.md).",
+    )
     jobs_interval_s: float = Field(
         default=10.0,
         ge=0,

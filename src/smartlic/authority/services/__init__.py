@@ -10,6 +10,7 @@ Usage::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import Engine
 
@@ -81,6 +82,7 @@ def build_services(
     login_policy: LoginPolicy | None = None,
     smtp: SmtpConfig | None = None,
     egress: EgressPolicy | None = None,
+    collector_sync: timedelta = timedelta(days=1),
 ) -> Services:
     from smartlic.authority.services.accounts import SqlAccountsService
     from smartlic.authority.services.api_keys import SqlApiKeysService
@@ -93,11 +95,18 @@ def build_services(
     from smartlic.authority.services.usage import SqlUsageService
 
     licenses = SqlLicensesService(engine, clock)
-    reports = SqlReportsService(engine, clock, licenses)
+    reports = SqlReportsService(engine, clock)
     webhooks = SqlWebhooksService(engine, clock, keys.sealing_key, egress or EgressPolicy())
     trends = SqlTrendsService(engine, clock)
     specs = standard_jobs(
-        engine, clock, reports, webhooks, trends, smtp=smtp, replay_window_s=replay_window_s
+        engine,
+        clock,
+        reports,
+        webhooks,
+        trends,
+        smtp=smtp,
+        replay_window_s=replay_window_s,
+        collector_sync=collector_sync,
     )
     users = SqlUsersService(engine, clock)
     api_clients = SqlApiClientsService(engine, clock, users)
