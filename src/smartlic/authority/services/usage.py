@@ -468,8 +468,9 @@ def _record_out(r: RumReportRow) -> UsageRecordOut:
 
 
 def _smart_accounts(s: Session, results: list[DeviceResult]) -> set[str]:
-    """The smart accounts of the instances a report reached."""
-    va_ids = {r.instance.virtual_account_id for r in results if r.instance is not None}
+    """The smart accounts of the instances whose reports were accepted (a refused report is
+    no contact: refusals change nothing stored)."""
+    va_ids = {r.instance.virtual_account_id for r in results if r.instance and r.acknowledged}
     if not va_ids:
         return set()
     q = select(VirtualAccount.smart_account_id).where(VirtualAccount.id.in_(va_ids))
