@@ -14,9 +14,10 @@ which ends the condition and re-arms the warning for the next deadline missed.
 
 **Collector out of sync** (``collector.out_of_sync`` → ``collector-out-of-sync``). A collector
 is a caller with an API key that reports devices' usage (``POST .../reportusage``); each such
-call with accepted reports stores its last contact per smart account it reported for (``collector_contacts``,
-``touch_collector``). One silent for longer than ``out_of_sync_after`` (the authority setting
-``SMARTLIC_AUTHORITY_COLLECTOR_SYNC_S``, default one day) is warned about once per silence:
+call with accepted reports stores its last contact per smart account it reported for
+(``collector_contacts``, ``touch_collector``). One silent for longer than
+``out_of_sync_after`` (the authority setting ``SMARTLIC_AUTHORITY_COLLECTOR_SYNC_S``, default
+one day) is warned about once per silence:
 the mark ``collector:<contact>`` remembers the last contact warned about; the collector's next
 report ends the condition and re-arms it.
 

@@ -9,7 +9,7 @@
 * ``collector_contacts``: when each collector last reported for a smart account.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0011 (written on 0007; chained after main's head at rebase)
 Create Date: 2026-11-30 05:00:00
 """
 
@@ -24,7 +24,7 @@ from smartlic.crypto import open_sealed, seal
 from smartlic.storage.base import UTCDateTime
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
