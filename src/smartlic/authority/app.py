@@ -70,6 +70,8 @@ def build_from_settings(settings: AuthoritySettings, clock: Clock) -> tuple[Engi
         login_policy=login_policy(settings),
         smtp=settings.smtp(),
         revocation_stamp=settings.revocation_stamp,
+        egress=settings.egress(),
+        collector_sync=timedelta(seconds=settings.collector_sync_s),
     )
     return engine, services
 

@@ -10,6 +10,7 @@ Usage::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -17,6 +18,7 @@ from sqlalchemy import Engine
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services._principal_cache import PrincipalCache
 from smartlic.authority.services.api_clients import SqlApiClientsService
+from smartlic.authority.services.egress import EgressPolicy
 from smartlic.authority.services.interfaces import (
     AccountsService,
     ApiKeysService,
@@ -82,6 +84,8 @@ def build_services(
     login_policy: LoginPolicy | None = None,
     smtp: SmtpConfig | None = None,
     revocation_stamp: Path | None = None,
+    egress: EgressPolicy | None = None,
+    collector_sync: timedelta = timedelta(days=1),
 ) -> Services:
     """``revocation_stamp``: the file through which every process of the authority learns
     of revocations (``_principal_cache.py``); None: this process only."""
@@ -96,11 +100,18 @@ def build_services(
     from smartlic.authority.services.usage import SqlUsageService
 
     licenses = SqlLicensesService(engine, clock)
-    reports = SqlReportsService(engine, clock, licenses)
-    webhooks = SqlWebhooksService(engine, clock)
+    reports = SqlReportsService(engine, clock)
+    webhooks = SqlWebhooksService(engine, clock, keys.sealing_key, egress or EgressPolicy())
     trends = SqlTrendsService(engine, clock)
     specs = standard_jobs(
-        engine, clock, reports, webhooks, trends, smtp=smtp, replay_window_s=replay_window_s
+        engine,
+        clock,
+        reports,
+        webhooks,
+        trends,
+        smtp=smtp,
+        replay_window_s=replay_window_s,
+        collector_sync=collector_sync,
     )
     users = SqlUsersService(engine, clock)
     principals = PrincipalCache(clock, stamp=revocation_stamp)

@@ -160,6 +160,7 @@ class SqlLicensesService(ServiceBase):
             sa = self.smart_account(s, domain)
             va = self.virtual_account(s, sa, virtual_account)
             lic = self._known(s, tag)
+            _pool.touch(s, va.id, [lic.id])  # a purchase may end a shortfall
             h = Holding(
                 virtual_account_id=va.id,
                 license_id=lic.id,
@@ -387,6 +388,7 @@ class SqlLicensesService(ServiceBase):
             return (h.ends_at is None, h.ends_at.timestamp() if h.ends_at else 0.0)
 
         order = sorted(holdings, key=precedence, reverse=True)
+        _pool.touch(s, target_va, {h.license_id for h in holdings})
         for h in order:
             if quantity == 0:
                 break
