@@ -3,23 +3,28 @@ list) against the same service calls in-process, in one run.
 
 Usage::
 
-    .venv/bin/python bench/cssm.py                 # 5 s per measure
+    .venv/bin/python bench/cssm.py                 # 10 s per measure (5 pairs of 1 s + 1 s)
     .venv/bin/python bench/cssm.py --quick         # a smoke run
     .venv/bin/python bench/cssm.py --write-docs    # also refresh docs/benchmarks.md
 
 How it measures: one SQLite database seeded with ``--devices`` instances using five licenses;
-**in-process** calls ``services.api_clients.issue_token``, ``services.licenses.compliance`` of
-every virtual account and ``services.instances.list_instances`` (one page of 100); **HTTPS**
+**in-process** calls ``services.api_clients.issue_token``, ``services.licenses.compliance_of``
+(every virtual account, one read) and ``services.instances.list_instances`` (one page of 100),
+the calls the routes make; **HTTPS**
 serves the shipped command (``smartlic authority serve --tls``, one worker, its own process)
 and one client thread with a keep-alive ``httpx.Client`` trusting the authority's CA calls
 ``POST /as/token.oauth2``, ``POST .../v1/accounts/{d}/licenses`` and
-``GET .../virtual-accounts/DEFAULT/devices``. Performance is never asserted.
+``GET .../virtual-accounts/DEFAULT/devices``. The machine is shared, so each measure runs as
+``--rounds`` interleaved pairs (in-process then HTTPS, ``--seconds / --rounds`` each): both
+sides of a ratio see the same load. The table gives the medians (the ratio is the median of
+the pairs' ratios; every pair is in the JSON). Performance is never asserted.
 """
 
 from __future__ import annotations
 
 import argparse
 import ssl
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -100,42 +105,52 @@ def rate(call: Callable[[], Any], seconds: float) -> float:
     return n / elapsed
 
 
-def inprocess(services: Services, cid: str, secret: str, seconds: float) -> dict[str, float]:
+Calls = dict[str, Callable[[], Any]]
+
+
+def inprocess_calls(services: Services, cid: str, secret: str) -> Calls:
     p = system("bench")
-    vas = [v.name for v in services.accounts.list_virtual_accounts(D, scope=p)]
     return {
-        "token": rate(lambda: services.api_clients.issue_token(cid, secret), seconds),
-        "licenses": rate(
-            lambda: [services.licenses.compliance(D, va, scope=p) for va in vas], seconds
-        ),
-        "devices": rate(
-            lambda: services.instances.list_instances(D, "DEFAULT", limit=100, scope=p), seconds
-        ),
+        "token": lambda: services.api_clients.issue_token(cid, secret),
+        "licenses": lambda: services.licenses.compliance_of(D, scope=p),
+        "devices": lambda: services.instances.list_instances(D, "DEFAULT", limit=100, scope=p),
     }
 
 
-def over_https(
-    server: TlsAuthorityServer, cid: str, secret: str, seconds: float
-) -> dict[str, float]:
+def https_calls(http: httpx.Client, cid: str, secret: str) -> Calls:
     grant = {"grant_type": "client_credentials", "client_id": cid, "client_secret": secret}
-    with httpx.Client(base_url=server.url, verify=server.verify, timeout=30) as http:
 
-        def token() -> None:
-            assert http.post("/as/token.oauth2", data=grant).status_code == 200
+    def token() -> None:
+        assert http.post("/as/token.oauth2", data=grant).status_code == 200
 
-        bearer = http.post("/as/token.oauth2", data=grant).json()["access_token"]
-        http.headers["Authorization"] = f"Bearer {bearer}"
+    bearer = http.post("/as/token.oauth2", data=grant).json()["access_token"]
+    http.headers["Authorization"] = f"Bearer {bearer}"
 
-        def licenses() -> None:
-            url = f"{SA}/v1/accounts/{D}/licenses"
-            assert http.post(url, json={"virtualAccounts": []}).status_code == 200
+    def licenses() -> None:
+        url = f"{SA}/v1/accounts/{D}/licenses"
+        assert http.post(url, json={"virtualAccounts": []}).status_code == 200
 
-        def devices() -> None:
-            url = f"{SA}/v1/accounts/{D}/virtual-accounts/DEFAULT/devices"
-            assert http.get(url, params={"limit": 100}).status_code == 200
+    def devices() -> None:
+        url = f"{SA}/v1/accounts/{D}/virtual-accounts/DEFAULT/devices"
+        assert http.get(url, params={"limit": 100}).status_code == 200
 
-        return {name: rate(f, seconds) for name, f in
-                (("token", token), ("licenses", licenses), ("devices", devices))}  # fmt: skip
+    return {"token": token, "licenses": licenses, "devices": devices}
+
+
+def interleaved(local: Calls, remote: Calls, seconds: float, rounds: int) -> dict[str, Any]:
+    """Each measure in ``rounds`` pairs (in-process, then HTTPS, ``seconds / rounds`` each),
+    so that both sides of a ratio see the same load on a shared machine; the medians."""
+    out: dict[str, Any] = {"inprocess": {}, "https": {}, "ratio": {}, "rounds": {}}
+    for name in local:
+        pairs = [
+            (rate(local[name], seconds / rounds), rate(remote[name], seconds / rounds))
+            for _ in range(rounds)
+        ]
+        out["inprocess"][name] = statistics.median(a for a, _ in pairs)
+        out["https"][name] = statistics.median(b for _, b in pairs)
+        out["ratio"][name] = statistics.median(b / a for a, b in pairs)
+        out["rounds"][name] = pairs
+    return out
 
 
 def rows(r: dict[str, Any]) -> list[list[str]]:
@@ -147,7 +162,7 @@ def rows(r: dict[str, Any]) -> list[list[str]]:
     out = []
     for key, label in labels.items():
         a, b = r["inprocess"][key], r["https"][key]
-        out.append([label, f"{a:.0f}", f"{b:.0f}", f"{b / a:.0%}", "≥ 50%"])
+        out.append([label, f"{a:.0f}", f"{b:.0f}", f"{r['ratio'][key]:.0%}", "≥ 50%"])
     return out
 
 
@@ -156,10 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="short measures: a smoke run")
     parser.add_argument("--devices", type=int, default=None)
     parser.add_argument("--seconds", type=float, default=None, help="per measure")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved pairs per measure")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args(argv)
     devices = args.devices or (200 if args.quick else 5000)
-    seconds = args.seconds or (0.5 if args.quick else 5.0)
+    seconds = args.seconds or (1.0 if args.quick else 10.0)
     warn_if_busy()
     facts = machine_facts()
     with tempfile.TemporaryDirectory(prefix="bench-cssm-") as tmp:
@@ -172,9 +188,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         cid, secret = seed(services, devices)
         result: dict[str, Any] = {"devices": devices, "seconds": seconds, "quick": args.quick}
-        result["inprocess"] = inprocess(services, cid, secret, seconds)
-        with TlsAuthorityServer(url, keys_dir, Path(tmp) / "data") as server:
-            result["https"] = over_https(server, cid, secret, seconds)
+        with (
+            TlsAuthorityServer(url, keys_dir, Path(tmp) / "data") as server,
+            httpx.Client(base_url=server.url, verify=server.verify, timeout=30) as http,
+        ):
+            local, remote = inprocess_calls(services, cid, secret), https_calls(http, cid, secret)
+            result |= interleaved(local, remote, seconds, args.rounds)
         engine.dispose()
     facts["loadavg_after"] = machine_facts()["loadavg_before"]
     title = f"CSSM API over HTTPS vs in-process ({devices} devices, SQLite) — results"

@@ -29,8 +29,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import machine_facts, summary_ms, update_docs_section, write_results
 
-from smartlic.authority.services.licenses import SqlLicensesService
-from smartlic.authority.services.reports import SqlReportsService
 from smartlic.authority.services.scans import Scans
 from smartlic.clock import ManualClock
 from smartlic.domain.enums import Enforcement, HoldingKind, InstanceStatus
@@ -191,9 +189,7 @@ def measure(url: str, instances: int, rounds: int) -> dict[str, Any]:
     engine = make_engine(url)
     seed(engine, instances, vas=100, licenses=100)
     clock = ManualClock(NOW)
-    scans = Scans(
-        engine, clock, SqlReportsService(engine, clock, SqlLicensesService(engine, clock))
-    )
+    scans = Scans(engine, clock)
     t0 = time.perf_counter()
     first = (scans.compliance(), scans.expiry())
     first_s = time.perf_counter() - t0

@@ -75,6 +75,19 @@ def test_subscribe_and_run_due_sends_mail(cli: Cli) -> None:
 
 
 def test_webhooks_cli(cli: Cli) -> None:
+    err = cli.error(
+        "destination-refused",
+        "admin",
+        "webhooks",
+        "create",
+        D,
+        "http://127.0.0.1:9/x",
+        "--event",
+        "report.*",
+    )
+    assert "127.0.0.1 is a loopback address" in err and "SMARTLIC_AUTHORITY_WEBHOOK_ALLOW" in err
+    assert cli.ok("admin", "webhooks", "list", D).count("127.0.0.1") == 0
+    cli.env["SMARTLIC_AUTHORITY_WEBHOOK_ALLOW"] = "127.0.0.1"
     out = cli.ok("admin", "webhooks", "create", D, "http://127.0.0.1:9/x", "--event", "report.*")
     hook_id = out.split()[1]
     assert re.search(r"^secret whsec_\S+$", out, re.M)

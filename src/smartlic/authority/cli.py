@@ -20,7 +20,7 @@ import shlex
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, ParamSpec, TypeVar
 
@@ -147,6 +147,9 @@ def open_services() -> Iterator[Services]:
             keys,
             replay_window_s=settings.replay_window_s,
             smtp=settings.smtp(),
+            revocation_stamp=settings.revocation_stamp,
+            egress=settings.egress(),
+            collector_sync=timedelta(seconds=settings.collector_sync_s),
         )
     finally:
         engine.dispose()
@@ -168,7 +171,7 @@ def init() -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.data_dir.chmod(0o700)
     keys = AuthorityKeys.load_or_create(settings.keys_path, clock_from_env().now())
-    upgrade(settings.database)
+    upgrade(settings.database, sealing_key=keys.sealing_key)
     shown = make_engine(settings.database).url.render_as_string(hide_password=True)
     typer.echo(f"data dir     {settings.data_dir}")
     typer.echo(f"database     {shown} (at the latest schema)")
@@ -367,9 +370,14 @@ def second_terminal_line() -> str:
 @cli_errors
 def db_upgrade() -> None:
     """Migrate the database to the latest schema."""
+    from smartlic.authority.keys import AuthorityKeys
     from smartlic.storage import upgrade
 
-    upgrade(settings_from_env().database)
+    settings = settings_from_env()
+    key = b""
+    if AuthorityKeys.exists(settings.keys_path):  # seals stored secrets (webhooks)
+        key = AuthorityKeys.load(settings.keys_path).sealing_key
+    upgrade(settings.database, sealing_key=key)
     typer.echo("database at the latest schema")
 
 

@@ -22,7 +22,7 @@ from typing import Annotated
 
 import typer
 
-from smartlic.authority.cli import actor, cli_errors, open_services, operator, print_table, when
+from smartlic.authority.cli import cli_errors, open_services, operator, print_table, when
 from smartlic.domain.reports import Frequency, ReportKind
 from smartlic.errors import InvalidInput
 
@@ -84,7 +84,6 @@ def reports_generate(
         r = s.reports.generate(
             domain,
             kind=ReportKind(kind),
-            actor=actor(),
             scope=operator(),
             virtual_account=virtual_account,
         )
@@ -159,7 +158,6 @@ def reports_schedule(
             domain,
             Frequency(frequency),
             at,
-            actor=actor(),
             scope=operator(),
             virtual_account=virtual_account,
         )
@@ -195,9 +193,7 @@ def notifications_subscribe(
 ) -> None:
     """Mail USER about EVENT in the smart account (immediately, or in the daily digest)."""
     with open_services() as s:
-        sub = s.notifications.subscribe(
-            domain, user, event, digest=digest, actor=actor(), scope=operator()
-        )
+        sub = s.notifications.subscribe(domain, user, event, digest=digest, scope=operator())
     how = "daily digest" if sub.digest else "immediately"
     typer.echo(f"{user} <{sub.email or 'no e-mail address'}>: {event} in {domain}, {how}")
 
@@ -211,7 +207,7 @@ def notifications_unsubscribe(
 ) -> None:
     """Stop mailing USER about EVENT."""
     with open_services() as s:
-        s.notifications.unsubscribe(domain, user, event, actor=actor(), scope=operator())
+        s.notifications.unsubscribe(domain, user, event, scope=operator())
     typer.echo(f"{user}: no more {event} in {domain}")
 
 
@@ -238,7 +234,7 @@ def webhooks_create(
 ) -> None:
     """Add a webhook; prints its id and its signing secret (shown only now)."""
     with open_services() as s:
-        ep = s.webhooks.create_endpoint(domain, url, event, actor=actor(), scope=operator())
+        ep = s.webhooks.create_endpoint(domain, url, event, scope=operator())
     typer.echo(f"webhook {ep.id}\nsecret {ep.secret}")
 
 
@@ -274,5 +270,5 @@ def webhooks_replay(
 ) -> None:
     """Queue a delivery's payload again."""
     with open_services() as s:
-        d = s.webhooks.replay(domain, delivery_id, actor=actor(), scope=operator())
+        d = s.webhooks.replay(domain, delivery_id, scope=operator())
     typer.echo(f"delivery {d.id} queued (replay of {delivery_id})")

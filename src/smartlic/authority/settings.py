@@ -21,6 +21,7 @@ from pydantic_settings import SettingsConfigDict
 from smartlic.web.settings import LimitSettings
 
 if TYPE_CHECKING:
+    from smartlic.authority.services.egress import EgressPolicy
     from smartlic.authority.services.notifications import SmtpConfig
 
 __all__ = ["ENV_PREFIX", "AuthoritySettings"]
@@ -131,6 +132,21 @@ class AuthoritySettings(LimitSettings):
         default="smartlic@localhost",
         description="`From:` address of notification mail.",
     )
+    webhook_allow: str = Field(
+        default="",
+        description="Comma-separated host names and addresses or networks (`127.0.0.1`, "
+        "`10.20.0.0/16`, `hooks.intranet`) that webhooks may be sent to although they are "
+        "internal. Empty: a webhook URL whose host resolves to a loopback, private, "
+        "link-local, multicast or reserved address (IPv4 or IPv6) is refused when created "
+        "and at every delivery (docs/security.md, Webhooks).",
+    )
+    collector_sync_s: float = Field(
+        default=86400.0,
+        gt=0,
+        description="A collector (an API-key caller reporting devices' usage) that has not "
+        "reported for this many seconds is out of sync: the `collector-out-of-sync` "
+        "notification is raised once per silence (docs/notifications.md).",
+    )
     jobs_interval_s: float = Field(
         default=10.0,
         ge=0,
@@ -164,11 +180,23 @@ class AuthoritySettings(LimitSettings):
         assert self.key_dir is not None
         return self.key_dir
 
+    @property
+    def revocation_stamp(self) -> Path:
+        """Rewritten on every revocation so that every server process and the CLI drop the
+        access-token principals they cache (in the key directory, which they all share)."""
+        return self.keys_path / "revoked.stamp"
+
     def smtp(self) -> SmtpConfig | None:
         """The parsed SMTP settings, or None when no server is configured."""
         from smartlic.authority.services.notifications import SmtpConfig  # settings stay light
 
         return SmtpConfig.parse(self.smtp_url, self.mail_from) if self.smtp_url else None
+
+    def egress(self) -> EgressPolicy:
+        """Where webhooks may be sent (``webhook_allow`` parsed)."""
+        from smartlic.authority.services.egress import EgressPolicy  # settings stay light
+
+        return EgressPolicy.parse(self.webhook_allow)
 
     @property
     def proxy_hosts(self) -> list[str]:

@@ -85,7 +85,7 @@ class Satellite:
     def init(self, prefs: Preferences) -> None:
         domain, va = _account(prefs)
         self.directory.mkdir(parents=True, exist_ok=True)
-        upgrade(self.url)
+        upgrade(self.url, sealing_key=self.keys().sealing_key)
         s = self.services()
         if domain not in {a.domain for a in s.accounts.list_smart_accounts(scope=SYSTEM)}:
             name = prefs.smart_account_name or domain

@@ -25,8 +25,11 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "head", *, sealing_key: bytes = b"") -> None:
+    """Migrate ``url`` to ``revision``. ``sealing_key`` (the authority key directory's
+    ``token.key``) is what revisions that seal stored secrets use (0009: webhook secrets)."""
     cfg = alembic_config(url)
+    cfg.attributes["sealing_key"] = sealing_key
     engine = make_engine(url)
     try:
         with engine.begin() as conn:

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event
 
 from smartlic.domain.enums import Role
 from tests.authority.api.conftest import LiveAuthority
@@ -171,3 +172,50 @@ def test_password_guesses_are_throttled_like_portal_logins(live: LiveAuthority) 
     _refused(locked, 429, "invalid_grant")
     with live.services.engine.connect() as c:
         assert c.exec_driver_sql("SELECT count(*) FROM access_tokens").scalar() == 0
+
+
+def _lookups(live: LiveAuthority) -> list[str]:
+    """Collects the queries that read access tokens, from now on."""
+    seen: list[str] = []
+
+    def note(_c: Any, _cur: Any, statement: str, *_rest: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "access_tokens" in statement:
+            seen.append(statement)
+
+    event.listen(live.services.engine, "before_cursor_execute", note)
+    return seen
+
+
+def test_a_cached_token_stops_working_at_once_when_revoked(live: LiveAuthority) -> None:
+    cid, secret = _client(live)
+    http = live.client(auth=False)
+    fields = {"grant_type": "client_credentials", "client_id": cid, "client_secret": secret}
+    token = _token_ok(http.post(TOKEN, data=fields))
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert http.get("/api/v1/accounts", headers=bearer).status_code == 200
+    lookups = _lookups(live)
+    for _ in range(3):  # answered from the cache: the token is not read again
+        assert http.get("/api/v1/accounts", headers=bearer).status_code == 200
+    assert lookups == []
+    live.services.api_clients.revoke_token(token)  # RFC 7009 revocation, as the CLI does it
+    gone = http.get("/api/v1/accounts", headers=bearer)
+    assert gone.status_code == 401 and "revoked" in gone.json()["detail"]
+    assert len(lookups) == 1  # read again, and refused
+    other = {"Authorization": f"Bearer {_token_ok(http.post(TOKEN, data=fields))}"}
+    assert http.get("/api/v1/accounts", headers=other).status_code == 200  # its own, live
+
+
+def test_a_cached_principal_never_outlives_its_virtual_account_name(live: LiveAuthority) -> None:
+    """A client of Prod: Prod renamed and a new Prod made, the token must not reach it."""
+    cid, secret = _client(live, Role.VIRTUAL_ACCOUNT_ADMIN, "Prod")
+    http, admin = live.client(auth=False), live.client()
+    fields = {"grant_type": "client_credentials", "client_id": cid, "client_secret": secret}
+    bearer = {"Authorization": f"Bearer {_token_ok(http.post(TOKEN, data=fields))}"}
+    base = f"/api/v1/accounts/{D}/virtual-accounts"
+    assert http.get(f"{base}/Prod/tokens", headers=bearer).status_code == 200
+    renamed = admin.patch(f"{base}/Prod", json={"name": "Old"})
+    assert renamed.status_code == 200, renamed.text
+    assert admin.post(base, json={"name": "Prod"}).status_code == 201
+    refused = http.get(f"{base}/Prod/tokens", headers=bearer)
+    assert refused.status_code == 403 and "no access" in refused.json()["detail"]
+    assert http.get(f"{base}/Old/tokens", headers=bearer).status_code == 200

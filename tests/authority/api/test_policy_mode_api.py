@@ -253,13 +253,20 @@ def test_offline_usage_file_through_the_api(world: World) -> None:
     ack = sections(world, got.content)
     assert ack["smartLicenseRumAck"]["acknowledged"] == sorted(map(report_id, reports))
     assert "smartLicenseTrustCode" in ack and "smartLicensePolicy" in ack
-    # the same file again: acknowledged again, counted once
-    again = ok(upload(world.api, "Spare", "UD_OFFLINE1.txt", usage_file(reports)), 201)
-    assert again["reports"] == 2
+    # the same bytes again: answered with the first upload (same id, same ACK), counted once
+    again = ok(upload(world.api, "Spare", "UD_OFFLINE1.txt", usage_file(reports)), 200)
+    assert (again["id"], again["duplicate"], again["reports"]) == (created["id"], True, 2)
+    assert world.api.get(f"{ACCOUNT}/usage-files/{again['id']}/ack").content == got.content
     assert pool_line(world.api, "Spare")["in_use"] == 1
     assert pool_line(world.api, "Spare", OTHER)["in_use"] == 2
     listing = usage_files(world)
-    assert listing["total"] == 2 and {f["virtual_account"] for f in listing["items"]} == {"Spare"}
+    assert listing["total"] == 1 and {f["virtual_account"] for f in listing["items"]} == {"Spare"}
+    # the same reports in another file (other bytes): acknowledged again, still counted once
+    renamed = usage_file(list(reversed(reports)))
+    again = ok(upload(world.api, "Spare", "UD_OFFLINE1b.txt", renamed), 201)
+    assert (again["reports"], again["duplicate"]) == (2, False)
+    assert pool_line(world.api, "Spare")["in_use"] == 1
+    assert usage_files(world)["total"] == 2
 
 
 def test_impostor_report_in_a_file_is_rejected(world: World) -> None:
@@ -417,11 +424,58 @@ def test_slac_online_through_authrequest_and_poll(world: World, trusted: PolicyD
     code = sections(world, base64.b64decode(item["smart_license"]))["smartLicenseAuthorization"]
     assert code["entitlements"] == [{"tag": HSEC, "count": 1}] and code["udi"]["sn"] == "FOC1"
     assert pool_line(world.api, "Prod", HSEC)["reserved"] == 1
+    # every item names the product instance and the code (the vendor's shape)
+    iid = instance_id(world, "FOC1")
+    assert (item["product_instance_identifier"], item["correlation_id"]) == (iid, code["code_id"])
     refused = authrequest(requests=[trusted.auth_request({HSEC: 1})])
     assert (refused["status"], refused["error_code"]) == ("FAILED", "insufficient-licenses")
+    assert (refused["product_instance_identifier"], refused["correlation_id"]) == (None, None)
     freed = authrequest(returns=[{"sudi": {}, "remove_code": trusted.return_code(code["code_id"])}])
-    assert freed["status"] == "SUCCESS"
+    assert freed == {
+        "sudi": {},
+        "smart_license": None,
+        "status": "SUCCESS",
+        "status_message": "returned",
+        "error_code": None,
+        "product_instance_identifier": iid,
+        "correlation_id": code["code_id"],
+    }
     assert pool_line(world.api, "Prod", HSEC)["reserved"] == 0
+
+
+def test_an_api_user_returns_a_code_for_a_device(world: World, trusted: PolicyDevice) -> None:
+    """``data.licenses`` with empty keys and a ``remove_code``: the return's item names the
+    product instance and the returned code, as an issued code's does."""
+    key = world.live.api_key(Role.SMART_ACCOUNT_ADMIN, DOMAIN)
+    user = world.live.client(key)
+    headers = {"X-CSW-SMART-ACCOUNT-ID": DOMAIN, "X-CSW-VIRTUAL-ACCOUNT-ID": "Prod"}
+    sudi = {"udi_pid": PID, "udi_serial_number": "FOC1"}
+
+    def ask(line: dict[str, Any]) -> dict[str, Any]:
+        body = vendor_body(world, licenses=[{"sudi": sudi, "hostname": "r1", **line}])
+        url = f"{VENDOR}/v2/devices/authrequest"
+        answer = ok(user.post(url, json=body, headers=headers), 202)
+        [item] = complete(world, user, answer)["data"]["authorizations"]
+        return item  # type: ignore[no-any-return]
+
+    issued = ask({"keys": [{"entitlement": HSEC, "count": 1}]})
+    iid, code_id = instance_id(world, "FOC1"), issued["correlation_id"]
+    assert issued["status"] == "SUCCESS" and issued["product_instance_identifier"] == iid
+    assert pool_line(world.api, "Prod", HSEC)["reserved"] == 1
+    returned = ask({"keys": [], "remove_code": trusted.return_code(code_id)})
+    assert returned == {
+        "sudi": sudi,
+        "smart_license": None,
+        "status": "SUCCESS",
+        "status_message": "returned",
+        "error_code": None,
+        "product_instance_identifier": iid,
+        "correlation_id": code_id,
+    }
+    assert pool_line(world.api, "Prod", HSEC)["reserved"] == 0
+    again = ask({"keys": [], "remove_code": trusted.return_code(code_id)})  # already returned
+    assert (again["status"], again["error_code"]) == ("FAILED", "not-found")
+    assert (again["product_instance_identifier"], again["correlation_id"]) == (None, None)
 
 
 def request_file(dev: PolicyDevice, usage: dict[str, int]) -> bytes:

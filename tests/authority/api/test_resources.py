@@ -68,7 +68,7 @@ def test_tokens(live_authority: LiveAuthority) -> None:
     assert token["export_controlled_allowed"] is False and token["virtual_account"] == "Prod"
     assert token["created_by"] == "apikey:test-admin"
     listed = ok(api.get(va_path("Prod", "/tokens")))
-    assert listed["total"] == 1 and "text" not in listed["items"][0]
+    assert listed["total"] == 1 and listed["items"][0]["text"] is None  # only with_text=true
     revoked = ok(api.post(f"{ACCOUNT}/tokens/{token['id']}/actions/revoke"))
     assert revoked["status"] == "revoked" and revoked["revoked_at"]
 

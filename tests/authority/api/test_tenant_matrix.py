@@ -32,6 +32,7 @@ import pytest
 from smartlic.authority.app import create_app
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services import Services, build_services
+from smartlic.authority.services.egress import EgressPolicy
 from smartlic.authority.settings import AuthoritySettings
 from smartlic.clock import ManualClock
 from smartlic.crypto import Udi, generate_key
@@ -239,7 +240,9 @@ def matrix(
     databases = _database(request, tmp)
     engine = make_engine(next(databases))
     clock = ManualClock(START)
-    services = build_services(engine, clock, AuthorityKeys.create(tmp / "keys", clock.now()))
+    keys = AuthorityKeys.create(tmp / "keys", clock.now())
+    loopback = EgressPolicy.parse("127.0.0.1")  # the webhook case names a loopback URL
+    services = build_services(engine, clock, keys, egress=loopback)
     app = create_app(AuthoritySettings(data_dir=tmp / "authority"), clock=clock, services=services)
     server, thread, url = serve_in_thread(app)
     admin_key = _api_key(services, CALLERS[0])
@@ -377,6 +380,9 @@ CASES: tuple[Case, ...] = (
          _va_write, (201,), lambda m, d, va: Call("POST", _va(d, va) + "/tokens", json={})),
     Case("GET", VA_ROUTE + "/tokens",
          _va_read, (200,), lambda m, d, va: Call("GET", _va(d, va) + "/tokens")),
+    Case("GET", VA_ROUTE + "/tokens",  # the texts: only to who may manage the tokens
+         _va_write, (200,), lambda m, d, va: Call(
+             "GET", _va(d, va) + "/tokens", params={"with_text": "true"})),
     Case("POST", A_ROUTE + "/tokens/{token_id}/actions/revoke", _object_write,
          (200,), lambda m, d, va: Call(
              "POST", _acct(d) + f"/tokens/{m.seeded[(d, va)].token}/actions/revoke")),

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services import Services, build_services
+from smartlic.authority.services.egress import EgressPolicy
 from smartlic.authority.services.notifications import SmtpConfig
 from smartlic.authority.services.scope import SYSTEM
 from smartlic.clock import ManualClock
@@ -20,6 +21,7 @@ from tests.authority.notices.receivers import Hooks, Inbox, http_receiver, smtp_
 from tests.devices import TestDevice
 
 TAG = make_tag("network-advantage")
+LOOPBACK = EgressPolicy.parse("127.0.0.1")
 DOMAIN = "example.com"
 
 
@@ -60,7 +62,8 @@ def receivers() -> Iterator[tuple[Inbox, str, Hooks, str]]:
 def make_services(
     engine: Engine, clock: ManualClock, keys: AuthorityKeys, smtp: SmtpConfig
 ) -> Services:
-    return build_services(engine, clock, keys, smtp=smtp)
+    # the receivers listen on loopback: allowed explicitly, as an operator would
+    return build_services(engine, clock, keys, smtp=smtp, egress=LOOPBACK)
 
 
 @pytest.fixture

@@ -21,13 +21,9 @@ def _verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
 
 def test_out_of_compliance_reports_mails_and_signed_webhook_once(lab: Lab) -> None:
     s = lab.services
-    s.notifications.subscribe(DOMAIN, "alice", "compliance-warning", actor="t", scope=SYSTEM)
-    s.notifications.subscribe(
-        DOMAIN, "bob", "compliance-warning", digest=True, actor="t", scope=SYSTEM
-    )
-    hook = s.webhooks.create_endpoint(
-        DOMAIN, lab.hook_url, ["compliance.*"], actor="t", scope=SYSTEM
-    )
+    s.notifications.subscribe(DOMAIN, "alice", "compliance-warning", scope=SYSTEM)
+    s.notifications.subscribe(DOMAIN, "bob", "compliance-warning", digest=True, scope=SYSTEM)
+    hook = s.webhooks.create_endpoint(DOMAIN, lab.hook_url, ["compliance.*"], scope=SYSTEM)
     assert hook.secret
     lab.tick(minutes=1)  # nothing to say yet
     assert s.reports.list_reports(DOMAIN, scope=SYSTEM)[1] == 0
@@ -71,7 +67,7 @@ def test_out_of_compliance_reports_mails_and_signed_webhook_once(lab: Lab) -> No
 def test_failing_receiver_is_retried_with_backoff_and_logged(lab: Lab) -> None:
     s = lab.services
     lab.hooks.codes = [500, 503]
-    s.webhooks.create_endpoint(DOMAIN, lab.hook_url, ["compliance.pool.*"], actor="t", scope=SYSTEM)
+    s.webhooks.create_endpoint(DOMAIN, lab.hook_url, ["compliance.pool.*"], scope=SYSTEM)
     lab.overuse(n=2)
     lab.tick(minutes=1)  # first attempt: 500
     lab.tick(seconds=30)  # backoff 1 minute: not yet
@@ -83,7 +79,7 @@ def test_failing_receiver_is_retried_with_backoff_and_logged(lab: Lab) -> None:
     assert [a.status_code for a in delivery.log] == [500, 503, 200]
     assert len(lab.hooks.received) == 3
 
-    replay = s.webhooks.replay(DOMAIN, delivery.id, actor="t", scope=SYSTEM)
+    replay = s.webhooks.replay(DOMAIN, delivery.id, scope=SYSTEM)
     assert replay.replay_of == delivery.id
     lab.tick(seconds=10)
     assert len(lab.hooks.received) == 4
@@ -92,7 +88,7 @@ def test_failing_receiver_is_retried_with_backoff_and_logged(lab: Lab) -> None:
 
 def test_unreachable_receiver_logs_the_error(lab: Lab) -> None:
     s = lab.services
-    s.webhooks.create_endpoint(DOMAIN, "http://127.0.0.1:9/none", ["*"], actor="t", scope=SYSTEM)
+    s.webhooks.create_endpoint(DOMAIN, "http://127.0.0.1:9/none", ["*"], scope=SYSTEM)
     lab.overuse(n=2)
     lab.tick(minutes=1)
     delivery = s.webhooks.list_deliveries(DOMAIN, scope=SYSTEM)[-1]

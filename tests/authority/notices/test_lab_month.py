@@ -30,12 +30,10 @@ def test_a_month_of_schedules_and_expiry_warnings(lab: Lab) -> None:
     s.tokens.create_token(DOMAIN, "East", days=10, scope=SYSTEM)
     lab.device(1, s.tokens.create_token(DOMAIN, "East", days=100, scope=SYSTEM).text)
     for freq in Frequency:
-        s.reports.add_schedule(DOMAIN, freq, "06:00", actor="t", scope=SYSTEM)
-    s.reports.add_schedule(
-        DOMAIN, Frequency.WEEKLY, "06:00", virtual_account="East", actor="t", scope=SYSTEM
-    )
-    s.notifications.subscribe(DOMAIN, "alice", "license-expiring", actor="t", scope=SYSTEM)
-    s.notifications.subscribe(DOMAIN, "carol", "report-ready", digest=True, actor="t", scope=SYSTEM)
+        s.reports.add_schedule(DOMAIN, freq, "06:00", scope=SYSTEM)
+    s.reports.add_schedule(DOMAIN, Frequency.WEEKLY, "06:00", virtual_account="East", scope=SYSTEM)
+    s.notifications.subscribe(DOMAIN, "alice", "license-expiring", scope=SYSTEM)
+    s.notifications.subscribe(DOMAIN, "carol", "report-ready", digest=True, scope=SYSTEM)
 
     for _ in range(31):  # to Sunday 2026-02-01 12:00
         lab.tick(days=1)

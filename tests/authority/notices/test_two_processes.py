@@ -31,10 +31,10 @@ def test_two_instances_run_each_job_and_send_each_message_once(
     other = build_services(other_engine, lab.clock, lab.keys, smtp=lab.smtp)
     s = lab.services
     for user in ("alice", "bob", "carol"):
-        s.notifications.subscribe(DOMAIN, user, "report-ready", actor="t", scope=SYSTEM)
-    s.webhooks.create_endpoint(DOMAIN, lab.hook_url, ["report.generated"], actor="t", scope=SYSTEM)
+        s.notifications.subscribe(DOMAIN, user, "report-ready", scope=SYSTEM)
+    s.webhooks.create_endpoint(DOMAIN, lab.hook_url, ["report.generated"], scope=SYSTEM)
     for _ in range(10):
-        s.reports.generate(DOMAIN, kind=ReportKind.MANUAL, actor="t", scope=SYSTEM)
+        s.reports.generate(DOMAIN, kind=ReportKind.MANUAL, scope=SYSTEM)
     lab.overuse(n=2)
 
     ran: Counter[str] = Counter()

@@ -33,9 +33,9 @@ def test_report_archive_generate_view_download(portal: Portal, alice: Browser) -
 
 def test_virtual_account_user_sees_only_its_reports(portal: Portal, alice: Browser) -> None:
     spare = portal.services.reports.generate(
-        DOMAIN, kind="manual", actor="t", virtual_account="Spare", scope=SYSTEM
+        DOMAIN, kind="manual", virtual_account="Spare", scope=SYSTEM
     )
-    portal.services.reports.generate(DOMAIN, kind="manual", actor="t", scope=SYSTEM)  # account-wide
+    portal.services.reports.generate(DOMAIN, kind="manual", scope=SYSTEM)  # account-wide
     vic = portal.user("vic", Role.VIRTUAL_ACCOUNT_USER, DOMAIN, "Prod")
     assert table(vic.page(BASE + "/report-archive"), "report-archive") == [["No reports yet."]]
     assert vic.get(f"{BASE}/report-archive/{spare.id}").status_code == 404

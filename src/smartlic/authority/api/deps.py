@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from smartlic.authority.services import Services
@@ -39,6 +40,7 @@ __all__ = [
     "can_write_account",
     "can_write_va",
     "require_admin",
+    "resolve",
 ]
 
 _bearer = HTTPBearer(
@@ -48,17 +50,17 @@ _bearer = HTTPBearer(
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key (`slk_...`)")
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
 
-def get_settings(request: Request) -> AuthoritySettings:
+async def get_settings(request: Request) -> AuthoritySettings:
     settings: AuthoritySettings = request.app.state.settings
     return settings
 
@@ -68,7 +70,7 @@ ClockDep = Annotated[Clock, Depends(get_clock)]
 SettingsDep = Annotated[AuthoritySettings, Depends(get_settings)]
 
 
-def get_principal(
+async def get_principal(
     services: ServicesDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
@@ -79,7 +81,17 @@ def get_principal(
         raise AuthenticationFailed(
             "an API key is required: send 'Authorization: Bearer slk_...' or 'X-API-Key'"
         )
-    return authenticate(services, text)
+    return await resolve(services, text)
+
+
+async def resolve(services: Services, text: str) -> Principal:
+    """``authenticate`` from a coroutine: an access token seen lately answers from the
+    cache (no thread, no database); anything else is read on the thread pool."""
+    if text.startswith(ACCESS_TOKEN_PREFIX):
+        cached = services.api_clients.cached(text)
+        if cached is not None:
+            return cached
+    return await run_in_threadpool(authenticate, services, text)
 
 
 def authenticate(services: Services, text: str) -> Principal:

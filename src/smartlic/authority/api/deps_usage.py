@@ -26,9 +26,9 @@ from smartlic.authority.api.deps import (
     ServicesDep,
     _api_key,
     _bearer,
-    authenticate,
     can_read_account,
     can_write_va,
+    resolve,
 )
 from smartlic.authority.services.scope import Principal
 from smartlic.errors import InvalidInput, SmartlicError
@@ -55,14 +55,14 @@ class UnsupportedMediaType(SmartlicError):
 # ---------------------------------------------------------------- who is calling
 
 
-def get_optional_principal(
+async def get_optional_principal(
     services: ServicesDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Principal | None:
     """The API key's principal, or ``None`` when no key was sent (a bad key is still 401)."""
     text = bearer.credentials if bearer is not None else api_key
-    return authenticate(services, text) if text else None
+    return await resolve(services, text) if text else None
 
 
 OptionalPrincipalDep = Annotated[Principal | None, Depends(get_optional_principal)]

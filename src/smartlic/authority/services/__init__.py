@@ -10,11 +10,15 @@ Usage::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import Engine
 
 from smartlic.authority.keys import AuthorityKeys
+from smartlic.authority.services._principal_cache import PrincipalCache
 from smartlic.authority.services.api_clients import SqlApiClientsService
+from smartlic.authority.services.egress import EgressPolicy
 from smartlic.authority.services.interfaces import (
     AccountsService,
     ApiKeysService,
@@ -79,7 +83,12 @@ def build_services(
     archive_limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS,
     login_policy: LoginPolicy | None = None,
     smtp: SmtpConfig | None = None,
+    revocation_stamp: Path | None = None,
+    egress: EgressPolicy | None = None,
+    collector_sync: timedelta = timedelta(days=1),
 ) -> Services:
+    """``revocation_stamp``: the file through which every process of the authority learns
+    of revocations (``_principal_cache.py``); None: this process only."""
     from smartlic.authority.services.accounts import SqlAccountsService
     from smartlic.authority.services.api_keys import SqlApiKeysService
     from smartlic.authority.services.device import SqlDeviceService
@@ -91,16 +100,24 @@ def build_services(
     from smartlic.authority.services.usage import SqlUsageService
 
     licenses = SqlLicensesService(engine, clock)
-    reports = SqlReportsService(engine, clock, licenses)
-    webhooks = SqlWebhooksService(engine, clock)
+    reports = SqlReportsService(engine, clock)
+    webhooks = SqlWebhooksService(engine, clock, keys.sealing_key, egress or EgressPolicy())
     trends = SqlTrendsService(engine, clock)
     specs = standard_jobs(
-        engine, clock, reports, webhooks, trends, smtp=smtp, replay_window_s=replay_window_s
+        engine,
+        clock,
+        reports,
+        webhooks,
+        trends,
+        smtp=smtp,
+        replay_window_s=replay_window_s,
+        collector_sync=collector_sync,
     )
     users = SqlUsersService(engine, clock)
-    api_clients = SqlApiClientsService(engine, clock, users)
+    principals = PrincipalCache(clock, stamp=revocation_stamp)
+    api_clients = SqlApiClientsService(engine, clock, users, principals)
     return Services(
-        accounts=SqlAccountsService(engine, clock),
+        accounts=SqlAccountsService(engine, clock, principals),
         licenses=licenses,
         tokens=SqlTokensService(engine, clock, keys),
         instances=SqlInstancesService(engine, clock),

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services._files import FileSigner
 from smartlic.authority.services._guard import RequestGuard
+from smartlic.authority.services._pool import TOUCHED
 from smartlic.clock import Clock
 from smartlic.errors import NotFound, OwnershipNotProven, SmartlicError
 from smartlic.formats import jsonsafe
@@ -23,6 +24,7 @@ from smartlic.storage.models import Event, License, SmartAccount, VirtualAccount
 __all__ = ["ServiceBase", "SigningServiceBase"]
 
 _log = logging.getLogger(__name__)
+WATCH_ACTOR = "compliance"  # who raises a warning in the transaction that caused it
 
 
 class ServiceBase:
@@ -35,8 +37,15 @@ class ServiceBase:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
+        """One unit of work. Pools it changed (``_pool.touch``) are judged before it commits:
+        a pool it pushed out of compliance is warned about in it (``_compliance``)."""
         with self._sessions.begin() as session:
             yield session
+            pools = session.info.pop(TOUCHED, None)
+            if pools:
+                from smartlic.authority.services._compliance import raise_warnings  # cycle
+
+                raise_warnings(session, self.now(), self.record, WATCH_ACTOR, pools)
 
     def now(self) -> datetime:
         return self.clock.now()

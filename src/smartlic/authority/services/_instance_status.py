@@ -245,6 +245,7 @@ def _lines(
         UsageOut(
             tag=lics[u.license_id].tag,
             count=u.count,
+            display_name=lics[u.license_id].display_name,
             status=u.status if covers.get(u.license_id, True) else short,
         )
         for u in usage

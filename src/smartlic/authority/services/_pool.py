@@ -3,7 +3,7 @@ with every usage change, so compliance reads O(tags) rows, never O(instances).""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +15,14 @@ from sqlalchemy.orm import Session
 from smartlic.domain.compliance import HoldingTerms, purchased
 from smartlic.errors import InsufficientLicenses
 from smartlic.storage.models import Holding, License, PoolCounter
+
+TOUCHED = "smartlic.pools_touched"  # Session.info key: pools whose compliance may have moved
+
+
+def touch(s: Session, va_id: str, license_ids: Iterable[str]) -> None:
+    """Name pools this transaction changes; their compliance is judged before it commits
+    (``_compliance.raise_warnings`` from ``ServiceBase.transaction``)."""
+    s.info.setdefault(TOUCHED, set()).update((va_id, lid) for lid in license_ids)
 
 
 def ensure_counters(s: Session, va_id: str, license_ids: list[str]) -> None:
@@ -38,6 +46,7 @@ def add_in_use(s: Session, va_id: str, deltas: Mapping[str, int]) -> dict[str, t
     row is created only when the UPDATE finds none (the common case costs one statement).
     """
     result: dict[str, tuple[int, int]] = {}
+    touch(s, va_id, (lid for lid, d in deltas.items() if d))
     for lid in sorted(lid for lid, d in deltas.items() if d):
         row = s.execute(_bump(va_id, lid, deltas[lid])).first()
         if row is None:
@@ -64,7 +73,9 @@ def read_counts(s: Session, va_id: str, license_ids: list[str]) -> dict[str, tup
 
 def lock_counter(s: Session, va_id: str, license_id: str) -> PoolCounter:
     """The counter row, created if missing and locked for this transaction (``FOR UPDATE`` on
-    PostgreSQL; on SQLite every transaction already holds the write lock)."""
+    PostgreSQL; on SQLite every transaction already holds the write lock). Taken to change
+    the pool: its compliance is judged before the transaction commits."""
+    touch(s, va_id, [license_id])
     ensure_counters(s, va_id, [license_id])
     return s.scalars(
         select(PoolCounter)
@@ -91,6 +102,22 @@ def holdings_by_license(
     out: dict[str, list[Holding]] = {}
     for h in s.scalars(q):
         out.setdefault(h.license_id, []).append(h)
+    return out
+
+
+def holdings_by_va(s: Session, va_ids: list[str]) -> dict[str, dict[str, list[Holding]]]:
+    """The holdings of several virtual accounts: va id -> license id -> holdings."""
+    out: dict[str, dict[str, list[Holding]]] = {}
+    for h in s.scalars(select(Holding).where(Holding.virtual_account_id.in_(va_ids))):
+        out.setdefault(h.virtual_account_id, {}).setdefault(h.license_id, []).append(h)
+    return out
+
+
+def counters_by_va(s: Session, va_ids: list[str]) -> dict[str, dict[str, PoolCounter]]:
+    """The counters of several virtual accounts: va id -> license id -> counter."""
+    out: dict[str, dict[str, PoolCounter]] = {}
+    for c in s.scalars(select(PoolCounter).where(PoolCounter.virtual_account_id.in_(va_ids))):
+        out.setdefault(c.virtual_account_id, {})[c.license_id] = c
     return out
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import Engine, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from smartlic.authority.services._base import ServiceBase
+from smartlic.authority.services._principal_cache import PrincipalCache
 from smartlic.authority.services.interfaces import SmartAccountOut, VirtualAccountOut
 from smartlic.authority.services.scope import (
     Principal,
@@ -16,6 +17,7 @@ from smartlic.authority.services.scope import (
     scope_in,
     visible_smart_accounts,
 )
+from smartlic.clock import Clock
 from smartlic.errors import Conflict, InvalidInput, NotEmpty, NotFound
 from smartlic.storage.models import (
     Holding,
@@ -62,6 +64,11 @@ def next_number(s: Session, column: InstrumentedAttribute[int | None]) -> int:
 
 
 class SqlAccountsService(ServiceBase):
+    def __init__(self, engine: Engine, clock: Clock, cache: PrincipalCache | None = None) -> None:
+        super().__init__(engine, clock)
+        # cached principals name their virtual account: a rename or delete empties the cache
+        self.principals = cache or PrincipalCache(clock)
+
     def create_smart_account(self, *, name: str, domain: str, scope: Principal) -> SmartAccountOut:
         require_admin(scope)
         domain = domain.strip().lower()
@@ -201,9 +208,11 @@ class SqlAccountsService(ServiceBase):
                     subject=new_name,
                     old_name=name,
                 )
-                return va_out(va, domain)
+                out = va_out(va, domain)
         except IntegrityError as exc:
             raise Conflict(f"virtual account {new_name!r} already exists", pointer="/name") from exc
+        self.principals.invalidate()
+        return out
 
     def delete_virtual_account(self, domain: str, name: str, *, scope: Principal) -> None:
         scope_in(scope, domain).require_manage()
@@ -225,6 +234,7 @@ class SqlAccountsService(ServiceBase):
                 virtual_account=name,
                 subject=name,
             )
+        self.principals.invalidate()
 
     @staticmethod
     def _has_contents(s: Session, va_id: str) -> bool:

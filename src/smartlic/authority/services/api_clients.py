@@ -24,6 +24,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from smartlic.authority.services._base import ServiceBase
+from smartlic.authority.services._principal_cache import PrincipalCache
 from smartlic.authority.services.scope import Principal, check_grant_shape
 from smartlic.authority.services.users import SqlUsersService, user_principal
 from smartlic.clock import Clock
@@ -82,9 +83,17 @@ class GrantRefused(AuthenticationFailed):
 
 
 class SqlApiClientsService(ServiceBase):
-    def __init__(self, engine: Engine, clock: Clock, users: SqlUsersService | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock,
+        users: SqlUsersService | None = None,
+        cache: PrincipalCache | None = None,
+    ) -> None:
         super().__init__(engine, clock)
         self.users = users  # checks the password grant's user (None: no password grant)
+        # principals of client tokens; emptied on every revocation (_principal_cache.py)
+        self.cache = cache or PrincipalCache(clock)
 
     def create_client(
         self,
@@ -166,6 +175,7 @@ class SqlApiClientsService(ServiceBase):
                     .values(revoked_at=now)
                 )
                 self.record(s, "apiclient.revoked", actor=actor, subject=client.client_id)
+        self.cache.invalidate()
         return self.get_client(client_id)
 
     def issue_token(
@@ -208,16 +218,35 @@ class SqlApiClientsService(ServiceBase):
                 )
                 .values(revoked_at=self.now())
             )
+        self.cache.invalidate()
+
+    def cached(self, text: str) -> Principal | None:
+        """The principal of a client's access token seen lately and not revoked since (no
+        database read: safe to call from the event loop); None: ``authenticate`` it."""
+        return self.cache.get(hash_secret(text))
 
     def authenticate(self, text: str) -> Principal:
         """The principal of a live access token; ``AuthenticationFailed`` otherwise."""
+        key = hash_secret(text)
+        found = self.cache.get(key)
+        if found is not None:
+            return found
+        generation = self.cache.generation()  # before the read: a racing revocation wins
+        principal, expires_at, cacheable = self._lookup(key)
+        if cacheable:
+            self.cache.put(key, principal, expires_at, generation)
+        return principal
+
+    def _lookup(self, key: str) -> tuple[Principal, datetime, bool]:
+        """(principal, token expiry, whether it may be cached: a client's own token; a user's
+        carries the user's grants, which change without a revocation)."""
         with self.transaction() as s:
             row = s.execute(
                 select(AccessToken, ApiClient, SmartAccount.domain, VirtualAccount.name)
                 .join(ApiClient, ApiClient.id == AccessToken.client_id)
                 .outerjoin(SmartAccount, SmartAccount.id == ApiClient.smart_account_id)
                 .outerjoin(VirtualAccount, VirtualAccount.id == ApiClient.virtual_account_id)
-                .where(AccessToken.token_hash == hash_secret(text))
+                .where(AccessToken.token_hash == key)
             ).first()
             if row is None:
                 raise AuthenticationFailed("unknown access token")
@@ -230,8 +259,9 @@ class SqlApiClientsService(ServiceBase):
                 user = s.get(User, token.user_id)
                 if user is None or user.disabled:
                     raise AuthenticationFailed("the user of this access token is disabled")
-                return user_principal(s, user)
-        return Principal(f"client:{client.client_id}", client.role, domain, va, key_id=client.id)
+                return user_principal(s, user), token.expires_at, False
+        name = f"client:{client.client_id}"
+        return Principal(name, client.role, domain, va, key_id=client.id), token.expires_at, True
 
     def _user_id(self, username: str, password: str) -> str:
         if self.users is None:

@@ -29,6 +29,17 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
+class LicenseMove:
+    """One line of a license transfer: ``quantity`` of ``tag`` to virtual account ``target``
+    (only holdings of ``kind`` if given)."""
+
+    tag: str
+    quantity: int
+    target: str
+    kind: HoldingKind | None = None
+
+
+@dataclass(frozen=True)
 class SmartAccountOut:
     id: str
     name: str
@@ -126,6 +137,7 @@ class UsageOut:
     tag: str
     count: int
     status: str  # EntitlementStatus value
+    display_name: str = ""  # the license's name as the vendor's API shows it
 
 
 @dataclass(frozen=True)
@@ -262,6 +274,7 @@ class AuthorizationCodeOut:
     confirmation_code: str
     issued_at: datetime
     returned_at: datetime | None
+    instance_id: str = ""  # the product instance the code was issued to
 
 
 # ---------------------------------------------------------------- contracts
@@ -317,6 +330,9 @@ class LicensesService(Protocol):
     def compliance(
         self, domain: str, virtual_account: str, *, scope: Principal
     ) -> ComplianceOut: ...
+    def compliance_of(
+        self, domain: str, virtual_accounts: list[str] | None = None, *, scope: Principal
+    ) -> list[ComplianceOut]: ...
     def transfer(
         self,
         domain: str,
@@ -325,7 +341,11 @@ class LicensesService(Protocol):
         *,
         tag: str,
         quantity: int,
+        kind: HoldingKind | None = None,
         scope: Principal,
+    ) -> None: ...
+    def transfer_many(
+        self, domain: str, source: str, moves: list[LicenseMove], *, scope: Principal
     ) -> None: ...
 
 

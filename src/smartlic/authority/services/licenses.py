@@ -13,10 +13,11 @@ from smartlic.authority.services._base import ServiceBase
 from smartlic.authority.services.interfaces import (
     ComplianceOut,
     HoldingOut,
+    LicenseMove,
     LicenseOut,
     PoolLineOut,
 )
-from smartlic.authority.services.scope import Principal, require_admin, scope_in
+from smartlic.authority.services.scope import AccountScope, Principal, require_admin, scope_in
 from smartlic.domain.compliance import (
     MAX_QUANTITY,
     HoldingTerms,
@@ -26,8 +27,23 @@ from smartlic.domain.compliance import (
 )
 from smartlic.domain.enums import ComplianceStatus, Enforcement, HoldingKind
 from smartlic.domain.products import valid_tag
-from smartlic.errors import Conflict, InsufficientLicenses, InvalidInput, UnknownTag
-from smartlic.storage.models import Holding, InstanceUsage, License, PoolCounter, ProductInstance
+from smartlic.errors import (
+    Conflict,
+    InsufficientLicenses,
+    InvalidInput,
+    NotFound,
+    SmartlicError,
+    UnknownTag,
+)
+from smartlic.storage.models import (
+    Holding,
+    InstanceUsage,
+    License,
+    PoolCounter,
+    ProductInstance,
+    SmartAccount,
+    VirtualAccount,
+)
 
 CONCERNED_PAGE = 20
 
@@ -54,6 +70,20 @@ def holding_out(h: Holding, now: datetime) -> HoldingOut:
         subscription_id=h.subscription_id,
         active=holding_active(_pool.terms(h), now),
     )
+
+
+def _at(moves: list[LicenseMove], i: int, field: str) -> str:
+    """A refusal's pointer: the field itself for one move, ``/licenses/<i>/field`` for many."""
+    return f"/{field}" if len(moves) == 1 else f"/licenses/{i}/{field}"
+
+
+def _on_line(exc: SmartlicError, moves: list[LicenseMove], i: int) -> SmartlicError:
+    """The refusal of move ``i``, pointing at its line when there are several."""
+    if len(moves) > 1:
+        field = (exc.pointer or "/").rsplit("/", 1)[-1]
+        exc.pointer = _at(moves, i, field) if field else f"/licenses/{i}"
+        exc.detail = f"line {i + 1}: {exc.detail}"
+    return exc
 
 
 def _check_quantity(quantity: int) -> None:
@@ -130,6 +160,7 @@ class SqlLicensesService(ServiceBase):
             sa = self.smart_account(s, domain)
             va = self.virtual_account(s, sa, virtual_account)
             lic = self._known(s, tag)
+            _pool.touch(s, va.id, [lic.id])  # a purchase may end a shortfall
             h = Holding(
                 virtual_account_id=va.id,
                 license_id=lic.id,
@@ -156,24 +187,69 @@ class SqlLicensesService(ServiceBase):
             return holding_out(h, self.now())
 
     def compliance(self, domain: str, virtual_account: str, *, scope: Principal) -> ComplianceOut:
-        scope_in(scope, domain).require_read(virtual_account)
+        return self.compliance_of(domain, [virtual_account], scope=scope)[0]
+
+    def compliance_of(
+        self, domain: str, virtual_accounts: list[str] | None = None, *, scope: Principal
+    ) -> list[ComplianceOut]:
+        """The compliance of several virtual accounts (``None``: every one ``scope`` may read,
+        by name) in one transaction and a fixed number of queries, whatever their count."""
+        visible = scope_in(scope, domain)
+        names = None if virtual_accounts is None else list(dict.fromkeys(virtual_accounts))
+        for name in names or ():
+            visible.require_read(name)
         now = self.now()
         with self.transaction() as s:
-            sa = self.smart_account(s, domain)
-            va = self.virtual_account(s, sa, virtual_account)
-            holdings = _pool.holdings_by_license(s, va.id)
-            counters = _pool.counters(s, va.id)
-            ids = sorted(set(holdings) | set(counters))
-            lics = {lic.id: lic for lic in s.scalars(select(License).where(License.id.in_(ids)))}
-            lines = [
-                self._line(s, va.id, lics[i], holdings.get(i, []), counters.get(i), now)
-                for i in ids
+            vas = self._vas(s, domain, names, visible)
+            ids = [va.id for va in vas]
+            holdings = _pool.holdings_by_va(s, ids)
+            counters = _pool.counters_by_va(s, ids)
+            lic_ids = {i for per in holdings.values() for i in per}
+            lic_ids |= {i for per in counters.values() for i in per}
+            lics = {
+                lic.id: lic for lic in s.scalars(select(License).where(License.id.in_(lic_ids)))
+            }
+            return [
+                self._report(
+                    s, domain, va, lics, holdings.get(va.id, {}), counters.get(va.id, {}), now
+                )
+                for va in vas
             ]
+
+    def _vas(
+        self, s: Session, domain: str, names: list[str] | None, visible: AccountScope
+    ) -> list[VirtualAccount]:
+        sa = self.smart_account(s, domain)
+        q = select(VirtualAccount).where(
+            VirtualAccount.smart_account_id == sa.id, visible.where(VirtualAccount.name)
+        )
+        if names is None:
+            return list(s.scalars(q.order_by(VirtualAccount.name)))
+        found = {va.name: va for va in s.scalars(q.where(VirtualAccount.name.in_(names)))}
+        for name in names:
+            if name not in found:
+                raise NotFound(f"no virtual account {name!r} in {domain!r}")
+        return [found[name] for name in names]
+
+    def _report(
+        self,
+        s: Session,
+        domain: str,
+        va: VirtualAccount,
+        lics: dict[str, License],
+        holdings: dict[str, list[Holding]],
+        counters: dict[str, PoolCounter],
+        now: datetime,
+    ) -> ComplianceOut:
+        ids = sorted(set(holdings) | set(counters))
+        lines = [
+            self._line(s, va.id, lics[i], holdings.get(i, []), counters.get(i), now) for i in ids
+        ]
         lines.sort(key=lambda line: line.name)
         bad = any(line.status is ComplianceStatus.OUT_OF_COMPLIANCE for line in lines)
         return ComplianceOut(
             smart_account=domain,
-            virtual_account=virtual_account,
+            virtual_account=va.name,
             lines=lines,
             computed_at=now,
             status=ComplianceStatus.OUT_OF_COMPLIANCE if bad else ComplianceStatus.IN_COMPLIANCE,
@@ -222,46 +298,87 @@ class SqlLicensesService(ServiceBase):
         )
 
     def transfer(
-        self, domain: str, source: str, target: str, *, tag: str, quantity: int, scope: Principal
+        self,
+        domain: str,
+        source: str,
+        target: str,
+        *,
+        tag: str,
+        quantity: int,
+        kind: HoldingKind | None = None,
+        scope: Principal,
     ) -> None:
-        """Move licenses between two virtual accounts ``scope`` may both change."""
+        """Move licenses between two virtual accounts ``scope`` may both change (only
+        holdings of ``kind`` if given: perpetual, term or demo)."""
+        self.transfer_many(domain, source, [LicenseMove(tag, quantity, target, kind)], scope=scope)
+
+    def transfer_many(
+        self, domain: str, source: str, moves: list[LicenseMove], *, scope: Principal
+    ) -> None:
+        """Several moves out of ``source`` as one transaction: all are made or none (the
+        first refused move names its line: ``/licenses/<i>/...``)."""
         allowed = scope_in(scope, domain)
         allowed.require_write(source)
-        allowed.require_write(target)
-        _check_quantity(quantity)
-        if source == target:
-            raise InvalidInput("source and target virtual accounts are the same", pointer="/target")
+        for i, move in enumerate(moves):
+            allowed.require_write(move.target)
+            _check_quantity(move.quantity)
+            if source == move.target:
+                raise InvalidInput(
+                    "source and target virtual accounts are the same",
+                    pointer=_at(moves, i, "target"),
+                )
         now = self.now()
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
             src = self.virtual_account(s, sa, source)
-            dst = self.virtual_account(s, sa, target)
-            lic = self._known(s, tag)
-            _pool.lock_counter(s, src.id, lic.id)
-            holdings = [
-                h
-                for h in _pool.holdings_by_license(s, src.id, [lic.id]).get(lic.id, [])
-                if holding_active(_pool.terms(h), now)
-            ]
-            counter = _pool.counters(s, src.id, [lic.id]).get(lic.id)
-            used = (counter.in_use + counter.reserved) if counter else 0
-            available = _pool.purchased_now(holdings, now) - used
-            if quantity > available:
-                raise InsufficientLicenses(
-                    f"{source!r} has {max(available, 0)} {lic.name} available, {quantity} asked",
-                    pointer="/quantity",
-                )
-            self._move(s, holdings, dst.id, quantity)
-            self.record(
-                s,
-                "license.transferred",
-                actor=scope.label(),
-                smart_account=sa,
-                virtual_account=source,
-                subject=tag,
-                quantity=quantity,
-                target=target,
+            for i, move in enumerate(moves):
+                try:
+                    self._transfer_one(s, sa, src, move, now, scope)
+                except SmartlicError as exc:
+                    raise _on_line(exc, moves, i) from None
+
+    def _transfer_one(
+        self,
+        s: Session,
+        sa: SmartAccount,
+        src: VirtualAccount,
+        move: LicenseMove,
+        now: datetime,
+        scope: Principal,
+    ) -> None:
+        dst = self.virtual_account(s, sa, move.target)
+        lic = self._known(s, move.tag)
+        _pool.lock_counter(s, src.id, lic.id)
+        holdings = [
+            h
+            for h in _pool.holdings_by_license(s, src.id, [lic.id]).get(lic.id, [])
+            if holding_active(_pool.terms(h), now)
+        ]
+        counter = _pool.counters(s, src.id, [lic.id]).get(lic.id)
+        used = (counter.in_use + counter.reserved) if counter else 0
+        available = _pool.purchased_now(holdings, now) - used
+        if move.kind is not None:  # of that kind, and never more than the pool can spare
+            holdings = [h for h in holdings if h.kind is move.kind]
+            available = min(available, _pool.purchased_now(holdings, now))
+        if move.quantity > available:
+            kind = f"{move.kind.value} " if move.kind else ""
+            raise InsufficientLicenses(
+                f"{src.name!r} has {max(available, 0)} {kind}{lic.name} available, "
+                f"{move.quantity} asked",
+                pointer="/quantity",
             )
+        self._move(s, holdings, dst.id, move.quantity)
+        self.record(
+            s,
+            "license.transferred",
+            actor=scope.label(),
+            smart_account=sa,
+            virtual_account=src.name,
+            subject=move.tag,
+            quantity=move.quantity,
+            target=move.target,
+            **({"kind": move.kind.value} if move.kind else {}),
+        )
 
     @staticmethod
     def _move(s: Session, holdings: list[Holding], target_va: str, quantity: int) -> None:
@@ -271,6 +388,7 @@ class SqlLicensesService(ServiceBase):
             return (h.ends_at is None, h.ends_at.timestamp() if h.ends_at else 0.0)
 
         order = sorted(holdings, key=precedence, reverse=True)
+        _pool.touch(s, target_va, {h.license_id for h in holdings})
         for h in order:
             if quantity == 0:
                 break

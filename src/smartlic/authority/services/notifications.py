@@ -15,7 +15,7 @@ Failures are retried with backoff (``webhooks.backoff``) up to ``MAX_ATTEMPTS``.
 Usage::
 
     notes = SqlNotificationsService(engine, clock)
-    notes.subscribe("acme.example", "alice", NoticeEvent.COMPLIANCE_WARNING, actor="cli")
+    notes.subscribe("acme.example", "alice", NoticeEvent.COMPLIANCE_WARNING, scope=SYSTEM)
     Dispatcher(engine, clock, webhooks).run()       # the job "events.dispatch"
     Mailer(engine, clock, SmtpConfig.parse(url, "smartlic@acme.example"), reports).send_due()
 """
@@ -120,7 +120,6 @@ class SqlNotificationsService(ServiceBase):
         event: str,
         *,
         digest: bool = False,
-        actor: str,
         scope: Principal,
     ) -> SubscriptionOut:
         """A smart-account admin sets anyone's settings; a user their own."""
@@ -148,7 +147,7 @@ class SqlNotificationsService(ServiceBase):
             self.record(
                 s,
                 "notification.subscribed",
-                actor=actor,
+                actor=scope.label(),
                 smart_account=sa,
                 subject=username,
                 event=kind.value,
@@ -156,9 +155,7 @@ class SqlNotificationsService(ServiceBase):
             )
             return _sub_out(sub, domain, user)
 
-    def unsubscribe(
-        self, domain: str, username: str, event: str, *, actor: str, scope: Principal
-    ) -> None:
+    def unsubscribe(self, domain: str, username: str, event: str, *, scope: Principal) -> None:
         _may_set(scope, domain, username)
         kind = _notice(event)
         with self.transaction() as s:
@@ -175,7 +172,11 @@ class SqlNotificationsService(ServiceBase):
                 raise NotFound(f"{username!r} is not subscribed to {kind.value!r} in {domain!r}")
             s.delete(sub)
             self.record(
-                s, "notification.unsubscribed", actor=actor, smart_account=sa, subject=username
+                s,
+                "notification.unsubscribed",
+                actor=scope.label(),
+                smart_account=sa,
+                subject=username,
             )
 
     def list_subscriptions(

@@ -1,17 +1,18 @@
 """The report archive: Periodic Records, Manual Records and Compliance Warning Reports.
 
 A report is the compliance of one virtual account, or of every virtual account of a smart
-account, at its generation time (the same lines ``licenses.compliance`` computes: one home for
-the compliance rule), archived with its kind, generation time and parameters. Reports are
+account, at its generation time (``pool_rows``: the pool counters and holdings judged by
+``domain.compliance``, the one home of the compliance rule, as ``licenses.compliance`` does),
+archived with its kind, generation time and parameters. Reports are
 immutable: nothing here updates or deletes one (they go with their smart account).
 
 Usage::
 
-    reports = SqlReportsService(engine, clock, licenses)
-    r = reports.generate("acme.example", kind=ReportKind.MANUAL, actor="cli")
+    reports = SqlReportsService(engine, clock)
+    r = reports.generate("acme.example", kind=ReportKind.MANUAL, scope=SYSTEM)
     reports.csv_text(r)        # one line per pool
     reports.pdf_bytes(r)       # the readable document (fpdf2)
-    reports.add_schedule("acme.example", Frequency.DAILY, "06:00", actor="cli")
+    reports.add_schedule("acme.example", Frequency.DAILY, "06:00", scope=SYSTEM)
     reports.run_schedules()    # the job runner's "reports.periodic"
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,16 +29,19 @@ from fpdf import FPDF
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from smartlic.authority.services import _pool
 from smartlic.authority.services._base import ServiceBase
-from smartlic.authority.services.interfaces import LicensesService
-from smartlic.authority.services.scope import SYSTEM, Principal, scope_in
-from smartlic.clock import Clock
-from smartlic.domain.enums import ComplianceStatus
+from smartlic.authority.services.scope import Principal, scope_in, system
+from smartlic.domain.compliance import pool_status
 from smartlic.domain.reports import Frequency, ReportKind, next_run
 from smartlic.errors import Forbidden, InvalidInput, NotFound
-from smartlic.storage.models import Report, ReportSchedule, SmartAccount, VirtualAccount
+from smartlic.storage.models import License, Report, ReportSchedule, SmartAccount, VirtualAccount
 
-__all__ = ["COLUMNS", "ReportOut", "ScheduleOut", "SqlReportsService"]
+Recorder = Callable[..., None]  # ServiceBase.record
+
+__all__ = ["COLUMNS", "ReportOut", "ScheduleOut", "SqlReportsService", "archive", "pool_rows"]
+
+PERIODIC = system("job:reports.periodic")
 
 COLUMNS = (
     "virtual_account",
@@ -74,17 +79,86 @@ class ScheduleOut:
     next_run_at: datetime
 
 
-class SqlReportsService(ServiceBase):
-    def __init__(self, engine: Any, clock: Clock, licenses: LicensesService) -> None:
-        super().__init__(engine, clock)
-        self.licenses = licenses
+def pool_rows(s: Session, va: VirtualAccount, now: datetime) -> list[dict[str, Any]]:
+    """One row per license of ``va``'s pool, as every report form shows it."""
+    holdings = _pool.holdings_by_license(s, va.id)
+    counters = _pool.counters(s, va.id)
+    ids = sorted(set(holdings) | set(counters))
+    lics = {lic.id: lic for lic in s.scalars(select(License).where(License.id.in_(ids)))}
+    rows = []
+    for lid in ids:
+        bought = _pool.purchased_now(holdings.get(lid, []), now)
+        c = counters.get(lid)
+        in_use, reserved = (c.in_use, c.reserved) if c else (0, 0)
+        available = bought - in_use - reserved
+        rows.append(
+            {
+                "virtual_account": va.name,
+                "tag": lics[lid].tag,
+                "license": lics[lid].name,
+                "purchased": bought,
+                "in_use": in_use,
+                "reserved": reserved,
+                "available": available,
+                "shortfall": max(0, -available),
+                "status": pool_status(bought, in_use, reserved).value,
+            }
+        )
+    return sorted(rows, key=lambda r: str(r["license"]))
 
+
+def archive(
+    s: Session,
+    record: Recorder,
+    sa: SmartAccount,
+    va: VirtualAccount | None,
+    kind: ReportKind,
+    now: datetime,
+    actor: str,
+    parameters: dict[str, Any],
+) -> Report:
+    """Compute and archive one report in ``s`` (the one place reports are written), recording
+    ``report.generated``; ``va`` None: every virtual account of ``sa``."""
+    vas = [va]
+    if va is None:
+        q = select(VirtualAccount).where(VirtualAccount.smart_account_id == sa.id)
+        vas = list(s.scalars(q.order_by(VirtualAccount.name)))
+    rows = [row for v in vas if v is not None for row in pool_rows(s, v, now)]
+    if kind is ReportKind.COMPLIANCE_WARNING:
+        rows = [r for r in rows if r["shortfall"] > 0]
+    va_name = va.name if va is not None else None
+    report = Report(
+        smart_account_id=sa.id,
+        virtual_account=va_name,
+        kind=kind.value,
+        generated_at=now,
+        generated_by=actor[:200],
+        parameters={"virtual_account": va_name, **parameters},
+        rows=rows,
+        shortfalls=sum(1 for r in rows if r["shortfall"] > 0),
+    )
+    s.add(report)
+    s.flush()
+    record(
+        s,
+        "report.generated",
+        actor=actor,
+        smart_account=sa,
+        virtual_account=va_name,
+        subject=report.id,
+        report_id=report.id,
+        kind=kind.value,
+        shortfalls=report.shortfalls,
+    )
+    return report
+
+
+class SqlReportsService(ServiceBase):
     def generate(
         self,
         domain: str,
         *,
         kind: ReportKind,
-        actor: str,
         scope: Principal,
         virtual_account: str | None = None,
         parameters: dict[str, Any] | None = None,
@@ -97,35 +171,11 @@ class SqlReportsService(ServiceBase):
             sc.require_read(virtual_account)
         elif not sc.sees_all:
             raise Forbidden(f"{sc.noun} may report on its virtual accounts only")
-        names = self._va_names(domain, virtual_account)
-        rows = [row for va in names for row in self._rows(domain, va)]
-        if kind is ReportKind.COMPLIANCE_WARNING:
-            rows = [r for r in rows if r["shortfall"] > 0]
-        now = self.now()
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
-            report = Report(
-                smart_account_id=sa.id,
-                virtual_account=virtual_account,
-                kind=kind.value,
-                generated_at=now,
-                generated_by=actor[:200],
-                parameters={"virtual_account": virtual_account, **(parameters or {})},
-                rows=rows,
-                shortfalls=sum(1 for r in rows if r["shortfall"] > 0),
-            )
-            s.add(report)
-            s.flush()
-            self.record(
-                s,
-                "report.generated",
-                actor=actor,
-                smart_account=sa,
-                virtual_account=virtual_account,
-                subject=report.id,
-                report_id=report.id,
-                kind=kind.value,
-                shortfalls=report.shortfalls,
+            va = self.virtual_account(s, sa, virtual_account) if virtual_account else None
+            report = archive(
+                s, self.record, sa, va, kind, self.now(), scope.label(), parameters or {}
             )
             return _out(report, domain, with_rows=True)
 
@@ -208,7 +258,6 @@ class SqlReportsService(ServiceBase):
         frequency: Frequency,
         time_of_day: str,
         *,
-        actor: str,
         scope: Principal,
         virtual_account: str | None = None,
     ) -> ScheduleOut:
@@ -233,7 +282,7 @@ class SqlReportsService(ServiceBase):
             self.record(
                 s,
                 "report.schedule.created",
-                actor=actor,
+                actor=scope.label(),
                 smart_account=sa,
                 virtual_account=virtual_account,
                 subject=row.id,
@@ -271,8 +320,7 @@ class SqlReportsService(ServiceBase):
             self.generate(
                 domain,
                 kind=ReportKind.PERIODIC,
-                actor="job:reports.periodic",
-                scope=SYSTEM,
+                scope=PERIODIC,
                 virtual_account=va,
                 parameters=params,
             )
@@ -280,33 +328,6 @@ class SqlReportsService(ServiceBase):
         return f"{done} periodic record(s)"
 
     # ------------------------------------------------------------ internals
-
-    def _va_names(self, domain: str, virtual_account: str | None) -> list[str]:
-        with self.transaction() as s:
-            sa = self.smart_account(s, domain)
-            if virtual_account is not None:
-                return [self.virtual_account(s, sa, virtual_account).name]
-            q = select(VirtualAccount.name).where(VirtualAccount.smart_account_id == sa.id)
-            return list(s.scalars(q.order_by(VirtualAccount.name)))
-
-    def _rows(self, domain: str, va: str) -> list[dict[str, Any]]:
-        comp = self.licenses.compliance(domain, va, scope=SYSTEM)  # checked by the caller
-        return [
-            {
-                "virtual_account": va,
-                "tag": line.tag,
-                "license": line.name,
-                "purchased": line.purchased,
-                "in_use": line.in_use,
-                "reserved": line.reserved,
-                "available": line.available,
-                "shortfall": max(0, -line.available),
-                "status": line.status.value
-                if isinstance(line.status, ComplianceStatus)
-                else str(line.status),
-            }
-            for line in comp.lines
-        ]
 
 
 def _domain(s: Session, r: ReportSchedule) -> str:

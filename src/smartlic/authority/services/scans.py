@@ -11,33 +11,28 @@ measures them against the bare SQL they need.
 
 Usage::
 
-    scans = Scans(engine, clock, reports)
+    scans = Scans(engine, clock)
     scans.compliance()    # "compliance.pool.out_of_compliance" + a Compliance Warning Report
     scans.expiry()        # "license.expiring", "token.expiring", "instance.not_reporting"
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, literal, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from smartlic.authority.services._base import ServiceBase
-from smartlic.authority.services.reports import SqlReportsService
-from smartlic.authority.services.scope import SYSTEM
+from smartlic.authority.services._compliance import raise_warnings, shortfall_query
+from smartlic.authority.services._marks import mark, upsert_mark
 from smartlic.clock import Clock
 from smartlic.domain.enums import HoldingKind
-from smartlic.domain.reports import ReportKind
 from smartlic.storage.models import (
     AlertMark,
     Holding,
     License,
-    PoolCounter,
     ProductInstance,
     RegistrationToken,
     SmartAccount,
@@ -46,91 +41,22 @@ from smartlic.storage.models import (
 
 __all__ = ["EXPIRY_DAYS", "Scans", "shortfall_query"]
 
+SCAN_ACTOR = "job:compliance.scan"
+
 EXPIRY_DAYS = (7, 30, 60, 90)  # "term or demo license ending in 90/60/30/7 days" (issue 12)
 TOKEN_WARN = timedelta(days=7)
 
 
-def shortfall_query(now: datetime) -> Any:
-    """(va id, license id, in use, reserved, purchased) of every pool using more than it
-    holds now: in use + reserved > active holdings (``domain.compliance.holding_active``)."""
-    active = and_(
-        or_(Holding.starts_at.is_(None), Holding.starts_at <= now),
-        or_(Holding.ends_at.is_(None), Holding.ends_at > now),
-    )
-    bought = func.coalesce(func.sum(case((active, Holding.quantity), else_=0)), 0)
-    return (
-        select(
-            PoolCounter.virtual_account_id,
-            PoolCounter.license_id,
-            PoolCounter.in_use,
-            PoolCounter.reserved,
-            bought,
-        )
-        .outerjoin(
-            Holding,
-            and_(
-                Holding.virtual_account_id == PoolCounter.virtual_account_id,
-                Holding.license_id == PoolCounter.license_id,
-            ),
-        )
-        .where(PoolCounter.in_use + PoolCounter.reserved > 0)
-        .group_by(
-            PoolCounter.virtual_account_id,
-            PoolCounter.license_id,
-            PoolCounter.in_use,
-            PoolCounter.reserved,
-        )
-        .having(PoolCounter.in_use + PoolCounter.reserved > bought)
-    )
-
-
 class Scans(ServiceBase):
-    def __init__(self, engine: Any, clock: Clock, reports: SqlReportsService) -> None:
+    def __init__(self, engine: Any, clock: Clock) -> None:
         super().__init__(engine, clock)
-        self.reports = reports
 
     def compliance(self) -> str:
-        """Raise each newly short pool once; forget pools back in compliance."""
-        now = self.now()
+        """Raise each newly short pool once; re-arm pools back in compliance (the safety net
+        of the warnings raised by the writes themselves, ``_compliance``)."""
         with self.transaction() as s:
-            short = {(va, lic): row for va, lic, *row in s.execute(shortfall_query(now))}
-            marks = set(s.scalars(select(AlertMark.key).where(AlertMark.key.startswith("pool:"))))
-            keys = {f"pool:{va}:{lic}": (va, lic) for va, lic in short}
-            new = [keys[k] for k in keys if k not in marks and _mark(s, k, now)]
-            gone = marks - set(keys)
-            if gone:
-                s.execute(delete(AlertMark).where(AlertMark.key.in_(gone)))
-            if not new:
-                return f"0 pool(s) went out of compliance, {len(gone)} back in"
-            places = _places(s, {va for va, _ in new})
-            tags = _tags(s, {lic for _, lic in new})
-            for va, lic in new:
-                in_use, reserved, bought = short[(va, lic)]
-                sa, va_name = places[va]
-                self.record(
-                    s,
-                    "compliance.pool.out_of_compliance",
-                    actor="job:compliance.scan",
-                    smart_account=sa,
-                    virtual_account=va_name,
-                    subject=tags[lic],
-                    tag=tags[lic],
-                    purchased=int(bought),
-                    in_use=int(in_use),
-                    reserved=int(reserved),
-                    shortfall=int(in_use + reserved - bought),
-                )
-            to_report = sorted({(places[va][0].domain, places[va][1]) for va, _ in new})
-        for domain, va_name in to_report:
-            self.reports.generate(
-                domain,
-                kind=ReportKind.COMPLIANCE_WARNING,
-                actor="job:compliance.scan",
-                scope=SYSTEM,
-                virtual_account=va_name,
-                parameters={"cause": "compliance.pool.out_of_compliance"},
-            )
-        return f"{len(new)} pool(s) went out of compliance, {len(gone)} back in"
+            new, gone = raise_warnings(s, self.now(), self.record, SCAN_ACTOR)
+        return f"{new} pool(s) went out of compliance, {gone} back in"
 
     def expiry(self, *, quiet_after: timedelta = timedelta(days=30)) -> str:
         now = self.now()
@@ -169,7 +95,7 @@ class Scans(ServiceBase):
         raised = set(s.scalars(select(AlertMark.key).where(AlertMark.key.in_(list(due)))))
         n = 0
         for key, (ends, kind, qty, tag, va_name, sa_id, days) in due.items():
-            if key in raised or not _mark(s, key, now):
+            if key in raised or not mark(s, key, now):
                 continue
             n += 1
             self.record(
@@ -200,7 +126,7 @@ class Scans(ServiceBase):
         )
         n = 0
         for t, va, sa in s.execute(q).all():
-            if _mark(s, f"token:{t.id}", now):
+            if mark(s, f"token:{t.id}", now):
                 n += 1
                 self.record(
                     s,
@@ -231,7 +157,7 @@ class Scans(ServiceBase):
         )
         n = 0
         for inst, va, sa, last in s.execute(q).all():
-            _upsert_mark(s, f"instance:{inst.id}", last)
+            upsert_mark(s, f"instance:{inst.id}", last)
             n += 1
             expired = inst.cert_expires_at is not None and inst.cert_expires_at <= now
             self.record(
@@ -244,30 +170,3 @@ class Scans(ServiceBase):
                 last_contact=last.isoformat() if last else None,
             )
         return n
-
-
-def _mark(s: Session, key: str, now: datetime) -> bool:
-    """Insert the mark; True only for the transaction that inserted it."""
-    ins = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = ins(AlertMark).values(key=key, at=now).on_conflict_do_nothing().returning(AlertMark.key)
-    return s.execute(stmt).first() is not None
-
-
-def _upsert_mark(s: Session, key: str, at: datetime) -> None:
-    ins = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = ins(AlertMark).values(key=key, at=at)
-    s.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"at": at}))
-
-
-def _places(s: Session, va_ids: Iterable[str]) -> dict[str, tuple[SmartAccount, str]]:
-    q = (
-        select(VirtualAccount.id, VirtualAccount.name, SmartAccount)
-        .join(SmartAccount, SmartAccount.id == VirtualAccount.smart_account_id)
-        .where(VirtualAccount.id.in_(list(va_ids)))
-    )
-    return {va_id: (sa, name) for va_id, name, sa in s.execute(q)}
-
-
-def _tags(s: Session, license_ids: Iterable[str]) -> dict[str, str]:
-    q = select(License.id, License.tag).where(License.id.in_(list(license_ids)))
-    return {str(lid): str(tag) for lid, tag in s.execute(q).all()}

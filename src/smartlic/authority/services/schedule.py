@@ -7,6 +7,8 @@ job                    every        does
                                     Warning Report (``scans.Scans.compliance``)
 ``expiry.scan``        1 hour       licenses ending in 90/60/30/7 days, tokens ending in a
                                     week, instances silent for 30 days or expired
+``reporting.scan``     1 hour       instances past their policy's ACK deadline, collectors
+                                    silent too long (``reporting.ReportingWatch``)
 ``reports.periodic``   1 minute     Periodic Records whose schedule is due
 ``events.dispatch``    10 seconds   new events → outbox mails, digest entries, webhooks
 ``mail.digest``        1 day        one digest mail per user
@@ -35,6 +37,7 @@ from smartlic.authority.services.notifications import (
     Mailer,
     SmtpConfig,
 )
+from smartlic.authority.services.reporting import ReportingWatch
 from smartlic.authority.services.reports import SqlReportsService
 from smartlic.authority.services.scans import Scans
 from smartlic.authority.services.trends import SqlTrendsService
@@ -57,14 +60,17 @@ def standard_jobs(
     *,
     smtp: SmtpConfig | None,
     replay_window_s: float,
+    collector_sync: timedelta = timedelta(days=1),
 ) -> list[JobSpec]:
-    scans = Scans(engine, clock, reports)
+    scans = Scans(engine, clock)
+    watch = ReportingWatch(engine, clock, out_of_sync_after=collector_sync)
     dispatcher = Dispatcher(engine, clock, webhooks)
     mailer = Mailer(engine, clock, smtp, reports)
     sec10 = timedelta(seconds=10)
     return [
         JobSpec("compliance.scan", _M, scans.compliance, "pools newly out of compliance"),
         JobSpec("expiry.scan", _H, scans.expiry, "licenses, tokens, instances expiring"),
+        JobSpec("reporting.scan", _H, watch.run, "ACKs overdue, collectors out of sync"),
         JobSpec("reports.periodic", _M, reports.run_schedules, "scheduled Periodic Records"),
         JobSpec(DISPATCH_JOB, sec10, dispatcher.run, "events to mails and webhooks"),
         JobSpec("mail.digest", timedelta(days=1), dispatcher.digest, "daily digest mails"),

@@ -59,6 +59,30 @@ from smartlic.storage.models import (
 class IssuedCode:
     code_id: str
     file: bytes
+    instance_id: str | None = None  # the product instance the code is for
+
+
+def _answer(
+    sudi: Any,
+    code: IssuedCode | None = None,
+    *,
+    message: str | None = None,
+    failed: SmartlicError | None = None,
+    instance_id: str | None = None,
+    correlation_id: str | None = None,
+) -> dict[str, Any]:
+    """One item of ``data.authorizations`` in the vendor's shape: a code issued, a return
+    made (``message``), or a refusal (``failed``); ``product_instance_identifier`` and
+    ``correlation_id`` (the code's id) name what was issued or returned."""
+    return {
+        "sudi": sudi,
+        "smart_license": base64.b64encode(code.file).decode() if code else None,
+        "status": "FAILED" if failed else "SUCCESS",
+        "status_message": failed.detail if failed else message,
+        "error_code": failed.code if failed else None,
+        "product_instance_identifier": code.instance_id if code else instance_id,
+        "correlation_id": code.code_id if code else correlation_id,
+    }
 
 
 def return_message(code_id: bytes, udi: Udi) -> bytes:
@@ -112,21 +136,9 @@ class SqlAuthorizationService(SigningServiceBase):
             issued = self.request(
                 env, principal=principal, virtual_account=va, fresh=principal is None
             )
-            return {
-                "sudi": _sudi_of(env),
-                "smart_license": base64.b64encode(issued.file).decode(),
-                "status": "SUCCESS",
-                "status_message": None,
-                "error_code": None,
-            }
+            return _answer(_sudi_of(env), issued)
         except SmartlicError as exc:
-            return {
-                "sudi": _sudi_of(env),
-                "smart_license": None,
-                "status": "FAILED",
-                "status_message": exc.detail,
-                "error_code": exc.code,
-            }
+            return _answer(_sudi_of(env), failed=exc)
 
     def _acting_for_devices(
         self, data: dict[str, Any], principal: Principal | None, va: str | None, now: datetime
@@ -158,29 +170,13 @@ class SqlAuthorizationService(SigningServiceBase):
                 if all(isinstance(k, dict) for k in keys)
                 else keys
             )
-            issued, instance_id = self.request_for_device(
+            issued = self.request_for_device(
                 principal.smart_account, va, parse_sudi(sudi, "/data/licenses/sudi"),
                 wanted, scope=principal,
             )  # fmt: skip
-            return {
-                "sudi": sudi,
-                "smart_license": base64.b64encode(issued.file).decode(),
-                "status": "SUCCESS",
-                "status_message": None,
-                "error_code": None,
-                "product_instance_identifier": instance_id,
-                "correlation_id": issued.code_id,
-            }
+            return _answer(sudi, issued)
         except SmartlicError as exc:
-            return {
-                "sudi": sudi,
-                "smart_license": None,
-                "status": "FAILED",
-                "status_message": exc.detail,
-                "error_code": exc.code,
-                "product_instance_identifier": None,
-                "correlation_id": None,
-            }
+            return _answer(sudi, failed=exc)
 
     @logs_refusals("license.authorization.refused")
     def request_for_device(
@@ -191,7 +187,7 @@ class SqlAuthorizationService(SigningServiceBase):
         wanted: list[Entitlement],
         *,
         scope: Principal,
-    ) -> tuple[IssuedCode, str]:
+    ) -> IssuedCode:
         """An authorization code for a device of ``virtual_account``, asked by a caller who
         may change it (no device signature: the caller answers for the request). The device
         must already be known there (it reported usage or asked for trust)."""
@@ -210,7 +206,7 @@ class SqlAuthorizationService(SigningServiceBase):
             code_id = str(uuid.uuid4())
             lines = [self._reserve(s, inst, e, code_id, now) for e in wanted]
             s.flush()
-            return IssuedCode(code_id, self._code_file(s, inst, code_id, lines, now)), inst.id
+            return IssuedCode(code_id, self._code_file(s, inst, code_id, lines, now), inst.id)
 
     def _one_return(self, ret: Any, principal: Principal | None) -> dict[str, Any]:
         sudi = ret.get("sudi") if isinstance(ret, dict) else None
@@ -221,22 +217,15 @@ class SqlAuthorizationService(SigningServiceBase):
             domain = principal.smart_account if principal else None
             # the device's signature on the return code is the proof of ownership
             actor = system(principal.label() if principal else "device")
-            self.return_code(code, domain=domain, scope=actor)
-            return {
-                "sudi": sudi,
-                "smart_license": None,
-                "status": "SUCCESS",
-                "status_message": "returned",
-                "error_code": None,
-            }
+            returned = self.return_code(code, domain=domain, scope=actor)
+            return _answer(
+                sudi,
+                message="returned",
+                instance_id=returned[0].instance_id,
+                correlation_id=returned[0].id,
+            )
         except SmartlicError as exc:
-            return {
-                "sudi": sudi,
-                "smart_license": None,
-                "status": "FAILED",
-                "status_message": exc.detail,
-                "error_code": exc.code,
-            }
+            return _answer(sudi, failed=exc)
 
     # ------------------------------------------------------------ requests
 
@@ -269,7 +258,7 @@ class SqlAuthorizationService(SigningServiceBase):
             code_id = str(uuid.uuid4())
             lines = [self._reserve(s, inst, e, code_id, now) for e in wanted]
             s.flush()
-            return IssuedCode(code_id, self._code_file(s, inst, code_id, lines, now))
+            return IssuedCode(code_id, self._code_file(s, inst, code_id, lines, now), inst.id)
 
     def request_file(
         self, domain: str, virtual_account: str, *, content: bytes, scope: Principal
@@ -499,6 +488,7 @@ class SqlAuthorizationService(SigningServiceBase):
         return AuthorizationCodeOut(
             id=r.code_id,
             udi=str(udi_of(inst)),
+            instance_id=inst.id,
             virtual_account=va,
             tag=tag,
             count=r.count,

@@ -21,6 +21,7 @@ from smartlic.authority.services._base import SigningServiceBase, logs_refusals
 from smartlic.authority.services._files import file_bytes, policy_for
 from smartlic.authority.services._ingest import Channel, DeviceResult, ingest_device, precheck
 from smartlic.authority.services.interfaces import Page, UsageFileOut, UsageRecordOut
+from smartlic.authority.services.reporting import touch_collector
 from smartlic.authority.services.scope import Principal, poll_owner, require_poll_owner, scope_in
 from smartlic.clock import Clock
 from smartlic.crypto import Udi
@@ -105,6 +106,8 @@ class SqlUsageService(SigningServiceBase):
                 if not _acked(r, channel)
             ]
             self._record(s, results, channel)
+            if principal is not None:  # a collector (or a tool) reporting for devices
+                touch_collector(s, principal, _smart_accounts(s, results), now)
             task = self._task(
                 s,
                 "acknowledgements",
@@ -462,3 +465,13 @@ def _record_out(r: RumReportRow) -> UsageRecordOut:
         max_value=r.max_value,
         received_at=r.received_at,
     )
+
+
+def _smart_accounts(s: Session, results: list[DeviceResult]) -> set[str]:
+    """The smart accounts of the instances whose reports were accepted (a refused report is
+    no contact: refusals change nothing stored)."""
+    va_ids = {r.instance.virtual_account_id for r in results if r.instance and r.acknowledged}
+    if not va_ids:
+        return set()
+    q = select(VirtualAccount.smart_account_id).where(VirtualAccount.id.in_(va_ids))
+    return set(s.scalars(q))

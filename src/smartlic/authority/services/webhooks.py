@@ -9,6 +9,11 @@ them. Each POST carries::
     Smartlic-Event: <event name>
     Smartlic-Delivery: <delivery id>
 
+The secret is kept AES-GCM sealed at rest (``crypto.seal`` under the key directory's
+``token.key``, bound to the endpoint's id), opened only to sign. Every URL passes
+``egress.EgressPolicy`` when the endpoint is created and again at each delivery (no internal
+addresses unless the operator allows them; redirects not followed).
+
 A receiver recomputes the HMAC over the timestamp, a dot and the raw body, compares it in
 constant time and refuses old timestamps (docs/notifications.md). A delivery that gets no 2xx
 is retried with exponential backoff (1, 2, 4 ... minutes, at most 6 hours apart) up to
@@ -19,11 +24,11 @@ kept locked while it is posted, so no two processes post the same delivery.
 
 Usage::
 
-    hooks = SqlWebhooksService(engine, clock)
+    hooks = SqlWebhooksService(engine, clock, keys.sealing_key, EgressPolicy())
     created = hooks.create_endpoint("acme.example", "https://hooks.acme/x", ["compliance.*"],
-                                    actor="cli")   # created.secret is shown once
+                                    scope=SYSTEM)   # created.secret is shown once
     hooks.send_due()                               # the job "webhooks.send"
-    hooks.replay("acme.example", delivery_id, actor="cli")
+    hooks.replay("acme.example", delivery_id, scope=SYSTEM)
 """
 
 from __future__ import annotations
@@ -36,16 +41,17 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from smartlic.authority.services._base import ServiceBase
+from smartlic.authority.services.egress import EgressPolicy
 from smartlic.authority.services.scope import Principal, scope_in
 from smartlic.clock import Clock
-from smartlic.errors import InvalidInput, NotFound
+from smartlic.crypto import open_sealed, seal
+from smartlic.errors import InvalidInput, NotFound, SmartlicError, Unavailable
 from smartlic.storage.models import (
     Event,
     SmartAccount,
@@ -116,32 +122,48 @@ class DeliveryOut:
 
 
 class SqlWebhooksService(ServiceBase):
-    def __init__(self, engine: Any, clock: Clock, *, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        engine: Any,
+        clock: Clock,
+        sealing_key: bytes,
+        egress: EgressPolicy,
+        *,
+        timeout_s: float = 10.0,
+    ) -> None:
         super().__init__(engine, clock)
+        self.sealing_key = sealing_key
+        self.egress = egress
         self.timeout_s = timeout_s
 
     # ------------------------------------------------------------ endpoints
 
     def create_endpoint(
-        self, domain: str, url: str, events: list[str], *, actor: str, scope: Principal
+        self, domain: str, url: str, events: list[str], *, scope: Principal
     ) -> EndpointOut:
         scope_in(scope, domain).require_manage()
-        _check_url(url)
         events = _check_filters(events)
+        self.egress.check(url)
+        if not self.sealing_key:
+            raise Unavailable("webhooks need the key directory's token.key to seal secrets")
+        secret = "whsec_" + secrets.token_urlsafe(32)
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
             ep = WebhookEndpoint(
                 smart_account_id=sa.id,
                 url=url,
-                secret="whsec_" + secrets.token_urlsafe(32),
+                secret_sealed=b"",
                 events=events,
                 active=True,
                 created_at=self.now(),
             )
             s.add(ep)
             s.flush()
-            self.record(s, "webhook.created", actor=actor, smart_account=sa, subject=ep.id, url=url)
-            return _endpoint_out(ep, domain, with_secret=True)
+            ep.secret_sealed = seal(self.sealing_key, secret, ep.id)
+            self.record(
+                s, "webhook.created", actor=scope.label(), smart_account=sa, subject=ep.id, url=url
+            )
+            return _endpoint_out(ep, domain, secret=secret)
 
     def list_endpoints(self, domain: str, *, scope: Principal) -> list[EndpointOut]:
         scope_in(scope, domain).require_manage()
@@ -150,15 +172,15 @@ class SqlWebhooksService(ServiceBase):
             q = select(WebhookEndpoint).where(WebhookEndpoint.smart_account_id == sa.id)
             return [_endpoint_out(e, domain) for e in s.scalars(q.order_by(WebhookEndpoint.id))]
 
-    def delete_endpoint(
-        self, domain: str, endpoint_id: str, *, actor: str, scope: Principal
-    ) -> None:
+    def delete_endpoint(self, domain: str, endpoint_id: str, *, scope: Principal) -> None:
         scope_in(scope, domain).require_manage()
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
             ep = self._endpoint(s, sa, endpoint_id)
             s.delete(ep)
-            self.record(s, "webhook.deleted", actor=actor, smart_account=sa, subject=endpoint_id)
+            self.record(
+                s, "webhook.deleted", actor=scope.label(), smart_account=sa, subject=endpoint_id
+            )
 
     # ------------------------------------------------------------ deliveries
 
@@ -207,7 +229,7 @@ class SqlWebhooksService(ServiceBase):
         with self.transaction() as s:
             return self._delivery_out(s, self._delivery(s, domain, delivery_id))
 
-    def replay(self, domain: str, delivery_id: int, *, actor: str, scope: Principal) -> DeliveryOut:
+    def replay(self, domain: str, delivery_id: int, *, scope: Principal) -> DeliveryOut:
         """Queue the same payload again as a new delivery (``replay_of`` names the original)."""
         scope_in(scope, domain).require_manage()
         now = self.now()
@@ -227,7 +249,11 @@ class SqlWebhooksService(ServiceBase):
             s.flush()
             sa = self.smart_account(s, domain)
             self.record(
-                s, "webhook.delivery.replayed", actor=actor, smart_account=sa, subject=str(old.id)
+                s,
+                "webhook.delivery.replayed",
+                actor=scope.label(),
+                smart_account=sa,
+                subject=str(old.id),
             )
             return self._delivery_out(s, new)
 
@@ -256,7 +282,7 @@ class SqlWebhooksService(ServiceBase):
                 return None
             ep = s.get(WebhookEndpoint, d.endpoint_id)
             assert ep is not None
-            code, error = _post(client, ep, d, int(now.timestamp()))
+            code, error = self._post(client, ep, d, int(now.timestamp()))
             ok = code is not None and 200 <= code < 300
             s.add(WebhookAttempt(delivery_id=d.id, at=now, status_code=code, error=error))
             d.attempts += 1
@@ -270,6 +296,38 @@ class SqlWebhooksService(ServiceBase):
             return ok
 
     # ------------------------------------------------------------ internals
+
+    def _post(
+        self, client: httpx.Client, ep: WebhookEndpoint, d: WebhookDelivery, ts: int
+    ) -> tuple[int | None, str | None]:
+        """One attempt: the URL checked again (and pinned to the checked address), the body
+        signed with the endpoint's opened secret."""
+        secret = open_sealed(self.sealing_key, ep.secret_sealed, ep.id)
+        if secret is None:
+            return None, "the endpoint's secret does not open under this key directory"
+        try:
+            dest = self.egress.check(ep.url)
+        except SmartlicError as exc:
+            return None, exc.detail[:500]
+        body = d.payload.encode()
+        headers = {
+            **dest.headers(),
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(secret, ts, body),
+            "Smartlic-Event": d.event_name,
+            "Smartlic-Delivery": str(d.id),
+            "User-Agent": "smartlic-webhooks",
+        }
+        request = client.build_request(
+            "POST", dest.pinned_url, content=body, headers=headers, extensions=dest.extensions()
+        )
+        try:
+            r = client.send(request)
+        except httpx.HTTPError as exc:
+            return None, f"{type(exc).__name__}: {exc}"[:500]
+        if r.is_redirect:
+            return r.status_code, f"HTTP {r.status_code} (redirects are not followed)"
+        return r.status_code, None if r.is_success else f"HTTP {r.status_code}"
 
     def _endpoint(self, s: Session, sa: SmartAccount, endpoint_id: str) -> WebhookEndpoint:
         ep = s.get(WebhookEndpoint, endpoint_id[:36])
@@ -306,24 +364,6 @@ class SqlWebhooksService(ServiceBase):
         )
 
 
-def _post(
-    client: httpx.Client, ep: WebhookEndpoint, d: WebhookDelivery, ts: int
-) -> tuple[int | None, str | None]:
-    body = d.payload.encode()
-    headers = {
-        "Content-Type": "application/json",
-        SIGNATURE_HEADER: sign(ep.secret, ts, body),
-        "Smartlic-Event": d.event_name,
-        "Smartlic-Delivery": str(d.id),
-        "User-Agent": "smartlic-webhooks",
-    }
-    try:
-        r = client.post(ep.url, content=body, headers=headers)
-    except httpx.HTTPError as exc:
-        return None, f"{type(exc).__name__}: {exc}"[:500]
-    return r.status_code, None if r.is_success else f"HTTP {r.status_code}"
-
-
 def _payload(e: Event, ep: WebhookEndpoint) -> dict[str, Any]:
     return {
         "id": e.id,
@@ -335,12 +375,6 @@ def _payload(e: Event, ep: WebhookEndpoint) -> dict[str, Any]:
         "properties": dict(e.properties or {}),
         "webhook": ep.id,
     }
-
-
-def _check_url(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
-        raise InvalidInput("a webhook URL is http(s)://host[:port]/path", pointer="/url")
 
 
 def _check_filters(events: list[str]) -> list[str]:
@@ -356,7 +390,7 @@ def _check_filters(events: list[str]) -> list[str]:
     return sorted(set(events))
 
 
-def _endpoint_out(ep: WebhookEndpoint, domain: str, *, with_secret: bool = False) -> EndpointOut:
+def _endpoint_out(ep: WebhookEndpoint, domain: str, *, secret: str | None = None) -> EndpointOut:
     return EndpointOut(
         id=ep.id,
         smart_account=domain,
@@ -364,5 +398,5 @@ def _endpoint_out(ep: WebhookEndpoint, domain: str, *, with_secret: bool = False
         events=list(ep.events),
         active=ep.active,
         created_at=ep.created_at,
-        secret=ep.secret if with_secret else None,
+        secret=secret,
     )

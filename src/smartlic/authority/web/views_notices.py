@@ -61,9 +61,7 @@ def generate(domain: str, services: ServicesDep, user: UserDep, form: FormDep) -
     kind = str(form.get("kind") or "manual")
     if kind not in set(ReportKind):
         raise InvalidInput(f"kind: one of {', '.join(ReportKind)}", pointer="/kind")
-    r = services.reports.generate(
-        domain, kind=ReportKind(kind), actor=user.label(), scope=user, virtual_account=va
-    )
+    r = services.reports.generate(domain, kind=ReportKind(kind), scope=user, virtual_account=va)
     return redirect(f"{PORTAL}/accounts/{domain}/report-archive/{r.id}")
 
 
@@ -136,11 +134,9 @@ def save_notifications(
         how = str(form.get(f"event-{event.value}") or "off")
         if how in ("immediate", "digest"):
             services.notifications.subscribe(
-                domain, user.name, event, digest=how == "digest", actor=user.label(), scope=user
+                domain, user.name, event, digest=how == "digest", scope=user
             )
         elif event in current:
-            services.notifications.unsubscribe(
-                domain, user.name, event, actor=user.label(), scope=user
-            )
+            services.notifications.unsubscribe(domain, user.name, event, scope=user)
     flash(request, "ok", "Notification settings saved.")
     return redirect(f"{PORTAL}/accounts/{domain}/notifications")

@@ -8,6 +8,7 @@ from smartlic.storage.models._instances import InstanceUsage, ProductInstance, R
 from smartlic.storage.models._licenses import Holding, License, PoolCounter
 from smartlic.storage.models._notices import (
     AlertMark,
+    CollectorContact,
     Job,
     NotificationSubscription,
     OutboxMail,
@@ -40,6 +41,7 @@ __all__ = [
     "ApiKey",
     "AuthorizationCode",
     "Base",
+    "CollectorContact",
     "Event",
     "Holding",
     "InstanceUsage",

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -61,6 +62,28 @@ class AlertMark(Base):
 
     def __repr__(self) -> str:
         return f"AlertMark({self.key!r})"
+
+
+class CollectorContact(Base):
+    """When a collector (an API-key caller reporting usage for devices, the vendor device API)
+    last synchronised with the authority, per smart account it reported for: what the
+    ``collector-out-of-sync`` warning is raised from."""
+
+    # not "collectors": a name the collector's own schema could take in a shared database
+    __tablename__ = "collector_contacts"
+    __table_args__ = (UniqueConstraint("smart_account_id", "caller"),)
+
+    id: Mapped[str] = uuid_pk()
+    smart_account_id: Mapped[str] = mapped_column(
+        ForeignKey("smart_accounts.id", ondelete="CASCADE"), index=True
+    )
+    caller: Mapped[str] = mapped_column(String(200))  # scope.poll_owner: "apikey-id:<id>"
+    name: Mapped[str] = mapped_column(String(200))  # the caller's label, for people
+    first_contact_at: Mapped[datetime]
+    last_contact_at: Mapped[datetime] = mapped_column(index=True)
+
+    def __repr__(self) -> str:
+        return f"CollectorContact({self.name!r})"
 
 
 class Report(Base):
@@ -153,7 +176,8 @@ class OutboxMail(Base):
 
 class WebhookEndpoint(Base):
     """A smart account's webhook: URL, event filters and the HMAC secret payloads are signed
-    with (kept readable: the authority must sign with it; shown once on creation)."""
+    with: the authority must sign with it, so it is kept AES-GCM sealed under the key
+    directory's ``token.key`` (bound to the endpoint's id) and shown once on creation."""
 
     __tablename__ = "webhook_endpoints"
 
@@ -162,7 +186,7 @@ class WebhookEndpoint(Base):
         ForeignKey("smart_accounts.id", ondelete="CASCADE"), index=True
     )
     url: Mapped[str] = mapped_column(String(2000))
-    secret: Mapped[str] = mapped_column(String(100))
+    secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     events: Mapped[list[str]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(Boolean, server_default=true())
     created_at: Mapped[datetime]

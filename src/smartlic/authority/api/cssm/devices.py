@@ -86,7 +86,7 @@ class TransferIn(CssmModel):
     productInstances: list[ProductInstanceIn] = Field(min_length=1, max_length=100)
 
 
-def _device(d: InstanceOut, names: dict[str, str]) -> DeviceOut:
+def _device(d: InstanceOut) -> DeviceOut:
     return DeviceOut(
         hostName=d.hostname,
         displayName=d.hostname or f"{d.udi_pid}:{d.udi_sn}",
@@ -99,25 +99,20 @@ def _device(d: InstanceOut, names: dict[str, str]) -> DeviceOut:
         lastContactDate=d.last_contact_at,
         status=d.status,
         licenseUsage=[
-            UsageLineOut(license=names.get(u.tag, u.tag), quantity=u.count) for u in d.usage
+            UsageLineOut(license=u.display_name or u.tag, quantity=u.count) for u in d.usage
         ],
     )
-
-
-def _names(services: Services) -> dict[str, str]:
-    return {lic.tag: lic.display_name for lic in services.licenses.list_catalogue()}
 
 
 def devices_page(
     services: Services, domain: str, vas: list[str], limit: int, offset: int, p: Principal
 ) -> DevicesOut:
     """One page over the named virtual accounts (every readable one if none)."""
-    names = _names(services)
     if len(vas) <= 1:
         page = services.instances.list_instances(
             domain, vas[0] if vas else None, limit=limit, offset=offset, scope=p
         )
-        return DevicesOut(totalRecords=page.total, devices=[_device(d, names) for d in page.items])
+        return DevicesOut(totalRecords=page.total, devices=[_device(d) for d in page.items])
     total, found = 0, list[InstanceOut]()
     for va in dict.fromkeys(vas):  # page through the concatenation, one service page at a time
         first = services.instances.list_instances(domain, va, limit=1, scope=p)
@@ -130,7 +125,7 @@ def devices_page(
             found.extend(chunk.items)
             start += len(chunk.items) or count
         total += count
-    return DevicesOut(totalRecords=total, devices=[_device(d, names) for d in found])
+    return DevicesOut(totalRecords=total, devices=[_device(d) for d in found])
 
 
 @router.get(VA + "/devices", summary="The devices of a virtual account")

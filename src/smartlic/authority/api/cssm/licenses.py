@@ -20,9 +20,9 @@ from smartlic.authority.api.cssm._common import (
 )
 from smartlic.authority.api.deps import PrincipalDep, ServicesDep
 from smartlic.authority.services import Services
-from smartlic.authority.services.interfaces import HoldingOut, PoolLineOut
+from smartlic.authority.services.interfaces import HoldingOut, LicenseMove, PoolLineOut
 from smartlic.authority.services.scope import Principal
-from smartlic.domain.enums import ComplianceStatus
+from smartlic.domain.enums import ComplianceStatus, HoldingKind
 from smartlic.errors import InvalidInput
 
 router = APIRouter(tags=[TAG], responses=VENDOR_ERRORS)
@@ -88,7 +88,8 @@ class SubscriptionsOut(BaseModel):
 
 class TransferLineIn(CssmModel):
     license: str = Field(min_length=1, max_length=200)
-    licenseType: Literal["PERPETUAL", "TERM", "DEMO"] = "PERPETUAL"
+    # only holdings of this kind move; absent: any kind, perpetual first then longest term
+    licenseType: Literal["PERPETUAL", "TERM", "DEMO"] | None = None
     quantity: int = Field(ge=1, le=1_000_000_000)
     targetVirtualAccount: str = Field(min_length=1, max_length=200)
 
@@ -124,14 +125,10 @@ def _line(va: str, line: PoolLineOut) -> LicenseOut:
 def pool_lines(
     services: Services, domain: str, vas: list[str], principal: Principal
 ) -> list[tuple[str, PoolLineOut]]:
-    """Every (virtual account, line) of the named virtual accounts (all readable if none)."""
-    if not vas:
-        vas = [v.name for v in services.accounts.list_virtual_accounts(domain, scope=principal)]
-    out: list[tuple[str, PoolLineOut]] = []
-    for va in dict.fromkeys(vas):
-        report = services.licenses.compliance(domain, va, scope=principal)
-        out.extend((va, line) for line in report.lines)
-    return out
+    """Every (virtual account, line) of the named virtual accounts (all readable if none),
+    from one compliance read."""
+    reports = services.licenses.compliance_of(domain, vas or None, scope=principal)
+    return [(r.virtual_account, line) for r in reports for line in r.lines]
 
 
 @router.post(ACCOUNT + "/licenses", summary="Licenses of virtual accounts, with compliance")
@@ -164,13 +161,13 @@ def list_subscriptions(
     return SubscriptionsOut(licenseSubscriptions=subs[:MAX_PAGE])
 
 
-def tag_of(services: Services, display_name: str) -> str:
+def tag_of(services: Services, display_name: str, line: int) -> str:
     """The entitlement tag of a license named as tools name it: its display name (or short
     name, or tag)."""
     for lic in services.licenses.list_catalogue():
         if display_name in (lic.display_name, lic.name, lic.tag):
             return lic.tag
-    raise InvalidInput(f"no license named {display_name!r}", pointer="/licenses")
+    raise InvalidInput(f"no license named {display_name!r}", pointer=f"/licenses/{line}/license")
 
 
 @router.post(VA + "/licenses/transfer", summary="Transfer licenses to other virtual accounts")
@@ -181,16 +178,18 @@ def transfer_licenses(
     services: ServicesDep,
     principal: PrincipalDep,
 ) -> StatusOut:
-    moves = [(tag_of(services, line.license), line) for line in body.licenses]
-    for tag, line in moves:  # each move is one transaction of the licenses service
-        services.licenses.transfer(
-            domain,
-            virtual_account,
+    """Every line is made or none: one transaction. ``licenseType`` moves only holdings of
+    that kind (PERPETUAL, TERM, DEMO), as the vendor's API does."""
+    moves = [
+        LicenseMove(
+            tag_of(services, line.license, i),
+            line.quantity,
             line.targetVirtualAccount,
-            tag=tag,
-            quantity=line.quantity,
-            scope=principal,
+            HoldingKind(line.licenseType.lower()) if line.licenseType else None,
         )
+        for i, line in enumerate(body.licenses)
+    ]
+    services.licenses.transfer_many(domain, virtual_account, moves, scope=principal)
     return StatusOut(statusMessage=f"{len(moves)} license transfer(s) done")
 
 

@@ -84,7 +84,6 @@ def generate_report(
     r = services.reports.generate(
         domain,
         kind=body.kind,
-        actor=principal.label(),
         scope=principal,
         virtual_account=body.virtual_account,
     )
@@ -154,7 +153,6 @@ def add_schedule(
         domain,
         body.frequency,
         body.time_of_day,
-        actor=principal.label(),
         scope=principal,
         virtual_account=body.virtual_account,
     )
@@ -185,7 +183,6 @@ def subscribe(
         body.user,
         body.event,
         digest=body.digest,
-        actor=principal.label(),
         scope=principal,
     )
     return SubscriptionPublic.model_validate(sub)
@@ -210,9 +207,7 @@ def list_webhooks(
 def create_webhook(
     domain: str, body: WebhookCreate, services: ServicesDep, principal: PrincipalDep
 ) -> WebhookPublic:
-    ep = services.webhooks.create_endpoint(
-        domain, body.url, body.events, actor=principal.label(), scope=principal
-    )
+    ep = services.webhooks.create_endpoint(domain, body.url, body.events, scope=principal)
     return WebhookPublic.model_validate(ep)
 
 
@@ -224,7 +219,7 @@ def create_webhook(
 def delete_webhook(
     domain: str, webhook_id: str, services: ServicesDep, principal: PrincipalDep
 ) -> None:
-    services.webhooks.delete_endpoint(domain, webhook_id, actor=principal.label(), scope=principal)
+    services.webhooks.delete_endpoint(domain, webhook_id, scope=principal)
 
 
 @router.get(ACCOUNT + "/webhook-deliveries", summary="The delivery log, newest first")
@@ -251,7 +246,7 @@ def read_delivery(
 def replay_delivery(
     domain: str, delivery_id: int, services: ServicesDep, principal: PrincipalDep
 ) -> DeliveryPublic:
-    d = services.webhooks.replay(domain, delivery_id, actor=principal.label(), scope=principal)
+    d = services.webhooks.replay(domain, delivery_id, scope=principal)
     return DeliveryPublic.model_validate(d)
 
 

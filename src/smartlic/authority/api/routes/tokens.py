@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
 
 from smartlic.authority.api.deps import PrincipalDep, ServicesDep
 from smartlic.authority.api.routes._common import ACCOUNT, COMMON_PROBLEMS, VIRTUAL_ACCOUNT
@@ -42,9 +44,21 @@ def create_token(
 
 @router.get(VIRTUAL_ACCOUNT + "/tokens", summary="List the tokens of a virtual account")
 def list_tokens(
-    domain: str, virtual_account: str, services: ServicesDep, principal: PrincipalDep
+    domain: str,
+    virtual_account: str,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    with_text: Annotated[
+        bool,
+        Query(
+            description="Also show each token's text (kept sealed at rest): only to a caller "
+            "who may manage the virtual account's tokens; others are refused (403)."
+        ),
+    ] = False,
 ) -> TokensPublic:
-    items = services.tokens.list_tokens(domain, virtual_account, scope=principal)
+    items = services.tokens.list_tokens(
+        domain, virtual_account, with_text=with_text, scope=principal
+    )
     return TokensPublic.model_validate({"items": items, "total": len(items)})
 
 

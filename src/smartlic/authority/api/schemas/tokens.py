@@ -31,6 +31,11 @@ class TokenPublic(PublicModel):
     revoked_at: datetime | None
     created_by: str
     status: str
+    text: str | None = Field(
+        default=None,
+        description="The token text: only when listed with ``with_text=true`` by a caller who "
+        "may manage the tokens (null for a token made before texts were kept).",
+    )
 
 
 class TokensPublic(PublicModel):
@@ -40,4 +45,7 @@ class TokensPublic(PublicModel):
 
 class CreatedTokenPublic(PublicModel):
     token: TokenPublic
-    text: str = Field(description="The token text, shown only in this response.")
+    text: str = Field(
+        description="The token text (later: the list with ``with_text=true``, to a caller who "
+        "may manage the tokens)."
+    )

@@ -25,7 +25,7 @@ PostgreSQL only (SQLite stays plain):
   device search is a substring match (``LIKE '%x%'``), which no B-tree serves.
 
 Revision ID: 0010
-Revises: 0011 (written on 0007; chained after main's 0011 at rebase)
+Revises: 0009
 Create Date: 2026-11-30 05:00:00.000000
 """
 
@@ -37,7 +37,7 @@ from typing import Any
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0011"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
