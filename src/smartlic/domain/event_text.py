@@ -38,7 +38,7 @@ _SENTENCES: dict[str, str] = {
     "instance.registration.refused": "Registration of {subject} refused",
     "instance.deregistered": "{subject} deregistered from {va}",
     "instance.deregistration.refused": "Deregistration of {subject} refused",
-    "instance.converted": "{subject} converted its traditional licenses into smart licenses in {va}",
+    "instance.converted": "{subject} converted its traditional licenses in {va}",
     "instance.transferred": "{subject} transferred from {va} to {target}",
     "instance.moved_away": "{subject} moved away from {va}",
     "instance.removed": "{subject} removed from {va}; its licenses are free again",
