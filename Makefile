@@ -70,6 +70,9 @@ bench: $(STAMP) ## run every benchmark (prints tables, writes bench/results/*.js
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/collector.py
 	$(BIN)/python bench/attack.py
+	$(BIN)/python bench/fleet.py
+	$(BIN)/python bench/jobs.py
+	$(BIN)/python bench/cssm.py
 
 clean: ## remove the virtualenv
 	rm -rf $(VENV)

@@ -39,6 +39,17 @@ AccountOpt = Annotated[
     str | None, typer.Option("--account", help="Smart account domain (all roles but admin).")
 ]
 VaOpt = Annotated[str | None, typer.Option("--va", help="Virtual account (virtual-account-*).")]
+# Optional on the command line: when omitted it is prompted for (twice, without echo), so the
+# help must not call it required (issue 13).
+PasswordOpt = Annotated[
+    str | None,
+    typer.Option(
+        prompt=True,
+        hide_input=True,
+        confirmation_prompt=True,
+        help="Prompted for (twice, without echo) when omitted; give it only in scripts.",
+    ),
+]
 
 
 def _role(text: str) -> Role:
@@ -47,11 +58,18 @@ def _role(text: str) -> Role:
     return Role(text)
 
 
+def _entered(password: str | None) -> str:
+    """The ``--password`` given or typed at the prompt (Click prompts whenever it is omitted)."""
+    if password is None:
+        raise InvalidInput("password: give --password or type it when asked")
+    return password
+
+
 @user_app.command("create")
 @cli_errors
 def user_create(
     username: Username,
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    password: PasswordOpt = None,
     display_name: Annotated[str, typer.Option(help="Shown in the portal.")] = "",
     email: Annotated[str, typer.Option(help="E-mail address.")] = "",
 ) -> None:
@@ -59,7 +77,7 @@ def user_create(
     with open_services() as s:
         s.users.create_user(
             username=username,
-            password=password,
+            password=_entered(password),
             display_name=display_name,
             email=email,
             actor=actor(),
@@ -133,11 +151,11 @@ def user_disable(username: Username) -> None:
 @cli_errors
 def user_set_password(
     username: Username,
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    password: PasswordOpt = None,
 ) -> None:
     """Reset a user's password; every portal session of the user ends at once."""
     with open_services() as s:
-        s.users.set_password(username, password, actor=actor())
+        s.users.set_password(username, _entered(password), actor=actor())
     typer.echo(f"password of {username!r} changed; its portal sessions have ended")
 
 

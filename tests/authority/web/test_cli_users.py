@@ -109,3 +109,30 @@ def test_set_password_ends_every_portal_session(cli: Cli, db_url: str) -> None:
         SqlUsersService(engine, SystemClock()).authenticate("alice", "new password 22")
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("command", ["create", "set-password"])
+def test_help_offers_the_prompt_instead_of_requiring_password(cli: Cli, command: str) -> None:
+    out = cli.ok("admin", "user", command, "--help")
+    line = next(line for line in out.splitlines() if "--password" in line)
+    assert "required" not in line and "*" not in line, out
+    assert "Prompted for" in out
+
+
+def test_create_prompts_for_an_omitted_password(cli: Cli, db_url: str) -> None:
+    out = cli.ok("admin", "user", "create", "carol", input="typed password 3\n" * 2)
+    assert "Password:" in out and "Repeat for confirmation:" in out
+    assert "typed password 3" not in out  # not echoed
+    engine = make_engine(db_url)
+    try:
+        SqlUsersService(engine, SystemClock()).authenticate("carol", "typed password 3")
+    finally:
+        engine.dispose()
+
+
+def test_create_refuses_two_different_typed_passwords(cli: Cli) -> None:
+    exit_code, out, _ = cli.run(
+        "admin", "user", "create", "dave", input="typed password 4\nanother one 44\n"
+    )
+    assert exit_code == 1 and "do not match" in out
+    assert "dave" not in cli.ok("admin", "user", "list")
