@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services._principal_cache import PrincipalCache
+from smartlic.authority.services.account_users import AccountUsersService
 from smartlic.authority.services.api_clients import SqlApiClientsService
 from smartlic.authority.services.egress import EgressPolicy
 from smartlic.authority.services.interfaces import (
@@ -63,6 +64,7 @@ class Services:
     reservations: SqlReservationsService
     policies: SqlPoliciesService
     users: SqlUsersService
+    account_users: AccountUsersService  # the users of one smart account, as its admins see them
     portal_sessions: SqlPortalSessionsService
     login_throttle: SqlLoginThrottle
     api_clients: SqlApiClientsService
@@ -134,6 +136,7 @@ def build_services(
         reservations=SqlReservationsService(engine, clock, keys, replay_window_s=replay_window_s),
         policies=SqlPoliciesService(engine, clock),
         users=users,
+        account_users=AccountUsersService(engine, clock, users),
         portal_sessions=SqlPortalSessionsService(engine, clock),
         login_throttle=SqlLoginThrottle(engine, clock, login_policy),
         api_clients=api_clients,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from smartlic.authority.services._base import ServiceBase
-from smartlic.authority.services.interfaces import CreatedApiKey
+from smartlic.authority.services.interfaces import ApiKeyOut, CreatedApiKey
 from smartlic.authority.services.scope import Principal, check_grant_shape
 from smartlic.crypto import hash_secret, make_api_key
 from smartlic.domain.enums import Role
@@ -82,3 +82,19 @@ class SqlApiKeysService(ServiceBase):
             if key.revoked_at is None:
                 key.revoked_at = self.now()
                 self.record(s, "apikey.revoked", actor=actor, subject=key.id)
+
+    def list_api_keys(self, domain: str) -> list[ApiKeyOut]:
+        """The keys of smart account ``domain`` (its own and its virtual accounts'), oldest
+        first; who may see them is the caller's to check (``scope_in(...).require_manage()``)."""
+        q = (
+            select(ApiKey, SmartAccount.domain, VirtualAccount.name)
+            .join(SmartAccount, SmartAccount.id == ApiKey.smart_account_id)
+            .outerjoin(VirtualAccount, VirtualAccount.id == ApiKey.virtual_account_id)
+            .where(SmartAccount.domain == domain)
+            .order_by(ApiKey.created_at, ApiKey.id)
+        )
+        with self.transaction() as s:
+            return [
+                ApiKeyOut(k.id, k.name, k.role, d, va, k.created_at, k.created_by, k.revoked_at)
+                for k, d, va in s.execute(q)
+            ]

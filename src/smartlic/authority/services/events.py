@@ -88,3 +88,36 @@ class SqlEventsService(ServiceBase):
                 for e, dom in rows
             ]
         return Page(items=items, total=total, limit=limit, offset=offset, next_cursor=token)
+
+    def subject_events(
+        self, domain: str, subject: str, *, limit: int = 50, scope: Principal
+    ) -> list[EventOut]:
+        """The newest events of one subject in ``domain`` (a product instance's ``PID:..,SN:..``),
+        of the virtual accounts ``scope`` may read."""
+        check_page(limit, 0, 1000)
+        visible = scope_in(scope, domain)
+        with self.transaction() as s:
+            q = (
+                select(Event)
+                .where(
+                    Event.smart_account_id == self.smart_account(s, domain).id,
+                    Event.subject == subject,
+                    visible.where(Event.virtual_account),
+                )
+                .order_by(Event.id.desc())
+                .limit(limit)
+            )
+            return [_out(e, domain) for e in s.scalars(q)]
+
+
+def _out(e: Event, domain: str | None) -> EventOut:
+    return EventOut(
+        id=e.id,
+        at=e.at,
+        name=e.name,
+        actor=e.actor,
+        smart_account=domain,
+        virtual_account=e.virtual_account,
+        subject=e.subject,
+        properties=dict(e.properties or {}),
+    )

@@ -224,6 +224,20 @@ class CreatedApiKey:
 
 
 @dataclass(frozen=True)
+class ApiKeyOut:
+    """A management API key as listed (never its text: only a hash is stored)."""
+
+    id: str
+    name: str
+    role: Role
+    smart_account: str | None
+    virtual_account: str | None
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
 class UsageFileOut:
     """A usage data file as the "Usage Data Files" report lists it."""
 
@@ -422,6 +436,9 @@ class EventsService(Protocol):
         cursor: str | None = None,
         scope: Principal,
     ) -> Page[EventOut]: ...
+    def subject_events(
+        self, domain: str, subject: str, *, limit: int = 50, scope: Principal
+    ) -> list[EventOut]: ...
 
 
 class UsageService(Protocol):
@@ -472,3 +489,4 @@ class ApiKeysService(Protocol):
     ) -> CreatedApiKey: ...
     def authenticate(self, text: str) -> Principal: ...
     def revoke_api_key(self, key_id: str, *, actor: str) -> None: ...
+    def list_api_keys(self, domain: str) -> list[ApiKeyOut]: ...

@@ -21,11 +21,15 @@ from smartlic.authority.settings import AuthoritySettings
 from smartlic.authority.web import (
     auth,
     views,
+    views_accounts,
+    views_api_access,
+    views_instances,
     views_notices,
     views_password,
     views_reports,
     views_reservations,
     views_tokens,
+    views_users,
 )
 from smartlic.authority.web.render import PORTAL, PortalRoute
 from smartlic.errors import NotFound
@@ -56,8 +60,11 @@ def install_portal(app: FastAPI, settings: AuthoritySettings) -> None:
     static = Path(__file__).parent / "static"
     app.mount(PORTAL + "/static", StaticFiles(directory=static), name="portal-static")
     routers = (_root, auth.router, views.router, views_tokens.router, views_reports.router)
+    manage = (views_accounts, views_instances, views_users, views_api_access)  # manager's tasks
     for router in (*routers, views_password.router, views_notices.router,
                    views_reservations.router):  # fmt: skip
+        app.include_router(router)
+    for router in (m.router for m in manage):
         app.include_router(router)
     app.include_router(_fallback)  # last: only addresses no page claimed
     app.add_middleware(
