@@ -25,7 +25,14 @@ from smartlic.authority.web.manage import (
     whole_number,
 )
 from smartlic.authority.web.render import PORTAL, PortalRoute, flash, page, redirect, segment
-from smartlic.authority.web.views import ACCOUNT, VA, va_context, va_url, visible_vas
+from smartlic.authority.web.views import (
+    ACCOUNT,
+    VA,
+    license_lines,
+    va_context,
+    va_url,
+    visible_vas,
+)
 from smartlic.domain.compliance import MAX_QUANTITY
 from smartlic.errors import Conflict, Forbidden, InvalidInput, NotEmpty, NotFound
 
@@ -82,7 +89,7 @@ def _licenses_page(
         request,
         "va_licenses.html",
         status,
-        compliance=compliance,
+        **license_lines(request, compliance),
         transfer=values,
         transfer_error=error,
         **ctx,
