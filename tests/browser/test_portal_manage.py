@@ -162,7 +162,7 @@ def test_instance_page_and_transfer_with_the_preview(page: Page, site: Site, vie
     expect(page.locator("h1")).to_contain_text("UDI_PID:C1000V; UDI_SN:PM")
     expect(page.locator("#instance-licenses")).to_contain_text(LICENSE)
     expect(page.locator("#instance-licenses")).to_contain_text("3")
-    expect(page.locator("#instance-events")).to_contain_text("instance.registered")
+    expect(page.locator("#instance-events")).to_contain_text("registered in")
     check_width(page, viewport)
 
     page.get_by_label("Target virtual account").select_option("Lab")
@@ -182,7 +182,7 @@ def test_instance_page_and_transfer_with_the_preview(page: Page, site: Site, vie
     moved = site.services.instances.get_instance(DOMAIN, instance, scope=T)
     assert moved.virtual_account == "Lab"
     page.goto(va_page(site, "Lab", f"instances/{instance}"))
-    expect(page.locator("#instance-events")).to_contain_text("instance.transferred")
+    expect(page.locator("#instance-events")).to_contain_text("transferred from")
 
 
 def test_a_transfer_the_target_covers_is_previewed_as_in_compliance(page: Page, site: Site) -> None:

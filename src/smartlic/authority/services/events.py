@@ -26,6 +26,8 @@ def _filtered(q: Any, where: EventFilter) -> Any:
         q = q.where(Event.at >= where.since)
     if where.until is not None:
         q = q.where(Event.at < where.until)
+    if where.subject is not None:
+        q = q.where(Event.subject == where.subject)
     if where.search:
         text = where.search.lower()
         q = q.where(
@@ -74,40 +76,8 @@ class SqlEventsService(ServiceBase):
             order = Event.id.desc() if newest_first else Event.id.asc()
             found = s.execute(q.order_by(order).limit(limit + 1).offset(offset)).all()
             rows, token = split(found, limit, lambda r: [r[0].id])
-            items = [
-                EventOut(
-                    id=e.id,
-                    at=e.at,
-                    name=e.name,
-                    actor=e.actor,
-                    smart_account=dom,
-                    virtual_account=e.virtual_account,
-                    subject=e.subject,
-                    properties=dict(e.properties or {}),
-                )
-                for e, dom in rows
-            ]
+            items = [_out(e, dom) for e, dom in rows]
         return Page(items=items, total=total, limit=limit, offset=offset, next_cursor=token)
-
-    def subject_events(
-        self, domain: str, subject: str, *, limit: int = 50, scope: Principal
-    ) -> list[EventOut]:
-        """The newest events of one subject in ``domain`` (a product instance's ``PID:..,SN:..``),
-        of the virtual accounts ``scope`` may read."""
-        check_page(limit, 0, 1000)
-        visible = scope_in(scope, domain)
-        with self.transaction() as s:
-            q = (
-                select(Event)
-                .where(
-                    Event.smart_account_id == self.smart_account(s, domain).id,
-                    Event.subject == subject,
-                    visible.where(Event.virtual_account),
-                )
-                .order_by(Event.id.desc())
-                .limit(limit)
-            )
-            return [_out(e, domain) for e in s.scalars(q)]
 
 
 def _out(e: Event, domain: str | None) -> EventOut:

@@ -189,6 +189,7 @@ class EventFilter:
     since: datetime | None = None
     until: datetime | None = None
     search: str | None = None  # in the subject or the actor
+    subject: str | None = None  # exactly this subject (e.g. an instance's ``PID:..,SN:..``)
     oldest_first: bool = False
 
 
@@ -436,9 +437,6 @@ class EventsService(Protocol):
         cursor: str | None = None,
         scope: Principal,
     ) -> Page[EventOut]: ...
-    def subject_events(
-        self, domain: str, subject: str, *, limit: int = 50, scope: Principal
-    ) -> list[EventOut]: ...
 
 
 class UsageService(Protocol):

@@ -17,6 +17,7 @@ from smartlic.authority.api.deps import ServicesDep
 from smartlic.authority.services import Services
 from smartlic.authority.services.users import UserPrincipal
 from smartlic.authority.web.auth import FormDep, UserDep, read_account, write_account, write_va
+from smartlic.authority.web.lists import listing
 from smartlic.authority.web.manage import (
     confirm_page,
     explain,
@@ -106,6 +107,13 @@ def virtual_accounts(
     return _vas_page(request, services, user, domain)
 
 
+_COLUMNS: dict[str, Any] = {
+    "name": lambda v: v.name,
+    "description": lambda v: v.description,
+    "created": lambda v: v.created_at,
+}
+
+
 def _vas_page(
     request: Request,
     services: Services,
@@ -118,6 +126,10 @@ def _vas_page(
 ) -> Response:
     read_account(user, domain)
     sa = services.accounts.get_smart_account(domain, scope=user)
+    lst = listing(request.query_params, tuple(_COLUMNS), default="name")
+    vas = lst.apply(
+        visible_vas(services, user, domain), _COLUMNS, text=lambda v: f"{v.name} {v.description}"
+    )
     return page(
         request,
         "virtual_accounts.html",
@@ -125,7 +137,8 @@ def _vas_page(
         user=user,
         sa=sa,
         domain=domain,
-        vas=visible_vas(services, user, domain),
+        vas=vas,
+        listing=lst,
         error=error,
         values=values,
     )

@@ -15,12 +15,13 @@ from fastapi import APIRouter, Request, Response
 
 from smartlic.authority.api.deps import ServicesDep
 from smartlic.authority.services import Services
-from smartlic.authority.services.interfaces import InstanceOut
+from smartlic.authority.services.interfaces import EventFilter, InstanceOut
 from smartlic.authority.services.users import UserPrincipal
 from smartlic.authority.web.auth import UserDep, write_va
 from smartlic.authority.web.manage import confirm_page, explain
 from smartlic.authority.web.render import PORTAL, PortalRoute, page
 from smartlic.authority.web.views import VA, instance_name, product_type, va_context, va_url
+from smartlic.authority.web.views_reports import event_row
 from smartlic.errors import InvalidInput, NotFound
 
 __all__ = ["instance_url", "router"]
@@ -86,20 +87,11 @@ def _license_names(services: Services) -> dict[str, str]:
 
 
 def _events(services: Services, user: UserPrincipal, i: InstanceOut) -> list[dict[str, Any]]:
-    found = services.events.subject_events(
-        i.smart_account, f"PID:{i.udi_pid},SN:{i.udi_sn}", limit=EVENTS_SHOWN, scope=user
-    )
-    return [{"e": e, "details": _details(e.properties)} for e in found]
-
-
-def _details(properties: dict[str, Any]) -> str:
-    """An event's details as a person reads them: ``target: Lab; quantity: 2``."""
-    shown = []
-    for key, value in properties.items():
-        text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-        if text:
-            shown.append(f"{key.replace('_', ' ')}: {text}")
-    return "; ".join(shown)
+    where = EventFilter(subject=f"PID:{i.udi_pid},SN:{i.udi_sn}")
+    found = services.events.list_events(
+        i.smart_account, where=where, limit=EVENTS_SHOWN, scope=user
+    ).items
+    return [event_row(e) for e in found]
 
 
 @router.get(INSTANCE + "/transfer")

@@ -31,7 +31,7 @@ from smartlic.domain.event_text import CATEGORIES, category_prefixes, describe, 
 from smartlic.errors import InvalidInput
 from smartlic.formats.disposition import attachment_header
 
-__all__ = ["router"]
+__all__ = ["event_row", "router"]
 
 router = APIRouter(prefix=PORTAL, route_class=PortalRoute, include_in_schema=False)
 EVENTS_PAGE = 100
@@ -99,20 +99,7 @@ def _events_page(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    rows = [
-        {
-            "e": e,
-            "sentence": describe(
-                e.name,
-                actor=e.actor,
-                virtual_account=e.virtual_account,
-                subject=e.subject,
-                properties=e.properties,
-            ),
-            "details": details(e.properties),
-        }
-        for e in (found.items if found else [])
-    ]
+    rows = [event_row(e) for e in (found.items if found else [])]
     query = "".join(f"&{k}={quote(v)}" for k, v in filters.items() if v)
     oldest_first = request.query_params.get("order") == "asc"
     return page(
@@ -129,6 +116,18 @@ def _events_page(
         error=error,
         **ctx,
     )
+
+
+def event_row(e: EventOut) -> dict[str, Any]:
+    """One event as the portal shows it: the sentence and its labelled details."""
+    sentence = describe(
+        e.name,
+        actor=e.actor,
+        virtual_account=e.virtual_account,
+        subject=e.subject,
+        properties=e.properties,
+    )
+    return {"e": e, "sentence": sentence, "details": details(e.properties)}
 
 
 def _day(text: str, label: str, *, next_day: bool = False) -> datetime | None:

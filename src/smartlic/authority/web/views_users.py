@@ -20,6 +20,7 @@ from smartlic.authority.services import Services
 from smartlic.authority.services.account_users import ACCOUNT_ROLES
 from smartlic.authority.services.users import GrantOut, UserPrincipal
 from smartlic.authority.web.auth import FormDep, UserDep, write_account
+from smartlic.authority.web.lists import listing
 from smartlic.authority.web.manage import confirm_page, explain, field, form_values
 from smartlic.authority.web.render import PORTAL, PortalRoute, flash, page, redirect, segment
 from smartlic.authority.web.views import ACCOUNT, visible_vas
@@ -53,6 +54,13 @@ def role_label(g: GrantOut) -> str:
     return ROLE_NAMES[g.role] + where
 
 
+_COLUMNS: dict[str, Any] = {
+    "user": lambda m: m.user.username,
+    "name": lambda m: m.user.display_name,
+    "email": lambda m: m.user.email,
+}
+
+
 def users_url(domain: str, *parts: str) -> str:
     return "/".join([f"{PORTAL}/accounts/{domain}/users", *map(segment, parts)])
 
@@ -74,7 +82,12 @@ def _users_page(
 ) -> Response:
     write_account(user, domain)
     sa = services.accounts.get_smart_account(domain, scope=user)
-    members = services.account_users.list_members(domain, scope=user)
+    lst = listing(request.query_params, tuple(_COLUMNS), default="user")
+    members = lst.apply(
+        services.account_users.list_members(domain, scope=user),
+        _COLUMNS,
+        text=lambda m: f"{m.user.username} {m.user.display_name} {m.user.email}",
+    )
     return page(
         request,
         "users.html",
@@ -83,6 +96,7 @@ def _users_page(
         sa=sa,
         domain=domain,
         members=members,
+        listing=lst,
         vas=[v.name for v in visible_vas(services, user, domain)],
         roles=[(r.value, ROLE_NAMES[r]) for r in ACCOUNT_ROLES],
         role_label=role_label,
