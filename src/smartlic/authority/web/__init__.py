@@ -23,6 +23,7 @@ from smartlic.authority.web import (
     views,
     views_accounts,
     views_api_access,
+    views_authorizations,
     views_instances,
     views_notices,
     views_password,
@@ -60,7 +61,7 @@ def install_portal(app: FastAPI, settings: AuthoritySettings) -> None:
     static = Path(__file__).parent / "static"
     app.mount(PORTAL + "/static", StaticFiles(directory=static), name="portal-static")
     routers = (_root, auth.router, views.router, views_tokens.router, views_reports.router)
-    manage = (views_accounts, views_instances, views_users, views_api_access)  # manager's tasks
+    manage = (views_accounts, views_instances, views_users, views_api_access, views_authorizations)
     for router in (*routers, views_password.router, views_notices.router,
                    views_reservations.router):  # fmt: skip
         app.include_router(router)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from smartlic.authority.api.deps import (
     ServicesDep,
@@ -222,3 +222,10 @@ def logout(request: Request, services: ServicesDep, form: FormDep) -> Response:
         services.portal_sessions.close(sid)  # the cookie, even replayed, opens nothing now
     request.session.clear()
     return redirect(PORTAL + "/login")
+
+
+def close_files(form: FormData) -> None:
+    """Close a form's uploaded files (also when the request was refused before reading them)."""
+    for item in form.values():
+        if isinstance(item, UploadFile):
+            item.file.close()

@@ -23,7 +23,14 @@ from smartlic.authority.services import Services
 from smartlic.authority.services.interfaces import EventFilter, EventOut, Page
 from smartlic.authority.services.scope import scope_in
 from smartlic.authority.services.users import UserPrincipal
-from smartlic.authority.web.auth import FormDep, UserDep, read_account, read_va, write_va
+from smartlic.authority.web.auth import (
+    FormDep,
+    UserDep,
+    close_files,
+    read_account,
+    read_va,
+    write_va,
+)
 from smartlic.authority.web.lists import listing
 from smartlic.authority.web.render import PORTAL, PortalRoute, flash, page, redirect, when
 from smartlic.authority.web.views import ACCOUNT, VA, instance_name, product_type, visible_vas
@@ -198,12 +205,6 @@ def _file_of(form: FormData) -> tuple[str, bytes]:
     return item.filename, item.file.read()
 
 
-def _close_files(form: FormData) -> None:
-    for item in form.values():
-        if isinstance(item, UploadFile):
-            item.file.close()
-
-
 @router.post(ACCOUNT + "/usage-files")
 def upload_usage_file(
     request: Request, domain: str, services: ServicesDep, user: UserDep, form: FormDep
@@ -220,7 +221,7 @@ def upload_usage_file(
     except InvalidInput as exc:
         return _usage_page(request, services, user, domain, error=exc.detail, status=422)
     finally:
-        _close_files(form)
+        close_files(form)
     if out.duplicate:
         flash(
             request,
