@@ -22,7 +22,14 @@ from smartlic.authority.services._usage import apply_usage, release_all
 from smartlic.authority.services.conversion import convert_files
 from smartlic.authority.services.tokens import ConsumedToken, check_token, take_use
 from smartlic.clock import Clock
-from smartlic.crypto import Udi, certificate_pem, csr_udi, fingerprint, load_certificate
+from smartlic.crypto import (
+    DeviceCsr,
+    Udi,
+    certificate_pem,
+    fingerprint,
+    load_certificate,
+    load_csr,
+)
 from smartlic.domain.enums import EntitlementStatus, InstanceStatus
 from smartlic.errors import AlreadyRegistered, InvalidInput, SignatureInvalid
 from smartlic.formats.device_v1 import (
@@ -85,7 +92,7 @@ class SqlDeviceService(ServiceBase):
         try:
             with self.transaction() as s:
                 checked = check_token(s, request["token"], now)
-                self._replace_existing(s, request, udi, csr, checked, now)
+                self._replace_existing(s, request, udi, request["csr"], checked, now)
                 inst = self._new_instance(s, request, udi, cert, checked, now)
                 self.record(
                     s,
@@ -105,14 +112,14 @@ class SqlDeviceService(ServiceBase):
             raise AlreadyRegistered(f"{udi} is already registered") from exc
         return self._reply(body, request)
 
-    def _check_register(self, request: dict[str, Any], now: datetime) -> tuple[Udi, str]:
+    def _check_register(self, request: dict[str, Any], now: datetime) -> tuple[Udi, DeviceCsr]:
         if not isinstance(request, dict):
             raise InvalidInput("request must be a JSON object")
         require_str(request, "token", max_len=255)
         require_str(request, "nonce", max_len=64)
         check_fresh(request.get("timestamp"), now, self.window)
         udi = parse_udi(request.get("udi"))
-        csr = require_str(request, "csr")
+        pem = require_str(request, "csr")
         for key in ("hostname", "software_tag"):
             if not isinstance(request.get(key, ""), str) or len(request.get(key, "")) > 255:
                 raise InvalidInput(
@@ -122,7 +129,8 @@ class SqlDeviceService(ServiceBase):
             raise InvalidInput("force must be a boolean", pointer="/force")
         if not isinstance(request.get("proof") or {}, dict):
             raise InvalidInput("proof must be a signed envelope object", pointer="/proof")
-        if csr_udi(csr) != udi:
+        csr = load_csr(pem)  # loaded and its signature checked once per registration
+        if csr.udi != udi:
             raise InvalidInput("the CSR names another device than the request", pointer="/csr")
         return udi, csr
 
