@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -48,7 +48,15 @@ from smartlic.formats.envelope import (
     timestamp_ms,
 )
 from smartlic.formats.signed import check_fresh, open_sealed
+from smartlic.storage.base import new_id
 from smartlic.storage.models import ProductInstance, SmartAccount, VirtualAccount
+
+_INSTANCE_INSERT = insert(cast(Table, ProductInstance.__table__))
+_INSTANCE_COLUMNS = (
+    "id", "virtual_account_id", "udi_pid", "udi_sn", "hostname", "software_tag",
+    "registered_at", "last_contact_at", "status", "cert_fingerprint", "cert_pem",
+    "cert_expires_at", "export_controlled_allowed", "token_id",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -94,7 +102,7 @@ class SqlDeviceService(ServiceBase):
                 checked = check_token(s, request["token"], now)
                 self._replace_existing(s, request, udi, request["csr"], checked, now)
                 inst = self._new_instance(s, request, udi, cert, checked, now)
-                self.record(
+                self.record_now(
                     s,
                     "instance.registered",
                     actor=f"device:{udi}",
@@ -189,6 +197,7 @@ class SqlDeviceService(ServiceBase):
         now: datetime,
     ) -> ProductInstance:
         inst = ProductInstance(
+            id=new_id(),
             virtual_account_id=consumed.virtual_account.id,
             udi_pid=udi.pid,
             udi_sn=udi.sn,
@@ -203,8 +212,9 @@ class SqlDeviceService(ServiceBase):
             export_controlled_allowed=consumed.token.export_controlled_allowed,
             token_id=consumed.token.id,
         )
-        s.add(inst)
-        s.flush()
+        # One Core INSERT of the row, not the unit of work's flush (half this method's cost);
+        # the object stays transient: the answer is built from it, nothing else reads it.
+        s.execute(_INSTANCE_INSERT, {c: getattr(inst, c) for c in _INSTANCE_COLUMNS})
         return inst
 
     def _registration_body(
