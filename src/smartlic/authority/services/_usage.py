@@ -56,7 +56,7 @@ def apply_usage(
     wanted = list(wanted)
     tags = [e.tag for e in wanted]
     lics = {lic.tag: lic for lic in s.execute(_LICENSES_BY_TAG, {"tags": tags})}
-    held = dict(s.execute(_HELD_COUNTS, {"instance_id": inst.id}).tuples().all())
+    held: dict[str, int] = dict(s.execute(_HELD_COUNTS, {"instance_id": inst.id}).all())
     new_counts = {
         lics[e.tag].id: e.count
         for e in wanted
