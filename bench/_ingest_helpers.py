@@ -206,7 +206,7 @@ HEADERS = [
     "Floor",
     "In-process",
     "HTTP",
-    "In-process / floor",
+    "In-process (1 thr) / floor",
     "HTTP / floor",
     "HTTP / in-process",
     "Target",
@@ -225,7 +225,7 @@ def _backend_rows(label: str, r: dict[str, Any]) -> list[list[str]]:
             f"{s['ceiling']:,.0f} ({runs})",
             f"{s['http']:,.0f} ({s['clients']} clients; p50 {s['http_p50_ms']:.0f} ms "
             f"per request){fails}",
-            f"{s['inprocess_floor']:.0%}" if "floor" in s else "—",
+            f"{s['inprocess']['threads=1'] / s['floor']:.0%}" if "floor" in s else "—",
             f"{s['http_floor']:.0%}" if "floor" in s else "—",
             f"{s['ratio']:.0%}",
             "in-process ≥ 60% of floor; HTTP ≥ 50% of in-process"

@@ -12,7 +12,7 @@ HEADERS = [
     "Floor",
     "In-process",
     "HTTP",
-    "In-process / floor",
+    "In-process (1 thr) / floor",
     "HTTP / floor",
     "HTTP / in-process",
     "CPU ms per call (floor / in-process / server)",
@@ -35,11 +35,14 @@ def _protocol_rows(backend: str, p: dict[str, Any]) -> list[list[str]]:
                 f"{s['http']:.0f} ({clients} clients; "
                 f"p50 {s['http_p50_ms']:.1f} ms, p95 {s['http_p95_ms']:.1f} ms)"
                 + (f" **{s['failures']} calls failed**" if s.get("failures") else ""),
-                f"{s['inprocess_floor']:.0%}",
+                # both on one thread: the floor runs on one connection
+                f"{s['inprocess']['threads=1'] / s['floor']:.0%}",
                 f"{s['http_floor']:.0%}",
                 f"{s['ratio']:.0%}",
                 f"{s['floor_cpu_ms']:.2f} / {s['cpu_ms_inprocess']:.2f} / "
-                f"{s['cpu_ms_http_server']:.2f}",
+                f"{s['cpu_ms_http_server']:.2f} (floor / in-process "
+                f"{s['floor_cpu_ms'] / s['cpu_ms_inprocess']:.0%}, floor / server "
+                f"{s['floor_cpu_ms'] / s['cpu_ms_http_server']:.0%})",
                 "in-process ≥ 50%, HTTP ≥ 40%",
             ]
         )
