@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Integer, Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -118,7 +118,8 @@ _HOLDINGS_OF = _HOLDINGS.where(Holding.license_id.in_(bindparam("license_ids", e
 def holdings_by_license(
     s: Session, va_id: str, license_ids: list[str] | None = None
 ) -> dict[str, list[Holding]]:
-    q, params = _HOLDINGS, {"va_id": va_id}  # statements built once (every authorization)
+    params: dict[str, Any] = {"va_id": va_id}  # statements built once (every authorization)
+    q = _HOLDINGS
     if license_ids is not None:
         q, params = _HOLDINGS_OF, {"va_id": va_id, "license_ids": license_ids}
     out: dict[str, list[Holding]] = {}
@@ -158,8 +159,9 @@ def purchased_by_license(
     columns (the write paths need no Holding objects, nor their eagerly joined license)."""
     found: dict[str, list[HoldingTerms]] = {lid: [] for lid in license_ids}
     if license_ids:
-        for lid, *row in s.execute(_TERMS, {"va_id": va_id, "license_ids": license_ids}):
-            found[lid].append(HoldingTerms(*row))
+        rows = s.execute(_TERMS, {"va_id": va_id, "license_ids": license_ids})
+        for lid, quantity, kind, starts, ends in rows:
+            found[lid].append(HoldingTerms(quantity, kind, starts, ends))
     return {lid: purchased(t, now) for lid, t in found.items()}
 
 
