@@ -50,6 +50,7 @@ from _devices import BenchDevice, make_devices
 from _report import console_table, markdown_report
 from _seed import check_counters, seed_holdings, seed_instances, top_up
 from _server import AuthorityServer
+from floors import FloorDb, Timing, authorize_floor, compliance_floor, register_floor
 from sqlalchemy import Engine, create_engine, event, select, text
 
 from smartlic.authority.keys import AuthorityKeys
@@ -60,7 +61,7 @@ from smartlic.domain.compliance import MAX_QUANTITY
 from smartlic.domain.enums import ComplianceStatus
 from smartlic.domain.products import make_tag
 from smartlic.storage import make_engine, upgrade
-from smartlic.storage.models import License, SmartAccount, VirtualAccount
+from smartlic.storage.models import License, ProductInstance, SmartAccount, VirtualAccount
 
 DOMAIN = "bench.example"
 DEVICE = "/api/device/v1"
@@ -90,6 +91,7 @@ class World:
     tags: list[str]
     license_ids: list[str]
     big_va_id: str
+    url: str = ""
 
 
 @dataclass
@@ -250,7 +252,7 @@ def one_round(world: World, cfg: Config, server: AuthorityServer, label: str) ->
     """In-process with 1 and ``cfg.threads`` threads, then HTTP, back to back, so both sides
     see the same load on the machine; the ratio is taken within the round."""
     svc = world.services
-    out: dict[str, Any] = {"inprocess": {}}
+    out: dict[str, Any] = {"inprocess": {}, "floor": floor_phases(world, cfg, label)}
     for threads in sorted({1, cfg.threads}):
         phases = protocol_phases(
             world, cfg, f"{label}I{threads}-", threads, lambda k: inprocess_worker(svc, k)
@@ -269,9 +271,46 @@ def one_round(world: World, cfg: Config, server: AuthorityServer, label: str) ->
     out["http"] = {k: p.as_dict() for k, p in phases.items()}
     for kind in ("register", "authorize"):
         ceiling = max(v[kind]["per_second"] for v in out["inprocess"].values())
+        floor = out["floor"][kind]["per_second"]
         out[f"{kind}_ceiling_per_second"] = ceiling
         out[f"{kind}_ratio"] = round(out["http"][kind]["per_second"] / ceiling, 3)
+        # the floor runs on one thread and connection: compared with in-process on one
+        one = out["inprocess"]["threads=1"][kind]["per_second"]
+        out[f"{kind}_inprocess_floor"] = round(one / floor, 3)
+        out[f"{kind}_http_floor"] = round(out["http"][kind]["per_second"] / floor, 3)
     return out
+
+
+def floor_phases(world: World, cfg: Config, label: str) -> dict[str, Any]:
+    """The floors (bench/floors.py) of registration and authorization, on this round's load
+    and database: the same kind of requests, for devices of their own."""
+    keys = world.services.device.keys
+    db = FloorDb.connect(world.url)
+    try:
+        devices = make_devices(f"{label}F-", cfg.registrations)
+        reg = register_floor(
+            db, keys.signer, keys.ca, [r for _, r in register_items(world, devices)]
+        )
+        for d in devices:
+            d.key_id = _floor_key_id(world, d)
+        auth = authorize_floor(db, keys.signer, authorize_items(world, devices, cfg.authorizations))
+    finally:
+        db.close()
+    print(f"  {label} floor: register {reg.rate:.0f}/s, authorize {auth.rate:.0f}/s")
+    return {"register": reg.as_dict(), "authorize": auth.as_dict()}
+
+
+def _floor_key_id(world: World, device: BenchDevice) -> str:
+    """The fingerprint of the certificate the floor issued to ``device`` (read back from the
+    database: the floor keeps no answers)."""
+    with world.engine.connect() as conn:
+        return str(
+            conn.execute(
+                select(ProductInstance.cert_fingerprint).where(
+                    ProductInstance.udi_sn == device.udi.sn
+                )
+            ).scalar_one()
+        )
 
 
 def _median_of(rounds: list[dict[str, Any]], *path: str) -> float:
@@ -302,6 +341,10 @@ def summarise(rounds: list[dict[str, Any]]) -> dict[str, Any]:
                 for v in r["inprocess"].values()
             ),
             "ratio": _median_of(rounds, f"{kind}_ratio"),
+            "floor": _median_of(rounds, "floor", kind, "per_second"),
+            "floor_cpu_ms": _median_of(rounds, "floor", kind, "cpu_ms_per_unit"),
+            "inprocess_floor": _median_of(rounds, f"{kind}_inprocess_floor"),
+            "http_floor": _median_of(rounds, f"{kind}_http_floor"),
             # CPU per call barely moves with other load on the machine, unlike throughput.
             "cpu_ms_inprocess": _median_of(
                 rounds, "inprocess", "threads=1", kind, "cpu_ms_per_call"
@@ -362,6 +405,12 @@ def time_compliance(world: World, calls: int, expect: ComplianceStatus) -> dict[
         times.append(time.perf_counter() - t0)
     stats = {k: round(v, 3) for k, v in summary_ms(times).items()}
     stats["statements"] = count_statements(world.engine, once)
+    db = FloorDb.connect(world.url)
+    try:
+        floor: Timing = compliance_floor(db, world.big_va_id, calls)
+    finally:
+        db.close()
+    stats["floor_median_ms"] = floor.as_dict()["median_ms"]
     stats["lines_out_of_compliance"] = sum(
         line.status is ComplianceStatus.OUT_OF_COMPLIANCE for line in result.lines
     )
@@ -396,7 +445,7 @@ def measure_compliance(world: World, cfg: Config) -> dict[str, Any]:
 # ---------------------------------------------------------------- setup
 
 
-def setup_world(engine: Engine, keys: AuthorityKeys, tags: int) -> World:
+def setup_world(engine: Engine, keys: AuthorityKeys, tags: int, url: str) -> World:
     svc = build_services(engine, SystemClock(), keys)
     svc.accounts.create_smart_account(name="Bench", domain=DOMAIN, scope=system("bench"))
     for va in ("Devices", "Big"):
@@ -419,7 +468,7 @@ def setup_world(engine: Engine, keys: AuthorityKeys, tags: int) -> World:
             .where(SmartAccount.domain == DOMAIN, VirtualAccount.name == "Big")
         ).scalar_one()
     ids = [by_tag[t] for t in tag_texts]
-    return World(svc, engine, SystemClock(), token, tag_texts, ids, big)
+    return World(svc, engine, SystemClock(), token, tag_texts, ids, big, url)
 
 
 def pg_database(server_url: str) -> str | None:
@@ -447,7 +496,7 @@ def run_backend(name: str, url: str, cfg: Config, work: Path) -> dict[str, Any]:
             version = conn.execute(
                 text("SELECT sqlite_version()" if name == "sqlite" else "SHOW server_version")
             ).scalar_one()
-        world = setup_world(engine, keys, cfg.tags)
+        world = setup_world(engine, keys, cfg.tags, url)
         protocol = measure_protocol(world, cfg, url, key_dir, work)
         compliance = measure_compliance(world, cfg)
     finally:

@@ -57,6 +57,7 @@ from _ingest_helpers import (
     vm_hwm_mb,
 )
 from _server import AuthorityServer
+from floors import FloorDb, ingest_floor
 from sqlalchemy import Engine, create_engine, event, func, select, text
 
 from smartlic.authority.keys import AuthorityKeys
@@ -107,7 +108,8 @@ def http_worker(url: str) -> Callable[[], Worker]:
                 r = client.post(REPORTUSAGE, json=b)
             except httpx.HTTPError:
                 return False
-            return r.status_code == 200 and r.json().get("status") == "OK_POLL"
+            # 202: the answer is a poll (the route's status since ccbdcc6)
+            return r.status_code in (200, 202) and r.json().get("status") == "OK_POLL"
 
         return call, client.close
 
@@ -142,6 +144,13 @@ def one_round(
     """In-process (1 and ``threads`` threads), then HTTP, then duplicates on both sides, back to
     back, so each ratio is taken under the same load."""
     out: dict[str, Any] = {"inprocess": {}}
+    db = FloorDb.connect(url_of(svc))
+    try:  # the floor (bench/floors.py) on reports of its own, signed like the others
+        floor = ingest_floor(db, [body(b) for b in sign_batches(fleet, tags, cfg.reports)])
+    finally:
+        db.close()
+    out["floor"] = floor.as_dict()
+    print(f"    floor, 1 thread: {floor.rate:,.0f} reports/s")
     last: list[Batch] = []
     for threads in sorted({1, cfg.threads}):
         last = sign_batches(fleet, tags, cfg.reports)
@@ -166,6 +175,10 @@ def one_round(
     return out
 
 
+def url_of(svc: Services) -> str:
+    return svc.usage.engine.url.render_as_string(hide_password=False)
+
+
 def _med(rounds: list[dict[str, Any]], get: Callable[[dict[str, Any]], float]) -> float:
     return round(statistics.median(get(r) for r in rounds), 3)
 
@@ -184,6 +197,15 @@ def summarise(rounds: list[dict[str, Any]], clients: int) -> dict[str, Any]:
         "ceiling": _med(rounds, ceiling),
         "http": _med(rounds, lambda r: r["http"]["reports_per_second"]),
         "ratio": _med(rounds, lambda r: r["http"]["reports_per_second"] / ceiling(r)),
+        "floor": _med(rounds, lambda r: r["floor"]["per_second"]),
+        "floor_cpu_ms": _med(rounds, lambda r: r["floor"]["cpu_ms_per_unit"]),
+        "inprocess_floor": _med(  # both on one thread, as the floor runs
+            rounds,
+            lambda r: r["inprocess"]["threads=1"]["reports_per_second"] / r["floor"]["per_second"],
+        ),
+        "http_floor": _med(
+            rounds, lambda r: r["http"]["reports_per_second"] / r["floor"]["per_second"]
+        ),
         "http_p50_ms": _med(rounds, lambda r: r["http"]["latency_p50_ms"]),
         "failures": sum(
             r["http"]["failures"]
@@ -264,7 +286,7 @@ def run_backend(name: str, url: str, cfg: Config, work: Path) -> dict[str, Any]:
     summary |= {"server_vmhwm_mb": peak, "server_vmhwm_idle_mb": idle}
     summary["bench_maxrss_mb"] = own_maxrss_mb()
     expected = cfg.devices * len(tags) + cfg.rounds * cfg.devices * cfg.reports * (
-        1 + len({1, cfg.threads})
+        2 + len({1, cfg.threads})  # the floor's, the in-process phases', HTTP's
     )
     summary |= {"reports_stored": stored, "reports_expected": expected}
     if stored != expected:

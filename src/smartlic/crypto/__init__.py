@@ -21,8 +21,10 @@ from smartlic.crypto._keys import (
 )
 from smartlic.crypto._pki import (
     CertificateAuthority,
+    DeviceCsr,
     certificate_pem,
     csr_udi,
+    load_csr,
     make_csr,
     verify_certificate,
 )
@@ -41,6 +43,7 @@ from smartlic.crypto._tls import issue_server_certificate, write_server_certific
 
 __all__ = [
     "CertificateAuthority",
+    "DeviceCsr",
     "Signer",
     "TokenText",
     "Udi",
@@ -52,6 +55,7 @@ __all__ = [
     "hash_secret",
     "issue_server_certificate",
     "load_certificate",
+    "load_csr",
     "load_or_create_sealing_key",
     "load_private_key",
     "make_api_key",

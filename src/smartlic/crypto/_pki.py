@@ -49,16 +49,35 @@ def _load_csr(pem: str) -> x509.CertificateSigningRequest:
     return csr
 
 
+class DeviceCsr:
+    """A device's CSR, loaded and its self-signature checked once (``load_csr``); ``udi`` is
+    the device its subject names. Registration parses a CSR once through this."""
+
+    def __init__(self, csr: x509.CertificateSigningRequest) -> None:
+        self.csr = csr
+        self._udi: Udi | None = None
+
+    @property
+    def udi(self) -> Udi:
+        if self._udi is None:
+            cn = self.csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+            sn = self.csr.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
+            if not cn or not sn:
+                raise InvalidInput(
+                    "the CSR subject must carry CN=<PID> and serialNumber=<SN>", pointer="/csr"
+                )
+            self._udi = Udi(str(cn[0].value), str(sn[0].value))
+        return self._udi
+
+
+def load_csr(pem: str) -> DeviceCsr:
+    """Load a PEM CSR: Ed25519, signed by its own key (the checks of ``csr_udi``)."""
+    return DeviceCsr(_load_csr(pem))
+
+
 def csr_udi(pem: str) -> Udi:
     """The UDI a CSR names (checks its self-signature first)."""
-    csr = _load_csr(pem)
-    cn = csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    sn = csr.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
-    if not cn or not sn:
-        raise InvalidInput(
-            "the CSR subject must carry CN=<PID> and serialNumber=<SN>", pointer="/csr"
-        )
-    return Udi(str(cn[0].value), str(sn[0].value))
+    return load_csr(pem).udi
 
 
 def certificate_pem(cert: x509.Certificate) -> str:
@@ -103,16 +122,18 @@ class CertificateAuthority:
 
     def issue(
         self,
-        csr_pem: str,
+        csr_pem: str | DeviceCsr,
         *,
         not_before: datetime,
         days: int = 365,
         udi: Udi | None = None,
     ) -> x509.Certificate:
-        """Issue an identity certificate for a CSR; when ``udi`` is given the CSR must name it."""
-        csr = _load_csr(csr_pem)
-        if udi is not None and csr_udi(csr_pem) != udi:
+        """Issue an identity certificate for a CSR (PEM, or loaded once by ``load_csr``); when
+        ``udi`` is given the CSR must name it."""
+        loaded = csr_pem if isinstance(csr_pem, DeviceCsr) else load_csr(csr_pem)
+        if udi is not None and loaded.udi != udi:
             raise InvalidInput("the CSR names another device than the request", pointer="/csr")
+        csr = loaded.csr
         return self.sign_public_key(csr.subject, csr.public_key(), not_before=not_before, days=days)
 
     def sign_public_key(

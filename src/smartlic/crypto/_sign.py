@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from smartlic.crypto._keys import fingerprint
@@ -34,9 +36,13 @@ class Signer:
     key: Ed25519PrivateKey
     certificate: x509.Certificate
 
-    @property
+    @functools.cached_property
     def key_id(self) -> str:
-        return fingerprint(self.certificate)
+        return fingerprint(self.certificate)  # once: every signed answer names it
+
+    @functools.cached_property
+    def certificate_pem(self) -> str:
+        return self.certificate.public_bytes(serialization.Encoding.PEM).decode()
 
     def sign(self, data: bytes) -> str:
         return sign_bytes(self.key, data)

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from smartlic.crypto import Signer, certificate_pem, sign_bytes
+from smartlic.crypto import Signer, sign_bytes
 from smartlic.errors import InvalidInput, SignatureInvalid
 from smartlic.formats import jsonsafe
 
@@ -86,7 +86,7 @@ def seal(
         "signature": {"alg": ALG, "key_id": signer.key_id, "value": signer.sign(text.encode())},
     }
     if with_certificate:
-        env["certificate"] = certificate_pem(signer.certificate)
+        env["certificate"] = signer.certificate_pem
     return env
 
 

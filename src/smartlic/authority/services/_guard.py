@@ -11,9 +11,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -73,15 +74,19 @@ class SeenNonces:
     def claim(self, scope: str, nonce: str, at: datetime) -> bool:
         """Insert-if-absent in one statement: two requests racing with one nonce cannot both
         see it absent (the primary key decides), on SQLite and PostgreSQL alike."""
-        ins = pg_insert if self.s.get_bind().dialect.name == "postgresql" else sqlite_insert
-        stmt = (
-            ins(SeenNonce)
-            .values(key_id=scope, nonce=nonce, at=at)
-            .on_conflict_do_nothing()
-            .returning(SeenNonce.nonce)
-        )
+        stmt = _CLAIM[self.s.get_bind().dialect.name == "postgresql"]
         # nonces older than twice the window are pruned by the job "prune" (services/schedule.py)
-        return self.s.execute(stmt).first() is not None
+        row = {"key_id": scope, "nonce": nonce, "at": at}
+        return self.s.execute(stmt, row).first() is not None
+
+
+_NONCES = cast(Table, SeenNonce.__table__)
+# The claim of every signed request, built once per dialect (a Core statement on the table:
+# nothing of it lives in the session); parameters are given at execution.
+_CLAIM = {
+    pg: ins(_NONCES).on_conflict_do_nothing().returning(_NONCES.c.nonce)
+    for pg, ins in ((True, pg_insert), (False, sqlite_insert))
+}
 
 
 def _fit(key_id: str) -> str:

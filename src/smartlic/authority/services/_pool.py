@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Integer, Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from smartlic.domain.compliance import HoldingTerms, purchased
 from smartlic.errors import InsufficientLicenses
@@ -47,22 +48,39 @@ def add_in_use(s: Session, va_id: str, deltas: Mapping[str, int]) -> dict[str, t
     """
     result: dict[str, tuple[int, int]] = {}
     touch(s, va_id, (lid for lid, d in deltas.items() if d))
-    for lid in sorted(lid for lid, d in deltas.items() if d):
-        row = s.execute(_bump(va_id, lid, deltas[lid])).first()
+    changed = sorted(lid for lid, d in deltas.items() if d)
+    if changed:
+        s.flush()  # what an ORM statement's autoflush did: pending changes go first
+    for lid in changed:
+        params = {"va_id": va_id, "lid": lid, "delta": deltas[lid]}
+        row = s.execute(_BUMP, params).first()
         if row is None:
             ensure_counters(s, va_id, [lid])
-            row = s.execute(_bump(va_id, lid, deltas[lid])).one()
+            row = s.execute(_BUMP, params).one()
         result[lid] = (int(row[0]), int(row[1]))
+        _sync(s, va_id, lid, result[lid])
     return result
 
 
-def _bump(va_id: str, lid: str, delta: int) -> Any:
-    return (
-        update(PoolCounter)
-        .where(PoolCounter.virtual_account_id == va_id, PoolCounter.license_id == lid)
-        .values(in_use=PoolCounter.in_use + delta)
-        .returning(PoolCounter.in_use, PoolCounter.reserved)
+# A Core UPDATE built once (the ORM statement it replaces cost more to build and to
+# synchronise than to run: bench/authority.py, issue 14); ``_sync`` keeps a counter object
+# this session already holds equal to the row.
+_COUNTERS = cast(Table, PoolCounter.__table__)
+_BUMP = (
+    update(_COUNTERS)
+    .where(
+        _COUNTERS.c.virtual_account_id == bindparam("va_id"),
+        _COUNTERS.c.license_id == bindparam("lid"),
     )
+    .values(in_use=_COUNTERS.c.in_use + bindparam("delta", type_=Integer()))
+    .returning(_COUNTERS.c.in_use, _COUNTERS.c.reserved)
+)
+
+
+def _sync(s: Session, va_id: str, lid: str, counts: tuple[int, int]) -> None:
+    held = s.identity_map.get(s.identity_key(PoolCounter, (va_id, lid)))
+    if held is not None:
+        set_committed_value(held, "in_use", counts[0])
 
 
 def read_counts(s: Session, va_id: str, license_ids: list[str]) -> dict[str, tuple[int, int]]:
@@ -93,14 +111,19 @@ def counters(
     return {c.license_id: c for c in s.scalars(q)}
 
 
+_HOLDINGS = select(Holding).where(Holding.virtual_account_id == bindparam("va_id"))
+_HOLDINGS_OF = _HOLDINGS.where(Holding.license_id.in_(bindparam("license_ids", expanding=True)))
+
+
 def holdings_by_license(
     s: Session, va_id: str, license_ids: list[str] | None = None
 ) -> dict[str, list[Holding]]:
-    q = select(Holding).where(Holding.virtual_account_id == va_id)
+    params: dict[str, Any] = {"va_id": va_id}  # statements built once (every authorization)
+    q = _HOLDINGS
     if license_ids is not None:
-        q = q.where(Holding.license_id.in_(license_ids))
+        q, params = _HOLDINGS_OF, {"va_id": va_id, "license_ids": license_ids}
     out: dict[str, list[Holding]] = {}
-    for h in s.scalars(q):
+    for h in s.scalars(q, params):
         out.setdefault(h.license_id, []).append(h)
     return out
 
@@ -119,6 +142,27 @@ def counters_by_va(s: Session, va_ids: list[str]) -> dict[str, dict[str, PoolCou
     for c in s.scalars(select(PoolCounter).where(PoolCounter.virtual_account_id.in_(va_ids))):
         out.setdefault(c.virtual_account_id, {})[c.license_id] = c
     return out
+
+
+_TERMS = select(
+    Holding.license_id, Holding.quantity, Holding.kind, Holding.starts_at, Holding.ends_at
+).where(
+    Holding.virtual_account_id == bindparam("va_id"),
+    Holding.license_id.in_(bindparam("license_ids", expanding=True)),
+)
+
+
+def purchased_by_license(
+    s: Session, va_id: str, license_ids: list[str], now: datetime
+) -> dict[str, int]:
+    """What is purchased now per license (0 for none): the holdings' terms only, read as
+    columns (the write paths need no Holding objects, nor their eagerly joined license)."""
+    found: dict[str, list[HoldingTerms]] = {lid: [] for lid in license_ids}
+    if license_ids:
+        rows = s.execute(_TERMS, {"va_id": va_id, "license_ids": license_ids})
+        for lid, quantity, kind, starts, ends in rows:
+            found[lid].append(HoldingTerms(quantity, kind, starts, ends))
+    return {lid: purchased(t, now) for lid, t in found.items()}
 
 
 def terms(h: Holding) -> HoldingTerms:

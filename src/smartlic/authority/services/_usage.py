@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from smartlic.authority.services import _pool
@@ -14,9 +15,30 @@ from smartlic.domain.enums import Enforcement, EntitlementStatus, InstanceStatus
 from smartlic.formats.device_v1 import Entitlement
 from smartlic.storage.models import AuthorizationCode, InstanceUsage, License, ProductInstance
 
+# Built once: every authorization runs them (bench/authority.py, issue 14). The write path
+# of an authorization reads columns and writes with Core statements: no ORM objects to load,
+# track and flush (the session ends with the call; nothing else reads these rows in it).
+_HELD = select(InstanceUsage).where(InstanceUsage.instance_id == bindparam("instance_id"))
+_HELD_COUNTS = select(InstanceUsage.license_id, InstanceUsage.count).where(
+    InstanceUsage.instance_id == bindparam("instance_id")
+)
+_LICENSES_BY_TAG = select(License.id, License.tag, License.enforcement).where(
+    License.tag.in_(bindparam("tags", expanding=True))
+)
+_USAGE = cast(Table, InstanceUsage.__table__)
+_SET_USAGE = (
+    update(_USAGE)
+    .where(_USAGE.c.instance_id == bindparam("iid"), _USAGE.c.license_id == bindparam("lid"))
+    .values(count=bindparam("n"), status=bindparam("st"))
+)
+_DROP_USAGE = delete(_USAGE).where(
+    _USAGE.c.instance_id == bindparam("iid"),
+    _USAGE.c.license_id.in_(bindparam("lids", expanding=True)),
+)
+
 
 def current_usage(s: Session, instance_id: str) -> dict[str, InstanceUsage]:
-    rows = s.scalars(select(InstanceUsage).where(InstanceUsage.instance_id == instance_id))
+    rows = s.scalars(_HELD, {"instance_id": instance_id})
     return {u.license_id: u for u in rows}
 
 
@@ -33,23 +55,19 @@ def apply_usage(
     """Replace ``inst``'s usage with ``wanted`` and answer each tag."""
     wanted = list(wanted)
     tags = [e.tag for e in wanted]
-    lics = {lic.tag: lic for lic in s.scalars(select(License).where(License.tag.in_(tags)))}
-    held = current_usage(s, inst.id)
+    lics = {lic.tag: lic for lic in s.execute(_LICENSES_BY_TAG, {"tags": tags})}
+    held: dict[str, int] = dict(s.execute(_HELD_COUNTS, {"instance_id": inst.id}).all())
     new_counts = {
         lics[e.tag].id: e.count
         for e in wanted
         if e.tag in lics and e.count > 0 and _may_use(lics[e.tag], inst)
     }
-    deltas = {
-        lid: new_counts.get(lid, 0) - (held[lid].count if lid in held else 0)
-        for lid in set(held) | set(new_counts)
-    }
+    deltas = {lid: new_counts.get(lid, 0) - held.get(lid, 0) for lid in set(held) | set(new_counts)}
     va_id = inst.virtual_account_id
     counts = _pool.add_in_use(s, va_id, deltas)
     unchanged = [lid for lid in new_counts if lid not in counts]
     counts.update(_pool.read_counts(s, va_id, unchanged) if unchanged else {})
-    holdings = _pool.holdings_by_license(s, va_id, list(new_counts)) if new_counts else {}
-    bought = {lid: _pool.purchased_now(holdings.get(lid, []), now) for lid in new_counts}
+    bought = _pool.purchased_by_license(s, va_id, list(new_counts), now)
     answers = [(e, _answer(e, lics.get(e.tag), inst, counts, bought)) for e in wanted]
     _store(
         s,
@@ -64,13 +82,13 @@ def apply_usage(
     return answers
 
 
-def _may_use(lic: License, inst: ProductInstance) -> bool:
+def _may_use(lic: Any, inst: ProductInstance) -> bool:  # a License, or its row
     return lic.enforcement is not Enforcement.EXPORT_CONTROLLED or inst.export_controlled_allowed
 
 
 def _answer(
     e: Entitlement,
-    lic: License | None,
+    lic: Any,  # a License row, or None
     inst: ProductInstance,
     counts: dict[str, tuple[int, int]],
     bought: dict[str, int],
@@ -90,19 +108,27 @@ def _answer(
 def _store(
     s: Session,
     inst: ProductInstance,
-    held: dict[str, InstanceUsage],
+    held: dict[str, int],
     new: dict[str, tuple[int, EntitlementStatus]],
 ) -> None:
-    for lid, usage in held.items():
-        if lid not in new:
-            s.delete(usage)
-    for lid, (count, status) in new.items():
-        if lid in held:
-            held[lid].count, held[lid].status = count, status.value
-        else:
-            s.add(
-                InstanceUsage(instance_id=inst.id, license_id=lid, count=count, status=status.value)
-            )
+    """Write ``inst``'s usage rows with Core statements (what changed only; no flush)."""
+    gone = [lid for lid in held if lid not in new]
+    if gone:
+        s.execute(_DROP_USAGE, {"iid": inst.id, "lids": gone})
+    kept = [
+        {"iid": inst.id, "lid": lid, "n": n, "st": st.value}
+        for lid, (n, st) in new.items()
+        if lid in held
+    ]
+    if kept:
+        s.execute(_SET_USAGE, kept)
+    added = [
+        {"instance_id": inst.id, "license_id": lid, "count": n, "status": st.value}
+        for lid, (n, st) in new.items()
+        if lid not in held
+    ]
+    if added:
+        s.execute(insert(_USAGE), added)
 
 
 def outstanding_codes(s: Session, inst: ProductInstance) -> list[AuthorizationCode]:
@@ -133,11 +159,11 @@ def move_all(s: Session, inst: ProductInstance, target_va_id: str, now: datetime
     inst.virtual_account_id = target_va_id
     _pool.add_in_use(s, target_va_id, counts)
     pool = _pool.read_counts(s, target_va_id, list(counts))
-    holdings = _pool.holdings_by_license(s, target_va_id, list(counts)) if counts else {}
+    bought = _pool.purchased_by_license(s, target_va_id, list(counts), now)
     answers = {EntitlementStatus.AUTHORIZED.value, EntitlementStatus.OUT_OF_COMPLIANCE.value}
     for lid, usage in held.items():
         if usage.status in answers:
-            covered = sum(pool[lid]) <= _pool.purchased_now(holdings.get(lid, []), now)
+            covered = sum(pool[lid]) <= bought[lid]
             usage.status = (
                 EntitlementStatus.AUTHORIZED if covered else EntitlementStatus.OUT_OF_COMPLIANCE
             ).value

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -45,12 +45,13 @@ __all__ = [
 ]
 
 
+_BY_UDI = select(ProductInstance).where(
+    ProductInstance.udi_pid == bindparam("pid"), ProductInstance.udi_sn == bindparam("sn")
+)  # built once: every registration asks
+
+
 def find_instance(s: Session, udi: Udi) -> ProductInstance | None:
-    return s.scalar(
-        select(ProductInstance).where(
-            ProductInstance.udi_pid == udi.pid, ProductInstance.udi_sn == udi.sn
-        )
-    )
+    return s.scalar(_BY_UDI, {"pid": udi.pid, "sn": udi.sn})
 
 
 def holder_of(s: Session, inst: ProductInstance) -> tuple[VirtualAccount, SmartAccount]:

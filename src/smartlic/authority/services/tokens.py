@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Engine, select, update
+from sqlalchemy import CursorResult, Engine, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from smartlic.authority.keys import AuthorityKeys
@@ -198,15 +198,31 @@ def consume_token(s: Session, text: str, now: datetime) -> ConsumedToken:
     return checked
 
 
+# Built once (with bound parameters) rather than per registration: constructing a statement
+# costs more than running its cached compiled form (bench/authority.py, issue 14).
+_BY_HASH = (
+    select(RegistrationToken, VirtualAccount, SmartAccount)
+    .join(VirtualAccount, VirtualAccount.id == RegistrationToken.virtual_account_id)
+    .join(SmartAccount, SmartAccount.id == VirtualAccount.smart_account_id)
+    .where(RegistrationToken.token_hash == bindparam("token_hash"))
+)
+_TAKE_USE = (
+    update(RegistrationToken)
+    .where(
+        RegistrationToken.id == bindparam("token_id"),
+        RegistrationToken.revoked_at.is_(None),
+        (RegistrationToken.max_uses.is_(None))
+        | (RegistrationToken.uses < RegistrationToken.max_uses),
+    )
+    .values(uses=RegistrationToken.uses + 1)
+    .execution_options(synchronize_session=False)
+)
+
+
 def check_token(s: Session, text: str, now: datetime) -> ConsumedToken:
     """The token and its accounts, or ``TokenRejected`` with the reason (no use taken yet)."""
     parse_token_text(text)
-    row = s.execute(
-        select(RegistrationToken, VirtualAccount, SmartAccount)
-        .join(VirtualAccount, VirtualAccount.id == RegistrationToken.virtual_account_id)
-        .join(SmartAccount, SmartAccount.id == VirtualAccount.smart_account_id)
-        .where(RegistrationToken.token_hash == hash_secret(text))
-    ).first()
+    row = s.execute(_BY_HASH, {"token_hash": hash_secret(text)}).first()
     if row is None:
         raise TokenRejected("the registration token is not known", code="token-unknown")
     status = token_status(row[0], now)
@@ -218,16 +234,6 @@ def check_token(s: Session, text: str, now: datetime) -> ConsumedToken:
 def take_use(s: Session, t: RegistrationToken) -> None:
     """Take one use with one conditional UPDATE; the row lock it takes is held until commit,
     so callers run it as the last statement of their transaction (see bench findings)."""
-    result = s.execute(
-        update(RegistrationToken)
-        .where(
-            RegistrationToken.id == t.id,
-            RegistrationToken.revoked_at.is_(None),
-            (RegistrationToken.max_uses.is_(None))
-            | (RegistrationToken.uses < RegistrationToken.max_uses),
-        )
-        .values(uses=RegistrationToken.uses + 1)
-        .execution_options(synchronize_session=False)
-    )
+    result = s.execute(_TAKE_USE, {"token_id": t.id})
     if cast(CursorResult[Any], result).rowcount != 1:
         raise TokenRejected("the registration token is used-up", code="token-used-up")
