@@ -75,7 +75,9 @@ def test_every_page_of_the_account_opens(page: Page, site: Site, viewport: str) 
     login(page, site)
     base = f"{site.url}/portal/accounts/{DEMO_DOMAIN}"
     for path in ("", "/va/DEFAULT/licenses", "/va/DEFAULT/instances", "/va/DEFAULT/general",
-                 "/events", "/usage-files", "/policies", "/reports"):  # fmt: skip
+                 "/events", "/usage-files", "/policies", "/reports", "/authorization-codes",
+                 "/report-archive", "/trends", "/notifications", "/virtual-accounts", "/users",
+                 "/api-access"):  # fmt: skip
         answer = page.goto(base + path)
         assert answer is not None and answer.status == 200, path
         expect(page.locator("h1, h2").first).to_be_visible()
