@@ -4,7 +4,7 @@ keys; policy mode: usage files, policies, authorization codes)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,9 +20,11 @@ from smartlic.authority.cli import (
 )
 from smartlic.authority.cli_reservations import issue_file, reservations_app
 from smartlic.authority.cli_usage import policy_mode_app
-from smartlic.authority.services.interfaces import EventOut
 from smartlic.domain.event_text import describe
 from smartlic.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from smartlic.authority.services.interfaces import EventOut
 
 __all__ = ["admin_app"]
 
