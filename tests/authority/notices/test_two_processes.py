@@ -13,7 +13,7 @@ from smartlic.authority.services import build_services
 from smartlic.authority.services.scope import SYSTEM
 from smartlic.domain.reports import ReportKind
 from smartlic.storage import make_engine
-from tests.authority.notices.conftest import DOMAIN, Lab
+from tests.authority.notices.conftest import DOMAIN, LOOPBACK, Lab
 
 pytestmark = pytest.mark.postgresql
 
@@ -28,7 +28,7 @@ def test_two_instances_run_each_job_and_send_each_message_once(
     lab: Lab, engine: Engine, pg_only: None
 ) -> None:
     other_engine = make_engine(engine.url.render_as_string(hide_password=False))
-    other = build_services(other_engine, lab.clock, lab.keys, smtp=lab.smtp)
+    other = build_services(other_engine, lab.clock, lab.keys, smtp=lab.smtp, egress=LOOPBACK)
     s = lab.services
     for user in ("alice", "bob", "carol"):
         s.notifications.subscribe(DOMAIN, user, "report-ready", scope=SYSTEM)
