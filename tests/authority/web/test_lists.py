@@ -10,6 +10,7 @@ import re
 from smartlic.authority.services.scope import SYSTEM, system
 from smartlic.crypto import Udi
 from smartlic.domain.enums import Role
+from smartlic.domain.reports import ReportKind
 from smartlic.formats.rum import usage_file
 from tests.authority.api.helpers import DOMAIN, TAG
 from tests.authority.web.conftest import PORTAL, Browser, Portal, html, table, texts
@@ -168,3 +169,24 @@ def test_what_is_not_a_usage_file_is_named_so(portal: Portal, alice: Browser) ->
     answer = upload(alice, "Prod", "policy.xml", b"<smartLicensePolicy/>")
     assert "an XML document <smartLicensePolicy>" in texts(html(answer), '//p[@role="alert"]')[0]
     assert portal.services.usage.list_usage_files(DOMAIN, scope=SYSTEM).items == []
+
+
+def test_api_keys_and_report_archive_sort_and_filter(portal: Portal, alice: Browser) -> None:
+    for name in ("beta", "alpha", "gamma"):
+        portal.services.api_keys.create_api_key(
+            name=name, role=Role.SMART_ACCOUNT_USER, smart_account=DOMAIN, actor="t"
+        )
+    url = f"{PORTAL}/accounts/{DOMAIN}/api-access"
+    names = [r[0] for r in table(alice.page(url + "?sort=name&order=asc"), "api-keys")]
+    assert names == ["alpha", "beta", "gamma"]
+    assert [r[0] for r in table(alice.page(url + "?filter=gam"), "api-keys")] == ["gamma"]
+    for va in ("Spare", "Prod", None):
+        portal.services.reports.generate(
+            DOMAIN, kind=ReportKind.MANUAL, virtual_account=va, scope=system("t")
+        )
+    archive = f"{PORTAL}/accounts/{DOMAIN}/report-archive"
+    rows = table(alice.page(archive + "?sort=va&order=asc"), "report-archive")
+    assert [r[2] for r in rows] == ["(all)", "Prod", "Spare"]
+    assert [r[2] for r in table(alice.page(archive + "?filter=spare"), "report-archive")] == [
+        "Spare"
+    ]

@@ -20,6 +20,7 @@ from smartlic.authority.services import Services
 from smartlic.authority.services.account_users import ACCOUNT_ROLES
 from smartlic.authority.services.users import UserPrincipal
 from smartlic.authority.web.auth import FormDep, UserDep, write_account
+from smartlic.authority.web.lists import listing
 from smartlic.authority.web.manage import confirm_page, explain, field, form_values
 from smartlic.authority.web.render import PORTAL, PortalRoute, flash, page, redirect, segment
 from smartlic.authority.web.views import ACCOUNT, visible_vas
@@ -36,6 +37,24 @@ _VA_ROLES = (Role.VIRTUAL_ACCOUNT_ADMIN, Role.VIRTUAL_ACCOUNT_USER)
 
 def api_url(domain: str, *parts: str) -> str:
     return "/".join([f"{PORTAL}/accounts/{domain}/api-access", *map(segment, parts)])
+
+
+def _common(name: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "role": lambda x: (x.role, x.virtual_account or ""),
+        "created": lambda x: x.created_at,
+        "created_by": lambda x: x.created_by,
+        "status": lambda x: x.revoked_at is not None,
+    }
+
+
+_KEYS = _common(lambda k: k.name)
+_CLIENTS = _common(lambda c: c.client_id)
+
+
+def _text(x: Any) -> str:
+    return f"{getattr(x, 'name', '')} {getattr(x, 'client_id', '')} {x.role} {x.created_by}"
 
 
 @router.get(API)
@@ -55,6 +74,8 @@ def _api_page(
 ) -> Response:
     write_account(user, domain)
     sa = services.accounts.get_smart_account(domain, scope=user)
+    # one sort and filter for both tables (newest first by default, the ties as created)
+    lst = listing(request.query_params, tuple(_KEYS), default="created", descending=True)
     return page(
         request,
         "api_access.html",
@@ -62,8 +83,9 @@ def _api_page(
         user=user,
         sa=sa,
         domain=domain,
-        keys=list(reversed(services.api_keys.list_api_keys(domain))),  # newest first
-        clients=list(reversed(services.api_clients.list_clients(domain))),
+        keys=lst.apply(reversed(services.api_keys.list_api_keys(domain)), _KEYS, _text),
+        clients=lst.apply(reversed(services.api_clients.list_clients(domain)), _CLIENTS, _text),
+        listing=lst,
         vas=[v.name for v in visible_vas(services, user, domain)],
         roles=[(r.value, ROLE_NAMES[r]) for r in ACCOUNT_ROLES],
         role_names=ROLE_NAMES,

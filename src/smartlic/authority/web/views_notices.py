@@ -21,6 +21,7 @@ from smartlic.authority.services.scope import scope_in
 from smartlic.authority.services.trends import TrendPoint, svg_chart
 from smartlic.authority.services.users import UserPrincipal
 from smartlic.authority.web.auth import FormDep, UserDep, read_account
+from smartlic.authority.web.lists import listing
 from smartlic.authority.web.render import PORTAL, PortalRoute, flash, page, redirect
 from smartlic.authority.web.views import ACCOUNT, visible_vas
 from smartlic.domain.reports import ReportKind
@@ -51,8 +52,21 @@ def _report(services: Services, user: UserPrincipal, domain: str, report_id: str
 def archive(request: Request, domain: str, services: ServicesDep, user: UserDep) -> Response:
     ctx = _ctx(services, user, domain, "archive")
     items, total = services.reports.list_reports(domain, limit=ARCHIVE_PAGE, scope=user)
+    lst = listing(request.query_params, tuple(_ARCHIVE), default="generated", descending=True)
+    items = lst.apply(
+        items, _ARCHIVE, text=lambda r: f"{r.kind.value} {r.virtual_account or ''} {r.generated_by}"
+    )
     return page(request, "report_archive.html", reports=items, total=total, kinds=list(ReportKind),
-                whole=_whole_account(user, domain), **ctx)  # fmt: skip
+                whole=_whole_account(user, domain), listing=lst, **ctx)  # fmt: skip
+
+
+_ARCHIVE: dict[str, Any] = {
+    "generated": lambda r: r.generated_at,
+    "kind": lambda r: r.kind.value,
+    "va": lambda r: r.virtual_account or "",
+    "shortfalls": lambda r: r.shortfalls,
+    "by": lambda r: r.generated_by,
+}
 
 
 @router.post(ACCOUNT + "/report-archive")
