@@ -307,7 +307,7 @@ def test_api_client_and_key_created_copied_and_revoked(
     expect(page.locator("#new-client").get_by_role("button", name="Copied")).to_be_visible()
     assert page.evaluate("navigator.clipboard.readText()") == secret
     check_width(page, viewport)
-    with httpx.Client(base_url=site.url) as http:
+    with httpx.Client(base_url=site.url, timeout=30) as http:
         grant = {"grant_type": "client_credentials"}
         assert (
             http.post("/as/token.oauth2", data=grant, auth=(client_id, secret)).status_code == 200
@@ -321,7 +321,7 @@ def test_api_client_and_key_created_copied_and_revoked(
     page.get_by_role("button", name="Revoke").click()
     expect(page.get_by_role("status")).to_contain_text("revoked")
     expect(page.locator(f"tr[data-id='{client_id}'] .client-status")).to_have_text("revoked")
-    with httpx.Client(base_url=site.url) as http:
+    with httpx.Client(base_url=site.url, timeout=30) as http:
         grant = {"grant_type": "client_credentials"}
         assert (
             http.post("/as/token.oauth2", data=grant, auth=(client_id, secret)).status_code == 401
@@ -331,7 +331,9 @@ def test_api_client_and_key_created_copied_and_revoked(
     key_form.get_by_label("Name").fill(f"ci {viewport}")
     key_form.get_by_role("button", name="Create API Key").click()
     key = page.locator("#new-key-text").input_value()
-    with httpx.Client(base_url=site.url, headers={"Authorization": f"Bearer {key}"}) as http:
+    with httpx.Client(
+        base_url=site.url, timeout=30, headers={"Authorization": f"Bearer {key}"}
+    ) as http:
         assert http.get(f"/api/v1/accounts/{DOMAIN}").status_code == 200
 
 
@@ -365,7 +367,7 @@ def test_a_read_only_user_sees_the_pages_without_forms(
 
 def portal_session(site: Site, user: str) -> tuple[httpx.Client, str]:
     """A logged-in HTTP client and its form token, as a script (not a browser) would get."""
-    http = httpx.Client(base_url=site.url)
+    http = httpx.Client(base_url=site.url, timeout=30)
     form = http.get("/portal/login")
     token = _csrf(form.text)
     data = {"csrf_token": token, "username": user, "password": PASSWORD, "next": "/portal/"}
@@ -382,7 +384,7 @@ def _csrf(html: str) -> str:
 def stored(site: Site) -> dict[str, Any]:
     """Everything a refused form could have changed: accounts, pools, devices, tokens (through
     the API, as an authority admin), users, API keys and clients."""
-    with httpx.Client(base_url=site.url, headers={"X-API-Key": site.admin_key}) as api:
+    with httpx.Client(base_url=site.url, timeout=30, headers={"X-API-Key": site.admin_key}) as api:
         state = snapshot(api)
     svc = site.services
     state["users"] = svc.users.list_users()

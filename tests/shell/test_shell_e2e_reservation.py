@@ -46,7 +46,7 @@ def api(authority: Authority) -> Iterator[httpx.Client]:
         name="e2e", role=Role.ADMIN, smart_account=None, virtual_account=None, actor="t"
     )
     headers = {"Authorization": f"Bearer {key.text}"}
-    with httpx.Client(base_url=authority.url, headers=headers) as client:
+    with httpx.Client(base_url=authority.url, headers=headers, timeout=30) as client:
         yield client
 
 
