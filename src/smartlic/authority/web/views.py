@@ -24,6 +24,7 @@ from smartlic.authority.web.auth import (
     read_account,
     read_va,
     text_field,
+    write_account,
     write_va,
 )
 from smartlic.authority.web.lists import listing
@@ -32,6 +33,7 @@ from smartlic.domain.products import PROFILES
 from smartlic.errors import Conflict, InvalidInput, NotFound
 
 __all__ = [
+    "account_context",
     "instance_name",
     "license_lines",
     "product_type",
@@ -64,6 +66,17 @@ def instance_name(i: InstanceOut) -> str:
 
 def product_type(i: InstanceOut) -> str:
     return _PRODUCT_TYPES.get(i.udi_pid, i.udi_pid)
+
+
+def account_context(
+    services: Services, user: UserPrincipal, domain: str, tab: str, *, manage: bool = False
+) -> dict[str, Any]:
+    """What every page of a smart account shows: the account and the virtual accounts the user
+    may read; refused first unless the user may read (``manage``: change) the account."""
+    (write_account if manage else read_account)(user, domain)
+    sa = services.accounts.get_smart_account(domain, scope=user)
+    vas = visible_vas(services, user, domain)
+    return {"user": user, "domain": domain, "sa": sa, "vas": vas, "tab": tab}
 
 
 def va_context(

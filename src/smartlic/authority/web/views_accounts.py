@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request, Response
 from smartlic.authority.api.deps import ServicesDep
 from smartlic.authority.services import Services
 from smartlic.authority.services.users import UserPrincipal
-from smartlic.authority.web.auth import FormDep, UserDep, read_account, write_account, write_va
+from smartlic.authority.web.auth import FormDep, UserDep, write_account, write_va
 from smartlic.authority.web.lists import listing
 from smartlic.authority.web.manage import (
     confirm_page,
@@ -29,10 +29,10 @@ from smartlic.authority.web.render import PORTAL, PortalRoute, flash, page, redi
 from smartlic.authority.web.views import (
     ACCOUNT,
     VA,
+    account_context,
     license_lines,
     va_context,
     va_url,
-    visible_vas,
 )
 from smartlic.domain.compliance import MAX_QUANTITY
 from smartlic.errors import Conflict, Forbidden, InvalidInput, NotEmpty, NotFound
@@ -124,23 +124,11 @@ def _vas_page(
     status: int = 200,
     **values: Any,
 ) -> Response:
-    read_account(user, domain)
-    sa = services.accounts.get_smart_account(domain, scope=user)
+    ctx = account_context(services, user, domain, "inventory")
     lst = listing(request.query_params, tuple(_COLUMNS), default="name")
-    vas = lst.apply(
-        visible_vas(services, user, domain), _COLUMNS, text=lambda v: f"{v.name} {v.description}"
-    )
+    ctx["vas"] = lst.apply(ctx["vas"], _COLUMNS, text=lambda v: f"{v.name} {v.description}")
     return page(
-        request,
-        "virtual_accounts.html",
-        status,
-        user=user,
-        sa=sa,
-        domain=domain,
-        vas=vas,
-        listing=lst,
-        error=error,
-        values=values,
+        request, "virtual_accounts.html", status, listing=lst, error=error, values=values, **ctx
     )
 
 

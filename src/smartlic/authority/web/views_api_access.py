@@ -23,7 +23,7 @@ from smartlic.authority.web.auth import FormDep, UserDep, write_account
 from smartlic.authority.web.lists import listing
 from smartlic.authority.web.manage import confirm_page, explain, field, form_values
 from smartlic.authority.web.render import PORTAL, PortalRoute, flash, page, redirect, segment
-from smartlic.authority.web.views import ACCOUNT, visible_vas
+from smartlic.authority.web.views import ACCOUNT, account_context
 from smartlic.authority.web.views_users import ROLE_NAMES
 from smartlic.domain.enums import Role
 from smartlic.errors import InvalidInput, NotFound
@@ -72,25 +72,21 @@ def _api_page(
     status: int = 200,
     **extra: Any,
 ) -> Response:
-    write_account(user, domain)
-    sa = services.accounts.get_smart_account(domain, scope=user)
+    ctx = account_context(services, user, domain, "api", manage=True)
     # one sort and filter for both tables (newest first by default, the ties as created)
     lst = listing(request.query_params, tuple(_KEYS), default="created", descending=True)
     return page(
         request,
         "api_access.html",
         status,
-        user=user,
-        sa=sa,
-        domain=domain,
         keys=lst.apply(reversed(services.api_keys.list_api_keys(domain)), _KEYS, _text),
         clients=lst.apply(reversed(services.api_clients.list_clients(domain)), _CLIENTS, _text),
         listing=lst,
-        vas=[v.name for v in visible_vas(services, user, domain)],
         roles=[(r.value, ROLE_NAMES[r]) for r in ACCOUNT_ROLES],
         role_names=ROLE_NAMES,
         error=error,
         **extra,
+        **ctx,
     )
 
 

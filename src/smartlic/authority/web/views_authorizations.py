@@ -24,13 +24,12 @@ from smartlic.authority.web.auth import (
     FormDep,
     UserDep,
     close_files,
-    read_account,
     text_field,
     write_va,
 )
 from smartlic.authority.web.lists import listing
 from smartlic.authority.web.render import PORTAL, PortalRoute, flash, page, redirect
-from smartlic.authority.web.views import ACCOUNT, visible_vas
+from smartlic.authority.web.views import ACCOUNT, account_context
 from smartlic.domain.event_text import short
 from smartlic.errors import Conflict, Forbidden, InvalidInput, NotFound
 
@@ -58,8 +57,7 @@ def _codes_page(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    read_account(user, domain)
-    sa = services.accounts.get_smart_account(domain, scope=user)
+    ctx = account_context(services, user, domain, "authorizations")
     every = request.query_params.get("all") == "1"
     lst = listing(request.query_params, tuple(_COLUMNS), default="issued", descending=True)
     codes = lst.apply(
@@ -67,12 +65,11 @@ def _codes_page(
         _COLUMNS,
         text=lambda c: f"{c.udi} {c.virtual_account} {c.tag} {c.confirmation_code}",
     )
-    vas = visible_vas(services, user, domain)
-    writable = [v.name for v in vas if scope_in(user, domain).can_write(v.name)]
+    allowed = scope_in(user, domain)
+    writable = [v.name for v in ctx["vas"] if allowed.can_write(v.name)]
     return page(
-        request, "authorization_codes.html", status, user=user, sa=sa, domain=domain,
-        tab="authorizations", codes=codes, every=every, listing=lst, writable=writable,
-        short=short, error=error,
+        request, "authorization_codes.html", status, codes=codes, every=every, listing=lst,
+        writable=writable, short=short, error=error, **ctx,
     )  # fmt: skip
 
 

@@ -23,7 +23,7 @@ from smartlic.authority.services.users import UserPrincipal
 from smartlic.authority.web.auth import FormDep, UserDep, read_account
 from smartlic.authority.web.lists import listing
 from smartlic.authority.web.render import PORTAL, PortalRoute, flash, page, redirect
-from smartlic.authority.web.views import ACCOUNT, visible_vas
+from smartlic.authority.web.views import ACCOUNT, account_context
 from smartlic.domain.reports import ReportKind
 from smartlic.errors import InvalidInput
 
@@ -31,13 +31,6 @@ __all__ = ["router"]
 
 router = APIRouter(prefix=PORTAL, route_class=PortalRoute, include_in_schema=False)
 ARCHIVE_PAGE = 200
-
-
-def _ctx(services: Services, user: UserPrincipal, domain: str, tab: str) -> dict[str, Any]:
-    read_account(user, domain)
-    sa = services.accounts.get_smart_account(domain, scope=user)
-    return {"user": user, "domain": domain, "sa": sa, "vas": visible_vas(services, user, domain),
-            "tab": tab}  # fmt: skip
 
 
 def _whole_account(user: UserPrincipal, domain: str) -> bool:
@@ -50,7 +43,7 @@ def _report(services: Services, user: UserPrincipal, domain: str, report_id: str
 
 @router.get(ACCOUNT + "/report-archive")
 def archive(request: Request, domain: str, services: ServicesDep, user: UserDep) -> Response:
-    ctx = _ctx(services, user, domain, "archive")
+    ctx = account_context(services, user, domain, "archive")
     items, total = services.reports.list_reports(domain, limit=ARCHIVE_PAGE, scope=user)
     lst = listing(request.query_params, tuple(_ARCHIVE), default="generated", descending=True)
     items = lst.apply(
@@ -83,7 +76,7 @@ def generate(domain: str, services: ServicesDep, user: UserDep, form: FormDep) -
 def view_report(
     request: Request, domain: str, report_id: str, services: ServicesDep, user: UserDep
 ) -> Response:
-    ctx = _ctx(services, user, domain, "archive")
+    ctx = account_context(services, user, domain, "archive")
     return page(request, "report_view.html", report=_report(services, user, domain, report_id),
                 **ctx)  # fmt: skip
 
@@ -112,7 +105,7 @@ def report_pdf(domain: str, report_id: str, services: ServicesDep, user: UserDep
 def trends(
     request: Request, domain: str, services: ServicesDep, user: UserDep, days: int = 30
 ) -> Response:
-    ctx = _ctx(services, user, domain, "trends")
+    ctx = account_context(services, user, domain, "trends")
     days = min(max(days, 1), 366)
     charts = []
     for va in ctx["vas"]:
@@ -127,7 +120,7 @@ def trends(
 
 @router.get(ACCOUNT + "/notifications")
 def notifications(request: Request, domain: str, services: ServicesDep, user: UserDep) -> Response:
-    ctx = _ctx(services, user, domain, "notifications")
+    ctx = account_context(services, user, domain, "notifications")
     mine = {
         s.event: s for s in services.notifications.list_subscriptions(domain, user.name, scope=user)
     }

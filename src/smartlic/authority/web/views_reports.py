@@ -27,13 +27,18 @@ from smartlic.authority.web.auth import (
     FormDep,
     UserDep,
     close_files,
-    read_account,
     read_va,
     write_va,
 )
 from smartlic.authority.web.lists import listing
 from smartlic.authority.web.render import PORTAL, PortalRoute, flash, page, redirect, when
-from smartlic.authority.web.views import ACCOUNT, VA, instance_name, product_type, visible_vas
+from smartlic.authority.web.views import (
+    ACCOUNT,
+    VA,
+    account_context,
+    instance_name,
+    product_type,
+)
 from smartlic.domain.event_text import CATEGORIES, category_prefixes, describe, details
 from smartlic.errors import InvalidInput
 from smartlic.formats.disposition import attachment_header
@@ -44,15 +49,6 @@ router = APIRouter(prefix=PORTAL, route_class=PortalRoute, include_in_schema=Fal
 EVENTS_PAGE = 100
 FILES_PAGE = 200
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _account_context(
-    services: Services, user: UserPrincipal, domain: str, tab: str
-) -> dict[str, Any]:
-    read_account(user, domain)
-    sa = services.accounts.get_smart_account(domain, scope=user)
-    vas = visible_vas(services, user, domain)
-    return {"user": user, "domain": domain, "sa": sa, "vas": vas, "tab": tab}
 
 
 # ---------------------------------------------------------------- event log
@@ -71,7 +67,7 @@ def events(
     search: str = "",
     offset: int = 0,
 ) -> Response:
-    ctx = _account_context(services, user, domain, "events")
+    ctx = account_context(services, user, domain, "events")
     filters = {
         "type": type,
         "virtual_account": virtual_account,
@@ -162,7 +158,7 @@ def _usage_page(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    ctx = _account_context(services, user, domain, "usage")
+    ctx = account_context(services, user, domain, "usage")
     lst = listing(request.query_params, tuple(_FILE_COLUMNS), default="reported", descending=True)
     files = lst.apply(
         services.usage.list_usage_files(domain, limit=FILES_PAGE, scope=user).items,
@@ -246,7 +242,7 @@ def download_ack(domain: str, file_id: str, services: ServicesDep, user: UserDep
 
 @router.get(ACCOUNT + "/policies")
 def policies(request: Request, domain: str, services: ServicesDep, user: UserDep) -> Response:
-    ctx = _account_context(services, user, domain, "policies")
+    ctx = account_context(services, user, domain, "policies")
     installed = services.policies.list_policies(domain, scope=user)
     in_force = [
         (va.name, services.policies.policy_in_force(domain, va.name, scope=user))
@@ -260,7 +256,7 @@ def policies(request: Request, domain: str, services: ServicesDep, user: UserDep
 
 @router.get(ACCOUNT + "/reports")
 def reports(request: Request, domain: str, services: ServicesDep, user: UserDep) -> Response:
-    ctx = _account_context(services, user, domain, "reports")
+    ctx = account_context(services, user, domain, "reports")
     return page(request, "reports.html", **ctx)
 
 

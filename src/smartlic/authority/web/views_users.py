@@ -23,7 +23,7 @@ from smartlic.authority.web.auth import FormDep, UserDep, write_account
 from smartlic.authority.web.lists import listing
 from smartlic.authority.web.manage import confirm_page, explain, field, form_values
 from smartlic.authority.web.render import PORTAL, PortalRoute, flash, page, redirect, segment
-from smartlic.authority.web.views import ACCOUNT, visible_vas
+from smartlic.authority.web.views import ACCOUNT, account_context
 from smartlic.domain.enums import Role
 from smartlic.errors import Conflict, Forbidden, InvalidInput, NotFound
 
@@ -80,8 +80,7 @@ def _users_page(
     status: int = 200,
     **values: Any,
 ) -> Response:
-    write_account(user, domain)
-    sa = services.accounts.get_smart_account(domain, scope=user)
+    ctx = account_context(services, user, domain, "users", manage=True)
     lst = listing(request.query_params, tuple(_COLUMNS), default="user")
     members = lst.apply(
         services.account_users.list_members(domain, scope=user),
@@ -92,16 +91,13 @@ def _users_page(
         request,
         "users.html",
         status,
-        user=user,
-        sa=sa,
-        domain=domain,
         members=members,
         listing=lst,
-        vas=[v.name for v in visible_vas(services, user, domain)],
         roles=[(r.value, ROLE_NAMES[r]) for r in ACCOUNT_ROLES],
         role_label=role_label,
         error=error,
         values=values,
+        **ctx,
     )
 
 
