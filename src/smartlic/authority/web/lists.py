@@ -27,7 +27,6 @@ class Listing:
     sort: str
     descending: bool
     filter: str
-    columns: Sequence[str]
 
     def query(self, **changes: str) -> str:
         """The query string of this listing with some parameters changed (for links)."""
@@ -75,7 +74,6 @@ def listing(
         sort=sort if sort in columns else default,
         descending=(order == "desc") if order in ("asc", "desc") else descending,
         filter=params.get("filter", "")[:MAX_FILTER],
-        columns=columns,
     )
 
 
