@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
 from smartlic.crypto import generate_key, make_token_text
-from smartlic.formats.envelope import seal_with_key
+from smartlic.formats.envelope import iso, seal_with_key
 from tests.authority.api.conftest import LiveAuthority
 from tests.authority.api.helpers import (
     ACCOUNT,
@@ -22,6 +23,7 @@ from tests.authority.api.helpers import (
     new_device,
     ok,
     open_response,
+    pool_line,
     problem,
     register,
     snapshot,
@@ -154,6 +156,41 @@ def test_transfer_of_more_than_available(world: LiveAuthority) -> None:
         404,
         "not-found",
     )
+
+
+def test_a_transfer_of_one_kind_moves_only_holdings_of_that_kind(world: LiveAuthority) -> None:
+    api = world.client()
+    ends = iso(world.clock.now() + timedelta(days=90))
+    term = {"tag": TAG, "quantity": 3, "kind": "term", "ends_at": ends}
+    ok(api.post(va_path("Prod", "/licenses"), json=term), 201)  # Prod: 10 perpetual + 3 term
+    move = {"tag": TAG, "quantity": 2, "target": "Spare", "kind": "term"}
+    done = ok(api.post(va_path("Prod", "/licenses/actions/transfer"), json=move))
+    assert (done["kind"], done["quantity"], done["target"]) == ("term", 2, "Spare")
+    prod = {h["kind"]: h["quantity"] for h in pool_line(api, "Prod")["holdings"]}
+    spare = sorted((h["kind"], h["quantity"]) for h in pool_line(api, "Spare")["holdings"])
+    assert prod == {"perpetual": 10, "term": 1}  # the perpetual holding did not move
+    assert spare == [("perpetual", 5), ("term", 2)]
+    ends_at = {va: _term_end(api, va) for va in ("Prod", "Spare")}
+    assert ends_at["Prod"] == ends_at["Spare"] is not None  # the term goes with its dates
+
+
+def _term_end(api: httpx.Client, va: str) -> str | None:
+    return next(h["ends_at"] for h in pool_line(api, va)["holdings"] if h["kind"] == "term")
+
+
+def test_a_transfer_of_an_unknown_or_missing_kind_moves_nothing(world: LiveAuthority) -> None:
+    api = world.client()
+    transfer = va_path("Prod", "/licenses/actions/transfer")
+    move = {"tag": TAG, "quantity": 1, "target": "Spare"}
+    for kind in ("lifetime", "TERM", 1, ""):
+        body = refused(api, lambda k=kind: api.post(transfer, json={**move, "kind": k}), 422,
+                       "invalid-input")  # fmt: skip
+        assert body["pointer"] == "/kind"
+    # Prod holds 10 perpetual and no term: a term transfer is refused, the perpetual stay
+    body = refused(
+        api, lambda: api.post(transfer, json={**move, "kind": "term"}), 409, "insufficient-licenses"
+    )
+    assert "0 term metroipaccess available" in body["detail"]
 
 
 @pytest.mark.parametrize(

@@ -62,18 +62,15 @@ def transfer_licenses(
     services: ServicesDep,
     principal: PrincipalDep,
 ) -> TransferPublic:
+    """``kind`` (perpetual, term, demo) moves only holdings of that kind, as the CSSM
+    route's ``licenseType`` does; without it any holding moves."""
     services.licenses.transfer(
         domain,
         virtual_account,
         body.target,
         tag=body.tag,
         quantity=body.quantity,
+        kind=body.kind,
         scope=principal,
     )
-    return TransferPublic(
-        smart_account=domain,
-        source=virtual_account,
-        target=body.target,
-        tag=body.tag,
-        quantity=body.quantity,
-    )
+    return TransferPublic(smart_account=domain, source=virtual_account, **body.model_dump())

@@ -97,6 +97,11 @@ class TransferCreate(InputModel):
     tag: str = Field(min_length=1, max_length=255)
     quantity: int = Field(gt=0, le=MAX_QUANTITY, strict=True)
     target: str = Field(min_length=1, max_length=100, pattern=NAME_PATTERN)
+    kind: HoldingKind | None = Field(
+        default=None,
+        description="Move only holdings of this kind (perpetual, term or demo); absent: any "
+        "kind, perpetual first, then the longest term first.",
+    )
 
 
 class TransferPublic(PublicModel):
@@ -105,3 +110,4 @@ class TransferPublic(PublicModel):
     target: str
     tag: str
     quantity: int
+    kind: HoldingKind | None = None
