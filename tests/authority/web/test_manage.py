@@ -5,9 +5,12 @@ an attack: a clear reason on the page, the form as it was typed, and nothing sto
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine, text
 
 from smartlic.authority.services.scope import SYSTEM
 from smartlic.domain.enums import Role
@@ -151,6 +154,62 @@ def test_roles_change_and_a_user_is_removed_from_the_account(
     assert alice.post(f"{ACME}/users/vic/remove", {"confirm": "yes"}).status_code == 303
     assert "vic" not in members(portal)
     assert portal.services.users.get_user("vic").grants == ()  # still a user of the authority
+
+
+@contextmanager
+def revokes_refused(engine: Engine, username: str) -> Iterator[None]:
+    """The database refuses to delete ``username``'s grants (a trigger): a failure between
+    a role change's new grant and the old grant's removal, made by the real database."""
+    with engine.begin() as conn:
+        uid = conn.execute(text("SELECT id FROM users WHERE username = :u"), {"u": username})
+        user_id = uid.scalar_one()
+    if engine.dialect.name == "postgresql":
+        make = [
+            "CREATE FUNCTION refuse_revoke() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF OLD.user_id = '{user_id}' THEN RAISE EXCEPTION 'revoke refused'; END IF; "
+            "RETURN OLD; END $$",
+            "CREATE TRIGGER refuse_revoke BEFORE DELETE ON role_grants "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_revoke()",
+        ]
+        drop = [
+            "DROP TRIGGER IF EXISTS refuse_revoke ON role_grants",
+            "DROP FUNCTION IF EXISTS refuse_revoke()",
+        ]
+    else:
+        make = [
+            f"CREATE TRIGGER refuse_revoke BEFORE DELETE ON role_grants WHEN OLD.user_id = "
+            f"'{user_id}' BEGIN SELECT RAISE(ABORT, 'revoke refused'); END"
+        ]
+        drop = ["DROP TRIGGER IF EXISTS refuse_revoke"]
+    with engine.begin() as conn:
+        for sql in make:
+            conn.execute(text(sql))
+    try:
+        yield
+    finally:  # the PostgreSQL test database outlives the test
+        with engine.begin() as conn:
+            for sql in drop:
+                conn.execute(text(sql))
+
+
+def test_a_role_change_is_one_transaction(portal: Portal, alice: Browser) -> None:
+    """A role change that fails part way (after the new grant, at the old grant's removal)
+    leaves the user with its old role only: never both, never none."""
+    alice.page(f"{ACME}/users")
+    form = {"username": "vic", "password": "long enough 1", "role": "smart-account-user"}
+    assert alice.post(f"{ACME}/users", form).status_code == 303
+    before = members(portal)["vic"]
+    events = portal.services.events.list_events(DOMAIN, scope=SYSTEM).total
+    role = {"role": "virtual-account-admin", "virtual_account": "Spare"}
+    with revokes_refused(portal.services.users.engine, "vic"):
+        answer = alice.post(f"{ACME}/users/vic/role", role)
+        assert answer.status_code >= 400, answer.status_code
+        assert members(portal)["vic"] == before == ([(Role.SMART_ACCOUNT_USER, None)], False)
+        assert alice.post(f"{ACME}/users/vic/remove", {"confirm": "yes"}).status_code >= 400
+        assert members(portal)["vic"] == before  # removing is one transaction too
+    assert portal.services.events.list_events(DOMAIN, scope=SYSTEM).total == events
+    assert alice.post(f"{ACME}/users/vic/role", role).status_code == 303  # the database agrees
+    assert members(portal)["vic"] == ([(Role.VIRTUAL_ACCOUNT_ADMIN, "Spare")], False)
 
 
 def test_a_user_with_roles_elsewhere_is_disabled_only_by_who_manages_both(

@@ -113,21 +113,17 @@ class AccountUsersService(ServiceBase):
         scope: Principal,
     ) -> Member:
         """Replace the user's roles in ``domain`` with ``role`` (its roles elsewhere stay)."""
-        member = self._other_member(domain, username, scope)
+        self._other_member(domain, username, scope)
         role, va = self._role(domain, role, virtual_account)
-        self.users.grant(
-            username, role, smart_account=domain, virtual_account=va, actor=scope.label()
+        self.users.set_account_roles(
+            username, domain, role, virtual_account=va, actor=scope.label()
         )
-        for g in member.grants:
-            if (g.role, g.virtual_account) != (role, va):
-                self._revoke(username, g, scope)
         return self.get_member(domain, username, scope=scope)
 
     def remove(self, domain: str, username: str, *, scope: Principal) -> None:
         """Take every role of the user in ``domain`` away (the user keeps its other roles)."""
-        member = self._other_member(domain, username, scope)
-        for g in member.grants:
-            self._revoke(username, g, scope)
+        self._other_member(domain, username, scope)
+        self.users.set_account_roles(username, domain, None, actor=scope.label())
 
     def set_disabled(
         self, domain: str, username: str, disabled: bool, *, scope: Principal
@@ -172,15 +168,6 @@ class AccountUsersService(ServiceBase):
         with self.transaction() as s:
             self.virtual_account(s, self.smart_account(s, domain), va)
         return role, va
-
-    def _revoke(self, username: str, g: GrantOut, scope: Principal) -> None:
-        self.users.revoke(
-            username,
-            g.role,
-            smart_account=g.smart_account,
-            virtual_account=g.virtual_account,
-            actor=scope.label(),
-        )
 
 
 def _member(user: UserOut, domain: str) -> Member:

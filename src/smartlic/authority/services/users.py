@@ -234,20 +234,38 @@ class SqlUsersService(ServiceBase):
         with self.transaction() as s:
             user = self._user(s, username)
             sa, va = self._scope(s, smart_account, virtual_account)
-            row = self._grant_row(s, user, role, sa, va)
-            if row is None:
-                row = RoleGrant(
-                    user_id=user.id,
-                    role=role,
-                    smart_account_id=sa.id if sa else None,
-                    virtual_account_id=va.id if va else None,
-                    created_at=self.now(),
-                    created_by=actor,
-                )
-                s.add(row)
-                s.flush()
-                self._record_grant(s, "user.granted", actor, username, role, sa, virtual_account)
+            row = self._add_grant(s, user, role, sa, va, actor)
             return GrantOut(row.id, role, smart_account, virtual_account, row.created_at)
+
+    def set_account_roles(
+        self,
+        username: str,
+        smart_account: str,
+        role: Role | None,
+        *,
+        virtual_account: str | None = None,
+        actor: str,
+    ) -> None:
+        """The user's roles in ``smart_account`` become ``role`` alone (over
+        ``virtual_account`` for a virtual-account role), or none when ``role`` is None; its
+        roles elsewhere stay. One transaction: a failure part way leaves the roles as they
+        were, never both the old and the new role, nor none."""
+        if role is not None:
+            check_grant_shape(Role(role), smart_account, virtual_account)
+        with self.transaction() as s:
+            user = self._user(s, username)
+            sa = self.smart_account(s, smart_account)
+            va = self.virtual_account(s, sa, virtual_account) if virtual_account else None
+            kept = self._add_grant(s, user, Role(role), sa, va, actor) if role else None
+            rows = s.execute(
+                select(RoleGrant, VirtualAccount)
+                .outerjoin(VirtualAccount, VirtualAccount.id == RoleGrant.virtual_account_id)
+                .where(RoleGrant.user_id == user.id, RoleGrant.smart_account_id == sa.id)
+                .order_by(RoleGrant.created_at, RoleGrant.id)
+            ).all()
+            for row, row_va in rows:
+                if kept is None or row.id != kept.id:
+                    self._drop_grant(s, row, username, sa, row_va, actor)
 
     def revoke(
         self,
@@ -265,8 +283,48 @@ class SqlUsersService(ServiceBase):
             row = self._grant_row(s, user, role, sa, va)
             if row is None:
                 raise NotFound(f"user {username!r} has no such grant of {role.value!r}")
-            s.delete(row)
-            self._record_grant(s, "user.revoked", actor, username, role, sa, virtual_account)
+            self._drop_grant(s, row, username, sa, va, actor)
+
+    def _add_grant(
+        self,
+        s: Session,
+        user: User,
+        role: Role,
+        sa: SmartAccount | None,
+        va: VirtualAccount | None,
+        actor: str,
+    ) -> RoleGrant:
+        """The grant of ``role`` over the scope, made if missing (and recorded)."""
+        row = self._grant_row(s, user, role, sa, va)
+        if row is not None:
+            return row
+        row = RoleGrant(
+            user_id=user.id,
+            role=role,
+            smart_account_id=sa.id if sa else None,
+            virtual_account_id=va.id if va else None,
+            created_at=self.now(),
+            created_by=actor,
+        )
+        s.add(row)
+        s.flush()
+        va_name = va.name if va else None
+        self._record_grant(s, "user.granted", actor, user.username, role, sa, va_name)
+        return row
+
+    def _drop_grant(
+        self,
+        s: Session,
+        row: RoleGrant,
+        username: str,
+        sa: SmartAccount | None,
+        va: VirtualAccount | None,
+        actor: str,
+    ) -> None:
+        s.delete(row)
+        s.flush()  # now, in this transaction's order: a refusal stops here
+        va_name = va.name if va else None
+        self._record_grant(s, "user.revoked", actor, username, row.role, sa, va_name)
 
     # ------------------------------------------------------------ helpers
 
