@@ -143,8 +143,9 @@ class AuthoritySettings(LimitSettings):
     collector_sync_s: float = Field(
         default=86400.0,
         gt=0,
-        description="A collector (an API-key caller reporting devices' usage) that has not "
-        "reported for this many seconds is out of sync: the `collector-out-of-sync` "
+        description="A collector (an API-key caller acting for devices: their usage, usage "
+        "files, authorization codes) not heard from for this many seconds is out of sync: "
+        "the `collector-out-of-sync` "
         "notification is raised once per silence (docs/notifications.md).",
     )
     jobs_interval_s: float = Field(

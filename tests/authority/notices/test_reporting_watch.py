@@ -12,9 +12,11 @@ import pytest
 
 from smartlic.authority.services.scope import SYSTEM, Principal
 from smartlic.crypto import Udi
-from smartlic.domain.enums import Role
+from smartlic.domain.enums import Enforcement, Role
 from smartlic.domain.policy import CISCO_DEFAULT, LicenseGroup
+from smartlic.domain.products import make_tag
 from smartlic.domain.reports import ReportKind
+from smartlic.formats.rum import usage_file
 from tests.authority.notices.conftest import DOMAIN, TAG, Lab
 from tests.devices import PolicyDevice
 
@@ -174,3 +176,79 @@ def test_collector_out_of_sync_once_per_silence(lab: Lab, collector: Principal) 
     lab.tick(hours=13)
     assert len(_events(lab, "collector.out_of_sync")) == 2
     assert len(lab.inbox.to("alice@example.com")) == 2
+
+
+HSEC = make_tag("hseck9")
+
+
+def _slac_lab(lab: Lab) -> PolicyDevice:
+    """An export-controlled license with 1 held in East, and a trusted device there."""
+    s = lab.services
+    s.licenses.define_license(tag=HSEC, name="hseck9", display_name="HSECK9",
+                              enforcement=Enforcement.EXPORT_CONTROLLED, scope=SYSTEM)  # fmt: skip
+    s.licenses.add_holding(DOMAIN, "East", tag=HSEC, quantity=1, scope=SYSTEM)
+    return _device(lab)
+
+
+def _authrequest(lab: Lab, data: dict[str, object], principal: Principal | None) -> str:
+    answer = lab.services.authorizations.authrequest({"data": data}, principal)
+    done = lab.services.usage.poll({"data": {"poll_id": answer["poll_id"]}}, principal)
+    (item,) = done["data"]["authorizations"]
+    return str(item["status"])
+
+
+def _upload(lab: Lab, dev: PolicyDevice, scope: Principal) -> None:
+    data = usage_file([dev.report(TAG, 1)])
+    out = lab.services.usage.upload_usage_file(DOMAIN, "East", file_name="usage.txt",
+                                               content=data, scope=scope)  # fmt: skip
+    assert (out.status, out.reports) == ("Processed", 1)
+
+
+def _contacts(lab: Lab, kind: str, principal: Principal | None) -> None:
+    """One interaction of ``kind`` made by ``principal`` (None: the device on its own, or a
+    portal user for a file upload), accepted by the authority."""
+    if kind == "reportusage":
+        _report(lab, _device(lab), 1, principal)
+    elif kind == "usage-file":
+        user = lab.services.users.authenticate("alice", "correct horse")
+        _upload(lab, _device(lab), principal or user)
+    elif kind == "authrequest":
+        dev = _slac_lab(lab)
+        assert _authrequest(lab, {"requests": [dev.auth_request({HSEC: 1})]}, principal) == (
+            "SUCCESS"
+        )
+    else:  # a return of a code the device got on its own
+        dev = _slac_lab(lab)
+        issued = lab.services.authorizations.request(dev.auth_request({HSEC: 1}))
+        ret = {"sudi": {}, "remove_code": dev.return_code(issued.code_id)}
+        assert _authrequest(lab, {"returns": [ret]}, principal) == "SUCCESS"
+
+
+KINDS = ["reportusage", "usage-file", "authrequest", "authreturn"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_collector_interaction_is_contact(lab: Lab, collector: Principal, kind: str) -> None:
+    """Usage forwarded online, a usage file uploaded with the collector's key, an authorization
+    code request or return forwarded: each is the collector's contact for the device's smart
+    account (and the clock of its next silence starts from it)."""
+    _contacts(lab, kind, collector)
+    lab.tick(hours=23)
+    assert _events(lab, "collector.") == []
+    lab.tick(hours=2)
+    (event,) = _events(lab, "collector.out_of_sync")
+    assert event["collector"] == "apikey:collector-1"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_same_interaction_without_a_collector_is_no_contact(lab: Lab, kind: str) -> None:
+    _contacts(lab, kind, None)  # the device on its own; a portal user's upload
+    lab.tick(days=3)
+    assert _events(lab, "collector.") == []
+
+
+def test_a_refused_request_is_no_contact(lab: Lab, collector: Principal) -> None:
+    dev = _slac_lab(lab)  # 1 held: 2 asked is refused
+    assert _authrequest(lab, {"requests": [dev.auth_request({HSEC: 2})]}, collector) == "FAILED"
+    lab.tick(days=3)
+    assert _events(lab, "collector.") == []

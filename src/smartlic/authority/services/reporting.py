@@ -13,9 +13,13 @@ mark ``ack:<instance>`` remembers the deadline warned about; a report moves the 
 which ends the condition and re-arms the warning for the next deadline missed.
 
 **Collector out of sync** (``collector.out_of_sync`` → ``collector-out-of-sync``). A collector
-is a caller with an API key that reports devices' usage (``POST .../reportusage``); each such
-call with accepted reports stores its last contact per smart account it reported for
-(``collector_contacts``, ``touch_collector``). One silent for longer than
+is a caller with an API key (or an API client's token) acting for devices: forwarding their
+usage (``POST .../reportusage``), uploading their usage data files (``POST .../usage-files``
+with its key) or forwarding their authorization code requests and returns (``POST
+.../authrequest``). Each such call that something accepted stores the collector's last contact
+per smart account of the devices concerned, in the transaction that accepted it
+(``collector_contacts``, ``touch_collector``: the one place that says what a contact is; a
+device on its own, a portal user or a refused call is none). One silent for longer than
 ``out_of_sync_after`` (the authority setting ``SMARTLIC_AUTHORITY_COLLECTOR_SYNC_S``, default
 one day) is warned about once per silence:
 the mark ``collector:<contact>`` remembers the last contact warned about; the collector's next
@@ -32,6 +36,7 @@ Usage::
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -63,8 +68,21 @@ POLICY_MODE = or_(
 PAGE = 500
 
 
-def touch_collector(s: Session, principal: Principal, sa_ids: set[str], now: datetime) -> None:
-    """Store that ``principal`` (a collector) reported for the smart accounts ``sa_ids`` now."""
+def touch_collector(
+    s: Session, principal: Principal | None, instance_ids: Iterable[str | None], now: datetime
+) -> None:
+    """Store that ``principal``, if a collector (a caller with an API key or an API client's
+    token), was in contact now for the smart accounts of the product instances
+    ``instance_ids`` (those its call had accepted; None entries are skipped)."""
+    ids = sorted({i for i in instance_ids if i})
+    if principal is None or principal.key_id is None or not ids:
+        return
+    sa_ids = s.scalars(
+        select(VirtualAccount.smart_account_id)
+        .join(ProductInstance, ProductInstance.virtual_account_id == VirtualAccount.id)
+        .where(ProductInstance.id.in_(ids))
+        .distinct()
+    )
     ins = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
     caller, name = poll_owner(principal), principal.label()[:200]
     for sa_id in sorted(sa_ids):

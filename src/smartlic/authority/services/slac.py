@@ -23,6 +23,7 @@ from smartlic.authority.services import _pool, ownership
 from smartlic.authority.services._base import SigningServiceBase, logs_refusals
 from smartlic.authority.services._files import file_bytes, policy_for, udi_of
 from smartlic.authority.services.interfaces import AuthorizationCodeOut
+from smartlic.authority.services.reporting import touch_collector
 from smartlic.authority.services.scope import (
     AccountScope,
     Principal,
@@ -115,6 +116,8 @@ class SqlAuthorizationService(SigningServiceBase):
         if not items:
             raise InvalidInput("nothing to do: give requests or returns", pointer="/data")
         with self.transaction() as s:
+            done = (i["product_instance_identifier"] for i in items if i["status"] == "SUCCESS")
+            touch_collector(s, principal, done, now)  # a collector forwarding for devices
             owner = poll_owner(principal)
             task = PollTask(
                 id=secrets.randbits(62) or 1,

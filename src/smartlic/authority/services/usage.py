@@ -106,8 +106,7 @@ class SqlUsageService(SigningServiceBase):
                 if not _acked(r, channel)
             ]
             self._record(s, results, channel)
-            if principal is not None:  # a collector (or a tool) reporting for devices
-                touch_collector(s, principal, _smart_accounts(s, results), now)
+            touch_collector(s, principal, _accepted(results), now)
             task = self._task(
                 s,
                 "acknowledgements",
@@ -194,6 +193,7 @@ class SqlUsageService(SigningServiceBase):
             ]
             self._finish_file(s, row, results, channel, now, archive=archive)
             self._record(s, results, channel)
+            touch_collector(s, scope, _accepted(results), now)  # uploaded with a collector's key
             return _file_out(row, va.name)
 
     def _same_upload(self, domain: str, virtual_account: str, digest: str) -> UsageFileOut | None:
@@ -467,11 +467,7 @@ def _record_out(r: RumReportRow) -> UsageRecordOut:
     )
 
 
-def _smart_accounts(s: Session, results: list[DeviceResult]) -> set[str]:
-    """The smart accounts of the instances whose reports were accepted (a refused report is
-    no contact: refusals change nothing stored)."""
-    va_ids = {r.instance.virtual_account_id for r in results if r.instance and r.acknowledged}
-    if not va_ids:
-        return set()
-    q = select(VirtualAccount.smart_account_id).where(VirtualAccount.id.in_(va_ids))
-    return set(s.scalars(q))
+def _accepted(results: list[DeviceResult]) -> list[str]:
+    """The instances whose reports were accepted (a refused report is no contact: refusals
+    change nothing stored)."""
+    return [r.instance.id for r in results if r.instance and r.acknowledged]
