@@ -102,6 +102,16 @@ def lock_counter(s: Session, va_id: str, license_id: str) -> PoolCounter:
     ).one()
 
 
+def lock_counters(s: Session, pools: Iterable[tuple[str, str]]) -> None:
+    """Lock the counters of ``pools`` ((virtual account id, license id)) as ``lock_counter``
+    does, in one order for every caller: sorted. A write that changes more than one counter
+    takes them all here first (a transfer: source and target), so two such writes in opposite
+    directions (A to B, B to A) queue on the first counter instead of deadlocking; later
+    ``lock_counter`` / ``add_in_use`` calls find the rows already theirs."""
+    for va_id, license_id in sorted(set(pools)):
+        lock_counter(s, va_id, license_id)
+
+
 def counters(
     s: Session, va_id: str, license_ids: list[str] | None = None
 ) -> dict[str, PoolCounter]:

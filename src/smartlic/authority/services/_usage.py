@@ -151,8 +151,12 @@ def move_all(s: Session, inst: ProductInstance, target_va_id: str, now: datetime
     """
     held = current_usage(s, inst.id)
     counts = {lid: u.count for lid, u in held.items()}
+    codes = outstanding_codes(s, inst)
+    pools = [(va, lid) for lid in counts for va in (inst.virtual_account_id, target_va_id)]
+    pools += [(va, c.license_id) for c in codes for va in (c.virtual_account_id, target_va_id)]
+    _pool.lock_counters(s, pools)  # in one order: opposite transfers cannot deadlock
     _pool.add_in_use(s, inst.virtual_account_id, {lid: -n for lid, n in counts.items()})
-    for code in outstanding_codes(s, inst):
+    for code in codes:
         _pool.lock_counter(s, code.virtual_account_id, code.license_id).reserved -= code.count
         _pool.lock_counter(s, target_va_id, code.license_id).reserved += code.count
         code.virtual_account_id = target_va_id

@@ -331,6 +331,15 @@ class SqlLicensesService(ServiceBase):
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
             src = self.virtual_account(s, sa, source)
+            pools: list[tuple[str, str]] = []
+            for i, move in enumerate(moves):  # every pool named, before any is locked
+                try:
+                    dst = self.virtual_account(s, sa, move.target)
+                    lic_id = self._known(s, move.tag).id
+                    pools += [(src.id, lic_id), (dst.id, lic_id)]
+                except SmartlicError as exc:
+                    raise _on_line(exc, moves, i) from None
+            _pool.lock_counters(s, pools)  # in one order: opposite transfers cannot deadlock
             for i, move in enumerate(moves):
                 try:
                     self._transfer_one(s, sa, src, move, now, scope)
