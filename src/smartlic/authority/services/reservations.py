@@ -110,8 +110,9 @@ class SqlReservationsService(SigningServiceBase):
             _require_unused(s, req)
             inst = self._instance_for(s, va, req.udi, now)
             row = self._new_row(s, va, inst, req, universal, scope.label(), now)
-            for name, count in wanted.items():
-                lic = _license(s, name)
+            held = [(_license(s, name), count) for name, count in wanted.items()]
+            _pool.lock_counters(s, ((va.id, lic.id) for lic, _ in held))  # in one order
+            for lic, count in held:
                 _pool.hold(s, va.id, lic, count, now)
                 row.lines.append(LicenseReservationLine(license_id=lic.id, count=count))
             self._sign(s, row, req, now)
@@ -280,6 +281,7 @@ def release_with_return_code(
                           Udi(row.udi_pid, row.udi_sn))  # fmt: skip
     except SignatureInvalid as exc:  # a wrong code typed in, not a failed authentication
         raise InvalidInput(exc.detail, code="wrong-return-code", pointer="/returnCode") from exc
+    _pool.lock_counters(s, ((row.virtual_account_id, line.license_id) for line in row.lines))
     for line in row.lines:
         _pool.unhold(s, row.virtual_account_id, line.license_id, line.count)
     row.returned_at = now

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from smartlic.authority.services import _pool, ownership
 from smartlic.authority.services._base import SigningServiceBase, logs_refusals
 from smartlic.authority.services._files import file_bytes, policy_for, udi_of
+from smartlic.authority.services._usage import outstanding_codes
 from smartlic.authority.services.interfaces import AuthorizationCodeOut
 from smartlic.authority.services.reporting import touch_collector
 from smartlic.authority.services.scope import (
@@ -206,6 +207,7 @@ class SqlAuthorizationService(SigningServiceBase):
             inst = ownership.find_instance(s, udi)
             if inst is None or inst.virtual_account_id != va.id:
                 raise NotFound(f"no device {udi} in virtual account {virtual_account!r}")
+            self._lock_pools(s, inst, wanted, replacing=False)
             code_id = str(uuid.uuid4())
             lines = [self._reserve(s, inst, e, code_id, now) for e in wanted]
             s.flush()
@@ -256,6 +258,7 @@ class SqlAuthorizationService(SigningServiceBase):
             else:
                 self.guard.once(s, key_id, payload, now)
             inst = self._instance(s, udi, key_id, key, payload, principal, virtual_account, now)
+            self._lock_pools(s, inst, wanted, replacing=mode == "replace")
             if mode == "replace":
                 self._return_all(s, inst, now)
             code_id = str(uuid.uuid4())
@@ -417,8 +420,7 @@ class SqlAuthorizationService(SigningServiceBase):
             allowed = self._scope_or_hidden(scope, va)
             allowed.require_write(va.name)
             self._verify_return(inst, code_bytes, signature)
-            for r in rows:
-                self._free(s, r, now)
+            self._free_all(s, rows, now)
             self.record(
                 s,
                 "license.authorization.returned",
@@ -471,17 +473,28 @@ class SqlAuthorizationService(SigningServiceBase):
         )
 
     def _return_all(self, s: Session, inst: ProductInstance, now: datetime) -> None:
-        for r in s.scalars(
-            select(AuthorizationCode).where(
-                AuthorizationCode.instance_id == inst.id, AuthorizationCode.returned_at.is_(None)
-            )
-        ):
-            self._free(s, r, now)
+        self._free_all(s, outstanding_codes(s, inst), now)
 
     @staticmethod
-    def _free(s: Session, r: AuthorizationCode, now: datetime) -> None:
-        r.returned_at = now
-        _pool.unhold(s, r.virtual_account_id, r.license_id, r.count)
+    def _lock_pools(
+        s: Session, inst: ProductInstance, wanted: list[Entitlement], *, replacing: bool
+    ) -> None:
+        """The counters a request changes (what it holds; with ``replacing``, what the
+        device's outstanding codes free), locked first in one order (``_pool.lock_counters``):
+        two requests naming the same licenses in another order cannot deadlock."""
+        tags = sorted({e.tag for e in wanted})
+        lids = s.scalars(select(License.id).where(License.tag.in_(tags)))
+        pools = [(inst.virtual_account_id, lid) for lid in lids]
+        if replacing:
+            pools += [(r.virtual_account_id, r.license_id) for r in outstanding_codes(s, inst)]
+        _pool.lock_counters(s, pools)
+
+    @staticmethod
+    def _free_all(s: Session, rows: list[AuthorizationCode], now: datetime) -> None:
+        _pool.lock_counters(s, ((r.virtual_account_id, r.license_id) for r in rows))
+        for r in rows:
+            r.returned_at = now
+            _pool.unhold(s, r.virtual_account_id, r.license_id, r.count)
 
     @staticmethod
     def _out(

@@ -1,7 +1,8 @@
 """Writes that change several pool counters at once, run concurrently on PostgreSQL: they lock
 the counters in one order (``_pool.lock_counters``), so transfers in opposite directions, or
-of the same licenses named in another order, queue instead of deadlocking, and every counter
-still matches what it counts. (SQLite runs one writer at a time: nothing to show there.)"""
+of the same licenses named in another order, and authorization code requests naming licenses
+in another order, queue instead of deadlocking, and every counter still matches what it
+counts. (SQLite runs one writer at a time: nothing to show there.)"""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from sqlalchemy import Engine
 from smartlic.authority.services.interfaces import LicenseMove
 from smartlic.authority.services.scope import SYSTEM
 from smartlic.crypto import Udi, load_certificate
+from smartlic.domain.enums import Enforcement
+from smartlic.domain.products import make_tag
 from smartlic.formats.signed import open_sealed
 from tests.authority.services.conftest import OTHER, TAG, World
-from tests.devices import TestDevice
+from tests.devices import PolicyDevice, TestDevice
 
 pytestmark = pytest.mark.postgresql
 
@@ -132,3 +135,32 @@ def test_opposite_instance_transfers_do_not_deadlock(world: World, pg_only: None
     assert _race(shuttle(east), shuttle(west)) == []
     assert here == {east: "East", west: "West"}  # an even number of rounds: back home
     assert _line(world, "East") == _line(world, "West") == (5, 1, 0)
+
+
+def test_code_requests_naming_licenses_in_another_order_do_not_deadlock(
+    world: World, pg_only: None
+) -> None:
+    s = world.services
+    names = ["hseck9", "enforced-b"]
+    tags = [make_tag(name) for name in names]
+    for name, tag in zip(names, tags, strict=True):
+        enforced = Enforcement.EXPORT_CONTROLLED
+        s.licenses.define_license(
+            tag=tag, name=name, display_name=name, enforcement=enforced, scope=SYSTEM
+        )
+        s.licenses.add_holding(world.domain, "East", tag=tag, quantity=2, scope=SYSTEM)
+    token = s.tokens.create_token(world.domain, "East", scope=SYSTEM).text
+    devices = [PolicyDevice(Udi("IXM", f"SLAC{n}"), world.clock) for n in (1, 2)]
+    for dev in devices:
+        s.trust.establish(dev.trust_request(token))
+
+    def asks(dev: PolicyDevice, order: list[str]) -> Callable[[int], None]:
+        def step(_: int) -> None:  # returns the device's last code and holds anew
+            s.authorizations.request(dev.auth_request(dict.fromkeys(order, 1), mode="replace"))
+
+        return step
+
+    one, other = asks(devices[0], tags), asks(devices[1], tags[::-1])
+    assert _race(one, other) == []
+    for tag in tags:  # each device holds one of each: its latest code
+        assert _line(world, "East", tag) == (2, 0, 2)
