@@ -10,7 +10,6 @@ starts, the devices at random over the million.
 from __future__ import annotations
 
 import json
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +19,6 @@ from typing import Any
 
 import _scale_seed as seed
 import httpx
-import psycopg
 from _common import (
     load_average,
     machine_facts,
@@ -30,12 +28,12 @@ from _common import (
 )
 from _devices import make_devices
 from _ingest_helpers import body, make_fleet, sign_batches
+from _scale_reads import reads
 from _server import AuthorityServer
 
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services import build_services
 from smartlic.clock import SystemClock
-from smartlic.formats.cursor import encode_cursor
 from smartlic.storage import make_engine
 
 DEVICE = "/api/device/v1"
@@ -84,75 +82,14 @@ def timed(label: str, calls: list[Callable[[], httpx.Response]], warm: bool = Tr
 # ---------------------------------------------------------------- reads
 
 
-def _cursor_at(url: str, where: str, params: tuple[Any, ...], offset: int) -> str:
-    with psycopg.connect(url) as conn:
-        row = conn.execute(
-            f"SELECT registered_at, id FROM product_instances {where} "
-            f"ORDER BY registered_at, id OFFSET {offset} LIMIT 1",
-            params,
-        ).fetchone()
-    assert row is not None, "no instance at that offset"
-    return encode_cursor([row[0], row[1]])
-
-
-def read_calls(api: httpx.Client, st: dict[str, Any], n: int) -> dict[str, Any]:
-    """label -> list of calls (each a GET)."""
-    size = seed.Size(**st["size"])
-    url, domain, vas = st["url"], "scale.example", st["va_names"]
-    base = f"/api/v1/accounts/{domain}"
-    mid = size.instances // 2
-    few = max(n // 20, 5)  # the reads that count or skip a million rows take seconds each
-    big_deep = _cursor_at(url, "WHERE virtual_account_id = %s", (st["va_ids"][0],), size.big // 2)
-    deep = _cursor_at(url, "", (), mid)
-    rnd = random.Random(14)
-
-    def get(path: str, **params: Any) -> Callable[[], httpx.Response]:
-        return lambda: api.get(path, params=params)
-
-    def some_device() -> str:
-        return seed.instance_id(rnd.randrange(size.instances))
-
-    dev = f"{base}/devices"
-    ev = f"{base}/events"
-    return {
-        "devices: first page, offset (counts the total)": [get(dev, limit=50)] * few,
-        "devices: first page, keyset": [get(dev, limit=50, cursor="")] * n,
-        f"devices: deep page, offset {mid:,}": [get(dev, limit=50, offset=mid)] * few,
-        "devices: deep page, keyset": [get(dev, limit=50, cursor=deep)] * n,
-        f"devices of {vas[0]} ({size.big:,}): deep page, keyset": [
-            get(dev, limit=50, virtual_account=vas[0], cursor=big_deep)
-        ]
-        * n,
-        "devices: search by serial number": [
-            get(dev, search=f"SC{rnd.randrange(size.instances):09d}") for _ in range(n)
-        ],
-        "devices: search by hostname (100 hits), keyset": [
-            get(dev, search=f"sw-{rnd.randrange(size.instances // 100):05d}", cursor="")
-            for _ in range(n)
-        ],
-        "usage history of one device": [get(f"{dev}/{some_device()}/usage") for _ in range(n)],
-        f"compliance of {vas[0]} ({size.big:,} instances)": [
-            get(f"{base}/virtual-accounts/{vas[0]}/licenses")
-        ]
-        * n,
-        "events: name_prefix filter, offset (counts the total)": [
-            get(ev, name_prefix="token.", limit=100)
-        ]
-        * few,
-        "events: name_prefix filter, keyset": [get(ev, name_prefix="token.", limit=100, cursor="")]
-        * n,
-        "events: deep page, keyset": [
-            get(ev, limit=100, cursor=encode_cursor([max(size.events // 2, 1)]))
-        ]
-        * n,
-    }
-
-
 def measure_reads(server: AuthorityServer, st: dict[str, Any], n: int) -> list[dict[str, Any]]:
     headers = {"Authorization": f"Bearer {st['api_key']}"}
     with httpx.Client(base_url=server.url, headers=headers, timeout=120) as api:
-        calls = read_calls(api, st, n)
-        return [timed(label, c).as_dict() for label, c in calls.items()]
+        out = []
+        for label, calls in reads(st, n).items():
+            timing = timed(label, [(lambda r=r: r.over_http(api)) for r in calls])
+            out.append(timing.as_dict())
+        return out
 
 
 # ---------------------------------------------------------------- writes

@@ -15,6 +15,7 @@ Usage::
     python bench/scale.py seed                        # full size (29 min here, load 20+)
     python bench/scale.py seed --instances 100000 --usage 2000000 --events 500000
     python bench/scale.py measure [--write-docs]
+    python bench/scale.py explain [--verbose] [--only search]   # the database's own times
 """
 
 from __future__ import annotations
@@ -149,7 +150,7 @@ def run_seed(args: argparse.Namespace) -> int:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("phase", choices=["seed", "measure"])
+    p.add_argument("phase", choices=["seed", "measure", "explain"])
     p.add_argument("--server", default=SERVER, help="PostgreSQL server URL, no database")
     p.add_argument("--database", default=DATABASE)
     p.add_argument("--work", default=str(WORK), help="keys, state and server logs")
@@ -161,6 +162,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--big", type=int, default=100_000, help="instances of the compliance VA")
     p.add_argument("--samples", type=int, default=200, help="timed calls per read")
     p.add_argument("--write-docs", action="store_true")
+    p.add_argument("--verbose", action="store_true", help="explain: print the slowest plans")
+    p.add_argument("--only", nargs="*", help="explain: the reads whose label has one of these")
     return p.parse_args(argv)
 
 
@@ -168,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.phase == "seed":
         return run_seed(args)
+    if args.phase == "explain":
+        from _scale_explain import run_explain
+
+        return run_explain(args)
     from _scale_measure import run_measure
 
     return run_measure(args, recreate, setup_accounts)
