@@ -7,13 +7,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from smartlic.authority.services import _pool
 from smartlic.authority.services._base import ServiceBase
 from smartlic.authority.services._instance_status import StatusReader, StatusView
 from smartlic.authority.services._keyset import after, check_cursor, split
+from smartlic.authority.services._search import exact_udi, substring, udi_of
 from smartlic.authority.services._usage import (
     current_usage,
     move_all,
@@ -35,6 +36,8 @@ from smartlic.formats.bounds import check_page
 from smartlic.storage.models import License, ProductInstance, SmartAccount, VirtualAccount
 
 MAX_PAGE = 1000
+# a search naming at most this many instances is paged by their ids (``_searched``)
+CANDIDATES = 2000
 
 
 # The sort orders of instance lists: the columns each sorts by.
@@ -56,6 +59,8 @@ def _ordering(order: str, descending: bool) -> list[Any]:
 
 
 class SqlInstancesService(ServiceBase):
+    candidates = CANDIDATES
+
     def list_instances(
         self,
         domain: str,
@@ -84,8 +89,14 @@ class SqlInstancesService(ServiceBase):
             visible.require_read(virtual_account)
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
-            q = self._listing(s, sa, visible, virtual_account, search)
-            total = None if cursor is not None else self._count(s, q)
+            q = self._listing(s, sa, visible, virtual_account)
+            total = None
+            if search:
+                q, total = self._searched(s, q, search)
+            if cursor is not None:
+                total = None
+            elif total is None:
+                total = self._count(s, q)
             q = after(q, KEYSET, cursor, ("time", "text"), descending=descending)
             ordering = _ordering(order, descending)
             found = s.execute(q.order_by(*ordering).limit(limit + 1).offset(offset)).all()
@@ -101,7 +112,6 @@ class SqlInstancesService(ServiceBase):
         sa: SmartAccount,
         visible: AccountScope,
         virtual_account: str | None,
-        search: str | None,
     ) -> Select[ProductInstance, VirtualAccount]:
         q = (
             select(ProductInstance, VirtualAccount)
@@ -110,17 +120,26 @@ class SqlInstancesService(ServiceBase):
         )
         if virtual_account is not None:
             q = q.where(VirtualAccount.id == self.virtual_account(s, sa, virtual_account).id)
-        if search:
-            # a substring of any of the three (PostgreSQL: trigram indexes, 0010_scale)
-            text = search.lower()
-            q = q.where(
-                or_(
-                    func.lower(ProductInstance.hostname).contains(text, autoescape=True),
-                    func.lower(ProductInstance.udi_sn).contains(text, autoescape=True),
-                    func.lower(ProductInstance.udi_pid).contains(text, autoescape=True),
-                )
-            )
         return q
+
+    def _searched(
+        self, s: Session, q: Select[ProductInstance, VirtualAccount], search: str
+    ) -> tuple[Select[ProductInstance, VirtualAccount], int | None]:
+        """``q`` narrowed to the instances ``search`` names (``_search``), and their count when
+        they are few: those are found first by the search's own indexes and the page is then
+        sorted among their ids, so it never walks the account's registration order filtering
+        a million rows for them (what the planner chose for a rare hostname with ``LIMIT``)."""
+        ids_of = q.with_only_columns(ProductInstance.id)
+        udi = udi_of(search)
+        if udi is not None:  # a UDI: its unique index first
+            ids = list(s.scalars(ids_of.where(exact_udi(*udi))))
+            if ids:
+                return q.where(ProductInstance.id.in_(ids)), len(ids)
+        match = substring(s, search)
+        ids = list(s.scalars(ids_of.where(match).limit(self.candidates + 1)))
+        if len(ids) > self.candidates:  # a broad search: the page's sort meets matches soon
+            return q.where(match), None
+        return q.where(ProductInstance.id.in_(ids)), len(ids)
 
     @staticmethod
     def _count(s: Session, q: Select[ProductInstance, VirtualAccount]) -> int:
