@@ -8,6 +8,10 @@ really runs, including the generic plans psycopg's prepared statements switch to
 executions. Per read: statements per call, the database's execution time per call (median and
 max over the calls, planning not included), the Python CPU time per call in-process, and the
 plan of the slowest statement.
+
+``--writes`` does the same for the batched usage report (``reportusage``, 10 reports of one
+policy-mode device), statement by statement, on the seeded database and on an empty one with the
+same accounts: where the difference between the two comes from.
 """
 
 from __future__ import annotations
@@ -16,10 +20,13 @@ import json
 import re
 import statistics
 import time
+from collections import defaultdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from _common import load_average, machine_facts, write_results
+from _ingest_helpers import body, make_fleet, sign_batches
 from _scale_reads import Read, reads
 from sqlalchemy import event
 
@@ -93,15 +100,67 @@ def explain_read(svc: Any, plans: Plans, calls: list[Read]) -> dict[str, Any]:
     }
 
 
-def run_explain(args: Any) -> int:
+def _key(plan: str) -> str:
+    """A statement's first words, as a row label."""
+    first = plan.split("\n", 1)[0].removeprefix("Query Text: ")
+    return " ".join(first.split())[:90]
+
+
+def explain_writes(url: str, work: Path, st: dict[str, Any], n: int) -> dict[str, float]:
+    """Median database ms per statement kind of ``n`` batched usage reports on ``url``."""
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    plans = Plans()
+    plans.attach(engine)
+    svc = build_services(engine, SystemClock(), AuthorityKeys.load(work / "keys"))
+    fleet = make_fleet(f"X{int(time.time()) % 100000:05d}", n + WARM)
+    for d in fleet:
+        svc.trust.establish(d.trust_request(st["token"], datetime.now(UTC)))
+    batches = sign_batches(fleet, st["tags"][:2], 10)
+    for b in batches[:WARM]:
+        svc.usage.report_usage(body(b))
+    per: dict[str, list[float]] = defaultdict(list)
+    cpu = []
+    for b in batches[WARM:]:
+        plans.take()
+        c0 = time.process_time()
+        svc.usage.report_usage(body(b))
+        cpu.append((time.process_time() - c0) * 1000)
+        for ms, plan in plans.take():
+            per[_key(plan)].append(ms)
+    engine.dispose()
+    out = {k: round(statistics.median(v) * len(v) / n, 3) for k, v in per.items()}
+    return out | {"(python cpu ms, median, not in the total)": statistics.median(cpu)}
+
+
+def run_writes(args: Any, st: dict[str, Any], recreate: Any, setup_accounts: Any) -> int:
+    work = Path(args.work)
+    full = explain_writes(st["url"], work, st, args.samples)
+    size = st["size"]
+    empty_work = work / "explain-empty"
+    empty_url = recreate(args.server, args.database + "_empty")
+    empty = setup_accounts(empty_url, empty_work, size["accounts"], size["tags"])
+    bare = explain_writes(empty_url, empty_work, empty, args.samples)
+    print(f"{'statement (db ms per report call)':<92} {'seeded':>7} {'empty':>7}")
+    for key in sorted(set(full) | set(bare), key=lambda k: -full.get(k, 0)):
+        print(f"{key:<92} {full.get(key, 0):>7.3f} {bare.get(key, 0):>7.3f}")
+    db = [sum(v for k, v in d.items() if not k.startswith("(")) for d in (full, bare)]
+    print(f"{'total database ms':<92} {db[0]:>7.3f} {db[1]:>7.3f}")
+    path = write_results("scale-explain-writes", {"seeded": full, "empty": bare, "size": size})
+    print(f"results: {path} (load {load_average()})")
+    return 0
+
+
+def run_explain(args: Any, recreate: Any = None, setup_accounts: Any = None) -> int:
     work = Path(args.work)
     st = json.loads((work / "state.json").read_text())
+    print(f"[seeded: {st['size']}] load {load_average()}")
+    if args.writes:
+        return run_writes(args, st, recreate, setup_accounts)
     facts = machine_facts()
     engine = make_engine(st["url"], pool_size=1, max_overflow=0)
     plans = Plans()
     plans.attach(engine)
     svc = build_services(engine, SystemClock(), AuthorityKeys.load(work / "keys"))
-    print(f"[seeded: {st['size']}] load {load_average()}")
     print(f"{'read':<52} {'stmts':>5} {'db ms p50':>9} {'db max':>8} {'py cpu':>7}")
     out = {}
     for label, calls in reads(st, args.samples).items():

@@ -16,6 +16,7 @@ Usage::
     python bench/scale.py seed --instances 100000 --usage 2000000 --events 500000
     python bench/scale.py measure [--write-docs]
     python bench/scale.py explain [--verbose] [--only search]   # the database's own times
+    python bench/scale.py explain --writes --samples 30           # the usage report's, vs empty
 """
 
 from __future__ import annotations
@@ -164,6 +165,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--write-docs", action="store_true")
     p.add_argument("--verbose", action="store_true", help="explain: print the slowest plans")
     p.add_argument("--only", nargs="*", help="explain: the reads whose label has one of these")
+    p.add_argument("--writes", action="store_true", help="explain the usage report instead")
     return p.parse_args(argv)
 
 
@@ -174,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.phase == "explain":
         from _scale_explain import run_explain
 
-        return run_explain(args)
+        return run_explain(args, recreate, setup_accounts)
     from _scale_measure import run_measure
 
     return run_measure(args, recreate, setup_accounts)
