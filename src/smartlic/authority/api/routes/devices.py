@@ -36,7 +36,14 @@ def list_devices(
     principal: PrincipalDep,
     settings: SettingsDep,
     virtual_account: Annotated[str | None, Query(max_length=100)] = None,
-    search: Annotated[str | None, Query(max_length=200, description="hostname, PID or SN")] = None,
+    search: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="a substring of the hostname, PID or serial number (any case), or a "
+            "UDI `PID:SN`",
+        ),
+    ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
     cursor: Cursor = None,
