@@ -68,6 +68,12 @@ class Read:
         )
 
 
+def targeted(label: str) -> bool:
+    """Whether the read p99 < 50 ms target applies: not to the offset pages, kept for
+    compatibility (they count every match for ``total``; clients page large lists by cursor)."""
+    return ", offset" not in label
+
+
 def _cursor_at(url: str, where: str, params: tuple[Any, ...], offset: int) -> str:
     with psycopg.connect(url) as conn:
         row = conn.execute(
@@ -109,27 +115,20 @@ def reads(st: dict[str, Any], n: int) -> dict[str, list[Read]]:
         ]
         * n,
         "devices: search by serial number": [dev(search=serial()) for _ in range(n)],
-        "devices: search by UDI (PID:SN)": [
-            dev(search=f"C9300-48P:{serial()}") for _ in range(n)
-        ],
+        "devices: search by UDI (PID:SN)": [dev(search=f"C9300-48P:{serial()}") for _ in range(n)],
         "devices: search by hostname (100 hits), keyset": [
             dev(search=f"sw-{rnd.randrange(size.instances // 100):05d}", cursor="")
             for _ in range(n)
         ],
         "usage history of one device": [
-            Read("usage", target=seed.instance_id(rnd.randrange(size.instances)))
-            for _ in range(n)
+            Read("usage", target=seed.instance_id(rnd.randrange(size.instances))) for _ in range(n)
         ],
-        f"compliance of {vas[0]} ({size.big:,} instances)": [
-            Read("compliance", target=vas[0])
-        ]
-        * n,
+        f"compliance of {vas[0]} ({size.big:,} instances)": [Read("compliance", target=vas[0])] * n,
         "events: name_prefix filter, offset (counts the total)": [
             ev(name_prefix="token.", limit=100)
         ]
         * few,
-        "events: name_prefix filter, keyset": [ev(name_prefix="token.", limit=100, cursor="")]
-        * n,
+        "events: name_prefix filter, keyset": [ev(name_prefix="token.", limit=100, cursor="")] * n,
         "events: deep page, keyset": [
             ev(limit=100, cursor=encode_cursor([max(size.events // 2, 1)]))
         ]
