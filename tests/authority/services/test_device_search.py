@@ -149,4 +149,8 @@ def test_the_index_is_probed_with_the_rarest_run_of_the_text() -> None:
     assert rarest_window("sc000092089", None) == "sc000092089"  # no statistics
     pids = Sample(common=[("c9300-48p", 0.9)], spread=["isr4331", "asr1001"])
     assert pids.share("930") == pytest.approx(0.9)
-    assert rarest_window("c9300-48p:sc1", pids) == "8p:sc1"
+    assert rarest_window("c9300-48p:sc1", pids) == "sc1"
+    # pg_trgm pads the words it splits at "-" and ".": a probe stays inside one word
+    hosts = Sample(common=[], spread=[f"sw-{n:07d}.example.net" for n in range(0, 10**6, 9_901)])
+    assert rarest_window("sw-06452", hosts) == "06452"
+    assert rarest_window("sw-0123456.example.net", hosts) == "0123456"

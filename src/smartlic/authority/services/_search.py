@@ -98,10 +98,17 @@ def substring(s: Session, search: str) -> ColumnElement[bool]:
 
 def rarest_window(needle: str, sample: Sample | None) -> str:
     """The longest run of ``needle`` whose trigrams are all uncommon in ``sample`` (the whole
-    needle when every trigram is uncommon, when none is, or without a sample)."""
+    needle when none is, or without a sample).
+
+    Only letters and digits count: ``pg_trgm`` splits text into words at anything else and
+    pads each word's ends, so a probe crossing ``-`` or ``.`` would bring in the padded
+    trigrams of a word start (``"  0"``, in every ``sw-0...`` hostname)."""
     if sample is None:
         return needle
-    rare = [sample.share(needle[i : i + 3]) < COMMON for i in range(len(needle) - 2)]
+    rare = [
+        tri.isalnum() and sample.share(tri) < COMMON
+        for tri in (needle[i : i + 3] for i in range(len(needle) - 2))
+    ]
     best, start = (0, 0), None
     for i, ok in enumerate([*rare, False]):
         if ok and start is None:
