@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, inspect, select
+import pytest
+from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.orm import Session
 
 from smartlic.storage import check
@@ -30,3 +31,16 @@ def test_datetimes_come_back_aware_utc(engine: Engine) -> None:
     with Session(engine) as s:
         got = s.scalar(select(SmartAccount.created_at))
     assert got == when and got.tzinfo is not None
+
+
+def test_instance_rows_keep_room_for_in_place_updates(engine: Engine) -> None:
+    """0012: on PostgreSQL product instance pages keep 15% free, so the contact-time update of
+    every registration, authorization and report can stay on its page (a HOT update, no
+    index touched). SQLite has no fill factor."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL storage parameter")
+    with engine.connect() as conn:
+        options = conn.scalar(
+            text("SELECT reloptions FROM pg_class WHERE relname = 'product_instances'")
+        )
+    assert options == ["fillfactor=85"]
