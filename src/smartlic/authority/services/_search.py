@@ -14,7 +14,8 @@ things keep it cheap on a large database:
   serial number, and intersecting their posting lists took 9 ms per 100,000 rows, where the
   tail ``092089`` alone took 0.1 ms. Which trigrams are common is read from the planner's own
   sample of each column (``pg_stats`` of the index expressions, refreshed by ``ANALYZE``); a
-  column without statistics is probed with the whole text, as before.
+  column without statistics (never analysed, or hidden from a database user that does not own
+  the table) is probed with the whole text, as before.
 
 The result is the same set of rows either way; only the work to find it changes.
 """
