@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, event, select, text
 from sqlalchemy.orm import Session
 
 from smartlic.authority.services._search import Sample, rarest_window, udi_of
@@ -154,3 +154,29 @@ def test_the_index_is_probed_with_the_rarest_run_of_the_text() -> None:
     hosts = Sample(common=[], spread=[f"sw-{n:07d}.example.net" for n in range(0, 10**6, 9_901)])
     assert rarest_window("sw-06452", hosts) == "06452"
     assert rarest_window("sw-0123456.example.net", hosts) == "0123456"
+
+
+def test_postgresql_probes_the_index_with_a_rare_run(world: World, engine: Engine) -> None:
+    """After ANALYZE, a serial number is looked for through its distinctive tail, and the whole
+    text is checked on each row the index returns."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the trigram indexes are PostgreSQL's")
+    rows = _fleet(world, engine)
+    seen: list[tuple[str, object]] = []
+
+    def record(_conn: object, _cur: object, statement: str, params: object, *_: object) -> None:
+        seen.append((statement, params))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert _found(world, "SC000000123") == _expected(rows, "SC000000123")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    probes = [
+        v
+        for statement, params in seen
+        if "strpos" in statement and isinstance(params, dict)
+        for v in params.values()
+        if isinstance(v, str) and v != "sc000000123" and v in "sc000000123"
+    ]
+    assert probes and all(len(p) < len("sc000000123") for p in probes)
