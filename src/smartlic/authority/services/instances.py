@@ -90,13 +90,10 @@ class SqlInstancesService(ServiceBase):
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
             q = self._listing(s, sa, visible, virtual_account)
+            q, matches = self._searched(s, q, search) if search else (q, None)
             total = None
-            if search:
-                q, total = self._searched(s, q, search)
-            if cursor is not None:
-                total = None
-            elif total is None:
-                total = self._count(s, q)
+            if cursor is None:
+                total = self._count(s, q) if matches is None else matches
             q = after(q, KEYSET, cursor, ("time", "text"), descending=descending)
             ordering = _ordering(order, descending)
             found = s.execute(q.order_by(*ordering).limit(limit + 1).offset(offset)).all()
