@@ -9,9 +9,9 @@ executions. Per read: statements per call, the database's execution time per cal
 max over the calls, planning not included), the Python CPU time per call in-process, and the
 plan of the slowest statement.
 
-``--writes`` does the same for the batched usage report (``reportusage``, 10 reports of one
-policy-mode device), statement by statement, on the seeded database and on an empty one with the
-same accounts: where the difference between the two comes from.
+``--writes`` does the same for registrations and the batched usage report (``reportusage``, 10
+reports of one policy-mode device), statement by statement, on the seeded database and on an
+empty one with the same accounts: where the difference between the two comes from.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import load_average, machine_facts, write_results
+from _devices import make_devices
 from _ingest_helpers import body, make_fleet, sign_batches
 from _scale_reads import Read, reads
 from sqlalchemy import event
@@ -107,29 +108,43 @@ def _key(plan: str) -> str:
 
 
 def explain_writes(url: str, work: Path, st: dict[str, Any], n: int) -> dict[str, float]:
-    """Median database ms per statement kind of ``n`` batched usage reports on ``url``."""
+    """Median database ms per statement kind of ``n`` registrations and ``n`` batched usage
+    reports on ``url`` (rows ``register:`` and ``report:``)."""
     engine = make_engine(url, pool_size=1, max_overflow=0)
     plans = Plans()
     plans.attach(engine)
     svc = build_services(engine, SystemClock(), AuthorityKeys.load(work / "keys"))
-    fleet = make_fleet(f"X{int(time.time()) % 100000:05d}", n + WARM)
+    prefix = f"X{int(time.time()) % 100000:05d}"
+    devices = make_devices(f"{prefix}R", n + WARM)
+    fleet = make_fleet(f"{prefix}U", n + WARM)
     for d in fleet:
         svc.trust.establish(d.trust_request(st["token"], datetime.now(UTC)))
     batches = sign_batches(fleet, st["tags"][:2], 10)
-    for b in batches[:WARM]:
-        svc.usage.report_usage(body(b))
-    per: dict[str, list[float]] = defaultdict(list)
-    cpu = []
-    for b in batches[WARM:]:
-        plans.take()
-        c0 = time.process_time()
-        svc.usage.report_usage(body(b))
-        cpu.append((time.process_time() - c0) * 1000)
-        for ms, plan in plans.take():
-            per[_key(plan)].append(ms)
+    calls = {
+        "register": [
+            lambda d=d: svc.device.register(d.register_request(st["token"], datetime.now(UTC)))
+            for d in devices
+        ],
+        "report": [lambda b=b: svc.usage.report_usage(body(b)) for b in batches],
+    }
+    out: dict[str, float] = {}
+    for kind, todo in calls.items():
+        for call in todo[:WARM]:
+            call()
+        per: dict[str, list[float]] = defaultdict(list)
+        cpu = []
+        for call in todo[WARM:]:
+            plans.take()
+            c0 = time.process_time()
+            call()
+            cpu.append((time.process_time() - c0) * 1000)
+            for ms, plan in plans.take():
+                per[_key(plan)].append(ms)
+        for k, v in per.items():
+            out[f"{kind}: {k}"] = round(statistics.median(v) * len(v) / n, 3)
+        out[f"({kind}: python cpu ms, median)"] = round(statistics.median(cpu), 2)
     engine.dispose()
-    out = {k: round(statistics.median(v) * len(v) / n, 3) for k, v in per.items()}
-    return out | {"(python cpu ms, median, not in the total)": statistics.median(cpu)}
+    return out
 
 
 def run_writes(args: Any, st: dict[str, Any], recreate: Any, setup_accounts: Any) -> int:
@@ -140,11 +155,12 @@ def run_writes(args: Any, st: dict[str, Any], recreate: Any, setup_accounts: Any
     empty_url = recreate(args.server, args.database + "_empty")
     empty = setup_accounts(empty_url, empty_work, size["accounts"], size["tags"])
     bare = explain_writes(empty_url, empty_work, empty, args.samples)
-    print(f"{'statement (db ms per report call)':<92} {'seeded':>7} {'empty':>7}")
-    for key in sorted(set(full) | set(bare), key=lambda k: -full.get(k, 0)):
+    print(f"{'statement (database ms per call)':<92} {'seeded':>7} {'empty':>7}")
+    for key in sorted(set(full) | set(bare), key=lambda k: (k.lstrip("(")[:6], -full.get(k, 0))):
         print(f"{key:<92} {full.get(key, 0):>7.3f} {bare.get(key, 0):>7.3f}")
-    db = [sum(v for k, v in d.items() if not k.startswith("(")) for d in (full, bare)]
-    print(f"{'total database ms':<92} {db[0]:>7.3f} {db[1]:>7.3f}")
+    for kind in ("register", "report"):
+        db = [sum(v for k, v in d.items() if k.startswith(kind)) for d in (full, bare)]
+        print(f"{kind + ': total database ms':<92} {db[0]:>7.3f} {db[1]:>7.3f}")
     path = write_results("scale-explain-writes", {"seeded": full, "empty": bare, "size": size})
     print(f"results: {path} (load {load_average()})")
     return 0
