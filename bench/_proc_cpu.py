@@ -26,12 +26,27 @@ MACHINE = "machine"  # every core's busy time, whoever used it
 
 def process_cpu(pid: int) -> float | None:
     """CPU seconds (user + system, every thread) of ``pid`` so far; None if it is gone."""
+    times = process_times(pid)
+    return None if times is None else times[0] + times[1]
+
+
+def process_times(pid: int) -> tuple[float, float, int] | None:
+    """User and system CPU seconds of ``pid`` so far, and its context switches (voluntary:
+    it waited, for I/O, a lock or the GIL; and involuntary: preempted); None if it is gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)"; utime, stime are 14, 15
-    return (int(fields[11]) + int(fields[12])) / TICK
+    switches = 0
+    for task in Path(f"/proc/{pid}/task").glob("*"):  # each thread counts its own
+        try:
+            status = (task / "status").read_text()
+        except OSError:
+            continue  # the thread ended
+        switches += sum(int(line.split()[1]) for line in status.splitlines()
+                        if "ctxt_switches:" in line)  # fmt: skip
+    return int(fields[11]) / TICK, int(fields[12]) / TICK, switches
 
 
 def machine_busy() -> float:
@@ -43,25 +58,31 @@ def machine_busy() -> float:
 
 @dataclass(frozen=True)
 class CpuSnapshot:
-    groups: dict[str, dict[int, float]]  # group -> pid -> CPU seconds
+    groups: dict[str, dict[int, tuple[float, float, int]]]  # group -> pid -> user, system, cs
     machine: float
 
     @classmethod
     def take(cls, groups: dict[str, list[int]]) -> CpuSnapshot:
-        taken: dict[str, dict[int, float]] = {}
+        taken: dict[str, dict[int, tuple[float, float, int]]] = {}
         for name, pids in groups.items():
             taken[name] = {}
             for pid in pids:
-                cpu = process_cpu(pid)
-                if cpu is not None:
-                    taken[name][pid] = cpu
+                times = process_times(pid)
+                if times is not None:
+                    taken[name][pid] = times
         return cls(taken, machine_busy())
 
-    def minus(self, before: CpuSnapshot) -> dict[str, float]:
-        """CPU seconds per group between ``before`` and this snapshot, and ``MACHINE``."""
+    def minus(self, before: CpuSnapshot, part: int | None = None) -> dict[str, float]:
+        """CPU seconds per group between ``before`` and this snapshot, and ``MACHINE``;
+        with ``part`` 0 user seconds only, 1 system seconds, 2 context switches."""
         out: dict[str, float] = {}
         for name, pids in self.groups.items():
             then = before.groups.get(name, {})
-            out[name] = sum(cpu - then.get(pid, 0.0) for pid, cpu in pids.items())
-        out[MACHINE] = self.machine - before.machine
+            out[name] = 0.0
+            for pid, now in pids.items():
+                was = then.get(pid, (0.0, 0.0, 0))
+                parts = range(2) if part is None else (part,)
+                out[name] += sum(now[k] - was[k] for k in parts)
+        if part is None:
+            out[MACHINE] = self.machine - before.machine
         return out

@@ -42,6 +42,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
+from math import nan
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,7 @@ class Watched:
         assert server.proc is not None
         self.top = psutil.Process(server.proc.pid)
         self.startup_cpu_s: dict[str, float] = {}
+        self.late_start_s = 0.0
 
     def workers(self) -> list[psutil.Process]:
         if self.n == 1:
@@ -136,7 +138,10 @@ class Watched:
 
     def wait_all_workers(self, deadline: float) -> None:
         """The server answers /healthz as soon as one worker is up; a phase must not start
-        while another still imports the app (its CPU, and connections it cannot accept)."""
+        while another still imports the app (its CPU, and connections it cannot accept).
+        ``late_start_s``: the CPU the workers spent between the first answer and now, which a
+        phase started at the first answer would have counted."""
+        first = sum(process_cpu(p.pid) or 0.0 for p in self.workers())
         seen: set[int] = set()
         while len(seen) < self.n:
             if time.monotonic() > deadline:
@@ -150,6 +155,7 @@ class Watched:
             f"worker {k + 1}": round(process_cpu(p.pid) or 0.0, 2)
             for k, p in enumerate(self.workers())
         }
+        self.late_start_s = round(sum(self.startup_cpu_s.values()) - first, 2)
 
     def postgres(self) -> tuple[list[int], list[int]]:
         """The benchmark database's client backends, and PostgreSQL's shared processes (WAL
@@ -222,14 +228,17 @@ def run_phase(
         for t in pool:
             t.join()
 
+    cold = server.cpu_snapshot()
     drive(range(warm))
+    warm_cpu = server.cpu_snapshot(cold).minus(cold)
     waits = WaitSampler(server.database_url)
     before = server.cpu_snapshot()
     t0 = time.perf_counter()
     with waits:
         drive(range(warm, len(calls)))
     seconds = time.perf_counter() - t0
-    cpu = server.cpu_snapshot(before).minus(before)
+    after = server.cpu_snapshot(before)
+    cpu, kernel, switches = after.minus(before), after.minus(before, 1), after.minus(before, 2)
     for c in conns:
         c.close()
     failures = 0
@@ -239,9 +248,13 @@ def run_phase(
         elif after is not None:
             after(json.loads(raw))
     timed = len(calls) - warm
-    return {"calls": timed, "warm_up": warm, "failures": failures,
+    warm_ms = sum(v for k, v in warm_cpu.items() if k.startswith("worker ")) * 1000 / warm
+    return {"calls": timed, "warm_up": warm, "warm_up_worker_ms": round(warm_ms, 2),
+            "failures": failures,
             "seconds": round(seconds, 2), "per_s": round(timed / seconds, 1),
             "cpu_s": {k: round(v, 3) for k, v in cpu.items()}, "connections": split,
+            "system_cpu_s": {k: round(v, 3) for k, v in kernel.items()},
+            "context_switches": {k: int(v) for k, v in switches.items()},
             "waits": waits.summary()}  # fmt: skip
 
 
@@ -302,7 +315,7 @@ def _pools(svc: Any, st: dict[str, Any], spread: int) -> tuple[list[str], list[s
 
 def one_run(args: argparse.Namespace, workers: int) -> dict[str, Any]:
     work = Path(args.work) / f"w{workers}"
-    url = recreate(args.server, DATABASE)
+    url = recreate(args.server, args.database)
     st = setup_accounts(url, work, args.spread + 1, 2)
     svc = build_services(make_engine(url), SystemClock(), AuthorityKeys.load(work / "keys"))
     reg_tokens, trust_tokens = _pools(svc, st, args.spread)
@@ -319,6 +332,7 @@ def one_run(args: argparse.Namespace, workers: int) -> dict[str, Any]:
         reg = [call(f"{DEVICE}/register", d.register_request(reg_tokens[k % args.spread], now),
                     d.accept) for k, d in enumerate(devices)]  # fmt: skip
         out["startup_cpu_s"] = watched.startup_cpu_s
+        out["late_start_s"] = watched.late_start_s
         out["registrations"] = run_phase(watched, reg, args.threads, args.balance)
         now = datetime.now(UTC)
         auth = [call(f"{DEVICE}/authorize", d.authorize({st["tags"][1]: 1 + k % 2}, now))
@@ -400,6 +414,15 @@ def per_call_ms(phase: dict[str, Any]) -> dict[str, float]:
     ours = sum(v for k, v in cpu.items() if k != MACHINE)
     out["others"] = 1000 * max(cpu[MACHINE] - ours, 0.0) / n
     out["cores busy"] = cpu[MACHINE] / phase["seconds"]
+    if "system_cpu_s" not in phase:  # an earlier version's results
+        return out
+    kernel, switches = phase["system_cpu_s"], phase["context_switches"]
+    out["workers: in the kernel"] = sum(
+        1000 * v / n for k, v in kernel.items() if k.startswith("worker ")
+    )
+    out["workers: context switches"] = sum(
+        v / n for k, v in switches.items() if k.startswith("worker ")
+    )
     return out
 
 
@@ -418,7 +441,7 @@ def ceiling(ms: dict[str, float], workers: int, cores: int, client: bool = True)
 
 
 def _median(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
+    return statistics.median(values) if values else nan
 
 
 def summarise(runs: list[dict[str, Any]], cores: int) -> dict[str, Any]:
@@ -453,6 +476,7 @@ def markdown(data: dict[str, Any]) -> str:
     runs = data["runs"]
     loads = [r["load_before"] for r in runs]
     lines = [
+        f"Command: `{m['command']}`  ",
         f"{m['date']}, commit `{m['commit']}`, {m['nproc']} CPUs; {data['calls']} calls per "
         f"phase from {data['threads']} client threads (same machine, one keep-alive connection "
         f"each), spread over {data.get('spread', 1)} virtual account(s) with a token and pool "
@@ -472,13 +496,15 @@ def markdown(data: dict[str, Any]) -> str:
             f"{p['ceiling_client_elsewhere']:.2f} |"
         )
     lines += ["", "CPU by process, ms per call (medians; *others*: the rest of the machine "
-              "meanwhile, other people's work):", "",
+              "meanwhile, other people's work; *in the kernel*: the workers' system time, "
+              "included above; context switches per call, all threads):", "",
               "| ms CPU per call | " + " | ".join(f"{k[:5]}. 1w | {k[:5]}. 2w" for k, _ in
                                                   PHASES) + " |",
               "|---|" + "---:|" * 2 * len(PHASES)]  # fmt: skip
     names = sorted({k for p in s.values() for n in (1, 2) for k in p["runs"][n]["ms"]
                     if k.startswith("worker ")})  # fmt: skip
-    for row in (*names, *ROWS, "server (workers + supervisor + backends)", "cores busy"):
+    extra = ("workers: in the kernel", "workers: context switches", "cores busy")
+    for row in (*names, *ROWS, "server (workers + supervisor + backends)", *extra):
         cells = []
         for key, _ in PHASES:
             for n in (1, 2):
@@ -500,12 +526,19 @@ def markdown(data: dict[str, Any]) -> str:
               "(lock:...) / idle in a transaction, waiting for their worker (last run of each): "
               + "; ".join(f"{key} 1w {s[key]['runs'][1]['waits']}, 2w "
                           f"{s[key]['runs'][2]['waits']}" for key, _ in PHASES) + "."]  # fmt: skip
-    starts = [v for r in runs if r["workers"] == 2 for v in r["startup_cpu_s"].values()]
+    two = [r for r in runs if r["workers"] == 2]
+    starts = [v for r in two for v in r["startup_cpu_s"].values()]
+    late = _median([r.get("late_start_s", 0.0) for r in two])
+    warm = [_median([r[k].get("warm_up_worker_ms", nan) for r in two]) for k, _ in PHASES]
     lines.append(
         f"Start-up CPU of a worker (imports, app, engine; median of {len(starts)}): "
-        f"{_median(starts):.1f} s, before it serves (each phase starts once every worker "
-        f"answers, after {WARM} untimed calls per connection)."
-    )
+        f"{_median(starts):.1f} s before it serves; after the server's first answer the "
+        f"2 workers still spent {late:.1f} s (median). Each phase starts once every worker "
+        f"answers, after {WARM} untimed calls per connection"
+        + ("." if nan in warm or any(w != w for w in warm) else
+           f"; those first calls cost the workers {warm[0]:.1f}, {warm[1]:.1f}, {warm[2]:.1f} "
+           "ms each (registrations, authorizations, usage reports; 2 workers).")
+    )  # fmt: skip
     cost = data["metrics_us"]
     lines.append(
         f"Request metrics, CPU per request: {cost['one process']} µs in one process, "
@@ -523,6 +556,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--server", default=SERVER)
     p.add_argument("--work", default=str(WORK))
+    p.add_argument("--database", default=DATABASE, help="dropped and made again for each run")
     p.add_argument("--calls", type=int, default=300)
     p.add_argument("--threads", type=int, default=8)
     p.add_argument(
