@@ -231,14 +231,15 @@ def run_phase(
     cold = server.cpu_snapshot()
     drive(range(warm))
     warm_cpu = server.cpu_snapshot(cold).minus(cold)
-    waits = WaitSampler(server.database_url)
+    waits, probe = WaitSampler(server.database_url), SpeedProbe()
     before = server.cpu_snapshot()
     t0 = time.perf_counter()
-    with waits:
+    with waits, probe:
         drive(range(warm, len(calls)))
     seconds = time.perf_counter() - t0
     after = server.cpu_snapshot(before)
     cpu, kernel, switches = after.minus(before), after.minus(before, 1), after.minus(before, 2)
+    cpu["client"] -= sum(probe.costs)  # the probe is not the client's work
     for c in conns:
         c.close()
     failures = 0
@@ -255,7 +256,39 @@ def run_phase(
             "cpu_s": {k: round(v, 3) for k, v in cpu.items()}, "connections": split,
             "system_cpu_s": {k: round(v, 3) for k, v in kernel.items()},
             "context_switches": {k: int(v) for k, v in switches.items()},
-            "waits": waits.summary()}  # fmt: skip
+            "waits": waits.summary(), "probe_us": probe.us()}  # fmt: skip
+
+
+class SpeedProbe:
+    """How fast a CPU second is during a phase: a fixed piece of Python work (JSON and a sort)
+    every 50 ms in a thread of the client, timed with its own thread CPU clock. If a second
+    worker's calls cost more CPU, this tells whether they did more work or the same work on a
+    slower CPU (caches and cores shared with everyone on a loaded VM)."""
+
+    WORK = {"udi": {"pid": "C9300", "sn": "X" * 12}, "entitlements": list(range(40))}
+
+    def __init__(self) -> None:
+        self.stop, self.costs = threading.Event(), list[float]()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> SpeedProbe:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def _run(self) -> None:
+        while not self.stop.wait(0.05):
+            t = time.thread_time()
+            for _ in range(50):
+                sorted(json.loads(json.dumps(self.WORK))["entitlements"], reverse=True)
+            self.costs.append(time.thread_time() - t)
+
+    def us(self) -> float:
+        """Median CPU µs of one piece of work."""
+        return round(1e6 * _median(self.costs), 1) if self.costs else nan
 
 
 class WaitSampler:
@@ -416,6 +449,7 @@ def per_call_ms(phase: dict[str, Any]) -> dict[str, float]:
     out["cores busy"] = cpu[MACHINE] / phase["seconds"]
     if "system_cpu_s" not in phase:  # an earlier version's results
         return out
+    out["speed probe, µs CPU"] = phase["probe_us"]
     kernel, switches = phase["system_cpu_s"], phase["context_switches"]
     out["workers: in the kernel"] = sum(
         1000 * v / n for k, v in kernel.items() if k.startswith("worker ")
@@ -497,13 +531,15 @@ def markdown(data: dict[str, Any]) -> str:
         )
     lines += ["", "CPU by process, ms per call (medians; *others*: the rest of the machine "
               "meanwhile, other people's work; *in the kernel*: the workers' system time, "
-              "included above; context switches per call, all threads):", "",
+              "included above; context switches per call, all threads; *speed probe*: CPU µs of a "
+              "fixed piece of Python work in the client meanwhile, higher = slower CPU):", "",
               "| ms CPU per call | " + " | ".join(f"{k[:5]}. 1w | {k[:5]}. 2w" for k, _ in
                                                   PHASES) + " |",
               "|---|" + "---:|" * 2 * len(PHASES)]  # fmt: skip
     names = sorted({k for p in s.values() for n in (1, 2) for k in p["runs"][n]["ms"]
                     if k.startswith("worker ")})  # fmt: skip
-    extra = ("workers: in the kernel", "workers: context switches", "cores busy")
+    extra = ("workers: in the kernel", "workers: context switches", "cores busy",
+             "speed probe, µs CPU")  # fmt: skip
     for row in (*names, *ROWS, "server (workers + supervisor + backends)", *extra):
         cells = []
         for key, _ in PHASES:
