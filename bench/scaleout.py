@@ -7,7 +7,7 @@ token; the server process with N uvicorn workers; then, from ``--threads`` clien
 ``--calls`` registrations (new devices), as many authorizations (of those devices, the count
 changing each round so every call moves the pool counter) and ``--calls`` batched usage
 reports (10 signed reports of one policy-mode device each; trust installed before the clock).
-1- and 2-worker runs alternate ``--rounds`` times (both see the same load); medians.
+1- and 2-worker runs alternate ``--rounds`` times (1 2 2 1 ...: both see the same load); medians.
 
 Before each phase's clock: every worker answers (a starting worker spends seconds of CPU
 importing the app), the requests are built, signed and encoded, one keep-alive connection
@@ -514,7 +514,8 @@ def markdown(data: dict[str, Any]) -> str:
         f"{m['date']}, commit `{m['commit']}`, {m['nproc']} CPUs; {data['calls']} calls per "
         f"phase from {data['threads']} client threads (same machine, one keep-alive connection "
         f"each), spread over {data.get('spread', 1)} virtual account(s) with a token and pool "
-        f"each; {data['rounds']} round(s) of 1 then 2 workers, medians. Load average "
+        f"each; {data['rounds']} round(s) of 1 and 2 workers (1, 2, 2, 1, ...), medians. "
+        f"Load average "
         f"{min(loads)}-{max(loads)} before the runs.",
         "",
         "| calls/s | 1 worker | 2 workers | ratio | target ≥ 1.5 | ceiling here | "
@@ -599,7 +600,7 @@ def main() -> int:
         "--spread", type=int, default=1, help="virtual accounts (a token, a pool each) to load"
     )
     p.add_argument(
-        "--rounds", type=int, default=3, help="1- and 2-worker runs, interleaved, this often"
+        "--rounds", type=int, default=3, help="1- and 2-worker runs, interleaved (1 2 2 1 ...)"
     )
     p.add_argument(
         "--no-balance",
@@ -610,7 +611,9 @@ def main() -> int:
     p.add_argument("--write-docs", action="store_true")
     args = p.parse_args()
     facts = machine_facts()
-    runs = [one_run(args, n) for _ in range(args.rounds) for n in (1, 2)]
+    # 1, 2, 2, 1, 1, 2...: neither setup always runs first after a fresh database server state
+    order = [n for r in range(args.rounds) for n in ((1, 2) if r % 2 == 0 else (2, 1))]
+    runs = [one_run(args, n) for n in order]
     data = {"machine": facts, "metrics_us": metrics_cost(Path(args.work)),
             "calls": args.calls, "threads": args.threads,
             "spread": args.spread, "rounds": args.rounds, "runs": runs,
