@@ -21,6 +21,7 @@ from pathlib import Path
 from types import TracebackType
 
 import httpx
+from _proc_cpu import process_cpu
 
 
 def free_port() -> int:
@@ -88,9 +89,10 @@ class AuthorityServer:
     def cpu_seconds(self) -> float:
         """CPU seconds (user + system, all threads) the server has used so far (Linux)."""
         assert self.proc is not None
-        stat = Path(f"/proc/{self.proc.pid}/stat").read_text()
-        fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)"; utime, stime are 14, 15
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        cpu = process_cpu(self.proc.pid)
+        if cpu is None:
+            raise RuntimeError(f"the authority server (pid {self.proc.pid}) is gone")
+        return cpu
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
