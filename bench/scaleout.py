@@ -72,6 +72,7 @@ WARM = 2  # untimed calls per connection before each phase's clock
 
 
 HEADERS = {"Content-Type": "application/json"}
+SAMPLER = "scaleout-wait-sampler"  # its PostgreSQL backend is not the server's
 
 
 class Watched:
@@ -164,7 +165,8 @@ class Watched:
         with psycopg.connect(self.database_url, autocommit=True) as conn:
             rows = conn.execute(
                 "SELECT pid, backend_type, datname = current_database() FROM pg_stat_activity"
-                " WHERE pid <> pg_backend_pid()"
+                " WHERE pid <> pg_backend_pid() AND application_name <> %s",
+                (SAMPLER,),
             ).fetchall()
         ours = [pid for pid, kind, here in rows if kind == "client backend" and here]
         shared = [pid for pid, kind, here in rows if kind != "client backend" and here is not False]
@@ -310,7 +312,7 @@ class WaitSampler:
         self.thread.join()
 
     def _run(self) -> None:
-        with psycopg.connect(self.url, autocommit=True) as conn:
+        with psycopg.connect(self.url, autocommit=True, application_name=SAMPLER) as conn:
             while not self.stop.wait(0.1):
                 rows = conn.execute(
                     "SELECT state, wait_event_type, wait_event FROM pg_stat_activity WHERE "
