@@ -360,7 +360,15 @@ def one_run(args: argparse.Namespace, workers: int) -> dict[str, Any]:
     devices = make_devices(f"W{workers}R", args.calls)
     svc.engine.dispose()
     out: dict[str, Any] = {"workers": workers, "load_before": load_average()}
-    with AuthorityServer(url, work / "keys", work / "server", workers=workers) as server:
+    server = AuthorityServer(url, work / "keys", work / "server", workers=workers)
+    # the connections wait while the others open and between phases (seconds on a busy
+    # machine): an idle minute, not the 5 s / 20 s defaults, so none is closed under the
+    # client (the same timers run per request either way)
+    server.env |= {
+        "SMARTLIC_AUTHORITY_KEEP_ALIVE_S": "60",
+        "SMARTLIC_AUTHORITY_READ_TIMEOUT_S": "60",
+    }
+    with server:
         watched = Watched(server, url, workers)
         watched.wait_all_workers(time.monotonic() + 60 * workers)
         now = datetime.now(UTC)
