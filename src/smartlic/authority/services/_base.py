@@ -176,7 +176,8 @@ class SigningServiceBase(ServiceBase):
         self.guard = RequestGuard(replay_window_s)
 
 
-_EVENT_INSERT = insert(cast(Table, Event.__table__))
+# ``inline()``: no ``RETURNING events.id`` on PostgreSQL (nobody reads the new event's id)
+_EVENT_INSERT = insert(cast(Table, Event.__table__)).inline()
 
 
 def _event_row(
