@@ -7,6 +7,7 @@ Usage::
 
     .venv/bin/python bench/device_cpu.py sqlite 300            # min of 3 runs of 300 calls
     .venv/bin/python bench/device_cpu.py postgresql 200 --profile
+    .venv/bin/python bench/device_cpu.py sqlite 300 --floor --only register  # + the floor
     # the code of another commit:
     git archive <commit> src | tar -x -C /tmp/snap
     PYTHONPATH=/tmp/snap/src .venv/bin/python bench/device_cpu.py sqlite 300
@@ -27,9 +28,11 @@ from sqlalchemy import event
 
 from authority import (
     PG_DEFAULT,
+    Config,
     accept_all,
     authorize_items,
     drop_pg,
+    floor_phases,
     make_devices,
     pg_database,
     register_items,
@@ -60,6 +63,8 @@ def main() -> None:
     p.add_argument("calls", type=int)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--profile", action="store_true", help="cProfile the last run of each")
+    p.add_argument("--floor", action="store_true", help="bench/floors.py's, before each run")
+    p.add_argument("--only", choices=["register", "authorize"], help="measure only this one")
     args = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="smartlic-cpu-"))
     url = f"sqlite:///{tmp}/a.sqlite3" if args.backend == "sqlite" else pg_database(PG_DEFAULT)
@@ -82,24 +87,49 @@ def measure(args: argparse.Namespace, url: str, engine: Any, keys: AuthorityKeys
     def count(*_: Any) -> None:
         statements[0] += 1
 
-    event.listen(engine, "before_cursor_execute", count)
-    results: dict[str, list[tuple[float, float]]] = {"register": [], "authorize": []}
-    profiles = {k: cProfile.Profile() if args.profile else None for k in results}
+    kinds = [args.only] if args.only else ["register", "authorize"]
+    results: dict[str, list[tuple[float, float]]] = {k: [] for k in kinds}
+    floors: dict[str, list[float]] = {k: [] for k in kinds}
+    profiles = {k: cProfile.Profile() if args.profile else None for k in kinds}
     for run in range(args.runs):
         last = run == args.runs - 1
+        if args.floor:  # the same work bare, on the same database and load, just before
+            floor = floor_phases(world, Config(args.calls, args.calls, 1, 0, 0, 0, 1), f"r{run}")
+            for kind in kinds:
+                floors[kind].append(floor[kind]["cpu_ms_per_unit"])
         devices = make_devices(f"CPU{run}-", args.calls)
         regs = [lambda d=d, r=r: setattr(d, "envelope", svc.device.register(r))
                 for d, r in register_items(world, devices)]  # fmt: skip
-        results["register"].append(timed(regs, statements, profiles["register"] if last else None))
-        items = authorize_items(world, accept_all(devices), args.calls)
-        auths = [lambda i=i: svc.device.authorize(i) for i in items]
-        results["authorize"].append(
-            timed(auths, statements, profiles["authorize"] if last else None)
-        )
+        if "register" in results:
+            reg_profile = profiles["register"] if last else None
+            results["register"].append(timed(regs, statements, reg_profile))
+        else:  # authorize only: its devices are registered, untimed
+            for call in regs:
+                call()
+        if "authorize" in results:
+            items = authorize_items(world, accept_all(devices), args.calls)
+            auths = [lambda i=i: svc.device.authorize(i) for i in items]
+            results["authorize"].append(
+                timed(auths, statements, profiles["authorize"] if last else None)
+            )
+    # statements counted on a few more calls, untimed: a listener on every statement would
+    # add its own cost (and the engine's event dispatch) to the calls it counts
+    event.listen(engine, "before_cursor_execute", count)
+    devices = make_devices("COUNT-", 20)
+    regs = [lambda d=d, r=r: setattr(d, "envelope", svc.device.register(r))
+            for d, r in register_items(world, devices)]  # fmt: skip
+    counted = {"register": timed(regs, statements, None)[1]}
+    auths = [lambda i=i: svc.device.authorize(i)
+             for i in authorize_items(world, accept_all(devices), 20)]  # fmt: skip
+    counted["authorize"] = timed(auths, statements, None)[1]
     for kind, runs in results.items():
         cpus = [round(c, 2) for c, _ in runs]
+        floor_note = ""
+        if floors[kind]:
+            best = min(floors[kind])
+            floor_note = f"; floor min {best:.2f} ms (runs {floors[kind]}), {min(cpus) / best:.2f}x"
         print(f"{args.backend} {kind}: min {min(cpus):.2f} ms CPU per call (runs {cpus}), "
-              f"{runs[0][1]:.1f} statements per call")  # fmt: skip
+              f"{counted[kind]:.1f} statements per call{floor_note}")  # fmt: skip
         if profiles[kind] is not None:
             pstats.Stats(profiles[kind]).sort_stats("cumulative").print_stats(40)
 

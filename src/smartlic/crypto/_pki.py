@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -57,11 +58,15 @@ class DeviceCsr:
         self.csr = csr
         self._udi: Udi | None = None
 
+    @functools.cached_property
+    def subject(self) -> x509.Name:
+        return self.csr.subject  # decoded anew at each access of ``csr.subject``
+
     @property
     def udi(self) -> Udi:
         if self._udi is None:
-            cn = self.csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-            sn = self.csr.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
+            cn = self.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+            sn = self.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
             if not cn or not sn:
                 raise InvalidInput(
                     "the CSR subject must carry CN=<PID> and serialNumber=<SN>", pointer="/csr"
@@ -133,8 +138,9 @@ class CertificateAuthority:
         loaded = csr_pem if isinstance(csr_pem, DeviceCsr) else load_csr(csr_pem)
         if udi is not None and loaded.udi != udi:
             raise InvalidInput("the CSR names another device than the request", pointer="/csr")
-        csr = loaded.csr
-        return self.sign_public_key(csr.subject, csr.public_key(), not_before=not_before, days=days)
+        return self.sign_public_key(
+            loaded.subject, loaded.csr.public_key(), not_before=not_before, days=days
+        )
 
     def sign_public_key(
         self, subject: x509.Name, public_key: object, *, not_before: datetime, days: int

@@ -4,6 +4,7 @@ certificates, real signatures; every refusal with its reason."""
 from __future__ import annotations
 
 import json
+import string
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -205,3 +206,15 @@ def test_a_request_is_fresh_and_its_nonce_used_once_per_key() -> None:
     with pytest.raises(ReplayDetected):
         check_request(store, "key-a", stale, NOW - timedelta(hours=1), 300)
     assert not store.seen("key-a", stale["nonce"])  # a stale request spends no nonce
+
+
+def test_nonces_are_16_alphanumerics_each_letter_drawn() -> None:
+    nonces = [make_nonce() for _ in range(2000)]
+    alphabet = set(string.ascii_letters + string.digits)
+    assert all(len(n) == 16 and set(n) <= alphabet for n in nonces)
+    assert len(set(nonces)) == len(nonces)
+    seen = "".join(nonces)
+    assert set(seen) == alphabet  # 32,000 letters: every one of the 62 turns up
+    # unbiased: no letter far from its share (1/62 of 32,000 = 516; 6 sigma is about 135)
+    assert max(seen.count(c) for c in alphabet) < 516 + 140
+    assert min(seen.count(c) for c in alphabet) > 516 - 140

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar, cast
 
-from sqlalchemy import Engine, Table, insert, select
+from sqlalchemy import Connection, Engine, Table, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from smartlic.authority.keys import AuthorityKeys
@@ -41,11 +41,32 @@ class ServiceBase:
         a pool it pushed out of compliance is warned about in it (``_compliance``)."""
         with self._sessions.begin() as session:
             yield session
-            pools = session.info.pop(TOUCHED, None)
-            if pools:
-                from smartlic.authority.services._compliance import raise_warnings  # cycle
+            self._judge_pools(session)
 
-                raise_warnings(session, self.now(), self.record, WATCH_ACTOR, pools)
+    @contextmanager
+    def core_transaction(self) -> Iterator[Connection]:
+        """One transaction on a bare Core connection (no Session, no unit of work, no ORM
+        objects): for the device protocol's hot paths, which run statements built once.
+        A rare branch that needs ORM objects opens ``session_on`` the connection."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def session_on(self, conn: Connection) -> Iterator[Session]:
+        """An ORM Session inside a ``core_transaction``: its work is flushed into the
+        connection's transaction, and pools it changed are judged as ``transaction()`` judges
+        them; committing (or rolling back) stays the connection's."""
+        with Session(bind=conn, expire_on_commit=False) as session:
+            yield session
+            self._judge_pools(session)
+            session.flush()  # what a commit would have flushed, the warnings included
+
+    def _judge_pools(self, session: Session) -> None:
+        pools = session.info.pop(TOUCHED, None)
+        if pools:
+            from smartlic.authority.services._compliance import raise_warnings  # cycle
+
+            raise_warnings(session, self.now(), self.record, WATCH_ACTOR, pools)
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -93,20 +114,24 @@ class ServiceBase:
 
     def record_now(
         self,
-        session: Session,
+        session: Session | Connection,
         event_name: str,
         *,
         actor: str,
         smart_account: SmartAccount | None = None,
+        smart_account_id: str | None = None,
         virtual_account: str | None = None,
         subject: str | None = None,
         **properties: Any,
     ) -> None:
         """``record`` as one INSERT sent now, outside the unit of work (no flush): for the
-        device protocol's hot paths, whose event names only rows already stored."""
+        device protocol's hot paths, whose event names only rows already stored. On a bare
+        connection (``core_transaction``) the smart account is given by ``smart_account_id``."""
         row = _event_row(
             self.now(), event_name, actor, smart_account, virtual_account, subject, properties
         )
+        if smart_account_id is not None:
+            row["smart_account_id"] = smart_account_id
         session.execute(_EVENT_INSERT, row)
 
     def refused(
@@ -151,7 +176,8 @@ class SigningServiceBase(ServiceBase):
         self.guard = RequestGuard(replay_window_s)
 
 
-_EVENT_INSERT = insert(cast(Table, Event.__table__))
+# ``inline()``: no ``RETURNING events.id`` on PostgreSQL (nobody reads the new event's id)
+_EVENT_INSERT = insert(cast(Table, Event.__table__)).inline()
 
 
 def _event_row(

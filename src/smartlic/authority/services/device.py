@@ -4,6 +4,7 @@ every response is signed by the authority."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -20,7 +21,12 @@ from smartlic.authority.services._base import ServiceBase, logs_refusals
 from smartlic.authority.services._guard import RequestGuard
 from smartlic.authority.services._usage import apply_usage, release_all
 from smartlic.authority.services.conversion import convert_files
-from smartlic.authority.services.tokens import ConsumedToken, check_token, take_use
+from smartlic.authority.services.tokens import (
+    GRANT_BY_HASH,
+    TokenGrant,
+    check_grant,
+    take_use,
+)
 from smartlic.clock import Clock
 from smartlic.crypto import (
     DeviceCsr,
@@ -52,10 +58,11 @@ from smartlic.storage.base import new_id
 from smartlic.storage.models import ProductInstance, SmartAccount, VirtualAccount
 
 _INSTANCE_INSERT = insert(cast(Table, ProductInstance.__table__))
-_INSTANCE_COLUMNS = (
-    "id", "virtual_account_id", "udi_pid", "udi_sn", "hostname", "software_tag",
-    "registered_at", "last_contact_at", "status", "cert_fingerprint", "cert_pem",
-    "cert_expires_at", "export_controlled_allowed", "token_id",
+# The token with its accounts, and the instance already holding the UDI: one round trip.
+_GRANT_AND_UDI = GRANT_BY_HASH.add_columns(ownership.INSTANCE_ID_BY_UDI.label("existing"))
+_BODY_COLUMNS = (
+    "id", "udi_pid", "udi_sn", "cert_pem", "cert_expires_at", "export_controlled_allowed",
+    "registered_at",
 )  # fmt: skip
 
 
@@ -116,28 +123,38 @@ class SqlDeviceService(ServiceBase):
         # Issue the certificate before the transaction (pure CPU), and take the token's use
         # last: its row lock is then held for one statement, not the whole registration.
         cert = self.keys.ca.issue(csr, not_before=now, days=self.timers.certificate_days, udi=udi)
+        row = _instance_row(request, udi, cert, now)
         try:
-            with self.transaction() as s:
-                checked = check_token(s, request["token"], now)
-                self._replace_existing(s, request, udi, request["csr"], checked, now)
-                inst = self._new_instance(s, request, udi, cert, checked, now)
+            # A bare connection: statements built once, no ORM object loaded or flushed; only
+            # a device already known (``force``) opens a Session for the ownership rules.
+            with self.core_transaction() as c:
+                grant, found = check_grant(
+                    c, request["token"], now, _GRANT_AND_UDI, pid=udi.pid, sn=udi.sn
+                )
+                if (old := found.existing) is not None:
+                    with self.session_on(c) as s:
+                        self._replace_existing(s, request, udi, s.get_one(ProductInstance, old),
+                                               grant, now)  # fmt: skip
+                row.update(
+                    virtual_account_id=grant.va_id,
+                    export_controlled_allowed=grant.export_controlled_allowed,
+                    token_id=grant.token_id,
+                )
+                c.execute(_INSTANCE_INSERT, row)
                 self.record_now(
-                    s,
+                    c,
                     "instance.registered",
                     actor=f"device:{udi}",
-                    smart_account=checked.smart_account,
-                    virtual_account=checked.virtual_account.name,
+                    smart_account_id=grant.sa_id,
+                    virtual_account=grant.va_name,
                     subject=str(udi),
-                    token=checked.token.id,
+                    token=grant.token_id,
                     force=request.get("force") is True,
                 )
-                body = self._registration_body(
-                    inst, checked.smart_account.name, checked.virtual_account.name
-                )
-                take_use(s, checked.token)
+                take_use(c, grant.token_id)
         except IntegrityError as exc:  # the same UDI registering twice at once
             raise AlreadyRegistered(f"{udi} is already registered") from exc
-        return self._reply(body, request)
+        return self._reply(self._registration_body(row, grant.sa_name, grant.va_name), request)
 
     def _check_register(self, request: dict[str, Any], now: datetime) -> tuple[Udi, DeviceCsr]:
         if not isinstance(request, dict):
@@ -166,24 +183,22 @@ class SqlDeviceService(ServiceBase):
         s: Session,
         request: dict[str, Any],
         udi: Udi,
-        csr: str,
-        checked: ConsumedToken,
+        old: ProductInstance,
+        grant: TokenGrant,
         now: datetime,
     ) -> None:
         """A device registering again: only with ``force``, and only by its owner (ownership
         rule 2): the token is of the smart account holding it, or ``proof`` is signed by the
         device's current identity."""
-        old = ownership.find_instance(s, udi)
-        if old is None:
-            return
         if request.get("force") is not True:
             raise AlreadyRegistered(f"{udi} is already registered; use force to re-register")
+        claimant = s.get_one(SmartAccount, grant.sa_id)
         # the holder's own token needs no proof (a wiped device); a proof is judged only when
         # it is what the move rests on, so a stale one never blocks the owner's re-registration
-        own = ownership.holder_of(s, old)[1].id == checked.smart_account.id
-        proven = not own and self._proven(s, request, old, csr, now)
-        ownership.require_owner(s, old, checked.smart_account, proven=proven)
-        ownership.record_move(self, s, old, checked.smart_account)
+        own = ownership.holder_of(s, old)[1].id == claimant.id
+        proven = not own and self._proven(s, request, old, request["csr"], now)
+        ownership.require_owner(s, old, claimant, proven=proven)
+        ownership.record_move(self, s, old, claimant)
         release_all(s, old)
         s.delete(old)
         s.flush()
@@ -206,53 +221,24 @@ class SqlDeviceService(ServiceBase):
             )
         return True
 
-    def _new_instance(
-        self,
-        s: Session,
-        request: dict[str, Any],
-        udi: Udi,
-        cert: x509.Certificate,
-        consumed: ConsumedToken,
-        now: datetime,
-    ) -> ProductInstance:
-        inst = ProductInstance(
-            id=new_id(),
-            virtual_account_id=consumed.virtual_account.id,
-            udi_pid=udi.pid,
-            udi_sn=udi.sn,
-            hostname=request.get("hostname", ""),
-            software_tag=request.get("software_tag", ""),
-            registered_at=now,
-            last_contact_at=now,
-            status=InstanceStatus.IN_COMPLIANCE,
-            cert_fingerprint=fingerprint(cert),
-            cert_pem=certificate_pem(cert),
-            cert_expires_at=cert.not_valid_after_utc,
-            export_controlled_allowed=consumed.token.export_controlled_allowed,
-            token_id=consumed.token.id,
-        )
-        # One Core INSERT of the row, not the unit of work's flush (half this method's cost);
-        # the object stays transient: the answer is built from it, nothing else reads it.
-        s.execute(_INSTANCE_INSERT, {c: getattr(inst, c) for c in _INSTANCE_COLUMNS})
-        return inst
-
     def _registration_body(
-        self, inst: ProductInstance, sa_name: str, va_name: str
+        self, inst: Mapping[str, Any], sa_name: str, va_name: str
     ) -> dict[str, Any]:
-        expires = _cert(inst)[2]
+        """The answer to a registration or renewal; ``inst`` the instance's columns."""
+        expires = inst["cert_expires_at"]
         renew = expires - timedelta(
             days=self.timers.certificate_days - self.timers.renew_after_days
         )
         return {
             "type": "registration",
-            "instance_id": inst.id,
-            "udi": {"pid": inst.udi_pid, "sn": inst.udi_sn},
-            "certificate": inst.cert_pem,
+            "instance_id": inst["id"],
+            "udi": {"pid": inst["udi_pid"], "sn": inst["udi_sn"]},
+            "certificate": inst["cert_pem"],
             "ca_certificate": self.keys.ca_pem,
             "smart_account": sa_name,
             "virtual_account": va_name,
-            "export_controlled_allowed": inst.export_controlled_allowed,
-            "registered_at": iso(inst.registered_at),
+            "export_controlled_allowed": inst["export_controlled_allowed"],
+            "registered_at": iso(inst["registered_at"]),
             "certificate_expires": iso(expires),
             "renew_after": iso(renew),
         }
@@ -281,7 +267,9 @@ class SqlDeviceService(ServiceBase):
                 virtual_account=va,
                 subject=self._udi(inst),
             )
-            body = self._registration_body(inst, sa.name, va)
+            body = self._registration_body(
+                {c: getattr(inst, c) for c in _BODY_COLUMNS}, sa.name, va
+            )
         return self._reply(body, payload)
 
     @logs_refusals("instance.authorization.refused")
@@ -420,6 +408,25 @@ class SqlDeviceService(ServiceBase):
             request_nonce=request.get("nonce"),
         )
         return seal(body, self.keys.signer, with_certificate=True)
+
+
+def _instance_row(
+    request: dict[str, Any], udi: Udi, cert: x509.Certificate, now: datetime
+) -> dict[str, Any]:
+    """A new instance's columns, but its account and token's (``register`` adds them)."""
+    return {
+        "id": new_id(),
+        "udi_pid": udi.pid,
+        "udi_sn": udi.sn,
+        "hostname": request.get("hostname", ""),
+        "software_tag": request.get("software_tag", ""),
+        "registered_at": now,
+        "last_contact_at": now,
+        "status": InstanceStatus.IN_COMPLIANCE,
+        "cert_fingerprint": fingerprint(cert),
+        "cert_pem": certificate_pem(cert),
+        "cert_expires_at": cert.not_valid_after_utc,
+    }
 
 
 def _cert(inst: ProductInstance) -> tuple[str, str, datetime]:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the services import this module
     from smartlic.authority.services._base import ServiceBase
 
 __all__ = [
+    "INSTANCE_ID_BY_UDI",
     "find_instance",
     "holder_of",
     "pin_key",
@@ -48,6 +49,15 @@ __all__ = [
 _BY_UDI = select(ProductInstance).where(
     ProductInstance.udi_pid == bindparam("pid"), ProductInstance.udi_sn == bindparam("sn")
 )  # built once: every registration asks
+
+
+# The id of the instance with the UDI bound as ``pid``, ``sn`` (``find_instance``'s question,
+# as a column): registration asks it in its token's SELECT, its common answer being none.
+INSTANCE_ID_BY_UDI = (
+    select(ProductInstance.id)
+    .where(ProductInstance.udi_pid == bindparam("pid"), ProductInstance.udi_sn == bindparam("sn"))
+    .scalar_subquery()
+)
 
 
 def find_instance(s: Session, udi: Udi) -> ProductInstance | None:

@@ -9,9 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
-from sqlalchemy import CursorResult, Engine, bindparam, select, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    Row,
+    Select,
+    Table,
+    bindparam,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from smartlic.authority.keys import AuthorityKeys
@@ -26,7 +36,14 @@ from smartlic.storage.models import RegistrationToken, SmartAccount, VirtualAcco
 MAX_DAYS = 365
 
 
-def token_status(t: RegistrationToken, now: datetime) -> str:
+class _TokenState(Protocol):
+    revoked_at: datetime | None
+    expires_at: datetime
+    max_uses: int | None
+    uses: int
+
+
+def token_status(t: _TokenState, now: datetime) -> str:
     if t.revoked_at is not None:
         return "revoked"
     if now >= t.expires_at:
@@ -194,29 +211,80 @@ class SqlTokensService(ServiceBase):
 def consume_token(s: Session, text: str, now: datetime) -> ConsumedToken:
     """Check a token and take one use of it, atomically, in the caller's transaction."""
     checked = check_token(s, text, now)
-    take_use(s, checked.token)
+    take_use(s, checked.token.id)
     return checked
 
 
 # Built once (with bound parameters) rather than per registration: constructing a statement
 # costs more than running its cached compiled form (bench/authority.py, issue 14).
+_TOKENS = cast(Table, RegistrationToken.__table__)
+_VAS, _SAS = cast(Table, VirtualAccount.__table__), cast(Table, SmartAccount.__table__)
+_WITH_ACCOUNTS = _TOKENS.join(_VAS, _VAS.c.id == _TOKENS.c.virtual_account_id).join(
+    _SAS, _SAS.c.id == _VAS.c.smart_account_id
+)
+_HASH_IS = _TOKENS.c.token_hash == bindparam("token_hash")
 _BY_HASH = (
     select(RegistrationToken, VirtualAccount, SmartAccount)
-    .join(VirtualAccount, VirtualAccount.id == RegistrationToken.virtual_account_id)
-    .join(SmartAccount, SmartAccount.id == VirtualAccount.smart_account_id)
-    .where(RegistrationToken.token_hash == bindparam("token_hash"))
+    .select_from(_WITH_ACCOUNTS)
+    .where(_HASH_IS)
+)
+GRANT_BY_HASH = (  # the same row as plain columns, for a Core connection
+    select(
+        _TOKENS.c.id,
+        _TOKENS.c.expires_at,
+        _TOKENS.c.revoked_at,
+        _TOKENS.c.max_uses,
+        _TOKENS.c.uses,
+        _TOKENS.c.export_controlled_allowed,
+        _VAS.c.id.label("va_id"),
+        _VAS.c.name.label("va_name"),
+        _SAS.c.id.label("sa_id"),
+        _SAS.c.name.label("sa_name"),
+    )
+    .select_from(_WITH_ACCOUNTS)
+    .where(_HASH_IS)
 )
 _TAKE_USE = (
-    update(RegistrationToken)
+    update(_TOKENS)
     .where(
-        RegistrationToken.id == bindparam("token_id"),
-        RegistrationToken.revoked_at.is_(None),
-        (RegistrationToken.max_uses.is_(None))
-        | (RegistrationToken.uses < RegistrationToken.max_uses),
+        _TOKENS.c.id == bindparam("token_id"),
+        _TOKENS.c.revoked_at.is_(None),
+        (_TOKENS.c.max_uses.is_(None)) | (_TOKENS.c.uses < _TOKENS.c.max_uses),
     )
-    .values(uses=RegistrationToken.uses + 1)
-    .execution_options(synchronize_session=False)
+    .values(uses=_TOKENS.c.uses + 1)
 )
+
+
+@dataclass(frozen=True, slots=True)
+class TokenGrant:
+    """An active token as registration needs it (ids and names, no ORM objects)."""
+
+    token_id: str
+    export_controlled_allowed: bool
+    va_id: str
+    va_name: str
+    sa_id: str
+    sa_name: str
+
+
+def check_grant(
+    c: Connection, text: str, now: datetime, query: Select[Any] = GRANT_BY_HASH, **params: Any
+) -> tuple[TokenGrant, Row[Any]]:
+    """``check_token`` on a bare connection (``ServiceBase.core_transaction``): the same
+    checks and refusals, the token and its accounts read as columns. ``query`` may be
+    ``GRANT_BY_HASH`` with more columns (bound by ``params``), so that a caller's other
+    lookup rides on the same round trip; the row is returned with the grant."""
+    parse_token_text(text)
+    row = c.execute(query, {"token_hash": hash_secret(text), **params}).first()
+    if row is None:
+        raise TokenRejected("the registration token is not known", code="token-unknown")
+    _require_active(token_status(row, now))
+    return TokenGrant(row.id, row.export_controlled_allowed, *row[6:10]), row
+
+
+def _require_active(status: str) -> None:
+    if status != "active":
+        raise TokenRejected(f"the registration token is {status}", code=f"token-{status}")
 
 
 def check_token(s: Session, text: str, now: datetime) -> ConsumedToken:
@@ -225,15 +293,13 @@ def check_token(s: Session, text: str, now: datetime) -> ConsumedToken:
     row = s.execute(_BY_HASH, {"token_hash": hash_secret(text)}).first()
     if row is None:
         raise TokenRejected("the registration token is not known", code="token-unknown")
-    status = token_status(row[0], now)
-    if status != "active":
-        raise TokenRejected(f"the registration token is {status}", code=f"token-{status}")
+    _require_active(token_status(row[0], now))
     return ConsumedToken(row[0], row[1], row[2])
 
 
-def take_use(s: Session, t: RegistrationToken) -> None:
+def take_use(s: Session | Connection, token_id: str) -> None:
     """Take one use with one conditional UPDATE; the row lock it takes is held until commit,
     so callers run it as the last statement of their transaction (see bench findings)."""
-    result = s.execute(_TAKE_USE, {"token_id": t.id})
+    result = s.execute(_TAKE_USE, {"token_id": token_id})
     if cast(CursorResult[Any], result).rowcount != 1:
         raise TokenRejected("the registration token is used-up", code="token-used-up")
