@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import BaseModel, Field
 
 from smartlic.authority.api.cssm._common import (
@@ -21,8 +21,9 @@ from smartlic.authority.services import Services
 from smartlic.authority.services.interfaces import SmartAccountOut, VirtualAccountOut
 from smartlic.authority.services.scope import Principal
 from smartlic.domain.enums import Role
+from smartlic.web.routing import GuardedRouter, SerialisedRoute
 
-router = APIRouter(tags=[TAG], responses=VENDOR_ERRORS)
+router = GuardedRouter(tags=[TAG], responses=VENDOR_ERRORS, route_class=SerialisedRoute)
 
 VENDOR_ROLES = {
     Role.ADMIN: "Smart Account Administrator",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import BaseModel, Field
 
 from smartlic.authority.api.cssm._common import (
@@ -22,8 +22,9 @@ from smartlic.authority.services import Services
 from smartlic.authority.services.interfaces import InstanceOut
 from smartlic.authority.services.scope import Principal
 from smartlic.errors import NotFound
+from smartlic.web.routing import GuardedRouter, SerialisedRoute
 
-router = APIRouter(tags=[TAG], responses=VENDOR_ERRORS)
+router = GuardedRouter(tags=[TAG], responses=VENDOR_ERRORS, route_class=SerialisedRoute)
 
 PAGE = 1000  # the services' page cap (instances.MAX_PAGE)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header
+from fastapi import Header
 from pydantic import BaseModel, Field
 
 from smartlic.authority.api.cssm._common import (
@@ -24,8 +24,9 @@ from smartlic.authority.services.interfaces import HoldingOut, LicenseMove, Pool
 from smartlic.authority.services.scope import Principal
 from smartlic.domain.enums import ComplianceStatus, HoldingKind
 from smartlic.errors import InvalidInput
+from smartlic.web.routing import GuardedRouter, SerialisedRoute
 
-router = APIRouter(tags=[TAG], responses=VENDOR_ERRORS)
+router = GuardedRouter(tags=[TAG], responses=VENDOR_ERRORS, route_class=SerialisedRoute)
 
 MAX_VAS = 200
 MAX_PAGE = 1000

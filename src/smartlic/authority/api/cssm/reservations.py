@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from smartlic.authority.api.cssm._common import SA, TAG, VENDOR_ERRORS, CssmModel
@@ -19,8 +18,9 @@ from smartlic.authority.api.deps import PrincipalDep, ServicesDep
 from smartlic.authority.services import Services
 from smartlic.authority.services.scope import Principal
 from smartlic.errors import InvalidInput, SmartlicError
+from smartlic.web.routing import GuardedRouter, SerialisedRoute
 
-router = APIRouter(tags=[TAG], responses=VENDOR_ERRORS)
+router = GuardedRouter(tags=[TAG], responses=VENDOR_ERRORS, route_class=SerialisedRoute)
 
 VA_V2 = SA + "/v2/accounts/{domain}/virtual-accounts/{virtual_account}"
 VA_V1 = SA + "/v1/accounts/{domain}/virtual-accounts/{virtual_account}"  # older tools' spelling

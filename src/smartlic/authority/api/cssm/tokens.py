@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from smartlic.authority.api.cssm._common import TAG, VA, VENDOR_ERRORS, CssmModel, StatusOut
@@ -14,8 +13,9 @@ from smartlic.authority.api.deps import PrincipalDep, ServicesDep
 from smartlic.authority.services.interfaces import TokenOut
 from smartlic.authority.services.scope import scope_in
 from smartlic.errors import InvalidInput
+from smartlic.web.routing import GuardedRouter, SerialisedRoute
 
-router = APIRouter(tags=[TAG], responses=VENDOR_ERRORS)
+router = GuardedRouter(tags=[TAG], responses=VENDOR_ERRORS, route_class=SerialisedRoute)
 
 MAX_REVOKE = 100
 

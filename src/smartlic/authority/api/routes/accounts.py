@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import status
 
 from smartlic.authority.api.deps import PrincipalDep, ServicesDep
 from smartlic.authority.api.routes._common import API_PREFIX, COMMON_PROBLEMS
@@ -12,8 +12,9 @@ from smartlic.authority.api.schemas.accounts import (
     SmartAccountsPublic,
 )
 from smartlic.authority.api.schemas.problem import problem_responses
+from smartlic.web.routing import GuardedRouter
 
-router = APIRouter(
+router = GuardedRouter(
     prefix=API_PREFIX + "/accounts", tags=["smart accounts"], responses=COMMON_PROBLEMS
 )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, status
+from fastapi import status
 from pydantic import BaseModel, ConfigDict, Field
 
 from smartlic.authority.api.deps import PrincipalDep, ServicesDep
@@ -16,8 +16,11 @@ from smartlic.authority.api.routes._common import ACCOUNT, COMMON_PROBLEMS
 from smartlic.authority.services.scope import require_admin, scope_in
 from smartlic.domain.enums import Role
 from smartlic.errors import NotFound
+from smartlic.web.routing import GuardedRouter
 
-router = APIRouter(prefix=ACCOUNT + "/api-clients", tags=["API clients"], responses=COMMON_PROBLEMS)
+router = GuardedRouter(
+    prefix=ACCOUNT + "/api-clients", tags=["API clients"], responses=COMMON_PROBLEMS
+)
 
 
 class ApiClientCreate(BaseModel):

@@ -8,13 +8,13 @@ hash does.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from fastapi.responses import Response
 
 from smartlic.authority.api.deps import ServicesDep
 from smartlic.formats.device_v1 import API_PREFIX
+from smartlic.web.routing import GuardedRouter
 
-router = APIRouter(prefix=API_PREFIX, tags=["device protocol v1"])
+router = GuardedRouter(prefix=API_PREFIX, tags=["device protocol v1"])
 
 PEM = "application/x-pem-file"
 

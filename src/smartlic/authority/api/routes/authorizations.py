@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from smartlic.authority.api.deps import PrincipalDep, ServicesDep
 from smartlic.authority.api.deps_usage import (
@@ -20,12 +20,13 @@ from smartlic.authority.api.deps_usage import (
 from smartlic.authority.api.routes._common import ACCOUNT, COMMON_PROBLEMS, VIRTUAL_ACCOUNT
 from smartlic.authority.api.schemas.problem import problem_responses
 from smartlic.authority.api.schemas.usage import AuthorizationCodesPublic, AuthorizationReturn
+from smartlic.web.routing import GuardedRouter
 
 __all__ = ["CODE_FILE_NAME", "router"]
 
 CODE_FILE_NAME = "AuthorizationCode.xml"
 
-router = APIRouter(tags=["authorization codes"], responses=COMMON_PROBLEMS)
+router = GuardedRouter(tags=["authorization codes"], responses=COMMON_PROBLEMS)
 
 
 @router.post(

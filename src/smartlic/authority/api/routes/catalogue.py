@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import status
 
 from smartlic.authority.api.deps import PrincipalDep, ServicesDep
 from smartlic.authority.api.routes._common import API_PREFIX, COMMON_PROBLEMS
 from smartlic.authority.api.schemas.licenses import LicenseCreate, LicensePublic, LicensesPublic
 from smartlic.authority.api.schemas.problem import problem_responses
+from smartlic.web.routing import GuardedRouter
 
-router = APIRouter(prefix=API_PREFIX + "/licenses", tags=["catalogue"], responses=COMMON_PROBLEMS)
+router = GuardedRouter(
+    prefix=API_PREFIX + "/licenses", tags=["catalogue"], responses=COMMON_PROBLEMS
+)
 
 
 @router.post(

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from smartlic.authority.api.deps import ServicesDep
 from smartlic.authority.api.schemas.device import RegisterRequest, SignedEnvelope
 from smartlic.authority.api.schemas.problem import problem_responses
 from smartlic.formats.device_v1 import API_PREFIX
+from smartlic.web.routing import GuardedRouter
 
-router = APIRouter(
+router = GuardedRouter(
     prefix=API_PREFIX,
     tags=["device protocol v1"],
     responses=problem_responses(400, 401, 403, 404, 409, 422),

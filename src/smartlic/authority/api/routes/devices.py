@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import Query, Request, Response, status
 
 from smartlic.authority.api.deps import PrincipalDep, ServicesDep, SettingsDep
 from smartlic.authority.api.routes._common import (
@@ -22,8 +22,9 @@ from smartlic.authority.api.schemas.instances import (
     InstanceTransfer,
     TransferPreviewPublic,
 )
+from smartlic.web.routing import GuardedRouter
 
-router = APIRouter(
+router = GuardedRouter(
     prefix=ACCOUNT + "/devices", tags=["product instances"], responses=COMMON_PROBLEMS
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 
 from smartlic.authority.api.deps import PrincipalDep, ServicesDep, SettingsDep
 from smartlic.authority.api.routes._common import (
@@ -17,8 +17,9 @@ from smartlic.authority.api.routes._common import (
     next_link,
 )
 from smartlic.authority.api.schemas.instances import EventsPublic
+from smartlic.web.routing import GuardedRouter
 
-router = APIRouter(tags=["events"], responses=COMMON_PROBLEMS)
+router = GuardedRouter(tags=["events"], responses=COMMON_PROBLEMS)
 
 NamePrefix = Annotated[
     str | None, Query(max_length=100, description="e.g. `instance.` or `token.revoked`")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 import smartlic
 from smartlic.authority.api.deps import ClockDep
 from smartlic.formats.envelope import iso
+from smartlic.web.routing import GuardedRouter
 
-router = APIRouter(tags=["health"])
+router = GuardedRouter(tags=["health"])
 
 
 @router.get("/healthz", summary="Liveness probe")

@@ -6,7 +6,7 @@ status, as CSSM's Licenses tab does ("Virtual Accounts" in the reference documen
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import status
 
 from smartlic.authority.api.deps import PrincipalDep, ServicesDep
 from smartlic.authority.api.routes._common import COMMON_PROBLEMS, VIRTUAL_ACCOUNT
@@ -18,8 +18,9 @@ from smartlic.authority.api.schemas.licenses import (
     TransferPublic,
 )
 from smartlic.authority.api.schemas.problem import problem_responses
+from smartlic.web.routing import GuardedRouter
 
-router = APIRouter(
+router = GuardedRouter(
     prefix=VIRTUAL_ACCOUNT + "/licenses", tags=["licenses"], responses=COMMON_PROBLEMS
 )
 

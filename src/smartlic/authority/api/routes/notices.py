@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from smartlic.authority.api.deps import PrincipalDep, ServicesDep
 from smartlic.authority.api.routes._common import ACCOUNT, API_PREFIX, COMMON_PROBLEMS
@@ -30,8 +30,9 @@ from smartlic.authority.api.schemas.notices import (
 from smartlic.authority.services.scope import require_admin
 from smartlic.authority.services.trends import trend_csv
 from smartlic.domain.reports import ReportKind
+from smartlic.web.routing import GuardedRouter
 
-router = APIRouter(tags=["reports and notifications"], responses=COMMON_PROBLEMS)
+router = GuardedRouter(tags=["reports and notifications"], responses=COMMON_PROBLEMS)
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
 

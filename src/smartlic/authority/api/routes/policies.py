@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, status
+from fastapi import status
 
 from smartlic.authority.api.deps import PrincipalDep, ServicesDep
 from smartlic.authority.api.routes._common import ACCOUNT, COMMON_PROBLEMS, VIRTUAL_ACCOUNT
@@ -16,10 +16,11 @@ from smartlic.authority.api.schemas.policies import (
     PolicyDocument,
     PolicyPublic,
 )
+from smartlic.web.routing import GuardedRouter
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["policies"], responses=COMMON_PROBLEMS)
+router = GuardedRouter(tags=["policies"], responses=COMMON_PROBLEMS)
 
 
 @router.post(

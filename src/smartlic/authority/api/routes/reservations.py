@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 
 from smartlic.authority.api.deps import PrincipalDep, ServicesDep
 from smartlic.authority.api.routes._common import ACCOUNT, COMMON_PROBLEMS, VIRTUAL_ACCOUNT
@@ -22,10 +22,11 @@ from smartlic.authority.api.schemas.reservations import (
     ReservationsPublic,
 )
 from smartlic.crypto import Udi
+from smartlic.web.routing import GuardedRouter
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["reservations"], responses=COMMON_PROBLEMS)
+router = GuardedRouter(tags=["reservations"], responses=COMMON_PROBLEMS)
 
 
 @router.post(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 
 from smartlic.authority.api.deps import PrincipalDep, ServicesDep
 from smartlic.authority.api.routes._common import ACCOUNT, COMMON_PROBLEMS, VIRTUAL_ACCOUNT
@@ -14,8 +14,9 @@ from smartlic.authority.api.schemas.tokens import (
     TokenPublic,
     TokensPublic,
 )
+from smartlic.web.routing import GuardedRouter
 
-router = APIRouter(tags=["registration tokens"], responses=COMMON_PROBLEMS)
+router = GuardedRouter(tags=["registration tokens"], responses=COMMON_PROBLEMS)
 
 
 @router.post(

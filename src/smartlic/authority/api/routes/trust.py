@@ -8,17 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-
 from smartlic.authority.api.deps import ServicesDep
 from smartlic.authority.api.schemas.device import SignedEnvelope
 from smartlic.authority.api.schemas.problem import problem_responses
 from smartlic.authority.api.schemas.usage import TrustPublic
 from smartlic.formats.device_v1 import API_PREFIX
+from smartlic.web.routing import GuardedRouter
 
 __all__ = ["router"]
 
-router = APIRouter(
+router = GuardedRouter(
     prefix=API_PREFIX,
     tags=["device API (policy mode)"],
     responses=problem_responses(401, 403, 409, 422),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from smartlic.authority.api.deps import PrincipalDep, ServicesDep, SettingsDep
 from smartlic.authority.api.deps_usage import (
@@ -40,6 +40,7 @@ from smartlic.authority.api.schemas.usage import (
     VendorRequest,
 )
 from smartlic.formats.device_api import VENDOR_PREFIX
+from smartlic.web.routing import GuardedRouter
 
 __all__ = ["VENDOR_PREFIX", "router"]
 
@@ -53,8 +54,8 @@ FILE_DOWNLOAD: dict[int | str, dict[str, Any]] = {
     }
 }
 
-router = APIRouter(tags=["usage reporting"], responses=COMMON_PROBLEMS)
-vendor = APIRouter(
+router = GuardedRouter(tags=["usage reporting"], responses=COMMON_PROBLEMS)
+vendor = GuardedRouter(
     prefix=VENDOR_PREFIX,
     tags=["device API (policy mode)"],
     # 413 stays problem+json (app-wide): the body limit answers before any route is chosen

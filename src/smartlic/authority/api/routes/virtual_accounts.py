@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from smartlic.authority.api.deps import PrincipalDep, ServicesDep
 from smartlic.authority.api.routes._common import ACCOUNT, COMMON_PROBLEMS
@@ -13,8 +13,9 @@ from smartlic.authority.api.schemas.accounts import (
     VirtualAccountUpdate,
 )
 from smartlic.authority.api.schemas.problem import problem_responses
+from smartlic.web.routing import GuardedRouter
 
-router = APIRouter(
+router = GuardedRouter(
     prefix=ACCOUNT + "/virtual-accounts", tags=["virtual accounts"], responses=COMMON_PROBLEMS
 )
 
