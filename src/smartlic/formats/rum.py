@@ -52,6 +52,9 @@ __all__ = [
 ]
 
 MAX_MEASUREMENTS = 10_000
+# a JSON object: a dict (what json.loads makes, tested first: the ABC check costs several times
+# more) or any other mapping
+_OBJECT = (dict, Mapping)
 _DIGITS = re.compile(r"[0-9]{1,7}")
 
 
@@ -60,7 +63,7 @@ def sudi_json(udi: Udi) -> dict[str, str]:
 
 
 def parse_sudi(data: Any, pointer: str) -> Udi:
-    if not isinstance(data, Mapping):
+    if not isinstance(data, _OBJECT):
         raise InvalidInput("sudi must be an object", pointer=pointer)
     pid = check_text(data.get("udi_pid"), f"{pointer}/udi_pid", "sudi.udi_pid", max_len=64)
     sn = check_text(
@@ -157,7 +160,7 @@ def sign_report(report: RumReport, key: Ed25519PrivateKey) -> dict[str, Any]:
 def claimed_key(envelope: Mapping[str, Any]) -> tuple[str, Ed25519PublicKey]:
     """The (key_id, public key) a report claims to be signed with (not yet verified)."""
     sig = envelope.get("signature")
-    if not isinstance(sig, Mapping):
+    if not isinstance(sig, _OBJECT):
         raise InvalidInput("report has no signature", pointer="/signature")
     raw_b64 = sig.get("public_key")
     try:
@@ -173,14 +176,14 @@ def read_report(envelope: Mapping[str, Any]) -> RumReport:
     """Parse a report's payload WITHOUT verifying it. A report without ``header`` (as tools
     carrying files for devices send them) is taken as RUM; one with another type is refused."""
     header = envelope.get("header", {"type": "rum"})
-    if not isinstance(header, Mapping) or header.get("type") != "rum":
+    if not isinstance(header, _OBJECT) or header.get("type") != "rum":
         raise InvalidInput("header.type must be 'rum'", pointer="/header/type")
     text = envelope.get("payload")
     try:
         data = jsonsafe.loads(text) if isinstance(text, str) else None
     except ValueError as exc:  # JSONDecodeError, or an integer of more than 4300 digits
         raise InvalidInput(f"payload is not JSON: {_why(exc)}", pointer="/payload") from exc
-    if not isinstance(data, Mapping):
+    if not isinstance(data, _OBJECT):
         raise InvalidInput("payload must be a JSON object", pointer="/payload")
     return _report_from(data)
 
@@ -188,14 +191,14 @@ def read_report(envelope: Mapping[str, Any]) -> RumReport:
 def _report_from(data: Mapping[str, Any]) -> RumReport:
     ident = data.get("asset_identification")
     meta = data.get("meta")
-    if not isinstance(ident, Mapping) or not isinstance(meta, Mapping):
+    if not isinstance(ident, _OBJECT) or not isinstance(meta, _OBJECT):
         raise InvalidInput("payload needs asset_identification and meta", pointer="/payload")
     report_id = check_id(
         ident.get("report_id", meta.get("report_id")), "/payload/report_id", "report_id"
     )
     instance = ident.get("instance")
     udi = parse_sudi(
-        instance.get("sudi") if isinstance(instance, Mapping) else None,
+        instance.get("sudi") if isinstance(instance, _OBJECT) else None,
         "/payload/asset_identification/instance/sudi",
     )
     asset = ident.get("asset")
@@ -210,7 +213,7 @@ def _report_from(data: Mapping[str, Any]) -> RumReport:
             pointer="/payload/measurements",
         )
     hostname = meta.get("hostname")
-    name = asset.get("name", "") if isinstance(asset, Mapping) else ""
+    name = asset.get("name", "") if isinstance(asset, _OBJECT) else ""
     return RumReport(
         report_id=report_id,
         udi=udi,
@@ -234,14 +237,14 @@ def _optional_text(value: Any, pointer: str, max_len: int = 255) -> str:
 
 def _measurement(m: Any, i: int) -> Measurement:
     ptr = f"/payload/measurements/{i}"
-    if not isinstance(m, Mapping):
+    if not isinstance(m, _OBJECT):
         raise InvalidInput("a measurement is an object", pointer=ptr)
     times = [
         check_time(m.get("start_time"), f"{ptr}/start_time", "start_time"),
         check_time(m.get("end_time"), f"{ptr}/end_time", "end_time"),
     ]
     value = m.get("value")
-    count = _count(value.get("value") if isinstance(value, Mapping) else None)
+    count = _count(value.get("value") if isinstance(value, _OBJECT) else None)
     if not 0 <= count <= 1_000_000:
         raise InvalidInput("measurement value must be a count 0-1000000", pointer=f"{ptr}/value")
     if times[1] < times[0]:
@@ -263,8 +266,8 @@ def _measurement(m: Any, i: int) -> Measurement:
 
 def _meta(value: Any, ptr: str) -> Mapping[str, Any]:
     """A measurement's free-form ``meta``, kept as sent once its text is valid Unicode."""
-    meta = value if isinstance(value, Mapping) else {}
-    if not clean_text(json.dumps(meta, ensure_ascii=False)):
+    meta = value if isinstance(value, _OBJECT) else {}
+    if meta and not clean_text(json.dumps(meta, ensure_ascii=False)):  # "{}" is clean
         raise InvalidInput("meta must be valid Unicode text (no lone surrogates)", pointer=ptr)
     return meta
 

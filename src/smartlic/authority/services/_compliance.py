@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, or_, select, tuple_
+from sqlalchemy import and_, bindparam, case, delete, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from smartlic.authority.services._marks import mark
@@ -46,6 +46,13 @@ Pool = tuple[str, str]  # (virtual account id, license id)
 def shortfall_query(now: datetime, pools: Iterable[Pool] | None = None) -> Any:
     """(va id, license id, in use, reserved, purchased) of every pool (of ``pools``) using
     more than it holds now: in use + reserved > active holdings."""
+    q = _shortfall(now)
+    if pools is not None:
+        q = q.where(tuple_(PoolCounter.virtual_account_id, PoolCounter.license_id).in_(pools))
+    return q
+
+
+def _shortfall(now: Any) -> Any:  # a datetime, or a bound parameter
     active = and_(
         or_(Holding.starts_at.is_(None), Holding.starts_at <= now),
         or_(Holding.ends_at.is_(None), Holding.ends_at > now),
@@ -75,9 +82,17 @@ def shortfall_query(now: datetime, pools: Iterable[Pool] | None = None) -> Any:
         )
         .having(PoolCounter.in_use + PoolCounter.reserved > bought)
     )
-    if pools is not None:
-        q = q.where(tuple_(PoolCounter.virtual_account_id, PoolCounter.license_id).in_(pools))
     return q
+
+
+# What every commit that moves a pool runs (raise_warnings with ``pools``), built once: the
+# statements cost more to build than to run (bench/ingest_cpu.py, issue 14).
+_SHORT_OF = _shortfall(bindparam("now")).where(
+    tuple_(PoolCounter.virtual_account_id, PoolCounter.license_id).in_(
+        bindparam("pools", expanding=True)
+    )
+)
+_MARKS_OF = select(AlertMark.key).where(AlertMark.key.in_(bindparam("keys", expanding=True)))
 
 
 def raise_warnings(
@@ -85,7 +100,12 @@ def raise_warnings(
 ) -> tuple[int, int]:
     """Warn once for each pool (of ``pools``; all when None) newly short, re-arm the pools
     back in compliance; (pools newly short, pools back in)."""
-    short = {(va, lic): row for va, lic, *row in s.execute(shortfall_query(now, pools))}
+    q, params = (
+        (shortfall_query(now), {})
+        if pools is None
+        else (_SHORT_OF, {"now": now, "pools": sorted(pools)})
+    )
+    short = {(va, lic): row for va, lic, *row in s.execute(q, params)}
     keys = {_key(p): p for p in short}
     marks = _marks(s, pools)
     new = sorted(keys[k] for k in keys if k not in marks and mark(s, k, now))
@@ -102,12 +122,9 @@ def _key(pool: Pool) -> str:
 
 
 def _marks(s: Session, pools: set[Pool] | None) -> set[str]:
-    q = select(AlertMark.key)
-    if pools is None:
-        q = q.where(AlertMark.key.startswith("pool:"))
-    else:
-        q = q.where(AlertMark.key.in_([_key(p) for p in pools]))
-    return set(s.scalars(q))
+    if pools is not None:
+        return set(s.scalars(_MARKS_OF, {"keys": [_key(p) for p in pools]}))
+    return set(s.scalars(select(AlertMark.key).where(AlertMark.key.startswith("pool:"))))
 
 
 def _announce(

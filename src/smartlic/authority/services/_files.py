@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from smartlic.authority.keys import AuthorityKeys
@@ -24,16 +24,31 @@ def udi_of(inst: ProductInstance) -> Udi:
     return Udi(inst.udi_pid, inst.udi_sn)
 
 
-def policy_for(s: Session, va: VirtualAccount) -> PolicyDoc:
-    """The policy in force for a virtual account: its own, else its smart account's, else the
-    built-in Cisco default ("Only one policy is in use at a given point in time")."""
-    rows = s.scalars(
-        select(Policy)
-        .where(Policy.smart_account_id == va.smart_account_id, Policy.active.is_(True))
-        .where((Policy.virtual_account_id == va.id) | Policy.virtual_account_id.is_(None))
+def policy_in_force(sa_id: Any, va_id: Any) -> Select[tuple[dict[str, Any]]]:
+    """The document of the policy in force for a virtual account (``va_id``, in smart account
+    ``sa_id``: values, bound parameters or columns to correlate with): its own, else its smart
+    account's; no row for the built-in Cisco default ("Only one policy is in use at a given
+    point in time")."""
+    return (
+        select(Policy.document)
+        .where(Policy.smart_account_id == sa_id, Policy.active.is_(True))
+        .where((Policy.virtual_account_id == va_id) | Policy.virtual_account_id.is_(None))
         .order_by(Policy.virtual_account_id.is_(None), Policy.created_at.desc())
-    ).all()
-    return PolicyDoc.from_json(rows[0].document) if rows else CISCO_DEFAULT
+        .limit(1)
+    )
+
+
+_IN_FORCE = policy_in_force(bindparam("sa_id"), bindparam("va_id"))  # built once
+
+
+def policy_for(s: Session, va: VirtualAccount) -> PolicyDoc:
+    """The policy in force for a virtual account (``policy_in_force``), or the default."""
+    return policy_doc(s.scalar(_IN_FORCE, {"sa_id": va.smart_account_id, "va_id": va.id}))
+
+
+def policy_doc(document: dict[str, Any] | None) -> PolicyDoc:
+    """A document ``policy_in_force`` found (None: none) as the policy in force."""
+    return PolicyDoc.from_json(document) if document is not None else CISCO_DEFAULT
 
 
 class FileSigner:

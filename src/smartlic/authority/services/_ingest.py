@@ -15,12 +15,15 @@ from datetime import datetime
 from typing import Any, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from smartlic.authority.services import _pool, ownership
+from smartlic.authority.services._files import policy_doc, policy_for, policy_in_force
 from smartlic.crypto import Udi
 from smartlic.domain.enums import Enforcement, InstanceStatus
+from smartlic.domain.policy import Policy as PolicyDoc
 from smartlic.errors import Forbidden, OwnershipNotProven, SmartlicError
 from smartlic.formats.rum import RumReport, claimed_key, public_key_b64, read_report
 from smartlic.formats.signed import verify_signature
@@ -33,7 +36,57 @@ from smartlic.storage.models import (
     VirtualAccount,
 )
 
-_RUM_TABLE = cast(Table, RumReportRow.__table__)
+# Statements built once (every reportusage runs them; bench/ingest_cpu.py, issue 14): the
+# write path reads columns and writes with Core statements, so no ORM object but the instance
+# is loaded, and nothing is flushed.
+_RUM = cast(Table, RumReportRow.__table__)
+_INSTANCES = cast(Table, ProductInstance.__table__)
+_USAGE = cast(Table, InstanceUsage.__table__)
+# the device with its accounts and the document of the policy in force (what its ACK names),
+# in one statement
+_BY_UDI = (
+    select(
+        ProductInstance,
+        VirtualAccount,
+        SmartAccount,
+        policy_in_force(VirtualAccount.smart_account_id, VirtualAccount.id).scalar_subquery(),
+    )
+    .join(VirtualAccount, ProductInstance.virtual_account_id == VirtualAccount.id)
+    .join(SmartAccount, VirtualAccount.smart_account_id == SmartAccount.id)
+    .where(ProductInstance.udi_pid == bindparam("pid"), ProductInstance.udi_sn == bindparam("sn"))
+)
+_ACCOUNTS = (
+    select(VirtualAccount, SmartAccount)
+    .join(SmartAccount, VirtualAccount.smart_account_id == SmartAccount.id)
+    .where(VirtualAccount.id == bindparam("va_id"))
+)
+_ACCOUNTS_KEY = "smartlic.usage_accounts"  # Session.info: see ``accounts``
+# the contact times, written first: on PostgreSQL the UPDATE takes the instance's row lock,
+# which makes a report exactly-once (see ``_store``)
+_CONTACT = (
+    update(_INSTANCES)
+    .where(_INSTANCES.c.id == bindparam("iid"))
+    .values(last_report_at=bindparam("at"), last_contact_at=bindparam("at"))
+)
+_SEEN = select(_RUM.c.report_id).where(
+    _RUM.c.instance_id == bindparam("iid"),
+    _RUM.c.report_id.in_(bindparam("ids", expanding=True)),
+)
+_INSERT_REPORTS = insert(_RUM)
+# the licenses of the reports' tags, with what the instance holds of each (count None: none)
+_LICENSES_HELD = (
+    select(License.id, License.tag, License.enforcement, _USAGE.c.count, _USAGE.c.reported_until)
+    .outerjoin(
+        _USAGE, (_USAGE.c.license_id == License.id) & (_USAGE.c.instance_id == bindparam("iid"))
+    )
+    .where(License.tag.in_(bindparam("tags", expanding=True)))
+)
+_SET_USAGE = (
+    update(_USAGE)
+    .where(_USAGE.c.instance_id == bindparam("iid"), _USAGE.c.license_id == bindparam("lid"))
+    .values(count=bindparam("n"), reported_until=bindparam("until"), status="IN USE")
+)
+_INSERT_USAGE = insert(_USAGE)
 
 
 @dataclass(frozen=True)
@@ -113,28 +166,45 @@ def ingest_device(
     """Ingest one device's reports; ``checked`` is ``precheck(udi, envelopes)`` when the
     caller ran it before opening the transaction."""
     result = DeviceResult(udi)
-    inst = s.scalar(
-        select(ProductInstance).where(
-            ProductInstance.udi_pid == udi.pid, ProductInstance.udi_sn == udi.sn
-        )
-    )
+    inst = _find(s, udi)
     good: list[RumReport] = []
     for c in precheck(udi, envelopes) if checked is None else checked:
         if _trusted(s, c, inst, channel, now, result):
             assert c.report is not None
             good.append(c.report)
             inst = result.instance
-    if inst is None or not good:
-        result.instance = inst
-        return result
     result.instance = inst
+    if inst is None or not good:
+        return result
     fresh, lics = _store(s, inst, good, channel, now)
     result.duplicates = len(good) - len(fresh)
     result.acknowledged = sorted(r.report_id for r in good)
     if fresh:  # duplicates only: nothing to count (and no statement to run)
         _apply(s, inst, fresh, lics)
-    inst.last_report_at = inst.last_contact_at = now
     return result
+
+
+def _find(s: Session, udi: Udi) -> ProductInstance | None:
+    row = s.execute(_BY_UDI, {"pid": udi.pid, "sn": udi.sn}).first()
+    if row is None:
+        return None
+    inst, va, sa, policy = row
+    s.info.setdefault(_ACCOUNTS_KEY, {})[va.id] = (va, sa, policy_doc(policy))
+    return cast(ProductInstance, inst)
+
+
+def accounts(s: Session, va_id: str) -> tuple[VirtualAccount, SmartAccount, PolicyDoc]:
+    """A virtual account, its smart account and the policy in force, loaded once per
+    transaction (``s.info``; ``ingest_device`` reads them with the device): the ACK and the
+    event of every device of a request need them, and the session's identity map is weak, so
+    without a strong reference they would be selected again for each use."""
+    cache: dict[str, tuple[VirtualAccount, SmartAccount, PolicyDoc]]
+    cache = s.info.setdefault(_ACCOUNTS_KEY, {})
+    found = cache.get(va_id)
+    if found is None:
+        va, sa = s.execute(_ACCOUNTS, {"va_id": va_id}).one()
+        found = cache[va_id] = (va, sa, policy_for(s, va))
+    return found
 
 
 def _trusted(
@@ -236,43 +306,42 @@ def _new_instance(report: RumReport, channel: Channel, now: datetime) -> Product
 
 def _store(
     s: Session, inst: ProductInstance, reports: list[RumReport], channel: Channel, now: datetime
-) -> tuple[list[RumReport], dict[str, License]]:
-    """Insert the reports not seen before (one query to find them, one bulk insert); returns
-    them with their licenses by tag."""
+) -> tuple[list[RumReport], dict[str, Any]]:
+    """Note the contact, then insert the reports not seen before (one query to find them, one
+    bulk insert); returns them with their licenses by tag (``_LICENSES_HELD``'s rows)."""
+    # The UPDATE of the instance row comes first: on PostgreSQL it takes the row lock that
+    # makes a report exactly-once (rum_reports is partitioned by received_at, so its unique
+    # key cannot alone refuse the same report stored twice at once by two processes: the twins
+    # differ in received_at; 0010_scale), held until commit. On SQLite the transaction holds
+    # the database's write lock from BEGIN IMMEDIATE.
+    s.execute(_CONTACT, {"iid": inst.id, "at": now})
+    set_committed_value(inst, "last_report_at", now)
+    set_committed_value(inst, "last_contact_at", now)
     ids = [r.report_id for r in reports]
-    # the instance row is the lock that makes a report exactly-once: on PostgreSQL rum_reports
-    # is partitioned by received_at, so its unique key cannot alone refuse the same report
-    # stored twice at once by two processes (the twins differ in received_at; 0010_scale)
-    s.execute(select(ProductInstance.id).where(ProductInstance.id == inst.id).with_for_update())
-    seen = set(
-        s.scalars(
-            select(RumReportRow.report_id).where(
-                RumReportRow.instance_id == inst.id, RumReportRow.report_id.in_(ids)
-            )
-        )
-    )
+    seen = set(s.scalars(_SEEN, {"iid": inst.id, "ids": ids}))
     fresh = list({r.report_id: r for r in reports if r.report_id not in seen}.values())
     if not fresh:
         return [], {}
-    lics = _licenses(s, {r.entitlement_tag for r in fresh})
+    tags = list({r.entitlement_tag for r in fresh})
+    lics = {lic.tag: lic for lic in s.execute(_LICENSES_HELD, {"iid": inst.id, "tags": tags})}
     # A Core insert of the table: plain executemany, without the ORM's per-row bulk bookkeeping
     # (nothing is read back; the rows never enter the session).
-    s.execute(insert(_RUM_TABLE), [_row(inst, r, lics, channel, now) for r in fresh])
+    s.execute(_INSERT_REPORTS, [_row(inst.id, r, lics, channel, now) for r in fresh])
     return fresh, lics
 
 
 def _row(
-    inst: ProductInstance, r: RumReport, lics: dict[str, License], channel: Channel, now: datetime
+    inst_id: str, r: RumReport, lics: dict[str, Any], channel: Channel, now: datetime
 ) -> dict[str, Any]:
-    ms = list(r.measurements)
+    ms = r.measurements
     lic = lics.get(r.entitlement_tag)
     return {
-        "instance_id": inst.id,
+        "instance_id": inst_id,
         "report_id": r.report_id,
         "license_id": lic.id if lic else None,
         "entitlement_tag": r.entitlement_tag,
         "start_time": min((m.start_time for m in ms), default=0),
-        "end_time": max((m.end_time for m in ms), default=0),
+        "end_time": _end(r),
         "last_value": _last(r),
         "max_value": max((m.value for m in ms), default=0),
         "measurements": [m.to_json() for m in ms],
@@ -281,62 +350,56 @@ def _row(
     }
 
 
+def _end(r: RumReport) -> int:
+    return max((m.end_time for m in r.measurements), default=0)
+
+
 def _last(r: RumReport) -> int:
-    ms = sorted(r.measurements, key=lambda m: m.end_time)
-    return ms[-1].value if ms else 0
+    """The value of the measurement that ends last (the last sent of those that end last)."""
+    last = None
+    for m in r.measurements:
+        if last is None or m.end_time >= last.end_time:
+            last = m
+    return last.value if last is not None else 0
 
 
-def _licenses(s: Session, tags: set[str]) -> dict[str, License]:
-    return {lic.tag: lic for lic in s.scalars(select(License).where(License.tag.in_(tags)))}
-
-
-def _apply(
-    s: Session, inst: ProductInstance, fresh: list[RumReport], lics: dict[str, License]
-) -> None:
+def _apply(s: Session, inst: ProductInstance, fresh: list[RumReport], lics: dict[str, Any]) -> None:
     """Set the instance's usage from its newest reports and move the pool counters
-    (``lics``: the licenses of ``fresh`` by tag, as ``_store`` loaded them)."""
-    newest: dict[str, RumReport] = {}
-    newest_end: dict[str, int] = {}
+    (``lics``: the licenses of ``fresh`` by tag with the instance's usage, as ``_store`` read
+    them)."""
+    newest: dict[str, tuple[int, RumReport]] = {}
     for r in fresh:
-        end = max((m.end_time for m in r.measurements), default=0)
-        tag = r.entitlement_tag
-        if tag not in newest or end >= newest_end[tag]:
-            newest[tag], newest_end[tag] = r, end
-    held = {
-        u.license_id: u
-        for u in s.scalars(select(InstanceUsage).where(InstanceUsage.instance_id == inst.id))
-    }
+        end, tag = _end(r), r.entitlement_tag
+        if tag not in newest or end >= newest[tag][0]:
+            newest[tag] = (end, r)
     deltas: dict[str, int] = {}
-    for tag, r in newest.items():
+    changed: list[dict[str, Any]] = []
+    added: list[dict[str, Any]] = []
+    for tag, (end, r) in newest.items():
         lic = lics.get(tag)
-        if lic is not None and lic.enforcement is Enforcement.UNENFORCED:
-            _set_usage(s, inst, lic, r, held.get(lic.id), deltas)
-    _pool.add_in_use(s, inst.virtual_account_id, deltas)
-
-
-def _set_usage(
-    s: Session,
-    inst: ProductInstance,
-    lic: License,
-    r: RumReport,
-    usage: InstanceUsage | None,
-    deltas: dict[str, int],
-) -> None:
-    end = max((m.end_time for m in r.measurements), default=0)
-    if usage is not None and (usage.reported_until or 0) > end:
-        return  # an older report arriving late
-    count = _last(r)
-    old = usage.count if usage else 0
-    deltas[lic.id] = count - old
-    if usage is None:
-        s.add(
-            InstanceUsage(
-                instance_id=inst.id,
-                license_id=lic.id,
-                count=count,
-                status="IN USE",
-                reported_until=end,
-            )
+        if lic is None or lic.enforcement is not Enforcement.UNENFORCED:
+            continue
+        held = lic.count is not None
+        if held and (lic.reported_until or 0) > end:
+            continue  # an older report arriving late
+        count = _last(r)
+        deltas[lic.id] = count - (lic.count if held else 0)
+        row = {"iid": inst.id, "lid": lic.id, "n": count, "until": end}
+        (changed if held else added).append(row)
+    if changed:
+        s.execute(_SET_USAGE, changed)
+    if added:
+        s.execute(
+            _INSERT_USAGE,
+            [
+                {
+                    "instance_id": inst.id,
+                    "license_id": a["lid"],
+                    "count": a["n"],
+                    "status": "IN USE",
+                    "reported_until": a["until"],
+                }
+                for a in added
+            ],
         )
-    else:
-        usage.count, usage.reported_until, usage.status = count, end, "IN USE"
+    _pool.add_in_use(s, inst.virtual_account_id, deltas)

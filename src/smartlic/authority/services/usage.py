@@ -11,21 +11,26 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import Engine, Table, insert, select
+from sqlalchemy.orm import Session
 
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services._base import SigningServiceBase, logs_refusals
-from smartlic.authority.services._files import file_bytes, policy_for
-from smartlic.authority.services._ingest import Channel, DeviceResult, ingest_device, precheck
+from smartlic.authority.services._files import file_bytes
+from smartlic.authority.services._ingest import (
+    Channel,
+    DeviceResult,
+    accounts,
+    ingest_device,
+    precheck,
+)
 from smartlic.authority.services.interfaces import Page, UsageFileOut, UsageRecordOut
 from smartlic.authority.services.reporting import touch_collector
 from smartlic.authority.services.scope import Principal, poll_owner, require_poll_owner, scope_in
 from smartlic.clock import Clock
 from smartlic.crypto import Udi
-from smartlic.domain.policy import Policy as PolicyDoc
 from smartlic.errors import InvalidInput, NotFound
 from smartlic.formats.archive import DEFAULT_LIMITS, ArchiveLimits, is_archive, read_members, tar_gz
 from smartlic.formats.bounds import check_page
@@ -107,14 +112,14 @@ class SqlUsageService(SigningServiceBase):
             ]
             self._record(s, results, channel)
             touch_collector(s, principal, _accepted(results), now)
-            task = self._task(
+            task_id = self._task(
                 s,
                 "acknowledgements",
                 poll_owner(principal),
                 now,
                 {"acknowledgements": acks, "errors": errors},
             )
-        return ok_poll(task.id, "acknowledgements", now, nonce=echo_nonce(data))
+        return ok_poll(task_id, "acknowledgements", now, nonce=echo_nonce(data))
 
     def poll(self, body: dict[str, Any], principal: Principal | None = None) -> dict[str, Any]:
         """``POST .../v2/accounts/poll``: ``OK_POLL`` while pending, then ``COMPLETE``."""
@@ -326,7 +331,7 @@ class SqlUsageService(SigningServiceBase):
 
     def _ack_sections(self, s: Session, r: DeviceResult, now: datetime) -> list[Any]:
         assert r.instance is not None
-        va, sa, policy = _accounts(s, r.instance.virtual_account_id)
+        va, sa, policy = accounts(s, r.instance.virtual_account_id)
         return self.files.ack(
             r.instance,
             sa,
@@ -339,10 +344,11 @@ class SqlUsageService(SigningServiceBase):
         )
 
     def _record(self, s: Session, results: list[DeviceResult], channel: Channel) -> None:
+        """The events of a request, one Core INSERT each (no unit-of-work flush)."""
         for r in results:
             sa = self._sa_of(s, r.instance) if r.instance else channel.smart_account
             if r.acknowledged:
-                self.record(
+                self.record_now(
                     s,
                     "usage.report.acknowledged",
                     actor=channel.actor,
@@ -353,7 +359,7 @@ class SqlUsageService(SigningServiceBase):
                     trust_installed=r.new_trust,
                 )
             if r.rejected:
-                self.record(
+                self.record_now(
                     s,
                     "usage.report.rejected",
                     actor=channel.actor,
@@ -364,21 +370,18 @@ class SqlUsageService(SigningServiceBase):
 
     @staticmethod
     def _sa_of(s: Session, inst: ProductInstance) -> SmartAccount:
-        return _accounts(s, inst.virtual_account_id)[1]
+        return accounts(s, inst.virtual_account_id)[1]
 
-    def _task(
-        self, s: Session, action: str, owner: str, now: datetime, result: dict[str, Any]
-    ) -> PollTask:
-        task = PollTask(
-            id=secrets.randbits(62) or 1,
-            action=action,
-            owner=owner,
-            created_at=now,
-            ready_at=now,
-            result=result,
-        )
-        s.add(task)  # answered tasks age out: the job "prune" (services/schedule.py)
-        return task
+    @staticmethod
+    def _task(s: Session, action: str, owner: str, now: datetime, result: dict[str, Any]) -> int:
+        """Store a poll task's answer (one Core INSERT, outside the unit of work); its id."""
+        task_id = secrets.randbits(62) or 1
+        row = {"id": task_id, "action": action, "owner": owner, "created_at": now}
+        s.execute(_TASK_INSERT, {**row, "ready_at": now, "result": result})
+        return task_id  # answered tasks age out: the job "prune" (services/schedule.py)
+
+
+_TASK_INSERT = insert(cast(Table, PollTask.__table__))
 
 
 def _acked(r: DeviceResult, channel: Channel) -> bool:
@@ -396,20 +399,6 @@ def _acked(r: DeviceResult, channel: Channel) -> bool:
         r.instance.virtual_account_id == channel.virtual_account.id
     )
     return own or bool(r.acknowledged)
-
-
-def _accounts(s: Session, va_id: str) -> tuple[VirtualAccount, SmartAccount, PolicyDoc]:
-    """A virtual account, its smart account and the policy in force, loaded once per
-    transaction (``s.info``): the ACK and the event of every device of a request need them,
-    and the session's identity map is weak, so without a strong reference they would be
-    selected again for each use."""
-    cache: dict[str, tuple[VirtualAccount, SmartAccount, PolicyDoc]]
-    cache = s.info.setdefault("usage_accounts", {})
-    found = cache.get(va_id)
-    if found is None:
-        va = s.get_one(VirtualAccount, va_id, options=[joinedload(VirtualAccount.smart_account)])
-        found = cache[va_id] = (va, va.smart_account, policy_for(s, va))
-    return found
 
 
 def _groups_from_files(
