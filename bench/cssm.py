@@ -13,9 +13,14 @@ How it measures: one SQLite database seeded with ``--devices`` instances using f
 the calls the routes make; **HTTPS**
 serves the shipped command (``smartlic authority serve --tls``, one worker, its own process,
 the background job runner off so that its runs are not counted as the requests' CPU)
-and one client thread with a keep-alive ``httpx.Client`` trusting the authority's CA calls
-``POST /as/token.oauth2``, ``POST .../v1/accounts/{d}/licenses`` and
-``GET .../virtual-accounts/DEFAULT/devices``. The machine is shared, so each measure runs as
+and ``--clients`` client processes (4; ``_https_clients.py``), each with a keep-alive
+``http.client`` connection trusting the authority's CA, call ``POST /as/token.oauth2``,
+``POST .../v1/accounts/{d}/licenses`` and ``GET .../virtual-accounts/DEFAULT/devices``: the
+server's throughput when several tools (or an Ansible run's forks) call at once. In-process
+runs on one thread: a Python process does one call at a time (the GIL), as the server's one
+worker does. (One client thread in this process, as before, measured the client's own TLS and
+JSON work and the loopback's round trip in series with the server's work, not the server.)
+The machine is shared, so each measure runs as
 ``--rounds`` interleaved pairs (in-process then HTTPS, ``--seconds / --rounds`` each): both
 sides of a ratio see the same load. The table gives the medians (the ratio is the median of
 the pairs' ratios; every pair is in the JSON), and the CPU milliseconds per call of the
@@ -34,9 +39,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from _common import machine_facts, update_docs_section, warn_if_busy, write_results
+from _https_clients import HttpsClients, Request
 from _seed import seed_instances
 from _server import AuthorityServer
 from _tables import console_table, markdown_table
@@ -128,28 +135,23 @@ def inprocess_calls(services: Services, cid: str, secret: str) -> Calls:
     }
 
 
-def https_calls(http: httpx.Client, cid: str, secret: str) -> Calls:
+def https_requests(http: httpx.Client, cid: str, secret: str) -> dict[str, Request]:
+    """The three requests, built once (a bearer token taken now for the two reads)."""
     grant = {"grant_type": "client_credentials", "client_id": cid, "client_secret": secret}
-
-    def token() -> None:
-        assert http.post("/as/token.oauth2", data=grant).status_code == 200
-
     bearer = http.post("/as/token.oauth2", data=grant).json()["access_token"]
-    http.headers["Authorization"] = f"Bearer {bearer}"
-
-    def licenses() -> None:
-        url = f"{SA}/v1/accounts/{D}/licenses"
-        assert http.post(url, json={"virtualAccounts": []}).status_code == 200
-
-    def devices() -> None:
-        url = f"{SA}/v1/accounts/{D}/virtual-accounts/DEFAULT/devices"
-        assert http.get(url, params={"limit": 100}).status_code == 200
-
-    return {"token": token, "licenses": licenses, "devices": devices}
+    auth = {"Authorization": f"Bearer {bearer}"}
+    json_body = {"Content-Type": "application/json", **auth}
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    va = f"{SA}/v1/accounts/{D}"
+    return {
+        "token": ("POST", "/as/token.oauth2", urlencode(grant), form),
+        "licenses": ("POST", f"{va}/licenses", '{"virtualAccounts":[]}', json_body),
+        "devices": ("GET", f"{va}/virtual-accounts/DEFAULT/devices?limit=100", "", auth),
+    }
 
 
 def interleaved(
-    local: Calls, remote: Calls, server_cpu: Callable[[], float], seconds: float, rounds: int
+    local: Calls, remote: HttpsClients, server_cpu: Callable[[], float], seconds: float, rounds: int
 ) -> dict[str, Any]:
     """Each measure in ``rounds`` pairs (in-process, then HTTPS, ``seconds / rounds`` each),
     so that both sides of a ratio see the same load on a shared machine; the medians. Beside
@@ -164,7 +166,7 @@ def interleaved(
         pairs = [
             (
                 rate(local[name], seconds / rounds, time.process_time),
-                rate(remote[name], seconds / rounds, server_cpu),
+                remote.run(name, seconds / rounds, server_cpu),
             )
             for _ in range(rounds)
         ]
@@ -199,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--devices", type=int, default=None)
     parser.add_argument("--seconds", type=float, default=None, help="per measure")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved pairs per measure")
+    parser.add_argument("--clients", type=int, default=4, help="HTTPS client processes")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args(argv)
     devices = args.devices or (200 if args.quick else 5000)
@@ -215,11 +218,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         cid, secret = seed(services, devices)
         result: dict[str, Any] = {"devices": devices, "seconds": seconds, "quick": args.quick}
+        result["clients"] = args.clients
         with (
             TlsAuthorityServer(url, keys_dir, Path(tmp) / "data") as server,
             httpx.Client(base_url=server.url, verify=server.verify, timeout=30) as http,
+            HttpsClients(args.clients, server.port, keys_dir / "ca.pem") as remote,
         ):
-            local, remote = inprocess_calls(services, cid, secret), https_calls(http, cid, secret)
+            remote.requests(https_requests(http, cid, secret))
+            local = inprocess_calls(services, cid, secret)
             result |= interleaved(local, remote, server.cpu_seconds, seconds, args.rounds)
         engine.dispose()
     facts["loadavg_after"] = machine_facts()["loadavg_before"]
