@@ -11,6 +11,11 @@ transaction commits, ``ServiceBase.transaction`` calls ``raise_warnings`` for th
   Report, all committed with the change that caused them or not at all;
 * a marked pool back in compliance loses its mark: the next shortfall is a new warning.
 
+A write that already knows its pools' final counts and what is purchased now (an
+authorization: ``_usage.apply_usage``) judges them itself with ``judge``, the same rule without
+the shortfall query: one ``DELETE`` of the marks of its pools in compliance (a no-op unless one
+was marked), and for a pool short the same mark and announcement as above.
+
 The per-minute scan (``Scans.compliance``) calls the same function over every pool: it catches
 what no write announces (a term holding that ended) and is a safety net; the marks make the
 two raise each shortfall once between them.
@@ -18,11 +23,24 @@ two raise each shortfall once between them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, case, delete, func, or_, select, tuple_
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.orm import Session
 
 from smartlic.authority.services._marks import mark
@@ -37,7 +55,7 @@ from smartlic.storage.models import (
     VirtualAccount,
 )
 
-__all__ = ["EVENT", "raise_warnings", "shortfall_query"]
+__all__ = ["EVENT", "judge", "raise_warnings", "shortfall_query"]
 
 EVENT = "compliance.pool.out_of_compliance"
 Pool = tuple[str, str]  # (virtual account id, license id)
@@ -115,6 +133,36 @@ def raise_warnings(
     if new:
         _announce(s, now, record, actor, new, short)
     return len(new), len(gone)
+
+
+_MARKS = cast(Table, AlertMark.__table__)
+_UNMARK = delete(_MARKS).where(_MARKS.c.key.in_(bindparam("keys", expanding=True)))
+
+
+def judge(
+    db: Session | Connection,
+    now: datetime,
+    record: Recorder,
+    actor: str,
+    va_id: str,
+    pools: Mapping[str, tuple[int, int, int]],
+) -> tuple[int, int]:
+    """``raise_warnings`` for pools of ``va_id`` whose final counts the transaction knows:
+    license id -> (in use, reserved, purchased now). A pool short is marked and announced
+    once (as ``raise_warnings``); the marks of the others are removed. (Pools newly short,
+    pools back in.) Given a connection, the rare announcement runs in a session on it."""
+    short = {(va_id, lid): [n, r, b] for lid, (n, r, b) in pools.items() if n + r > b}
+    fine = [_key((va_id, lid)) for lid in pools if (va_id, lid) not in short]
+    gone = cast(CursorResult[Any], db.execute(_UNMARK, {"keys": fine})).rowcount if fine else 0
+    if not short:
+        return 0, gone
+    # joins the connection's transaction, never ends it (join_transaction_mode's default)
+    with nullcontext(db) if isinstance(db, Session) else Session(bind=db) as s:
+        new = sorted(p for p in short if mark(s, _key(p), now))
+        if new:
+            _announce(s, now, record, actor, new, short)
+            s.flush()
+    return len(new), gone
 
 
 def _key(pool: Pool) -> str:

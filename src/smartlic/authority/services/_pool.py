@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Integer, Table, bindparam, select, update
+from sqlalchemy import Connection, Integer, Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -26,11 +26,11 @@ def touch(s: Session, va_id: str, license_ids: Iterable[str]) -> None:
     s.info.setdefault(TOUCHED, set()).update((va_id, lid) for lid in license_ids)
 
 
-def ensure_counters(s: Session, va_id: str, license_ids: list[str]) -> None:
+def ensure_counters(s: Session | Connection, va_id: str, license_ids: list[str]) -> None:
     """Create missing counter rows; safe against a concurrent creator (ON CONFLICT DO NOTHING)."""
     if not license_ids:
         return
-    dialect = s.get_bind().dialect.name
+    dialect = (s.get_bind() if isinstance(s, Session) else s).dialect.name
     ins = pg_insert if dialect == "postgresql" else sqlite_insert
     rows = [
         {"virtual_account_id": va_id, "license_id": lid, "in_use": 0, "reserved": 0}
@@ -40,25 +40,37 @@ def ensure_counters(s: Session, va_id: str, license_ids: list[str]) -> None:
 
 
 def add_in_use(s: Session, va_id: str, deltas: Mapping[str, int]) -> dict[str, tuple[int, int]]:
-    """Apply in-use deltas atomically; returns (in use, reserved) per changed license.
+    """Apply in-use deltas atomically (``bump``) in the unit of work: the pools are named for
+    the compliance check before commit (``touch``), pending changes are flushed first, and a
+    counter object this session holds is kept equal to its row."""
+    touch(s, va_id, (lid for lid, d in deltas.items() if d))
+    if any(deltas.values()):
+        s.flush()  # what an ORM statement's autoflush did: pending changes go first
+    result = bump(s, va_id, deltas)
+    for lid, counts in result.items():
+        _sync(s, va_id, lid, counts)
+    return result
+
+
+def bump(
+    db: Session | Connection, va_id: str, deltas: Mapping[str, int]
+) -> dict[str, tuple[int, int]]:
+    """Apply in-use deltas atomically; returns (in use, reserved) per changed license. Names
+    no pool: a caller outside ``add_in_use`` judges the pools' compliance itself
+    (``_compliance.judge``).
 
     Rows are updated in license-id order so two concurrent transactions touching the same
     licenses take their row locks in the same order and cannot deadlock. A missing counter
     row is created only when the UPDATE finds none (the common case costs one statement).
     """
     result: dict[str, tuple[int, int]] = {}
-    touch(s, va_id, (lid for lid, d in deltas.items() if d))
-    changed = sorted(lid for lid, d in deltas.items() if d)
-    if changed:
-        s.flush()  # what an ORM statement's autoflush did: pending changes go first
-    for lid in changed:
+    for lid in sorted(lid for lid, d in deltas.items() if d):
         params = {"va_id": va_id, "lid": lid, "delta": deltas[lid]}
-        row = s.execute(_BUMP, params).first()
+        row = db.execute(_BUMP, params).first()
         if row is None:
-            ensure_counters(s, va_id, [lid])
-            row = s.execute(_BUMP, params).one()
+            ensure_counters(db, va_id, [lid])
+            row = db.execute(_BUMP, params).one()
         result[lid] = (int(row[0]), int(row[1]))
-        _sync(s, va_id, lid, result[lid])
     return result
 
 
@@ -83,10 +95,24 @@ def _sync(s: Session, va_id: str, lid: str, counts: tuple[int, int]) -> None:
         set_committed_value(held, "in_use", counts[0])
 
 
-def read_counts(s: Session, va_id: str, license_ids: list[str]) -> dict[str, tuple[int, int]]:
-    """(in use, reserved) per license, 0 for a license never counted."""
-    found = {c.license_id: (c.in_use, c.reserved) for c in counters(s, va_id, license_ids).values()}
+def read_counts(
+    s: Session | Connection, va_id: str, license_ids: list[str]
+) -> dict[str, tuple[int, int]]:
+    """(in use, reserved) per license, 0 for a license never counted. Read as columns; in a
+    session, pending changes are flushed first (as the ORM query's autoflush did)."""
+    if isinstance(s, Session):
+        s.flush()
+    found: dict[str, tuple[int, int]] = {}
+    if license_ids:
+        rows = s.execute(_COUNTS, {"va_id": va_id, "license_ids": license_ids})
+        found = {lid: (int(n), int(r)) for lid, n, r in rows}
     return {lid: found.get(lid, (0, 0)) for lid in license_ids}
+
+
+_COUNTS = select(_COUNTERS.c.license_id, _COUNTERS.c.in_use, _COUNTERS.c.reserved).where(
+    _COUNTERS.c.virtual_account_id == bindparam("va_id"),
+    _COUNTERS.c.license_id.in_(bindparam("license_ids", expanding=True)),
+)
 
 
 def lock_counter(s: Session, va_id: str, license_id: str) -> PoolCounter:
@@ -154,16 +180,15 @@ def counters_by_va(s: Session, va_ids: list[str]) -> dict[str, dict[str, PoolCou
     return out
 
 
-_TERMS = select(
-    Holding.license_id, Holding.quantity, Holding.kind, Holding.starts_at, Holding.ends_at
-).where(
-    Holding.virtual_account_id == bindparam("va_id"),
-    Holding.license_id.in_(bindparam("license_ids", expanding=True)),
+_H = cast(Table, Holding.__table__)
+_TERMS = select(_H.c.license_id, _H.c.quantity, _H.c.kind, _H.c.starts_at, _H.c.ends_at).where(
+    _H.c.virtual_account_id == bindparam("va_id"),
+    _H.c.license_id.in_(bindparam("license_ids", expanding=True)),
 )
 
 
 def purchased_by_license(
-    s: Session, va_id: str, license_ids: list[str], now: datetime
+    s: Session | Connection, va_id: str, license_ids: list[str], now: datetime
 ) -> dict[str, int]:
     """What is purchased now per license (0 for none): the holdings' terms only, read as
     columns (the write paths need no Holding objects, nor their eagerly joined license)."""

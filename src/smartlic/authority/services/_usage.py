@@ -4,10 +4,11 @@ answer per tag. Shared by authorization, deregistration, removal and instance tr
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from smartlic.authority.services import _pool
@@ -19,18 +20,20 @@ from smartlic.storage.models import AuthorizationCode, InstanceUsage, License, P
 # of an authorization reads columns and writes with Core statements: no ORM objects to load,
 # track and flush (the session ends with the call; nothing else reads these rows in it).
 _HELD = select(InstanceUsage).where(InstanceUsage.instance_id == bindparam("instance_id"))
-_HELD_COUNTS = select(InstanceUsage.license_id, InstanceUsage.count).where(
-    InstanceUsage.instance_id == bindparam("instance_id")
-)
-_LICENSES_BY_TAG = select(License.id, License.tag, License.enforcement).where(
-    License.tag.in_(bindparam("tags", expanding=True))
-)
 _USAGE = cast(Table, InstanceUsage.__table__)
+_LICENSES = cast(Table, License.__table__)
+_HELD_COUNTS = select(_USAGE.c.license_id, _USAGE.c.count).where(
+    _USAGE.c.instance_id == bindparam("instance_id")
+)
+_LICENSES_BY_TAG = select(_LICENSES.c.id, _LICENSES.c.tag, _LICENSES.c.enforcement).where(
+    _LICENSES.c.tag.in_(bindparam("tags", expanding=True))
+)
 _SET_USAGE = (
     update(_USAGE)
     .where(_USAGE.c.instance_id == bindparam("iid"), _USAGE.c.license_id == bindparam("lid"))
     .values(count=bindparam("n"), status=bindparam("st"))
 )
+_ADD_USAGE = insert(_USAGE)
 _DROP_USAGE = delete(_USAGE).where(
     _USAGE.c.instance_id == bindparam("iid"),
     _USAGE.c.license_id.in_(bindparam("lids", expanding=True)),
@@ -49,29 +52,45 @@ def release_all(s: Session, inst: ProductInstance) -> None:
     s.execute(delete(InstanceUsage).where(InstanceUsage.instance_id == inst.id))
 
 
+@dataclass(frozen=True)
+class Applied:
+    """What ``apply_usage`` decided: the answer per tag, and the final (in use, reserved,
+    purchased now) of each pool it moved, for the compliance check (``_compliance.judge``)."""
+
+    answers: list[tuple[Entitlement, EntitlementStatus]]
+    pools: dict[str, tuple[int, int, int]]  # license id -> (in use, reserved, purchased)
+
+
 def apply_usage(
-    s: Session, inst: ProductInstance, wanted: Iterable[Entitlement], now: datetime
-) -> list[tuple[Entitlement, EntitlementStatus]]:
-    """Replace ``inst``'s usage with ``wanted`` and answer each tag."""
+    db: Session | Connection,
+    instance_id: str,
+    va_id: str,
+    export_ok: bool,
+    wanted: Iterable[Entitlement],
+    now: datetime,
+) -> Applied:
+    """Replace an instance's usage with ``wanted`` and answer each tag: the instance's id, its
+    virtual account and whether it may use export-controlled licenses. Core statements only
+    (no ORM object is loaded or flushed); the pools it moves are not named in the session:
+    the caller judges them with the returned ``pools`` before it commits."""
     wanted = list(wanted)
     tags = [e.tag for e in wanted]
-    lics = {lic.tag: lic for lic in s.execute(_LICENSES_BY_TAG, {"tags": tags})}
-    held: dict[str, int] = dict(s.execute(_HELD_COUNTS, {"instance_id": inst.id}).all())
+    lics = {lic.tag: lic for lic in db.execute(_LICENSES_BY_TAG, {"tags": tags})}
+    held: dict[str, int] = dict(db.execute(_HELD_COUNTS, {"instance_id": instance_id}).all())
     new_counts = {
         lics[e.tag].id: e.count
         for e in wanted
-        if e.tag in lics and e.count > 0 and _may_use(lics[e.tag], inst)
+        if e.tag in lics and e.count > 0 and _may_use(lics[e.tag], export_ok)
     }
     deltas = {lid: new_counts.get(lid, 0) - held.get(lid, 0) for lid in set(held) | set(new_counts)}
-    va_id = inst.virtual_account_id
-    counts = _pool.add_in_use(s, va_id, deltas)
+    counts = _pool.bump(db, va_id, deltas)
     unchanged = [lid for lid in new_counts if lid not in counts]
-    counts.update(_pool.read_counts(s, va_id, unchanged) if unchanged else {})
-    bought = _pool.purchased_by_license(s, va_id, list(new_counts), now)
-    answers = [(e, _answer(e, lics.get(e.tag), inst, counts, bought)) for e in wanted]
+    counts.update(_pool.read_counts(db, va_id, unchanged) if unchanged else {})
+    bought = _pool.purchased_by_license(db, va_id, sorted(set(new_counts) | set(counts)), now)
+    answers = [(e, _answer(e, lics.get(e.tag), export_ok, counts, bought)) for e in wanted]
     _store(
-        s,
-        inst,
+        db,
+        instance_id,
         held,
         {
             lics[e.tag].id: (e.count, st)
@@ -79,23 +98,24 @@ def apply_usage(
             if e.tag in lics and lics[e.tag].id in new_counts
         },
     )
-    return answers
+    moved = {lid: (*counts[lid], bought[lid]) for lid, d in deltas.items() if d}
+    return Applied(answers, moved)
 
 
-def _may_use(lic: Any, inst: ProductInstance) -> bool:  # a License, or its row
-    return lic.enforcement is not Enforcement.EXPORT_CONTROLLED or inst.export_controlled_allowed
+def _may_use(lic: Any, export_ok: bool) -> bool:  # a License, or its row
+    return lic.enforcement is not Enforcement.EXPORT_CONTROLLED or export_ok
 
 
 def _answer(
     e: Entitlement,
     lic: Any,  # a License row, or None
-    inst: ProductInstance,
+    export_ok: bool,
     counts: dict[str, tuple[int, int]],
     bought: dict[str, int],
 ) -> EntitlementStatus:
     if lic is None:
         return EntitlementStatus.INVALID_TAG
-    if not _may_use(lic, inst):
+    if not _may_use(lic, export_ok):
         return EntitlementStatus.NOT_AUTHORIZED
     if e.count == 0:
         return EntitlementStatus.AUTHORIZED
@@ -106,29 +126,29 @@ def _answer(
 
 
 def _store(
-    s: Session,
-    inst: ProductInstance,
+    db: Session | Connection,
+    instance_id: str,
     held: dict[str, int],
     new: dict[str, tuple[int, EntitlementStatus]],
 ) -> None:
-    """Write ``inst``'s usage rows with Core statements (what changed only; no flush)."""
+    """Write the instance's usage rows with Core statements (what changed only; no flush)."""
     gone = [lid for lid in held if lid not in new]
     if gone:
-        s.execute(_DROP_USAGE, {"iid": inst.id, "lids": gone})
+        db.execute(_DROP_USAGE, {"iid": instance_id, "lids": gone})
     kept = [
-        {"iid": inst.id, "lid": lid, "n": n, "st": st.value}
+        {"iid": instance_id, "lid": lid, "n": n, "st": st.value}
         for lid, (n, st) in new.items()
         if lid in held
     ]
     if kept:
-        s.execute(_SET_USAGE, kept)
+        db.execute(_SET_USAGE, kept)
     added = [
-        {"instance_id": inst.id, "license_id": lid, "count": n, "status": st.value}
+        {"instance_id": instance_id, "license_id": lid, "count": n, "status": st.value}
         for lid, (n, st) in new.items()
         if lid not in held
     ]
     if added:
-        s.execute(insert(_USAGE), added)
+        db.execute(_ADD_USAGE, added)
 
 
 def outstanding_codes(s: Session, inst: ProductInstance) -> list[AuthorizationCode]:

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services import ownership
-from smartlic.authority.services._base import ServiceBase, logs_refusals
+from smartlic.authority.services._base import WATCH_ACTOR, ServiceBase, logs_refusals
+from smartlic.authority.services._compliance import judge
 from smartlic.authority.services._guard import RequestGuard
 from smartlic.authority.services._usage import apply_usage, release_all
 from smartlic.authority.services.conversion import convert_files
@@ -279,7 +280,9 @@ class SqlDeviceService(ServiceBase):
             inst, sa, va, payload = self._open(s, envelope, "authorize", now)
             wanted = parse_entitlements(payload.get("entitlements"))
             host = payload.get("hostname")
-            answers = apply_usage(s, inst, wanted, now)
+            va_id = inst.virtual_account_id
+            applied = apply_usage(s, inst.id, va_id, inst.export_controlled_allowed, wanted, now)
+            answers = applied.answers
             ok = all(st is EntitlementStatus.AUTHORIZED for _, st in answers)
             status = InstanceStatus.IN_COMPLIANCE if ok else InstanceStatus.OUT_OF_COMPLIANCE
             s.execute(  # one Core UPDATE, no flush (``inst`` is not read again)
@@ -302,6 +305,8 @@ class SqlDeviceService(ServiceBase):
                 subject=self._udi(inst),
                 entitlements={e.tag: e.count for e, _ in answers},
             )
+            # the pools it moved, judged here from the counts it read (``_compliance.judge``)
+            judge(s, now, self.record, WATCH_ACTOR, va_id, applied.pools)
             body = self._authorization_body(inst, sa.name, va, answers, ok, now)
         return self._reply(body, payload)
 
