@@ -30,10 +30,8 @@ from typing import Any, cast
 
 from sqlalchemy import (
     Connection,
-    CursorResult,
     Table,
     and_,
-    bindparam,
     case,
     delete,
     func,
@@ -54,6 +52,7 @@ from smartlic.storage.models import (
     SmartAccount,
     VirtualAccount,
 )
+from smartlic.storage.prepared import Prepared
 
 __all__ = ["EVENT", "judge", "raise_warnings", "shortfall_query"]
 
@@ -136,7 +135,7 @@ def raise_warnings(
 
 
 _MARKS = cast(Table, AlertMark.__table__)
-_UNMARK = delete(_MARKS).where(_MARKS.c.key.in_(bindparam("keys", expanding=True)))
+_UNMARK = Prepared.listed("keys", lambda keys: delete(_MARKS).where(_MARKS.c.key.in_(keys)))
 
 
 def judge(
@@ -153,7 +152,7 @@ def judge(
     pools back in.) Given a connection, the rare announcement runs in a session on it."""
     short = {(va_id, lid): [n, r, b] for lid, (n, r, b) in pools.items() if n + r > b}
     fine = [_key((va_id, lid)) for lid in pools if (va_id, lid) not in short]
-    gone = cast(CursorResult[Any], db.execute(_UNMARK, {"keys": fine})).rowcount if fine else 0
+    gone = _UNMARK.run(db, {"keys": fine}).rowcount
     if not short:
         return 0, gone
     # joins the connection's transaction, never ends it (join_transaction_mode's default)

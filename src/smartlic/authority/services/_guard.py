@@ -14,13 +14,14 @@ from datetime import datetime
 from typing import Any, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Table
+from sqlalchemy import Connection, Table, bindparam
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from smartlic.formats.signed import check_request, require_unseen
 from smartlic.storage.models import SeenNonce
+from smartlic.storage.prepared import Prepared
 
 KEEP = "k:"  # key ids of nonces that are never pruned (see ``once``)
 _KEY_CACHE = 50_000
@@ -35,11 +36,15 @@ class RequestGuard:
         self._keys: OrderedDict[str, Ed25519PublicKey] = OrderedDict()
         self._lock = threading.Lock()
 
-    def check(self, s: Session, key_id: str, payload: dict[str, Any], now: datetime) -> None:
+    def check(
+        self, s: Session | Connection, key_id: str, payload: dict[str, Any], now: datetime
+    ) -> None:
         """Fresh ``timestamp`` and first use of ``nonce`` for ``key_id``, else ReplayDetected."""
         check_request(SeenNonces(s), _fit(key_id), payload, now, self.window)
 
-    def once(self, s: Session, key_id: str, payload: dict[str, Any], now: datetime) -> None:
+    def once(
+        self, s: Session | Connection, key_id: str, payload: dict[str, Any], now: datetime
+    ) -> None:
         """First use of ``nonce`` for ``key_id`` at any age (a file made offline, a request a
         collector kept while cut off), else ReplayDetected. A stale timestamp cannot retire
         these nonces, so they are kept for good (``KEEP``), not pruned."""
@@ -66,25 +71,32 @@ class RequestGuard:
 
 
 class SeenNonces:
-    """The ``SeenNonce`` table as a ``formats.signed.NonceStore``, in session ``s``."""
+    """The ``SeenNonce`` table as a ``formats.signed.NonceStore``, in session (or connection)
+    ``s``."""
 
-    def __init__(self, s: Session) -> None:
+    def __init__(self, s: Session | Connection) -> None:
         self.s = s
 
     def claim(self, scope: str, nonce: str, at: datetime) -> bool:
         """Insert-if-absent in one statement: two requests racing with one nonce cannot both
         see it absent (the primary key decides), on SQLite and PostgreSQL alike."""
-        stmt = _CLAIM[self.s.get_bind().dialect.name == "postgresql"]
+        bind = self.s.get_bind() if isinstance(self.s, Session) else self.s
+        stmt = _CLAIM[bind.dialect.name == "postgresql"]
         # nonces older than twice the window are pruned by the job "prune" (services/schedule.py)
         row = {"key_id": scope, "nonce": nonce, "at": at}
-        return self.s.execute(stmt, row).first() is not None
+        return bool(stmt.run(self.s, row).rows)
 
 
 _NONCES = cast(Table, SeenNonce.__table__)
 # The claim of every signed request, built once per dialect (a Core statement on the table:
-# nothing of it lives in the session); parameters are given at execution.
+# nothing of it lives in the session), run at the driver's cost (``storage.prepared``).
 _CLAIM = {
-    pg: ins(_NONCES).on_conflict_do_nothing().returning(_NONCES.c.nonce)
+    pg: Prepared(
+        ins(_NONCES)
+        .values(key_id=bindparam("key_id"), nonce=bindparam("nonce"), at=bindparam("at"))
+        .on_conflict_do_nothing()
+        .returning(_NONCES.c.nonce)
+    )
     for pg, ins in ((True, pg_insert), (False, sqlite_insert))
 }
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from smartlic.domain.compliance import HoldingTerms, purchased
 from smartlic.errors import InsufficientLicenses
 from smartlic.storage.models import Holding, License, PoolCounter
+from smartlic.storage.prepared import Prepared
 
 TOUCHED = "smartlic.pools_touched"  # Session.info key: pools whose compliance may have moved
 
@@ -66,10 +67,10 @@ def bump(
     result: dict[str, tuple[int, int]] = {}
     for lid in sorted(lid for lid, d in deltas.items() if d):
         params = {"va_id": va_id, "lid": lid, "delta": deltas[lid]}
-        row = db.execute(_BUMP, params).first()
+        row = _BUMP.run(db, params).first()
         if row is None:
             ensure_counters(db, va_id, [lid])
-            row = db.execute(_BUMP, params).one()
+            row = _BUMP.run(db, params).one()
         result[lid] = (int(row[0]), int(row[1]))
     return result
 
@@ -78,7 +79,7 @@ def bump(
 # synchronise than to run: bench/authority.py, issue 14); ``_sync`` keeps a counter object
 # this session already holds equal to the row.
 _COUNTERS = cast(Table, PoolCounter.__table__)
-_BUMP = (
+_BUMP = Prepared(  # run at the driver's cost (``storage.prepared``)
     update(_COUNTERS)
     .where(
         _COUNTERS.c.virtual_account_id == bindparam("va_id"),
@@ -104,14 +105,16 @@ def read_counts(
         s.flush()
     found: dict[str, tuple[int, int]] = {}
     if license_ids:
-        rows = s.execute(_COUNTS, {"va_id": va_id, "license_ids": license_ids})
+        rows = _COUNTS.run(s, {"va_id": va_id, "lids": license_ids}).rows
         found = {lid: (int(n), int(r)) for lid, n, r in rows}
     return {lid: found.get(lid, (0, 0)) for lid in license_ids}
 
 
-_COUNTS = select(_COUNTERS.c.license_id, _COUNTERS.c.in_use, _COUNTERS.c.reserved).where(
-    _COUNTERS.c.virtual_account_id == bindparam("va_id"),
-    _COUNTERS.c.license_id.in_(bindparam("license_ids", expanding=True)),
+_COUNTS = Prepared.listed(
+    "lids",
+    lambda lids: select(_COUNTERS.c.license_id, _COUNTERS.c.in_use, _COUNTERS.c.reserved).where(
+        _COUNTERS.c.virtual_account_id == bindparam("va_id"), _COUNTERS.c.license_id.in_(lids)
+    ),
 )
 
 
@@ -181,9 +184,11 @@ def counters_by_va(s: Session, va_ids: list[str]) -> dict[str, dict[str, PoolCou
 
 
 _H = cast(Table, Holding.__table__)
-_TERMS = select(_H.c.license_id, _H.c.quantity, _H.c.kind, _H.c.starts_at, _H.c.ends_at).where(
-    _H.c.virtual_account_id == bindparam("va_id"),
-    _H.c.license_id.in_(bindparam("license_ids", expanding=True)),
+_TERMS = Prepared.listed(
+    "lids",
+    lambda lids: select(
+        _H.c.license_id, _H.c.quantity, _H.c.kind, _H.c.starts_at, _H.c.ends_at
+    ).where(_H.c.virtual_account_id == bindparam("va_id"), _H.c.license_id.in_(lids)),
 )
 
 
@@ -194,7 +199,7 @@ def purchased_by_license(
     columns (the write paths need no Holding objects, nor their eagerly joined license)."""
     found: dict[str, list[HoldingTerms]] = {lid: [] for lid in license_ids}
     if license_ids:
-        rows = s.execute(_TERMS, {"va_id": va_id, "license_ids": license_ids})
+        rows = _TERMS.run(s, {"va_id": va_id, "lids": license_ids}).rows
         for lid, quantity, kind, starts, ends in rows:
             found[lid].append(HoldingTerms(quantity, kind, starts, ends))
     return {lid: purchased(t, now) for lid, t in found.items()}

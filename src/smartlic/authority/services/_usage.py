@@ -15,6 +15,7 @@ from smartlic.authority.services import _pool
 from smartlic.domain.enums import Enforcement, EntitlementStatus, InstanceStatus
 from smartlic.formats.device_v1 import Entitlement
 from smartlic.storage.models import AuthorizationCode, InstanceUsage, License, ProductInstance
+from smartlic.storage.prepared import Prepared
 
 # Built once: every authorization runs them (bench/authority.py, issue 14). The write path
 # of an authorization reads columns and writes with Core statements: no ORM objects to load,
@@ -22,22 +23,36 @@ from smartlic.storage.models import AuthorizationCode, InstanceUsage, License, P
 _HELD = select(InstanceUsage).where(InstanceUsage.instance_id == bindparam("instance_id"))
 _USAGE = cast(Table, InstanceUsage.__table__)
 _LICENSES = cast(Table, License.__table__)
-_HELD_COUNTS = select(_USAGE.c.license_id, _USAGE.c.count).where(
-    _USAGE.c.instance_id == bindparam("instance_id")
+# Run by every authorization at the driver's cost (``storage.prepared``).
+_HELD_COUNTS = Prepared(
+    select(_USAGE.c.license_id, _USAGE.c.count).where(_USAGE.c.instance_id == bindparam("iid"))
 )
-_LICENSES_BY_TAG = select(_LICENSES.c.id, _LICENSES.c.tag, _LICENSES.c.enforcement).where(
-    _LICENSES.c.tag.in_(bindparam("tags", expanding=True))
+_LICENSES_BY_TAG = Prepared.listed(
+    "tags",
+    lambda tags: select(_LICENSES.c.id, _LICENSES.c.tag, _LICENSES.c.enforcement).where(
+        _LICENSES.c.tag.in_(tags)
+    ),
 )
-_SET_USAGE = (
+_SET_USAGE = Prepared(
     update(_USAGE)
     .where(_USAGE.c.instance_id == bindparam("iid"), _USAGE.c.license_id == bindparam("lid"))
     .values(count=bindparam("n"), status=bindparam("st"))
 )
-_ADD_USAGE = insert(_USAGE)
-_DROP_USAGE = delete(_USAGE).where(
-    _USAGE.c.instance_id == bindparam("iid"),
-    _USAGE.c.license_id.in_(bindparam("lids", expanding=True)),
+_ADD_USAGE = Prepared(
+    insert(_USAGE).values(
+        instance_id=bindparam("iid"),
+        license_id=bindparam("lid"),
+        count=bindparam("n"),
+        status=bindparam("st"),
+    )
 )
+_DROP_USAGE = Prepared.listed(
+    "lids",
+    lambda lids: delete(_USAGE).where(
+        _USAGE.c.instance_id == bindparam("iid"), _USAGE.c.license_id.in_(lids)
+    ),
+)
+_HELD = select(InstanceUsage).where(InstanceUsage.instance_id == bindparam("instance_id"))
 
 
 def current_usage(s: Session, instance_id: str) -> dict[str, InstanceUsage]:
@@ -75,8 +90,8 @@ def apply_usage(
     the caller judges them with the returned ``pools`` before it commits."""
     wanted = list(wanted)
     tags = [e.tag for e in wanted]
-    lics = {lic.tag: lic for lic in db.execute(_LICENSES_BY_TAG, {"tags": tags})}
-    held: dict[str, int] = dict(db.execute(_HELD_COUNTS, {"instance_id": instance_id}).all())
+    lics = {lic.tag: lic for lic in _LICENSES_BY_TAG.run(db, {"tags": tags}).rows}
+    held: dict[str, int] = dict(_HELD_COUNTS.run(db, {"iid": instance_id}).rows)
     new_counts = {
         lics[e.tag].id: e.count
         for e in wanted
@@ -134,21 +149,21 @@ def _store(
     """Write the instance's usage rows with Core statements (what changed only; no flush)."""
     gone = [lid for lid in held if lid not in new]
     if gone:
-        db.execute(_DROP_USAGE, {"iid": instance_id, "lids": gone})
+        _DROP_USAGE.run(db, {"iid": instance_id, "lids": gone})
     kept = [
         {"iid": instance_id, "lid": lid, "n": n, "st": st.value}
         for lid, (n, st) in new.items()
         if lid in held
     ]
     if kept:
-        db.execute(_SET_USAGE, kept)
+        _SET_USAGE.run(db, kept)
     added = [
-        {"instance_id": instance_id, "license_id": lid, "count": n, "status": st.value}
+        {"iid": instance_id, "lid": lid, "n": n, "st": st.value}
         for lid, (n, st) in new.items()
         if lid not in held
     ]
     if added:
-        db.execute(_ADD_USAGE, added)
+        _ADD_USAGE.run(db, added)
 
 
 def outstanding_codes(s: Session, inst: ProductInstance) -> list[AuthorizationCode]:

@@ -11,7 +11,7 @@ from typing import Any, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Engine, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -56,7 +56,8 @@ from smartlic.formats.envelope import (
 )
 from smartlic.formats.signed import check_fresh, open_sealed
 from smartlic.storage.base import new_id
-from smartlic.storage.models import ProductInstance, SmartAccount, VirtualAccount
+from smartlic.storage.models import Event, ProductInstance, SmartAccount, VirtualAccount
+from smartlic.storage.prepared import Prepared
 
 _INSTANCE_INSERT = insert(cast(Table, ProductInstance.__table__))
 # The token with its accounts, and the instance already holding the UDI: one round trip.
@@ -68,7 +69,7 @@ _BODY_COLUMNS = (
 
 
 _INSTANCES = cast(Table, ProductInstance.__table__)
-_TOUCH = (
+_TOUCH = Prepared(  # run at the driver's cost (``storage.prepared``), as _SIGNER_ROW
     update(_INSTANCES)
     .where(_INSTANCES.c.id == bindparam("iid"))
     .values(
@@ -77,7 +78,33 @@ _TOUCH = (
         last_contact_at=bindparam("at", type_=_INSTANCES.c.last_contact_at.type),
     )
 )
-# The signer of a request with its accounts: built once, run by every signed request.
+_EVENTS = cast(Table, Event.__table__)
+_EVENT = Prepared(  # an event (ServiceBase.record_now's row): every column but the id
+    insert(_EVENTS).values({c.name: bindparam(c.name) for c in _EVENTS.c if c.name != "id"})
+)
+_VAS = cast(Table, VirtualAccount.__table__)
+_SAS = cast(Table, SmartAccount.__table__)
+# An authorization's signer as columns, with its accounts' ids and names (built once).
+_SIGNER_ROW = Prepared(
+    select(
+        _INSTANCES.c.id,
+        _INSTANCES.c.virtual_account_id,
+        _INSTANCES.c.udi_pid,
+        _INSTANCES.c.udi_sn,
+        _INSTANCES.c.hostname,
+        _INSTANCES.c.cert_fingerprint,
+        _INSTANCES.c.cert_pem,
+        _INSTANCES.c.cert_expires_at,
+        _INSTANCES.c.export_controlled_allowed,
+        _VAS.c.name.label("va_name"),
+        _SAS.c.id.label("sa_id"),
+        _SAS.c.name.label("sa_name"),
+    )
+    .join_from(_INSTANCES, _VAS, _VAS.c.id == _INSTANCES.c.virtual_account_id)
+    .join(_SAS, _SAS.c.id == _VAS.c.smart_account_id)
+    .where(_INSTANCES.c.cert_fingerprint == bindparam("key_id"))
+)
+# The signer of the other signed requests with its accounts, as objects (built once).
 _SIGNER = (
     select(ProductInstance, SmartAccount, VirtualAccount.name)
     .join(VirtualAccount, VirtualAccount.id == ProductInstance.virtual_account_id)
@@ -275,61 +302,68 @@ class SqlDeviceService(ServiceBase):
 
     @logs_refusals("instance.authorization.refused")
     def authorize(self, envelope: dict[str, Any]) -> dict[str, Any]:
+        """The hottest call: one transaction on a Core connection (no ORM session, object,
+        load or flush; every statement built once), the signer read as columns, the pools it
+        moves judged from the counts it read (``_compliance.judge``)."""
         now = self.now()
-        with self.transaction() as s:
-            inst, sa, va, payload = self._open(s, envelope, "authorize", now)
+        with self.engine.begin() as conn:
+            key_id = _key_id(envelope)
+            me = _SIGNER_ROW.run(conn, {"key_id": key_id}).first()
+            if me is None:
+                raise _unknown_identity()
+            udi = Udi(me.udi_pid, me.udi_sn)
+            cert = _cert(me.cert_fingerprint, me.cert_pem, me.cert_expires_at)
+            payload = self._check_signed(conn, envelope, key_id, cert, udi, "authorize", now)
             wanted = parse_entitlements(payload.get("entitlements"))
             host = payload.get("hostname")
-            va_id = inst.virtual_account_id
-            applied = apply_usage(s, inst.id, va_id, inst.export_controlled_allowed, wanted, now)
+            va_id = me.virtual_account_id
+            applied = apply_usage(conn, me.id, va_id, me.export_controlled_allowed, wanted, now)
             answers = applied.answers
             ok = all(st is EntitlementStatus.AUTHORIZED for _, st in answers)
             status = InstanceStatus.IN_COMPLIANCE if ok else InstanceStatus.OUT_OF_COMPLIANCE
-            s.execute(  # one Core UPDATE, no flush (``inst`` is not read again)
-                _TOUCH,
+            _TOUCH.run(
+                conn,
                 {
-                    "iid": inst.id,
-                    "host": host[:255] if isinstance(host, str) else inst.hostname,
+                    "iid": me.id,
+                    "host": host[:255] if isinstance(host, str) else me.hostname,
                     "st": status,
                     "at": now,
                 },
             )
-            self.record_now(
-                s,
-                "instance.authorization.succeeded"
-                if ok
-                else "instance.authorization.out_of_compliance",
-                actor=self._actor(inst),
-                smart_account=sa,
-                virtual_account=va,
-                subject=self._udi(inst),
-                entitlements={e.tag: e.count for e, _ in answers},
+            subject = str(udi)
+            _EVENT.run(  # ``record_now``'s row, at the driver's cost
+                conn,
+                {
+                    "at": self.now(),
+                    "name": "instance.authorization.succeeded"
+                    if ok
+                    else "instance.authorization.out_of_compliance",
+                    "actor": f"device:{subject}",
+                    "smart_account_id": me.sa_id,
+                    "virtual_account": me.va_name,
+                    "subject": subject,
+                    "properties": {"entitlements": {e.tag: e.count for e, _ in answers}},
+                },
             )
-            # the pools it moved, judged here from the counts it read (``_compliance.judge``)
-            judge(s, now, self.record, WATCH_ACTOR, va_id, applied.pools)
-            body = self._authorization_body(inst, sa.name, va, answers, ok, now)
-        return self._reply(body, payload)
-
-    def _authorization_body(
-        self, inst: ProductInstance, sa: str, va: str, answers: list[Any], ok: bool, now: datetime
-    ) -> dict[str, Any]:
+            judge(conn, now, self.record, WATCH_ACTOR, va_id, applied.pools)
         t = self.timers
-        return {
+        body = {
             "type": "authorization",
-            "udi": {"pid": inst.udi_pid, "sn": inst.udi_sn},
+            "udi": {"pid": udi.pid, "sn": udi.sn},
             "status": (
                 EntitlementStatus.AUTHORIZED if ok else EntitlementStatus.OUT_OF_COMPLIANCE
             ).value,
             "entitlements": [
                 {"tag": e.tag, "count": e.count, "status": st.value} for e, st in answers
             ],
-            "smart_account": sa,
-            "virtual_account": va,
-            "export_controlled_allowed": inst.export_controlled_allowed,
+            "smart_account": me.sa_name,
+            "virtual_account": me.va_name,
+            "export_controlled_allowed": me.export_controlled_allowed,
             "authorized_at": iso(now),
             "next_communication": iso(now + timedelta(days=t.next_communication_days)),
             "deadline": iso(now + timedelta(days=t.deadline_days)),
         }
+        return self._reply(body, payload)
 
     @logs_refusals("instance.deregistration.refused")
     def deregister(self, envelope: dict[str, Any]) -> dict[str, Any]:
@@ -377,27 +411,40 @@ class SqlDeviceService(ServiceBase):
     def _open(
         self, s: Session, envelope: dict[str, Any], kind: str, now: datetime
     ) -> tuple[ProductInstance, SmartAccount, str, dict[str, Any]]:
-        """Authenticate a signed request: known identity, valid signature, right device,
-        certificate in date, fresh timestamp, unseen nonce. Returns the instance with its
+        """Authenticate a signed request (``_check_signed``). Returns the instance with its
         smart account and virtual account name (one joined SELECT)."""
-        if not isinstance(envelope, dict):
-            raise InvalidInput("request must be a signed envelope object")
-        key_id = envelope_key_id(envelope)
+        key_id = _key_id(envelope)
         row = s.execute(_SIGNER, {"key_id": key_id}).first()
         if row is None:
-            raise SignatureInvalid(
-                "no product instance holds this identity certificate", code="unknown-identity"
-            )
+            raise _unknown_identity()
         inst, sa, va_name = row
-        fp, pem, expires = _cert(inst)
+        cert = _cert(inst.cert_fingerprint, inst.cert_pem, inst.cert_expires_at)
+        udi = Udi(inst.udi_pid, inst.udi_sn)
+        payload = self._check_signed(s, envelope, key_id, cert, udi, kind, now)
+        return inst, sa, va_name, payload
+
+    def _check_signed(
+        self,
+        db: Session | Connection,
+        envelope: dict[str, Any],
+        key_id: str,
+        cert: tuple[str, str, datetime],
+        udi: Udi,
+        kind: str,
+        now: datetime,
+    ) -> dict[str, Any]:
+        """The checks of a signed request whose signer (``key_id``: its certificate's
+        fingerprint, PEM and expiry, its UDI) is known: valid signature, right type, right
+        device, certificate in date, fresh timestamp, unseen nonce. Returns the payload."""
+        fp, pem, expires = cert
         payload = open_sealed(envelope, self.guard.key(fp, lambda: _cert_key(pem)))
         require_type(payload, kind)
-        if parse_udi(payload.get("udi")) != Udi(inst.udi_pid, inst.udi_sn):
+        if parse_udi(payload.get("udi")) != udi:
             raise SignatureInvalid("the request names another device than its signer")
         if now > expires:
             raise SignatureInvalid("the identity certificate has expired", code="cert-expired")
-        self.guard.check(s, key_id, payload, now)
-        return inst, sa, va_name, payload
+        self.guard.check(db, key_id, payload, now)
+        return payload
 
     @staticmethod
     def _udi(inst: ProductInstance) -> str:
@@ -434,11 +481,23 @@ def _instance_row(
     }
 
 
-def _cert(inst: ProductInstance) -> tuple[str, str, datetime]:
+def _cert(fp: str | None, pem: str | None, expires: datetime | None) -> tuple[str, str, datetime]:
     """(fingerprint, PEM, expiry) of a classic instance's identity certificate."""
-    if inst.cert_fingerprint is None or inst.cert_pem is None or inst.cert_expires_at is None:
+    if fp is None or pem is None or expires is None:
         raise SignatureInvalid("this product instance has no identity certificate")
-    return inst.cert_fingerprint, inst.cert_pem, inst.cert_expires_at
+    return fp, pem, expires
+
+
+def _key_id(envelope: Any) -> str:
+    if not isinstance(envelope, dict):
+        raise InvalidInput("request must be a signed envelope object")
+    return envelope_key_id(envelope)
+
+
+def _unknown_identity() -> SignatureInvalid:
+    return SignatureInvalid(
+        "no product instance holds this identity certificate", code="unknown-identity"
+    )
 
 
 def _cert_key(pem: str) -> Ed25519PublicKey:
