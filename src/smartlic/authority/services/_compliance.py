@@ -11,10 +11,11 @@ transaction commits, ``ServiceBase.transaction`` calls ``raise_warnings`` for th
   Report, all committed with the change that caused them or not at all;
 * a marked pool back in compliance loses its mark: the next shortfall is a new warning.
 
-A write that already knows its pools' final counts and what is purchased now (an
-authorization: ``_usage.apply_usage``) judges them itself with ``judge``, the same rule without
-the shortfall query: one ``DELETE`` of the marks of its pools in compliance (a no-op unless one
-was marked), and for a pool short the same mark and announcement as above.
+An authorization (``_usage.apply_usage``) moves its counters with ``bump_judged``, whose
+``UPDATE ... RETURNING`` also returns what is purchased now and whether the pool is marked, and
+judges them itself with ``judge``: the same rule without the shortfall query and, in the common
+case (in compliance, not marked), without a statement; a pool short and unmarked gets the same
+mark and announcement as above, a marked pool back in compliance loses its mark.
 
 The per-minute scan (``Scans.compliance``) calls the same function over every pool: it catches
 what no write announces (a term holding that ended) and is a safety net; the marks make the
@@ -26,21 +27,26 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from contextlib import nullcontext
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     Connection,
+    Integer,
     Table,
     and_,
+    bindparam,
     case,
     delete,
+    exists,
     func,
     or_,
     select,
     tuple_,
+    update,
 )
 from sqlalchemy.orm import Session
 
+from smartlic.authority.services import _pool
 from smartlic.authority.services._marks import mark
 from smartlic.authority.services.reports import Recorder, archive
 from smartlic.domain.reports import ReportKind
@@ -54,10 +60,15 @@ from smartlic.storage.models import (
 )
 from smartlic.storage.prepared import Prepared
 
-__all__ = ["EVENT", "judge", "raise_warnings", "shortfall_query"]
+__all__ = ["EVENT", "Judged", "bump_judged", "judge", "raise_warnings", "shortfall_query"]
 
 EVENT = "compliance.pool.out_of_compliance"
 Pool = tuple[str, str]  # (virtual account id, license id)
+
+
+def _active(starts: Any, ends: Any, now: Any) -> Any:
+    """A holding counts now (``domain.compliance.holding_active``, in SQL)."""
+    return and_(or_(starts.is_(None), starts <= now), or_(ends.is_(None), ends > now))
 
 
 def shortfall_query(now: datetime, pools: Iterable[Pool] | None = None) -> Any:
@@ -70,10 +81,7 @@ def shortfall_query(now: datetime, pools: Iterable[Pool] | None = None) -> Any:
 
 
 def _shortfall(now: Any) -> Any:  # a datetime, or a bound parameter
-    active = and_(
-        or_(Holding.starts_at.is_(None), Holding.starts_at <= now),
-        or_(Holding.ends_at.is_(None), Holding.ends_at > now),
-    )
+    active = _active(Holding.starts_at, Holding.ends_at, now)
     bought = func.coalesce(func.sum(case((active, Holding.quantity), else_=0)), 0)
     q = (
         select(
@@ -135,7 +143,61 @@ def raise_warnings(
 
 
 _MARKS = cast(Table, AlertMark.__table__)
-_UNMARK = Prepared.listed("keys", lambda keys: delete(_MARKS).where(_MARKS.c.key.in_(keys)))
+_COUNTERS = cast(Table, PoolCounter.__table__)
+_HOLDINGS = cast(Table, Holding.__table__)
+# A pool counter's in-use move that also returns what ``judge`` needs: what is purchased now
+# and whether the pool is marked short, read in the same statement (built once, run at the
+# driver's cost: every authorization that changes a count runs it).
+_BUMP_JUDGED = Prepared(
+    update(_COUNTERS)
+    .where(
+        _COUNTERS.c.virtual_account_id == bindparam("va_id"),
+        _COUNTERS.c.license_id == bindparam("lid"),
+    )
+    .values(in_use=_COUNTERS.c.in_use + bindparam("delta", type_=Integer()))
+    .returning(
+        _COUNTERS.c.in_use,
+        _COUNTERS.c.reserved,
+        select(func.coalesce(func.sum(_HOLDINGS.c.quantity), 0))
+        .where(  # by parameter, not correlated: RETURNING renders its columns unqualified
+            _HOLDINGS.c.virtual_account_id == bindparam("va_id"),
+            _HOLDINGS.c.license_id == bindparam("lid"),
+            _active(_HOLDINGS.c.starts_at, _HOLDINGS.c.ends_at, bindparam("now")),
+        )
+        .scalar_subquery()
+        .label("bought"),
+        exists().where(_MARKS.c.key == bindparam("mark")).label("marked"),
+    )
+)
+_UNMARK = Prepared(delete(_MARKS).where(_MARKS.c.key == bindparam("key")))
+
+
+class Judged(NamedTuple):
+    """A pool after a move: its counts, what is purchased now, whether it is marked short."""
+
+    in_use: int
+    reserved: int
+    bought: int
+    marked: bool
+
+
+def bump_judged(
+    db: Session | Connection, va_id: str, deltas: Mapping[str, int], now: datetime
+) -> dict[str, Judged]:
+    """``_pool.bump`` (same order, same counter creation) returning, per changed license,
+    what ``judge`` needs: one statement per pool moved."""
+    result: dict[str, Judged] = {}
+    for lid in sorted(lid for lid, d in deltas.items() if d):
+        params = {
+            "va_id": va_id, "lid": lid, "delta": deltas[lid], "now": now,
+            "mark": _key((va_id, lid)),
+        }  # fmt: skip
+        row = _BUMP_JUDGED.run(db, params).first()
+        if row is None:
+            _pool.ensure_counters(db, va_id, [lid])
+            row = _BUMP_JUDGED.run(db, params).one()
+        result[lid] = Judged(int(row[0]), int(row[1]), int(row[2]), bool(row[3]))
+    return result
 
 
 def judge(
@@ -144,20 +206,25 @@ def judge(
     record: Recorder,
     actor: str,
     va_id: str,
-    pools: Mapping[str, tuple[int, int, int]],
+    pools: Mapping[str, Judged],
 ) -> tuple[int, int]:
-    """``raise_warnings`` for pools of ``va_id`` whose final counts the transaction knows:
-    license id -> (in use, reserved, purchased now). A pool short is marked and announced
-    once (as ``raise_warnings``); the marks of the others are removed. (Pools newly short,
-    pools back in.) Given a connection, the rare announcement runs in a session on it."""
-    short = {(va_id, lid): [n, r, b] for lid, (n, r, b) in pools.items() if n + r > b}
-    fine = [_key((va_id, lid)) for lid in pools if (va_id, lid) not in short]
-    gone = _UNMARK.run(db, {"keys": fine}).rowcount
-    if not short:
+    """``raise_warnings`` for pools of ``va_id`` moved by ``bump_judged`` in this transaction
+    (their counts are final): a pool short and not marked is marked and announced once (as
+    ``raise_warnings``); a marked pool back in compliance loses its mark. Nothing to write in
+    the common case (in compliance, not marked). (Pools newly short, pools back in.) Given a
+    connection, the rare announcement runs in a session on it."""
+    short = {(va_id, lid): [p.in_use, p.reserved, p.bought] for lid, p in pools.items()
+             if p.in_use + p.reserved > p.bought}  # fmt: skip
+    gone = 0
+    for lid, p in pools.items():
+        if p.marked and (va_id, lid) not in short:
+            gone += _UNMARK.run(db, {"key": _key((va_id, lid))}).rowcount
+    fresh = [pool for pool in short if not pools[pool[1]].marked]
+    if not fresh:
         return 0, gone
     # joins the connection's transaction, never ends it (join_transaction_mode's default)
     with nullcontext(db) if isinstance(db, Session) else Session(bind=db) as s:
-        new = sorted(p for p in short if mark(s, _key(p), now))
+        new = sorted(p for p in fresh if mark(s, _key(p), now))
         if new:
             _announce(s, now, record, actor, new, short)
             s.flush()

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, select, upd
 from sqlalchemy.orm import Session
 
 from smartlic.authority.services import _pool
+from smartlic.authority.services._compliance import Judged, bump_judged
 from smartlic.domain.enums import Enforcement, EntitlementStatus, InstanceStatus
 from smartlic.formats.device_v1 import Entitlement
 from smartlic.storage.models import AuthorizationCode, InstanceUsage, License, ProductInstance
@@ -69,11 +70,11 @@ def release_all(s: Session, inst: ProductInstance) -> None:
 
 @dataclass(frozen=True)
 class Applied:
-    """What ``apply_usage`` decided: the answer per tag, and the final (in use, reserved,
-    purchased now) of each pool it moved, for the compliance check (``_compliance.judge``)."""
+    """What ``apply_usage`` decided: the answer per tag, and each pool it moved, for the
+    compliance check (``_compliance.judge``)."""
 
     answers: list[tuple[Entitlement, EntitlementStatus]]
-    pools: dict[str, tuple[int, int, int]]  # license id -> (in use, reserved, purchased)
+    pools: dict[str, Judged]  # license id -> counts, purchased now, marked
 
 
 def apply_usage(
@@ -98,10 +99,13 @@ def apply_usage(
         if e.tag in lics and e.count > 0 and _may_use(lics[e.tag], export_ok)
     }
     deltas = {lid: new_counts.get(lid, 0) - held.get(lid, 0) for lid in set(held) | set(new_counts)}
-    counts = _pool.bump(db, va_id, deltas)
-    unchanged = [lid for lid in new_counts if lid not in counts]
-    counts.update(_pool.read_counts(db, va_id, unchanged) if unchanged else {})
-    bought = _pool.purchased_by_license(db, va_id, sorted(set(new_counts) | set(counts)), now)
+    moved = bump_judged(db, va_id, deltas, now)  # counts and what is purchased, per pool moved
+    counts = {lid: (p.in_use, p.reserved) for lid, p in moved.items()}
+    bought = {lid: p.bought for lid, p in moved.items()}
+    unchanged = [lid for lid in new_counts if lid not in moved]
+    if unchanged:
+        counts.update(_pool.read_counts(db, va_id, unchanged))
+        bought.update(_pool.purchased_by_license(db, va_id, unchanged, now))
     answers = [(e, _answer(e, lics.get(e.tag), export_ok, counts, bought)) for e in wanted]
     _store(
         db,
@@ -113,7 +117,6 @@ def apply_usage(
             if e.tag in lics and lics[e.tag].id in new_counts
         },
     )
-    moved = {lid: (*counts[lid], bought[lid]) for lid, d in deltas.items() if d}
     return Applied(answers, moved)
 
 
