@@ -8,7 +8,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    null,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from smartlic.authority.services import _pool
@@ -28,10 +38,20 @@ _LICENSES = cast(Table, License.__table__)
 _HELD_COUNTS = Prepared(
     select(_USAGE.c.license_id, _USAGE.c.count).where(_USAGE.c.instance_id == bindparam("iid"))
 )
-_LICENSES_BY_TAG = Prepared.listed(
+# The licenses of the tags asked for and what the instance holds, in one round trip: the
+# license rows carry their tag, the held rows none (a union: both read by every authorization).
+_WANTED_AND_HELD = Prepared.listed(
     "tags",
-    lambda tags: select(_LICENSES.c.id, _LICENSES.c.tag, _LICENSES.c.enforcement).where(
-        _LICENSES.c.tag.in_(tags)
+    lambda tags: union_all(
+        select(
+            _LICENSES.c.id,
+            _LICENSES.c.tag,
+            _LICENSES.c.enforcement,
+            null().label("count"),
+        ).where(_LICENSES.c.tag.in_(tags)),
+        select(_USAGE.c.license_id, null(), null(), _USAGE.c.count).where(
+            _USAGE.c.instance_id == bindparam("iid")
+        ),
     ),
 )
 _SET_USAGE = Prepared(
@@ -91,8 +111,16 @@ def apply_usage(
     the caller judges them with the returned ``pools`` before it commits."""
     wanted = list(wanted)
     tags = [e.tag for e in wanted]
-    lics = {lic.tag: lic for lic in _LICENSES_BY_TAG.run(db, {"tags": tags}).rows}
-    held: dict[str, int] = dict(_HELD_COUNTS.run(db, {"iid": instance_id}).rows)
+    lics: dict[str, Any] = {}
+    held: dict[str, int] = {}
+    if tags:
+        for row in _WANTED_AND_HELD.run(db, {"tags": tags, "iid": instance_id}).rows:
+            if row.tag is None:
+                held[row.id] = row.count
+            else:
+                lics[row.tag] = row
+    else:
+        held = dict(_HELD_COUNTS.run(db, {"iid": instance_id}).rows)
     new_counts = {
         lics[e.tag].id: e.count
         for e in wanted
