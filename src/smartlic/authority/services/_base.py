@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar, cast
 
-from sqlalchemy import Connection, Engine, Table, insert, select
+from sqlalchemy import Connection, Engine, Table, bindparam, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from smartlic.authority.keys import AuthorityKeys
@@ -20,6 +20,7 @@ from smartlic.clock import Clock
 from smartlic.errors import NotFound, OwnershipNotProven, SmartlicError
 from smartlic.formats import jsonsafe
 from smartlic.storage.models import Event, License, SmartAccount, VirtualAccount
+from smartlic.storage.prepared import Prepared
 
 __all__ = ["ServiceBase", "SigningServiceBase"]
 
@@ -132,7 +133,7 @@ class ServiceBase:
         )
         if smart_account_id is not None:
             row["smart_account_id"] = smart_account_id
-        session.execute(_EVENT_INSERT, row)
+        _EVENT_INSERT.run(session, row)
 
     def refused(
         self,
@@ -177,7 +178,12 @@ class SigningServiceBase(ServiceBase):
 
 
 # ``inline()``: no ``RETURNING events.id`` on PostgreSQL (nobody reads the new event's id)
-_EVENT_INSERT = insert(cast(Table, Event.__table__)).inline()
+_EVENTS = cast(Table, Event.__table__)
+# One event row at the driver's cost (``storage.prepared``): every column but the id, which
+# nobody reads back (no RETURNING on PostgreSQL).
+_EVENT_INSERT = Prepared(
+    insert(_EVENTS).values({c.name: bindparam(c.name) for c in _EVENTS.c if c.name != "id"})
+)
 
 
 def _event_row(

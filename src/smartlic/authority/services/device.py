@@ -56,7 +56,7 @@ from smartlic.formats.envelope import (
 )
 from smartlic.formats.signed import check_fresh, open_sealed
 from smartlic.storage.base import new_id
-from smartlic.storage.models import Event, ProductInstance, SmartAccount, VirtualAccount
+from smartlic.storage.models import ProductInstance, SmartAccount, VirtualAccount
 from smartlic.storage.prepared import Prepared
 
 _INSTANCE_INSERT = insert(cast(Table, ProductInstance.__table__))
@@ -77,10 +77,6 @@ _TOUCH = Prepared(  # run at the driver's cost (``storage.prepared``), as _SIGNE
         status=bindparam("st", type_=_INSTANCES.c.status.type),
         last_contact_at=bindparam("at", type_=_INSTANCES.c.last_contact_at.type),
     )
-)
-_EVENTS = cast(Table, Event.__table__)
-_EVENT = Prepared(  # an event (ServiceBase.record_now's row): every column but the id
-    insert(_EVENTS).values({c.name: bindparam(c.name) for c in _EVENTS.c if c.name != "id"})
 )
 _VAS = cast(Table, VirtualAccount.__table__)
 _SAS = cast(Table, SmartAccount.__table__)
@@ -306,7 +302,7 @@ class SqlDeviceService(ServiceBase):
         load or flush; every statement built once), the signer read as columns, the pools it
         moves judged from the counts it read (``_compliance.judge``)."""
         now = self.now()
-        with self.engine.begin() as conn:
+        with self.core_transaction() as conn:
             key_id = _key_id(envelope)
             me = _SIGNER_ROW.run(conn, {"key_id": key_id}).first()
             if me is None:
@@ -331,19 +327,16 @@ class SqlDeviceService(ServiceBase):
                 },
             )
             subject = str(udi)
-            _EVENT.run(  # ``record_now``'s row, at the driver's cost
+            self.record_now(
                 conn,
-                {
-                    "at": self.now(),
-                    "name": "instance.authorization.succeeded"
-                    if ok
-                    else "instance.authorization.out_of_compliance",
-                    "actor": f"device:{subject}",
-                    "smart_account_id": me.sa_id,
-                    "virtual_account": me.va_name,
-                    "subject": subject,
-                    "properties": {"entitlements": {e.tag: e.count for e, _ in answers}},
-                },
+                "instance.authorization.succeeded"
+                if ok
+                else "instance.authorization.out_of_compliance",
+                actor=f"device:{subject}",
+                smart_account_id=me.sa_id,
+                virtual_account=me.va_name,
+                subject=subject,
+                entitlements={e.tag: e.count for e, _ in answers},
             )
             judge(conn, now, self.record, WATCH_ACTOR, va_id, applied.pools)
         t = self.timers
