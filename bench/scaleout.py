@@ -44,7 +44,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from math import nan
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import psutil
 import psycopg
@@ -261,7 +261,27 @@ def run_phase(
             "waits": waits.summary(), "probe_us": probe.us()}  # fmt: skip
 
 
-class SpeedProbe:
+class Background:
+    """A sampler's thread, run for the duration of a ``with`` block (``_run`` loops until
+    ``stop`` is set)."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class SpeedProbe(Background):
     """How fast a CPU second is during a phase: a fixed piece of Python work (JSON and a sort)
     every 50 ms in a thread of the client, timed with its own thread CPU clock. If a second
     worker's calls cost more CPU, this tells whether they did more work or the same work on a
@@ -270,16 +290,8 @@ class SpeedProbe:
     WORK = {"udi": {"pid": "C9300", "sn": "X" * 12}, "entitlements": list(range(40))}
 
     def __init__(self) -> None:
-        self.stop, self.costs = threading.Event(), list[float]()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> SpeedProbe:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop.set()
-        self.thread.join()
+        super().__init__()
+        self.costs = list[float]()
 
     def _run(self) -> None:
         while not self.stop.wait(0.05):
@@ -293,23 +305,14 @@ class SpeedProbe:
         return round(1e6 * _median(self.costs), 1) if self.costs else nan
 
 
-class WaitSampler:
+class WaitSampler(Background):
     """What the benchmark database's backends are doing, sampled every 0.1 s during a phase:
     running, waiting for a lock (a hot row), or idle inside a transaction (waiting for the
     worker to send the next statement: CPU or GIL)."""
 
     def __init__(self, url: str) -> None:
-        self.url, self.samples = url, Counter[str]()
-        self.stop, self.count = threading.Event(), 0
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> WaitSampler:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop.set()
-        self.thread.join()
+        super().__init__()
+        self.url, self.samples, self.count = url, Counter[str](), 0
 
     def _run(self) -> None:
         with psycopg.connect(self.url, autocommit=True, application_name=SAMPLER) as conn:
