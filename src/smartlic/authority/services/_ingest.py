@@ -35,6 +35,7 @@ from smartlic.storage.models import (
     SmartAccount,
     VirtualAccount,
 )
+from smartlic.storage.prepared import Prepared
 
 # Statements built once (every reportusage runs them; bench/ingest_cpu.py, issue 14): the
 # write path reads columns and writes with Core statements, so no ORM object but the instance
@@ -63,30 +64,49 @@ _ACCOUNTS = (
 _ACCOUNTS_KEY = "smartlic.usage_accounts"  # Session.info: see ``accounts``
 # the contact times, written first: on PostgreSQL the UPDATE takes the instance's row lock,
 # which makes a report exactly-once (see ``_store``)
-_CONTACT = (
+# The statements of ``_store`` and ``_apply`` run at the driver's cost (``storage.prepared``):
+# Core statements on the session's connection, which never autoflush (as ``Session.execute``
+# of a Core statement does not).
+_CONTACT = Prepared(
     update(_INSTANCES)
     .where(_INSTANCES.c.id == bindparam("iid"))
     .values(last_report_at=bindparam("at"), last_contact_at=bindparam("at"))
 )
-_SEEN = select(_RUM.c.report_id).where(
-    _RUM.c.instance_id == bindparam("iid"),
-    _RUM.c.report_id.in_(bindparam("ids", expanding=True)),
+_SEEN = Prepared.listed(
+    "ids",
+    lambda ids: select(_RUM.c.report_id).where(
+        _RUM.c.instance_id == bindparam("iid"), _RUM.c.report_id.in_(ids)
+    ),
 )
-_INSERT_REPORTS = insert(_RUM)
+_INSERT_REPORTS = Prepared(  # every column but the id (the server's)
+    insert(_RUM).values({c.name: bindparam(c.name) for c in _RUM.c if c.name != "id"})
+)
 # the licenses of the reports' tags, with what the instance holds of each (count None: none)
-_LICENSES_HELD = (
-    select(License.id, License.tag, License.enforcement, _USAGE.c.count, _USAGE.c.reported_until)
-    .outerjoin(
-        _USAGE, (_USAGE.c.license_id == License.id) & (_USAGE.c.instance_id == bindparam("iid"))
-    )
-    .where(License.tag.in_(bindparam("tags", expanding=True)))
+_LICENSES_HELD = Prepared.listed(
+    "tags",
+    lambda tags: (
+        select(
+            License.id, License.tag, License.enforcement, _USAGE.c.count, _USAGE.c.reported_until
+        )
+        .outerjoin(
+            _USAGE, (_USAGE.c.license_id == License.id) & (_USAGE.c.instance_id == bindparam("iid"))
+        )
+        .where(License.tag.in_(tags))
+    ),
 )
-_SET_USAGE = (
+_SET_USAGE = Prepared(
     update(_USAGE)
     .where(_USAGE.c.instance_id == bindparam("iid"), _USAGE.c.license_id == bindparam("lid"))
     .values(count=bindparam("n"), reported_until=bindparam("until"), status="IN USE")
 )
-_INSERT_USAGE = insert(_USAGE)
+_INSERT_USAGE = Prepared(
+    insert(_USAGE).values(
+        {
+            c: bindparam(c)
+            for c in ("instance_id", "license_id", "count", "status", "reported_until")
+        }
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -314,19 +334,19 @@ def _store(
     # key cannot alone refuse the same report stored twice at once by two processes: the twins
     # differ in received_at; 0010_scale), held until commit. On SQLite the transaction holds
     # the database's write lock from BEGIN IMMEDIATE.
-    s.execute(_CONTACT, {"iid": inst.id, "at": now})
+    _CONTACT.run(s, {"iid": inst.id, "at": now})
     set_committed_value(inst, "last_report_at", now)
     set_committed_value(inst, "last_contact_at", now)
     ids = [r.report_id for r in reports]
-    seen = set(s.scalars(_SEEN, {"iid": inst.id, "ids": ids}))
+    seen = {row.report_id for row in _SEEN.run(s, {"iid": inst.id, "ids": ids}).rows}
     fresh = list({r.report_id: r for r in reports if r.report_id not in seen}.values())
     if not fresh:
         return [], {}
     tags = list({r.entitlement_tag for r in fresh})
-    lics = {lic.tag: lic for lic in s.execute(_LICENSES_HELD, {"iid": inst.id, "tags": tags})}
+    lics = {lic.tag: lic for lic in _LICENSES_HELD.run(s, {"iid": inst.id, "tags": tags}).rows}
     # A Core insert of the table: plain executemany, without the ORM's per-row bulk bookkeeping
     # (nothing is read back; the rows never enter the session).
-    s.execute(_INSERT_REPORTS, [_row(inst.id, r, lics, channel, now) for r in fresh])
+    _INSERT_REPORTS.run(s, [_row(inst.id, r, lics, channel, now) for r in fresh])
     return fresh, lics
 
 
@@ -387,10 +407,10 @@ def _apply(s: Session, inst: ProductInstance, fresh: list[RumReport], lics: dict
         row = {"iid": inst.id, "lid": lic.id, "n": count, "until": end}
         (changed if held else added).append(row)
     if changed:
-        s.execute(_SET_USAGE, changed)
+        _SET_USAGE.run(s, changed)
     if added:
-        s.execute(
-            _INSERT_USAGE,
+        _INSERT_USAGE.run(
+            s,
             [
                 {
                     "instance_id": inst.id,
