@@ -99,8 +99,11 @@ def measure_writes(
     server: AuthorityServer, st: dict[str, Any], work: Path, n: int, prefix: str
 ) -> list[dict[str, Any]]:
     """n registrations, n authorizations (of the devices just registered) and n batched usage
-    reports (``REPORTS_PER_BATCH`` reports of one policy-mode device each)."""
+    reports (``REPORTS_PER_BATCH`` reports of one policy-mode device each). The devices'
+    serial numbers carry the run's time, so every run writes devices of its own (an earlier
+    run's are registered and trusted already)."""
     now = datetime.now(UTC)
+    prefix = f"{prefix}{int(now.timestamp()):x}"
     devices = make_devices(f"{prefix}R", n)
     fleet = _trusted_fleet(st, work, prefix, n)
     batches = sign_batches(fleet, st["tags"][:2], REPORTS_PER_BATCH)
