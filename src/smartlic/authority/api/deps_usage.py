@@ -8,7 +8,7 @@ Usage in a route::
     async def upload(upload: UploadDep, ...) -> UsageFilePublic: ...
 
     @router.post(VENDOR + "/v2/devices/reportusage")
-    def report(body: VendorRequest, channel: DeviceChannelDep, ...) -> dict[str, Any]: ...
+    def report(body: Vendor, channel: DeviceChannelDep, ...) -> dict[str, Any]: ...
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
@@ -78,7 +79,7 @@ class DeviceChannel:
     virtual_account: str | None = None
 
 
-def get_device_channel(
+async def get_device_channel(
     principal: OptionalPrincipalDep,
     services: ServicesDep,
     smart_account: Annotated[
@@ -98,12 +99,15 @@ def get_device_channel(
         ),
     ] = None,
 ) -> DeviceChannel:
-    """Tenant isolation for collectors: the key must be allowed on the account it names."""
+    """Tenant isolation for collectors: the key must be allowed on the account it names.
+
+    Async: a device reporting on its own (the common call) costs no hop to the thread pool;
+    only the account lookup of a collector's ``X-CSW-SMART-ACCOUNT-ID`` goes there."""
     if principal is None:
         return DeviceChannel()  # a device on its own: its trust code is what counts
     if smart_account is not None:  # numeric ids as tools send them, or domain / name
-        smart_account, virtual_account = services.accounts.names_of(
-            smart_account, virtual_account, scope=principal
+        smart_account, virtual_account = await run_in_threadpool(
+            services.accounts.names_of, smart_account, virtual_account, scope=principal
         )
     domain = smart_account or principal.smart_account
     va = virtual_account or principal.virtual_account

@@ -185,7 +185,6 @@ class SqlDeviceService(ServiceBase):
             raise InvalidInput("request must be a JSON object")
         require_str(request, "token", max_len=255)
         require_str(request, "nonce", max_len=64)
-        check_fresh(request.get("timestamp"), now, self.window)
         udi = parse_udi(request.get("udi"))
         pem = require_str(request, "csr")
         for key in ("hostname", "software_tag"):
@@ -197,6 +196,7 @@ class SqlDeviceService(ServiceBase):
             raise InvalidInput("force must be a boolean", pointer="/force")
         if not isinstance(request.get("proof") or {}, dict):
             raise InvalidInput("proof must be a signed envelope object", pointer="/proof")
+        check_fresh(request.get("timestamp"), now, self.window)  # the shape first, then its time
         csr = load_csr(pem)  # loaded and its signature checked once per registration
         if csr.udi != udi:
             raise InvalidInput("the CSR names another device than the request", pointer="/csr")

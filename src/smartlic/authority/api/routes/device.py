@@ -7,11 +7,12 @@ service and returns its signed envelope unchanged.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi.responses import JSONResponse
 
 from smartlic.authority.api.deps import ServicesDep
+from smartlic.authority.api.schemas._base import as_sent
 from smartlic.authority.api.schemas.device import RegisterRequest, SignedEnvelope
 from smartlic.authority.api.schemas.problem import problem_responses
 from smartlic.formats.device_v1 import API_PREFIX
@@ -27,10 +28,10 @@ router = GuardedRouter(
 # skips FastAPI's jsonable_encoder pass over a dict that is already plain JSON (bench findings).
 SIGNED: dict[int | str, dict[str, Any]] = {200: {"model": SignedEnvelope}}
 
-
-def _raw(body: RegisterRequest | SignedEnvelope) -> dict[str, Any]:
-    """What the client sent (unknown fields included), without defaults it did not send."""
-    return body.model_dump(exclude_unset=True)
+# The body as sent, documented as its model: the service checks every field itself
+# (formats/device_v1.py, formats/signed.py), so it is not validated and dumped back here.
+Register = Annotated[dict[str, Any], as_sent(RegisterRequest)]
+Signed = Annotated[dict[str, Any], as_sent(SignedEnvelope)]
 
 
 @router.post(
@@ -39,8 +40,8 @@ def _raw(body: RegisterRequest | SignedEnvelope) -> dict[str, Any]:
     responses=SIGNED,
     summary="Register with a token and a CSR; answers a signed envelope",
 )
-def register(body: RegisterRequest, services: ServicesDep) -> JSONResponse:
-    return JSONResponse(services.device.register(_raw(body)))
+def register(body: Register, services: ServicesDep) -> JSONResponse:
+    return JSONResponse(services.device.register(body))
 
 
 @router.post(
@@ -49,8 +50,8 @@ def register(body: RegisterRequest, services: ServicesDep) -> JSONResponse:
     responses=SIGNED,
     summary="Renew the identity certificate (signed request)",
 )
-def renew_id(body: SignedEnvelope, services: ServicesDep) -> JSONResponse:
-    return JSONResponse(services.device.renew_id(_raw(body)))
+def renew_id(body: Signed, services: ServicesDep) -> JSONResponse:
+    return JSONResponse(services.device.renew_id(body))
 
 
 @router.post(
@@ -59,8 +60,8 @@ def renew_id(body: SignedEnvelope, services: ServicesDep) -> JSONResponse:
     responses=SIGNED,
     summary="Report usage and get an authorization (signed request)",
 )
-def authorize(body: SignedEnvelope, services: ServicesDep) -> JSONResponse:
-    return JSONResponse(services.device.authorize(_raw(body)))
+def authorize(body: Signed, services: ServicesDep) -> JSONResponse:
+    return JSONResponse(services.device.authorize(body))
 
 
 @router.post(
@@ -69,8 +70,8 @@ def authorize(body: SignedEnvelope, services: ServicesDep) -> JSONResponse:
     responses=SIGNED,
     summary="Deregister and free usage (signed request)",
 )
-def deregister(body: SignedEnvelope, services: ServicesDep) -> JSONResponse:
-    return JSONResponse(services.device.deregister(_raw(body)))
+def deregister(body: Signed, services: ServicesDep) -> JSONResponse:
+    return JSONResponse(services.device.deregister(body))
 
 
 @router.post(
@@ -79,5 +80,5 @@ def deregister(body: SignedEnvelope, services: ServicesDep) -> JSONResponse:
     responses=SIGNED,
     summary="Device-led conversion: node-locked license files become smart licenses (signed)",
 )
-def convert(body: SignedEnvelope, services: ServicesDep) -> JSONResponse:
-    return JSONResponse(services.device.convert(_raw(body)))
+def convert(body: Signed, services: ServicesDep) -> JSONResponse:
+    return JSONResponse(services.device.convert(body))

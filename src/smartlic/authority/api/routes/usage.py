@@ -30,6 +30,7 @@ from smartlic.authority.api.routes._common import (
     Limit,
     Offset,
 )
+from smartlic.authority.api.schemas._base import as_sent
 from smartlic.authority.api.schemas.problem import problem_responses, vendor_failure_responses
 from smartlic.authority.api.schemas.usage import (
     OkPollPublic,
@@ -54,6 +55,10 @@ FILE_DOWNLOAD: dict[int | str, dict[str, Any]] = {
     }
 }
 
+# The body as sent, documented as {"data": {...}}: the services check it (formats/device_api.py
+# data_of, then every report and signature), so it is not validated and dumped back here.
+Vendor = Annotated[dict[str, Any], as_sent(VendorRequest)]
+
 router = GuardedRouter(tags=["usage reporting"], responses=COMMON_PROBLEMS)
 vendor = GuardedRouter(
     prefix=VENDOR_PREFIX,
@@ -73,10 +78,8 @@ vendor = GuardedRouter(
     responses=OK_POLL,
     summary="Report usage (signed RUM reports); answers OK_POLL",
 )
-def report_usage(body: VendorRequest, services: ServicesDep, channel: DeviceChannelDep) -> Answer:
-    return services.usage.report_usage(
-        body.model_dump(), channel.principal, channel.virtual_account
-    )
+def report_usage(body: Vendor, services: ServicesDep, channel: DeviceChannelDep) -> Answer:
+    return services.usage.report_usage(body, channel.principal, channel.virtual_account)
 
 
 @vendor.post(
@@ -86,10 +89,8 @@ def report_usage(body: VendorRequest, services: ServicesDep, channel: DeviceChan
     responses=OK_POLL,
     summary="Request or return authorization codes (SLAC); answers OK_POLL",
 )
-def auth_request(body: VendorRequest, services: ServicesDep, channel: DeviceChannelDep) -> Answer:
-    return services.authorizations.authrequest(
-        body.model_dump(), channel.principal, channel.virtual_account
-    )
+def auth_request(body: Vendor, services: ServicesDep, channel: DeviceChannelDep) -> Answer:
+    return services.authorizations.authrequest(body, channel.principal, channel.virtual_account)
 
 
 @vendor.post(
@@ -98,8 +99,8 @@ def auth_request(body: VendorRequest, services: ServicesDep, channel: DeviceChan
     responses=POLLED,
     summary="Poll for acknowledgements or authorizations: OK_POLL, then COMPLETE",
 )
-def poll(body: VendorRequest, services: ServicesDep, principal: OptionalPrincipalDep) -> Answer:
-    return services.usage.poll(body.model_dump(), principal)
+def poll(body: Vendor, services: ServicesDep, principal: OptionalPrincipalDep) -> Answer:
+    return services.usage.poll(body, principal)
 
 
 router.include_router(vendor)
