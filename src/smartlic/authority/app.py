@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
@@ -119,6 +120,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # the thread pool every sync route runs on (anyio's default limiter: 40 tokens;
+        # settings.request_threads says why fewer)
+        to_thread.current_default_thread_limiter().total_tokens = settings.threads
         with BackgroundJobs(services.jobs, jobs_every):  # services/jobs.py
             yield
         if engine is not None:  # only what create_app built itself

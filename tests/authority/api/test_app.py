@@ -3,10 +3,14 @@ settings alone."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
+from anyio import to_thread
 
 from smartlic.authority.app import create_app
 from smartlic.authority.settings import AuthoritySettings
@@ -127,3 +131,34 @@ def test_oversized_json_bodies_are_refused_before_reading(tmp_path: Path) -> Non
     finally:
         server.should_exit = True
         thread.join()
+
+
+def _server_threads(server: Any) -> int:
+    """The thread-pool size the served app's event loop runs sync routes with."""
+
+    async def tokens() -> int:
+        return int(to_thread.current_default_thread_limiter().total_tokens)
+
+    loop = server.servers[0].get_loop()
+    return asyncio.run_coroutine_threadsafe(tokens(), loop).result(timeout=10)
+
+
+def test_the_thread_pool_is_sized_by_the_settings(tmp_path: Path) -> None:
+    """Unset, a SQLite server works on 2 requests at once (not anyio's 40: the threads only
+    pass the interpreter's lock around); REQUEST_THREADS sets it; requests beyond it wait
+    their turn and are all answered."""
+    for threads, expected in ((None, 2), (3, 3)):
+        settings = AuthoritySettings(data_dir=tmp_path / f"a{threads}", request_threads=threads)
+        settings.data_dir.mkdir(parents=True)
+        upgrade(settings.database)
+        server, thread, url = serve_in_thread(create_app(settings, clock=ManualClock()))
+        try:
+            assert _server_threads(server) == expected
+            with ThreadPoolExecutor(8) as pool, httpx.Client(base_url=url, timeout=30) as c:
+                codes = list(pool.map(lambda _: c.get("/healthz").status_code, range(32)))
+            assert codes == [200] * 32
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+    postgres = AuthoritySettings(data_dir=tmp_path, database_url="postgresql://h/db")
+    assert postgres.threads == 4
