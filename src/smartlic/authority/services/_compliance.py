@@ -60,13 +60,21 @@ from smartlic.storage.models import (
 )
 from smartlic.storage.prepared import Prepared
 
-__all__ = ["EVENT", "Judged", "bump_judged", "judge", "raise_warnings", "shortfall_query"]
+__all__ = [
+    "EVENT",
+    "Judged",
+    "bump_judged",
+    "holding_active",
+    "judge",
+    "raise_warnings",
+    "shortfall_query",
+]
 
 EVENT = "compliance.pool.out_of_compliance"
 Pool = tuple[str, str]  # (virtual account id, license id)
 
 
-def _active(starts: Any, ends: Any, now: Any) -> Any:
+def holding_active(starts: Any, ends: Any, now: Any) -> Any:
     """A holding counts now (``domain.compliance.holding_active``, in SQL)."""
     return and_(or_(starts.is_(None), starts <= now), or_(ends.is_(None), ends > now))
 
@@ -81,7 +89,7 @@ def shortfall_query(now: datetime, pools: Iterable[Pool] | None = None) -> Any:
 
 
 def _shortfall(now: Any) -> Any:  # a datetime, or a bound parameter
-    active = _active(Holding.starts_at, Holding.ends_at, now)
+    active = holding_active(Holding.starts_at, Holding.ends_at, now)
     bought = func.coalesce(func.sum(case((active, Holding.quantity), else_=0)), 0)
     q = (
         select(
@@ -162,7 +170,7 @@ _BUMP_JUDGED = Prepared(
         .where(  # by parameter, not correlated: RETURNING renders its columns unqualified
             _HOLDINGS.c.virtual_account_id == bindparam("va_id"),
             _HOLDINGS.c.license_id == bindparam("lid"),
-            _active(_HOLDINGS.c.starts_at, _HOLDINGS.c.ends_at, bindparam("now")),
+            holding_active(_HOLDINGS.c.starts_at, _HOLDINGS.c.ends_at, bindparam("now")),
         )
         .scalar_subquery()
         .label("bought"),

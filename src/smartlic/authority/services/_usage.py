@@ -73,7 +73,6 @@ _DROP_USAGE = Prepared.listed(
         _USAGE.c.instance_id == bindparam("iid"), _USAGE.c.license_id.in_(lids)
     ),
 )
-_HELD = select(InstanceUsage).where(InstanceUsage.instance_id == bindparam("instance_id"))
 
 
 def current_usage(s: Session, instance_id: str) -> dict[str, InstanceUsage]:

@@ -23,11 +23,12 @@ from datetime import date, timedelta
 from html import escape
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, or_, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from smartlic.authority.services._base import ServiceBase
+from smartlic.authority.services._compliance import holding_active
 from smartlic.authority.services.scope import Principal, scope_in
 from smartlic.errors import InvalidInput
 from smartlic.storage.models import Holding, License, PoolCounter, UsageRollup, VirtualAccount
@@ -49,10 +50,7 @@ class SqlTrendsService(ServiceBase):
     def rollup(self) -> str:
         now = self.now()
         today = now.date()
-        active = and_(
-            or_(Holding.starts_at.is_(None), Holding.starts_at <= now),
-            or_(Holding.ends_at.is_(None), Holding.ends_at > now),
-        )
+        active = holding_active(Holding.starts_at, Holding.ends_at, now)
         bought = select(
             Holding.virtual_account_id,
             Holding.license_id,
