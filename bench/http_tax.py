@@ -4,6 +4,12 @@ request at a time; plus Python function calls per request (cProfile, determinist
 service called alone, and the ASGI app called in-process on one event loop with sync routes
 run inline (cProfile follows one thread), the difference being the framework's share.
 
+Beside them, the physical floor of HTTP itself: a bare ASGI app (``_bare_asgi.py``: no
+framework, no middleware, no thread pool) under the same uvicorn configuration, measured with
+the same client in the same runs: a GET (against the authority's ``GET /healthz``) and a POST
+of a registration's body, echoed back. Server CPU beyond that floor is the framework's and
+ours; the floor is uvicorn's, httptools', uvloop's and the kernel's.
+
 Usage::
 
     .venv/bin/python bench/http_tax.py                  # 200 registrations / authorizations
@@ -31,6 +37,7 @@ from typing import Any
 import fastapi.dependencies.utils
 import fastapi.routing
 import httpx
+from _bare_asgi import BareAsgiServer
 from _devices import make_devices
 from _ingest_helpers import body, sign_batches
 from _server import AuthorityServer
@@ -134,8 +141,13 @@ def device_phase(args: argparse.Namespace, work: Path) -> None:
     svc = world.services
     n = args.calls
     rows: dict[str, list[float]] = {}
-    with AuthorityServer(url, work / "keys", work / "server") as server:
+    floor: dict[str, list[float]] = {}
+    with (
+        AuthorityServer(url, work / "keys", work / "server") as server,
+        BareAsgiServer(work / "bare") as bare,
+    ):
         client = httpx.Client(base_url=server.url, timeout=60)
+        bare_client = httpx.Client(base_url=bare.url, timeout=60)
 
         def http(path: str) -> Callable[[Any], Any]:
             def post(item: Any) -> None:
@@ -151,9 +163,23 @@ def device_phase(args: argparse.Namespace, work: Path) -> None:
             device, request = item
             device.envelope = svc.device.register(request)
 
+        def get(c: httpx.Client) -> Callable[[Any], Any]:
+            return lambda _: c.get("/healthz").raise_for_status()
+
+        def bare_post(item: Any) -> None:
+            bare_client.post("/register", json=item[1]).raise_for_status()
+
         for _ in range(args.runs):
             warm = make_devices(f"W{time.monotonic_ns()}-", 20)
             cpu_of(http(f"{DEVICE}/register"), register_items(world, warm), server.cpu_seconds)
+            cpu_of(bare_post, register_items(world, warm), bare.cpu_seconds)
+            for key, c, cpu in (
+                ("bare GET", bare_client, bare.cpu_seconds),
+                ("healthz", client, server.cpu_seconds),
+            ):
+                floor.setdefault(key, []).append(cpu_of(get(c), range(n), cpu))
+            bodies = register_items(world, make_devices(f"F{time.monotonic_ns()}-", n))
+            floor.setdefault("bare POST", []).append(cpu_of(bare_post, bodies, bare.cpu_seconds))
             tag = f"R{time.monotonic_ns()}-"
             a, b = make_devices(tag + "a", n), make_devices(tag + "b", n)
             reg_in = cpu_of(inproc_reg, register_items(world, a), time.process_time)
@@ -172,6 +198,7 @@ def device_phase(args: argparse.Namespace, work: Path) -> None:
                 rows.setdefault(k + " in", []).append(v[0])
                 rows.setdefault(k + " http", []).append(v[1])
         client.close()
+        bare_client.close()
     app = create_app(AuthoritySettings(data_dir=work / "app"), clock=SystemClock(), services=svc)
     m = max(20, n // 5)
     c = make_devices(f"P{time.monotonic_ns()}-", m)
@@ -193,6 +220,7 @@ def device_phase(args: argparse.Namespace, work: Path) -> None:
     )
     engine.dispose()
     report("device protocol", rows, calls)
+    report_floor(floor, rows)
 
 
 def ingest_phase(args: argparse.Namespace, work: Path) -> None:
@@ -245,6 +273,24 @@ def report(title: str, rows: dict[str, list[float]], calls: dict[str, float]) ->
             f" (runs in {[round(x, 3) for x in rows[k + ' in']]},"
             f" http {[round(x, 3) for x in rows[k + ' http']]});"
             f" Python calls {ci:.0f} in the service, {ch:.0f} through the app, tax {ch - ci:.0f}"
+        )
+
+
+def report_floor(floor: dict[str, list[float]], rows: dict[str, list[float]]) -> None:
+    """The bare-ASGI floor of HTTP beside the authority's server CPU (minimum of the runs)."""
+    best = {k: min(v) for k, v in floor.items()}
+    runs = "; ".join(f"{k} {[round(x, 3) for x in v]}" for k, v in floor.items())
+    print(
+        f"HTTP floor (bare ASGI app, same uvicorn config and client): GET {best['bare GET']:.3f}"
+        f" ms, POST of a registration's body {best['bare POST']:.3f} ms server CPU per request;"
+        f" the authority's GET /healthz {best['healthz']:.3f} ms (runs: {runs})"
+    )
+    for k in ("register", "authorize"):
+        h = min(rows[k + " http"])
+        print(
+            f"  {k}: server {h:.3f} ms = in-process {min(rows[k + ' in']):.3f}"
+            f" + HTTP floor {best['bare POST']:.3f}"
+            f" + framework and ours {h - min(rows[k + ' in']) - best['bare POST']:.3f} ms"
         )
 
 
