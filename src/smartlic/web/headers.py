@@ -24,10 +24,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["DOCS_CSP", "PAGE_CSP", "SecurityHeadersMiddleware"]
+__all__ = ["DOCS_CSP", "PAGE_CSP", "SecurityHeadersMiddleware", "add_missing"]
 
 _LOCKED = "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 PAGE_CSP = f"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; {_LOCKED}"
@@ -38,11 +37,12 @@ DOCS_CSP = (
 DOCS_PATHS = ("/docs", "/redoc")
 HSTS = "max-age=31536000"
 
-_ALWAYS = {
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
+_ALWAYS = (
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+)
+Header = tuple[bytes, bytes]
 
 
 def _is_docs(path: str) -> bool:
@@ -53,22 +53,40 @@ def _never(path: str) -> bool:
     return False
 
 
+def _wanted(docs: bool, https: bool, no_store: bool) -> tuple[Header, ...]:
+    csp = DOCS_CSP if docs else PAGE_CSP
+    wanted = [*_ALWAYS, (b"content-security-policy", csp.encode())]
+    if https:
+        wanted.append((b"strict-transport-security", HSTS.encode()))
+    if no_store:
+        wanted.append((b"cache-control", b"no-store"))
+    return tuple(wanted)
+
+
+# every combination, built once: a request only picks one
+_SETS = {
+    (d, h, n): _wanted(d, h, n) for d in (False, True) for h in (False, True) for n in (False, True)
+}
+
+
+def add_missing(message: Message, wanted: tuple[Header, ...]) -> None:
+    """Append to an ``http.response.start`` message the ``wanted`` headers it does not have
+    (names compared case-insensitively, as ``MutableHeaders`` does)."""
+    headers = message.get("headers")
+    if not isinstance(headers, list):  # absent, or an immutable sequence
+        headers = message["headers"] = list(headers or ())
+    present = {name.lower() for name, _ in headers}
+    headers.extend(h for h in wanted if h[0] not in present)
+
+
 class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, no_store: Callable[[str], bool] = _never) -> None:
         self.app = app
         self.no_store = no_store
 
-    def _headers(self, scope: Scope) -> dict[str, str]:
+    def _headers(self, scope: Scope) -> tuple[Header, ...]:
         path = scope.get("path", "")
-        wanted = {
-            **_ALWAYS,
-            "Content-Security-Policy": DOCS_CSP if _is_docs(path) else PAGE_CSP,
-        }
-        if scope.get("scheme") == "https":
-            wanted["Strict-Transport-Security"] = HSTS
-        if self.no_store(path):
-            wanted["Cache-Control"] = "no-store"
-        return wanted
+        return _SETS[_is_docs(path), scope.get("scheme") == "https", self.no_store(path)]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -78,10 +96,7 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in wanted.items():
-                    if name not in headers:
-                        headers.append(name, value)
+                add_missing(message, wanted)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -77,10 +77,26 @@ class _StateCollector(Collector):
 
 
 class _RequestMetrics:
-    """Pure ASGI middleware: one count and one latency observation per HTTP request."""
+    """Pure ASGI middleware: one count and one latency observation per HTTP request. The
+    labelled children are kept here once made (prometheus_client's ``labels`` builds a key
+    and takes a lock on every call); their set is as bounded as the labels."""
 
     def __init__(self, app: ASGIApp, app_name: str, metrics: Metrics) -> None:
         self.app, self.name, self.metrics = app, app_name, metrics
+        self.latency: dict[tuple[str, str], Histogram] = {}
+        self.requests: dict[tuple[str, str, int], Counter] = {}
+
+    def _observe(self, method: str, route: str, status: int, elapsed: float) -> None:
+        latency = self.latency.get((method, route))
+        if latency is None:
+            latency = self.metrics.latency.labels(self.name, method, route)
+            self.latency[method, route] = latency
+        latency.observe(elapsed)
+        requests = self.requests.get((method, route, status))
+        if requests is None:
+            requests = self.metrics.requests.labels(self.name, method, route, str(status))
+            self.requests[method, route, status] = requests
+        requests.inc()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -98,10 +114,8 @@ class _RequestMetrics:
             await self.app(scope, receive, remember)
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            method = scope["method"]
             elapsed = time.perf_counter() - started
-            self.metrics.latency.labels(self.name, method, route).observe(elapsed)
-            self.metrics.requests.labels(self.name, method, route, str(status["code"])).inc()
+            self._observe(scope["method"], route, status["code"], elapsed)
 
 
 class Metrics:

@@ -10,18 +10,20 @@ from __future__ import annotations
 import re
 import uuid
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from smartlic.web.headers import add_missing
 
 __all__ = ["RequestIdMiddleware"]
 
 HEADER = "x-request-id"
+_HEADER = HEADER.encode()
 _SANE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def _incoming_id(scope: Scope) -> str | None:
     for name, value in scope.get("headers", ()):
-        if name == HEADER.encode():
+        if name == _HEADER:
             text = value.decode("latin-1")
             return text if _SANE.match(text) else None
     return None
@@ -38,12 +40,11 @@ class RequestIdMiddleware:
         rid = _incoming_id(scope) or uuid.uuid4().hex
         # The same scope dict reaches the outer error middleware, so a 500 problem sees it too.
         scope.setdefault("state", {})["request_id"] = rid
+        header = ((_HEADER, rid.encode("latin-1")),)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                if HEADER not in headers:
-                    headers.append("X-Request-ID", rid)
+                add_missing(message, header)
             await send(message)
 
         await self.app(scope, receive, send_with_id)

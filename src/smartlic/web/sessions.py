@@ -5,6 +5,9 @@ carries.
 * The cookie is Starlette's ``SessionMiddleware`` (signed with ``itsdangerous``, HttpOnly),
   ``Secure`` when the request came over HTTPS (directly, or from a trusted proxy's
   ``X-Forwarded-Proto``) and always with ``https_only``.
+* Only requests a browser sends the cookie with (RFC 6265's path match on ``path``) go
+  through the session: the device protocol and the APIs skip it (no cookie parsed, no
+  ``request.session``: a route outside ``path`` that used one would fail loudly).
 * ``secret_file`` keeps the signing key in a file of the data directory (created once, mode
   0600): processes serving one data directory share it.
 * ``checked_form`` reads a POSTed form only once its ``csrf_token`` matches the session's,
@@ -53,15 +56,29 @@ def secret_file(path: Path) -> str:
 
 class SessionCookies:
     """Starlette's ``SessionMiddleware`` whose cookie is ``Secure`` over HTTPS, and always
-    with ``https_only``."""
+    with ``https_only``; paths outside the cookie's ``path`` pass by it."""
 
     def __init__(self, app: ASGIApp, /, https_only: bool, **options: Any) -> None:
+        self.app = app
+        self.path = str(options.get("path", "/"))
         self.plain = SessionMiddleware(app, https_only=https_only, **options)
         self.secure = SessionMiddleware(app, https_only=True, **options)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not cookie_path_matches(self.path, scope.get("path", "/")):
+            await self.app(scope, receive, send)
+            return
         chosen = self.secure if scope.get("scheme") in ("https", "wss") else self.plain
         await chosen(scope, receive, send)
+
+
+def cookie_path_matches(cookie_path: str, path: str) -> bool:
+    """RFC 6265 5.1.4: does a browser send a cookie with ``cookie_path`` to ``path``?"""
+    if not path.startswith(cookie_path):
+        return False
+    return (
+        len(path) == len(cookie_path) or cookie_path.endswith("/") or path[len(cookie_path)] == "/"
+    )
 
 
 def csrf_token(request: Request) -> str:

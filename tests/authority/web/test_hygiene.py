@@ -3,9 +3,11 @@ and every response carries the security headers (a strict CSP the templates can 
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -13,6 +15,7 @@ import pytest
 from smartlic.authority.web import auth
 from smartlic.domain.enums import Role
 from smartlic.web.headers import DOCS_CSP, PAGE_CSP
+from smartlic.web.sessions import SessionCookies, cookie_path_matches
 from tests.authority.api.helpers import DOMAIN
 from tests.authority.web.conftest import PASSWORD, PORTAL, Browser, Portal, html, texts
 
@@ -128,3 +131,24 @@ _INLINE = [
 def test_templates_need_no_unsafe_inline(template: str) -> None:
     text = (TEMPLATES / template).read_text()
     assert [what for pattern, what in _INLINE if pattern.search(text)] == []
+
+
+def test_only_paths_the_cookie_is_sent_to_carry_a_session() -> None:
+    """RFC 6265's path match: the portal's pages have a session; the APIs and the device
+    protocol skip the cookie machinery altogether (nothing there reads a session)."""
+    seen: dict[str, bool] = {}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen[scope["path"]] = "session" in scope
+
+    cookies = SessionCookies(app, https_only=False, secret_key="k" * 32, path=PORTAL)
+    paths = (PORTAL, PORTAL + "/", PORTAL + "/accounts", "/portalx", "/", "/api/v1/accounts")
+    for path in paths:
+        asyncio.run(cookies({"type": "http", "path": path, "headers": []}, _nothing, _nothing))
+    assert seen == dict(zip(paths, (True, True, True, False, False, False), strict=True))
+    assert cookie_path_matches("/", "/anything") and cookie_path_matches("/a/", "/a/b")
+    assert not cookie_path_matches("/a/b", "/a")
+
+
+async def _nothing(*_: Any) -> None:
+    return None

@@ -1,4 +1,8 @@
-"""Liveness: ``GET /healthz``."""
+"""Liveness: ``GET /healthz``.
+
+An ``async`` route: it only reads the clock, so it runs on the event loop; a sync one went
+through the thread pool twice per probe (the route, then its answer's validation), which
+was most of its server CPU (docs/benchmarks.md, "The HTTP layer's tax")."""
 
 from __future__ import annotations
 
@@ -11,5 +15,5 @@ router = GuardedRouter(tags=["health"])
 
 
 @router.get("/healthz", summary="Liveness probe")
-def healthz(clock: ClockDep) -> dict[str, str | None]:
+async def healthz(clock: ClockDep) -> dict[str, str | None]:
     return {"status": "ok", "version": smartlic.__version__, "now": iso(clock.now())}
