@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -11,7 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from uvicorn.logging import AccessFormatter as UvicornAccessFormatter
 
+from smartlic.web.logs import AccessFormatter, log_config
 from tests.authority.api.test_operations import samples
 from tests.test_cli import _free_port
 
@@ -103,3 +106,18 @@ def test_serve_tls_issues_a_certificate_the_authority_ca_vouches_for(tmp_path: P
         proc.wait(timeout=30)
     assert (tmp_path / "authority/tls/server.key").stat().st_mode & 0o077 == 0
     assert "HTTPS for localhost" in (tmp_path / "serve.log").read_text()
+
+
+def test_text_access_lines_are_uvicorns_made_cheaper() -> None:
+    """The text access log's formatter is ours (no record copies) and writes uvicorn's line."""
+    spec = log_config("text")["formatters"]["access"]
+    assert spec["()"] == "smartlic.web.logs.AccessFormatter"
+    ours = AccessFormatter(spec["fmt"], use_colors=False)
+    theirs = UvicornAccessFormatter(spec["fmt"], use_colors=False)
+    for status, path in ((200, "/healthz"), (404, "/x?a=1"), (599, "/api/device/v1/register")):
+        args = ("127.0.0.1:5000", "POST", path, "1.1", status)
+        record = logging.LogRecord("uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d',
+                                   args, None)  # fmt: skip
+        assert ours.format(record) == theirs.format(record)
+    assert ours.format(record).startswith('INFO:     127.0.0.1:5000 - "POST /api/device')
+    assert log_config("json")["formatters"]["access"]["()"].endswith("JsonFormatter")
