@@ -42,7 +42,7 @@ class AccessFormatter(UvicornAccessFormatter):
         values["levelprefix"] = record.levelname + ":" + " " * (8 - len(record.levelname))
         values["client_addr"] = client_addr
         values["request_line"] = f"{method} {full_path} HTTP/{http_version}"
-        values["status_code"] = _status(int(status))
+        values["status_code"] = _status(int(status))  # type: ignore[arg-type]
         return str(self._style._fmt) % values
 
 
