@@ -1,8 +1,8 @@
 """Liveness: ``GET /healthz``.
 
 An ``async`` route: it only reads the clock, so it runs on the event loop; a sync one went
-through the thread pool twice per probe (the route, then its answer's validation), which
-was most of its server CPU (docs/benchmarks.md, "The HTTP layer's tax")."""
+through the thread pool twice per probe (the route, then its answer's validation): about a
+third of its server CPU (docs/benchmarks.md, "The HTTP layer's tax")."""
 
 from __future__ import annotations
 
