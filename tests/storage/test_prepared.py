@@ -166,4 +166,4 @@ def test_statements_that_need_expansion_are_refused() -> None:
         from sqlalchemy.dialects import sqlite
 
         stmt = select(LICENSES.c.id).where(LICENSES.c.tag.in_(bindparam("t", expanding=True)))
-        Prepared(stmt)._plan(sqlite.dialect(), 0)
+        Prepared(stmt)._plan(sqlite.dialect(), ())

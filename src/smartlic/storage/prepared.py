@@ -5,7 +5,9 @@ about 25 times the driver's own ``cursor.execute`` (cache key, execution context
 and result set-up, events): more than the SQL itself for the small statements of a device
 request. A ``Prepared`` statement is compiled by SQLAlchemy once per dialect (and per length
 of its list parameter), then run on the connection's DBAPI cursor with the column types' own
-bind and result processors, inside the connection's transaction.
+bind and result processors, inside the connection's transaction. A statement with list
+parameters (an ``IN``) is built for each length of its lists: a list is padded to a power of
+two by repeating its last item, which changes no ``IN``, so few lengths are ever compiled.
 
 Kept from ``Connection.execute``: the SQL SQLAlchemy renders, the types' conversions (UTC
 datetimes, enums by value, booleans), the ``before_cursor_execute`` event (statement counters
@@ -22,6 +24,7 @@ statements, which a session never autoflushes for.
     rows = _HELD.run(conn, {"iid": instance_id}).rows          # plain tuples (named)
     _BY_TAG = Prepared.listed("tags", lambda tags: select(...).where(lic.c.tag.in_(tags)))
     rows = _BY_TAG.run(conn, {"tags": ["a", "b"]}).rows
+    _BOTH = Prepared.listed(("tags", "ids"), lambda tags, ids: union_all(...))  # several lists
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from sqlalchemy.sql.elements import ClauseElement
 
 __all__ = ["Prepared", "Ran"]
 
-_MAX_PLANS = 64  # per statement: dialects x lengths of the list parameter
+_MAX_PLANS = 64  # per statement: dialects x lengths of the list parameters (padded)
 
 
 class Ran(NamedTuple):
@@ -115,22 +118,22 @@ class Prepared:
         self,
         stmt: ClauseElement | None = None,
         *,
-        listed: tuple[str, Callable[[list[BindParameter[Any]]], ClauseElement]] | None = None,
+        listed: tuple[tuple[str, ...], Callable[..., ClauseElement]] | None = None,
     ) -> None:
         if (stmt is None) == (listed is None):
             raise ValueError("give a statement, or a list parameter's name and builder")
         self._stmt = stmt
         self._listed = listed
-        self._plans: dict[tuple[str, int], _Plan] = {}
+        self._plans: dict[tuple[str, tuple[int, ...]], _Plan] = {}
         self._lock = threading.Lock()
 
     @classmethod
-    def listed(
-        cls, name: str, build: Callable[[list[BindParameter[Any]]], ClauseElement]
-    ) -> Prepared:
-        """A statement with one list parameter ``name`` (an ``IN``): ``build`` makes it from
-        as many bound parameters as the list has items; compiled once per length."""
-        return cls(listed=(name, build))
+    def listed(cls, names: str | tuple[str, ...], build: Callable[..., ClauseElement]) -> Prepared:
+        """A statement with list parameters ``names`` (each an ``IN``): ``build`` makes it from
+        one list of bound parameters per name, as many as its list has items once padded (see
+        the module doc); compiled once per padded length. With one list parameter an empty
+        list reads or changes nothing, and is not run; with several, an empty one is refused."""
+        return cls(listed=((names,) if isinstance(names, str) else names, build))
 
     def run(
         self, db: Session | Connection, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]
@@ -139,18 +142,24 @@ class Prepared:
         transaction."""
         conn = db.connection() if isinstance(db, Session) else db
         many = not isinstance(params, dict)
-        n = 0
+        lengths: list[int] = []
         if self._listed is not None:
             if many:
                 raise ValueError("a listed statement runs one parameter set at a time")
-            one = cast(Mapping[str, Any], params)
-            name = self._listed[0]
-            items = list(one[name])
-            n = len(items)
-            if not n:  # IN () matches nothing: a listed statement then reads or changes nothing
-                return Ran([], 0)
-            params = {**one, **{f"{name}_{i}": v for i, v in enumerate(items)}}
-        plan = self._plan(conn.dialect, n)
+            names = self._listed[0]
+            expanded = dict(cast(Mapping[str, Any], params))
+            for name in names:
+                items = list(expanded[name])
+                if not items:
+                    if len(names) == 1:  # IN () matches nothing: nothing to read or change
+                        return Ran([], 0)
+                    raise ValueError(f"the list parameter {name!r} is empty")
+                size = 1 << (len(items) - 1).bit_length()  # padded: few lengths to compile
+                items += [items[-1]] * (size - len(items))
+                expanded.update({f"{name}_{i}": v for i, v in enumerate(items)})
+                lengths.append(size)
+            params = expanded
+        plan = self._plan(conn.dialect, tuple(lengths))
         sent: Any
         if many:
             sent = [plan.parameters(p) for p in cast(Sequence[Mapping[str, Any]], params)]
@@ -175,13 +184,18 @@ class Prepared:
         finally:
             cursor.close()
 
-    def _plan(self, dialect: Dialect, n: int) -> _Plan:
-        key = (dialect.name, n)
+    def _plan(self, dialect: Dialect, lengths: tuple[int, ...]) -> _Plan:
+        key = (dialect.name, lengths)
         plan = self._plans.get(key)
         if plan is None:
             if self._listed is not None:
-                name, build = self._listed
-                stmt = build([bindparam(f"{name}_{i}") for i in range(n)])
+                names, build = self._listed
+                stmt = build(
+                    *(
+                        [bindparam(f"{name}_{i}") for i in range(n)]
+                        for name, n in zip(names, lengths, strict=True)
+                    )
+                )
             else:
                 stmt = cast(ClauseElement, self._stmt)
             plan = _Plan(stmt, dialect)

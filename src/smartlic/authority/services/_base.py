@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services._files import FileSigner
 from smartlic.authority.services._guard import RequestGuard
-from smartlic.authority.services._pool import TOUCHED
+from smartlic.authority.services._pool import NOTED, TOUCHED
 from smartlic.clock import Clock
 from smartlic.errors import NotFound, OwnershipNotProven, SmartlicError
 from smartlic.formats import jsonsafe
@@ -38,8 +38,9 @@ class ServiceBase:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One unit of work. Pools it changed (``_pool.touch``) are judged before it commits:
-        a pool it pushed out of compliance is warned about in it (``_compliance``)."""
+        """One unit of work. Pools it changed (``_pool.touch``, ``_compliance.bump_noted``) are
+        judged before it commits: a pool it pushed out of compliance is warned about in it
+        (``_compliance``)."""
         with self._sessions.begin() as session:
             yield session
             self._judge_pools(session)
@@ -64,10 +65,15 @@ class ServiceBase:
 
     def _judge_pools(self, session: Session) -> None:
         pools = session.info.pop(TOUCHED, None)
-        if pools:
-            from smartlic.authority.services._compliance import raise_warnings  # cycle
+        noted = session.info.pop(NOTED, None)
+        if not pools and not noted:
+            return
+        from smartlic.authority.services._compliance import judge_noted, raise_warnings  # cycle
 
+        if pools:
             raise_warnings(session, self.now(), self.record, WATCH_ACTOR, pools)
+        if noted:
+            judge_noted(session, self.now(), self.record, WATCH_ACTOR, noted, pools or set())
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -15,7 +15,10 @@ An authorization (``_usage.apply_usage``) moves its counters with ``bump_judged`
 ``UPDATE ... RETURNING`` also returns what is purchased now and whether the pool is marked, and
 judges them itself with ``judge``: the same rule without the shortfall query and, in the common
 case (in compliance, not marked), without a statement; a pool short and unmarked gets the same
-mark and announcement as above, a marked pool back in compliance loses its mark.
+mark and announcement as above, a marked pool back in compliance loses its mark. Usage ingest
+moves its counters in a session with ``bump_noted`` (``bump_judged``, the pools' last counts
+kept in the session): ``ServiceBase.transaction`` judges them before commit with ``judge``
+(``judge_noted``), not with the shortfall query.
 
 The per-minute scan (``Scans.compliance``) calls the same function over every pool: it catches
 what no write announces (a term holding that ended) and is a safety net; the marks make the
@@ -64,8 +67,10 @@ __all__ = [
     "EVENT",
     "Judged",
     "bump_judged",
+    "bump_noted",
     "holding_active",
     "judge",
+    "judge_noted",
     "raise_warnings",
     "shortfall_query",
 ]
@@ -206,6 +211,37 @@ def bump_judged(
             row = _BUMP_JUDGED.run(db, params).one()
         result[lid] = Judged(int(row[0]), int(row[1]), int(row[2]), bool(row[3]))
     return result
+
+
+def bump_noted(s: Session, va_id: str, deltas: Mapping[str, int], now: datetime) -> None:
+    """``_pool.add_in_use`` for a write that judges its pools from the counts it moved (usage
+    ingest): ``bump_judged``, each pool's last counts kept in the session (``_pool.NOTED``)
+    for ``judge_noted`` before commit: no shortfall query and, in the common case, no
+    statement. Core statements: nothing is flushed first (a report's pending ORM changes, a
+    new instance, are flushed where they are made)."""
+    moved = bump_judged(s, va_id, deltas, now)
+    noted: dict[Pool, Judged] = s.info.setdefault(_pool.NOTED, {})
+    for lid, p in moved.items():
+        noted[(va_id, lid)] = p  # the last move's counts are the final ones
+        _pool.sync(s, va_id, lid, (p.in_use, p.reserved))
+
+
+def judge_noted(
+    s: Session,
+    now: datetime,
+    record: Recorder,
+    actor: str,
+    noted: Mapping[Pool, Judged],
+    touched: set[Pool],
+) -> None:
+    """``judge`` the pools ``bump_noted`` moved, per virtual account; a pool also named by
+    ``_pool.touch`` is left to ``raise_warnings``, which reads its final state."""
+    by_va: dict[str, dict[str, Judged]] = {}
+    for (va_id, lid), p in noted.items():
+        if (va_id, lid) not in touched:
+            by_va.setdefault(va_id, {})[lid] = p
+    for va_id in sorted(by_va):
+        judge(s, now, record, actor, va_id, by_va[va_id])
 
 
 def judge(

@@ -15,11 +15,13 @@ from datetime import datetime
 from typing import Any, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import BigInteger, Table, bindparam, insert, null, select, union_all, update
+from sqlalchemy import cast as sa_cast
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from smartlic.authority.services import _pool, ownership
+from smartlic.authority.services import ownership
+from smartlic.authority.services._compliance import bump_noted
 from smartlic.authority.services._files import policy_doc, policy_for, policy_in_force
 from smartlic.crypto import Udi
 from smartlic.domain.enums import Enforcement, InstanceStatus
@@ -72,26 +74,30 @@ _CONTACT = Prepared(
     .where(_INSTANCES.c.id == bindparam("iid"))
     .values(last_report_at=bindparam("at"), last_contact_at=bindparam("at"))
 )
-_SEEN = Prepared.listed(
-    "ids",
-    lambda ids: select(_RUM.c.report_id).where(
-        _RUM.c.instance_id == bindparam("iid"), _RUM.c.report_id.in_(ids)
-    ),
-)
 _INSERT_REPORTS = Prepared(  # every column but the id (the server's)
     insert(_RUM).values({c.name: bindparam(c.name) for c in _RUM.c if c.name != "id"})
 )
-# the licenses of the reports' tags, with what the instance holds of each (count None: none)
-_LICENSES_HELD = Prepared.listed(
-    "tags",
-    lambda tags: (
+# In one round trip: the licenses of the reports' tags, with what the instance holds of each
+# (count None: none), and which reports of the batch are already stored (rows with a ``seen``
+# report id and nothing else).
+_LICENSES_HELD_SEEN = Prepared.listed(
+    ("tags", "ids"),
+    lambda tags, ids: union_all(
         select(
-            License.id, License.tag, License.enforcement, _USAGE.c.count, _USAGE.c.reported_until
+            License.id,
+            License.tag,
+            License.enforcement,
+            _USAGE.c.count,
+            _USAGE.c.reported_until,
+            sa_cast(null(), BigInteger).label("seen"),
         )
         .outerjoin(
             _USAGE, (_USAGE.c.license_id == License.id) & (_USAGE.c.instance_id == bindparam("iid"))
         )
-        .where(License.tag.in_(tags))
+        .where(License.tag.in_(tags)),
+        select(null(), null(), null(), null(), null(), _RUM.c.report_id).where(
+            _RUM.c.instance_id == bindparam("iid"), _RUM.c.report_id.in_(ids)
+        ),
     ),
 )
 _SET_USAGE = Prepared(
@@ -200,7 +206,7 @@ def ingest_device(
     result.duplicates = len(good) - len(fresh)
     result.acknowledged = sorted(r.report_id for r in good)
     if fresh:  # duplicates only: nothing to count (and no statement to run)
-        _apply(s, inst, fresh, lics)
+        _apply(s, inst, fresh, lics, now)
     return result
 
 
@@ -327,8 +333,9 @@ def _new_instance(report: RumReport, channel: Channel, now: datetime) -> Product
 def _store(
     s: Session, inst: ProductInstance, reports: list[RumReport], channel: Channel, now: datetime
 ) -> tuple[list[RumReport], dict[str, Any]]:
-    """Note the contact, then insert the reports not seen before (one query to find them, one
-    bulk insert); returns them with their licenses by tag (``_LICENSES_HELD``'s rows)."""
+    """Note the contact, then insert the reports not seen before (one query finds them and
+    the licenses of the batch's tags, one bulk insert); returns them with their licenses by
+    tag (``_LICENSES_HELD_SEEN``'s rows)."""
     # The UPDATE of the instance row comes first: on PostgreSQL it takes the row lock that
     # makes a report exactly-once (rum_reports is partitioned by received_at, so its unique
     # key cannot alone refuse the same report stored twice at once by two processes: the twins
@@ -338,12 +345,17 @@ def _store(
     set_committed_value(inst, "last_report_at", now)
     set_committed_value(inst, "last_contact_at", now)
     ids = [r.report_id for r in reports]
-    seen = {row.report_id for row in _SEEN.run(s, {"iid": inst.id, "ids": ids}).rows}
+    tags = list({r.entitlement_tag: None for r in reports})
+    lics: dict[str, Any] = {}
+    seen: set[int] = set()
+    for row in _LICENSES_HELD_SEEN.run(s, {"iid": inst.id, "tags": tags, "ids": ids}).rows:
+        if row.tag is None:
+            seen.add(row.seen)
+        else:
+            lics[row.tag] = row
     fresh = list({r.report_id: r for r in reports if r.report_id not in seen}.values())
     if not fresh:
         return [], {}
-    tags = list({r.entitlement_tag for r in fresh})
-    lics = {lic.tag: lic for lic in _LICENSES_HELD.run(s, {"iid": inst.id, "tags": tags}).rows}
     # A Core insert of the table: plain executemany, without the ORM's per-row bulk bookkeeping
     # (nothing is read back; the rows never enter the session).
     _INSERT_REPORTS.run(s, [_row(inst.id, r, lics, channel, now) for r in fresh])
@@ -383,10 +395,12 @@ def _last(r: RumReport) -> int:
     return last.value if last is not None else 0
 
 
-def _apply(s: Session, inst: ProductInstance, fresh: list[RumReport], lics: dict[str, Any]) -> None:
+def _apply(
+    s: Session, inst: ProductInstance, fresh: list[RumReport], lics: dict[str, Any], now: datetime
+) -> None:
     """Set the instance's usage from its newest reports and move the pool counters
     (``lics``: the licenses of ``fresh`` by tag with the instance's usage, as ``_store`` read
-    them)."""
+    them); the pools moved are judged from their new counts before commit (``bump_noted``)."""
     newest: dict[str, tuple[int, RumReport]] = {}
     for r in fresh:
         end, tag = _end(r), r.entitlement_tag
@@ -422,4 +436,4 @@ def _apply(s: Session, inst: ProductInstance, fresh: list[RumReport], lics: dict
                 for a in added
             ],
         )
-    _pool.add_in_use(s, inst.virtual_account_id, deltas)
+    bump_noted(s, inst.virtual_account_id, deltas, now)

@@ -19,6 +19,9 @@ from smartlic.storage.models import Holding, License, PoolCounter
 from smartlic.storage.prepared import Prepared
 
 TOUCHED = "smartlic.pools_touched"  # Session.info key: pools whose compliance may have moved
+# Session.info key: pools moved with their counts read back (``_compliance.bump_noted``),
+# judged from those counts before commit: (va id, license id) -> their last ``Judged``
+NOTED = "smartlic.pools_noted"
 
 
 def touch(s: Session, va_id: str, license_ids: Iterable[str]) -> None:
@@ -49,7 +52,7 @@ def add_in_use(s: Session, va_id: str, deltas: Mapping[str, int]) -> dict[str, t
         s.flush()  # what an ORM statement's autoflush did: pending changes go first
     result = bump(s, va_id, deltas)
     for lid, counts in result.items():
-        _sync(s, va_id, lid, counts)
+        sync(s, va_id, lid, counts)
     return result
 
 
@@ -76,7 +79,7 @@ def bump(
 
 
 # A Core UPDATE built once (the ORM statement it replaces cost more to build and to
-# synchronise than to run: bench/authority.py, issue 14); ``_sync`` keeps a counter object
+# synchronise than to run: bench/authority.py, issue 14); ``sync`` keeps a counter object
 # this session already holds equal to the row.
 _COUNTERS = cast(Table, PoolCounter.__table__)
 _BUMP = Prepared(  # run at the driver's cost (``storage.prepared``)
@@ -90,7 +93,8 @@ _BUMP = Prepared(  # run at the driver's cost (``storage.prepared``)
 )
 
 
-def _sync(s: Session, va_id: str, lid: str, counts: tuple[int, int]) -> None:
+def sync(s: Session, va_id: str, lid: str, counts: tuple[int, int]) -> None:
+    """Keep a counter object this session holds equal to its row after a Core move."""
     held = s.identity_map.get(s.identity_key(PoolCounter, (va_id, lid)))
     if held is not None:
         set_committed_value(held, "in_use", counts[0])

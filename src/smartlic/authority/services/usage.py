@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, insert, select
+from sqlalchemy import Engine, Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from smartlic.authority.keys import AuthorityKeys
@@ -44,6 +44,7 @@ from smartlic.storage.models import (
     UsageFile,
     VirtualAccount,
 )
+from smartlic.storage.prepared import Prepared
 
 POLL_KEEP = timedelta(days=7)
 
@@ -377,11 +378,13 @@ class SqlUsageService(SigningServiceBase):
         """Store a poll task's answer (one Core INSERT, outside the unit of work); its id."""
         task_id = secrets.randbits(62) or 1
         row = {"id": task_id, "action": action, "owner": owner, "created_at": now}
-        s.execute(_TASK_INSERT, {**row, "ready_at": now, "result": result})
+        _TASK_INSERT.run(s, {**row, "ready_at": now, "result": result})
         return task_id  # answered tasks age out: the job "prune" (services/schedule.py)
 
 
-_TASK_INSERT = insert(cast(Table, PollTask.__table__))
+_TASKS = cast(Table, PollTask.__table__)
+# every reportusage stores one, at the driver's cost (``storage.prepared``)
+_TASK_INSERT = Prepared(insert(_TASKS).values({c.name: bindparam(c.name) for c in _TASKS.c}))
 
 
 def _acked(r: DeviceResult, channel: Channel) -> bool:
