@@ -165,22 +165,54 @@ class Prepared:
             sent = [plan.parameters(p) for p in cast(Sequence[Mapping[str, Any]], params)]
         else:
             sent = plan.parameters(cast(Mapping[str, Any], params))
+        out, rowcount = self._send(conn, plan, sent, "many" if many else "one")
+        return Ran(out[0] if out else [], rowcount)
+
+    def each(self, db: Session | Connection, params: Sequence[Mapping[str, Any]]) -> list[Ran]:
+        """Run once per parameter set, in order, in ``db``'s transaction, and return what each
+        run returned (its ``RETURNING`` rows): on psycopg in one round trip (``executemany``
+        with ``returning``), elsewhere one ``execute`` per set. Not for listed statements."""
+        if self._listed is not None:
+            raise ValueError("a listed statement runs one parameter set at a time")
+        conn = db.connection() if isinstance(db, Session) else db
+        plan = self._plan(conn.dialect, ())
+        sent = [plan.parameters(p) for p in params]
+        if plan.dialect.driver == "psycopg" and len(sent) > 1:
+            return [Ran(rows, len(rows)) for rows in self._send(conn, plan, sent, "each")[0]]
+        ran = []
+        for one in sent:
+            out, rowcount = self._send(conn, plan, one, "one")
+            ran.append(Ran(out[0] if out else [], rowcount))
+        return ran
+
+    @staticmethod
+    def _send(conn: Connection, plan: _Plan, sent: Any, mode: str) -> tuple[list[list[Any]], int]:
+        """Execute on a DBAPI cursor of ``conn``: ``one`` parameter set, ``many`` (an
+        ``executemany``, no rows back) or ``each`` (psycopg's ``executemany`` keeping each
+        set's result); the rows returned, one list per result, and the driver's row count."""
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             before = conn.dispatch.before_cursor_execute
             if before:
-                before(conn, cursor, plan.sql, sent, None, many)
+                before(conn, cursor, plan.sql, sent, None, mode != "one")
             try:
-                if many:
+                out: list[list[Any]] = []
+                if mode == "one":
+                    cursor.execute(plan.sql, sent)
+                    if plan.row is not None:
+                        out.append(plan.rows(cast(list[Any], cursor.fetchall())))
+                elif mode == "many":
                     cursor.executemany(plan.sql, sent)
                 else:
-                    cursor.execute(plan.sql, sent)
-                raw = list(cursor.fetchall()) if plan.row is not None else []
+                    cursor.executemany(plan.sql, sent, returning=True)  # type: ignore[call-arg]
+                    out.append(plan.rows(cast(list[Any], cursor.fetchall())))
+                    while cursor.nextset():
+                        out.append(plan.rows(cast(list[Any], cursor.fetchall())))
             except plan.dialect.loaded_dbapi.Error as exc:
                 raise sa_exc.DBAPIError.instance(
                     plan.sql, sent, exc, plan.dialect.loaded_dbapi.Error, dialect=plan.dialect
                 ) from exc
-            return Ran(plan.rows(raw) if raw else [], cursor.rowcount)
+            return out, cursor.rowcount
         finally:
             cursor.close()
 

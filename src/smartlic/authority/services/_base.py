@@ -22,7 +22,7 @@ from smartlic.formats import jsonsafe
 from smartlic.storage.models import Event, License, SmartAccount, VirtualAccount
 from smartlic.storage.prepared import Prepared
 
-__all__ = ["ServiceBase", "SigningServiceBase"]
+__all__ = ["ServiceBase", "SigningServiceBase", "insert_events"]
 
 _log = logging.getLogger(__name__)
 WATCH_ACTOR = "compliance"  # who raises a warning in the transaction that caused it
@@ -134,12 +134,36 @@ class ServiceBase:
         """``record`` as one INSERT sent now, outside the unit of work (no flush): for the
         device protocol's hot paths, whose event names only rows already stored. On a bare
         connection (``core_transaction``) the smart account is given by ``smart_account_id``."""
+        row = self.event_row(
+            event_name,
+            actor=actor,
+            smart_account=smart_account,
+            smart_account_id=smart_account_id,
+            virtual_account=virtual_account,
+            subject=subject,
+            **properties,
+        )
+        insert_events(session, [row])
+
+    def event_row(
+        self,
+        event_name: str,
+        *,
+        actor: str,
+        smart_account: SmartAccount | None = None,
+        smart_account_id: str | None = None,
+        virtual_account: str | None = None,
+        subject: str | None = None,
+        **properties: Any,
+    ) -> dict[str, Any]:
+        """The row ``record_now`` inserts (``insert_events``, or a caller sending it with its
+        other writes in one statement)."""
         row = _event_row(
             self.now(), event_name, actor, smart_account, virtual_account, subject, properties
         )
         if smart_account_id is not None:
             row["smart_account_id"] = smart_account_id
-        _EVENT_INSERT.run(session, row)
+        return row
 
     def refused(
         self,
@@ -190,6 +214,12 @@ _EVENTS = cast(Table, Event.__table__)
 _EVENT_INSERT = Prepared(
     insert(_EVENTS).values({c.name: bindparam(c.name) for c in _EVENTS.c if c.name != "id"})
 )
+
+
+def insert_events(db: Session | Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert event rows (``ServiceBase.event_row``), one prepared INSERT each."""
+    for row in rows:
+        _EVENT_INSERT.run(db, row)
 
 
 def _event_row(

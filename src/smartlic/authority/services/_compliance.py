@@ -45,8 +45,9 @@ from sqlalchemy import (
     or_,
     select,
     tuple_,
-    update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from smartlic.authority.services import _pool
@@ -158,30 +159,41 @@ def raise_warnings(
 _MARKS = cast(Table, AlertMark.__table__)
 _COUNTERS = cast(Table, PoolCounter.__table__)
 _HOLDINGS = cast(Table, Holding.__table__)
+
+
 # A pool counter's in-use move that also returns what ``judge`` needs: what is purchased now
-# and whether the pool is marked short, read in the same statement (built once, run at the
-# driver's cost: every authorization that changes a count runs it).
-_BUMP_JUDGED = Prepared(
-    update(_COUNTERS)
-    .where(
-        _COUNTERS.c.virtual_account_id == bindparam("va_id"),
-        _COUNTERS.c.license_id == bindparam("lid"),
+# and whether the pool is marked short, read in the same statement (built once per dialect,
+# run at the driver's cost: every authorization and ingest that changes a count runs it). An
+# upsert: a counter never used before is created by the same statement, so a write moving
+# several pools sends them all at once (``Prepared.each``) in license-id order.
+def _bump_judged(ins: Any) -> Prepared:
+    stmt = ins(_COUNTERS).values(
+        virtual_account_id=bindparam("va_id"),
+        license_id=bindparam("lid"),
+        in_use=bindparam("delta", type_=Integer()),
+        reserved=0,
     )
-    .values(in_use=_COUNTERS.c.in_use + bindparam("delta", type_=Integer()))
-    .returning(
-        _COUNTERS.c.in_use,
-        _COUNTERS.c.reserved,
-        select(func.coalesce(func.sum(_HOLDINGS.c.quantity), 0))
-        .where(  # by parameter, not correlated: RETURNING renders its columns unqualified
-            _HOLDINGS.c.virtual_account_id == bindparam("va_id"),
-            _HOLDINGS.c.license_id == bindparam("lid"),
-            holding_active(_HOLDINGS.c.starts_at, _HOLDINGS.c.ends_at, bindparam("now")),
+    return Prepared(
+        stmt.on_conflict_do_update(
+            index_elements=[_COUNTERS.c.virtual_account_id, _COUNTERS.c.license_id],
+            set_={"in_use": _COUNTERS.c.in_use + stmt.excluded.in_use},
+        ).returning(
+            _COUNTERS.c.in_use,
+            _COUNTERS.c.reserved,
+            select(func.coalesce(func.sum(_HOLDINGS.c.quantity), 0))
+            .where(  # by parameter, not correlated: RETURNING renders its columns unqualified
+                _HOLDINGS.c.virtual_account_id == bindparam("va_id"),
+                _HOLDINGS.c.license_id == bindparam("lid"),
+                holding_active(_HOLDINGS.c.starts_at, _HOLDINGS.c.ends_at, bindparam("now")),
+            )
+            .scalar_subquery()
+            .label("bought"),
+            exists().where(_MARKS.c.key == bindparam("mark")).label("marked"),
         )
-        .scalar_subquery()
-        .label("bought"),
-        exists().where(_MARKS.c.key == bindparam("mark")).label("marked"),
     )
-)
+
+
+_BUMP_JUDGED = {pg: _bump_judged(ins) for pg, ins in ((True, pg_insert), (False, sqlite_insert))}
 _UNMARK = Prepared(delete(_MARKS).where(_MARKS.c.key == bindparam("key")))
 
 
@@ -197,19 +209,22 @@ class Judged(NamedTuple):
 def bump_judged(
     db: Session | Connection, va_id: str, deltas: Mapping[str, int], now: datetime
 ) -> dict[str, Judged]:
-    """``_pool.bump`` (same order, same counter creation) returning, per changed license,
-    what ``judge`` needs: one statement per pool moved."""
+    """``_pool.bump`` (same order: license ids sorted; a missing counter created) returning,
+    per changed license, what ``judge`` needs: one statement per pool moved, all sent in one
+    round trip on PostgreSQL."""
+    lids = sorted(lid for lid, d in deltas.items() if d)
+    if not lids:
+        return {}
+    params = [
+        {"va_id": va_id, "lid": lid, "delta": deltas[lid], "now": now, "mark": _key((va_id, lid))}
+        for lid in lids
+    ]
+    bind = db.get_bind() if isinstance(db, Session) else db
+    ran = _BUMP_JUDGED[bind.dialect.name == "postgresql"].each(db, params)
     result: dict[str, Judged] = {}
-    for lid in sorted(lid for lid, d in deltas.items() if d):
-        params = {
-            "va_id": va_id, "lid": lid, "delta": deltas[lid], "now": now,
-            "mark": _key((va_id, lid)),
-        }  # fmt: skip
-        row = _BUMP_JUDGED.run(db, params).first()
-        if row is None:
-            _pool.ensure_counters(db, va_id, [lid])
-            row = _BUMP_JUDGED.run(db, params).one()
-        result[lid] = Judged(int(row[0]), int(row[1]), int(row[2]), bool(row[3]))
+    for lid, r in zip(lids, ran, strict=True):
+        in_use, reserved, bought, marked = r.one()
+        result[lid] = Judged(int(in_use), int(reserved), int(bought), bool(marked))
     return result
 
 

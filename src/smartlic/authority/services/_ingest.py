@@ -15,7 +15,17 @@ from datetime import datetime
 from typing import Any, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import BigInteger, Table, bindparam, insert, null, select, union_all, update
+from sqlalchemy import (
+    BigInteger,
+    CompoundSelect,
+    Table,
+    bindparam,
+    insert,
+    null,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy import cast as sa_cast
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -46,7 +56,8 @@ _RUM = cast(Table, RumReportRow.__table__)
 _INSTANCES = cast(Table, ProductInstance.__table__)
 _USAGE = cast(Table, InstanceUsage.__table__)
 # the device with its accounts and the document of the policy in force (what its ACK names),
-# in one statement
+# in one statement; on PostgreSQL it takes the instance's row lock, which makes a report
+# exactly-once (see ``_store``)
 _BY_UDI = (
     select(
         ProductInstance,
@@ -57,6 +68,7 @@ _BY_UDI = (
     .join(VirtualAccount, ProductInstance.virtual_account_id == VirtualAccount.id)
     .join(SmartAccount, VirtualAccount.smart_account_id == SmartAccount.id)
     .where(ProductInstance.udi_pid == bindparam("pid"), ProductInstance.udi_sn == bindparam("sn"))
+    .with_for_update(of=ProductInstance)
 )
 _ACCOUNTS = (
     select(VirtualAccount, SmartAccount)
@@ -64,12 +76,10 @@ _ACCOUNTS = (
     .where(VirtualAccount.id == bindparam("va_id"))
 )
 _ACCOUNTS_KEY = "smartlic.usage_accounts"  # Session.info: see ``accounts``
-# the contact times, written first: on PostgreSQL the UPDATE takes the instance's row lock,
-# which makes a report exactly-once (see ``_store``)
 # The statements of ``_store`` and ``_apply`` run at the driver's cost (``storage.prepared``):
 # Core statements on the session's connection, which never autoflush (as ``Session.execute``
 # of a Core statement does not).
-_CONTACT = Prepared(
+_CONTACT = (
     update(_INSTANCES)
     .where(_INSTANCES.c.id == bindparam("iid"))
     .values(last_report_at=bindparam("at"), last_contact_at=bindparam("at"))
@@ -77,12 +87,13 @@ _CONTACT = Prepared(
 _INSERT_REPORTS = Prepared(  # every column but the id (the server's)
     insert(_RUM).values({c.name: bindparam(c.name) for c in _RUM.c if c.name != "id"})
 )
-# In one round trip: the licenses of the reports' tags, with what the instance holds of each
-# (count None: none), and which reports of the batch are already stored (rows with a ``seen``
-# report id and nothing else).
-_LICENSES_HELD_SEEN = Prepared.listed(
-    ("tags", "ids"),
-    lambda tags, ids: union_all(
+
+
+def _licenses_held_seen(tags: list[Any], ids: list[Any]) -> CompoundSelect[Any]:
+    """The licenses of the reports' tags, with what the instance holds of each (count None:
+    none), and which reports of the batch are already stored (rows with a ``seen`` report id
+    and nothing else), in one round trip."""
+    return union_all(
         select(
             License.id,
             License.tag,
@@ -98,8 +109,21 @@ _LICENSES_HELD_SEEN = Prepared.listed(
         select(null(), null(), null(), null(), null(), _RUM.c.report_id).where(
             _RUM.c.instance_id == bindparam("iid"), _RUM.c.report_id.in_(ids)
         ),
+    )
+
+
+# By dialect (PostgreSQL?): the contact times and that read. On PostgreSQL in one statement
+# (a data-modifying WITH); on SQLite the UPDATE, then the read.
+_STORE_READS = {
+    True: (
+        None,
+        Prepared.listed(
+            ("tags", "ids"),
+            lambda tags, ids: _licenses_held_seen(tags, ids).add_cte(_CONTACT.cte("contact")),
+        ),
     ),
-)
+    False: (Prepared(_CONTACT), Prepared.listed(("tags", "ids"), _licenses_held_seen)),
+}
 _SET_USAGE = Prepared(
     update(_USAGE)
     .where(_USAGE.c.instance_id == bindparam("iid"), _USAGE.c.license_id == bindparam("lid"))
@@ -335,20 +359,24 @@ def _store(
 ) -> tuple[list[RumReport], dict[str, Any]]:
     """Note the contact, then insert the reports not seen before (one query finds them and
     the licenses of the batch's tags, one bulk insert); returns them with their licenses by
-    tag (``_LICENSES_HELD_SEEN``'s rows)."""
-    # The UPDATE of the instance row comes first: on PostgreSQL it takes the row lock that
-    # makes a report exactly-once (rum_reports is partitioned by received_at, so its unique
-    # key cannot alone refuse the same report stored twice at once by two processes: the twins
-    # differ in received_at; 0010_scale), held until commit. On SQLite the transaction holds
-    # the database's write lock from BEGIN IMMEDIATE.
-    _CONTACT.run(s, {"iid": inst.id, "at": now})
+    tag (``_licenses_held_seen``'s rows)."""
+    # Exactly once: on PostgreSQL ``_find`` locked the instance row (FOR UPDATE), held until
+    # commit, so the read below (a statement after the lock: a snapshot after the lock) sees
+    # every report a concurrent twin of this request stored and committed (rum_reports is
+    # partitioned by received_at, so its unique key cannot alone refuse the same report
+    # stored twice at once by two processes: the twins differ in received_at; 0010_scale).
+    # On SQLite the transaction holds the database's write lock from BEGIN IMMEDIATE.
+    contact, read = _STORE_READS[s.get_bind().dialect.name == "postgresql"]
+    params = {"iid": inst.id, "at": now}
+    if contact is not None:
+        contact.run(s, params)
     set_committed_value(inst, "last_report_at", now)
     set_committed_value(inst, "last_contact_at", now)
     ids = [r.report_id for r in reports]
     tags = list({r.entitlement_tag: None for r in reports})
     lics: dict[str, Any] = {}
     seen: set[int] = set()
-    for row in _LICENSES_HELD_SEEN.run(s, {"iid": inst.id, "tags": tags, "ids": ids}).rows:
+    for row in read.run(s, {**params, "tags": tags, "ids": ids}).rows:
         if row.tag is None:
             seen.add(row.seen)
         else:

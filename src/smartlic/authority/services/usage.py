@@ -4,6 +4,7 @@ data files (upload a device's file or a bulk archive, download the ACK), and usa
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import secrets
 import threading
@@ -17,7 +18,7 @@ from sqlalchemy import Engine, Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from smartlic.authority.keys import AuthorityKeys
-from smartlic.authority.services._base import SigningServiceBase, logs_refusals
+from smartlic.authority.services._base import SigningServiceBase, insert_events, logs_refusals
 from smartlic.authority.services._files import file_bytes
 from smartlic.authority.services._ingest import (
     Channel,
@@ -37,6 +38,7 @@ from smartlic.formats.bounds import check_page
 from smartlic.formats.device_api import POLL_INTERVAL_S, data_of, echo_nonce, groups, ok_poll
 from smartlic.formats.rum import parse_usage_file, read_report
 from smartlic.storage.models import (
+    Event,
     PollTask,
     ProductInstance,
     RumReportRow,
@@ -111,7 +113,7 @@ class SqlUsageService(SigningServiceBase):
                 for r in results
                 if not _acked(r, channel)
             ]
-            self._record(s, results, channel)
+            events = self._events(s, results, channel)
             touch_collector(s, principal, _accepted(results), now)
             task_id = self._task(
                 s,
@@ -119,6 +121,7 @@ class SqlUsageService(SigningServiceBase):
                 poll_owner(principal),
                 now,
                 {"acknowledgements": acks, "errors": errors},
+                events,
             )
         return ok_poll(task_id, "acknowledgements", now, nonce=echo_nonce(data))
 
@@ -346,45 +349,87 @@ class SqlUsageService(SigningServiceBase):
 
     def _record(self, s: Session, results: list[DeviceResult], channel: Channel) -> None:
         """The events of a request, one Core INSERT each (no unit-of-work flush)."""
+        insert_events(s, self._events(s, results, channel))
+
+    def _events(
+        self, s: Session, results: list[DeviceResult], channel: Channel
+    ) -> list[dict[str, Any]]:
+        """The event rows of a request: per device, its reports acknowledged, rejected."""
+        rows = []
         for r in results:
             sa = self._sa_of(s, r.instance) if r.instance else channel.smart_account
             if r.acknowledged:
-                self.record_now(
-                    s,
-                    "usage.report.acknowledged",
-                    actor=channel.actor,
-                    smart_account=sa,
-                    subject=str(r.udi),
-                    reports=r.acknowledged,
-                    duplicates=r.duplicates,
-                    trust_installed=r.new_trust,
+                rows.append(
+                    self.event_row(
+                        "usage.report.acknowledged",
+                        actor=channel.actor,
+                        smart_account=sa,
+                        subject=str(r.udi),
+                        reports=r.acknowledged,
+                        duplicates=r.duplicates,
+                        trust_installed=r.new_trust,
+                    )
                 )
             if r.rejected:
-                self.record_now(
-                    s,
-                    "usage.report.rejected",
-                    actor=channel.actor,
-                    smart_account=sa,
-                    subject=str(r.udi),
-                    rejected=r.rejected,
+                rows.append(
+                    self.event_row(
+                        "usage.report.rejected",
+                        actor=channel.actor,
+                        smart_account=sa,
+                        subject=str(r.udi),
+                        rejected=r.rejected,
+                    )
                 )
+        return rows
 
     @staticmethod
     def _sa_of(s: Session, inst: ProductInstance) -> SmartAccount:
         return accounts(s, inst.virtual_account_id)[1]
 
     @staticmethod
-    def _task(s: Session, action: str, owner: str, now: datetime, result: dict[str, Any]) -> int:
-        """Store a poll task's answer (one Core INSERT, outside the unit of work); its id."""
+    def _task(
+        s: Session,
+        action: str,
+        owner: str,
+        now: datetime,
+        result: dict[str, Any],
+        events: list[dict[str, Any]],
+    ) -> int:
+        """Store a poll task's answer and the request's ``events`` (Core INSERTs, outside the
+        unit of work); its id. On PostgreSQL one statement writes both (the events in a
+        data-modifying WITH) when there are few events."""
         task_id = secrets.randbits(62) or 1
         row = {"id": task_id, "action": action, "owner": owner, "created_at": now}
-        _TASK_INSERT.run(s, {**row, "ready_at": now, "result": result})
+        row.update(ready_at=now, result=result)
+        if s.get_bind().dialect.name == "postgresql" and 0 < len(events) <= _EVENTS_WITH_TASK:
+            for i, event in enumerate(events):
+                row.update({f"e{i}_{name}": value for name, value in event.items()})
+            _task_with_events(len(events)).run(s, row)
+        else:
+            insert_events(s, events)
+            _TASK_INSERT.run(s, row)
         return task_id  # answered tasks age out: the job "prune" (services/schedule.py)
 
 
 _TASKS = cast(Table, PollTask.__table__)
+_EVENTS = cast(Table, Event.__table__)
 # every reportusage stores one, at the driver's cost (``storage.prepared``)
-_TASK_INSERT = Prepared(insert(_TASKS).values({c.name: bindparam(c.name) for c in _TASKS.c}))
+_TASK_INSERT_STMT = insert(_TASKS).values({c.name: bindparam(c.name) for c in _TASKS.c})
+_TASK_INSERT = Prepared(_TASK_INSERT_STMT)
+_EVENTS_WITH_TASK = 4  # a request of one or two devices: one statement on PostgreSQL
+
+
+@functools.cache
+def _task_with_events(n: int) -> Prepared:
+    """``_TASK_INSERT`` with ``n`` event rows inserted by the same statement (parameters
+    ``e<i>_<column>``): PostgreSQL only."""
+    events = insert(_EVENTS).values(
+        [
+            {c.name: bindparam(f"e{i}_{c.name}", type_=c.type) for c in _EVENTS.c if c.name != "id"}
+            for i in range(n)
+        ]
+    )
+    return Prepared(_TASK_INSERT_STMT.add_cte(events.cte("events")))
 
 
 def _acked(r: DeviceResult, channel: Channel) -> bool:
