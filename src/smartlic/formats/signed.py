@@ -51,7 +51,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -81,6 +81,7 @@ __all__ = [
     "open_carried",
     "open_report",
     "open_sealed",
+    "refuse_reused",
     "require_unseen",
     "verify_signature",
 ]
@@ -426,7 +427,13 @@ def require_unseen(
     """Refuse a request whose ``nonce`` was seen before in ``scope`` (its signing key)."""
     nonce = require_str(payload, "nonce", max_len=64)
     if not store.claim(scope, nonce, now):
-        raise ReplayDetected("this request was already received (nonce reused)")
+        refuse_reused()
+
+
+def refuse_reused() -> NoReturn:
+    """The refusal of a nonce seen before (``require_unseen``; a receiver that claims the
+    nonce later in its transaction refuses with it then)."""
+    raise ReplayDetected("this request was already received (nonce reused)")
 
 
 def check_request(

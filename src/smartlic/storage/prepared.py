@@ -14,8 +14,10 @@ datetimes, enums by value, booleans), the ``before_cursor_execute`` event (state
 and logging still see every statement) and errors raised as ``sqlalchemy.exc.DBAPIError``
 subclasses. Not supported: statements whose parameters need SQLAlchemy's post-compile
 expansion (``bindparam(..., expanding=True)``: use ``Prepared.listed``), ORM statements,
-server-side defaults read back. A ``Session`` runs them on its connection: these are Core
-statements, which a session never autoflushes for.
+server-side defaults read back, and a statement derived from one already compiled (its
+``.returning()`` keeps the columns the first exported: none; build it anew). A ``Session``
+runs them on its connection: these are Core statements, which a session never autoflushes
+for.
 
 ::
 

@@ -114,6 +114,29 @@ def test_replayed_request_and_tampered_report(
     assert "usage.report.rejected" in names
 
 
+def test_a_reused_nonce_stores_nothing_of_its_request(world: World, trusted: PolicyDevice) -> None:
+    """The nonce may be claimed by the request's last write (PostgreSQL): a request reusing
+    one, even with new reports, is refused and rolls back everything it wrote."""
+    first = trusted.body(trusted.report(TAG, 1))
+    world.services.usage.report_usage(first)
+    later = trusted.body(trusted.report(TAG, 3))
+    later["data"]["nonce"] = first["data"]["nonce"]
+    with pytest.raises(ReplayDetected, match="nonce reused"):
+        world.services.usage.report_usage(later)
+    assert _line(world, "East").in_use == 1  # the new report was not counted
+    events = world.services.events.list_events(None, name_prefix="usage.", scope=SYSTEM).items
+    assert [e.name for e in events].count("usage.report.acknowledged") == 1
+    instances = world.services.instances.list_instances(world.domain, "East", scope=SYSTEM)
+    history = world.services.usage.usage_history(world.domain, instances.items[0].id, scope=SYSTEM)
+    assert [r.last_value for r in history] == [1]
+    # the same reports with a fresh nonce: counted now
+    _complete(
+        world,
+        world.services.usage.report_usage(trusted.body(*later["data"]["reports"][0]["usage"])),
+    )
+    assert _line(world, "East").in_use == 3
+
+
 def test_untrusted_device_cannot_report_directly(world: World) -> None:
     dev = PolicyDevice(Udi("IXM", "STRANGER"), world.clock)
     done = _complete(world, world.services.usage.report_usage(dev.body(dev.report(TAG, 1))))

@@ -37,18 +37,29 @@ class RequestGuard:
         self._lock = threading.Lock()
 
     def check(
-        self, s: Session | Connection, key_id: str, payload: dict[str, Any], now: datetime
+        self,
+        s: Session | Connection,
+        key_id: str,
+        payload: dict[str, Any],
+        now: datetime,
+        later: LaterClaim | None = None,
     ) -> None:
-        """Fresh ``timestamp`` and first use of ``nonce`` for ``key_id``, else ReplayDetected."""
-        check_request(SeenNonces(s), _fit(key_id), payload, now, self.window)
+        """Fresh ``timestamp`` and first use of ``nonce`` for ``key_id``, else ReplayDetected
+        (the nonce claimed now, or by the caller before it commits: ``later``)."""
+        check_request(later or SeenNonces(s), _fit(key_id), payload, now, self.window)
 
     def once(
-        self, s: Session | Connection, key_id: str, payload: dict[str, Any], now: datetime
+        self,
+        s: Session | Connection,
+        key_id: str,
+        payload: dict[str, Any],
+        now: datetime,
+        later: LaterClaim | None = None,
     ) -> None:
         """First use of ``nonce`` for ``key_id`` at any age (a file made offline, a request a
         collector kept while cut off), else ReplayDetected. A stale timestamp cannot retire
         these nonces, so they are kept for good (``KEEP``), not pruned."""
-        require_unseen(SeenNonces(s), KEEP + _fit(key_id), payload, now)
+        require_unseen(later or SeenNonces(s), KEEP + _fit(key_id), payload, now)
 
     def key(self, key_id: str, load: Callable[[], Ed25519PublicKey]) -> Ed25519PublicKey:
         with self._lock:
@@ -87,18 +98,36 @@ class SeenNonces:
         return bool(stmt.run(self.s, row).rows)
 
 
+class LaterClaim:
+    """A ``NonceStore`` for a request whose last write claims its nonce in the same statement
+    (PostgreSQL: ``usage`` writes its poll task, events and claim at once, one round trip
+    less): it answers "unseen" now and keeps the claim (``row``, the parameters of
+    ``CLAIMS``) for that write, which refuses a nonce already taken (``refuse_reused``) before
+    the transaction commits, so everything the request wrote rolls back with it. A twin of
+    the request racing it waits on the other's claim (the primary key) and is refused when
+    that one commits. Until then a replayed request is worked on and rolled back: the claim
+    comes last, not first."""
+
+    def __init__(self) -> None:
+        self.row: dict[str, Any] | None = None
+
+    def claim(self, scope: str, nonce: str, at: datetime) -> bool:
+        self.row = {"key_id": scope, "nonce": nonce, "at": at}
+        return True
+
+
 _NONCES = cast(Table, SeenNonce.__table__)
-# The claim of every signed request, built once per dialect (a Core statement on the table:
-# nothing of it lives in the session), run at the driver's cost (``storage.prepared``).
-_CLAIM = {
-    pg: Prepared(
-        ins(_NONCES)
-        .values(key_id=bindparam("key_id"), nonce=bindparam("nonce"), at=bindparam("at"))
-        .on_conflict_do_nothing()
-        .returning(_NONCES.c.nonce)
-    )
+# The claim of every signed request, by dialect (PostgreSQL?): a Core statement on the table
+# (nothing of it lives in the session), built once, run at the driver's cost
+# (``storage.prepared``) or inside another statement (``LaterClaim``).
+CLAIMS = {
+    pg: ins(_NONCES)
+    .values(key_id=bindparam("key_id"), nonce=bindparam("nonce"), at=bindparam("at"))
+    .on_conflict_do_nothing()
+    .returning(_NONCES.c.nonce)
     for pg, ins in ((True, pg_insert), (False, sqlite_insert))
 }
+_CLAIM = {pg: Prepared(stmt) for pg, stmt in CLAIMS.items()}
 
 
 def _fit(key_id: str) -> str:

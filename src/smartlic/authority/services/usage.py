@@ -14,12 +14,13 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, bindparam, insert, select
+from sqlalchemy import Engine, Insert, Table, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services._base import SigningServiceBase, insert_events, logs_refusals
 from smartlic.authority.services._files import file_bytes
+from smartlic.authority.services._guard import CLAIMS, LaterClaim, SeenNonces
 from smartlic.authority.services._ingest import (
     Channel,
     DeviceResult,
@@ -37,6 +38,7 @@ from smartlic.formats.archive import DEFAULT_LIMITS, ArchiveLimits, is_archive, 
 from smartlic.formats.bounds import check_page
 from smartlic.formats.device_api import POLL_INTERVAL_S, data_of, echo_nonce, groups, ok_poll
 from smartlic.formats.rum import parse_usage_file, read_report
+from smartlic.formats.signed import refuse_reused
 from smartlic.storage.models import (
     Event,
     PollTask,
@@ -102,7 +104,9 @@ class SqlUsageService(SigningServiceBase):
             # a device on its own must be fresh; an authenticated caller (a collector, a tool
             # carrying a file's reports with the file's old timestamp) is checked once
             remember = self.guard.check if principal is None else self.guard.once
-            remember(s, f"reportusage:{channel.actor}", data, now)
+            # PostgreSQL: the nonce is claimed by the request's last write (``_task``)
+            later = LaterClaim() if s.get_bind().dialect.name == "postgresql" else None
+            remember(s, f"reportusage:{channel.actor}", data, now, later)
             results = [
                 ingest_device(s, udi, envs, channel, now, c)
                 for (udi, envs), c in zip(by_device, checked, strict=True)
@@ -122,6 +126,7 @@ class SqlUsageService(SigningServiceBase):
                 now,
                 {"acknowledgements": acks, "errors": errors},
                 events,
+                later,
             )
         return ok_poll(task_id, "acknowledgements", now, nonce=echo_nonce(data))
 
@@ -394,42 +399,62 @@ class SqlUsageService(SigningServiceBase):
         now: datetime,
         result: dict[str, Any],
         events: list[dict[str, Any]],
+        later: LaterClaim | None = None,
     ) -> int:
         """Store a poll task's answer and the request's ``events`` (Core INSERTs, outside the
-        unit of work); its id. On PostgreSQL one statement writes both (the events in a
-        data-modifying WITH) when there are few events."""
+        unit of work), and claim the request's nonce if it was left to this write (``later``:
+        a nonce seen before is refused now); the task's id. On PostgreSQL one statement does
+        it all when there are few events."""
         task_id = secrets.randbits(62) or 1
         row = {"id": task_id, "action": action, "owner": owner, "created_at": now}
         row.update(ready_at=now, result=result)
-        if s.get_bind().dialect.name == "postgresql" and 0 < len(events) <= _EVENTS_WITH_TASK:
+        claim = later.row if later is not None else None
+        if s.get_bind().dialect.name == "postgresql" and len(events) <= _EVENTS_WITH_TASK:
             for i, event in enumerate(events):
                 row.update({f"e{i}_{name}": value for name, value in event.items()})
-            _task_with_events(len(events)).run(s, row)
-        else:
-            insert_events(s, events)
-            _TASK_INSERT.run(s, row)
+            ran = _task_with(len(events), claim is not None).run(s, {**row, **(claim or {})})
+            if claim is not None and not ran.one().claimed:
+                refuse_reused()
+            return task_id
+        if claim is not None and not SeenNonces(s).claim(**claim):
+            refuse_reused()
+        insert_events(s, events)
+        _TASK_INSERT.run(s, row)
         return task_id  # answered tasks age out: the job "prune" (services/schedule.py)
 
 
 _TASKS = cast(Table, PollTask.__table__)
 _EVENTS = cast(Table, Event.__table__)
 # every reportusage stores one, at the driver's cost (``storage.prepared``)
-_TASK_INSERT_STMT = insert(_TASKS).values({c.name: bindparam(c.name) for c in _TASKS.c})
-_TASK_INSERT = Prepared(_TASK_INSERT_STMT)
+
+
+def _task_insert() -> Insert:
+    # a new statement for each use: a statement compiled once keeps what it exported (no
+    # RETURNING), which a copy made with .returning() would inherit
+    return insert(_TASKS).values({c.name: bindparam(c.name) for c in _TASKS.c})
+
+
+_TASK_INSERT = Prepared(_task_insert())
 _EVENTS_WITH_TASK = 4  # a request of one or two devices: one statement on PostgreSQL
 
 
 @functools.cache
-def _task_with_events(n: int) -> Prepared:
-    """``_TASK_INSERT`` with ``n`` event rows inserted by the same statement (parameters
-    ``e<i>_<column>``): PostgreSQL only."""
-    events = insert(_EVENTS).values(
-        [
+def _task_with(events: int, claim: bool) -> Prepared:
+    """``_TASK_INSERT`` with, in the same statement (data-modifying WITHs: PostgreSQL only),
+    ``events`` event rows (parameters ``e<i>_<column>``) and the nonce's claim (``CLAIMS``'
+    parameters), whose outcome it returns (``claimed``: 1, or 0 for a nonce seen before)."""
+    stmt = _task_insert()
+    if events:
+        rows = [
             {c.name: bindparam(f"e{i}_{c.name}", type_=c.type) for c in _EVENTS.c if c.name != "id"}
-            for i in range(n)
+            for i in range(events)
         ]
-    )
-    return Prepared(_TASK_INSERT_STMT.add_cte(events.cte("events")))
+        stmt = stmt.add_cte(insert(_EVENTS).values(rows).cte("events"))
+    if claim:
+        claimed = CLAIMS[True].cte("claim")
+        count = select(func.count()).select_from(claimed).scalar_subquery()
+        stmt = stmt.add_cte(claimed).returning(count.label("claimed"))
+    return Prepared(stmt)
 
 
 def _acked(r: DeviceResult, channel: Channel) -> bool:
