@@ -17,8 +17,10 @@ from typing import Any, cast
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     CompoundSelect,
     Table,
+    any_,
     bindparam,
     insert,
     null,
@@ -27,6 +29,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import cast as sa_cast
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -89,10 +92,10 @@ _INSERT_REPORTS = Prepared(  # every column but the id (the server's)
 )
 
 
-def _licenses_held_seen(tags: list[Any], ids: list[Any]) -> CompoundSelect[Any]:
+def _licenses_held_seen(tags: list[Any], batch: ColumnElement[bool]) -> CompoundSelect[Any]:
     """The licenses of the reports' tags, with what the instance holds of each (count None:
-    none), and which reports of the batch are already stored (rows with a ``seen`` report id
-    and nothing else), in one round trip."""
+    none), and which reports of the batch (``batch``: a report id is one of it) are already
+    stored (rows with a ``seen`` report id and nothing else), in one round trip."""
     return union_all(
         select(
             License.id,
@@ -107,22 +110,29 @@ def _licenses_held_seen(tags: list[Any], ids: list[Any]) -> CompoundSelect[Any]:
         )
         .where(License.tag.in_(tags)),
         select(null(), null(), null(), null(), null(), _RUM.c.report_id).where(
-            _RUM.c.instance_id == bindparam("iid"), _RUM.c.report_id.in_(ids)
+            _RUM.c.instance_id == bindparam("iid"), batch
         ),
     )
 
 
 # By dialect (PostgreSQL?): the contact times and that read. On PostgreSQL in one statement
-# (a data-modifying WITH); on SQLite the UPDATE, then the read.
+# (a data-modifying WITH), the batch's report ids as one array parameter (psycopg re-parses a
+# statement of more than 50 parameters each time); on SQLite the UPDATE, then the read.
+_IN_BATCH = _RUM.c.report_id == any_(bindparam("ids", type_=ARRAY(BigInteger())))
 _STORE_READS = {
     True: (
         None,
         Prepared.listed(
-            ("tags", "ids"),
-            lambda tags, ids: _licenses_held_seen(tags, ids).add_cte(_CONTACT.cte("contact")),
+            "tags",
+            lambda tags: _licenses_held_seen(tags, _IN_BATCH).add_cte(_CONTACT.cte("contact")),
         ),
     ),
-    False: (Prepared(_CONTACT), Prepared.listed(("tags", "ids"), _licenses_held_seen)),
+    False: (
+        Prepared(_CONTACT),
+        Prepared.listed(
+            ("tags", "ids"), lambda tags, ids: _licenses_held_seen(tags, _RUM.c.report_id.in_(ids))
+        ),
+    ),
 }
 _SET_USAGE = Prepared(
     update(_USAGE)
