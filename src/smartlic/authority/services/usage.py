@@ -425,7 +425,6 @@ class SqlUsageService(SigningServiceBase):
 
 _TASKS = cast(Table, PollTask.__table__)
 _EVENTS = cast(Table, Event.__table__)
-# every reportusage stores one, at the driver's cost (``storage.prepared``)
 
 
 def _task_insert() -> Insert:
@@ -434,7 +433,7 @@ def _task_insert() -> Insert:
     return insert(_TASKS).values({c.name: bindparam(c.name) for c in _TASKS.c})
 
 
-_TASK_INSERT = Prepared(_task_insert())
+_TASK_INSERT = Prepared(_task_insert())  # every reportusage stores one (``storage.prepared``)
 _EVENTS_WITH_TASK = 4  # a request of one or two devices: one statement on PostgreSQL
 
 
