@@ -161,6 +161,55 @@ def test_statements_are_seen_and_errors_are_sqlalchemys(engine: Engine) -> None:
         dup.run(conn, {"id": "lic-9", "tag": "tag.0"})  # the tag is unique
 
 
+def test_several_lists_padded_read_what_execute_reads(engine: Engine) -> None:
+    """Two list parameters in one statement; each list padded to a power of two by its last
+    item, which changes no ``IN``: 3 tags and 5 ids are compiled as 4 and 8."""
+    _licenses(engine)
+    both = Prepared.listed(
+        ("tags", "ids"),
+        lambda tags, ids: (
+            select(LICENSES.c.id)
+            .where(LICENSES.c.tag.in_(tags) | LICENSES.c.id.in_(ids))
+            .order_by(LICENSES.c.id)
+        ),
+    )
+    with engine.connect() as conn:
+        ran = both.run(conn, {"tags": ["tag.0", "nope", "x"], "ids": ["lic-2", "a", "b", "c", "d"]})
+        assert [r.id for r in ran.rows] == ["lic-0", "lic-2"]
+        assert set(both._plans) == {(conn.dialect.name, (4, 8))}
+        with pytest.raises(ValueError, match="ids"):  # with several lists, none may be empty
+            both.run(conn, {"tags": ["tag.0"], "ids": []})
+
+
+def test_each_returns_every_set_in_order(engine: Engine) -> None:
+    """``each``: one statement per parameter set, in order, with what each returned (one
+    round trip on psycopg), inside the connection's transaction."""
+    _licenses(engine)
+    rename = Prepared(
+        update(LICENSES)
+        .where(LICENSES.c.tag == bindparam("t"))
+        .values(name=bindparam("n"))
+        .returning(LICENSES.c.id, LICENSES.c.name, LICENSES.c.enforcement)
+    )
+    seen: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: seen.append(a[2]))
+    sets = [{"t": "tag.2", "n": "two"}, {"t": "none", "n": "-"}, {"t": "tag.0", "n": "zero"}]
+    with pytest.raises(RuntimeError), engine.begin() as conn:
+        ran = rename.each(conn, sets)
+        assert [r.rows for r in ran] == [
+            [("lic-2", "two", Enforcement.ENFORCED)],
+            [],
+            [("lic-0", "zero", Enforcement.ENFORCED)],
+        ]
+        assert isinstance(ran[0].one().enforcement, Enforcement)
+        assert len(seen) == (1 if engine.dialect.driver == "psycopg" else 3)
+        raise RuntimeError  # rolled back with the connection's transaction
+    with engine.connect() as conn:
+        assert (
+            conn.execute(select(LICENSES.c.name).where(LICENSES.c.id == "lic-2")).scalar() == "L2"
+        )
+
+
 def test_statements_that_need_expansion_are_refused() -> None:
     with pytest.raises(ValueError, match="listed"):
         from sqlalchemy.dialects import sqlite
