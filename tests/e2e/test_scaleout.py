@@ -37,7 +37,7 @@ from smartlic.domain.enums import Role
 from smartlic.domain.products import make_tag
 from smartlic.formats.signed import open_sealed
 from smartlic.storage import make_engine
-from tests.conftest import _truncate
+from tests.conftest import _empty
 from tests.devices import PolicyDevice, TestDevice
 from tests.e2e.test_multiprocess_registration import _free_port
 
@@ -56,7 +56,7 @@ THREADS = 12
 def server(pg_database_url: str, tmp_path: Path) -> Iterator[str]:
     """``serve --workers 2`` on the session's PostgreSQL database, its key directory made
     first (two workers racing to create one would each write their own CA)."""
-    _truncate(pg_database_url)
+    _empty(pg_database_url)
     AuthorityKeys.create(tmp_path / "keys", SystemClock().now())
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTLIC_")}
