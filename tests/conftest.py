@@ -18,17 +18,36 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import Engine, create_engine, text
 
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services import Services, build_services
+from smartlic.authority.services import users as users_service
 from smartlic.clock import ManualClock
+from smartlic.crypto import _secrets
 from smartlic.storage import make_engine, upgrade
 from smartlic.storage.models import Base
 
 PG_URL = os.environ.get("SMARTLIC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("SMARTLIC_REQUIRE_PG", "") not in ("", "0")
 START = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+
+
+# Argon2id as production runs it costs ~0.2 s of CPU a hash or check (64 MiB, 3 passes, 4 lanes):
+# most portal tests create users and log them in, so in-process tests hash with the same
+# algorithm at the lowest cost. Tests marked ``production_argon2`` (the ones about that cost and
+# those parameters) and every authority started as a subprocess keep the production hasher.
+CHEAP_ARGON2 = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture(autouse=True)
+def _argon2_cost(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    if request.node.get_closest_marker("production_argon2") is None:
+        monkeypatch.setattr(_secrets, "_hasher", CHEAP_ARGON2)
+    users_service._decoy_hash.cache_clear()  # made again with this test's hasher
+    yield
+    users_service._decoy_hash.cache_clear()
 
 
 def _pg_problem() -> str | None:

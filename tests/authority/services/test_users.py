@@ -25,6 +25,7 @@ def users(world: World) -> SqlUsersService:
     return world.services.users
 
 
+@pytest.mark.production_argon2
 def test_password_is_stored_as_argon2id(users: SqlUsersService, engine: Engine) -> None:
     created = users.create_user(
         username="alice", password=PASSWORD, display_name="Alice", email="a@x.example", actor="t"
@@ -33,6 +34,7 @@ def test_password_is_stored_as_argon2id(users: SqlUsersService, engine: Engine) 
     with Session(engine) as s:
         stored = s.scalar(select(User.password_hash).where(User.username == "alice"))
     assert stored is not None and stored.startswith("$argon2id$") and PASSWORD not in stored
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")  # production parameters
 
 
 def test_authenticate_gives_a_user_principal(users: SqlUsersService) -> None:
@@ -57,6 +59,7 @@ def test_bad_logins_are_indistinguishable(
     assert caught.value.detail == "unknown user or wrong password"
 
 
+@pytest.mark.production_argon2
 def test_unknown_user_costs_a_password_check(users: SqlUsersService) -> None:
     users.create_user(username="alice", password=PASSWORD, actor="t")
 
