@@ -92,6 +92,8 @@ CASES = [
     ("GET", "/things/x"),  # 404: only under the include prefix
     ("GET", "/v1/nothing"),
     ("GET", "/v1/things/x/"),  # the trailing-slash redirect
+    ("POST", "/v1/things/x/unmade"),  # the first literal part of a route, not its last
+    ("POST", "/v1/things/made"),  # every literal part, but not where the route has them
 ]
 
 
