@@ -219,3 +219,46 @@ def test_a_cached_principal_never_outlives_its_virtual_account_name(live: LiveAu
     refused = http.get(f"{base}/Prod/tokens", headers=bearer)
     assert refused.status_code == 403 and "no access" in refused.json()["detail"]
     assert http.get(f"{base}/Old/tokens", headers=bearer).status_code == 200
+
+
+def test_a_token_request_waiting_on_the_database_does_not_stop_the_server(
+    live: LiveAuthority,
+) -> None:
+    """The token endpoint's database work (and a password grant's Argon2id check) runs off the
+    event loop: while another connection holds the lock its insert needs, the request waits and
+    the server still answers everyone else; the token is issued once the lock is gone."""
+    import threading
+
+    from sqlalchemy import text
+
+    client_id, secret = _client(live)
+    engine = live.services.api_clients.engine
+    with engine.connect() as holder:
+        if engine.dialect.name == "postgresql":
+            holder.execute(text("LOCK TABLE access_tokens IN ACCESS EXCLUSIVE MODE"))
+        else:
+            # a write (that matches nothing) takes the database's one write lock
+            holder.execute(text("DELETE FROM access_tokens WHERE 1 = 0"))
+        answers: list[httpx.Response] = []
+        waiting = threading.Thread(
+            target=lambda: answers.append(
+                httpx.post(
+                    live.url + TOKEN,
+                    data={"grant_type": "client_credentials", "client_id": client_id,
+                          "client_secret": secret},
+                    timeout=30,
+                )
+            )
+        )  # fmt: skip
+        waiting.start()
+        try:
+            waiting.join(timeout=0.5)
+            assert waiting.is_alive() and not answers  # held up by the lock
+            health = httpx.get(live.url + "/healthz", timeout=3)  # a blocked loop would time out
+            assert health.status_code == 200
+            assert waiting.is_alive() and not answers
+        finally:
+            holder.rollback()
+    waiting.join(timeout=20)
+    assert len(answers) == 1
+    _token_ok(answers[0])
