@@ -6,8 +6,9 @@ from __future__ import annotations
 import select
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 
 def normalise_url(url: str) -> str:
@@ -16,6 +17,13 @@ def normalise_url(url: str) -> str:
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed.render_as_string(hide_password=False)
+
+
+def on_postgresql(db: Session | Connection) -> bool:
+    """Whether a session's (or a connection's) database is PostgreSQL: the write paths that
+    build one statement per dialect pick it with this."""
+    bind = db.get_bind() if isinstance(db, Session) else db
+    return bind.dialect.name == "postgresql"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -22,10 +22,15 @@ from smartlic.formats import jsonsafe
 from smartlic.storage.models import Event, License, SmartAccount, VirtualAccount
 from smartlic.storage.prepared import Prepared
 
-__all__ = ["ServiceBase", "SigningServiceBase", "insert_events"]
+__all__ = ["ServiceBase", "SigningServiceBase", "device_actor", "insert_events"]
 
 _log = logging.getLogger(__name__)
 WATCH_ACTOR = "compliance"  # who raises a warning in the transaction that caused it
+
+
+def device_actor(udi: object) -> str:
+    """The actor of an event a device's own request caused (``udi``: its ``PID:SN``)."""
+    return f"device:{udi}"
 
 
 class ServiceBase:

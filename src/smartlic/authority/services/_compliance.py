@@ -54,6 +54,7 @@ from smartlic.authority.services import _pool
 from smartlic.authority.services._marks import mark
 from smartlic.authority.services.reports import Recorder, archive
 from smartlic.domain.reports import ReportKind
+from smartlic.storage.engine import on_postgresql
 from smartlic.storage.models import (
     AlertMark,
     Holding,
@@ -219,8 +220,7 @@ def bump_judged(
         {"va_id": va_id, "lid": lid, "delta": deltas[lid], "now": now, "mark": _key((va_id, lid))}
         for lid in lids
     ]
-    bind = db.get_bind() if isinstance(db, Session) else db
-    ran = _BUMP_JUDGED[bind.dialect.name == "postgresql"].each(db, params)
+    ran = _BUMP_JUDGED[on_postgresql(db)].each(db, params)
     result: dict[str, Judged] = {}
     for lid, r in zip(lids, ran, strict=True):
         in_use, reserved, bought, marked = r.one()

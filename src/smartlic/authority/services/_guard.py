@@ -20,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from smartlic.formats.signed import check_request, require_unseen
+from smartlic.storage.engine import on_postgresql
 from smartlic.storage.models import SeenNonce
 from smartlic.storage.prepared import Prepared
 
@@ -91,8 +92,7 @@ class SeenNonces:
     def claim(self, scope: str, nonce: str, at: datetime) -> bool:
         """Insert-if-absent in one statement: two requests racing with one nonce cannot both
         see it absent (the primary key decides), on SQLite and PostgreSQL alike."""
-        bind = self.s.get_bind() if isinstance(self.s, Session) else self.s
-        stmt = _CLAIM[bind.dialect.name == "postgresql"]
+        stmt = _CLAIM[on_postgresql(self.s)]
         # nonces older than twice the window are pruned by the job "prune" (services/schedule.py)
         row = {"key_id": scope, "nonce": nonce, "at": at}
         return bool(stmt.run(self.s, row).rows)

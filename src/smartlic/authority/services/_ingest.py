@@ -42,6 +42,7 @@ from smartlic.domain.policy import Policy as PolicyDoc
 from smartlic.errors import Forbidden, OwnershipNotProven, SmartlicError
 from smartlic.formats.rum import RumReport, claimed_key, public_key_b64, read_report
 from smartlic.formats.signed import verify_signature
+from smartlic.storage.engine import on_postgresql
 from smartlic.storage.models import (
     InstanceUsage,
     License,
@@ -376,7 +377,7 @@ def _store(
     # partitioned by received_at, so its unique key cannot alone refuse the same report
     # stored twice at once by two processes: the twins differ in received_at; 0010_scale).
     # On SQLite the transaction holds the database's write lock from BEGIN IMMEDIATE.
-    contact, read = _STORE_READS[s.get_bind().dialect.name == "postgresql"]
+    contact, read = _STORE_READS[on_postgresql(s)]
     params = {"iid": inst.id, "at": now}
     if contact is not None:
         contact.run(s, params)

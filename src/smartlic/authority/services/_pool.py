@@ -15,6 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from smartlic.domain.compliance import HoldingTerms, purchased
 from smartlic.errors import InsufficientLicenses
+from smartlic.storage.engine import on_postgresql
 from smartlic.storage.models import Holding, License, PoolCounter
 from smartlic.storage.prepared import Prepared
 
@@ -34,8 +35,7 @@ def ensure_counters(s: Session | Connection, va_id: str, license_ids: list[str])
     """Create missing counter rows; safe against a concurrent creator (ON CONFLICT DO NOTHING)."""
     if not license_ids:
         return
-    dialect = (s.get_bind() if isinstance(s, Session) else s).dialect.name
-    ins = pg_insert if dialect == "postgresql" else sqlite_insert
+    ins = pg_insert if on_postgresql(s) else sqlite_insert
     rows = [
         {"virtual_account_id": va_id, "license_id": lid, "in_use": 0, "reserved": 0}
         for lid in license_ids

@@ -17,7 +17,12 @@ from sqlalchemy.orm import Session
 
 from smartlic.authority.keys import AuthorityKeys
 from smartlic.authority.services import ownership
-from smartlic.authority.services._base import WATCH_ACTOR, ServiceBase, logs_refusals
+from smartlic.authority.services._base import (
+    WATCH_ACTOR,
+    ServiceBase,
+    device_actor,
+    logs_refusals,
+)
 from smartlic.authority.services._compliance import judge
 from smartlic.authority.services._guard import RequestGuard
 from smartlic.authority.services._usage import apply_usage, release_all
@@ -168,7 +173,7 @@ class SqlDeviceService(ServiceBase):
                 self.record_now(
                     c,
                     "instance.registered",
-                    actor=f"device:{udi}",
+                    actor=device_actor(udi),
                     smart_account_id=grant.sa_id,
                     virtual_account=grant.va_name,
                     subject=str(udi),
@@ -332,7 +337,7 @@ class SqlDeviceService(ServiceBase):
                 "instance.authorization.succeeded"
                 if ok
                 else "instance.authorization.out_of_compliance",
-                actor=f"device:{subject}",
+                actor=device_actor(subject),
                 smart_account_id=me.sa_id,
                 virtual_account=me.va_name,
                 subject=subject,
@@ -444,7 +449,7 @@ class SqlDeviceService(ServiceBase):
         return str(Udi(inst.udi_pid, inst.udi_sn))
 
     def _actor(self, inst: ProductInstance) -> str:
-        return f"device:{self._udi(inst)}"
+        return device_actor(self._udi(inst))
 
     def _reply(self, body: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
         body.update(

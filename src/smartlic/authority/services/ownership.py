@@ -27,6 +27,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from smartlic.authority.services._base import device_actor
 from smartlic.crypto import Udi
 from smartlic.errors import Conflict, OwnershipNotProven, SignatureInvalid
 from smartlic.storage.models import ProductInstance, SmartAccount, VirtualAccount
@@ -94,7 +95,7 @@ def record_move(
         service.record(
             s,
             "instance.moved_away",
-            actor=f"device:{_udi(inst)}",
+            actor=device_actor(_udi(inst)),
             smart_account=sa,
             virtual_account=va.name,
             subject=_udi(inst),

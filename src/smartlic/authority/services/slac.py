@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from smartlic.authority.services import _pool, ownership
-from smartlic.authority.services._base import SigningServiceBase, logs_refusals
+from smartlic.authority.services._base import SigningServiceBase, device_actor, logs_refusals
 from smartlic.authority.services._files import file_bytes, policy_for, udi_of
 from smartlic.authority.services._usage import outstanding_codes
 from smartlic.authority.services.interfaces import AuthorizationCodeOut
@@ -380,7 +380,7 @@ class SqlAuthorizationService(SigningServiceBase):
         self.record(
             s,
             "license.authorization.issued",
-            actor=f"device:{udi_of(inst)}",
+            actor=device_actor(udi_of(inst)),
             smart_account=va.smart_account,
             virtual_account=va.name,
             subject=str(udi_of(inst)),

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from smartlic.authority.services import ownership
-from smartlic.authority.services._base import SigningServiceBase, logs_refusals
+from smartlic.authority.services._base import SigningServiceBase, device_actor, logs_refusals
 from smartlic.authority.services._files import file_bytes, policy_for
 from smartlic.authority.services._usage import release_all
 from smartlic.authority.services.tokens import ConsumedToken, consume_token
@@ -43,7 +43,7 @@ class SqlTrustService(SigningServiceBase):
             self.record(
                 s,
                 "instance.trust.established",
-                actor=f"device:{udi}",
+                actor=device_actor(udi),
                 smart_account=consumed.smart_account,
                 virtual_account=va.name,
                 subject=str(udi),

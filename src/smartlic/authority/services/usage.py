@@ -39,6 +39,7 @@ from smartlic.formats.bounds import check_page
 from smartlic.formats.device_api import POLL_INTERVAL_S, data_of, echo_nonce, groups, ok_poll
 from smartlic.formats.rum import parse_usage_file, read_report
 from smartlic.formats.signed import refuse_reused
+from smartlic.storage.engine import on_postgresql
 from smartlic.storage.models import (
     Event,
     PollTask,
@@ -105,7 +106,7 @@ class SqlUsageService(SigningServiceBase):
             # carrying a file's reports with the file's old timestamp) is checked once
             remember = self.guard.check if principal is None else self.guard.once
             # PostgreSQL: the nonce is claimed by the request's last write (``_task``)
-            later = LaterClaim() if s.get_bind().dialect.name == "postgresql" else None
+            later = LaterClaim() if on_postgresql(s) else None
             remember(s, f"reportusage:{channel.actor}", data, now, later)
             results = [
                 ingest_device(s, udi, envs, channel, now, c)
@@ -409,7 +410,7 @@ class SqlUsageService(SigningServiceBase):
         row = {"id": task_id, "action": action, "owner": owner, "created_at": now}
         row.update(ready_at=now, result=result)
         claim = later.row if later is not None else None
-        if s.get_bind().dialect.name == "postgresql" and len(events) <= _EVENTS_WITH_TASK:
+        if on_postgresql(s) and len(events) <= _EVENTS_WITH_TASK:
             for i, event in enumerate(events):
                 row.update({f"e{i}_{name}": value for name, value in event.items()})
             ran = _task_with(len(events), claim is not None).run(s, {**row, **(claim or {})})
