@@ -25,7 +25,7 @@ from smartlic.errors import (
     NotFound,
     ReplayDetected,
 )
-from smartlic.formats.rum import usage_file
+from smartlic.formats.rum import sudi_json, usage_file
 from smartlic.formats.signed import open_sealed
 from smartlic.formats.slp import read_file
 from tests.authority.services.conftest import TAG, World
@@ -135,6 +135,29 @@ def test_a_reused_nonce_stores_nothing_of_its_request(world: World, trusted: Pol
         world.services.usage.report_usage(trusted.body(*later["data"]["reports"][0]["usage"])),
     )
     assert _line(world, "East").in_use == 3
+
+
+def test_a_request_of_many_devices_claims_its_nonce(world: World, trusted: PolicyDevice) -> None:
+    """A request with more events than its poll task's statement carries (PostgreSQL: the
+    claim then runs on its own) is acknowledged for every device, and its replay refused with
+    nothing of it stored. (Such a request once failed on PostgreSQL with a TypeError: 500.)"""
+    token = world.services.tokens.create_token(world.domain, "East", scope=system("t")).text
+    fleet = [trusted] + [PolicyDevice(Udi("IXM", f"MANY{i}"), world.clock) for i in range(4)]
+    for dev in fleet[1:]:
+        world.services.trust.establish(dev.trust_request(token))
+    body = trusted.body()
+    body["data"]["reports"] = [
+        {"sudi": sudi_json(d.udi), "usage": [d.report(TAG, 1)]} for d in fleet
+    ]
+    done = _complete(world, world.services.usage.report_usage(body))
+    assert len(done["data"]["acknowledgements"]) == 5
+    assert _line(world, "East").in_use == 5
+    body["data"]["reports"] = [
+        {"sudi": sudi_json(d.udi), "usage": [d.report(TAG, 2)]} for d in fleet
+    ]
+    with pytest.raises(ReplayDetected, match="nonce reused"):
+        world.services.usage.report_usage(body)
+    assert _line(world, "East").in_use == 5
 
 
 def test_untrusted_device_cannot_report_directly(world: World) -> None:

@@ -417,7 +417,9 @@ class SqlUsageService(SigningServiceBase):
             if claim is not None and not ran.one().claimed:
                 refuse_reused()
             return task_id
-        if claim is not None and not SeenNonces(s).claim(**claim):
+        if claim is not None and not SeenNonces(s).claim(
+            claim["key_id"], claim["nonce"], claim["at"]
+        ):
             refuse_reused()
         insert_events(s, events)
         _TASK_INSERT.run(s, row)
