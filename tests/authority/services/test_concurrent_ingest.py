@@ -4,9 +4,10 @@ requests naming the same devices in opposite orders, or different devices moving
 in opposite orders, queue instead of deadlocking, and every count is still exact. (SQLite runs
 one writer at a time: nothing to show there.)
 
-The interleaving is forced, not left to luck: a third transaction holds one row lock, the first
-request is let run until it waits on it, the second until it waits too (or is done), and only
-then is the lock let go: at that point the request-order ingest held one lock each way."""
+The interleaving is forced, not left to luck: a third transaction holds one row the first request
+writes, the first request is let run until it waits on it, the second until it waits too (or is
+done), and only then is the row let go: at that point an ingest locking in request order, or
+moving each device's pools as it goes, held one lock each way."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, event, text
 
 from smartlic.authority.services.scope import SYSTEM
 from smartlic.crypto import Udi
@@ -125,13 +126,12 @@ def _stored_reports(engine: Engine) -> int:
         return int(c.execute(text("SELECT count(*) FROM rum_reports")).scalar_one())
 
 
-_COUNTER = """
-    SELECT 1 FROM pool_counters c
-    JOIN virtual_accounts va ON va.id = c.virtual_account_id
-    JOIN licenses l ON l.id = c.license_id
-    WHERE va.name = 'East' AND l.tag = :tag FOR UPDATE OF c
+# a row the request writes between locking one device and the next (request order), held by
+# the blocker: the instance's usage of one license
+_USAGE_OF = """
+    SELECT 1 FROM instance_usage u JOIN product_instances i ON i.id = u.instance_id
+    WHERE i.udi_sn = :sn FOR UPDATE OF u
 """
-_INSTANCE = "SELECT 1 FROM product_instances WHERE udi_sn = :sn FOR UPDATE"
 
 
 def test_requests_naming_two_devices_in_opposite_orders_do_not_deadlock(
@@ -141,14 +141,13 @@ def test_requests_naming_two_devices_in_opposite_orders_do_not_deadlock(
     a, b = fleet["A"], fleet["B"]
     usage = world.services.usage
     now = int(world.clock.now().timestamp())
-    warm = a.report(TAG, 1, start=now - 5 * 3600)
-    usage.report_usage(_body(world, (a, warm)))  # the TAG counter's row exists
+    usage.report_usage(_body(world, (a, a.report(TAG, 1, start=now - 5 * 3600))))
     old = now - 7200
     first = _body(world, (a, a.report(TAG, 2, start=old)), (b, b.report(OTHER, 2, start=old)))
     newer = _body(world, (b, b.report(OTHER, 3)), (a, a.report(TAG, 3)))
-    # Request order: the first request locks A, then waits on the blocked TAG counter; the
-    # other locks B, moves OTHER and waits on A; let go, the first would wait on B: a cycle.
-    with _Race(engine, _COUNTER, tag=TAG) as race:
+    # In request order the first request locks A and waits on A's usage (the blocker's); the
+    # other locks B and waits on A; let go, the first would wait on B: a cycle.
+    with _Race(engine, _USAGE_OF, sn="A") as race:
         race.start(lambda: usage.report_usage(first), waiting=1)
         race.start(lambda: usage.report_usage(newer), waiting=2)
         assert race.release() == []
@@ -163,11 +162,14 @@ def test_requests_moving_the_same_pools_in_opposite_orders_do_not_deadlock(
     fleet = _fleet(world, "A", "B", "C", "D")
     a, b, c, d = (fleet[sn] for sn in "ABCD")
     usage = world.services.usage
+    now = int(world.clock.now().timestamp())
+    usage.report_usage(_body(world, (b, b.report(OTHER, 1, start=now - 5 * 3600))))
     one = _body(world, (a, a.report(TAG, 1)), (b, b.report(OTHER, 2)))
     files = [c.report(OTHER, 4), d.report(TAG, 8)]  # other devices, the pools the other way
-    # Request order: the first request moves TAG, then waits on B (blocked); the upload
-    # moves OTHER and waits on TAG; let go, the first would wait on OTHER: a cycle.
-    with _Race(engine, _INSTANCE, sn="B") as race:
+    # Moving each device's pools as it goes, the first request moves TAG and waits on B's
+    # usage (the blocker's); the upload moves OTHER and waits on TAG; let go, the first
+    # would wait on OTHER: a cycle.
+    with _Race(engine, _USAGE_OF, sn="B") as race:
         race.start(lambda: usage.report_usage(one), waiting=1)
         race.start(
             lambda: usage.upload_usage_file(
@@ -177,4 +179,26 @@ def test_requests_moving_the_same_pools_in_opposite_orders_do_not_deadlock(
         )
         assert race.release() == []
     assert (_in_use(world, TAG), _in_use(world, OTHER)) == (1 + 8, 2 + 4)
-    assert _stored_reports(engine) == 4
+    assert _stored_reports(engine) == 5
+
+
+def test_a_request_locks_its_devices_and_moves_its_pools_in_one_statement_each(
+    world: World, engine: Engine, pg_only: None
+) -> None:
+    """The order costs no round trip per device: one lookup locks every instance, one
+    statement (one round trip) moves every pool."""
+    fleet = _fleet(world, "A", "B", "C")
+    items = [(dev, dev.report(tag, 1)) for dev in fleet.values() for tag in (TAG, OTHER)]
+    seen: list[str] = []
+
+    def note(*args: Any) -> None:
+        seen.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        world.services.usage.report_usage(_body(world, *items))
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert sum("FOR UPDATE OF product_instances" in q for q in seen) == 1
+    assert sum(q.startswith("INSERT INTO pool_counters") for q in seen) == 1
+    assert (_in_use(world, TAG), _in_use(world, OTHER)) == (3, 3)

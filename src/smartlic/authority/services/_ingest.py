@@ -25,6 +25,7 @@ from sqlalchemy import (
     insert,
     null,
     select,
+    tuple_,
     union_all,
     update,
 )
@@ -59,10 +60,10 @@ from smartlic.storage.prepared import Prepared
 _RUM = cast(Table, RumReportRow.__table__)
 _INSTANCES = cast(Table, ProductInstance.__table__)
 _USAGE = cast(Table, InstanceUsage.__table__)
-# the device with its accounts and the document of the policy in force (what its ACK names),
-# in one statement; on PostgreSQL it takes the instance's row lock, which makes a report
-# exactly-once (see ``_store``)
-_BY_UDI = (
+# the request's known devices with their accounts and the document of the policy in force
+# (what an ACK names), in one statement; on PostgreSQL it takes the instances' row locks,
+# which make a report exactly-once (see ``_store``), in one order: by id (see ``ingest``)
+_BY_UDIS = (
     select(
         ProductInstance,
         VirtualAccount,
@@ -71,7 +72,12 @@ _BY_UDI = (
     )
     .join(VirtualAccount, ProductInstance.virtual_account_id == VirtualAccount.id)
     .join(SmartAccount, VirtualAccount.smart_account_id == SmartAccount.id)
-    .where(ProductInstance.udi_pid == bindparam("pid"), ProductInstance.udi_sn == bindparam("sn"))
+    .where(
+        tuple_(ProductInstance.udi_pid, ProductInstance.udi_sn).in_(
+            bindparam("udis", expanding=True)
+        )
+    )
+    .order_by(ProductInstance.id)  # PostgreSQL locks the rows as they leave the sort
     .with_for_update(of=ProductInstance)
 )
 _ACCOUNTS = (
@@ -216,47 +222,87 @@ def _precheck(env: dict[str, Any], udi: Udi, keys: _KeyCache) -> Checked:
         return Checked(report_id, error=exc)
 
 
-def ingest_device(
+Moves = dict[str, dict[str, int]]  # in-use deltas: virtual account id -> license id -> delta
+
+
+def ingest(
     s: Session,
-    udi: Udi,
-    envelopes: Sequence[dict[str, Any]],
+    by_device: Sequence[tuple[Udi, Sequence[dict[str, Any]]]],
     channel: Channel,
     now: datetime,
-    checked: list[Checked] | None = None,
-) -> DeviceResult:
-    """Ingest one device's reports; ``checked`` is ``precheck(udi, envelopes)`` when the
-    caller ran it before opening the transaction."""
-    result = DeviceResult(udi)
-    inst = _find(s, udi)
+    checked: Sequence[list[Checked]],
+) -> list[DeviceResult]:
+    """Ingest the reports of a request's devices (``by_device``); their results in the same
+    order. ``checked`` is ``precheck`` of each device, run before the transaction opened.
+
+    The locks are taken in one order for every request, never the request's: two requests
+    naming the same devices in opposite orders (or other devices moving the same pools in
+    opposite orders) would each hold a row the other waits for, a cycle PostgreSQL breaks by
+    failing one with ``DeadlockDetected``. First every known instance row, in one statement
+    sorted by id (``_find_all``); then the devices new to the authority are keyed in UDI
+    order (their unique keys wait on a twin's uncommitted insert); the pool counters last,
+    all moves of the request at once, sorted by (virtual account, license) as
+    ``_pool.lock_counters`` sorts them. On SQLite the transaction holds the database's write
+    lock from BEGIN IMMEDIATE: one writer at a time.
+    """
+    found = _find_all(s, [udi for udi, _ in by_device])
+    results = [DeviceResult(udi) for udi, _ in by_device]
+    moves: Moves = {}
+    for i in sorted(range(len(by_device)), key=lambda i: _udi_key(by_device[i][0])):
+        udi, _ = by_device[i]
+        _ingest_device(s, results[i], found.get(_udi_key(udi)), checked[i], channel, now, moves)
+    for va_id in sorted(moves):
+        bump_noted(s, va_id, moves[va_id], now)
+    return results
+
+
+def _ingest_device(
+    s: Session,
+    result: DeviceResult,
+    inst: ProductInstance | None,
+    checked: list[Checked],
+    channel: Channel,
+    now: datetime,
+    moves: Moves,
+) -> None:
+    """Ingest one device's reports (``inst``: its instance, locked, or None when unknown);
+    its pool moves are added to ``moves``, made by ``ingest`` once every device is done."""
     good: list[RumReport] = []
-    for c in precheck(udi, envelopes) if checked is None else checked:
+    for c in checked:
         if _trusted(s, c, inst, channel, now, result):
             assert c.report is not None
             good.append(c.report)
             inst = result.instance
     result.instance = inst
     if inst is None or not good:
-        return result
+        return
     fresh, lics = _store(s, inst, good, channel, now)
     result.duplicates = len(good) - len(fresh)
     result.acknowledged = sorted(r.report_id for r in good)
     if fresh:  # duplicates only: nothing to count (and no statement to run)
-        _apply(s, inst, fresh, lics, now)
-    return result
+        deltas = _apply(s, inst, fresh, lics)
+        pool = moves.setdefault(inst.virtual_account_id, {})
+        for lid, delta in deltas.items():
+            pool[lid] = pool.get(lid, 0) + delta
 
 
-def _find(s: Session, udi: Udi) -> ProductInstance | None:
-    row = s.execute(_BY_UDI, {"pid": udi.pid, "sn": udi.sn}).first()
-    if row is None:
-        return None
-    inst, va, sa, policy = row
-    s.info.setdefault(_ACCOUNTS_KEY, {})[va.id] = (va, sa, policy_doc(policy))
-    return cast(ProductInstance, inst)
+def _udi_key(udi: Udi) -> tuple[str, str]:
+    return udi.pid, udi.sn
+
+
+def _find_all(s: Session, udis: list[Udi]) -> dict[tuple[str, str], ProductInstance]:
+    """The known instances of ``udis`` by (pid, sn), locked (PostgreSQL) in id order."""
+    found: dict[tuple[str, str], ProductInstance] = {}
+    cache = s.info.setdefault(_ACCOUNTS_KEY, {})
+    for inst, va, sa, policy in s.execute(_BY_UDIS, {"udis": [_udi_key(u) for u in udis]}):
+        cache[va.id] = (va, sa, policy_doc(policy))
+        found[(inst.udi_pid, inst.udi_sn)] = inst
+    return found
 
 
 def accounts(s: Session, va_id: str) -> tuple[VirtualAccount, SmartAccount, PolicyDoc]:
     """A virtual account, its smart account and the policy in force, loaded once per
-    transaction (``s.info``; ``ingest_device`` reads them with the device): the ACK and the
+    transaction (``s.info``; ``ingest`` reads them with the devices): the ACK and the
     event of every device of a request need them, and the session's identity map is weak, so
     without a strong reference they would be selected again for each use."""
     cache: dict[str, tuple[VirtualAccount, SmartAccount, PolicyDoc]]
@@ -371,7 +417,7 @@ def _store(
     """Note the contact, then insert the reports not seen before (one query finds them and
     the licenses of the batch's tags, one bulk insert); returns them with their licenses by
     tag (``_licenses_held_seen``'s rows)."""
-    # Exactly once: on PostgreSQL ``_find`` locked the instance row (FOR UPDATE), held until
+    # Exactly once: on PostgreSQL ``_find_all`` locked the instance row (FOR UPDATE), held until
     # commit, so the read below (a statement after the lock: a snapshot after the lock) sees
     # every report a concurrent twin of this request stored and committed (rum_reports is
     # partitioned by received_at, so its unique key cannot alone refuse the same report
@@ -435,11 +481,12 @@ def _last(r: RumReport) -> int:
 
 
 def _apply(
-    s: Session, inst: ProductInstance, fresh: list[RumReport], lics: dict[str, Any], now: datetime
-) -> None:
-    """Set the instance's usage from its newest reports and move the pool counters
-    (``lics``: the licenses of ``fresh`` by tag with the instance's usage, as ``_store`` read
-    them); the pools moved are judged from their new counts before commit (``bump_noted``)."""
+    s: Session, inst: ProductInstance, fresh: list[RumReport], lics: dict[str, Any]
+) -> dict[str, int]:
+    """Set the instance's usage from its newest reports (``lics``: the licenses of ``fresh``
+    by tag with the instance's usage, as ``_store`` read them); the in-use deltas of its
+    pools by license id, for ``ingest`` to move (``bump_noted``: the pools moved are judged
+    from their new counts before commit)."""
     newest: dict[str, tuple[int, RumReport]] = {}
     for r in fresh:
         end, tag = _end(r), r.entitlement_tag
@@ -475,4 +522,4 @@ def _apply(
                 for a in added
             ],
         )
-    bump_noted(s, inst.virtual_account_id, deltas, now)
+    return deltas

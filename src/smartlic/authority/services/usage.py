@@ -25,7 +25,7 @@ from smartlic.authority.services._ingest import (
     Channel,
     DeviceResult,
     accounts,
-    ingest_device,
+    ingest,
     precheck,
 )
 from smartlic.authority.services.interfaces import Page, UsageFileOut, UsageRecordOut
@@ -108,10 +108,7 @@ class SqlUsageService(SigningServiceBase):
             # PostgreSQL: the nonce is claimed by the request's last write (``_task``)
             later = LaterClaim() if on_postgresql(s) else None
             remember(s, f"reportusage:{channel.actor}", data, now, later)
-            results = [
-                ingest_device(s, udi, envs, channel, now, c)
-                for (udi, envs), c in zip(by_device, checked, strict=True)
-            ]
+            results = ingest(s, by_device, channel, now, checked)
             acks = [self._ack_item(s, r, now) for r in results if _acked(r, channel)]
             errors = [
                 {"sudi": _sudi(r.udi), "rejected": r.rejected}
@@ -202,10 +199,7 @@ class SqlUsageService(SigningServiceBase):
             channel = Channel(
                 actor=actor, smart_account=sa, virtual_account=va, usage_file_id=row.id
             )
-            results = [
-                ingest_device(s, udi, envs, channel, now, c)
-                for (udi, envs), c in zip(by_device, checked, strict=True)
-            ]
+            results = ingest(s, by_device, channel, now, checked)
             self._finish_file(s, row, results, channel, now, archive=archive)
             self._record(s, results, channel)
             touch_collector(s, scope, _accepted(results), now)  # uploaded with a collector's key
