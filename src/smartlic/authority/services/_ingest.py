@@ -1,4 +1,5 @@
-"""RUM report ingest for one device: verify, de-duplicate, store, count, acknowledge.
+"""RUM report ingest for the devices of a request: verify, de-duplicate, store, count,
+acknowledge; every row lock taken in one order (``ingest``).
 
 Reports are idempotent by (instance, report id): a report seen before is acknowledged again and
 never counted twice. A device's usage per license is the last measurement of its newest report;

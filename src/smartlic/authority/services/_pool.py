@@ -140,7 +140,8 @@ def lock_counters(s: Session, pools: Iterable[tuple[str, str]]) -> None:
     does, in one order for every caller: sorted. A write that changes more than one counter
     takes them all here first (a transfer: source and target), so two such writes in opposite
     directions (A to B, B to A) queue on the first counter instead of deadlocking; later
-    ``lock_counter`` / ``add_in_use`` calls find the rows already theirs."""
+    ``lock_counter`` / ``add_in_use`` calls find the rows already theirs. (Usage ingest moves
+    its counters in this order too, all in one statement at the end: ``_ingest.ingest``.)"""
     for va_id, license_id in sorted(set(pools)):
         lock_counter(s, va_id, license_id)
 
