@@ -16,7 +16,7 @@ import ssl
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from smartlic.authority.services import Services
 from smartlic.clock import ManualClock
 from smartlic.crypto import write_server_certificate
 from smartlic.domain.enums import Role
+from smartlic.formats.rum import read_report
 from tests.e2e.conftest_agent import (
     ATM,
     DOMAIN,
@@ -188,20 +189,24 @@ def test_a_vendor_tool_runs_the_whole_flow_over_https(
     console("lab clock advance 3d")
     flash = tmp_path / "r1" / "flash"
     assert console("license smart save usage all file flash:usage") == ""
-    items = [
-        json.loads(el.text or "")
-        for el in ET.fromstring((flash / "usage").read_bytes()).iter("RUMReport")
-    ]
+    saved = ET.fromstring((flash / "usage").read_bytes())
+    items = [json.loads(el.text or "") for el in saved.iter("RUMReport")]
     assert items
-    # three days on, the tool's access token has expired: it asks for a new one
+    # the file's <smartLicenseSystemInfo>, as tools read it (xmltodict: ...["data"])
+    info = json.loads(saved.findtext("smartLicenseSystemInfo/data") or "")
+    sudi = {"udi_pid": "ASR-903", "udi_serial_number": SN}
+    assert (info["sudi"], info["hostname"]) == (sudi, router.config.hostname)
+    assert info["software_tag_identifier"] == read_report(items[0]).software_tag
+    console("lab clock advance 2d")  # the file travels for two days
+    # days on, the tool's access token has expired: it asks for a new one
     assert http.get(f"{SA}/v2/accounts").status_code == 401
     token = _ok(http.post("/oauth2/default/v1/token", data=grant))
     http.headers["Authorization"] = f"Bearer {token['access_token']}"
     for item in items:
         item.pop("header", None)  # as the tools send them
-    sudi = {"udi_pid": "ASR-903", "udi_serial_number": SN}
-    stale = int((live.clock.now() - timedelta(days=2)).timestamp() * 1000)  # copied from the file
-    nonce = uuid.uuid4().hex
+    # the tools copy the file's timestamp (two days old) and nonce into the request
+    stale, nonce = info["timestamp"], info["nonce"]
+    assert live.clock.now() - datetime.fromtimestamp(stale / 1000, UTC) == timedelta(days=2)
     report = {
         "data": {"timestamp": stale, "nonce": nonce, "reports": [{"sudi": sudi, "usage": items}]}
     }

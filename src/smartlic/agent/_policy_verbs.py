@@ -14,6 +14,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from lxml import etree
+
 from smartlic.agent import _rum
 from smartlic.agent._context import AgentContext
 from smartlic.agent._policy_core import PolicyCore
@@ -26,7 +28,7 @@ from smartlic.errors import Conflict, InvalidInput, NotFound, SignatureInvalid
 from smartlic.formats.device_v1 import udi_json
 from smartlic.formats.envelope import make_nonce, seal_with_key, timestamp_ms
 from smartlic.formats.rum import key_id_of, public_key_b64, sudi_json, usage_file
-from smartlic.formats.slp import format_return_code, write_file
+from smartlic.formats.slp import format_return_code, system_info, write_file
 
 __all__ = ["PolicyVerbs", "Which"]
 
@@ -113,6 +115,11 @@ class PolicyVerbs:
 
     # ------------------------------------------------------------ offline files
 
+    def _system_info(self) -> etree._Element:
+        """The ``<smartLicenseSystemInfo>`` element of a file this device saves."""
+        ctx = self.ctx
+        return system_info(ctx.udi, ctx.hostname, ctx.software_tag, ctx.clock.now())
+
     def save_usage(self, path: str | Path, which: Which = "all") -> int:
         """``license smart save usage {all|unreported|days <n>|rum-Id <id>} file <path>``:
         write a usage file (closing the open reports it includes); returns the report count."""
@@ -121,7 +128,8 @@ class PolicyVerbs:
         with self.ctx.lock:
             self.core.refresh(now)
             reports = self._select(which, now)
-            data = usage_file([json.loads(r.envelope or "{}") for r in reports])
+            envelopes = [json.loads(r.envelope or "{}") for r in reports]
+            data = usage_file(envelopes, [self._system_info()])
             Path(path).write_bytes(data)
             for r in reports:
                 r.sent_at = now
@@ -231,7 +239,8 @@ class PolicyVerbs:
                 raise NotFound("no authorization request is pending")
             req = json.loads(pending)
             env = self.auth_envelope(req["mode"], req["tags"])
-            Path(path).write_bytes(write_file([("smartLicenseAuthRequest", env)]))
+            sections = [("smartLicenseAuthRequest", env)]
+            Path(path).write_bytes(write_file(sections, [self._system_info()]))
 
     def authorization_return(
         self, scope: str = "local", *, online: bool = True, code_id: str | None = None

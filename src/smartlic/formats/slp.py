@@ -28,25 +28,35 @@ smartLicenseAuthRequest        ``authorization-request`` device trust key
 smartLicenseAuthReturn         ``authorization-return``  device trust key
 smartLicenseTrustRequest       ``trust-request``       device trust key
 =============================  ======================  =========================================
+
+A file a device saves (usage, authorization request) also carries ``<smartLicenseSystemInfo>``
+(``system_info``), as real devices' files do: plain JSON, not an envelope, which readers skip.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import base58
+from lxml import etree
 
+from smartlic.crypto import Udi
 from smartlic.errors import InvalidInput
 from smartlic.formats import jsonsafe
+from smartlic.formats.envelope import make_nonce, timestamp_ms
+from smartlic.formats.rum import sudi_json
 from smartlic.formats.xmlsafe import element, parse_xml, to_bytes
 
 __all__ = [
     "SECTIONS",
+    "SYSTEM_INFO",
     "format_return_code",
     "parse_return_code",
     "read_file",
+    "system_info",
     "write_file",
 ]
 
@@ -60,10 +70,14 @@ SECTIONS = {
     "smartLicenseAuthReturn": "authorization-return",
     "smartLicenseTrustRequest": "trust-request",
 }
+SYSTEM_INFO = "smartLicenseSystemInfo"
 
 
-def write_file(sections: Sequence[tuple[str, Mapping[str, Any]]]) -> bytes:
-    """``[(section name, envelope)]`` -> XML bytes."""
+def write_file(
+    sections: Sequence[tuple[str, Mapping[str, Any]]], extra: Sequence[etree._Element] = ()
+) -> bytes:
+    """``[(section name, envelope)]`` -> XML bytes; ``extra`` are further ready-made elements
+    (``system_info``)."""
     root = element("smartLicense")
     for name, env in sections:
         if name not in SECTIONS:
@@ -71,7 +85,25 @@ def write_file(sections: Sequence[tuple[str, Mapping[str, Any]]]) -> bytes:
         sec = element(name)
         sec.append(element("data", json.dumps(env, separators=(",", ":"))))
         root.append(sec)
+    root.extend(extra)
     return to_bytes(root)
+
+
+def system_info(udi: Udi, hostname: str, software_tag: str, now: datetime) -> etree._Element:
+    """``<smartLicenseSystemInfo><data>{"sudi", "timestamp", "nonce", "hostname",
+    "software_tag_identifier"}</data>``: who saved a file, and when. Tools carrying files for
+    air-gapped devices copy its ``sudi``, ``timestamp`` and ``nonce`` into their device API
+    requests (issue 9); a fresh nonce per file, so each upload of a file counts once."""
+    info = {
+        "sudi": sudi_json(udi),
+        "timestamp": timestamp_ms(now),
+        "nonce": make_nonce(),
+        "hostname": hostname,
+        "software_tag_identifier": software_tag,
+    }
+    sec = element(SYSTEM_INFO)
+    sec.append(element("data", json.dumps(info, separators=(",", ":"))))
+    return sec
 
 
 def read_file(data: bytes) -> list[tuple[str, dict[str, Any]]]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+import xml.etree.ElementTree as ET
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from smartlic.crypto import Udi
 from smartlic.domain.policy import CISCO_DEFAULT, LicenseGroup
 from smartlic.domain.policy import Policy as PolicyDoc
 from smartlic.errors import Forbidden, SignatureInvalid
+from smartlic.formats.envelope import timestamp_ms
 from smartlic.formats.rum import parse_usage_file, read_report
 from smartlic.formats.slp import parse_return_code
 from tests.unit.agent.policy_helpers import (
@@ -151,6 +154,43 @@ def test_a_trust_code_file_is_installed(
     trust = _reporting(manager).trust_code
     assert trust is not None and trust.installed_at == clock.now()
     assert trust.udi == "PID:IXM-LPWA-900-16-K9,SN:FOC242145DW"
+
+
+def _system_info(path: Path) -> dict[str, object]:
+    """The ``<smartLicenseSystemInfo>`` JSON of a saved file, read as tools read it."""
+    [data] = ET.fromstring(path.read_bytes()).findall("smartLicenseSystemInfo/data")
+    info: dict[str, object] = json.loads(data.text or "")
+    return info
+
+
+def test_saved_files_carry_the_system_info_tools_copy(
+    make_policy: Make, clock: ManualClock, tmp_path: Path
+) -> None:
+    """Issue 9: usage and authorization request files carry ``<smartLicenseSystemInfo>``
+    (sudi, timestamp, nonce, hostname, software tag), as real devices' files do; tools copy
+    its timestamp and nonce into their device API requests, so each file has its own nonce."""
+    manager = make_policy()
+    manager.request(CPF)
+    clock.advance(days=1)
+    manager.save_usage(tmp_path / "usage.xml")
+    manager.save_usage(tmp_path / "again.xml")
+    [envelope] = parse_usage_file((tmp_path / "usage.xml").read_bytes())
+    report = read_report(envelope)  # the reports read as before
+    info = _system_info(tmp_path / "usage.xml")
+    assert info == {
+        "sudi": {"udi_pid": "IXM-LPWA-900-16-K9", "udi_serial_number": "FOC242145DW"},
+        "timestamp": timestamp_ms(clock.now()),
+        "nonce": info["nonce"],
+        "hostname": "gateway",
+        "software_tag_identifier": report.software_tag,
+    }
+    assert isinstance(info["nonce"], str) and len(info["nonce"]) == 16
+    assert _system_info(tmp_path / "again.xml")["nonce"] != info["nonce"]
+    assert manager.authorization_request("add", {IPSEC: 1}) is None
+    manager.save_authorization_request(tmp_path / "req.xml")
+    request = _system_info(tmp_path / "req.xml")
+    assert (request["sudi"], request["hostname"]) == (info["sudi"], "gateway")
+    assert request["nonce"] not in (info["nonce"], None)
 
 
 def test_enforced_licenses_need_an_authorization_code(
