@@ -89,13 +89,16 @@ def test_refusals_are_rfc6749_and_issue_nothing(live: LiveAuthority) -> None:
     _refused(
         http.post(TOKEN, data=good | {"grant_type": "implicit"}), 400, "unsupported_grant_type"
     )
-    _refused(http.post(TOKEN, data={"client_id": cid}), 400, "unsupported_grant_type")
+    _refused(http.post(TOKEN, data=good | {"grant_type": ""}), 400, "invalid_request")
+    _refused(http.post(TOKEN, data={"client_id": cid}), 400, "invalid_request")  # RFC 6749 5.2
     _refused(http.post(TOKEN, data=good | {"client_secret": "wrong"}), 401, "invalid_client")
     _refused(http.post(TOKEN, data=good | {"client_id": "nobody"}), 401, "invalid_client")
     _refused(http.post(OKTA, data={"grant_type": "client_credentials"}), 401, "invalid_client")
     _refused(http.post(TOKEN, data=good | {"client_id": "x" * 100_000}), 401, "invalid_client")
     password = good | {"grant_type": "password", "username": "alice", "password": "nope"}
     _refused(http.post(TOKEN, data=password), 400, "invalid_grant")
+    _refused(http.post(TOKEN, data=password | {"password": ""}), 400, "invalid_request")
+    _refused(http.post(TOKEN, params=password | {"username": ""}), 400, "invalid_request")
     with live.services.engine.connect() as c:
         assert c.exec_driver_sql("SELECT count(*) FROM access_tokens").scalar() == 0
     bad = http.get("/api/v1/accounts", headers={"Authorization": "Bearer slat_forged"})

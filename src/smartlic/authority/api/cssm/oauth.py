@@ -95,13 +95,16 @@ async def token(request: Request, services: ServicesDep) -> Any:
     """Issue an access token (one hour; ``expires_in`` 3599)."""
     fields = await _fields(request)
     grant = fields.get("grant_type", "")
+    # RFC 6749 5.2: a missing parameter is invalid_request, an unknown grant type is not
+    if not grant:
+        return oauth_error(400, "invalid_request", "grant_type is required")
     if grant not in ("client_credentials", "password"):
         return oauth_error(400, "unsupported_grant_type", f"grant_type {grant!r} is not supported")
     client_id, secret = fields.get("client_id", ""), fields.get("client_secret", "")
     if not client_id or not secret:
         return oauth_error(401, "invalid_client", "client_id and client_secret are required")
     username = fields.get("username") if grant == "password" else None
-    if grant == "password" and not username:
+    if grant == "password" and not (username and fields.get("password")):
         return oauth_error(400, "invalid_request", "the password grant needs username, password")
     address = client_key(request.client.host if request.client else None)
     # the database and a password check (Argon2id, ~0.2 s of CPU) block: off the event loop
