@@ -123,6 +123,7 @@ def test_tokens_with_text_licenses_and_devices(world: LiveAuthority) -> None:
     info = created.pop("tokenInfo")
     assert created == {"status": "SUCCESS", "statusMessage": "Token created"}
     text = info["token"]
+    assert {"token", "description", "expirationDate", "exportControlled", "createdBy"} <= set(info)
     assert info["description"] == "ansible" and info["exportControlled"] == "Not Allowed"
     assert info["status"] == "ACTIVE" and info["createdBy"].startswith("apikey:client:")
     [listed] = ok(http.get(f"{ACCT}/virtual-accounts/Prod/tokens"))["tokens"]
@@ -200,9 +201,15 @@ def test_tokens_with_text_licenses_and_devices(world: LiveAuthority) -> None:
     devices = ok(http.get(f"{ACCT}/virtual-accounts/Prod/devices"))
     assert (devices["totalRecords"], devices["status"]) == (1, "SUCCESS")
     [dev] = devices["devices"]
-    assert (
-        dev["sudi"]["udiPid"] == "IXM-LPWA-900-16-K9" and dev["sudi"]["udiSerialNumber"] == "SN001"
-    )
+    assert set(dev) == {
+        "hostName", "displayName", "sudi", "productTagName", "productName", "productDescription",
+        "productType", "virtualAccount", "registrationDate", "lastContactDate", "status",
+        "licenseUsage",
+    }  # fmt: skip
+    assert dev["sudi"] == {
+        "udiPid": "IXM-LPWA-900-16-K9", "udiSerialNumber": "SN001", "udiVid": None, "uuid": None,
+        "suvi": None, "hostIdentifier": None, "macAddress": None,
+    }  # fmt: skip
     assert dev["hostName"] == "gw-SN001" and dev["virtualAccount"] == "Prod"
     assert dev["licenseUsage"] == [{"license": "Device METROIPACCESS", "quantity": 2}]
     assert (
