@@ -40,6 +40,7 @@ from tests.authority.api.helpers import (
     ok,
     pool_line,
     problem,
+    snapshot,
     va_path,
 )
 from tests.devices import PolicyDevice
@@ -194,6 +195,25 @@ def test_duplicate_replayed_and_tampered_reports(world: World, trusted: PolicyDe
     ]
     assert len(item["acknowledged"]) == 1 and len(item["rejected"]) == 1
     assert pool_line(world.api, "Prod")["in_use"] == 3
+
+
+def test_a_days_old_request_counts_once_for_a_caller_and_never_for_a_device_alone(
+    world: World, trusted: PolicyDevice
+) -> None:
+    """Issue 9: tools copy ``timestamp``/``nonce`` from a file saved days ago; an authenticated
+    caller's request is checked once (its nonce never seen), a device on its own still keeps
+    the replay window."""
+    body = trusted.body(trusted.report(TAG, 2))
+    body["data"]["timestamp"] = timestamp_ms(world.live.clock.now()) - 3 * 86_400_000
+    before = snapshot(world.api)
+    problem(report(world, world.anon, body), 409, "replay")  # stale, with no caller
+    assert snapshot(world.api) == before
+    headers = {"X-CSW-SMART-ACCOUNT-ID": DOMAIN, "X-CSW-VIRTUAL-ACCOUNT-ID": "Prod"}
+    complete(world, world.api, ok(report(world, world.api, body, headers=headers), 202))
+    assert pool_line(world.api, "Prod")["in_use"] == 2
+    before = snapshot(world.api)
+    problem(report(world, world.api, body, headers=headers), 409, "replay")  # its nonce again
+    assert snapshot(world.api) == before
 
 
 def test_unknown_device_cannot_report_without_a_key(world: World) -> None:
