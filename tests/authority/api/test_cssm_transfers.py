@@ -1,5 +1,6 @@
-"""CSSM license transfers over real HTTP: ``licenseType`` moves only holdings of that kind, and
-the lines of one request are one transaction (a refused line leaves every line unmoved)."""
+"""CSSM license and device transfers over real HTTP: ``licenseType`` moves only holdings of
+that kind, and the lines of one request are one transaction (a refused line, or device, leaves
+every one unmoved)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ import httpx
 import pytest
 
 from smartlic.authority.services.scope import SYSTEM
-from smartlic.domain.enums import HoldingKind
+from smartlic.domain.enums import HoldingKind, Role
 from tests.authority.api.conftest import LiveAuthority
 from tests.authority.api.helpers import TAG, build_world, ok, snapshot
-from tests.authority.api.test_cssm_management import ACCT, D, _bearer, _failed
+from tests.authority.api.test_cssm_management import ACCT, D, _bearer, _failed, _upload
 
 MOVE = f"{ACCT}/virtual-accounts/Prod/licenses/transfer"
+MOVE_DEVICES = f"{ACCT}/virtual-accounts/Prod/devices/transfer"
 
 
 @pytest.fixture
@@ -89,3 +91,32 @@ def test_a_refused_line_leaves_every_line_unmoved(world: LiveAuthority) -> None:
     ok(http.post(MOVE, json={"licenses": [_line("PERPETUAL", 2), _line("TERM", 4)]}))
     assert _kinds(http, "Prod") == {"PERPETUAL": 8}
     assert _kinds(http, "Spare") == {"PERPETUAL": 7, "TERM": 4}
+
+
+def _device(sn: str, target: str) -> dict[str, Any]:
+    sudi = {"udiPid": "IXM-LPWA-900-16-K9", "udiSerialNumber": sn}
+    return {"sudi": sudi, "productTagName": "", "targetVirtualAccount": target}
+
+
+def _placed(http: httpx.Client) -> list[tuple[str, str]]:
+    found = ok(http.post(f"{ACCT}/devices", json={"virtualAccounts": []}))["devices"]
+    return sorted((d["sudi"]["udiSerialNumber"], d["virtualAccount"]) for d in found)
+
+
+def test_a_refused_device_leaves_every_device_unmoved(world: LiveAuthority) -> None:
+    for sn in ("SN1", "SN2"):
+        _upload(world, "Prod", sn)
+    http, admin = _bearer(world), world.client()
+    before = snapshot(admin)
+    nowhere = [_device("SN1", "Spare"), _device("SN2", "Nowhere")]
+    _failed(http.post(MOVE_DEVICES, json={"productInstances": nowhere}), 404, "Nowhere")
+    twice = [_device("SN1", "Spare"), _device("SN1", "DEFAULT")]
+    _failed(http.post(MOVE_DEVICES, json={"productInstances": twice}), 422, "twice")
+    va_admin = _bearer(world, Role.VIRTUAL_ACCOUNT_ADMIN, "Prod")
+    mine = [_device("SN1", "Prod"), _device("SN2", "Spare")]  # Spare is not its to change
+    _failed(va_admin.post(MOVE_DEVICES, json={"productInstances": mine}), 403, "Spare")
+    assert snapshot(admin) == before
+    assert _placed(http) == [("SN1", "Prod"), ("SN2", "Prod")]
+    both = [_device("SN1", "Spare"), _device("SN2", "DEFAULT")]
+    assert ok(http.post(MOVE_DEVICES, json={"productInstances": both}))["status"] == "SUCCESS"
+    assert _placed(http) == [("SN1", "Spare"), ("SN2", "DEFAULT")]

@@ -105,15 +105,15 @@ def test_transfers_naming_licenses_in_another_order_do_not_deadlock(
         assert _line(world, "West", tag) == (100 + 2 * ROUNDS, 0, 0)
 
 
-def _device(world: World, va: str, sn: str) -> str:
-    """A registered device of ``va`` using one ``TAG``; its instance id."""
+def _device(world: World, va: str, sn: str, tag: str = TAG) -> str:
+    """A registered device of ``va`` using one ``tag``; its instance id."""
     s = world.services
     token = s.tokens.create_token(world.domain, va, scope=SYSTEM).text
     dev = TestDevice(Udi("C1000V", sn), world.clock, hostname=sn)
     env = s.device.register(dev.register_request(token))
     cert = load_certificate(env["certificate"])
     dev.accept_registration(open_sealed(env, cert.public_key()))  # type: ignore[arg-type]
-    s.device.authorize(dev.authorize({TAG: 1}))
+    s.device.authorize(dev.authorize({tag: 1}))
     page = s.instances.list_instances(world.domain, va, scope=SYSTEM)
     return next(i.id for i in page.items if i.udi_sn == sn)
 
@@ -135,6 +135,31 @@ def test_opposite_instance_transfers_do_not_deadlock(world: World, pg_only: None
     assert _race(shuttle(east), shuttle(west)) == []
     assert here == {east: "East", west: "West"}  # an even number of rounds: back home
     assert _line(world, "East") == _line(world, "West") == (5, 1, 0)
+
+
+def test_batches_of_instances_crossing_in_another_order_do_not_deadlock(
+    world: World, pg_only: None
+) -> None:
+    """``transfer_instances`` (CSSM ``devices/transfer``: all or none) locks every pool of the
+    batch first: two batches moving devices of two licenses in opposite orders queue."""
+    _stock(world, quantity=5)
+    inst = world.services.instances
+    east = [_device(world, "East", "SN-ET", TAG), _device(world, "East", "SN-EO", OTHER)]
+    west = [_device(world, "West", "SN-WO", OTHER), _device(world, "West", "SN-WT", TAG)]
+    here = dict.fromkeys(east, "East") | dict.fromkeys(west, "West")
+
+    def shuttle(ids: list[str]) -> Callable[[int], None]:
+        def step(_: int) -> None:  # the batch's devices cross, in the batch's license order
+            moves = [(i, "West" if here[i] == "East" else "East") for i in ids]
+            inst.transfer_instances(world.domain, moves, scope=SYSTEM)
+            here.update(moves)
+
+        return step
+
+    assert _race(shuttle(east), shuttle(west)) == []
+    assert here == dict.fromkeys(east, "East") | dict.fromkeys(west, "West")
+    for tag in (TAG, OTHER):
+        assert _line(world, "East", tag) == _line(world, "West", tag) == (5, 1, 0)
 
 
 def test_code_requests_naming_licenses_in_another_order_do_not_deadlock(

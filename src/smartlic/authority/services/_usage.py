@@ -206,6 +206,21 @@ def outstanding_codes(s: Session, inst: ProductInstance) -> list[AuthorizationCo
     )
 
 
+def move_pools(s: Session, inst: ProductInstance, target_va_id: str) -> list[tuple[str, str]]:
+    """The pool counters ((virtual account id, license id)) ``move_all`` changes, for a caller
+    moving several instances in one transaction to lock them all first, in one order."""
+    held = list(current_usage(s, inst.id))
+    return _moved_pools(inst, held, outstanding_codes(s, inst), target_va_id)
+
+
+def _moved_pools(
+    inst: ProductInstance, held: list[str], codes: list[AuthorizationCode], target_va_id: str
+) -> list[tuple[str, str]]:
+    pools = [(va, lid) for lid in held for va in (inst.virtual_account_id, target_va_id)]
+    pools += [(va, c.license_id) for c in codes for va in (c.virtual_account_id, target_va_id)]
+    return pools
+
+
 def move_all(s: Session, inst: ProductInstance, target_va_id: str, now: datetime) -> None:
     """Move ``inst`` with what it uses and the reservations of its outstanding authorization
     codes to another virtual account, and answer its (classic) usage again against the target
@@ -217,9 +232,8 @@ def move_all(s: Session, inst: ProductInstance, target_va_id: str, now: datetime
     held = current_usage(s, inst.id)
     counts = {lid: u.count for lid, u in held.items()}
     codes = outstanding_codes(s, inst)
-    pools = [(va, lid) for lid in counts for va in (inst.virtual_account_id, target_va_id)]
-    pools += [(va, c.license_id) for c in codes for va in (c.virtual_account_id, target_va_id)]
-    _pool.lock_counters(s, pools)  # in one order: opposite transfers cannot deadlock
+    # in one order: opposite transfers cannot deadlock
+    _pool.lock_counters(s, _moved_pools(inst, list(counts), codes, target_va_id))
     _pool.add_in_use(s, inst.virtual_account_id, {lid: -n for lid, n in counts.items()})
     for code in codes:
         _pool.lock_counter(s, code.virtual_account_id, code.license_id).reserved -= code.count

@@ -4,6 +4,7 @@ target pool), remove (frees licenses). Statuses are computed at read time
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from smartlic.authority.services._search import exact_udi, substring, udi_of
 from smartlic.authority.services._usage import (
     current_usage,
     move_all,
+    move_pools,
     outstanding_codes,
     release_all,
 )
@@ -209,32 +211,58 @@ class SqlInstancesService(ServiceBase):
         self, domain: str, instance_id: str, *, target: str, scope: Principal
     ) -> InstanceOut:
         """Move an instance between two virtual accounts ``scope`` may both change."""
+        return self.transfer_instances(domain, [(instance_id, target)], scope=scope)[0]
+
+    def transfer_instances(
+        self, domain: str, moves: Sequence[tuple[str, str]], *, scope: Principal
+    ) -> list[InstanceOut]:
+        """Move instances ((instance id, target virtual account)) as one transaction: every
+        instance and target is found and allowed before any moves, and all move or none (the
+        CSSM ``devices/transfer``; a refusal must not leave the first devices moved)."""
         allowed = scope_in(scope, domain)
+        if len({iid for iid, _ in moves}) != len(moves):
+            raise InvalidInput("a product instance is named twice")
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
-            inst, va = self._find(s, sa, instance_id, allowed)
-            allowed.require_write(va.name)
-            allowed.require_write(target)
-            dst = self.virtual_account(s, sa, target)
-            if dst.id != va.id:
-                # what the target pool falls short of (the portal asked for a confirmation)
-                short = [
-                    ln.name
-                    for ln in self._target_lines(s, inst, dst, self.now())
-                    if ln.status == ComplianceStatus.OUT_OF_COMPLIANCE
-                ]
-                move_all(s, inst, dst.id, self.now())
-                self.record(
-                    s,
-                    "instance.transferred",
-                    actor=scope.label(),
-                    smart_account=sa,
-                    virtual_account=va.name,
-                    subject=self._label(inst),
-                    target=dst.name,
-                    out_of_compliance=short,
-                )
-            return self._one(s, sa, dst, inst)
+            found = []
+            for instance_id, target in moves:
+                inst, va = self._find(s, sa, instance_id, allowed)
+                allowed.require_write(va.name)
+                allowed.require_write(target)
+                found.append((inst, va, self.virtual_account(s, sa, target)))
+            if len(found) > 1:  # every pool of the batch locked first, in one order
+                pools = [p for i, va, dst in found for p in move_pools(s, i, dst.id)]
+                _pool.lock_counters(s, pools)
+            return [self._move(s, sa, inst, va, dst, scope) for inst, va, dst in found]
+
+    def _move(
+        self,
+        s: Session,
+        sa: SmartAccount,
+        inst: ProductInstance,
+        va: VirtualAccount,
+        dst: VirtualAccount,
+        scope: Principal,
+    ) -> InstanceOut:
+        if dst.id != va.id:
+            # what the target pool falls short of (the portal asked for a confirmation)
+            short = [
+                ln.name
+                for ln in self._target_lines(s, inst, dst, self.now())
+                if ln.status == ComplianceStatus.OUT_OF_COMPLIANCE
+            ]
+            move_all(s, inst, dst.id, self.now())
+            self.record(
+                s,
+                "instance.transferred",
+                actor=scope.label(),
+                smart_account=sa,
+                virtual_account=va.name,
+                subject=self._label(inst),
+                target=dst.name,
+                out_of_compliance=short,
+            )
+        return self._one(s, sa, dst, inst)
 
     def remove_instance(
         self, domain: str, instance_id: str, *, return_code: str | None = None, scope: Principal

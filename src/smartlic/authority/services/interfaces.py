@@ -407,6 +407,9 @@ class InstancesService(Protocol):
     def transfer_instance(
         self, domain: str, instance_id: str, *, target: str, scope: Principal
     ) -> InstanceOut: ...
+    def transfer_instances(
+        self, domain: str, moves: Sequence[tuple[str, str]], *, scope: Principal
+    ) -> list[InstanceOut]: ...
     def remove_instance(
         self, domain: str, instance_id: str, *, return_code: str | None = None, scope: Principal
     ) -> None: ...

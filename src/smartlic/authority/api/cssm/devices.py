@@ -170,11 +170,11 @@ def transfer_devices(
     principal: PrincipalDep,
 ) -> StatusOut:
     moves = [
-        (instance_id(services, domain, virtual_account, pi.sudi, principal), pi)
-        for pi in body.productInstances
-    ]  # every device is found before any moves
-    for iid, pi in moves:
-        services.instances.transfer_instance(
-            domain, iid, target=pi.targetVirtualAccount, scope=principal
+        (
+            instance_id(services, domain, virtual_account, pi.sudi, principal),
+            pi.targetVirtualAccount,
         )
+        for pi in body.productInstances
+    ]
+    services.instances.transfer_instances(domain, moves, scope=principal)  # all or none
     return StatusOut(statusMessage=f"{len(moves)} device(s) transferred")
