@@ -8,7 +8,9 @@ usage, and whether the pool covers each license now.
 
 A page of instances is read with a fixed number of queries - one per kind of fact for all its
 instances, plus the policy and the pool of each virtual account on it - never a few per
-instance (a page of 200 would otherwise cost over a thousand round trips).
+instance (a page of 200 would otherwise cost over a thousand round trips). The facts come back
+as plain rows (``InstanceFacts`` of an instance, ``UsageFact``), not ORM objects: building,
+tracking and discarding a few hundred of those was most of a page's CPU.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -24,7 +27,7 @@ from sqlalchemy.orm import Session
 from smartlic.authority.services import _pool
 from smartlic.authority.services._files import policy_for
 from smartlic.authority.services.interfaces import UsageOut
-from smartlic.domain.enums import Enforcement, EntitlementStatus, HoldingKind
+from smartlic.domain.enums import Enforcement, EntitlementStatus, HoldingKind, InstanceStatus
 from smartlic.domain.instance_status import (
     ClassicFacts,
     InstanceVerdict,
@@ -39,12 +42,11 @@ from smartlic.storage.models import (
     Holding,
     InstanceUsage,
     License,
-    ProductInstance,
     RumReportRow,
     VirtualAccount,
 )
 
-__all__ = ["StatusReader", "StatusView", "is_policy_mode"]
+__all__ = ["InstanceFacts", "StatusReader", "StatusView", "is_policy_mode"]
 
 Codes = dict[str, tuple[int, datetime]]  # license id -> (count covered, first issued)
 
@@ -55,7 +57,38 @@ class StatusView:
     usage: list[UsageOut]  # by tag, with the status to show for each line
 
 
-def is_policy_mode(inst: ProductInstance) -> bool:
+class InstanceFacts(Protocol):
+    """What the status rules read of an instance: a ``ProductInstance``, or a row selecting
+    these columns of it (a page's listing, which loads no more than it shows)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def virtual_account_id(self) -> str: ...
+    @property
+    def registered_at(self) -> datetime: ...
+    @property
+    def last_contact_at(self) -> datetime | None: ...
+    @property
+    def status(self) -> InstanceStatus: ...
+    @property
+    def cert_fingerprint(self) -> str | None: ...
+    @property
+    def trust_key_id(self) -> str | None: ...
+    @property
+    def last_report_at(self) -> datetime | None: ...
+
+
+class UsageFact(NamedTuple):
+    """One ``instance_usage`` row, as the status rules and the usage lines read it."""
+
+    instance_id: str
+    license_id: str
+    units: int  # the column ``count`` (a tuple's own method has that name)
+    status: str
+
+
+def is_policy_mode(inst: InstanceFacts) -> bool:
     """A classic instance holds an identity certificate and no trust code; anything else
     (trust code, reports only) runs Smart Licensing Using Policy."""
     return inst.trust_key_id is not None or inst.cert_fingerprint is None
@@ -79,7 +112,7 @@ class StatusReader:
     def __init__(self, s: Session, now: datetime) -> None:
         self.s, self.now = s, now
 
-    def views(self, insts: Sequence[ProductInstance]) -> dict[str, StatusView]:
+    def views(self, insts: Sequence[InstanceFacts]) -> dict[str, StatusView]:
         if not insts:
             return {}
         usage = self._usage([i.id for i in insts])
@@ -114,10 +147,12 @@ class StatusReader:
 
     # ------------------------------------------------------------ one query per kind of fact
 
-    def _usage(self, ids: list[str]) -> dict[str, list[InstanceUsage]]:
-        out: dict[str, list[InstanceUsage]] = {i: [] for i in ids}
-        for u in self.s.scalars(select(InstanceUsage).where(InstanceUsage.instance_id.in_(ids))):
-            out[u.instance_id].append(u)
+    def _usage(self, ids: list[str]) -> dict[str, list[UsageFact]]:
+        out: dict[str, list[UsageFact]] = {i: [] for i in ids}
+        u = InstanceUsage
+        q = select(u.instance_id, u.license_id, u.count, u.status).where(u.instance_id.in_(ids))
+        for row in self.s.execute(q):
+            out[row[0]].append(UsageFact._make(row))
         return out
 
     def _codes(self, ids: list[str]) -> dict[str, Codes]:
@@ -172,7 +207,7 @@ class StatusReader:
         return {row[0]: row[1] for row in rows}
 
     def _pools(
-        self, insts: list[ProductInstance], counts: dict[str, dict[str, int]]
+        self, insts: list[InstanceFacts], counts: dict[str, dict[str, int]]
     ) -> dict[str, _Pool]:
         wanted: dict[str, set[str]] = defaultdict(set)
         for inst in insts:
@@ -198,13 +233,13 @@ class StatusReader:
         return {lic.id: lic for lic in self.s.scalars(select(License).where(License.id.in_(ids)))}
 
 
-def _ids(usage: dict[str, list[InstanceUsage]]) -> set[str]:
+def _ids(usage: dict[str, list[UsageFact]]) -> set[str]:
     return {u.license_id for rows in usage.values() for u in rows}
 
 
-def _counts(usage: list[InstanceUsage], codes: Codes, reported: dict[str, int]) -> dict[str, int]:
+def _counts(usage: list[UsageFact], codes: Codes, reported: dict[str, int]) -> dict[str, int]:
     """License id -> count in use: reported usage; a code not reported on yet counts as used."""
-    counts = {u.license_id: u.count for u in usage}
+    counts = {u.license_id: u.units for u in usage}
     counts.update(reported)
     for lid, (n, _) in codes.items():
         counts.setdefault(lid, n)
@@ -237,14 +272,14 @@ def _first_use(codes: Codes, first_report: datetime | None) -> datetime | None:
 
 
 def _lines(
-    usage: list[InstanceUsage], lics: dict[str, License], covers: dict[str, bool]
+    usage: list[UsageFact], lics: dict[str, License], covers: dict[str, bool]
 ) -> list[UsageOut]:
     """Usage lines; a policy-mode line whose pool falls short shows OUT OF COMPLIANCE."""
     short = EntitlementStatus.OUT_OF_COMPLIANCE.value
     lines = [
         UsageOut(
             tag=lics[u.license_id].tag,
-            count=u.count,
+            count=u.units,
             display_name=lics[u.license_id].display_name,
             status=u.status if covers.get(u.license_id, True) else short,
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -32,7 +32,7 @@ from smartlic.authority.services.interfaces import (
 from smartlic.authority.services.reservations import release_with_return_code
 from smartlic.authority.services.scope import AccountScope, Principal, scope_in
 from smartlic.domain.compliance import pool_status
-from smartlic.domain.enums import ComplianceStatus
+from smartlic.domain.enums import ComplianceStatus, InstanceStatus
 from smartlic.errors import InvalidInput, NotFound
 from smartlic.formats.bounds import check_page
 from smartlic.storage.models import License, ProductInstance, SmartAccount, VirtualAccount
@@ -53,6 +53,30 @@ INSTANCE_ORDERS: dict[str, tuple[Any, ...]] = {
 
 # the keyset of the ``registered`` order (ix_product_instances_page / _va_page)
 KEYSET = (ProductInstance.registered_at, ProductInstance.id)
+
+
+class _Listed(NamedTuple):
+    """A row of a listing: what a page shows of an instance and the facts of its status
+    (``InstanceFacts``), without the rest of the row (the identity certificate's PEM)."""
+
+    id: str
+    virtual_account_id: str
+    udi_pid: str
+    udi_sn: str
+    hostname: str
+    software_tag: str
+    registered_at: datetime
+    last_contact_at: datetime | None
+    status: InstanceStatus
+    cert_fingerprint: str | None
+    cert_expires_at: datetime | None
+    trust_key_id: str | None
+    last_report_at: datetime | None
+    virtual_account: str  # its name
+
+
+# the columns of a listing, in the order of ``_Listed``
+LISTED = (*(getattr(ProductInstance, f) for f in _Listed._fields[:-1]), VirtualAccount.name)
 
 
 def _ordering(order: str, descending: bool) -> list[Any]:
@@ -98,11 +122,12 @@ class SqlInstancesService(ServiceBase):
                 total = self._count(s, q) if matches is None else matches
             q = after(q, KEYSET, cursor, ("time", "text"), descending=descending)
             ordering = _ordering(order, descending)
-            found = s.execute(q.order_by(*ordering).limit(limit + 1).offset(offset)).all()
-            rows, token = split(found, limit, lambda r: [r[0].registered_at, r[0].id])
+            found = s.execute(q.order_by(*ordering).limit(limit + 1).offset(offset))
+            listed = [_Listed._make(row) for row in found]
+            rows, token = split(listed, limit, lambda r: [r.registered_at, r.id])
             token = token if order == "registered" else None
-            views = StatusReader(s, self.now()).views([inst for inst, _ in rows])
-            items = [self._out(sa, va, inst, views[inst.id]) for inst, va in rows]
+            views = StatusReader(s, self.now()).views(rows)
+            items = [self._out(sa, r.virtual_account, r, views[r.id]) for r in rows]
         return Page(items=items, total=total, limit=limit, offset=offset, next_cursor=token)
 
     def _listing(
@@ -111,9 +136,9 @@ class SqlInstancesService(ServiceBase):
         sa: SmartAccount,
         visible: AccountScope,
         virtual_account: str | None,
-    ) -> Select[ProductInstance, VirtualAccount]:
+    ) -> Select[Any]:
         q = (
-            select(ProductInstance, VirtualAccount)
+            select(*LISTED)
             .join(VirtualAccount)
             .where(VirtualAccount.smart_account_id == sa.id, visible.where(VirtualAccount.name))
         )
@@ -121,9 +146,7 @@ class SqlInstancesService(ServiceBase):
             q = q.where(VirtualAccount.id == self.virtual_account(s, sa, virtual_account).id)
         return q
 
-    def _searched(
-        self, s: Session, q: Select[ProductInstance, VirtualAccount], search: str
-    ) -> tuple[Select[ProductInstance, VirtualAccount], int | None]:
+    def _searched(self, s: Session, q: Select[Any], search: str) -> tuple[Select[Any], int | None]:
         """``q`` narrowed to the instances ``search`` names (``_search``), and their count when
         they are few: those are found first by the search's own indexes and the page is then
         sorted among their ids, so it never walks the account's registration order filtering
@@ -141,7 +164,7 @@ class SqlInstancesService(ServiceBase):
         return q.where(ProductInstance.id.in_(ids)), len(ids)
 
     @staticmethod
-    def _count(s: Session, q: Select[ProductInstance, VirtualAccount]) -> int:
+    def _count(s: Session, q: Select[Any]) -> int:
         return s.scalar(select(func.count()).select_from(q.subquery())) or 0
 
     def resolve_instance(self, domain: str, ref: str, *, scope: Principal) -> str:
@@ -333,16 +356,16 @@ class SqlInstancesService(ServiceBase):
         self, s: Session, sa: SmartAccount, va: VirtualAccount, inst: ProductInstance
     ) -> InstanceOut:
         view = StatusReader(s, self.now()).views([inst])[inst.id]
-        return self._out(sa, va, inst, view)
+        return self._out(sa, va.name, inst, view)
 
     @staticmethod
     def _out(
-        sa: SmartAccount, va: VirtualAccount, inst: ProductInstance, view: StatusView
+        sa: SmartAccount, va_name: str, inst: ProductInstance | _Listed, view: StatusView
     ) -> InstanceOut:
         return InstanceOut(
             id=inst.id,
             smart_account=sa.domain,
-            virtual_account=va.name,
+            virtual_account=va_name,
             udi_pid=inst.udi_pid,
             udi_sn=inst.udi_sn,
             hostname=inst.hostname,
