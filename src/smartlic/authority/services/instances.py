@@ -81,7 +81,15 @@ LISTED = (*(getattr(ProductInstance, f) for f in _Listed._fields[:-1]), VirtualA
 
 def _ordering(order: str, descending: bool) -> list[Any]:
     columns = [*INSTANCE_ORDERS[order], ProductInstance.id]
-    return [(c.desc() if descending else c.asc()).nulls_last() for c in columns]
+    return [_direction(c, descending) for c in columns]
+
+
+def _direction(column: Any, descending: bool) -> Any:
+    """``column`` ascending or descending, NULLs last. Only a nullable column says so: on a
+    NOT NULL one it changes no order, and it would stop SQLite (ascending) and PostgreSQL
+    (descending) from reading the keyset index in order (a sort of the whole account)."""
+    ordered = column.desc() if descending else column.asc()
+    return ordered.nulls_last() if column.nullable else ordered
 
 
 class SqlInstancesService(ServiceBase):
