@@ -228,3 +228,51 @@ def test_preview_into_a_pool_that_covers_it_warns_nothing(
     )
     assert (preview.out_of_compliance, preview.warnings) == (False, [])
     assert [(ln.in_use_after, ln.status) for ln in preview.lines] == [(2, "In Compliance")]
+
+
+def test_a_page_answers_what_each_instance_answers_alone(
+    world: World, device: PolicyDevice, hsec: str, keys: AuthorityKeys
+) -> None:
+    # A page reads rows of the columns it shows, one instance alone reads the whole row: the
+    # same answer, field for field, across classic and policy-mode statuses and every order.
+    svc, t = world.services, system("t")
+    svc.licenses.add_holding(world.domain, "West", tag=TAG, quantity=1, scope=t)
+    _report(world, device, TAG, 2)
+    svc.authorizations.request(device.auth_request({hsec: 1}))
+    for n, (va, usage) in enumerate((("East", {TAG: 1}), ("West", {TAG: 3}), ("West", {}))):
+        token = svc.tokens.create_token(world.domain, va, scope=t).text
+        dev = TestDevice(Udi("C1000V", f"SN{n}"), world.clock, hostname=f"r{n}" if n else "")
+        dev.accept_registration(
+            _open(world, keys, svc.device.register(dev.register_request(token)))
+        )
+        if usage:
+            svc.device.authorize(dev.authorize(usage))
+        world.clock.advance(timedelta(days=70 if n == 0 else 5))  # the first expires
+    other = PolicyDevice(Udi("IXM-LPWA-900-16-K9", "FOC2"), world.clock, hostname="gw2")
+    svc.trust.establish(
+        other.trust_request(svc.tokens.create_token(world.domain, "West", scope=t).text)
+    )
+    _report(world, other, hsec, 1)  # export-controlled without a code
+    world.clock.advance(timedelta(days=20))
+    alone = {
+        i.id: svc.instances.get_instance(world.domain, i.id, scope=SYSTEM)
+        for i in svc.instances.list_instances(world.domain, scope=SYSTEM).items
+    }
+    assert len({(a.status, tuple(a.alerts)) for a in alone.values()}) >= 4  # varied answers
+    for order in ("registered", "name", "hostname", "contact"):
+        for descending in (False, True):
+            page = svc.instances.list_instances(
+                world.domain, order=order, descending=descending, scope=SYSTEM
+            )
+            assert page.items == [alone[i.id] for i in page.items]
+            assert len(page.items) == len(alone)
+    for va in ("East", "West"):
+        page = svc.instances.list_instances(world.domain, va, cursor="", limit=1, scope=SYSTEM)
+        walked = list(page.items)
+        while page.next_cursor:
+            page = svc.instances.list_instances(
+                world.domain, va, cursor=page.next_cursor, limit=1, scope=SYSTEM
+            )
+            walked += page.items
+        assert walked == [alone[i.id] for i in walked]
+        assert {i.id for i in walked} == {i for i, a in alone.items() if a.virtual_account == va}
