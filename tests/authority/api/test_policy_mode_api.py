@@ -593,6 +593,23 @@ def test_trust_twice_needs_force(world: World, trusted: PolicyDevice) -> None:
     problem(world.anon.post(url, json=again.trust_request("bogus")), 403, "token-unknown")
 
 
+def test_trust_refuses_revoked_expired_and_used_up_tokens(world: World) -> None:
+    """Trust refuses a token as registration does (``tokens._active_row``, one home for both):
+    each refusal with its code, and nothing stored changed."""
+    url = "/api/device/v1/trust"
+    revoked = create_token(world.api)
+    ok(world.api.post(f"{ACCOUNT}/tokens/{revoked['token']['id']}/actions/revoke"))
+    once = create_token(world.api, max_uses=1)["text"]
+    ok(world.anon.post(url, json=world.device("USED1").trust_request(once)))
+    expiring = create_token(world.api, expires_after_days=1)["text"]
+    world.live.clock.advance(days=1, seconds=1)
+    refusals = {revoked["text"]: "token-revoked", expiring: "token-expired", once: "token-used-up"}
+    for text, code in refusals.items():
+        before = snapshot(world.api)
+        problem(world.anon.post(url, json=world.device("NEW1").trust_request(text)), 403, code)
+        assert snapshot(world.api) == before
+
+
 def test_another_tenant_sees_nothing(world: World, trusted: PolicyDevice) -> None:
     ok(world.api.post(f"{V1}/accounts", json={"name": "Rival", "domain": "rival.example"}), 201)
     rival = world.key(Role.SMART_ACCOUNT_ADMIN, "rival.example")

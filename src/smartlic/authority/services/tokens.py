@@ -7,14 +7,17 @@ conditional UPDATE, so several authority processes on one database never let mor
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any, Protocol, cast
 
 from sqlalchemy import (
     Connection,
     CursorResult,
     Engine,
+    Executable,
     Row,
     Select,
     Table,
@@ -271,30 +274,38 @@ def check_grant(
     c: Connection, text: str, now: datetime, query: Select[Any] = GRANT_BY_HASH, **params: Any
 ) -> tuple[TokenGrant, Row[Any]]:
     """``check_token`` on a bare connection (``ServiceBase.core_transaction``): the same
-    checks and refusals, the token and its accounts read as columns. ``query`` may be
-    ``GRANT_BY_HASH`` with more columns (bound by ``params``), so that a caller's other
-    lookup rides on the same round trip; the row is returned with the grant."""
-    parse_token_text(text)
-    row = c.execute(query, {"token_hash": hash_secret(text), **params}).first()
-    if row is None:
-        raise TokenRejected("the registration token is not known", code="token-unknown")
-    _require_active(token_status(row, now))
+    checks and refusals (``_active_row``), the token and its accounts read as columns.
+    ``query`` may be ``GRANT_BY_HASH`` with more columns (bound by ``params``), so that a
+    caller's other lookup rides on the same round trip; the row is returned with the grant."""
+    row = _active_row(c, query, text, now, params, lambda row: row)  # the token's columns
     return TokenGrant(row.id, row.export_controlled_allowed, *row[6:10]), row
-
-
-def _require_active(status: str) -> None:
-    if status != "active":
-        raise TokenRejected(f"the registration token is {status}", code=f"token-{status}")
 
 
 def check_token(s: Session, text: str, now: datetime) -> ConsumedToken:
     """The token and its accounts, or ``TokenRejected`` with the reason (no use taken yet)."""
+    row = _active_row(s, _BY_HASH, text, now, {}, itemgetter(0))  # (token, VA, SA)
+    return ConsumedToken(row[0], row[1], row[2])
+
+
+def _active_row(
+    db: Session | Connection,
+    query: Executable,
+    text: str,
+    now: datetime,
+    params: dict[str, Any],
+    token_of: Callable[[Any], Any],
+) -> Any:  # a Row of ``query``
+    """The one home of a registration token's refusals, whatever shape its row is read in
+    (``token_of`` finds the token's state in it): malformed text, unknown hash, then
+    ``token_status`` (revoked, expired, used-up) - each a ``TokenRejected`` with its code."""
     parse_token_text(text)
-    row = s.execute(_BY_HASH, {"token_hash": hash_secret(text)}).first()
+    row = db.execute(query, {"token_hash": hash_secret(text), **params}).first()
     if row is None:
         raise TokenRejected("the registration token is not known", code="token-unknown")
-    _require_active(token_status(row[0], now))
-    return ConsumedToken(row[0], row[1], row[2])
+    status = token_status(token_of(row), now)
+    if status != "active":
+        raise TokenRejected(f"the registration token is {status}", code=f"token-{status}")
+    return row
 
 
 def take_use(s: Session | Connection, token_id: str) -> None:
