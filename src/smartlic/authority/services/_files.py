@@ -4,7 +4,7 @@ ACK, policy, trust-code or authorization-code file is an envelope signed by the 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
@@ -13,6 +13,7 @@ from smartlic.authority.keys import AuthorityKeys
 from smartlic.crypto import Udi
 from smartlic.domain.policy import CISCO_DEFAULT
 from smartlic.domain.policy import Policy as PolicyDoc
+from smartlic.formats.device_v1 import udi_json
 from smartlic.formats.envelope import iso, make_nonce, seal
 from smartlic.formats.slp import write_file
 from smartlic.storage.models import Policy, ProductInstance, SmartAccount, VirtualAccount
@@ -20,7 +21,17 @@ from smartlic.storage.models import Policy, ProductInstance, SmartAccount, Virtu
 TRUST_CODE_YEARS = 8  # real trust codes are valid about eight years (domain-notes 2.4)
 
 
-def udi_of(inst: ProductInstance) -> Udi:
+class _HasUdi(Protocol):
+    @property
+    def udi_pid(self) -> str: ...
+    @property
+    def udi_sn(self) -> str: ...
+
+
+def udi_of(inst: _HasUdi) -> Udi:
+    """The UDI of a product instance or reservation (an ORM object or a row of its columns):
+    the one place its two columns become a ``Udi``, whose ``str`` (``PID:x,SN:y``) and
+    ``formats.device_v1.udi_json`` / ``formats.rum.sudi_json`` are its wire forms."""
     return Udi(inst.udi_pid, inst.udi_sn)
 
 
@@ -70,7 +81,7 @@ class FileSigner:
         trust: bool,
     ) -> list[tuple[str, dict[str, Any]]]:
         """Policy and account information, plus the trust code when ``trust``."""
-        udi = {"pid": inst.udi_pid, "sn": inst.udi_sn}
+        udi = udi_json(udi_of(inst))
         out = [
             (
                 "smartLicensePolicy",
@@ -121,7 +132,7 @@ class FileSigner:
         *,
         trust: bool,
     ) -> list[tuple[str, dict[str, Any]]]:
-        udi = {"pid": inst.udi_pid, "sn": inst.udi_sn}
+        udi = udi_json(udi_of(inst))
         ack = self.section(
             {
                 "type": "rum-ack",

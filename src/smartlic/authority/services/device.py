@@ -24,6 +24,7 @@ from smartlic.authority.services._base import (
     logs_refusals,
 )
 from smartlic.authority.services._compliance import judge
+from smartlic.authority.services._files import udi_of
 from smartlic.authority.services._guard import RequestGuard
 from smartlic.authority.services._usage import apply_usage, release_all
 from smartlic.authority.services.conversion import convert_files
@@ -51,6 +52,7 @@ from smartlic.formats.device_v1 import (
     register_binding,
     require_str,
     require_type,
+    udi_json,
 )
 from smartlic.formats.envelope import (
     envelope_key_id,
@@ -284,7 +286,7 @@ class SqlDeviceService(ServiceBase):
                 csr,
                 not_before=now,
                 days=self.timers.certificate_days,
-                udi=Udi(inst.udi_pid, inst.udi_sn),
+                udi=udi_of(inst),
             )
             inst.cert_fingerprint, inst.cert_pem = fingerprint(cert), certificate_pem(cert)
             inst.cert_expires_at, inst.last_contact_at = cert.not_valid_after_utc, now
@@ -294,7 +296,7 @@ class SqlDeviceService(ServiceBase):
                 actor=self._actor(inst),
                 smart_account=sa,
                 virtual_account=va,
-                subject=self._udi(inst),
+                subject=str(udi_of(inst)),
             )
             body = self._registration_body(
                 {c: getattr(inst, c) for c in _BODY_COLUMNS}, sa.name, va
@@ -312,7 +314,7 @@ class SqlDeviceService(ServiceBase):
             me = _SIGNER_ROW.run(conn, {"key_id": key_id}).first()
             if me is None:
                 raise _unknown_identity()
-            udi = Udi(me.udi_pid, me.udi_sn)
+            udi = udi_of(me)
             cert = _cert(me.cert_fingerprint, me.cert_pem, me.cert_expires_at)
             payload = self._check_signed(conn, envelope, key_id, cert, udi, "authorize", now)
             wanted = parse_entitlements(payload.get("entitlements"))
@@ -347,7 +349,7 @@ class SqlDeviceService(ServiceBase):
         t = self.timers
         body = {
             "type": "authorization",
-            "udi": {"pid": udi.pid, "sn": udi.sn},
+            "udi": udi_json(udi),
             "status": (
                 EntitlementStatus.AUTHORIZED if ok else EntitlementStatus.OUT_OF_COMPLIANCE
             ).value,
@@ -368,7 +370,7 @@ class SqlDeviceService(ServiceBase):
         now = self.now()
         with self.transaction() as s:
             inst, sa, va, payload = self._open(s, envelope, "deregister", now)
-            udi = {"pid": inst.udi_pid, "sn": inst.udi_sn}
+            udi = udi_json(udi_of(inst))
             release_all(s, inst)
             s.delete(inst)
             self.guard.forget(inst.cert_fingerprint)
@@ -378,7 +380,7 @@ class SqlDeviceService(ServiceBase):
                 actor=self._actor(inst),
                 smart_account=sa,
                 virtual_account=va,
-                subject=self._udi(inst),
+                subject=str(udi_of(inst)),
             )
         return self._reply({"type": "deregistered", "udi": udi}, payload)
 
@@ -389,7 +391,7 @@ class SqlDeviceService(ServiceBase):
         now = self.now()
         with self.transaction() as s:
             inst, sa, va, payload = self._open(s, envelope, "convert", now)
-            udi = Udi(inst.udi_pid, inst.udi_sn)
+            udi = udi_of(inst)
             trust = load_certificate(self.keys.ca_pem), udi
             converted = convert_files(s, inst, payload.get("licenses"), trust, self.clock)
             self.record(
@@ -398,10 +400,10 @@ class SqlDeviceService(ServiceBase):
                 actor=self._actor(inst),
                 smart_account=sa,
                 virtual_account=va,
-                subject=self._udi(inst),
+                subject=str(udi_of(inst)),
                 serials=[c["serial"] for c in converted],
             )
-        body = {"type": "converted", "udi": {"pid": udi.pid, "sn": udi.sn}, "converted": converted}
+        body = {"type": "converted", "udi": udi_json(udi), "converted": converted}
         return self._reply(body, payload)
 
     # ------------------------------------------------------------ helpers
@@ -417,7 +419,7 @@ class SqlDeviceService(ServiceBase):
             raise _unknown_identity()
         inst, sa, va_name = row
         cert = _cert(inst.cert_fingerprint, inst.cert_pem, inst.cert_expires_at)
-        udi = Udi(inst.udi_pid, inst.udi_sn)
+        udi = udi_of(inst)
         payload = self._check_signed(s, envelope, key_id, cert, udi, kind, now)
         return inst, sa, va_name, payload
 
@@ -445,11 +447,8 @@ class SqlDeviceService(ServiceBase):
         return payload
 
     @staticmethod
-    def _udi(inst: ProductInstance) -> str:
-        return str(Udi(inst.udi_pid, inst.udi_sn))
-
-    def _actor(self, inst: ProductInstance) -> str:
-        return device_actor(self._udi(inst))
+    def _actor(inst: ProductInstance) -> str:
+        return device_actor(udi_of(inst))
 
     def _reply(self, body: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
         body.update(

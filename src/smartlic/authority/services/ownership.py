@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smartlic.authority.services._base import device_actor
+from smartlic.authority.services._files import udi_of
 from smartlic.crypto import Udi
 from smartlic.errors import Conflict, OwnershipNotProven, SignatureInvalid
 from smartlic.storage.models import ProductInstance, SmartAccount, VirtualAccount
@@ -78,7 +79,7 @@ def require_owner(
     if proven or sa.id == claimant.id:
         return
     raise OwnershipNotProven(
-        f"{_udi(inst)} is held by another smart account: move it with a request signed by the "
+        f"{udi_of(inst)} is held by another smart account: move it with a request signed by the "
         "device's current identity, or with a token of the account that holds it",
         holder=sa.domain,
         claimant=claimant.domain,
@@ -95,10 +96,10 @@ def record_move(
         service.record(
             s,
             "instance.moved_away",
-            actor=device_actor(_udi(inst)),
+            actor=device_actor(udi_of(inst)),
             smart_account=sa,
             virtual_account=va.name,
-            subject=_udi(inst),
+            subject=str(udi_of(inst)),
         )
 
 
@@ -116,13 +117,13 @@ def require_unkeyed_in(s: Session, inst: ProductInstance, va: VirtualAccount) ->
     """Rule 3 for a known device with no trust key, reached through a channel for ``va``."""
     if inst.cert_fingerprint is not None:
         raise OwnershipNotProven(
-            f"{_udi(inst)} is registered with an identity certificate; a trust code for it "
+            f"{udi_of(inst)} is registered with an identity certificate; a trust code for it "
             "comes only from the device itself (license smart trust idtoken)",
             holder=holder_of(s, inst)[1].domain,
         )
     if inst.virtual_account_id != va.id:
         raise OwnershipNotProven(
-            f"{_udi(inst)} belongs to another virtual account than this channel's",
+            f"{udi_of(inst)} belongs to another virtual account than this channel's",
             holder=holder_of(s, inst)[1].domain,
         )
 
@@ -164,7 +165,3 @@ def _key_in_use() -> Conflict:
         "this key is already the trust code of another device; each device signs with its own",
         code="key-in-use",
     )
-
-
-def _udi(inst: ProductInstance) -> str:
-    return str(Udi(inst.udi_pid, inst.udi_sn))

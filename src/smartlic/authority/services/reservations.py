@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from smartlic.authority.services import _pool, ownership
 from smartlic.authority.services._base import SigningServiceBase, logs_refusals
+from smartlic.authority.services._files import udi_of
 from smartlic.authority.services.scope import Principal, scope_in
 from smartlic.crypto import Udi
 from smartlic.domain.enums import InstanceStatus
@@ -278,7 +279,7 @@ def release_with_return_code(
         )
     try:
         check_return_code(return_code.strip(), base64.b64decode(row.public_key), row.code_id,
-                          Udi(row.udi_pid, row.udi_sn))  # fmt: skip
+                          udi_of(row))  # fmt: skip
     except SignatureInvalid as exc:  # a wrong code typed in, not a failed authentication
         raise InvalidInput(exc.detail, code="wrong-return-code", pointer="/returnCode") from exc
     _pool.lock_counters(s, ((row.virtual_account_id, line.license_id) for line in row.lines))
@@ -331,7 +332,7 @@ def _tags(s: Session, row: LicenseReservation) -> dict[str, int]:
 
 def _out(s: Session, row: LicenseReservation, va: str) -> ReservationOut:
     return ReservationOut(
-        id=row.id, udi=str(Udi(row.udi_pid, row.udi_sn)), virtual_account=va,
+        id=row.id, udi=str(udi_of(row)), virtual_account=va,
         reservation_type=row.reservation_type, request_code=row.request_code,
         authorization_code=row.authorization_code, confirmation_code=row.confirmation_code,
         licenses=_tags(s, row), issued_at=row.issued_at, returned_at=row.returned_at,

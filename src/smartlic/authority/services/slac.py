@@ -43,9 +43,9 @@ from smartlic.errors import (
     UnknownTag,
 )
 from smartlic.formats.device_api import data_of, echo_nonce, ok_poll
-from smartlic.formats.device_v1 import Entitlement, parse_entitlements, parse_udi
+from smartlic.formats.device_v1 import Entitlement, parse_entitlements, parse_udi, udi_json
 from smartlic.formats.envelope import read_payload
-from smartlic.formats.rum import parse_sudi, public_key_b64
+from smartlic.formats.rum import parse_sudi, public_key_b64, sudi_json
 from smartlic.formats.signed import open_carried
 from smartlic.formats.slp import parse_return_code, read_file
 from smartlic.storage.models import (
@@ -359,7 +359,7 @@ class SqlAuthorizationService(SigningServiceBase):
         now: datetime,
     ) -> bytes:
         va = s.get_one(VirtualAccount, inst.virtual_account_id)
-        udi = {"pid": inst.udi_pid, "sn": inst.udi_sn}
+        udi = udi_json(udi_of(inst))
         env = self.files.section(
             {
                 "type": "authorization-code",
@@ -525,6 +525,6 @@ def _list(value: Any) -> list[Any]:
 def _sudi_of(env: Any) -> dict[str, str]:
     try:
         udi = parse_udi(read_payload(env).get("udi"))
-        return {"udi_pid": udi.pid, "udi_serial_number": udi.sn}
+        return sudi_json(udi)
     except SmartlicError:
         return {}

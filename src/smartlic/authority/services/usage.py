@@ -37,7 +37,7 @@ from smartlic.errors import InvalidInput, NotFound
 from smartlic.formats.archive import DEFAULT_LIMITS, ArchiveLimits, is_archive, read_members, tar_gz
 from smartlic.formats.bounds import check_page
 from smartlic.formats.device_api import POLL_INTERVAL_S, data_of, echo_nonce, groups, ok_poll
-from smartlic.formats.rum import parse_usage_file, read_report
+from smartlic.formats.rum import parse_usage_file, read_report, sudi_json
 from smartlic.formats.signed import refuse_reused
 from smartlic.storage.engine import on_postgresql
 from smartlic.storage.models import (
@@ -111,7 +111,7 @@ class SqlUsageService(SigningServiceBase):
             results = ingest(s, by_device, channel, now, checked)
             acks = [self._ack_item(s, r, now) for r in results if _acked(r, channel)]
             errors = [
-                {"sudi": _sudi(r.udi), "rejected": r.rejected}
+                {"sudi": sudi_json(r.udi), "rejected": r.rejected}
                 for r in results
                 if not _acked(r, channel)
             ]
@@ -296,7 +296,7 @@ class SqlUsageService(SigningServiceBase):
         assert r.instance is not None
         data = self._ack_file(s, r, now)
         return {
-            "sudi": _sudi(r.udi),
+            "sudi": sudi_json(r.udi),
             "software_tag_identifier": r.instance.software_tag,
             "smart_license": base64.b64encode(data).decode(),
             "acknowledged": r.acknowledged,
@@ -491,10 +491,6 @@ def _claimed_udi(env: dict[str, Any], name: str) -> Udi:
         return read_report(env).udi
     except InvalidInput as exc:
         raise InvalidInput(f"{name}: {exc.detail}", code=exc.code) from exc
-
-
-def _sudi(udi: Udi) -> dict[str, str]:
-    return {"udi_pid": udi.pid, "udi_serial_number": udi.sn}
 
 
 def _file_out(f: UsageFile, va_name: str) -> UsageFileOut:
