@@ -38,6 +38,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from smartlic.authority.services import ownership
 from smartlic.authority.services._compliance import bump_noted
 from smartlic.authority.services._files import policy_doc, policy_for, policy_in_force
+from smartlic.authority.services._usage import ADD_USAGE
 from smartlic.crypto import Udi
 from smartlic.domain.enums import Enforcement, InstanceStatus
 from smartlic.domain.policy import Policy as PolicyDoc
@@ -146,14 +147,6 @@ _SET_USAGE = Prepared(
     update(_USAGE)
     .where(_USAGE.c.instance_id == bindparam("iid"), _USAGE.c.license_id == bindparam("lid"))
     .values(count=bindparam("n"), reported_until=bindparam("until"), status="IN USE")
-)
-_INSERT_USAGE = Prepared(
-    insert(_USAGE).values(
-        {
-            c: bindparam(c)
-            for c in ("instance_id", "license_id", "count", "status", "reported_until")
-        }
-    )
 )
 
 
@@ -505,22 +498,10 @@ def _apply(
             continue  # an older report arriving late
         count = _last(r)
         deltas[lic.id] = count - (lic.count if held else 0)
-        row = {"iid": inst.id, "lid": lic.id, "n": count, "until": end}
+        row = {"iid": inst.id, "lid": lic.id, "n": count, "st": "IN USE", "until": end}
         (changed if held else added).append(row)
     if changed:
         _SET_USAGE.run(s, changed)
     if added:
-        _INSERT_USAGE.run(
-            s,
-            [
-                {
-                    "instance_id": inst.id,
-                    "license_id": a["lid"],
-                    "count": a["n"],
-                    "status": "IN USE",
-                    "reported_until": a["until"],
-                }
-                for a in added
-            ],
-        )
+        ADD_USAGE.run(s, added)
     return deltas

@@ -59,12 +59,15 @@ _SET_USAGE = Prepared(
     .where(_USAGE.c.instance_id == bindparam("iid"), _USAGE.c.license_id == bindparam("lid"))
     .values(count=bindparam("n"), status=bindparam("st"))
 )
-_ADD_USAGE = Prepared(
+# The one INSERT of instance_usage rows: a classic answer (``st`` the answer, ``until`` None)
+# and a policy-mode report (``_ingest``: "IN USE", ``until`` the report's end) alike.
+ADD_USAGE = Prepared(
     insert(_USAGE).values(
         instance_id=bindparam("iid"),
         license_id=bindparam("lid"),
         count=bindparam("n"),
         status=bindparam("st"),
+        reported_until=bindparam("until"),
     )
 )
 _DROP_USAGE = Prepared.listed(
@@ -188,12 +191,12 @@ def _store(
     if kept:
         _SET_USAGE.run(db, kept)
     added = [
-        {"iid": instance_id, "lid": lid, "n": n, "st": st.value}
+        {"iid": instance_id, "lid": lid, "n": n, "st": st.value, "until": None}
         for lid, (n, st) in new.items()
         if lid not in held
     ]
     if added:
-        _ADD_USAGE.run(db, added)
+        ADD_USAGE.run(db, added)
 
 
 def outstanding_codes(s: Session, inst: ProductInstance) -> list[AuthorizationCode]:
