@@ -40,7 +40,7 @@ from typing import Any
 from smartlic.crypto import Udi
 from smartlic.errors import InvalidInput, SignatureInvalid
 from smartlic.formats import jsonsafe
-from smartlic.formats.device_v1 import MAX_COUNT
+from smartlic.formats.device_v1 import MAX_COUNT, udi_json
 from smartlic.formats.envelope import iso, parse_iso, read_payload
 from smartlic.formats.signed import SignedVerifier
 from smartlic.formats.xmlsafe import element, parse_xml, to_bytes
@@ -102,7 +102,7 @@ def license_payload(
         raise InvalidInput(f"an evaluation period is 1-{MAX_EVAL_DAYS} days", pointer="/eval_days")
     return {
         "type": LICENSE_FILE_TYPE,
-        "udi": {"pid": udi.pid, "sn": udi.sn},
+        "udi": udi_json(udi),
         "feature": feature,
         "count": count,
         "license_type": EVALUATION if eval_days else PERMANENT,

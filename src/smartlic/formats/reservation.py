@@ -53,7 +53,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from smartlic.crypto import Udi
 from smartlic.errors import InvalidInput, SignatureInvalid
-from smartlic.formats.device_v1 import Entitlement, parse_entitlements
+from smartlic.formats.device_v1 import Entitlement, parse_entitlements, udi_json
 from smartlic.formats.signed import SignedVerifier, verify_signature
 from smartlic.formats.slp import format_return_code, parse_return_code
 from smartlic.formats.xmlsafe import element, parse_xml, to_bytes
@@ -165,7 +165,7 @@ def authorization_payload(
         raise ValueError(f"reservation type is SPECIFIC or UNIVERSAL, not {reservation_type!r}")
     return {
         "type": AUTHORIZATION_TYPE,
-        "udi": {"pid": udi.pid, "sn": udi.sn},
+        "udi": udi_json(udi),
         "request_code": request_code,
         "reservation_type": reservation_type,
         "code_id": code_id,
