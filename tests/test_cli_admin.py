@@ -182,7 +182,8 @@ def test_api_keys(cli: Cli) -> None:
     key_id = scoped.split()[2]
     cli.ok("admin", "apikey", "revoke", key_id)
     cli.error("not-found", "admin", "apikey", "revoke", "no-such-key")
-    cli.error("invalid-input", "admin", "apikey", "create", "x", "--role", "superuser")
+    refused = cli.error("invalid-input", "admin", "apikey", "create", "x", "--role", "superuser")
+    assert "--role: one of admin, smart-account-admin, " in refused  # cli.parse_role
     cli.error("invalid-input", "admin", "apikey", "create", "x", "--role", "smart-account-user")
 
 
@@ -213,7 +214,8 @@ def test_api_clients_print_two_lines_and_their_tokens_stop_at_revoke(cli: Cli) -
         with pytest.raises(AuthenticationFailed, match="revoked"):
             services.api_clients.authenticate(token)
     cli.error("not-found", "admin", "api-clients", "revoke", "nope")
-    cli.error("invalid-input", "admin", "api-clients", "create", D, "--role", "superuser")
+    refused = cli.error("invalid-input", "admin", "api-clients", "create", D, "--role", "superuser")
+    assert "--role: one of admin, smart-account-admin, " in refused  # cli.parse_role
     cli.error(
         "invalid-input", "admin", "api-clients", "create", D, "--role", "virtual-account-user"
     )

@@ -14,6 +14,7 @@ from smartlic.authority.cli import (
     open_services,
     operator,
     parse_date,
+    parse_role,
     print_table,
     resolve_tag,
     when,
@@ -401,13 +402,10 @@ def apikey_create(
     ] = None,
 ) -> None:
     """Create an API key and print it (shown once); see docs/security.md for the roles."""
-    from smartlic.domain.enums import Role
-
-    if role not in set(Role):
-        raise InvalidInput(f"--role: one of {', '.join(Role)}")
+    grant = parse_role(role, "--role")
     with open_services() as s:
         created = s.api_keys.create_api_key(
-            name=name, role=Role(role), smart_account=account, virtual_account=va, actor=actor()
+            name=name, role=grant, smart_account=account, virtual_account=va, actor=actor()
         )
     typer.echo(f"API key {created.id} ({created.role.value}):")
     typer.echo(created.text)
@@ -434,13 +432,10 @@ def clients_create(
     ] = None,
 ) -> None:
     """Create an OAuth2 client of a smart account; prints its id and secret (shown once)."""
-    from smartlic.domain.enums import Role
-
-    if role not in set(Role):
-        raise InvalidInput(f"--role: one of {', '.join(Role)}")
+    grant = parse_role(role, "--role")
     with open_services() as s:
         created = s.api_clients.create_client(
-            domain, role=Role(role), virtual_account=virtual_account, actor=actor()
+            domain, role=grant, virtual_account=virtual_account, actor=actor()
         )
     typer.echo(f"client_id: {created.client_id}")
     typer.echo(f"client_secret: {created.client_secret}")

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, ParamSpec, TypeVar
 
 import typer
 
+from smartlic.domain.enums import Role
 from smartlic.errors import InvalidInput, SmartlicError, Unavailable
 
 if TYPE_CHECKING:
@@ -428,6 +429,13 @@ def resolve_tag(services: Services, text: str) -> str:
         if text in (lic.tag, lic.name):
             return lic.tag
     return text  # the service answers unknown-tag
+
+
+def parse_role(text: str, option: str) -> Role:
+    """A role by its value (``smart-account-admin``), else ``InvalidInput`` naming ``option``."""
+    if text not in set(Role):
+        raise InvalidInput(f"{option}: one of {', '.join(Role)}")
+    return Role(text)
 
 
 def parse_date(text: str | None, option: str) -> datetime | None:

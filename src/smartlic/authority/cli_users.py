@@ -19,8 +19,14 @@ from typing import Annotated
 
 import typer
 
-from smartlic.authority.cli import actor, cli_errors, open_services, print_table, when
-from smartlic.domain.enums import Role
+from smartlic.authority.cli import (
+    actor,
+    cli_errors,
+    open_services,
+    parse_role,
+    print_table,
+    when,
+)
 from smartlic.errors import InvalidInput
 
 __all__ = ["user_app"]
@@ -50,12 +56,6 @@ PasswordOpt = Annotated[
         help="Prompted for (twice, without echo) when omitted; give it only in scripts.",
     ),
 ]
-
-
-def _role(text: str) -> Role:
-    if text not in set(Role):
-        raise InvalidInput(f"role: one of {', '.join(Role)}")
-    return Role(text)
 
 
 def _entered(password: str | None) -> str:
@@ -120,7 +120,11 @@ def user_grant(
     """Give a user a role over the authority, a smart account or a virtual account."""
     with open_services() as s:
         s.users.grant(
-            username, _role(role), smart_account=account, virtual_account=va, actor=actor()
+            username,
+            parse_role(role, "role"),
+            smart_account=account,
+            virtual_account=va,
+            actor=actor(),
         )
     typer.echo(f"granted {_grant_text(role, account, va)} to {username!r}")
 
@@ -133,7 +137,11 @@ def user_revoke(
     """Take a role away from a user."""
     with open_services() as s:
         s.users.revoke(
-            username, _role(role), smart_account=account, virtual_account=va, actor=actor()
+            username,
+            parse_role(role, "role"),
+            smart_account=account,
+            virtual_account=va,
+            actor=actor(),
         )
     typer.echo(f"revoked {_grant_text(role, account, va)} from {username!r}")
 

@@ -88,6 +88,8 @@ def test_refusals_print_the_error_code(cli: Cli, args: tuple[str, ...], code: st
     cli.ok("admin", "user", "create", "alice", "--password", "portal password 1")
     exit_code, out, err = cli.run("admin", "user", *args)
     assert exit_code == 1 and err.startswith(f"Error [{code}]: "), out + err
+    if args[2] == "owner":  # the role's name is checked by cli.parse_role
+        assert "role: one of admin, smart-account-admin, " in err
 
 
 def test_short_password_is_refused(cli: Cli) -> None:
