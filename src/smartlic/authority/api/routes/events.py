@@ -17,6 +17,9 @@ from smartlic.authority.api.routes._common import (
     next_link,
 )
 from smartlic.authority.api.schemas.instances import EventsPublic
+from smartlic.authority.services import Services
+from smartlic.authority.services.scope import Principal
+from smartlic.authority.settings import AuthoritySettings
 from smartlic.web.routing import GuardedRouter
 
 router = GuardedRouter(tags=["events"], responses=COMMON_PROBLEMS)
@@ -38,17 +41,9 @@ def account_events(
     offset: Offset = 0,
     cursor: Cursor = None,
 ) -> EventsPublic:
-    page = services.events.list_events(
-        domain,
-        name_prefix=name_prefix,
-        limit=min(limit, settings.max_page_size),
-        offset=offset,
-        cursor=cursor,
-        scope=principal,
+    return _events(
+        request, services, principal, settings, domain, name_prefix, limit, offset, cursor
     )
-    out = EventsPublic.model_validate(page)
-    out.next = next_link(request, page.next_cursor)
-    return out
 
 
 @router.get(API_PREFIX + "/events", summary="Authority-wide event log (authority admins)")
@@ -62,8 +57,23 @@ def all_events(
     offset: Offset = 0,
     cursor: Cursor = None,
 ) -> EventsPublic:
+    return _events(request, services, principal, settings, None, name_prefix, limit, offset, cursor)
+
+
+def _events(
+    request: Request,
+    services: Services,
+    principal: Principal,
+    settings: AuthoritySettings,
+    domain: str | None,
+    name_prefix: str | None,
+    limit: int,
+    offset: int,
+    cursor: str | None,
+) -> EventsPublic:
+    """One page of the log of ``domain`` (None: every account's), with its next link."""
     page = services.events.list_events(
-        None,
+        domain,
         name_prefix=name_prefix,
         limit=min(limit, settings.max_page_size),
         offset=offset,
