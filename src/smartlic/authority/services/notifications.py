@@ -130,13 +130,7 @@ class SqlNotificationsService(ServiceBase):
             user = _user(s, username)
             if _scope_of(s, user, domain) is None:
                 raise InvalidInput(f"user {username!r} has no role in {domain!r}", pointer="/user")
-            sub = s.scalar(
-                select(NotificationSubscription).where(
-                    NotificationSubscription.user_id == user.id,
-                    NotificationSubscription.smart_account_id == sa.id,
-                    NotificationSubscription.event == kind.value,
-                )
-            )
+            sub = _subscription(s, user, sa, kind)
             if sub is None:
                 sub = NotificationSubscription(
                     user_id=user.id, smart_account_id=sa.id, event=kind.value, created_at=self.now()
@@ -161,13 +155,7 @@ class SqlNotificationsService(ServiceBase):
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
             user = _user(s, username)
-            sub = s.scalar(
-                select(NotificationSubscription).where(
-                    NotificationSubscription.user_id == user.id,
-                    NotificationSubscription.smart_account_id == sa.id,
-                    NotificationSubscription.event == kind.value,
-                )
-            )
+            sub = _subscription(s, user, sa, kind)
             if sub is None:
                 raise NotFound(f"{username!r} is not subscribed to {kind.value!r} in {domain!r}")
             s.delete(sub)
@@ -459,6 +447,19 @@ def _user(s: Session, username: str) -> User:
     if user is None:
         raise NotFound(f"no user {username!r}")
     return user
+
+
+def _subscription(
+    s: Session, user: User, sa: SmartAccount, kind: NoticeEvent
+) -> NotificationSubscription | None:
+    """``user``'s subscription to ``kind`` in ``sa``: at most one (a unique constraint)."""
+    return s.scalar(
+        select(NotificationSubscription).where(
+            NotificationSubscription.user_id == user.id,
+            NotificationSubscription.smart_account_id == sa.id,
+            NotificationSubscription.event == kind.value,
+        )
+    )
 
 
 def _scope_of(s: Session, user: User, domain: str) -> AccountScope | None:
