@@ -43,6 +43,7 @@ __all__ = [
     "RumReport",
     "claimed_key",
     "key_id_of",
+    "parse_sudi",
     "parse_usage_file",
     "public_key_b64",
     "read_report",
@@ -63,6 +64,7 @@ def sudi_json(udi: Udi) -> dict[str, str]:
 
 
 def parse_sudi(data: Any, pointer: str) -> Udi:
+    """``sudi_json``'s form back to a ``Udi`` (``pointer``: where ``data`` stands)."""
     if not isinstance(data, _OBJECT):
         raise InvalidInput("sudi must be an object", pointer=pointer)
     pid = check_text(data.get("udi_pid"), f"{pointer}/udi_pid", "sudi.udi_pid", max_len=64)
