@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from smartlic.crypto import Udi
 from smartlic.storage.base import NAMING_CONVENTION, UTCDateTime
 
 __all__ = [
@@ -61,6 +62,17 @@ class Device(Base):
     trust_public_key: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime]
     last_contact_at: Mapped[datetime | None]
+
+    @classmethod
+    def of(cls, udi: Udi, created_at: datetime, **columns: Any) -> Device:
+        """A new device row for ``udi`` (the one place a ``Udi`` becomes the two columns)."""
+        return cls(udi_pid=udi.pid, udi_sn=udi.sn, created_at=created_at, **columns)
+
+    @property
+    def udi(self) -> Udi:
+        """The device's UDI (the one place the two columns become a ``Udi``, whose wire forms
+        are ``formats.device_v1.udi_json`` and ``formats.rum.sudi_json``)."""
+        return Udi(self.udi_pid, self.udi_sn)
 
     @property
     def name(self) -> str:

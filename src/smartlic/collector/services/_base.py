@@ -85,7 +85,7 @@ def find_device(s: Session, udi: Udi) -> Device | None:
 def get_or_add_device(s: Session, udi: Udi, now: datetime) -> Device:
     device = find_device(s, udi)
     if device is None:
-        device = Device(udi_pid=udi.pid, udi_sn=udi.sn, created_at=now)
+        device = Device.of(udi, now)
         s.add(device)
         s.flush()
     return device

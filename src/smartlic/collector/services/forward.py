@@ -40,7 +40,7 @@ from smartlic.collector.services.trusted import CollectorVerifier
 from smartlic.collector.settings import CollectorSettings
 from smartlic.errors import InvalidInput, NotFound, SmartlicError, Unavailable
 from smartlic.formats.device_api import body
-from smartlic.formats.rum import parse_sudi
+from smartlic.formats.rum import parse_sudi, sudi_json
 
 __all__ = ["Forwarder", "SyncResult"]
 
@@ -165,7 +165,7 @@ class Forwarder(ServiceBase):
         for report, device in rows:
             grouped[device.id].append(report)
         reports = [
-            {"sudi": _sudi(devices[i]), "usage": [json.loads(r.envelope) for r in rs]}
+            {"sudi": sudi_json(devices[i].udi), "usage": [json.loads(r.envelope) for r in rs]}
             for i, rs in grouped.items()
         ]
         try:
@@ -291,7 +291,7 @@ class Forwarder(ServiceBase):
 
     def _ack_item(self, s: Session, item: dict[str, Any], prefs: Preferences, batch: _Batch) -> int:
         udi = parse_sudi(item.get("sudi"), "/sudi")
-        device = batch.devices.get((udi.pid, udi.sn)) or find_device(s, udi)
+        device = batch.devices.get(udi) or find_device(s, udi)
         if device is None:
             return 0
         try:  # checked against the pinned authority CA before it changes anything
@@ -352,9 +352,7 @@ class Forwarder(ServiceBase):
             if trust is None:
                 return
             udi, key = trust
-            device = find_device(s, udi) or Device(
-                udi_pid=udi.pid, udi_sn=udi.sn, created_at=self.now()
-            )
+            device = find_device(s, udi) or Device.of(udi, self.now())
             device.trust_key_id, device.trust_public_key = key
             device.last_contact_at = self.now()
             s.add(device)
@@ -367,7 +365,7 @@ class _Batch:
         rows = list(s.scalars(select(Report).where(Report.id.in_(ids))))
         self.reports = {(r.device_id, r.report_id): r for r in rows}
         q = select(Device).where(Device.id.in_({r.device_id for r in rows}))
-        self.devices = {(d.udi_pid, d.udi_sn): d for d in s.scalars(q)}
+        self.devices = {d.udi: d for d in s.scalars(q)}
         ids_ = [d.id for d in self.devices.values()]
         q2 = select(Delivery.digest).where(Delivery.device_id.in_(ids_))
         self.digests = set(s.scalars(q2))
@@ -410,10 +408,6 @@ def _by_va(rows: list[tuple[Any, Device]], prefs: Preferences) -> dict[str | Non
     for row, device in rows:
         out[device.virtual_account or prefs.virtual_account].append((row, device))
     return out
-
-
-def _sudi(device: Device) -> dict[str, str]:
-    return {"udi_pid": device.udi_pid, "udi_serial_number": device.udi_sn}
 
 
 def _device_item(item: dict[str, Any]) -> dict[str, Any]:

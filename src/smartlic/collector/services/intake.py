@@ -123,7 +123,7 @@ class Intake(ServiceBase):
                     "account (Validate Device)",
                     code="unknown-device",
                 )
-            device = Device(udi_pid=udi.pid, udi_sn=udi.sn, created_at=self.now(), known=known)
+            device = Device.of(udi, self.now(), known=known)
             s.add(device)
         device.last_contact_at = self.now()
         if virtual_account is not None:
@@ -135,8 +135,7 @@ class Intake(ServiceBase):
         self, s: Session, device: Device, envelopes: Sequence[dict[str, Any]]
     ) -> list[int]:
         """Verify and store; a report already held is kept as first received (idempotent)."""
-        udi = Udi(device.udi_pid, device.udi_sn)
-        checked = [(self._check(device, udi, env), env) for env in envelopes]
+        checked = [(self._check(device, device.udi, env), env) for env in envelopes]
         held = _held(s, device.id, [rid for rid, _ in checked])
         for report_id, env in checked:
             if report_id not in held:
