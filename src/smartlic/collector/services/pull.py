@@ -22,6 +22,7 @@ from smartlic.collector.services.deliveries import item_bytes
 from smartlic.collector.services.intake import Intake
 from smartlic.crypto import Udi
 from smartlic.errors import InvalidInput, NotFound, SmartlicError, Unavailable
+from smartlic.formats.device_v1 import parse_udi
 
 __all__ = ["PullResult", "Puller"]
 
@@ -100,11 +101,11 @@ class Puller(ServiceBase):
         usage = answer.get("usage") if isinstance(answer, dict) else None
         if not isinstance(udi, dict) or not isinstance(usage, list):
             raise InvalidInput("/all-reports answered no {udi, usage}")
-        if (udi.get("pid"), udi.get("sn")) != (device.udi_pid, device.udi_sn):
+        if _claimed(udi) != device.udi:
             raise InvalidInput(f"the device at {device.address} is {udi}, not {device.name}")
         prefs = self.prefs()
         with self.transaction() as s:
-            fresh = self.intake.admit(s, Udi(device.udi_pid, device.udi_sn), prefs)
+            fresh = self.intake.admit(s, device.udi, prefs)
             return len(self.intake.store_reports(s, fresh, usage)) if usage else 0
 
     def _push_acks(self, http: httpx.Client, device: Device) -> int:
@@ -143,3 +144,12 @@ def _json(response: httpx.Response) -> Any:
         return response.json()
     except ValueError as exc:
         raise InvalidInput("the device answered something that is not JSON") from exc
+
+
+def _claimed(udi: dict[str, Any]) -> Udi | None:
+    """The UDI a device's answer claims, None when it is no ``{pid, sn}`` (refused as a
+    mismatch, naming what it sent)."""
+    try:
+        return parse_udi(udi)
+    except InvalidInput:
+        return None
