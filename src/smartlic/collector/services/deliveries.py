@@ -38,7 +38,7 @@ class FileFacts:
     """What a verified ACK file says."""
 
     def __init__(self) -> None:
-        self.udi: dict[str, str] | None = None
+        self.udi: Udi | None = None  # the ACK's device (its payload ``udi``, verified)
         self.acknowledged: list[int] = []
         self.rejected: list[dict[str, Any]] = []
         self.smart_account: str | None = None
@@ -69,7 +69,7 @@ def file_facts(data: bytes, verifier: CollectorVerifier) -> FileFacts:
         payload = doc.payload
         facts.docs.append(doc)
         if section == "smartLicenseRumAck":
-            facts.udi = payload.get("udi")
+            facts.udi = doc.udi
             facts.acknowledged = [int(i) for i in payload.get("acknowledged", [])]
             facts.rejected = list(payload.get("rejected", []))
             facts.smart_account = payload.get("smart_account")

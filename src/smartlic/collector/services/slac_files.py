@@ -22,6 +22,7 @@ from smartlic.collector.services._base import find_device
 from smartlic.collector.services.trusted import CollectorVerifier
 from smartlic.crypto import Udi
 from smartlic.errors import Conflict, Forbidden, InvalidInput, SmartlicError
+from smartlic.formats.rum import sudi_json
 from smartlic.formats.slp import read_file, write_file
 
 __all__ = ["apply_code", "is_code_file", "request_files"]
@@ -90,7 +91,7 @@ def _udi(name: str, data: bytes, verifier: CollectorVerifier) -> Udi:
 def _item(udi: Udi, license_b64: str) -> dict[str, Any]:
     """The same item the authority's online ``authorizations`` answer carries."""
     return {
-        "sudi": {"udi_pid": udi.pid, "udi_serial_number": udi.sn},
+        "sudi": sudi_json(udi),
         "smart_license": license_b64,
         "status": "SUCCESS",
         "status_message": None,

@@ -35,7 +35,7 @@ from smartlic.collector.services.trusted import CollectorVerifier
 from smartlic.crypto import Udi
 from smartlic.errors import Forbidden, InvalidInput, SmartlicError
 from smartlic.formats.archive import DEFAULT_LIMITS, ArchiveLimits, is_archive, read_members, tar_gz
-from smartlic.formats.rum import usage_file
+from smartlic.formats.rum import sudi_json, usage_file
 
 __all__ = ["ExportResult", "ImportResult", "Transfer"]
 
@@ -123,7 +123,7 @@ class Transfer(ServiceBase):
         devices = [_known(s, n, facts) for n, facts in files]
         new = acked = 0
         for (_, facts), (device, data) in zip(files, devices, strict=True):
-            if add_delivery(s, device, _item(facts, data), facts, self.now()):
+            if add_delivery(s, device, _item(device.udi, facts, data), facts, self.now()):
                 new += 1
                 acked += len(facts.acknowledged)
                 self.alert(s, device, _base.ACK_RECEIVED)
@@ -220,21 +220,20 @@ def _check_account(
 
 
 def _known(s: Session, name: str, facts: _NamedFacts) -> tuple[Device, bytes]:
-    udi = facts.udi or {}
-    device = find_device(s, Udi(str(udi.get("pid")), str(udi.get("sn"))))
+    udi = facts.udi
+    assert udi is not None  # file_facts refuses a file that acknowledges no device
+    device = find_device(s, udi)
     if device is None:
         raise Forbidden(
-            f"{name} acknowledges {udi.get('pid')}:{udi.get('sn')}, a device this collector "
-            "never reported",
+            f"{name} acknowledges {udi.pid}:{udi.sn}, a device this collector never reported",
             code="unknown-device",
         )
     return device, facts.data
 
 
-def _item(facts: FileFacts, data: bytes) -> dict[str, Any]:
-    udi = facts.udi or {}
+def _item(udi: Udi, facts: FileFacts, data: bytes) -> dict[str, Any]:
     return {
-        "sudi": {"udi_pid": udi.get("pid"), "udi_serial_number": udi.get("sn")},
+        "sudi": sudi_json(udi),
         "smart_license": base64.b64encode(data).decode(),
         "acknowledged": facts.acknowledged,
         "rejected": facts.rejected,
