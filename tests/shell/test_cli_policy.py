@@ -91,3 +91,17 @@ def test_a_new_default_device_runs_policy_mode(tmp_path: Path) -> None:
     result = runner.invoke(app, ["--state", str(tmp_path), "-c", "show license status"])
     assert result.exit_code == 0
     assert "Smart Licensing Using Policy:\n  Status: ENABLED\n" in result.output
+
+
+def test_the_identity_file_holds_the_udi_json_and_a_broken_one_is_refused(tmp_path: Path) -> None:
+    """The state's identity file is the device protocol's ``{pid, sn}`` (plus the profile);
+    one without a serial is refused with the protocol's reason, not a traceback."""
+    gateway(tmp_path, *commands("show license udi"))
+    path = tmp_path / "identity.json"
+    assert (
+        path.read_text() == '{"pid": "IXM-LPWA-900-16-K9", "sn": "FOC242145DW", "profile": "ixm"}'
+    )
+    path.write_text('{"pid": "IXM-LPWA-900-16-K9", "profile": "ixm"}')
+    result = runner.invoke(app, ["--state", str(tmp_path), "-c", "show license udi"])
+    assert result.exit_code != 0
+    assert "udi.sn must be a string of 1-64 characters" in result.output

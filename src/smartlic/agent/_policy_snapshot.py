@@ -88,11 +88,7 @@ def _trust(identity: Identity, ps: PolicyState) -> TrustCodeStatus | None:
     t = ps.trust
     if t is None:
         return None
-    return TrustCodeStatus(t.installed_at, _udi(identity), t.key_id, t.expires_at)
-
-
-def _udi(identity: Identity) -> str:
-    return f"PID:{identity.udi.pid},SN:{identity.udi.sn}"
+    return TrustCodeStatus(t.installed_at, str(identity.udi), t.key_id, t.expires_at)
 
 
 def _licenses(
@@ -164,7 +160,7 @@ def _report(identity: Identity, r: RumRecord) -> RumReportStatus:
         feature_name=spec.name if spec else license_name(r.tag),
         metric_name="ENTITLEMENT",
         metric_value=r.tag,
-        udi=_udi(identity),
+        udi=str(identity.udi),
         previous_report_id=r.previous_id,
         next_report_id=r.next_id,
         state_change_reason=r.reason,

@@ -44,6 +44,7 @@ from smartlic.clock import LAB_CLOCK_ENV, Clock, LabClock
 from smartlic.crypto import Udi
 from smartlic.domain.products import DEFAULT_PROFILE, PROFILES, ProductProfile
 from smartlic.errors import InvalidInput
+from smartlic.formats.device_v1 import parse_udi, udi_json
 
 __all__ = ["app", "open_device"]
 
@@ -88,7 +89,7 @@ def _identity(
     path = state / IDENTITY_FILE
     if path.exists():
         data = json.loads(path.read_text())
-        saved, saved_profile = Udi(data["pid"], data["sn"]), data.get("profile", "asr903")
+        saved, saved_profile = parse_udi(data, ""), data.get("profile", "asr903")
         if (pid or saved.pid, sn or saved.sn) != (saved.pid, saved.sn):
             raise InvalidInput(
                 f"this state directory belongs to {saved}; --pid/--sn cannot change it"
@@ -101,7 +102,7 @@ def _identity(
     product = _profile(profile)
     udi = Udi(pid or product.pid, sn or "SL" + secrets.token_hex(4).upper())
     state.mkdir(parents=True, exist_ok=True)
-    record = {"pid": udi.pid, "sn": udi.sn, "profile": _profile_name(product)}
+    record = {**udi_json(udi), "profile": _profile_name(product)}
     path.write_text(json.dumps(record))
     return udi, product
 
