@@ -70,8 +70,7 @@ _INSTANCE_INSERT = insert(cast(Table, ProductInstance.__table__))
 # The token with its accounts, and the instance already holding the UDI: one round trip.
 _GRANT_AND_UDI = GRANT_BY_HASH.add_columns(ownership.INSTANCE_ID_BY_UDI.label("existing"))
 _BODY_COLUMNS = (
-    "id", "udi_pid", "udi_sn", "cert_pem", "cert_expires_at", "export_controlled_allowed",
-    "registered_at",
+    "id", "cert_pem", "cert_expires_at", "export_controlled_allowed", "registered_at",
 )  # fmt: skip
 
 
@@ -185,7 +184,7 @@ class SqlDeviceService(ServiceBase):
                 take_use(c, grant.token_id)
         except IntegrityError as exc:  # the same UDI registering twice at once
             raise AlreadyRegistered(f"{udi} is already registered") from exc
-        return self._reply(self._registration_body(row, grant.sa_name, grant.va_name), request)
+        return self._reply(self._registration_body(udi, row, grant.sa_name, grant.va_name), request)
 
     def _check_register(self, request: dict[str, Any], now: datetime) -> tuple[Udi, DeviceCsr]:
         if not isinstance(request, dict):
@@ -253,9 +252,9 @@ class SqlDeviceService(ServiceBase):
         return True
 
     def _registration_body(
-        self, inst: Mapping[str, Any], sa_name: str, va_name: str
+        self, udi: Udi, inst: Mapping[str, Any], sa_name: str, va_name: str
     ) -> dict[str, Any]:
-        """The answer to a registration or renewal; ``inst`` the instance's columns."""
+        """The answer to a registration or renewal of ``udi``; ``inst`` its other columns."""
         expires = inst["cert_expires_at"]
         renew = expires - timedelta(
             days=self.timers.certificate_days - self.timers.renew_after_days
@@ -263,7 +262,7 @@ class SqlDeviceService(ServiceBase):
         return {
             "type": "registration",
             "instance_id": inst["id"],
-            "udi": {"pid": inst["udi_pid"], "sn": inst["udi_sn"]},
+            "udi": udi_json(udi),
             "certificate": inst["cert_pem"],
             "ca_certificate": self.keys.ca_pem,
             "smart_account": sa_name,
@@ -282,11 +281,9 @@ class SqlDeviceService(ServiceBase):
         with self.transaction() as s:
             inst, sa, va, payload = self._open(s, envelope, "renew-id", now)
             csr = require_str(payload, "csr")
+            udi = udi_of(inst)
             cert = self.keys.ca.issue(
-                csr,
-                not_before=now,
-                days=self.timers.certificate_days,
-                udi=udi_of(inst),
+                csr, not_before=now, days=self.timers.certificate_days, udi=udi
             )
             inst.cert_fingerprint, inst.cert_pem = fingerprint(cert), certificate_pem(cert)
             inst.cert_expires_at, inst.last_contact_at = cert.not_valid_after_utc, now
@@ -296,10 +293,10 @@ class SqlDeviceService(ServiceBase):
                 actor=self._actor(inst),
                 smart_account=sa,
                 virtual_account=va,
-                subject=str(udi_of(inst)),
+                subject=str(udi),
             )
             body = self._registration_body(
-                {c: getattr(inst, c) for c in _BODY_COLUMNS}, sa.name, va
+                udi, {c: getattr(inst, c) for c in _BODY_COLUMNS}, sa.name, va
             )
         return self._reply(body, payload)
 
