@@ -14,6 +14,7 @@ from datetime import datetime
 from smartlic.agent._policy_status import PolicyLicenseUsage, PolicyModeStatus, UsageReporting
 from smartlic.agent._status import Status, TransportStatus
 from smartlic.agent.shell.fmt import ios_time, truncate
+from smartlic.crypto import Udi
 from smartlic.domain.policy import LicenseGroup, Policy
 from smartlic.domain.products import DEFAULT_PROFILE, ProductProfile
 
@@ -113,7 +114,7 @@ def ha_members(status: Status, profile: ProductProfile) -> list[tuple[str, str]]
     members = [("Active", str(status.udi))]
     for index, pid in enumerate(profile.stack_members, start=1):
         role = "Standby" if index == 1 else "Member"
-        members.append((role, f"PID:{pid},SN:{sn[:-1]}{chr(ord('A') + index)}"))
+        members.append((role, str(Udi(pid, f"{sn[:-1]}{chr(ord('A') + index)}"))))
     return members
 
 
