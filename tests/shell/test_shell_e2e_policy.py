@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from smartlic.agent.shell.commands import build_registry
-from smartlic.agent.shell.commands.policy_exec import RETURN_NOTICE, TRUST_NOTICE
+from smartlic.agent.shell.commands.policy_exec import RETURN_NOTICE
 from smartlic.agent.shell.device import Device
 from smartlic.agent.shell.fmt import ios_time
 from smartlic.agent.shell.session import Session
@@ -55,7 +55,10 @@ def test_smart_transport_trust_and_usage_reported(
         make_device, tmp_path, authority=authority.url, authority_ca=authority.keys.ca_pem
     )
     out = console(f"license smart trust idtoken {authority.token()} local")
-    assert out == TRUST_NOTICE.format(pid="IXM-LPWA-900-16-K9", sn=SN) + "\n"
+    assert out == (
+        "%SMART_LIC-6-TRUST_INSTALL_SUCCESS: A new licensing trust code was successfully "
+        f"installed on P:IXM-LPWA-900-16-K9,S:{SN}.\n"
+    )
     status = genie_parse("status", console("show license status"))
     assert status["transport"]["type"] == "Smart"
     assert status["account_information"]["virtual_account"] == "DEFAULT"

@@ -26,6 +26,7 @@ __all__ = [
     "require_str",
     "require_type",
     "udi_json",
+    "udi_short",
 ]
 
 API_PREFIX = "/api/device/v1"
@@ -55,6 +56,12 @@ class Entitlement:
 
 def udi_json(udi: Udi) -> dict[str, str]:
     return {"pid": udi.pid, "sn": udi.sn}
+
+
+def udi_short(udi: Udi) -> str:
+    """``P:<pid>,S:<sn>``: the UDI as the readable ``<udi>`` of license files and reservation
+    authorization codes writes it (and IOS's ``show license tech`` prints it)."""
+    return f"P:{udi.pid},S:{udi.sn}"
 
 
 def require_str(data: Mapping[str, Any], key: str, *, max_len: int = 16384) -> str:

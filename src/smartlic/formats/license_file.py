@@ -40,7 +40,7 @@ from typing import Any
 from smartlic.crypto import Udi
 from smartlic.errors import InvalidInput, SignatureInvalid
 from smartlic.formats import jsonsafe
-from smartlic.formats.device_v1 import MAX_COUNT, udi_json
+from smartlic.formats.device_v1 import MAX_COUNT, parse_udi, udi_json, udi_short
 from smartlic.formats.envelope import iso, parse_iso, read_payload
 from smartlic.formats.signed import SignedVerifier
 from smartlic.formats.xmlsafe import element, parse_xml, to_bytes
@@ -113,9 +113,8 @@ def license_payload(
 
 
 def _readable(payload: Mapping[str, Any]) -> dict[str, str]:
-    udi = payload["udi"]
     out = {
-        "udi": f"P:{udi['pid']},S:{udi['sn']}",
+        "udi": udi_short(parse_udi(payload["udi"])),
         "feature": str(payload["feature"]),
         "count": UNCOUNTED if payload["count"] is None else str(payload["count"]),
         "licenseType": str(payload["license_type"]),

@@ -53,7 +53,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from smartlic.crypto import Udi
 from smartlic.errors import InvalidInput, SignatureInvalid
-from smartlic.formats.device_v1 import Entitlement, parse_entitlements, udi_json
+from smartlic.formats.device_v1 import Entitlement, parse_entitlements, udi_json, udi_short
 from smartlic.formats.signed import SignedVerifier, verify_signature
 from smartlic.formats.slp import format_return_code, parse_return_code
 from smartlic.formats.xmlsafe import element, parse_xml, to_bytes
@@ -179,7 +179,7 @@ def authorization_text(envelope: Mapping[str, Any], udi: Udi, reservation_type: 
     root = element(_ROOTS[reservation_type])
     blob = json.dumps(envelope, separators=(",", ":")).encode()
     root.append(element("authorizationCode", base64.b64encode(blob).decode()))
-    root.append(element("udi", f"P:{udi.pid},S:{udi.sn}"))
+    root.append(element("udi", udi_short(udi)))
     return to_bytes(root).decode()
 
 

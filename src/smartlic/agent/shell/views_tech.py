@@ -20,6 +20,7 @@ from smartlic.agent.shell import views_reservation
 from smartlic.agent.shell.fmt import ios_time
 from smartlic.domain.enums import Enforcement
 from smartlic.domain.products import ProductProfile
+from smartlic.formats.device_v1 import udi_short
 
 __all__ = ["MESSAGE_TYPES", "tech_tail"]
 
@@ -258,7 +259,7 @@ _AGENT_BUILD = (
 
 def _trust_line(status: Status) -> list[str]:
     trust = vp.policy_of(status).trust_code
-    udi = f"P:{status.udi.pid},S:{status.udi.sn}"
+    udi = udi_short(status.udi)
     if trust is None:
         return [f"Local Device: {udi}, state[1], Trust Data NOT INSTALLED", "Overall Trust: No ID"]
     trust_id = int(trust.installed_at.timestamp()) % 10000
@@ -297,7 +298,7 @@ def _mapping_table(status: Status, profile: ProductProfile) -> list[str]:
         f"  {status.udi.pid}: Total licenses found: {len(profile.licenses)}",
     ]
     if enforced:
-        lines += ["Enforced Licenses:", f"  P:{status.udi.pid},S:{status.udi.sn}:"]
+        lines += ["Enforced Licenses:", f"  {udi_short(status.udi)}:"]
         lines += [f"    {s.name}: {s.tag} (3)" for s in enforced]
     return lines
 

@@ -23,6 +23,7 @@ from smartlic.agent.shell.flash import resolve_path
 from smartlic.agent.shell.registry import Arg, Registry
 from smartlic.agent.shell.replies import CommandFailed, Notice, Reply
 from smartlic.domain.products import ProductProfile
+from smartlic.formats.device_v1 import udi_short
 
 if TYPE_CHECKING:
     from smartlic.agent.shell.session import Session
@@ -33,7 +34,7 @@ EXEC = "exec"
 RETURN_NOTICE = "Enter this return code in Cisco Smart Software Manager portal:"
 TRUST_NOTICE = (
     "%SMART_LIC-6-TRUST_INSTALL_SUCCESS: "
-    "A new licensing trust code was successfully installed on P:{pid},S:{sn}."
+    "A new licensing trust code was successfully installed on {udi}."
 )
 COMM_FAILED = "%SMART_LIC-3-COMM_FAILED: Communications failure with the {peer} : {reason}"
 _PEERS = {
@@ -95,7 +96,7 @@ def _file_errors(handler: ShellHandler) -> ShellHandler:
 def trust(session: Session, args: Mapping[str, str]) -> Reply:
     device = session.device
     device.manager.trust(args["token"], args["scope"], "force" in args)
-    return Notice((TRUST_NOTICE.format(pid=device.manager.udi.pid, sn=device.manager.udi.sn),))
+    return Notice((TRUST_NOTICE.format(udi=udi_short(device.manager.udi)),))
 
 
 def sync(session: Session, args: Mapping[str, str]) -> Reply:
