@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, event, select, text
 from sqlalchemy.orm import Session
 
-from smartlic.authority.services._search import Sample, rarest_window, udi_of
+from smartlic.authority.services._search import Sample, rarest_window, typed_udi
 from smartlic.authority.services.scope import SYSTEM, system
 from smartlic.domain.enums import InstanceStatus
 from smartlic.storage.models import ProductInstance, VirtualAccount
@@ -134,10 +134,10 @@ def test_a_broad_search_pages_like_a_filtered_list(world: World, engine: Engine)
 
 
 def test_udi_syntax() -> None:
-    assert udi_of("C9300-48P:SC1") == ("C9300-48P", "SC1")
-    assert udi_of(" C9300-48P:SC1 ") == ("C9300-48P", "SC1")
+    assert typed_udi("C9300-48P:SC1") == ("C9300-48P", "SC1")
+    assert typed_udi(" C9300-48P:SC1 ") == ("C9300-48P", "SC1")
     for not_udi in ("SC1", ":SC1", "C9300:", "a:b:c", "C9300 48P:SC1", "sw-1.example.net"):
-        assert udi_of(not_udi) is None
+        assert typed_udi(not_udi) is None
 
 
 def test_the_index_is_probed_with_the_rarest_run_of_the_text() -> None:

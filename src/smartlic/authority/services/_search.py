@@ -69,7 +69,7 @@ class Sample:
         return share
 
 
-def udi_of(search: str) -> tuple[str, str] | None:
+def typed_udi(search: str) -> tuple[str, str] | None:
     """``(pid, sn)`` when ``search`` is written as a UDI ``PID:SN``."""
     pid, colon, sn = search.strip().partition(":")
     if not colon or not pid or not sn or ":" in sn or " " in pid + sn:

@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 
 from smartlic.authority.services import _pool
 from smartlic.authority.services._base import ServiceBase
+from smartlic.authority.services._files import udi_of
 from smartlic.authority.services._instance_status import StatusReader, StatusView
 from smartlic.authority.services._keyset import after, check_cursor, split
-from smartlic.authority.services._search import exact_udi, substring, udi_of
+from smartlic.authority.services._search import exact_udi, substring, typed_udi
 from smartlic.authority.services._usage import (
     current_usage,
     move_all,
@@ -160,7 +161,7 @@ class SqlInstancesService(ServiceBase):
         sorted among their ids, so it never walks the account's registration order filtering
         a million rows for them (what the planner chose for a rare hostname with ``LIMIT``)."""
         ids_of = q.with_only_columns(ProductInstance.id)
-        udi = udi_of(search)
+        udi = typed_udi(search)
         if udi is not None:  # a UDI: its unique index first
             ids = list(s.scalars(ids_of.where(exact_udi(*udi))))
             if ids:
@@ -358,7 +359,7 @@ class SqlInstancesService(ServiceBase):
 
     @staticmethod
     def _label(inst: ProductInstance) -> str:
-        return f"PID:{inst.udi_pid},SN:{inst.udi_sn}"
+        return str(udi_of(inst))
 
     def _one(
         self, s: Session, sa: SmartAccount, va: VirtualAccount, inst: ProductInstance

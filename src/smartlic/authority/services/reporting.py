@@ -46,6 +46,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from smartlic.authority.services._base import ServiceBase
+from smartlic.authority.services._files import udi_of
 from smartlic.authority.services._instance_status import StatusReader
 from smartlic.authority.services._marks import marks_at, upsert_mark
 from smartlic.authority.services.scope import Principal, poll_owner
@@ -163,7 +164,7 @@ class ReportingWatch(ServiceBase):
             actor=ACTOR,
             smart_account=s.get(SmartAccount, va.smart_account_id),
             virtual_account=va.name,
-            subject=f"PID:{inst.udi_pid},SN:{inst.udi_sn}",
+            subject=str(udi_of(inst)),
             hostname=inst.hostname,
             ack_deadline=deadline.isoformat(),
             last_report=inst.last_report_at.isoformat() if inst.last_report_at else None,

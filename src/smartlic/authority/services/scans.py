@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from smartlic.authority.services._base import ServiceBase
 from smartlic.authority.services._compliance import raise_warnings, shortfall_query
+from smartlic.authority.services._files import udi_of
 from smartlic.authority.services._marks import mark, upsert_mark
 from smartlic.clock import Clock
 from smartlic.domain.enums import HoldingKind
@@ -166,7 +167,7 @@ class Scans(ServiceBase):
                 actor="job:expiry.scan",
                 smart_account=sa,
                 virtual_account=va.name,
-                subject=f"PID:{inst.udi_pid},SN:{inst.udi_sn}",
+                subject=str(udi_of(inst)),
                 last_contact=last.isoformat() if last else None,
             )
         return n

@@ -22,6 +22,7 @@ from smartlic.authority.web.manage import confirm_page, explain
 from smartlic.authority.web.render import PORTAL, PortalRoute, page
 from smartlic.authority.web.views import VA, instance_name, product_type, va_context, va_url
 from smartlic.authority.web.views_reports import event_row
+from smartlic.crypto import Udi
 from smartlic.errors import InvalidInput, NotFound
 
 __all__ = ["instance_url", "router"]
@@ -87,7 +88,7 @@ def _license_names(services: Services) -> dict[str, str]:
 
 
 def _events(services: Services, user: UserPrincipal, i: InstanceOut) -> list[dict[str, Any]]:
-    where = EventFilter(subject=f"PID:{i.udi_pid},SN:{i.udi_sn}")
+    where = EventFilter(subject=str(Udi(i.udi_pid, i.udi_sn)))
     found = services.events.list_events(
         i.smart_account, where=where, limit=EVENTS_SHOWN, scope=user
     ).items
