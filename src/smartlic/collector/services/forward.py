@@ -16,6 +16,7 @@ import json
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, or_, select, update
@@ -186,16 +187,9 @@ class Forwarder(ServiceBase):
             s.execute(update(Report).where(Report.id.in_(ids)).values(rejected=reason))
 
     def _uploaded(self, answer: dict[str, Any], ids: list[int], devices: Any) -> None:
-        poll_id = _poll_id_of(answer)
+        task = _upstream_task(answer, "acknowledgements", ids, self.now())
         with self.transaction() as s:
-            s.add(
-                UpstreamTask(
-                    poll_id=poll_id,
-                    action="acknowledgements",
-                    items={"rows": ids},
-                    created_at=self.now(),
-                )
-            )
+            s.add(task)
             s.execute(update(Report).where(Report.id.in_(ids)).values(uploaded_at=self.now()))
             for device in devices:
                 self.alert(s, device, _base.UPLOADED)
@@ -226,16 +220,9 @@ class Forwarder(ServiceBase):
         return len(rows)
 
     def _forwarded(self, answer: dict[str, Any], ids: list[int]) -> None:
-        poll_id = _poll_id_of(answer)
+        task = _upstream_task(answer, "authorizations", ids, self.now())
         with self.transaction() as s:
-            s.add(
-                UpstreamTask(
-                    poll_id=poll_id,
-                    action="authorizations",
-                    items={"rows": ids},
-                    created_at=self.now(),
-                )
-            )
+            s.add(task)
             s.execute(update(Request).where(Request.id.in_(ids)).values(forwarded_at=self.now()))
 
     # ------------------------------------------------------------ polling
@@ -376,6 +363,15 @@ def _decoded(item: dict[str, Any]) -> bytes:
         return base64.b64decode(str(item.get("smart_license", "")), validate=True)
     except ValueError as exc:
         raise InvalidInput("the answer's smart_license is not base64") from exc
+
+
+def _upstream_task(
+    answer: dict[str, Any], action: str, ids: list[int], now: datetime
+) -> UpstreamTask:
+    """The poll the authority's ``OK_POLL`` answer promises for our rows ``ids`` (``action``:
+    what the poll will bring, ``acknowledgements`` or ``authorizations``)."""
+    poll_id = _poll_id_of(answer)
+    return UpstreamTask(poll_id=poll_id, action=action, items={"rows": ids}, created_at=now)
 
 
 def _poll_id_of(answer: dict[str, Any]) -> int:
