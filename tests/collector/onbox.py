@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
+from smartlic.formats.device_v1 import udi_json
 from smartlic.formats.envelope import read_payload
 from smartlic.formats.slp import read_file
 from tests.devices import PolicyDevice
@@ -22,6 +23,7 @@ class OnBoxDevice:
     password: str = "cisco123"
     reports: list[dict[str, Any]] = field(default_factory=list)
     imported: list[bytes] = field(default_factory=list)
+    claimed_udi: Any = None  # what /all-reports names instead of the device's own udi_json
 
     def acknowledged(self) -> set[int]:
         out: set[int] = set()
@@ -52,7 +54,7 @@ class OnBoxDevice:
 
         @app.get("/smartlic-service/all-reports", dependencies=[Depends(login)])
         def all_reports() -> dict[str, Any]:
-            udi = {"pid": self.device.udi.pid, "sn": self.device.udi.sn}
+            udi = udi_json(self.device.udi) if self.claimed_udi is None else self.claimed_udi
             return {"udi": udi, "usage": self.pending()}
 
         @app.post("/smartlic-service/import", dependencies=[Depends(login)])

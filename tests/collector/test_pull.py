@@ -4,6 +4,7 @@ authority's ACKs back; bad credentials and unreachable devices show as FAILED al
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -79,6 +80,25 @@ def test_a_device_answering_for_another_udi_is_refused(
     add(collector, other, url)  # other's UDI, but box answers at that address
     result = collector.services.puller.pull_all()
     assert result.reports == 0 and "not UDI_PID" in result.errors[0]
+    assert collector.services.status.totals().reports == 0
+
+
+@pytest.mark.parametrize(
+    "claimed", [{"pid": "PULL0"}, {"pid": 7, "sn": "x"}, {"pid": "\x00", "sn": "x"}]
+)
+def test_a_device_answering_a_malformed_udi_is_refused_naming_it(
+    world: World, collector: Collector, onbox: list[tuple[OnBoxDevice, str]], claimed: Any
+) -> None:
+    """Read with the protocol's parser, a udi that is no {pid, sn} is a mismatch, and the
+    refusal names what the device sent; nothing is stored."""
+    box, url = onbox[0]
+    box.reports.append(box.device.report(TAG, 1))
+    box.claimed_udi = claimed
+    add(collector, box, url)
+    result = collector.services.puller.pull_all()
+    device = collector.services.status.devices()[0]
+    assert result.reports == 0
+    assert result.errors == [f"{device.name}: the device at {url} is {claimed}, not {device.name}"]
     assert collector.services.status.totals().reports == 0
 
 
