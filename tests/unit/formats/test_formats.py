@@ -13,12 +13,15 @@ from smartlic.domain.policy import (
     next_ack_deadline,
 )
 from smartlic.errors import InvalidInput, SignatureInvalid
+from smartlic.formats.device_v1 import parse_udi, udi_json, udi_short
 from smartlic.formats.rum import (
     Measurement,
     RumReport,
     claimed_key,
+    parse_sudi,
     parse_usage_file,
     sign_report,
+    sudi_json,
     usage_file,
 )
 from smartlic.formats.signed import open_report
@@ -131,3 +134,32 @@ def test_slp_file_sections_and_return_codes() -> None:
     assert parse_return_code(code) == (b"\x01" * 16, b"\x02" * 64)
     with pytest.raises(InvalidInput):
         parse_return_code("ChWhde-okvz5f")
+
+
+def test_a_udis_wire_forms_round_trip_through_their_one_home() -> None:
+    """The UDI's forms: ``str`` / ``Udi.parse``, ``udi_json`` / ``parse_udi`` (device protocol),
+    ``sudi_json`` / ``parse_sudi`` (RUM reports, poll answers) and ``udi_short`` (the readable
+    ``<udi>`` of license files and reservation codes)."""
+    udi = Udi("C9300-24UX", "FCW2134L0RN")
+    assert Udi.parse(str(udi)) == udi and str(udi) == "PID:C9300-24UX,SN:FCW2134L0RN"
+    assert udi_json(udi) == {"pid": "C9300-24UX", "sn": "FCW2134L0RN"}
+    assert parse_udi(udi_json(udi)) == udi
+    assert sudi_json(udi) == {"udi_pid": "C9300-24UX", "udi_serial_number": "FCW2134L0RN"}
+    assert parse_sudi(sudi_json(udi), "/sudi") == udi
+    assert udi_short(udi) == "P:C9300-24UX,S:FCW2134L0RN"
+
+
+@pytest.mark.parametrize(
+    ("sudi", "detail", "pointer"),
+    [
+        ("PID:X,SN:Y", "sudi must be an object", "/d/sudi"),
+        ({"udi_pid": "X"}, "sudi.udi_serial_number must be a string of 1-64 characters",
+         "/d/sudi/udi_serial_number"),
+        ({"udi_pid": "X" * 65, "udi_serial_number": "Y"},
+         "sudi.udi_pid must be a string of 1-64 characters", "/d/sudi/udi_pid"),
+    ],
+)  # fmt: skip
+def test_parse_sudi_refuses_with_a_pointer(sudi: object, detail: str, pointer: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_sudi(sudi, "/d/sudi")
+    assert (caught.value.detail, caught.value.pointer) == (detail, pointer)
