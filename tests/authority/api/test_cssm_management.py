@@ -281,3 +281,22 @@ def test_license_summary_by_numeric_ids(world: LiveAuthority) -> None:
     )
     va_user = _bearer(world, Role.VIRTUAL_ACCOUNT_USER, "Spare")
     _failed(va_user.post(f"{SA}/v3/licenses/summary", json=body, headers=ids), 403, "no access")
+
+
+def test_a_deleted_virtual_accounts_id_answers_not_found(world: LiveAuthority) -> None:
+    """A tool still sending a deleted virtual account's id lands nowhere, never in the
+    account created after it (ids are never reused: 0013_number_counters)."""
+    http = _bearer(world)
+
+    def ids() -> dict[str, str]:
+        [account] = ok(http.get(f"{SA}/v2/accounts/search"))["accounts"]
+        return {v["name"]: v["virtual_account_id"] for v in account["virtual_accounts"]}
+
+    ok(http.post(f"{ACCT}/virtual-accounts", json={"name": "Temp"}))
+    temp = ids()["Temp"]
+    ok(http.post(f"{ACCT}/virtual-accounts/Temp/delete"))
+    ok(http.post(f"{ACCT}/virtual-accounts", json={"name": "Lab"}))
+    assert (temp, ids()["Lab"]) == ("4", "5")
+    body = {"data": {"timestamp": 0, "nonce": "n", "tags": []}}
+    gone = {"X-CSW-SMART-ACCOUNT-ID": "1", "X-CSW-VIRTUAL-ACCOUNT-ID": temp}
+    _failed(http.post(f"{SA}/v3/licenses/summary", json=body, headers=gone), 404, "4")

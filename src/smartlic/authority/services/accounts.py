@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import Engine, exists, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -19,8 +21,10 @@ from smartlic.authority.services.scope import (
 )
 from smartlic.clock import Clock
 from smartlic.errors import Conflict, InvalidInput, NotEmpty, NotFound
+from smartlic.storage.engine import on_postgresql
 from smartlic.storage.models import (
     Holding,
+    NumberCounter,
     PoolCounter,
     ProductInstance,
     RegistrationToken,
@@ -58,9 +62,24 @@ def va_out(va: VirtualAccount, domain: str) -> VirtualAccountOut:
 
 
 def next_number(s: Session, column: InstrumentedAttribute[int | None]) -> int:
-    """The next stable numeric id (``max + 1``; a concurrent twin fails its unique index and
-    the caller's transaction is refused as a conflict, never given a duplicate)."""
-    return int(s.scalar(select(func.coalesce(func.max(column), 0))) or 0) + 1
+    """The next stable numeric id of ``column``'s table, never one given before (a deleted
+    account's id stays unused: a tool still sending it must find nothing). Taken from the
+    table's ``number_counters`` row by one upsert, which locks the row until commit:
+    concurrent creations, in other authority processes too, queue on it and each get the
+    next id. A missing row (a new database, or one emptied) starts from the largest id in
+    use (0013_number_counters)."""
+    kind = column.class_.__tablename__
+    first = select(func.coalesce(func.max(column), 0) + 1).scalar_subquery()
+    upsert = pg_insert if on_postgresql(s) else sqlite_insert
+    take = (
+        upsert(NumberCounter)
+        .values(name=kind, last=first)
+        .on_conflict_do_update(
+            index_elements=[NumberCounter.name], set_={"last": NumberCounter.last + 1}
+        )
+        .returning(NumberCounter.last)
+    )
+    return int(s.execute(take).scalar_one())
 
 
 class SqlAccountsService(ServiceBase):

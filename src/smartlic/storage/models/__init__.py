@@ -1,7 +1,12 @@
 """All tables, re-exported from one private module per aggregate."""
 
 from smartlic.storage.base import Base
-from smartlic.storage.models._accounts import ApiKey, SmartAccount, VirtualAccount
+from smartlic.storage.models._accounts import (
+    ApiKey,
+    NumberCounter,
+    SmartAccount,
+    VirtualAccount,
+)
 from smartlic.storage.models._api_clients import AccessToken, ApiClient
 from smartlic.storage.models._events import Event, SeenNonce
 from smartlic.storage.models._instances import InstanceUsage, ProductInstance, RegistrationToken
@@ -52,6 +57,7 @@ __all__ = [
     "LicenseReservationLine",
     "LoginAttempt",
     "NotificationSubscription",
+    "NumberCounter",
     "OutboxMail",
     "Policy",
     "PollTask",

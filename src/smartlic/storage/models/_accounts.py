@@ -52,6 +52,20 @@ class VirtualAccount(Base):
         return f"VirtualAccount(name={self.name!r}, default={self.is_default})"
 
 
+class NumberCounter(Base):
+    """The last numeric id given out per kind (``smart_accounts``, ``virtual_accounts``): ids
+    are taken from here, never from the largest one in use, so a deleted account's id is
+    never given again (a tool still sending it must find nothing, not a newer account)."""
+
+    __tablename__ = "number_counters"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
+
+    def __repr__(self) -> str:
+        return f"NumberCounter(name={self.name!r}, last={self.last})"
+
+
 class ApiKey(Base):
     """A management API key; only its SHA-256 is stored."""
 
