@@ -30,13 +30,23 @@ from smartlic.authority.services.interfaces import (
     TransferLineOut,
     TransferPreviewOut,
 )
-from smartlic.authority.services.reservations import release_with_return_code
+from smartlic.authority.services.reservations import (
+    reservation_pools,
+    return_reservation,
+    returned_reservation,
+)
 from smartlic.authority.services.scope import AccountScope, Principal, scope_in
 from smartlic.domain.compliance import pool_status
 from smartlic.domain.enums import ComplianceStatus, InstanceStatus
 from smartlic.errors import InvalidInput, NotFound
 from smartlic.formats.bounds import check_page
-from smartlic.storage.models import License, ProductInstance, SmartAccount, VirtualAccount
+from smartlic.storage.models import (
+    License,
+    LicenseReservation,
+    ProductInstance,
+    SmartAccount,
+    VirtualAccount,
+)
 
 MAX_PAGE = 1000
 # a search naming at most this many instances is paged by their ids (``_searched``)
@@ -301,23 +311,59 @@ class SqlInstancesService(ServiceBase):
     ) -> None:
         """Remove an instance and free what it uses; one holding a license reservation needs
         the reservation's return code (the portal's "Reservation Return Code")."""
+        self.remove_instances(domain, [(instance_id, return_code)], scope=scope)
+
+    def remove_instances(
+        self, domain: str, removals: Sequence[tuple[str, str | None]], *, scope: Principal
+    ) -> None:
+        """Remove instances ((instance id, return code or None)) as one transaction: every
+        instance is found, allowed and its reservation's return code checked before any is
+        removed, and all go or none (the CSSM ``devices/remove``: a wrong return code must not
+        leave the first devices removed). Every pool of the batch is locked first, in one
+        order, as ``transfer_instances`` does."""
         allowed = scope_in(scope, domain)
+        if len({iid for iid, _ in removals}) != len(removals):
+            raise InvalidInput("a product instance is named twice")
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
-            inst, va = self._find(s, sa, instance_id, allowed)
-            allowed.require_write(va.name)
-            released = release_with_return_code(s, inst, return_code, self.now())
-            release_all(s, inst)
-            s.delete(inst)
-            self.record(
-                s,
-                "instance.removed",
-                actor=scope.label(),
-                smart_account=sa,
-                virtual_account=va.name,
-                subject=self._label(inst),
-                **({"reservation_returned": released.code_id} if released else {}),
-            )
+            found = []
+            for instance_id, return_code in removals:
+                inst, va = self._find(s, sa, instance_id, allowed)
+                allowed.require_write(va.name)
+                found.append((inst, va, returned_reservation(s, inst, return_code)))
+            _pool.lock_counters(s, [p for i, _, r in found for p in self._freed_pools(s, i, r)])
+            for inst, va, reservation in found:
+                self._remove(s, sa, inst, va, reservation, scope)
+
+    @staticmethod
+    def _freed_pools(
+        s: Session, inst: ProductInstance, reservation: LicenseReservation | None
+    ) -> list[tuple[str, str]]:
+        used = [(inst.virtual_account_id, lid) for lid in current_usage(s, inst.id)]
+        return used + reservation_pools(reservation)
+
+    def _remove(
+        self,
+        s: Session,
+        sa: SmartAccount,
+        inst: ProductInstance,
+        va: VirtualAccount,
+        reservation: LicenseReservation | None,
+        scope: Principal,
+    ) -> None:
+        if reservation is not None:
+            return_reservation(s, reservation, self.now())
+        release_all(s, inst)
+        s.delete(inst)
+        self.record(
+            s,
+            "instance.removed",
+            actor=scope.label(),
+            smart_account=sa,
+            virtual_account=va.name,
+            subject=self._label(inst),
+            **({"reservation_returned": reservation.code_id} if reservation else {}),
+        )
 
     # ------------------------------------------------------------ helpers
 

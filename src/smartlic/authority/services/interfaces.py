@@ -413,6 +413,9 @@ class InstancesService(Protocol):
     def remove_instance(
         self, domain: str, instance_id: str, *, return_code: str | None = None, scope: Principal
     ) -> None: ...
+    def remove_instances(
+        self, domain: str, removals: Sequence[tuple[str, str | None]], *, scope: Principal
+    ) -> None: ...
 
 
 class DeviceService(Protocol):

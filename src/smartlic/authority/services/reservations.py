@@ -10,7 +10,7 @@ authorization code the authority signs, bound to the device's UDI and to that re
 Refused: a request code reserved before (``reservation-code-used``), a device that already holds
 a reservation or belongs to another virtual account (``device-elsewhere``), more than the pool
 holds. The device becomes a product instance of the virtual account. Removing it needs the
-return code of its reservation (``release_with_return_code``): the device signed it with the
+return code of its reservation (``returned_reservation``): the device signed it with the
 key its request code carried, so only the device that installed the reservation can release it
 (docs/reservations.md).
 
@@ -61,7 +61,9 @@ __all__ = [
     "ReservationOut",
     "SqlReservationsService",
     "active_reservation",
-    "release_with_return_code",
+    "reservation_pools",
+    "return_reservation",
+    "returned_reservation",
 ]
 
 
@@ -258,11 +260,12 @@ def active_reservation(s: Session, inst: ProductInstance) -> LicenseReservation 
     )
 
 
-def release_with_return_code(
-    s: Session, inst: ProductInstance, return_code: str | None, now: datetime
+def returned_reservation(
+    s: Session, inst: ProductInstance, return_code: str | None
 ) -> LicenseReservation | None:
-    """Before ``inst`` is removed: an active reservation needs its genuine return code, then
-    its counts go back to the pool. ``None`` when the device holds no reservation."""
+    """Before ``inst`` is removed: its active reservation, once its return code is found
+    genuine (``None`` when the device holds none); changes nothing, so a caller removing
+    several devices checks them all first. ``return_reservation`` then frees it."""
     row = active_reservation(s, inst)
     if row is None:
         if return_code:
@@ -282,11 +285,20 @@ def release_with_return_code(
                           udi_of(row))  # fmt: skip
     except SignatureInvalid as exc:  # a wrong code typed in, not a failed authentication
         raise InvalidInput(exc.detail, code="wrong-return-code", pointer="/returnCode") from exc
-    _pool.lock_counters(s, ((row.virtual_account_id, line.license_id) for line in row.lines))
+    return row
+
+
+def reservation_pools(row: LicenseReservation | None) -> list[tuple[str, str]]:
+    """The pool counters ((virtual account id, license id)) ``return_reservation`` changes."""
+    return [(row.virtual_account_id, line.license_id) for line in row.lines] if row else []
+
+
+def return_reservation(s: Session, row: LicenseReservation, now: datetime) -> None:
+    """Give a checked reservation's counts back to its pool (its counters locked first)."""
+    _pool.lock_counters(s, reservation_pools(row))
     for line in row.lines:
         _pool.unhold(s, row.virtual_account_id, line.license_id, line.count)
     row.returned_at = now
-    return row
 
 
 # ---------------------------------------------------------------- helpers

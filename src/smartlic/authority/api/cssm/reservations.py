@@ -125,12 +125,9 @@ def remove_devices(
     services: ServicesDep,
     principal: PrincipalDep,
 ) -> RemoveOut:
-    found = [
-        (instance_id(services, domain, virtual_account, r.sudi, principal), r)
+    removals = [
+        (instance_id(services, domain, virtual_account, r.sudi, principal), r.returnCode or None)
         for r in body.productInstacesRemoveRequests
-    ]  # every device is found before any is removed
-    for iid, r in found:
-        services.instances.remove_instance(
-            domain, iid, return_code=r.returnCode or None, scope=principal
-        )
+    ]
+    services.instances.remove_instances(domain, removals, scope=principal)  # all or none
     return RemoveOut()
