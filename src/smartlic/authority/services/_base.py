@@ -103,6 +103,26 @@ class ServiceBase:
             raise NotFound(f"no virtual account {name!r} in {sa.domain!r}")
         return va
 
+    @classmethod
+    def virtual_account_by_ref(cls, session: Session, sa: SmartAccount, ref: str) -> VirtualAccount:
+        """A virtual account as the vendor's API names it (``X-CSW-VIRTUAL-ACCOUNT-ID``,
+        ``license_pool_id``): digits are its numeric id (``v2/accounts/search``), anything
+        else its name."""
+        if not ref.isdigit():
+            return cls.virtual_account(session, sa, ref)
+        va = (
+            session.scalar(
+                select(VirtualAccount).where(
+                    VirtualAccount.smart_account_id == sa.id, VirtualAccount.number == int(ref)
+                )
+            )
+            if len(ref) <= 9
+            else None
+        )  # beyond any id (and a 32-bit integer column)
+        if va is None:
+            raise NotFound(f"no virtual account {ref} in {sa.domain!r}")
+        return va
+
     @staticmethod
     def license_by_tag(session: Session, tag: str) -> License | None:
         return session.scalar(select(License).where(License.tag == tag))

@@ -156,15 +156,7 @@ class SqlAccountsService(ServiceBase):
                 raise NotFound(f"no smart account {smart_account}")
             if virtual_account is None or not virtual_account.isdigit():
                 return sa.domain, virtual_account
-            va = s.scalar(
-                select(VirtualAccount).where(
-                    VirtualAccount.smart_account_id == sa.id,
-                    VirtualAccount.number == int(virtual_account),
-                )
-            )
-            if va is None:
-                raise NotFound(f"no virtual account {virtual_account} in {sa.domain!r}")
-            return sa.domain, va.name
+            return sa.domain, self.virtual_account_by_ref(s, sa, virtual_account).name
 
     def create_virtual_account(
         self, domain: str, *, name: str, description: str = "", scope: Principal

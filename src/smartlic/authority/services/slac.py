@@ -92,6 +92,12 @@ def return_message(code_id: bytes, udi: Udi) -> bytes:
     return b"return:" + code_id + str(udi).encode()
 
 
+_ACTING_FOR_DEVICES = (
+    "data.licenses is for an authenticated caller acting for devices of a virtual account: "
+    "send credentials and X-CSW-VIRTUAL-ACCOUNT-ID (or data.license_pool_id)"
+)
+
+
 class SqlAuthorizationService(SigningServiceBase):
     # ------------------------------------------------------------ online (vendor API)
 
@@ -105,15 +111,16 @@ class SqlAuthorizationService(SigningServiceBase):
         data = data_of(body)
         now = self.now()
         items: list[dict[str, Any]] = []
+        licenses = _list(data.get("licenses"))
+        acting_for = None  # checked first: a refusal must leave nothing done
+        if licenses:
+            acting_for = self._acting_for_devices(data, principal, virtual_account, now)
         for env in _list(data.get("requests")):
             items.append(self._one_online(env, principal, virtual_account, now))
         for ret in _list(data.get("returns")):
             items.append(self._one_return(ret, principal))
-        licenses = _list(data.get("licenses"))
-        if licenses:
-            self._acting_for_devices(data, principal, virtual_account, now)
         for item in licenses:
-            items.append(self._one_for_device(item, principal, virtual_account))
+            items.append(self._one_for_device(item, principal, acting_for))
         if not items:
             raise InvalidInput("nothing to do: give requests or returns", pointer="/data")
         with self.transaction() as s:
@@ -146,17 +153,48 @@ class SqlAuthorizationService(SigningServiceBase):
 
     def _acting_for_devices(
         self, data: dict[str, Any], principal: Principal | None, va: str | None, now: datetime
-    ) -> None:
+    ) -> str:
         """``data.licenses`` (the vendor's form): an authenticated user acts for devices of
-        the virtual account its headers name, and may change it; the nonce counts once."""
-        if principal is None or principal.smart_account is None or va is None:
-            raise Forbidden(
-                "data.licenses is for an authenticated caller acting for devices of a "
-                "virtual account: send credentials and X-CSW-VIRTUAL-ACCOUNT-ID"
-            )
-        scope_in(principal, principal.smart_account).require_write(va)
+        the virtual account its headers (or ``data.license_pool_id``) name, and may change
+        it; the nonce counts once. Returns that virtual account's name."""
+        if principal is None or principal.smart_account is None:
+            raise Forbidden(_ACTING_FOR_DEVICES)
+        allowed = scope_in(principal, principal.smart_account)
+        va = self._license_pool(data, allowed, va)
+        if va is None:
+            raise Forbidden(_ACTING_FOR_DEVICES)
+        allowed.require_write(va)
         with self.transaction() as s:
             self.guard.once(s, f"authrequest:{principal.label()}", data, now)
+        return va
+
+    def _license_pool(
+        self, data: dict[str, Any], allowed: AccountScope, va: str | None
+    ) -> str | None:
+        """The virtual account ``data.license_pool_id`` names (the vendor's: its numeric id
+        from ``v2/accounts/search``, or its name, as the headers take it), or ``va`` (the
+        headers') without one; refused when the two differ. A pool the caller cannot read is
+        not found, whether it exists or not."""
+        pool = data.get("license_pool_id")
+        if pool is None or pool == "":
+            return va
+        if isinstance(pool, bool) or not isinstance(pool, int | str):
+            raise InvalidInput(
+                "license_pool_id is a virtual account's id", pointer="/data/license_pool_id"
+            )
+        ref = str(pool).strip()
+        with self.transaction() as s:
+            sa = self.smart_account(s, allowed.domain)
+            named = self.virtual_account_by_ref(s, sa, ref).name
+        if not allowed.can_read(named):
+            raise NotFound(f"no virtual account {ref} in {allowed.domain!r}")
+        if va is not None and named != va:
+            raise InvalidInput(
+                f"license_pool_id names virtual account {named!r} but "
+                f"X-CSW-VIRTUAL-ACCOUNT-ID names {va!r}",
+                pointer="/data/license_pool_id",
+            )
+        return named
 
     def _one_for_device(
         self, item: Any, principal: Principal | None, va: str | None

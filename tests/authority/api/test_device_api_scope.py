@@ -1,0 +1,90 @@
+"""Where the vendor device API acts for an authenticated caller, over real HTTP: the virtual
+account an ``authrequest`` names in ``data.license_pool_id`` (issue 9), and the scope of a
+caller carrying device-signed ``reportusage`` reports (the same rule as the ``/api/v1``
+usage-file upload). Each refusal is an attack: the vendor's failure shape, nothing stored
+changed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from smartlic.authority.services.scope import SYSTEM
+from smartlic.domain.enums import Role
+from tests.authority.api.helpers import DOMAIN, ok, pool_line, problem, snapshot
+from tests.authority.api.test_policy_mode_api import (  # noqa: F401 - fixtures
+    HSEC,
+    PID,
+    VENDOR,
+    World,
+    complete,
+    trusted,
+    vendor_body,
+    world,
+)
+from tests.devices import PolicyDevice
+
+AUTHREQUEST = f"{VENDOR}/v2/devices/authrequest"
+
+
+def _numbers(w: World) -> dict[str, str]:
+    """Virtual account name -> its numeric id (as ``v2/accounts/search`` shows it)."""
+    vas = w.live.services.accounts.list_virtual_accounts(DOMAIN, scope=SYSTEM)
+    return {va.name: str(va.number) for va in vas}
+
+
+def _key(w: World, role: Role, va: str | None = None) -> httpx.Client:
+    created = w.live.services.api_keys.create_api_key(
+        name=f"{role.value}-{va}", role=role, smart_account=DOMAIN, virtual_account=va, actor="t"
+    )
+    return w.live.client(created.text)
+
+
+def _ask(w: World, pool: Any, **extra: Any) -> dict[str, Any]:
+    sudi = {"udi_pid": PID, "udi_serial_number": "FOC1"}
+    line = {"sudi": sudi, "hostname": "r1", "keys": [{"entitlement": HSEC, "count": 1}]}
+    return vendor_body(w, license_pool_id=pool, licenses=[line], **extra)
+
+
+@pytest.mark.usefixtures("trusted")
+def test_license_pool_id_names_the_virtual_account(world: World) -> None:  # noqa: F811
+    ids = _numbers(world)
+    admin = _key(world, Role.SMART_ACCOUNT_ADMIN)
+    only_account = {"X-CSW-SMART-ACCOUNT-ID": "1"}
+    answer = ok(admin.post(AUTHREQUEST, json=_ask(world, ids["Prod"]), headers=only_account), 202)
+    [item] = complete(world, admin, answer)["data"]["authorizations"]
+    assert item["status"] == "SUCCESS", item
+    assert pool_line(world.api, "Prod", HSEC)["reserved"] == 1
+    # a name is taken as the headers take it, and an integer as the vendor's JSON sends it
+    for pool in ("Prod", int(ids["Prod"])):
+        again = ok(admin.post(AUTHREQUEST, json=_ask(world, pool), headers=only_account), 202)
+        [item] = complete(world, admin, again)["data"]["authorizations"]
+        assert item["error_code"] == "insufficient-licenses"  # asked of Prod: its one is taken
+
+
+def test_a_license_pool_id_against_the_headers_or_the_callers_scope_is_refused(
+    world: World,  # noqa: F811
+    trusted: PolicyDevice,  # noqa: F811
+) -> None:
+    ids = _numbers(world)
+    admin = _key(world, Role.SMART_ACCOUNT_ADMIN)
+    prod = {"X-CSW-SMART-ACCOUNT-ID": "1", "X-CSW-VIRTUAL-ACCOUNT-ID": ids["Prod"]}
+    only_account = {"X-CSW-SMART-ACCOUNT-ID": "1"}
+    prod_admin = _key(world, Role.VIRTUAL_ACCOUNT_ADMIN, "Prod")
+    reader = _key(world, Role.SMART_ACCOUNT_USER)
+    before = snapshot(world.api)
+    for client, pool, headers, status, code, words in (
+        (admin, ids["Spare"], prod, 422, "invalid-input", "X-CSW-VIRTUAL-ACCOUNT-ID names"),
+        (admin, "99", only_account, 404, "not-found", "no virtual account 99"),
+        (admin, [2], only_account, 422, "invalid-input", "license_pool_id"),
+        (prod_admin, ids["Spare"], only_account, 404, "not-found", "no virtual account"),
+        (reader, ids["Prod"], only_account, 403, "forbidden", "read-only"),
+    ):
+        # with a device's own request beside: refused before it too, so nothing is issued
+        body = _ask(world, pool, requests=[trusted.auth_request({HSEC: 1})])
+        refused = client.post(AUTHREQUEST, json=body, headers=headers)
+        assert words in problem(refused, status, code)["message"]
+    assert snapshot(world.api) == before
+    assert pool_line(world.api, "Prod", HSEC)["reserved"] == 0
