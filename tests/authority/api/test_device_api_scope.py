@@ -13,7 +13,9 @@ import pytest
 
 from smartlic.authority.services.scope import SYSTEM
 from smartlic.domain.enums import Role
-from tests.authority.api.helpers import DOMAIN, ok, pool_line, problem, snapshot
+from smartlic.formats.envelope import timestamp_ms
+from smartlic.formats.rum import usage_file
+from tests.authority.api.helpers import ACCOUNT, DOMAIN, TAG, V1, ok, pool_line, problem, snapshot
 from tests.authority.api.test_policy_mode_api import (  # noqa: F401 - fixtures
     HSEC,
     PID,
@@ -27,6 +29,7 @@ from tests.authority.api.test_policy_mode_api import (  # noqa: F401 - fixtures
 from tests.devices import PolicyDevice
 
 AUTHREQUEST = f"{VENDOR}/v2/devices/authrequest"
+REPORTUSAGE = f"{VENDOR}/v2/devices/reportusage"
 
 
 def _numbers(w: World) -> dict[str, str]:
@@ -88,3 +91,56 @@ def test_a_license_pool_id_against_the_headers_or_the_callers_scope_is_refused(
         assert words in problem(refused, status, code)["message"]
     assert snapshot(world.api) == before
     assert pool_line(world.api, "Prod", HSEC)["reserved"] == 0
+
+
+def test_a_carrier_reports_only_for_virtual_accounts_it_may_change(
+    world: World,  # noqa: F811
+    trusted: PolicyDevice,  # noqa: F811
+) -> None:
+    """A device's signed reports carried by an authenticated caller (a tool, with the
+    file's days-old timestamp) count only when the caller may change the device's virtual
+    account, as the ``/api/v1`` upload requires: a read-only caller, or one of another
+    virtual account, is refused whole, with or without headers, nothing stored."""
+    body = trusted.body(trusted.report(TAG, 2))
+    body["data"]["timestamp"] = timestamp_ms(world.live.clock.now()) - 3 * 86_400_000
+    spare = {"X-CSW-SMART-ACCOUNT-ID": "1", "X-CSW-VIRTUAL-ACCOUNT-ID": "Spare"}
+    spare_admin = _key(world, Role.VIRTUAL_ACCOUNT_ADMIN, "Spare")
+    before = snapshot(world.api)
+    for client, headers, words in (
+        (_key(world, Role.SMART_ACCOUNT_USER), {}, "may not report usage"),  # read-only
+        (_key(world, Role.VIRTUAL_ACCOUNT_USER, "Prod"), {}, "read-only in virtual account"),
+        (spare_admin, {}, "may not report usage"),  # another virtual account's
+        (spare_admin, spare, "may not report usage"),
+    ):
+        refused = client.post(REPORTUSAGE, json=body, headers=headers)
+        assert words in problem(refused, 403, "forbidden")["message"]
+    # the same rule for a usage file carrying the device's report into another account
+    carried = usage_file([trusted.report(TAG, 3)])
+    path = f"{ACCOUNT}/virtual-accounts/Spare/usage-files"
+    problem(spare_admin.post(path, files={"file": ("u.xml", carried)}), 403, "forbidden")
+    assert snapshot(world.api) == before
+    prod_admin = _key(world, Role.VIRTUAL_ACCOUNT_ADMIN, "Prod")
+    done = complete(world, prod_admin, ok(prod_admin.post(REPORTUSAGE, json=body), 202))
+    [ack] = done["data"]["acknowledgements"]
+    assert len(ack["acknowledged"]) == 1 and ack["rejected"] == []
+    assert pool_line(world.api, "Prod")["in_use"] == 2
+
+
+def test_another_accounts_carrier_counts_nothing(
+    world: World,  # noqa: F811
+    trusted: PolicyDevice,  # noqa: F811
+) -> None:
+    """A key of another smart account without headers: the device is refused as another
+    account's (no ACK, which would name it), its report not counted (it was counted)."""
+    ok(world.api.post(f"{V1}/accounts", json={"name": "Rival", "domain": "rival.example"}), 201)
+    created = world.live.services.api_keys.create_api_key(
+        name="rival", role=Role.SMART_ACCOUNT_ADMIN, smart_account="rival.example", actor="t"
+    )
+    rival = world.live.client(created.text)
+    before = snapshot(world.api)
+    answer = ok(rival.post(REPORTUSAGE, json=trusted.body(trusted.report(TAG, 2))), 202)
+    done = complete(world, rival, answer)["data"]
+    assert done["acknowledgements"] == []
+    [error] = done["errors"]
+    assert error["rejected"][0]["code"] == "ownership-not-proven", error
+    assert snapshot(world.api) == before

@@ -10,7 +10,7 @@ through reports, so they are not counted twice.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -39,6 +39,7 @@ from smartlic.authority.services import ownership
 from smartlic.authority.services._compliance import bump_noted
 from smartlic.authority.services._files import policy_doc, policy_for, policy_in_force
 from smartlic.authority.services._usage import ADD_USAGE
+from smartlic.authority.services.scope import Principal, may_write
 from smartlic.crypto import Udi
 from smartlic.domain.enums import Enforcement, InstanceStatus
 from smartlic.domain.policy import Policy as PolicyDoc
@@ -160,6 +161,9 @@ class Channel:
     smart_account: SmartAccount | None = None
     virtual_account: VirtualAccount | None = None
     usage_file_id: str | None = None
+    # the authenticated caller (None: a device on its own), allowed to carry reports only
+    # for devices of virtual accounts it may change (``require_scope``)
+    caller: Principal | None = None
 
 
 @dataclass
@@ -240,6 +244,7 @@ def ingest(
     lock from BEGIN IMMEDIATE: one writer at a time.
     """
     found = _find_all(s, [udi for udi, _ in by_device])
+    require_scope(s, found.values(), channel)
     results = [DeviceResult(udi) for udi, _ in by_device]
     moves: Moves = {}
     for i in sorted(range(len(by_device)), key=lambda i: _udi_key(by_device[i][0])):
@@ -278,6 +283,27 @@ def _ingest_device(
         pool = moves.setdefault(inst.virtual_account_id, {})
         for lid, delta in deltas.items():
             pool[lid] = pool.get(lid, 0) + delta
+
+
+def require_scope(s: Session, found: Iterable[ProductInstance], channel: Channel) -> None:
+    """An authenticated caller carries reports only for devices of virtual accounts it may
+    change: the rule of the ``/api/v1`` usage-file upload (``scope_in(...).require_write``),
+    whichever way the reports come (a file, ``reportusage``), so a read-only key, or one of
+    another virtual account, cannot report for a device by sending its signed reports (and
+    with the authenticated caller's relaxed freshness). Refused as a whole, before anything
+    is stored, without naming the account. A device of another smart account than the
+    channel's is not this rule's: it is refused on its own (``_check_account``)."""
+    if channel.caller is None:
+        return  # a device on its own: its trust code is what counts
+    for inst in found:
+        va, sa, _ = accounts(s, inst.virtual_account_id)
+        if channel.smart_account is not None and sa.id != channel.smart_account.id:
+            continue
+        if not may_write(channel.caller, sa.domain, va.name):
+            raise Forbidden(
+                f"{channel.caller.noun} may not report usage for the virtual account of "
+                f"device {inst.udi_pid}:{inst.udi_sn}"
+            )
 
 
 def _udi_key(udi: Udi) -> tuple[str, str]:

@@ -66,6 +66,7 @@ __all__ = [
     "Grant",
     "Principal",
     "check_grant_shape",
+    "may_write",
     "poll_owner",
     "require_admin",
     "require_poll_owner",
@@ -231,6 +232,16 @@ def scope_in(principal: Principal, domain: str) -> AccountScope:
     readable = None if account_wide else frozenset(_names(per_va))
     writable = None if manages else frozenset(_names(g for g in per_va if g.role in WRITERS))
     return AccountScope(domain, principal.noun, False, manages, readable, writable)
+
+
+def may_write(principal: Principal, domain: str, va: str) -> bool:
+    """Whether ``principal`` may change virtual account ``va`` of ``domain`` (what
+    ``scope_in(principal, domain).require_write(va)`` allows), for a caller that must refuse
+    without naming the account (a device's virtual account the caller did not name)."""
+    try:
+        return scope_in(principal, domain).can_write(va)
+    except Forbidden:
+        return False
 
 
 def _names(grants: Iterable[Grant]) -> list[str]:

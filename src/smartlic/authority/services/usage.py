@@ -197,7 +197,11 @@ class SqlUsageService(SigningServiceBase):
             s.add(row)
             s.flush()
             channel = Channel(
-                actor=actor, smart_account=sa, virtual_account=va, usage_file_id=row.id
+                actor=actor,
+                smart_account=sa,
+                virtual_account=va,
+                usage_file_id=row.id,
+                caller=scope,
             )
             results = ingest(s, by_device, channel, now, checked)
             self._finish_file(s, row, results, channel, now, archive=archive)
@@ -283,13 +287,12 @@ class SqlUsageService(SigningServiceBase):
     ) -> Channel:
         if principal is None:
             return Channel(actor="device")
-        if principal.smart_account is None or virtual_account is None:
-            return Channel(actor=principal.label())
+        if principal.smart_account is None:
+            return Channel(actor=principal.label(), caller=principal)
         sa = self.smart_account(s, principal.smart_account)
+        va = self.virtual_account(s, sa, virtual_account) if virtual_account is not None else None
         return Channel(
-            actor=principal.label(),
-            smart_account=sa,
-            virtual_account=self.virtual_account(s, sa, virtual_account),
+            actor=principal.label(), smart_account=sa, virtual_account=va, caller=principal
         )
 
     def _ack_item(self, s: Session, r: DeviceResult, now: datetime) -> dict[str, Any]:
