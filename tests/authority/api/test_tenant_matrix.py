@@ -53,6 +53,7 @@ TARGETS = {"own-va": OWN, "other-va": SIBLING, "other-account": FOREIGN}
 TRANSFER_TO = {OWN: "Spare", SIBLING: "Prod", FOREIGN: "Other"}
 V1 = "/api/v1"
 CSSM = "/services/api/smart-accounts-and-licensing"
+REPORTUSAGE = CSSM + "/v2/devices/reportusage"
 
 # Routes that are not the management API: probes and metrics (no tenant data), and the device
 # protocols, which answer devices and collectors
@@ -142,17 +143,23 @@ class Matrix:
     def device(self) -> PolicyDevice:
         return PolicyDevice(Udi("IXM-LPWA-900-16-K9", f"MX{next(self.serials):05d}"), self.clock)
 
-    def new_instance(self, target: tuple[str, str]) -> tuple[str, str]:
-        """A fresh instance in ``target`` (through a usage file): (instance id, serial)."""
+    def placed_device(self, target: tuple[str, str]) -> tuple[PolicyDevice, str]:
+        """A fresh device with an instance in ``target`` (through a usage file, which keys it
+        there): the device and the file's id."""
         dev = self.device()
         domain, va = target
         files = {"file": ("u.xml", usage_file([dev.report(TAG, 1)]))}
         path = f"{V1}/accounts/{domain}/virtual-accounts/{va}/usage-files"
         created = _ok(self.admin.post(path, files=files), 201)
+        return dev, created["id"]
+
+    def new_instance(self, target: tuple[str, str]) -> tuple[str, str]:
+        """A fresh instance in ``target`` (through a usage file): (instance id, serial)."""
+        dev, file_id = self.placed_device(target)
         found = _ok(
-            self.admin.get(f"{V1}/accounts/{domain}/devices", params={"search": dev.udi.sn})
+            self.admin.get(f"{V1}/accounts/{target[0]}/devices", params={"search": dev.udi.sn})
         )
-        return found["items"][0]["id"], dev.udi.sn + "|" + created["id"]
+        return found["items"][0]["id"], dev.udi.sn + "|" + file_id
 
     def new_client(self, domain: str) -> str:
         """A fresh OAuth2 client of ``domain``: its client id."""
@@ -766,3 +773,37 @@ def test_a_virtual_account_key_reads_only_its_virtual_account(matrix: Matrix) ->
     assert {p["name"] for p in policies} >= {own.policy, f"Account {ACME}"}
     assert sibling.policy not in {p["name"] for p in policies}
     assert _ok(vic.get(_acct(ACME) + "/virtual-accounts"))["items"][0]["name"] == "Prod"
+
+
+def test_carried_device_reports_count_only_where_the_caller_may_change(matrix: Matrix) -> None:
+    """``reportusage`` (the vendor device API, not in ``CASES``: a device posting on its own,
+    without a key, is its normal caller) carrying a device's signed report, without headers:
+    counted for a key that may change the device's virtual account, as the ``/api/v1``
+    upload requires; refused whole (403, nothing stored) for a key of its smart account that
+    may not (read-only, another virtual account's), as is a read-only virtual-account key
+    for any device; for a key of another smart account the device alone is refused as another
+    account's (202, nothing counted). No key: the device's own rules (its key is pinned:
+    counted)."""
+    errors: list[str] = []
+    for caller in CALLERS:
+        for target in TARGETS.values():
+            dev, _ = matrix.placed_device(target)
+            call = Call("POST", REPORTUSAGE, json=dev.body(dev.report(TAG, 2)))
+            before = _stored(matrix)
+            response = _send(matrix, caller, call)
+            changed = _stored(matrix) != before
+            cell = f"{caller.name} carries a device of {target}"
+            keyed_here = caller.role is not None and caller.in_account(target[0])
+            # a virtual-account key lands devices in its virtual account, as a header naming
+            # it would: it must be able to change it, whatever the device (deps_usage)
+            lands = caller.va is not None and not caller.writes(caller.account or "", caller.va)
+            refused = lands or (keyed_here and not caller.writes(*target))
+            counts = caller.role is None or (keyed_here and not refused)
+            if response.status_code != (403 if refused else 202) or changed != counts:
+                errors.append(f"{cell}: {response.status_code} {changed=} {response.text}")
+            if refused and response.json().get("status") != "FAILED":
+                errors.append(f"{cell}: not the vendor's failure shape: {response.text}")
+            leaked = _leaks(matrix, caller, call, response)
+            if leaked:
+                errors.append(f"{cell}: answer shows hidden data {sorted(leaked)}")
+    assert errors == []
