@@ -114,7 +114,7 @@ def _device(world: World, va: str, sn: str, tag: str = TAG) -> str:
     cert = load_certificate(env["certificate"])
     dev.accept_registration(open_sealed(env, cert.public_key()))  # type: ignore[arg-type]
     s.device.authorize(dev.authorize({tag: 1}))
-    page = s.instances.list_instances(world.domain, va, scope=SYSTEM)
+    page = s.instances.list_instances(world.domain, va, search=sn, scope=SYSTEM)
     return next(i.id for i in page.items if i.udi_sn == sn)
 
 
@@ -160,6 +160,32 @@ def test_batches_of_instances_crossing_in_another_order_do_not_deadlock(
     assert here == dict.fromkeys(east, "East") | dict.fromkeys(west, "West")
     for tag in (TAG, OTHER):
         assert _line(world, "East", tag) == _line(world, "West", tag) == (5, 1, 0)
+
+
+def test_batches_of_removals_in_another_order_do_not_deadlock(world: World, pg_only: None) -> None:
+    """``remove_instances`` (CSSM ``devices/remove``: all or none) locks every pool the batch
+    frees first: two batches removing devices of two licenses in opposite orders queue."""
+    _stock(world)
+    rounds = [
+        [
+            _device(world, "East", f"SN-{i}-{n}", tag)
+            for n, tag in enumerate((TAG, OTHER, OTHER, TAG))
+        ]
+        for i in range(ROUNDS)
+    ]
+    inst = world.services.instances
+
+    def removes(first: int) -> Callable[[int], None]:
+        def step(i: int) -> None:  # a batch of this round's devices: TAG then OTHER, or back
+            batch = rounds[i][first : first + 2]
+            inst.remove_instances(world.domain, [(d, None) for d in batch], scope=SYSTEM)
+
+        return step
+
+    assert _race(removes(0), removes(2)) == []
+    assert world.services.instances.list_instances(world.domain, scope=SYSTEM).total == 0
+    for tag in (TAG, OTHER):
+        assert _line(world, "East", tag) == (100, 0, 0)
 
 
 def test_code_requests_naming_licenses_in_another_order_do_not_deadlock(
