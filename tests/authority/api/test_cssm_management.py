@@ -300,3 +300,7 @@ def test_a_deleted_virtual_accounts_id_answers_not_found(world: LiveAuthority) -
     body = {"data": {"timestamp": 0, "nonce": "n", "tags": []}}
     gone = {"X-CSW-SMART-ACCOUNT-ID": "1", "X-CSW-VIRTUAL-ACCOUNT-ID": temp}
     _failed(http.post(f"{SA}/v3/licenses/summary", json=body, headers=gone), 404, "4")
+    # ids beyond the column's range name nothing (PostgreSQL refused the parameter: a 500)
+    huge = "9" * 12
+    for ids in ({"X-CSW-SMART-ACCOUNT-ID": huge}, gone | {"X-CSW-VIRTUAL-ACCOUNT-ID": huge}):
+        _failed(http.post(f"{SA}/v3/licenses/summary", json=body, headers=ids), 404, huge)

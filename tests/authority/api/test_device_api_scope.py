@@ -81,6 +81,7 @@ def test_a_license_pool_id_against_the_headers_or_the_callers_scope_is_refused(
     for client, pool, headers, status, code, words in (
         (admin, ids["Spare"], prod, 422, "invalid-input", "X-CSW-VIRTUAL-ACCOUNT-ID names"),
         (admin, "99", only_account, 404, "not-found", "no virtual account 99"),
+        (admin, 10**12, only_account, 404, "not-found", "no virtual account 1000000000000"),
         (admin, [2], only_account, 422, "invalid-input", "license_pool_id"),
         (prod_admin, ids["Spare"], only_account, 404, "not-found", "no virtual account"),
         (reader, ids["Prod"], only_account, 403, "forbidden", "read-only"),

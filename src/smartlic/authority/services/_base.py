@@ -22,7 +22,7 @@ from smartlic.formats import jsonsafe
 from smartlic.storage.models import Event, License, SmartAccount, VirtualAccount
 from smartlic.storage.prepared import Prepared
 
-__all__ = ["ServiceBase", "SigningServiceBase", "device_actor", "insert_events"]
+__all__ = ["ServiceBase", "SigningServiceBase", "device_actor", "id_number", "insert_events"]
 
 _log = logging.getLogger(__name__)
 WATCH_ACTOR = "compliance"  # who raises a warning in the transaction that caused it
@@ -31,6 +31,14 @@ WATCH_ACTOR = "compliance"  # who raises a warning in the transaction that cause
 def device_actor(udi: object) -> str:
     """The actor of an event a device's own request caused (``udi``: its ``PID:SN``)."""
     return f"device:{udi}"
+
+
+def id_number(digits: str) -> int:
+    """A numeric account id as sent (digits), for a lookup: one beyond the column's range
+    (32-bit) names no account, so it looks up -1 (PostgreSQL refuses the out-of-range
+    parameter outright, an error where the answer is "not found")."""
+    n = int(digits)
+    return n if n < 2**31 else -1
 
 
 class ServiceBase:
@@ -110,15 +118,11 @@ class ServiceBase:
         else its name."""
         if not ref.isdigit():
             return cls.virtual_account(session, sa, ref)
-        va = (
-            session.scalar(
-                select(VirtualAccount).where(
-                    VirtualAccount.smart_account_id == sa.id, VirtualAccount.number == int(ref)
-                )
+        va = session.scalar(
+            select(VirtualAccount).where(
+                VirtualAccount.smart_account_id == sa.id, VirtualAccount.number == id_number(ref)
             )
-            if len(ref) <= 9
-            else None
-        )  # beyond any id (and a 32-bit integer column)
+        )
         if va is None:
             raise NotFound(f"no virtual account {ref} in {sa.domain!r}")
         return va

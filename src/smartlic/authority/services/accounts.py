@@ -10,7 +10,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from smartlic.authority.services._base import ServiceBase
+from smartlic.authority.services._base import ServiceBase, id_number
 from smartlic.authority.services._principal_cache import PrincipalCache
 from smartlic.authority.services.interfaces import SmartAccountOut, VirtualAccountOut
 from smartlic.authority.services.scope import (
@@ -151,7 +151,9 @@ class SqlAccountsService(ServiceBase):
             return smart_account, virtual_account
         domains = visible_smart_accounts(scope)
         with self.transaction() as s:
-            sa = s.scalar(select(SmartAccount).where(SmartAccount.number == int(smart_account)))
+            sa = s.scalar(
+                select(SmartAccount).where(SmartAccount.number == id_number(smart_account))
+            )
             if sa is None or (domains is not None and sa.domain not in domains):
                 raise NotFound(f"no smart account {smart_account}")
             if virtual_account is None or not virtual_account.isdigit():
