@@ -331,7 +331,9 @@ class SqlInstancesService(ServiceBase):
                 inst, va = self._find(s, sa, instance_id, allowed)
                 allowed.require_write(va.name)
                 found.append((inst, va, returned_reservation(s, inst, return_code)))
-            _pool.lock_counters(s, [p for i, _, r in found for p in self._freed_pools(s, i, r)])
+            if len(found) > 1:  # every pool of the batch locked first, in one order
+                pools = [p for i, _, r in found for p in self._freed_pools(s, i, r)]
+                _pool.lock_counters(s, pools)
             for inst, va, reservation in found:
                 self._remove(s, sa, inst, va, reservation, scope)
 
