@@ -164,6 +164,14 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
+def pg_only(engine: Engine) -> None:
+    """For a test of concurrent writers or several processes on one database: PostgreSQL's
+    run only (SQLite has one writer at a time, and its run of such a test is skipped)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL (SQLite: one writer at a time)")
+
+
+@pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(START)
 

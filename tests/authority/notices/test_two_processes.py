@@ -18,12 +18,6 @@ from tests.authority.notices.conftest import DOMAIN, LOOPBACK, Lab
 pytestmark = pytest.mark.postgresql
 
 
-@pytest.fixture
-def pg_only(engine: Engine) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("several processes share a PostgreSQL database (SQLite: one process)")
-
-
 def test_two_instances_run_each_job_and_send_each_message_once(
     lab: Lab, engine: Engine, pg_only: None
 ) -> None:

@@ -10,7 +10,6 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import Engine
 
 from smartlic.authority.services.interfaces import LicenseMove
 from smartlic.authority.services.scope import SYSTEM
@@ -24,12 +23,6 @@ from tests.devices import PolicyDevice, TestDevice
 pytestmark = pytest.mark.postgresql
 
 ROUNDS = 50
-
-
-@pytest.fixture
-def pg_only(engine: Engine) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL (SQLite: one writer at a time)")
 
 
 def _race(*steps: Callable[[int], None]) -> list[BaseException]:

@@ -31,12 +31,6 @@ pytestmark = pytest.mark.postgresql
 WAIT_S = 20.0
 
 
-@pytest.fixture
-def pg_only(engine: Engine) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL (SQLite: one writer at a time)")
-
-
 def _fleet(world: World, *sns: str) -> dict[str, PolicyDevice]:
     """Devices of East holding a trust code, by serial number."""
     s = world.services
