@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,16 +27,28 @@ class Udi:
 
     @classmethod
     def parse(cls, text: str) -> Udi:
-        """Parse ``PID:x,SN:y``."""
-        try:
-            pid_part, sn_part = text.split(",", 1)
-            pid = pid_part.split(":", 1)[1] if pid_part.startswith("PID:") else ""
-            sn = sn_part.split(":", 1)[1] if sn_part.startswith("SN:") else ""
-        except (ValueError, IndexError):
+        """A UDI as a person types it (the portal's and the API's ``udi``, ``issue-file --udi``,
+        ``devices transfer|remove``, the device search): the long form ``PID:<pid>,SN:<sn>``
+        (``str``'s, ``show license udi``'s; ``pid:``/``sn:`` in any case, blanks around the
+        parts ignored) or the short ``<pid>:<sn>``, split at its first colon. A text that starts
+        with ``PID:`` is the long form or nothing; each part must hold a character."""
+        typed = text.strip()
+        long = _LONG_UDI.fullmatch(typed)
+        if long is not None:
+            pid, sn = long["pid"].strip(), long["sn"].strip()
+        elif typed.startswith("PID:"):
             pid = sn = ""
+        else:
+            pid, _, sn = (part.strip() for part in typed.partition(":"))
         if not pid or not sn:
-            raise InvalidInput(f"not a UDI: {text!r} (expected PID:<pid>,SN:<serial>)")
+            raise InvalidInput(
+                f"not a UDI: {text!r} (expected PID:<pid>,SN:<serial> or <pid>:<serial>)"
+            )
         return cls(pid, sn)
+
+
+# the long form; its PID ends at the first ``,SN:`` (Udi.parse)
+_LONG_UDI = re.compile(r"PID:(?P<pid>.*?),\s*SN:(?P<sn>.*)", re.IGNORECASE | re.DOTALL)
 
 
 def generate_key() -> Ed25519PrivateKey:
