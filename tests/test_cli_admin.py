@@ -155,6 +155,12 @@ def test_tokens_devices_and_events_on_the_lab_clock(cli: Cli) -> None:
     assert "is now in East" in moved and f"warning: {warning}" in moved
     cli.error("invalid-input", "admin", "devices", "remove", D, instance_id[:3])
     cli.error("not-found", "admin", "devices", "remove", D, "ASR-903:NOSUCH")
+    # the UDI as people type it (``Udi.parse``): the long form too; a half UDI is refused
+    long_form = cli.ok("admin", "devices", "transfer", D, " PID:ASR-903,SN:FOX00001", "DEFAULT",
+                       "--dry-run")  # fmt: skip
+    assert "nothing moved" in long_form
+    err = cli.error("invalid-input", "admin", "devices", "remove", D, "ASR-903:")
+    assert "not a UDI: 'ASR-903:'" in err
     assert (
         cli.row(cli.ok("admin", "licenses", "list", D, "East"), "Device METRO IP ACCESS")[2] == "2"
     )

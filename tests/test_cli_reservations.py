@@ -75,3 +75,31 @@ def test_issue_file_from_holdings_and_standalone(cli: Cli, tmp_path: Path) -> No
                            udi=Udi("ASR-903", "FOX1234"))  # fmt: skip
     assert (ev.feature, ev.count, ev.license_type, ev.period_days) == (
         "securityk9", 2, "Evaluation", 60)  # fmt: skip
+
+
+def test_issue_file_reads_the_udi_as_people_type_it(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
+    """``--udi``: the long form, the short ``PID:SN`` (split at its first colon) and, with the
+    shared rule (``Udi.parse``), the long form with blanks or in lower case; what is not a UDI
+    is refused with the same reason everywhere, and no file is written, nothing held."""
+    cli.ok("admin", "licenses", "add", D, "DEFAULT", "metroipaccess", "9")
+    verifier, keys = _verifier(cli)
+    issue = ("admin", "licenses", "issue-file", D, "DEFAULT", "--feature", "metroipaccess")
+    typed = {
+        "PID:ASR-903,SN:FOX1": Udi("ASR-903", "FOX1"),
+        "ASR-903:FOX2": Udi("ASR-903", "FOX2"),
+        "ASR-903:FOX:3": Udi("ASR-903", "FOX:3"),
+        " pid:ASR-903, sn:FOX4 ": Udi("ASR-903", "FOX4"),
+    }
+    for n, (text, udi) in enumerate(typed.items()):
+        out = tmp_path / f"{n}.lic"
+        cli.ok(*issue, "--udi", text, "--out", str(out))
+        lic = read_license_file(out.read_bytes(), verifier, ca=keys.ca.certificate, udi=udi)
+        assert lic.feature == "metroipaccess"
+    before = cli.ok("admin", "licenses", "list", D, "DEFAULT")
+    assert cli.row(before, "Device METRO IP ACCESS")[3] == "4"
+    for text in ("FOX1234", ":FOX1234", "ASR-903:", "PID:ASR-903", "PID:ASR-903,SN:"):
+        out = tmp_path / "refused.lic"
+        err = cli.error("invalid-input", *issue, "--udi", text, "--out", str(out))
+        assert f"not a UDI: {text!r}" in err and "<pid>:<serial>" in err
+        assert not out.exists()
+    assert cli.ok("admin", "licenses", "list", D, "DEFAULT") == before

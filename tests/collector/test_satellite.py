@@ -154,8 +154,11 @@ def test_deregistered_instances_are_reported_as_zero(world: World, satellite: Sa
     sync_online(satellite.sat, satellite.services)
     dev = satellite.register("GONE1")
     satellite.authorize(dev, {TAG: 4})
-    sync_online(satellite.sat, satellite.services)
+    state = sync_online(satellite.sat, satellite.services)
     assert pool_line(world.api, "Prod")["in_use"] == 4
+    # the saved state's key, as existing satellites' files hold it: "<pid>:<sn>", exact
+    assert state.pushed == {"ISR4331:GONE1": [TAG]}
+    assert satellite.sat.load_status(satellite.services).pushed == state.pushed
     satellite.clock.advance(seconds=5)  # the next report ends later than the last one
     satellite.open(satellite.http.post("/api/device/v1/deregister", json=dev.deregister()))
     state = sync_online(satellite.sat, satellite.services)

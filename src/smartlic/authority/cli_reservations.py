@@ -112,18 +112,8 @@ def issue_file(
 ) -> None:
     """Write a signed node-locked license file for one device and one feature."""
     with open_services() as s:
-        issued = s.reservations.issue_file(domain, va, parse_udi(udi), feature, count=count,
+        issued = s.reservations.issue_file(domain, va, Udi.parse(udi), feature, count=count,
                                            eval_days=eval_days, from_holdings=not standalone,
                                            scope=operator())  # fmt: skip
     out.write_bytes(issued.data)
     typer.echo(f"license file {issued.serial} for {issued.udi} ({issued.feature}) written to {out}")
-
-
-def parse_udi(text: str) -> Udi:
-    """``PID:x,SN:y`` or the short ``PID:SN`` the CLI takes elsewhere."""
-    if text.startswith("PID:"):
-        return Udi.parse(text)
-    pid, sep, sn = text.partition(":")
-    if not sep or not pid or not sn:
-        raise InvalidInput(f"not a UDI: {text!r} (PID:SN)")
-    return Udi(pid, sn)

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, event, select, text
 from sqlalchemy.orm import Session
 
-from smartlic.authority.services._search import Sample, rarest_window, typed_udi
+from smartlic.authority.services._search import Sample, rarest_window
 from smartlic.authority.services.scope import SYSTEM, system
 from smartlic.domain.enums import InstanceStatus
 from smartlic.storage.models import ProductInstance, VirtualAccount
@@ -133,11 +133,16 @@ def test_a_broad_search_pages_like_a_filtered_list(world: World, engine: Engine)
     assert _found(world, "SC000000007") == _expected(rows, "SC000000007")  # a few: by id
 
 
-def test_udi_syntax() -> None:
-    assert typed_udi("C9300-48P:SC1") == ("C9300-48P", "SC1")
-    assert typed_udi(" C9300-48P:SC1 ") == ("C9300-48P", "SC1")
-    for not_udi in ("SC1", ":SC1", "C9300:", "a:b:c", "C9300 48P:SC1", "sw-1.example.net"):
-        assert typed_udi(not_udi) is None
+def test_a_udi_as_people_type_it_finds_its_device(world: World, engine: Engine) -> None:
+    """The search box reads a UDI by the one rule (``Udi.parse``): the long form copied from
+    ``show license udi`` finds the device too; a text that is not a UDI, or names no device,
+    is matched as a substring, as before."""
+    rows = _fleet(world, engine)
+    for typed in ("PID:C9300-48P,SN:SC000000005", " pid:c9300-48p, sn:sc000000005 "):
+        assert _found(world, typed) == ["C9300-48P:SC000000005"]
+    for other in ("SC1", ":SC000000005", "C9300-48P:", "a:b:c", "C9300 48P:SC1", "100%_up:",
+                  "PID:C9300-48P", "PID:C9300-48P,SN:SC999999999", "sw-1.example.net"):  # fmt: skip
+        assert _found(world, other) == _expected(rows, other)
 
 
 def test_the_index_is_probed_with_the_rarest_run_of_the_text() -> None:

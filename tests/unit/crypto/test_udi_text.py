@@ -31,8 +31,10 @@ NEW = [
     ("pid:ASR-903,sn:FOX1234", Udi("ASR-903", "FOX1234")),
     ("PID: ASR-903 ,SN: FOX1234", Udi("ASR-903", "FOX1234")),
 ]
-REFUSED = ["", "  ", "SC1", ":SC1", "C9300:", " : ", "PID:ASR-903", "PID:,SN:FOX1",
-           "PID:ASR-903,SN:", "PID:ASR-903,SN: ", "PID:ASR-903,FOX1234", "sw-1.example.net"]  # fmt: skip
+REFUSED = [
+    *("", "  ", "SC1", ":SC1", "C9300:", " : ", "sw-1.example.net"),
+    *("PID:ASR-903", "PID:,SN:FOX1", "PID:ASR-903,SN:", "PID:ASR-903,SN: ", "PID:ASR-903,FOX1234"),
+]
 
 
 @pytest.mark.parametrize(("text", "udi"), PORTAL_AND_API + CLI + SEARCH + NEW)

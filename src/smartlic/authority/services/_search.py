@@ -4,9 +4,10 @@ A text is a case-insensitive substring of the hostname, the PID or the serial nu
 ``search`` of ``GET .../devices``, the portal's and the CLI's; docs/deploy.md, "Search"). Two
 things keep it cheap on a large database:
 
-* ``PID:SN`` (a UDI as people type it) is looked up exactly first, by the unique index of
-  ``(udi_pid, udi_sn)`` (as typed, then upper-cased); only when no device has that UDI does it
-  fall back to the substring match (which it would fail: no field holds a colon).
+* a UDI as people type it (``PID:SN`` or ``PID:..,SN:..``, read by ``Udi.parse``, the one rule
+  of every typed UDI) is looked up exactly first, by the unique index of ``(udi_pid, udi_sn)``
+  (as typed, then upper-cased); only when no device has that UDI does it fall back to the
+  substring match (which it would fail: no field holds a colon).
 * On PostgreSQL the substring is matched through the ``pg_trgm`` indexes of migration 0010, but
   the index is asked about the *rarest part* of the text only, and each candidate row is then
   checked for the whole text (``strpos``). A GIN trigram scan costs what its most common
@@ -27,6 +28,8 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_, bindparam, func, or_, text
 from sqlalchemy.orm import Session
 
+from smartlic.crypto import Udi
+from smartlic.errors import InvalidInput
 from smartlic.storage.models import ProductInstance
 
 # trigram indexes of the search (0010_scale), by column
@@ -69,16 +72,17 @@ class Sample:
         return share
 
 
-def typed_udi(search: str) -> tuple[str, str] | None:
-    """``(pid, sn)`` when ``search`` is written as a UDI ``PID:SN``."""
-    pid, colon, sn = search.strip().partition(":")
-    if not colon or not pid or not sn or ":" in sn or " " in pid + sn:
+def typed_udi(search: str) -> Udi | None:
+    """The UDI ``search`` is written as (``Udi.parse``, the one rule), or None: a substring."""
+    try:
+        return Udi.parse(search)
+    except InvalidInput:
         return None
-    return pid, sn
 
 
-def exact_udi(pid: str, sn: str) -> ColumnElement[bool]:
+def exact_udi(udi: Udi) -> ColumnElement[bool]:
     """The instance(s) with this UDI, as typed or upper-cased (unique index)."""
+    pid, sn = udi.pid, udi.sn
     forms = dict.fromkeys([(pid, sn), (pid.upper(), sn.upper())])
     return or_(*(and_(ProductInstance.udi_pid == p, ProductInstance.udi_sn == n) for p, n in forms))
 

@@ -36,6 +36,7 @@ from smartlic.authority.services.reservations import (
     returned_reservation,
 )
 from smartlic.authority.services.scope import AccountScope, Principal, scope_in
+from smartlic.crypto import Udi
 from smartlic.domain.compliance import pool_status
 from smartlic.domain.enums import ComplianceStatus, InstanceStatus
 from smartlic.errors import InvalidInput, NotFound
@@ -173,7 +174,7 @@ class SqlInstancesService(ServiceBase):
         ids_of = q.with_only_columns(ProductInstance.id)
         udi = typed_udi(search)
         if udi is not None:  # a UDI: its unique index first
-            ids = list(s.scalars(ids_of.where(exact_udi(*udi))))
+            ids = list(s.scalars(ids_of.where(exact_udi(udi))))
             if ids:
                 return q.where(ProductInstance.id.in_(ids)), len(ids)
         match = substring(s, search)
@@ -198,9 +199,9 @@ class SqlInstancesService(ServiceBase):
                 .join(VirtualAccount)
                 .where(VirtualAccount.smart_account_id == sa.id, visible.where(VirtualAccount.name))
             )
-            if ":" in ref:
-                pid, _, sn = ref.partition(":")
-                q = q.where(ProductInstance.udi_pid == pid, ProductInstance.udi_sn == sn)
+            if ":" in ref:  # a UDI, or a refusal that says what one looks like
+                udi = Udi.parse(ref)
+                q = q.where(ProductInstance.udi_pid == udi.pid, ProductInstance.udi_sn == udi.sn)
             elif len(ref) >= 4:
                 q = q.where(ProductInstance.id.startswith(ref.lower(), autoescape=True))
             else:
