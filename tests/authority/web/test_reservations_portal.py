@@ -68,3 +68,18 @@ def test_issue_a_license_file(portal: Portal, alice: Browser) -> None:
     assert (lic.feature, lic.count) == ("metroipaccess", 1)
     bad = alice.post(f"{VA_URL}/license-files", {"udi": "nonsense", "feature": "metroipaccess"})
     assert bad.status_code == 422 and "not a UDI" in bad.text
+    # the UDI as people type it (Udi.parse, as the CLI reads it): PID:SN too; a half is refused
+    short = alice.post(
+        f"{VA_URL}/license-files",
+        {"udi": " ASR-903:FOX5 ", "feature": "securityk9", "standalone": "on"},
+    )
+    assert short.status_code == 200, short.text
+    lic = read_license_file(
+        short.content, verifier, ca=portal.live.keys.ca.certificate, udi=Udi("ASR-903", "FOX5")
+    )
+    assert lic.feature == "securityk9"
+    half = alice.post(
+        f"{VA_URL}/license-files",
+        {"udi": "PID:ASR-903", "feature": "securityk9", "standalone": "on"},
+    )
+    assert half.status_code == 422 and "not a UDI" in half.text
