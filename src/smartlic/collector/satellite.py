@@ -58,7 +58,24 @@ class SatelliteStatus:
     last_sync: str | None = None
     holdings: dict[str, int] = field(default_factory=dict)
     conflicts: list[str] = field(default_factory=list)
-    pushed: dict[str, list[str]] = field(default_factory=dict)  # "pid:sn" -> tags reported
+    pushed: dict[str, list[str]] = field(default_factory=dict)  # _state_key -> tags reported
+
+
+def _state_key(udi: Udi) -> str:
+    """``<pid>:<sn>``: how the saved state (``SatelliteStatus.pushed``) names an instance, as
+    every satellite's saved state already holds it.
+
+    A storage key, not text a person typed: it is read back by ``_udi_of_key`` exactly, never
+    by ``Udi.parse``, which trims blanks and reads a text starting ``PID:`` as the long form, so
+    it would turn a device's own PID or serial into another's. A PID holding a colon would
+    come back split at it (no real PID does; the key is kept for the files that exist)."""
+    return f"{udi.pid}:{udi.sn}"
+
+
+def _udi_of_key(key: str) -> Udi:
+    """``_state_key``'s ``Udi`` back."""
+    pid, _, sn = key.partition(":")
+    return Udi(pid, sn)
 
 
 class Satellite:
@@ -200,7 +217,7 @@ class Satellite:
         with intake.transaction() as s:
             ids = ReportIds(s, now)
             for name, (tags, software_tag) in sorted(usage.items()):
-                udi = Udi(*name.split(":", 1))
+                udi = _udi_of_key(name)
                 device = intake.admit(s, udi, Preferences(), None)
                 device.mode, device.known = "satellite", True
                 envs = self._reports(udi, software_tag, tags, now, ids)
@@ -220,7 +237,8 @@ class Satellite:
         out: dict[str, tuple[dict[str, int], str]] = {}
         with self.engine().connect() as conn, Session(bind=conn) as s:
             for inst, tag, count in s.execute(q):
-                entry = out.setdefault(f"{inst.udi_pid}:{inst.udi_sn}", ({}, inst.software_tag))
+                key = _state_key(Udi(inst.udi_pid, inst.udi_sn))
+                entry = out.setdefault(key, ({}, inst.software_tag))
                 if tag is not None:
                     entry[0][tag] = int(count or 0)
         return out
