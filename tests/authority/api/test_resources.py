@@ -179,3 +179,19 @@ def test_bad_cursors_are_refused(live_authority: LiveAuthority, params: dict[str
     for path in (f"{ACCOUNT}/devices", f"{ACCOUNT}/events", f"{V1}/events"):
         problem(api.get(path, params=params), 422, "invalid-input")
     assert ok(api.get(f"{ACCOUNT}/events")) == before
+
+
+def test_license_file_udi_in_either_typed_form(live_authority: LiveAuthority) -> None:
+    """The ``udi`` of a license file request takes what ``Udi.parse`` takes (the long form and
+    the short ``<pid>:<serial>``, however short); what it refuses is a 422 and issues nothing."""
+    api = live_authority.client()
+    build_world(api)
+    files = va_path("Prod", "/license-files")
+    for udi, expected in (("PID:ASR-903,SN:LF1", "PID:ASR-903,SN:LF1"), ("A:1", "PID:A,SN:1")):
+        issued = ok(api.post(files, json={"udi": udi, "feature": TAG, "count": 1}), 201)
+        assert issued["udi"] == expected
+    before = pool_line(api, "Prod")
+    for udi in ("A:", "PID:ASR-903", "nonsense"):
+        refused = api.post(files, json={"udi": udi, "feature": TAG, "count": 1})
+        problem(refused, 422, "invalid-input")
+    assert pool_line(api, "Prod") == before

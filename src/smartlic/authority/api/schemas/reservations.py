@@ -53,7 +53,9 @@ class ReservationsPublic(PublicModel):
 
 
 class LicenseFileCreate(InputModel):
-    udi: str = Field(min_length=8, max_length=140, description="PID:<pid>,SN:<serial>")
+    udi: str = Field(
+        min_length=3, max_length=140, description="PID:<pid>,SN:<serial>, or <pid>:<serial>"
+    )
     feature: str = Field(min_length=1, max_length=255, description="license tag or name")
     count: int | None = Field(None, ge=1, le=MAX_QUANTITY, description="none: uncounted")
     eval_days: int | None = Field(None, ge=1, le=3650, description="evaluation period (days)")
