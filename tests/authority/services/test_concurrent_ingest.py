@@ -196,3 +196,38 @@ def test_a_request_locks_its_devices_and_moves_its_pools_in_one_statement_each(
     assert sum("FOR UPDATE OF product_instances" in q for q in seen) == 1
     assert sum(q.startswith("INSERT INTO pool_counters") for q in seen) == 1
     assert (_in_use(world, TAG), _in_use(world, OTHER)) == (3, 3)
+
+
+def _pool_in_use(world: World, va: str, tag: str) -> int:
+    report = world.services.licenses.compliance(world.domain, va, scope=SYSTEM)
+    return next((ln.in_use for ln in report.lines if ln.tag == tag), 0)
+
+
+@pytest.mark.parametrize("action", ["transfer", "remove"])
+def test_a_report_and_a_transfer_or_remove_of_its_device_do_not_deadlock(
+    world: World, engine: Engine, pg_only: None, action: str
+) -> None:
+    """The portal's / CSSM's transfer and remove lock the instance rows first (by id), as the
+    ingest does, then the pools: locking the pools first, they waited on the instance the
+    ingest held while the ingest waited on their pool (``DeadlockDetected``), and the usage
+    they moved or freed was read before the report changed it."""
+    a = _fleet(world, "A")["A"]
+    s = world.services
+    now = int(world.clock.now().timestamp())
+    s.usage.report_usage(_body(world, (a, a.report(TAG, 1, start=now - 5 * 3600))))
+    iid = s.instances.resolve_instance(world.domain, "IXM:A", scope=SYSTEM)
+    newer = _body(world, (a, a.report(TAG, 2)))
+    if action == "transfer":
+        act: Callable[[], Any] = lambda: s.instances.transfer_instance(  # noqa: E731
+            world.domain, iid, target="West", scope=SYSTEM
+        )
+    else:
+        act = lambda: s.instances.remove_instance(world.domain, iid, scope=SYSTEM)  # noqa: E731
+    # The ingest locks A and waits on A's usage (the blocker's); the transfer / remove then
+    # comes to wait too: on A (instance first) or, locking its pools first, on A's update.
+    with _Race(engine, _USAGE_OF, sn="A") as race:
+        race.start(lambda: s.usage.report_usage(newer), waiting=1)
+        race.start(act, waiting=2)
+        assert race.release() == []
+    west = 2 if action == "transfer" else 0
+    assert (_pool_in_use(world, "East", TAG), _pool_in_use(world, "West", TAG)) == (0, west)

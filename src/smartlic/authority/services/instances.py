@@ -267,6 +267,7 @@ class SqlInstancesService(ServiceBase):
             raise InvalidInput("a product instance is named twice")
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
+            self._lock(s, [iid for iid, _ in moves])
             found = []
             for instance_id, target in moves:
                 inst, va = self._find(s, sa, instance_id, allowed)
@@ -327,6 +328,7 @@ class SqlInstancesService(ServiceBase):
             raise InvalidInput("a product instance is named twice")
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
+            self._lock(s, [iid for iid, _ in removals])
             found = []
             for instance_id, return_code in removals:
                 inst, va = self._find(s, sa, instance_id, allowed)
@@ -405,6 +407,20 @@ class SqlInstancesService(ServiceBase):
             raise NotFound(f"no product instance {instance_id!r} in {sa.domain!r}")
         visible.require_visible(row[1].name, f"product instance {instance_id!r}")
         return row[0], row[1]
+
+    @staticmethod
+    def _lock(s: Session, instance_ids: list[str]) -> None:
+        """Lock the instance rows (PostgreSQL) in id order, before their usage is read and
+        their pools locked: the one lock order of a usage ingest (``_ingest.ingest``), which
+        holds a device's row while it moves its pools. Locking the pools first, a transfer
+        or remove waited on the row the ingest held while the ingest waited on their pool (a
+        deadlock), and moved or freed usage read before the report changed it."""
+        s.execute(
+            select(ProductInstance.id)
+            .where(ProductInstance.id.in_(instance_ids))
+            .order_by(ProductInstance.id)  # locked as the rows leave the sort
+            .with_for_update()
+        )
 
     @staticmethod
     def _label(inst: ProductInstance) -> str:
