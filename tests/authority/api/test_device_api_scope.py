@@ -145,3 +145,21 @@ def test_another_accounts_carrier_counts_nothing(
     [error] = done["errors"]
     assert error["rejected"][0]["code"] == "ownership-not-proven", error
     assert snapshot(world.api) == before
+
+
+def test_a_pool_the_caller_cannot_read_answers_as_one_that_does_not_exist(
+    world: World,  # noqa: F811
+) -> None:
+    """By name as by number: the refusal of an existing virtual account the caller cannot
+    read is the very answer of a name that names none (it quoted only the missing name)."""
+    ids = _numbers(world)
+    prod_admin = _key(world, Role.VIRTUAL_ACCOUNT_ADMIN, "Prod")
+    only_account = {"X-CSW-SMART-ACCOUNT-ID": "1"}
+    before = snapshot(world.api)
+    answers = []
+    for pool in ("Spare", "Nowhere", ids["Spare"], "99"):
+        refused = prod_admin.post(AUTHREQUEST, json=_ask(world, pool), headers=only_account)
+        message = problem(refused, 404, "not-found")["message"]
+        answers.append(message.replace(str(pool), "<pool>"))
+    assert len(set(answers)) == 1, answers
+    assert snapshot(world.api) == before

@@ -183,11 +183,15 @@ class SqlAuthorizationService(SigningServiceBase):
                 "license_pool_id is a virtual account's id", pointer="/data/license_pool_id"
             )
         ref = str(pool).strip()
+        unseen = NotFound(f"no virtual account {ref} in {allowed.domain!r}")
         with self.transaction() as s:
             sa = self.smart_account(s, allowed.domain)
-            named = self.virtual_account_by_ref(s, sa, ref).name
+            try:
+                named = self.virtual_account_by_ref(s, sa, ref).name
+            except NotFound:  # one answer for both: a name's own refusal quoted it
+                raise unseen from None
         if not allowed.can_read(named):
-            raise NotFound(f"no virtual account {ref} in {allowed.domain!r}")
+            raise unseen
         if va is not None and named != va:
             raise InvalidInput(
                 f"license_pool_id names virtual account {named!r} but "
