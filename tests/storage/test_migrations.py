@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.orm import Session
 
-from smartlic.storage import check
+from smartlic.authority.services.accounts import SqlAccountsService
+from smartlic.authority.services.scope import SYSTEM
+from smartlic.clock import ManualClock
+from smartlic.storage import check, make_engine, upgrade
 from smartlic.storage.migrate import current
-from smartlic.storage.models import Base, SmartAccount
+from smartlic.storage.models import Base, SmartAccount, VirtualAccount
+from tests.conftest import _admin
 
 
 def test_head_has_every_table(engine: Engine) -> None:
@@ -44,3 +51,41 @@ def test_instance_rows_keep_room_for_in_place_updates(engine: Engine) -> None:
             text("SELECT reloptions FROM pg_class WHERE relname = 'product_instances'")
         )
     assert options == ["fillfactor=85"]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no tables yet, to migrate step by step."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'steps.sqlite3'}"
+        return
+    server: str = request.getfixturevalue("pg_server_url")
+    name = f"smartlic_steps_{os.getpid()}"
+    drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+    _admin(server, drop, f'CREATE DATABASE "{name}"')
+    yield server.rsplit("/", 1)[0] + "/" + name
+    _admin(server, drop)
+
+
+def test_0013_counts_on_from_the_largest_id_in_use(empty_url: str) -> None:
+    """A database at 0012 holding accounts, with gaps where some were deleted, upgrades to
+    0013 and the next ids follow the largest in use (never one still held)."""
+    upgrade(empty_url, "0012")
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    engine = make_engine(empty_url)
+    with Session(engine) as s, s.begin():
+        a = SmartAccount(name="A", domain="a.example", number=1, created_at=now)
+        b = SmartAccount(name="B", domain="b.example", number=3, created_at=now)
+        s.add_all([a, b])
+        s.flush()
+        for sa, name, number in ((a, "DEFAULT", 1), (b, "DEFAULT", 4), (b, "X", 7)):
+            s.add(VirtualAccount(smart_account_id=sa.id, name=name, number=number, created_at=now))
+    upgrade(empty_url)
+    accounts = SqlAccountsService(engine, ManualClock(now))
+    try:
+        assert accounts.create_virtual_account("a.example", name="N", scope=SYSTEM).number == 8
+        c = accounts.create_smart_account(name="C", domain="c.example", scope=SYSTEM)
+        assert c.number == 4
+        assert accounts.list_virtual_accounts("c.example", scope=SYSTEM)[0].number == 9
+    finally:
+        engine.dispose()
