@@ -203,14 +203,15 @@ def _pool_in_use(world: World, va: str, tag: str) -> int:
     return next((ln.in_use for ln in report.lines if ln.tag == tag), 0)
 
 
-@pytest.mark.parametrize("action", ["transfer", "remove"])
-def test_a_report_and_a_transfer_or_remove_of_its_device_do_not_deadlock(
+@pytest.mark.parametrize("action", ["transfer", "remove", "trust elsewhere"])
+def test_a_report_and_a_move_or_removal_of_its_device_do_not_deadlock(
     world: World, engine: Engine, pg_only: None, action: str
 ) -> None:
-    """The portal's / CSSM's transfer and remove lock the instance rows first (by id), as the
-    ingest does, then the pools: locking the pools first, they waited on the instance the
-    ingest held while the ingest waited on their pool (``DeadlockDetected``), and the usage
-    they moved or freed was read before the report changed it."""
+    """A transfer, a remove, or a device's trust established again in another virtual
+    account lock the instance row first (``_usage.lock_instances``), as the ingest does,
+    then the pools: locking the pools first, they waited on the instance the ingest held
+    while the ingest waited on their pool (``DeadlockDetected``), and the usage they moved
+    or freed was read before the report changed it."""
     a = _fleet(world, "A")["A"]
     s = world.services
     now = int(world.clock.now().timestamp())
@@ -221,13 +222,16 @@ def test_a_report_and_a_transfer_or_remove_of_its_device_do_not_deadlock(
         act: Callable[[], Any] = lambda: s.instances.transfer_instance(  # noqa: E731
             world.domain, iid, target="West", scope=SYSTEM
         )
-    else:
+    elif action == "remove":
         act = lambda: s.instances.remove_instance(world.domain, iid, scope=SYSTEM)  # noqa: E731
+    else:
+        west = s.tokens.create_token(world.domain, "West", scope=SYSTEM).text
+        act = lambda: s.trust.establish(a.trust_request(west, force=True))  # noqa: E731
     # The ingest locks A and waits on A's usage (the blocker's); the transfer / remove then
     # comes to wait too: on A (instance first) or, locking its pools first, on A's update.
     with _Race(engine, _USAGE_OF, sn="A") as race:
         race.start(lambda: s.usage.report_usage(newer), waiting=1)
         race.start(act, waiting=2)
         assert race.release() == []
-    west = 2 if action == "transfer" else 0
+    west = 2 if action == "transfer" else 0  # freed by a removal or a trust elsewhere
     assert (_pool_in_use(world, "East", TAG), _pool_in_use(world, "West", TAG)) == (0, west)

@@ -83,8 +83,23 @@ def current_usage(s: Session, instance_id: str) -> dict[str, InstanceUsage]:
     return {u.license_id: u for u in rows}
 
 
+def lock_instances(s: Session, instance_ids: Iterable[str]) -> None:
+    """Lock instance rows (PostgreSQL) in id order, before their usage is read and their
+    pools locked: the one lock order of a request's ingest (``_ingest.ingest``: instances,
+    then pools), which holds a device's row while it moves its pools. A write locking the
+    pools first waited on the row an ingest held while the ingest waited on its pool (a
+    deadlock), and moved or freed usage read before the report changed it."""
+    s.execute(
+        select(ProductInstance.id)
+        .where(ProductInstance.id.in_(sorted(set(instance_ids))))
+        .order_by(ProductInstance.id)  # locked as the rows leave the sort
+        .with_for_update()
+    )
+
+
 def release_all(s: Session, inst: ProductInstance) -> None:
-    """Free everything ``inst`` uses in its virtual account."""
+    """Free everything ``inst`` uses in its virtual account (its row locked first)."""
+    lock_instances(s, [inst.id])
     held = current_usage(s, inst.id)
     _pool.add_in_use(s, inst.virtual_account_id, {lid: -u.count for lid, u in held.items()})
     s.execute(delete(InstanceUsage).where(InstanceUsage.instance_id == inst.id))
@@ -230,8 +245,10 @@ def move_all(s: Session, inst: ProductInstance, target_va_id: str, now: datetime
     pool: a usage the target cannot cover is OUT OF COMPLIANCE there, whatever the source held.
 
     Policy-mode usage keeps its reported status ("IN USE"): its status is computed at read
-    time (``_instance_status``) from the pool it is in now.
+    time (``_instance_status``) from the pool it is in now. Its row is locked first
+    (``lock_instances``).
     """
+    lock_instances(s, [inst.id])
     held = current_usage(s, inst.id)
     counts = {lid: u.count for lid, u in held.items()}
     codes = outstanding_codes(s, inst)

@@ -19,6 +19,7 @@ from smartlic.authority.services._keyset import after, check_cursor, split
 from smartlic.authority.services._search import exact_udi, substring, typed_udi
 from smartlic.authority.services._usage import (
     current_usage,
+    lock_instances,
     move_all,
     move_pools,
     outstanding_codes,
@@ -267,7 +268,7 @@ class SqlInstancesService(ServiceBase):
             raise InvalidInput("a product instance is named twice")
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
-            self._lock(s, [iid for iid, _ in moves])
+            lock_instances(s, [iid for iid, _ in moves])  # instances, then pools
             found = []
             for instance_id, target in moves:
                 inst, va = self._find(s, sa, instance_id, allowed)
@@ -328,7 +329,7 @@ class SqlInstancesService(ServiceBase):
             raise InvalidInput("a product instance is named twice")
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
-            self._lock(s, [iid for iid, _ in removals])
+            lock_instances(s, [iid for iid, _ in removals])  # instances, then pools
             found = []
             for instance_id, return_code in removals:
                 inst, va = self._find(s, sa, instance_id, allowed)
@@ -407,20 +408,6 @@ class SqlInstancesService(ServiceBase):
             raise NotFound(f"no product instance {instance_id!r} in {sa.domain!r}")
         visible.require_visible(row[1].name, f"product instance {instance_id!r}")
         return row[0], row[1]
-
-    @staticmethod
-    def _lock(s: Session, instance_ids: list[str]) -> None:
-        """Lock the instance rows (PostgreSQL) in id order, before their usage is read and
-        their pools locked: the one lock order of a usage ingest (``_ingest.ingest``), which
-        holds a device's row while it moves its pools. Locking the pools first, a transfer
-        or remove waited on the row the ingest held while the ingest waited on their pool (a
-        deadlock), and moved or freed usage read before the report changed it."""
-        s.execute(
-            select(ProductInstance.id)
-            .where(ProductInstance.id.in_(instance_ids))
-            .order_by(ProductInstance.id)  # locked as the rows leave the sort
-            .with_for_update()
-        )
 
     @staticmethod
     def _label(inst: ProductInstance) -> str:
