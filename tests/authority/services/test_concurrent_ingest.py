@@ -20,11 +20,12 @@ import pytest
 from sqlalchemy import Connection, Engine, event, text
 
 from smartlic.authority.services.scope import SYSTEM
-from smartlic.crypto import Udi
+from smartlic.crypto import Udi, load_certificate
 from smartlic.formats.envelope import make_nonce, timestamp_ms
 from smartlic.formats.rum import sudi_json, usage_file
+from smartlic.formats.signed import open_sealed
 from tests.authority.services.conftest import OTHER, TAG, World
-from tests.devices import PolicyDevice
+from tests.devices import PolicyDevice, TestDevice
 
 pytestmark = pytest.mark.postgresql
 
@@ -235,3 +236,28 @@ def test_a_report_and_a_move_or_removal_of_its_device_do_not_deadlock(
         assert race.release() == []
     west = 2 if action == "transfer" else 0  # freed by a removal or a trust elsewhere
     assert (_pool_in_use(world, "East", TAG), _pool_in_use(world, "West", TAG)) == (0, west)
+
+
+def test_a_classic_authorization_and_a_removal_of_its_device_do_not_deadlock(
+    world: World, engine: Engine, pg_only: None
+) -> None:
+    """A classic device's authorization locks its instance row first too (with the signer's
+    lookup), then its pools: it locked the pools and touched the row last, so a removal
+    holding the row (instances first) waited on the pool while the authorization waited on
+    the row."""
+    s = world.services
+    s.licenses.add_holding(world.domain, "East", tag=TAG, quantity=100, scope=SYSTEM)
+    token = s.tokens.create_token(world.domain, "East", scope=SYSTEM).text
+    dev = TestDevice(Udi("C1000V", "A"), world.clock, hostname="A")
+    env = s.device.register(dev.register_request(token))
+    dev.accept_registration(open_sealed(env, load_certificate(env["certificate"]).public_key()))  # type: ignore[arg-type]
+    s.device.authorize(dev.authorize({TAG: 1}))
+    iid = s.instances.resolve_instance(world.domain, "C1000V:A", scope=SYSTEM)
+    again = dev.authorize({TAG: 2})
+    # The authorization waits on A's usage (the blocker's), holding its pool if it locks the
+    # pool before the row; the removal then waits too: on A's row, or on that pool.
+    with _Race(engine, _USAGE_OF, sn="A") as race:
+        race.start(lambda: s.device.authorize(again), waiting=1)
+        race.start(lambda: s.instances.remove_instance(world.domain, iid, scope=SYSTEM), waiting=2)
+        assert race.release() == []
+    assert _pool_in_use(world, "East", TAG) == 0

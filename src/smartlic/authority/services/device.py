@@ -86,7 +86,11 @@ _TOUCH = Prepared(  # run at the driver's cost (``storage.prepared``), as _SIGNE
 )
 _VAS = cast(Table, VirtualAccount.__table__)
 _SAS = cast(Table, SmartAccount.__table__)
-# An authorization's signer as columns, with its accounts' ids and names (built once).
+# An authorization's signer as columns, with its accounts' ids and names (built once). Its
+# instance row is locked (PostgreSQL) before its usage and pools, the one order of every write
+# of an instance's usage (``_usage.lock_instances``): touched last, a removal or transfer
+# holding the row waited on a pool the authorization held (a deadlock), or freed usage read
+# before the authorization changed it.
 _SIGNER_ROW = Prepared(
     select(
         _INSTANCES.c.id,
@@ -105,6 +109,7 @@ _SIGNER_ROW = Prepared(
     .join_from(_INSTANCES, _VAS, _VAS.c.id == _INSTANCES.c.virtual_account_id)
     .join(_SAS, _SAS.c.id == _VAS.c.smart_account_id)
     .where(_INSTANCES.c.cert_fingerprint == bindparam("key_id"))
+    .with_for_update(of=_INSTANCES)
 )
 # The signer of the other signed requests with its accounts, as objects (built once).
 _SIGNER = (
