@@ -163,3 +163,16 @@ def test_a_pool_the_caller_cannot_read_answers_as_one_that_does_not_exist(
         answers.append(message.replace(str(pool), "<pool>"))
     assert len(set(answers)) == 1, answers
     assert snapshot(world.api) == before
+
+
+def test_a_license_pool_id_of_odd_digits_names_nothing(world: World) -> None:  # noqa: F811
+    """Text ``str.isdigit`` takes for digits but ``int`` does not read (a superscript, more
+    than 4300 digits) answered 500; other scripts' digits named the account of that number.
+    All name no virtual account: not found, nothing stored."""
+    admin = _key(world, Role.SMART_ACCOUNT_ADMIN)
+    only_account = {"X-CSW-SMART-ACCOUNT-ID": "1"}
+    before = snapshot(world.api)
+    for pool in ("\u00b2", "9" * 5000, "\u0661"):  # '²', 5000 nines, ARABIC-INDIC DIGIT ONE
+        refused = admin.post(AUTHREQUEST, json=_ask(world, pool), headers=only_account)
+        assert "no virtual account" in problem(refused, 404, "not-found")["message"]
+    assert snapshot(world.api) == before

@@ -36,7 +36,11 @@ def device_actor(udi: object) -> str:
 def id_number(digits: str) -> int:
     """A numeric account id as sent (digits), for a lookup: one beyond the column's range
     (32-bit) names no account, so it looks up -1 (PostgreSQL refuses the out-of-range
-    parameter outright, an error where the answer is "not found")."""
+    parameter outright, an error where the answer is "not found"). So does text that
+    ``str.isdigit`` (the callers' test) takes for digits but is no ASCII id: ``int`` refuses a
+    superscript or more than 4300 digits (a 500) and reads other scripts' digits."""
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 10:
+        return -1
     n = int(digits)
     return n if n < 2**31 else -1
 
