@@ -73,6 +73,9 @@ def test_poll_unknown_or_malformed(lone: Collector) -> None:
     problem(lone.pi.post(url, json=data(lone, poll_id=12345)), 404, "not-found")
     problem(lone.pi.post(url, json=data(lone)), 422, "invalid-input")
     problem(lone.pi.post(url, json=data(lone, poll_id=True)), 422, "invalid-input")
+    # what str.isdigit takes for digits but int refuses (a 500 before), and beyond 64 bits
+    for odd in ("\u00b2", "1" * 5000, "9" * 19, 2**70, -1):
+        problem(lone.pi.post(url, json=data(lone, poll_id=odd)), 422, "invalid-input")
 
 
 def test_authrequest_needs_something_to_do(lone: Collector) -> None:

@@ -151,3 +151,18 @@ def test_user_exec_cannot_write_or_read_files(make_device: Callable[..., Device]
     for line in ("write memory", "dir flash:", "show startup-config"):
         refused = session.execute(line)
         assert refused.failed and "% Invalid input" in refused.text, line
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "show license eventlog \u00b2",  # str.isdigit takes a superscript; int refuses it
+        "show license eventlog " + "1" * 5000,  # int refuses more than 4300 digits
+        "show license eventlog \u0663",  # an Arabic-Indic three is no IOS number
+        "license smart usage interval \u00b2",
+    ],
+)
+def test_a_number_argument_takes_ascii_digits_only(switch: Console, line: str) -> None:
+    out = switch(line) if line.startswith("show") else switch.config(line)
+    assert "% Invalid input detected at '^' marker." in out
+    assert "Smart Licensing Status" in switch("show version")  # the session goes on

@@ -13,6 +13,7 @@ import typer
 from smartlic.authority.cli import cli_errors, open_services, operator, print_table, when
 from smartlic.crypto import Udi
 from smartlic.errors import InvalidInput
+from smartlic.formats.bounds import decimal
 
 __all__ = ["issue_file", "reservations_app"]
 
@@ -29,9 +30,10 @@ def _counts(items: list[str]) -> dict[str, int]:
     out: dict[str, int] = {}
     for item in items:
         name, sep, count = item.rpartition("=")
-        if not sep or not name or not count.isdigit():
+        number = decimal(count)
+        if not sep or not name or number is None:
             raise InvalidInput(f"--license takes TAG_OR_NAME=COUNT, not {item!r}")
-        out[name] = int(count)
+        out[name] = number
     return out
 
 

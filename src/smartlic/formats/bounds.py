@@ -36,6 +36,7 @@ __all__ = [
     "check_text",
     "check_time",
     "clean_text",
+    "decimal",
 ]
 
 INT64_MAX = 2**63 - 1
@@ -48,6 +49,16 @@ MAX_OFFSET = 1_000_000_000
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def decimal(text: str, *, max_digits: int = 20) -> int | None:
+    """The number ``text`` writes in ASCII decimal digits (one to ``max_digits`` of them), or
+    None. Never ``str.isdigit`` then ``int``: ``isdigit`` also takes superscripts, which ``int``
+    refuses (an exception where the answer is "not a number"), other scripts' digits, which
+    ``int`` reads as numbers, and any length, where ``int`` refuses more than 4300 digits."""
+    if not (0 < len(text) <= min(max_digits, 4300) and text.isascii() and text.isdigit()):
+        return None
+    return int(text)
 
 
 def check_id(value: Any, pointer: str, name: str = "id", *, minimum: int = 1) -> int:

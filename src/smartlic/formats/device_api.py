@@ -10,6 +10,7 @@ from typing import Any
 
 from smartlic.crypto import Udi
 from smartlic.errors import InvalidInput
+from smartlic.formats.bounds import check_id, decimal
 from smartlic.formats.device_v1 import parse_udi
 from smartlic.formats.envelope import make_nonce, timestamp_ms
 from smartlic.formats.rum import parse_sudi
@@ -25,6 +26,7 @@ __all__ = [
     "groups",
     "is_vendor_path",
     "ok_poll",
+    "poll_id_of",
     "udi_of_payload",
 ]
 
@@ -39,6 +41,16 @@ def data_of(body: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidInput('the body is {"data": {...}}', pointer="/data")
     return data
+
+
+def poll_id_of(data: Mapping[str, Any]) -> int:
+    """``data.poll_id`` of a poll: a number, or the same in decimal digits (tools send both)."""
+    poll_id = data.get("poll_id")
+    if isinstance(poll_id, str):
+        poll_id = decimal(poll_id)
+    if poll_id is None:
+        raise InvalidInput("poll_id is required", pointer="/data/poll_id")
+    return check_id(poll_id, "/data/poll_id", "poll_id", minimum=0)
 
 
 def groups(reports: Any) -> list[tuple[Udi, list[dict[str, Any]]]]:

@@ -35,6 +35,7 @@ import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from smartlic.errors import PayloadTooLarge, RequestTimeout, SmartlicError
+from smartlic.formats.bounds import decimal
 from smartlic.formats.device_api import failed, is_vendor_path
 from smartlic.formats.jsonsafe import DEFAULT_LIMITS, JsonLimits, check_shape
 from smartlic.web.problems import PROBLEM_MEDIA_TYPE, problem
@@ -269,7 +270,7 @@ def _has_body(scope: Scope) -> bool:
 
 def _content_length(scope: Scope) -> int | None:
     value = _header(scope, b"content-length")
-    return int(value) if value and value.isdigit() else None
+    return decimal(value) if value else None
 
 
 def _parsed_as_json(scope: Scope) -> bool:

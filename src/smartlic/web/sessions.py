@@ -34,6 +34,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from smartlic.errors import Forbidden, InvalidInput
+from smartlic.formats.bounds import decimal
 
 __all__ = ["SessionCookies", "checked_form", "csrf_token", "secret_file"]
 
@@ -92,7 +93,7 @@ def csrf_token(request: Request) -> str:
 
 def _check_size(request: Request) -> None:
     # the size itself is bounded by the body limits (web/limits.py, max_upload_bytes)
-    if not request.headers.get("content-length", "").isdigit():
+    if decimal(request.headers.get("content-length", "")) is None:
         raise InvalidInput("a form must announce its length (Content-Length)")
 
 

@@ -71,3 +71,18 @@ def test_a_refused_return_code_leaves_every_device_in_place(world: LiveAuthority
     assert _devices(world) == []
     [line] = ok(http.post(f"{ACCT}/licenses", json={"virtualAccounts": ["Prod"]}))["licenses"]
     assert (line["inUse"], line["reserved"], line["available"]) == (0, 0, 10)
+
+
+@pytest.mark.parametrize("quantity", ["\u00b2", "1" * 5000, "\u0663", "0", "-1", 10**7])
+def test_a_reservation_quantity_is_a_plain_number(world: LiveAuthority, quantity: Any) -> None:
+    """The tools send ``quantity`` as a string: ASCII digits only, 1-1000000. A superscript or
+    more than 4300 digits made ``int`` raise (a 500); another script's digits were read as a
+    number. Each is refused in the vendor's shape, nothing reserved."""
+    http, admin = _bearer(world), world.client()
+    before = snapshot(admin)
+    code = RequestCode.new(RESERVED, generate_key().public_key()).text
+    line = {"entitlementTag": TAG, "quantity": quantity, "precedence": "LONGEST_TERM_FIRST"}
+    request = {"reservationCode": code, "reservationType": "SPECIFIC", "licenses": [line]}
+    url = f"{REMOVE.removesuffix('/devices/remove')}/reserve-licenses"
+    _failed(http.post(url, json={"reservationRequests": [request]}), 422, "quantity")
+    assert snapshot(admin) == before

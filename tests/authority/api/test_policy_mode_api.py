@@ -234,6 +234,10 @@ def test_unknown_device_cannot_report_without_a_key(world: World) -> None:
         404,
         "not-found",
     )
+    # what str.isdigit takes for digits but int refuses (a 500 before), and beyond 64 bits
+    for odd in ("\u00b2", "1" * 5000, "9" * 19, 2**70, -1):
+        poll = {"data": {"poll_id": odd}}
+        problem(world.anon.post(f"{VENDOR}/v2/accounts/poll", json=poll), 422, "invalid-input")
 
 
 def test_collector_key_introduces_devices_into_its_virtual_account(world: World) -> None:

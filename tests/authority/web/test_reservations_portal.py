@@ -83,3 +83,13 @@ def test_issue_a_license_file(portal: Portal, alice: Browser) -> None:
         {"udi": "PID:ASR-903", "feature": "securityk9", "standalone": "on"},
     )
     assert half.status_code == 422 and "not a UDI" in half.text
+
+
+def test_a_license_file_count_is_a_plain_number(portal: Portal, alice: Browser) -> None:
+    """A superscript two passes ``str.isdigit`` and made ``int`` raise (a 500); another
+    script's digits were read as a count: both refused as the form's error."""
+    alice.page(f"{VA_URL}/licenses")
+    for count in ("\u00b2", "\u0663"):
+        form = {"udi": "PID:ASR-903,SN:FOX1234", "feature": "metroipaccess", "count": count}
+        answer = alice.post(f"{VA_URL}/license-files", form)
+        assert answer.status_code == 422 and "a whole number" in answer.text, answer.text

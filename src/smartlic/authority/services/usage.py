@@ -36,7 +36,14 @@ from smartlic.crypto import Udi
 from smartlic.errors import InvalidInput, NotFound
 from smartlic.formats.archive import DEFAULT_LIMITS, ArchiveLimits, is_archive, read_members, tar_gz
 from smartlic.formats.bounds import check_page
-from smartlic.formats.device_api import POLL_INTERVAL_S, data_of, echo_nonce, groups, ok_poll
+from smartlic.formats.device_api import (
+    POLL_INTERVAL_S,
+    data_of,
+    echo_nonce,
+    groups,
+    ok_poll,
+    poll_id_of,
+)
 from smartlic.formats.rum import parse_usage_file, read_report, sudi_json
 from smartlic.formats.signed import refuse_reused
 from smartlic.storage.engine import on_postgresql
@@ -131,11 +138,7 @@ class SqlUsageService(SigningServiceBase):
     def poll(self, body: dict[str, Any], principal: Principal | None = None) -> dict[str, Any]:
         """``POST .../v2/accounts/poll``: ``OK_POLL`` while pending, then ``COMPLETE``."""
         data = data_of(body)
-        poll_id = data.get("poll_id")
-        if isinstance(poll_id, str) and poll_id.isdigit():
-            poll_id = int(poll_id)
-        if not isinstance(poll_id, int) or isinstance(poll_id, bool):
-            raise InvalidInput("poll_id is required", pointer="/data/poll_id")
+        poll_id = poll_id_of(data)
         now = self.now()
         with self.transaction() as s:
             task = s.get(PollTask, poll_id)

@@ -20,6 +20,7 @@ from starlette.datastructures import FormData
 from smartlic.authority.services.scope import Principal, scope_in
 from smartlic.authority.web.render import page, templates
 from smartlic.errors import Forbidden, InvalidInput, SmartlicError
+from smartlic.formats.bounds import decimal
 
 __all__ = [
     "confirm_page",
@@ -66,9 +67,10 @@ def field(
 
 def whole_number(form: FormData, name: str, label: str, *, low: int, high: int) -> int:
     text = field(form, name, label, max_length=12)
-    if not text.isdigit() or not low <= int(text) <= high:
+    number = decimal(text)
+    if number is None or not low <= number <= high:
         raise InvalidInput(f"{label}: a whole number from {low} to {high}", pointer=f"/{name}")
-    return int(text)
+    return number
 
 
 def explain(exc: SmartlicError, **labels: str) -> str:

@@ -22,6 +22,7 @@ from smartlic.authority.web.render import PORTAL, PortalRoute, flash, page, redi
 from smartlic.authority.web.views import VA, instance_name, license_lines, va_context, va_url
 from smartlic.crypto import Udi
 from smartlic.errors import Conflict, InvalidInput, NotFound, SmartlicError
+from smartlic.formats.bounds import decimal
 
 __all__ = ["router"]
 
@@ -46,10 +47,11 @@ def _counts(form: FormData) -> dict[str, int]:
     for name, value in form.multi_items():
         if not name.startswith("qty:") or not isinstance(value, str) or not value.strip():
             continue
-        if not value.strip().isdigit() or int(value) > 1_000_000:
+        quantity = decimal(value.strip())
+        if quantity is None or quantity > 1_000_000:
             raise InvalidInput(f"{name[4:]}: a whole number from 0 to 1000000")
-        if int(value):
-            out[name[4:]] = int(value)
+        if quantity:
+            out[name[4:]] = quantity
     return out
 
 
@@ -83,9 +85,10 @@ def _optional_int(form: FormData, name: str) -> int | None:
     text = text_field(form, name, max_length=10, required=False)
     if not text:
         return None
-    if not text.isdigit():
+    number = decimal(text)
+    if number is None:
         raise InvalidInput(f"{name.replace('_', ' ')}: a whole number")
-    return int(text)
+    return number
 
 
 @router.post(VA + "/license-files")

@@ -20,6 +20,7 @@ from smartlic.authority.web.lists import listing
 from smartlic.authority.web.render import PORTAL, PortalRoute, flash, page, redirect
 from smartlic.authority.web.views import VA, va_context, va_url
 from smartlic.errors import InvalidInput, NotFound
+from smartlic.formats.bounds import decimal
 
 __all__ = ["router"]
 
@@ -90,10 +91,11 @@ def _int_field(
     text = text_field(form, name, max_length=10, required=False)
     if not text:
         return default
-    if not text.isdigit() or not low <= int(text) <= high:
+    number = decimal(text)
+    if number is None or not low <= number <= high:
         label = _LABELS.get(name, name)
         raise InvalidInput(f"{label}: a whole number from {low} to {high}", pointer=f"/{name}")
-    return int(text)
+    return number
 
 
 @router.post(VA + "/tokens")

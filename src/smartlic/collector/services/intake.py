@@ -29,7 +29,7 @@ from smartlic.collector.services._base import ServiceBase, find_device, new_poll
 from smartlic.crypto import Udi
 from smartlic.errors import Forbidden, InvalidInput, NotFound, SmartlicError
 from smartlic.formats import jsonsafe
-from smartlic.formats.device_api import data_of, groups, ok_poll, udi_of_payload
+from smartlic.formats.device_api import data_of, groups, ok_poll, poll_id_of, udi_of_payload
 from smartlic.formats.envelope import read_payload
 from smartlic.formats.rum import claimed_key, parse_sudi
 from smartlic.formats.signed import open_report, open_sealed
@@ -73,7 +73,7 @@ class Intake(ServiceBase):
 
     def poll(self, body: Any) -> dict[str, Any]:
         """``poll``: ``OK_POLL`` until the authority's answer is here, then ``COMPLETE``."""
-        poll_id = _poll_id(data_of(body))
+        poll_id = poll_id_of(data_of(body))
         with self.transaction() as s:
             task = s.get(DeviceTask, poll_id)
             if task is None:
@@ -288,15 +288,6 @@ def _list(data: dict[str, Any], key: str) -> list[Any]:
     if not isinstance(value, list):
         raise InvalidInput(f"data.{key} must be a list", pointer=f"/data/{key}")
     return value
-
-
-def _poll_id(data: dict[str, Any]) -> int:
-    poll_id = data.get("poll_id")
-    if isinstance(poll_id, str) and poll_id.isdigit():
-        poll_id = int(poll_id)
-    if not isinstance(poll_id, int) or isinstance(poll_id, bool):
-        raise InvalidInput("poll_id is required", pointer="/data/poll_id")
-    return poll_id
 
 
 def _hello_sudi(body: Any, requesting_system: str | None) -> Udi | None:

@@ -15,6 +15,7 @@ from smartlic.agent.shell.device import CPF_FEATURE
 from smartlic.agent.shell.registry import Arg, Registry
 from smartlic.agent.shell.replies import Notice, Reply
 from smartlic.domain.products import DEFAULT_PROFILE, ProductProfile
+from smartlic.formats.bounds import decimal
 
 if TYPE_CHECKING:
     from smartlic.agent.shell.session import Session
@@ -33,7 +34,8 @@ _TRANSPORTS = (
 
 
 def _port_ok(text: str) -> bool:
-    return text.isdigit() and 1 <= int(text) <= 65535
+    n = decimal(text)
+    return n is not None and 1 <= n <= 65535
 
 
 def smart_enable(on: bool, session: Session, args: Mapping[str, str]) -> Reply:

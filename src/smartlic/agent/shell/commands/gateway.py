@@ -26,6 +26,7 @@ from smartlic.agent.shell.registry import Arg, Registry
 from smartlic.agent.shell.replies import Confirm, CpfStatusView, Notice, Reply
 from smartlic.agent.shell.session import CONFIG, CPF, EXEC
 from smartlic.domain.products import ProductProfile
+from smartlic.formats.bounds import decimal
 
 if TYPE_CHECKING:
     from smartlic.agent.shell.session import Session
@@ -49,7 +50,8 @@ def _ipv4(text: str) -> bool:
 
 
 def _port(text: str) -> bool:
-    return text.isdigit() and 1 <= int(text) <= 65535
+    n = decimal(text)
+    return n is not None and 1 <= n <= 65535
 
 
 def enter_profile(session: Session, args: Mapping[str, str]) -> Reply:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from smartlic.agent.shell.registry import Arg, Registry
 from smartlic.agent.shell.replies import Reply
 from smartlic.domain.policy import MAX_DAYS
+from smartlic.formats.bounds import decimal
 
 if TYPE_CHECKING:
     from smartlic.agent.shell.session import Session
@@ -27,7 +28,8 @@ _URL = Arg("WORD", "URL")
 
 
 def interval_ok(text: str) -> bool:
-    return text.isdigit() and 1 <= int(text) <= MAX_DAYS
+    n = decimal(text)
+    return n is not None and 1 <= n <= MAX_DAYS
 
 
 def url_smart(session: Session, args: Mapping[str, str]) -> Reply:

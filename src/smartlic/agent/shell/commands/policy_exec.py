@@ -23,6 +23,7 @@ from smartlic.agent.shell.flash import resolve_path
 from smartlic.agent.shell.registry import Arg, Registry
 from smartlic.agent.shell.replies import CommandFailed, Notice, Reply
 from smartlic.domain.products import ProductProfile
+from smartlic.formats.bounds import decimal
 from smartlic.formats.device_v1 import udi_short
 
 if TYPE_CHECKING:
@@ -51,11 +52,13 @@ Which = Callable[[Mapping[str, str]], Any]  # shell arguments -> save_usage's ``
 
 
 def _days(text: str) -> bool:
-    return text.isdigit() and int(text) <= 1_000_000
+    n = decimal(text)
+    return n is not None and n <= 1_000_000
 
 
 def _report_id(text: str) -> bool:
-    return text.isdigit() and int(text) < 2**64
+    n = decimal(text)
+    return n is not None and n < 2**64
 
 
 # ``save usage`` selections: words, the manager's ``which``, their arguments, help.

@@ -23,6 +23,7 @@ from smartlic.agent.shell.replies import (
 )
 from smartlic.agent.shell.settings import DisplaySettings, settings_of
 from smartlic.agent.shell.views_reports import find_report
+from smartlic.formats.bounds import decimal
 
 if TYPE_CHECKING:
     from smartlic.agent.shell.session import Session
@@ -49,6 +50,11 @@ _POLICY_VIEWS: tuple[tuple[str, LicenseViewName, str], ...] = (
     ("eventlog", "eventlog", "Show license event log"),
 )
 POLICY_ONLY = "This command needs Smart Licensing Using Policy (license smart mode policy)"
+
+
+def _days_ok(text: str) -> bool:
+    days = decimal(text)
+    return days is not None and days < 2**31
 
 
 def _settings(session: Session) -> DisplaySettings:
@@ -144,7 +150,7 @@ def _register_policy(registry: Registry[Session]) -> None:
     for words, view, text in _POLICY_VIEWS:
         handler = partial(show_policy_license, view)
         registry.command(EXEC, f"show license {words}", handler, help=text, pipe=True)
-    days = Arg("<0-2147483647>", "Days of events", check=lambda t: t.isdigit() and int(t) < 2**31)
+    days = Arg("<0-2147483647>", "Days of events", check=_days_ok)
     registry.command(
         EXEC,
         "show license eventlog {days}",
@@ -153,7 +159,7 @@ def _register_policy(registry: Registry[Session]) -> None:
         args={"days": days},
         pipe=True,
     )
-    report = Arg("<0-18446744073709551615>", "Report id", check=lambda t: t.isdigit())
+    report = Arg("<0-18446744073709551615>", "Report id", check=lambda t: decimal(t) is not None)
     registry.command(
         EXEC,
         "show license rum id {id} detail",

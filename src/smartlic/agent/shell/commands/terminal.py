@@ -23,6 +23,7 @@ from smartlic.agent.shell.commands.exec_license import exit_exec
 from smartlic.agent.shell.registry import Arg, Registry
 from smartlic.agent.shell.replies import CommandFailed, Confirm, Reply, VersionView
 from smartlic.agent.shell.session import CONFIG, CONFIG_LINE, EXEC, USER
+from smartlic.formats.bounds import decimal
 
 if TYPE_CHECKING:
     from smartlic.agent.shell.session import Session
@@ -33,7 +34,8 @@ ATTEMPTS = 3
 
 
 def _in_range(high: int, text: str) -> bool:
-    return text.isdigit() and int(text) <= high
+    n = decimal(text)
+    return n is not None and n <= high
 
 
 def enable(session: Session, args: Mapping[str, str]) -> Reply:

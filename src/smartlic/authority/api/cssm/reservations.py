@@ -18,6 +18,7 @@ from smartlic.authority.api.deps import PrincipalDep, ServicesDep
 from smartlic.authority.services import Services
 from smartlic.authority.services.scope import Principal
 from smartlic.errors import InvalidInput, SmartlicError
+from smartlic.formats.bounds import decimal
 from smartlic.web.routing import GuardedRouter, SerialisedRoute
 
 router = GuardedRouter(tags=[TAG], responses=VENDOR_ERRORS, route_class=SerialisedRoute)
@@ -32,10 +33,10 @@ class LicenseIn(CssmModel):
     precedence: str = Field(default="LONGEST_TERM_FIRST", max_length=40)
 
     def count(self) -> int:
-        text = str(self.quantity).strip()
-        if not text.isdigit() or not 1 <= int(text) <= 1_000_000:
+        quantity = decimal(str(self.quantity).strip())
+        if quantity is None or not 1 <= quantity <= 1_000_000:
             raise InvalidInput(f"quantity of {self.entitlementTag} must be 1-1000000")
-        return int(text)
+        return quantity
 
 
 class ReservationRequestIn(CssmModel):
