@@ -83,17 +83,24 @@ def current_usage(s: Session, instance_id: str) -> dict[str, InstanceUsage]:
     return {u.license_id: u for u in rows}
 
 
-def lock_instances(s: Session, instance_ids: Iterable[str]) -> None:
+def lock_instances(s: Session, instance_ids: Iterable[str]) -> list[ProductInstance]:
     """Lock instance rows (PostgreSQL) in id order, before their usage is read and their
     pools locked: the one lock order of a request's ingest (``_ingest.ingest``: instances,
     then pools), which holds a device's row while it moves its pools. A write locking the
     pools first waited on the row an ingest held while the ingest waited on its pool (a
-    deadlock), and moved or freed usage read before the report changed it."""
-    s.execute(
-        select(ProductInstance.id)
-        .where(ProductInstance.id.in_(sorted(set(instance_ids))))
-        .order_by(ProductInstance.id)  # locked as the rows leave the sort
-        .with_for_update()
+    deadlock), and moved or freed usage read before the report changed it.
+
+    Returns the rows locked, read again with the lock: an instance this session loaded before
+    (a signer found unlocked) is refreshed, or the pools it frees were those of the virtual
+    account a transfer committing in between moved it from."""
+    return list(
+        s.scalars(
+            select(ProductInstance)
+            .where(ProductInstance.id.in_(sorted(set(instance_ids))))
+            .order_by(ProductInstance.id)  # locked as the rows leave the sort
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
     )
 
 

@@ -48,8 +48,10 @@ __all__ = [
 ]
 
 
-_BY_UDI = select(ProductInstance).where(
-    ProductInstance.udi_pid == bindparam("pid"), ProductInstance.udi_sn == bindparam("sn")
+_BY_UDI = (
+    select(ProductInstance)
+    .where(ProductInstance.udi_pid == bindparam("pid"), ProductInstance.udi_sn == bindparam("sn"))
+    .with_for_update()
 )  # built once: every registration asks
 
 
@@ -63,6 +65,12 @@ INSTANCE_ID_BY_UDI = (
 
 
 def find_instance(s: Session, udi: Udi) -> ProductInstance | None:
+    """The instance of ``udi``, its row locked (PostgreSQL) by the lookup itself: its callers
+    go on to change its key, its codes or its pools, and an instance's row is locked before
+    its pools and read with the lock (``_usage.lock_instances``). Read without it, a transfer
+    committing in between left a code drawn from the pool the device had left, and a code
+    request holding its pools waited on the row the transfer held while the transfer waited
+    on those pools (a deadlock)."""
     return s.scalar(_BY_UDI, {"pid": udi.pid, "sn": udi.sn})
 
 

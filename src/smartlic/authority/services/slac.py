@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from smartlic.authority.services import _pool, ownership
 from smartlic.authority.services._base import SigningServiceBase, device_actor, logs_refusals
 from smartlic.authority.services._files import file_bytes, policy_for, udi_of
-from smartlic.authority.services._usage import outstanding_codes
+from smartlic.authority.services._usage import lock_instances, outstanding_codes
 from smartlic.authority.services.interfaces import AuthorizationCodeOut
 from smartlic.authority.services.reporting import touch_collector
 from smartlic.authority.services.scope import (
@@ -444,18 +444,19 @@ class SqlAuthorizationService(SigningServiceBase):
         code_bytes, signature = parse_return_code(code)
         code_id = str(uuid.UUID(bytes=code_bytes))
         now = self.now()
+        outstanding = (
+            AuthorizationCode.code_id == code_id,
+            AuthorizationCode.returned_at.is_(None),
+        )
         with self.transaction() as s:
-            rows = list(
-                s.scalars(
-                    select(AuthorizationCode).where(
-                        AuthorizationCode.code_id == code_id,
-                        AuthorizationCode.returned_at.is_(None),
-                    )
-                )
-            )
-            if not rows:
+            # its device's row locked first, then the code read (``_usage.lock_instances``):
+            # read before, a transfer committing in between had moved it to another pool, or
+            # a return of the same code had freed it already; either was freed again here
+            device = select(AuthorizationCode.instance_id).where(*outstanding).limit(1)
+            inst = next(iter(lock_instances(s, s.scalars(device))), None)
+            rows = list(s.scalars(select(AuthorizationCode).where(*outstanding)))
+            if inst is None or not rows:
                 raise NotFound("no authorization code is outstanding for this return code")
-            inst = s.get_one(ProductInstance, rows[0].instance_id)
             va = s.get_one(VirtualAccount, inst.virtual_account_id)
             if domain is not None and va.smart_account.domain != domain:
                 raise NotFound("no authorization code is outstanding for this return code")
