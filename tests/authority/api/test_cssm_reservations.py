@@ -86,3 +86,37 @@ def test_a_reservation_quantity_is_a_plain_number(world: LiveAuthority, quantity
     url = f"{REMOVE.removesuffix('/devices/remove')}/reserve-licenses"
     _failed(http.post(url, json={"reservationRequests": [request]}), 422, "quantity")
     assert snapshot(admin) == before
+
+
+def test_a_reserved_device_takes_its_reservation_along_when_transferred(
+    world: LiveAuthority,
+) -> None:
+    """As the vendor's manager does: the licenses a device has reserved move with it to the
+    other virtual account (held there, freed there by its return code)."""
+    key = generate_key()
+    code_id = _reserve(world, key)
+    http = _bearer(world)
+
+    def reserved(va: str) -> int:
+        lines = ok(http.post(f"{ACCT}/licenses", json={"virtualAccounts": [va]}))["licenses"]
+        return sum(line["reserved"] for line in lines)
+
+    assert (reserved("Prod"), reserved("Spare")) == (2, 0)
+    sudi = {"udiPid": RESERVED.pid, "udiSerialNumber": RESERVED.sn}
+    move = {"productInstances": [
+        {"sudi": sudi, "productTagName": "", "targetVirtualAccount": "Spare"}
+    ]}  # fmt: skip
+    [inst] = world.services.instances.list_instances(D, "Prod", scope=SYSTEM).items
+    preview = world.services.instances.preview_transfer(D, inst.id, target="Spare", scope=SYSTEM)
+    assert [(ln.tag, ln.moving) for ln in preview.lines] == [(TAG, 2)]  # the portal shows it
+    transfer = f"{ACCT}/virtual-accounts/Prod/devices/transfer"
+    assert ok(http.post(transfer, json=move))["status"] == "SUCCESS"
+    assert (reserved("Prod"), reserved("Spare")) == (0, 2)
+    [row] = world.services.reservations.list_reservations(D, "Spare", scope=SYSTEM)
+    assert row.virtual_account == "Spare"
+    assert world.services.reservations.list_reservations(D, "Prod", scope=SYSTEM) == []
+    remove = REMOVE.replace("/Prod/", "/Spare/")
+    genuine = make_return_code(key, code_id, RESERVED)
+    body = {"productInstacesRemoveRequests": [_removal(RESERVED, genuine)]}
+    assert ok(http.post(remove, json=body)) == {"status": "SUCCESS"}
+    assert (reserved("Prod"), reserved("Spare")) == (0, 0)

@@ -25,7 +25,14 @@ from smartlic.authority.services import _pool
 from smartlic.authority.services._compliance import Judged, bump_judged
 from smartlic.domain.enums import Enforcement, EntitlementStatus, InstanceStatus
 from smartlic.formats.device_v1 import Entitlement
-from smartlic.storage.models import AuthorizationCode, InstanceUsage, License, ProductInstance
+from smartlic.storage.models import (
+    AuthorizationCode,
+    InstanceUsage,
+    License,
+    LicenseReservation,
+    LicenseReservationLine,
+    ProductInstance,
+)
 from smartlic.storage.prepared import Prepared
 
 # Built once: every authorization runs them (bench/authority.py, issue 14). The write path
@@ -235,21 +242,41 @@ def move_pools(s: Session, inst: ProductInstance, target_va_id: str) -> list[tup
     """The pool counters ((virtual account id, license id)) ``move_all`` changes, for a caller
     moving several instances in one transaction to lock them all first, in one order."""
     held = list(current_usage(s, inst.id))
-    return _moved_pools(inst, held, outstanding_codes(s, inst), target_va_id)
+    reserved = reserved_lines(s, inst)
+    return _moved_pools(inst, held, outstanding_codes(s, inst), reserved, target_va_id)
+
+
+def reserved_lines(s: Session, inst: ProductInstance) -> list[tuple[str, str, int]]:
+    """What the device's license reservation (SLR; not returned) holds in its pool:
+    (virtual account id, license id, count) per license; none for a universal one (PLR)."""
+    rows = s.execute(
+        select(LicenseReservation.virtual_account_id, LicenseReservationLine.license_id,
+               LicenseReservationLine.count)
+        .join(LicenseReservationLine)
+        .where(LicenseReservation.instance_id == inst.id, LicenseReservation.returned_at.is_(None))
+    )  # fmt: skip
+    return [(va, lid, count) for va, lid, count in rows]
 
 
 def _moved_pools(
-    inst: ProductInstance, held: list[str], codes: list[AuthorizationCode], target_va_id: str
+    inst: ProductInstance,
+    held: list[str],
+    codes: list[AuthorizationCode],
+    reserved: list[tuple[str, str, int]],
+    target_va_id: str,
 ) -> list[tuple[str, str]]:
     pools = [(va, lid) for lid in held for va in (inst.virtual_account_id, target_va_id)]
     pools += [(va, c.license_id) for c in codes for va in (c.virtual_account_id, target_va_id)]
+    pools += [(v, lid) for va, lid, _ in reserved for v in (va, target_va_id)]
     return pools
 
 
 def move_all(s: Session, inst: ProductInstance, target_va_id: str, now: datetime) -> None:
-    """Move ``inst`` with what it uses and the reservations of its outstanding authorization
-    codes to another virtual account, and answer its (classic) usage again against the target
-    pool: a usage the target cannot cover is OUT OF COMPLIANCE there, whatever the source held.
+    """Move ``inst`` with what it uses, the reservations of its outstanding authorization
+    codes and its license reservation (SLR/PLR, as the vendor's manager moves a reserved
+    device's licenses with it) to another virtual account, and answer its (classic) usage
+    again against the target pool: a usage the target cannot cover is OUT OF COMPLIANCE
+    there, whatever the source held.
 
     Policy-mode usage keeps its reported status ("IN USE"): its status is computed at read
     time (``_instance_status``) from the pool it is in now. Its row is locked first
@@ -259,13 +286,22 @@ def move_all(s: Session, inst: ProductInstance, target_va_id: str, now: datetime
     held = current_usage(s, inst.id)
     counts = {lid: u.count for lid, u in held.items()}
     codes = outstanding_codes(s, inst)
+    reserved = reserved_lines(s, inst)
     # in one order: opposite transfers cannot deadlock
-    _pool.lock_counters(s, _moved_pools(inst, list(counts), codes, target_va_id))
+    _pool.lock_counters(s, _moved_pools(inst, list(counts), codes, reserved, target_va_id))
     _pool.add_in_use(s, inst.virtual_account_id, {lid: -n for lid, n in counts.items()})
     for code in codes:
         _pool.lock_counter(s, code.virtual_account_id, code.license_id).reserved -= code.count
         _pool.lock_counter(s, target_va_id, code.license_id).reserved += code.count
         code.virtual_account_id = target_va_id
+    for va_id, lid, count in reserved:
+        _pool.lock_counter(s, va_id, lid).reserved -= count
+        _pool.lock_counter(s, target_va_id, lid).reserved += count
+    s.execute(
+        update(LicenseReservation)
+        .where(LicenseReservation.instance_id == inst.id, LicenseReservation.returned_at.is_(None))
+        .values(virtual_account_id=target_va_id)
+    )
     inst.virtual_account_id = target_va_id
     _pool.add_in_use(s, target_va_id, counts)
     pool = _pool.read_counts(s, target_va_id, list(counts))

@@ -24,6 +24,7 @@ from smartlic.authority.services._usage import (
     move_pools,
     outstanding_codes,
     release_all,
+    reserved_lines,
 )
 from smartlic.authority.services.interfaces import (
     InstanceOut,
@@ -380,6 +381,8 @@ class SqlInstancesService(ServiceBase):
         moving = {lid: u.count for lid, u in current_usage(s, inst.id).items() if u.count}
         for code in outstanding_codes(s, inst):
             moving[code.license_id] = moving.get(code.license_id, 0) + code.count
+        for _, lid, count in reserved_lines(s, inst):
+            moving[lid] = moving.get(lid, 0) + count
         if not moving:
             return []
         pool = _pool.read_counts(s, dst.id, list(moving))
