@@ -9,6 +9,9 @@ chunked body the collector to 1.28 GB).
 * A JSON body (what FastAPI would parse: ``application/json``, ``application/*+json``)
   is read here, within the limit, checked by ``formats.jsonsafe.check_shape``, and handed on.
 * A client that sends nothing for ``read_timeout_s`` while its body is due gets 408.
+* A path or query string holding NUL (``%00``) is refused with 422 before any route reads it:
+  no text holds NUL (``formats.bounds.clean_text``) and PostgreSQL refuses it in a parameter,
+  so an account, virtual account, device or search of ``a%00b`` was a 500 on every route.
 
 Refusals are problem+json (413, 408, 422), or the vendor's ``{"status": "FAILED", "message"}``
 on vendor paths, and close the connection (the rest of the body is not read, see
@@ -34,8 +37,8 @@ import anyio
 import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from smartlic.errors import PayloadTooLarge, RequestTimeout, SmartlicError
-from smartlic.formats.bounds import decimal
+from smartlic.errors import InvalidInput, PayloadTooLarge, RequestTimeout, SmartlicError
+from smartlic.formats.bounds import clean_text, decimal
 from smartlic.formats.device_api import failed, is_vendor_path
 from smartlic.formats.jsonsafe import DEFAULT_LIMITS, JsonLimits, check_shape
 from smartlic.web.problems import PROBLEM_MEDIA_TYPE, problem
@@ -97,6 +100,10 @@ class BodyLimitMiddleware:
         self.policy = policy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _nul_in_url(scope):
+            refuse = _Refusal(scope, receive, send, vendor=is_vendor_path(scope["path"]))
+            await refuse(InvalidInput("the request's path or query holds a NUL character"))
+            return
         if scope["type"] != "http" or not _has_body(scope):
             await self.app(scope, receive, send)
             return
@@ -253,6 +260,11 @@ class _Refusal:
 
 def _too_large(limit: int, path: str) -> PayloadTooLarge:
     return PayloadTooLarge(f"the request body is larger than the limit of {limit} bytes for {path}")
+
+
+def _nul_in_url(scope: Scope) -> bool:
+    """True when the decoded path or the query string (``%00``) holds NUL."""
+    return not clean_text(scope["path"]) or b"%00" in scope.get("query_string", b"")
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

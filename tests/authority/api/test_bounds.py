@@ -163,8 +163,43 @@ def test_page_offsets_are_bounded(world: World) -> None:
         f"{ACCOUNT}/events",
         f"{V1}/events",
         f"{ACCOUNT}/usage-files",
+        f"{ACCOUNT}/reports",  # its own ge=0 alone: 2**63 was a 500
     ):
         for offset in (2**63, MAX_OFFSET + 1, -1):
             got = world.api.get(path, params={"offset": offset})
             assert problem(got, 422, "invalid-input")["parameter"] == "offset"
         assert ok(world.api.get(path, params={"offset": MAX_OFFSET}))["items"] == []
+
+
+@pytest.mark.parametrize("delivery", [2**63, 2**64, -(2**63) - 1, 0, -1])
+def test_webhook_delivery_ids_beyond_the_id_range_are_refused(world: World, delivery: int) -> None:
+    """``/webhook-deliveries/9223372036854775808`` (read, or replayed) answered 500: the id
+    went to the database as it came (``formats.bounds.check_id``)."""
+    before = snapshot(world.api)
+    base = f"{ACCOUNT}/webhook-deliveries/{delivery}"
+    for got in (world.api.get(base), world.api.post(f"{base}/actions/replay")):
+        assert problem(got, 422, "invalid-input")["pointer"] == "/delivery_id"
+    assert snapshot(world.api) == before
+    assert ok(world.api.get(f"{ACCOUNT}/webhook-deliveries")) == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"{V1}/accounts/acme%00example",
+        f"{ACCOUNT}/virtual-accounts/Pr%00od/licenses",
+        f"{ACCOUNT}/devices/FOC%001",
+        f"{ACCOUNT}/devices?search=FOC%001",
+        f"{ACCOUNT}/reports?virtual_account=%00",
+        f"{V1}/events?name_prefix=a%00b",
+        f"{VENDOR}/v1/accounts/acme%00example/virtual-accounts",
+    ],
+)
+def test_a_nul_in_the_path_or_query_is_refused(world: World, url: str) -> None:
+    """A NUL (``%00``) in an account, virtual account, device, search or filter answered 500
+    on PostgreSQL (which takes no NUL in a parameter) on every route; now 422 before any
+    route reads it, in the vendor's shape on vendor paths."""
+    before = snapshot(world.api)
+    assert problem(world.api.get(url), 422, "invalid-input")["detail"].endswith("NUL character")
+    assert snapshot(world.api) == before
+    assert ok(world.api.get(f"{ACCOUNT}/devices"))["total"] == 0

@@ -34,7 +34,8 @@ from smartlic.authority.services._base import ServiceBase
 from smartlic.authority.services.scope import Principal, scope_in, system
 from smartlic.domain.compliance import pool_status
 from smartlic.domain.reports import Frequency, ReportKind, next_run
-from smartlic.errors import Forbidden, InvalidInput, NotFound
+from smartlic.errors import Forbidden, NotFound
+from smartlic.formats.bounds import check_page
 from smartlic.storage.models import License, Report, ReportSchedule, SmartAccount, VirtualAccount
 
 Recorder = Callable[..., None]  # ServiceBase.record
@@ -192,8 +193,7 @@ class SqlReportsService(ServiceBase):
         """Newest first; ``virtual_account`` keeps only that virtual account's reports; a
         caller limited to some virtual accounts sees only theirs."""
         sc = scope_in(scope, domain)
-        if not 1 <= limit <= 1000 or offset < 0:
-            raise InvalidInput("limit must be 1-1000 and offset >= 0", pointer="/limit")
+        check_page(limit, offset, 1000)
         with self.transaction() as s:
             sa = self.smart_account(s, domain)
             q = select(Report).where(Report.smart_account_id == sa.id)

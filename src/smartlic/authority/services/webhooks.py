@@ -52,6 +52,7 @@ from smartlic.authority.services.scope import Principal, scope_in
 from smartlic.clock import Clock
 from smartlic.crypto import open_sealed, seal
 from smartlic.errors import InvalidInput, NotFound, SmartlicError, Unavailable
+from smartlic.formats.bounds import check_id
 from smartlic.storage.models import (
     Event,
     SmartAccount,
@@ -337,7 +338,7 @@ class SqlWebhooksService(ServiceBase):
 
     def _delivery(self, s: Session, domain: str, delivery_id: int) -> WebhookDelivery:
         sa = self.smart_account(s, domain)
-        d = s.get(WebhookDelivery, delivery_id)
+        d = s.get(WebhookDelivery, check_id(delivery_id, "/delivery_id", "delivery_id"))
         if d is None or s.get(WebhookEndpoint, d.endpoint_id).smart_account_id != sa.id:  # type: ignore[union-attr]
             raise NotFound(f"no webhook delivery {delivery_id} in {domain!r}")
         return d

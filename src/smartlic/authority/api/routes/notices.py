@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import Query, Response, status
 
 from smartlic.authority.api.deps import PrincipalDep, ServicesDep
-from smartlic.authority.api.routes._common import ACCOUNT, API_PREFIX, COMMON_PROBLEMS
+from smartlic.authority.api.routes._common import ACCOUNT, API_PREFIX, COMMON_PROBLEMS, Offset
 from smartlic.authority.api.schemas.notices import (
     DeliveryPublic,
     JobPublic,
@@ -63,7 +63,7 @@ def list_reports(
     kind: ReportKind | None = None,
     virtual_account: Annotated[str | None, Query(max_length=200)] = None,
     limit: Limit = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ReportsPublic:
     items, total = services.reports.list_reports(
         domain,
