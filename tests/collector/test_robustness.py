@@ -8,7 +8,9 @@ import json
 import os
 import socket
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import inspect
 
@@ -240,3 +242,28 @@ def test_a_slow_authority_times_out_and_nothing_is_lost(world: World, tmp_path: 
         stop_collector(c)
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def _sent(client: httpx.Client, url: str, body: Any) -> httpx.Response:
+    """``body`` as ``json.dumps`` writes it: a lone surrogate travels as ``\\ud800``."""
+    return client.post(url, content=json.dumps(body), headers={"Content-Type": "application/json"})
+
+
+def test_lone_surrogates_in_signed_requests_are_refused(world: World, collector: Collector) -> None:
+    """A report whose payload held a lone surrogate (valid JSON: ``"\\ud800"``) answered 500
+    (its signature check encoded it to UTF-8), and so did a trust request holding one anywhere
+    (relayed as it came, the collector's own request to the authority could not encode it)."""
+    dev = world.device("SUR1")
+    report = dev.report(TAG, 1)
+    report["payload"] = report["payload"][:-1] + '\ud800"'
+    url = f"{PI}/v2/devices/reportusage"
+    assert problem(_sent(collector.pi, url, dev.body(report)), 422, "invalid-input")["pointer"] == (
+        "/payload"
+    )
+    for field in ("alg", "key_id", "value"):
+        trust = dev.trust_request("token")
+        trust["signature"][field] = "\ud800"
+        problem(_sent(collector.pi, f"{PI}/v1/trust", trust), 422, "invalid-input")
+    assert collector.services.status.totals().reports == 0
+    collector.report(dev, dev.report(TAG, 1))  # the device goes on
+    assert collector.services.status.totals().reports == 1

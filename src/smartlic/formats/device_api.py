@@ -10,7 +10,7 @@ from typing import Any
 
 from smartlic.crypto import Udi
 from smartlic.errors import InvalidInput
-from smartlic.formats.bounds import check_id, decimal
+from smartlic.formats.bounds import check_id, clean_text, decimal
 from smartlic.formats.device_v1 import parse_udi
 from smartlic.formats.envelope import make_nonce, timestamp_ms
 from smartlic.formats.rum import parse_sudi
@@ -107,7 +107,8 @@ def ok_poll(
 def echo_nonce(data: Mapping[str, Any]) -> str | None:
     """The request's ``nonce`` when it is one (the answer echoes it), else ``None``."""
     nonce = data.get("nonce")
-    return nonce if isinstance(nonce, str) and 0 < len(nonce) <= 64 else None
+    # a lone surrogate cannot be answered (no UTF-8 for it): not echoed, as any odd nonce
+    return nonce if isinstance(nonce, str) and 0 < len(nonce) <= 64 and clean_text(nonce) else None
 
 
 def is_vendor_path(path: str) -> bool:

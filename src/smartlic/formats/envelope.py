@@ -30,6 +30,7 @@ from typing import Any
 from smartlic.crypto import Signer, sign_bytes
 from smartlic.errors import InvalidInput, SignatureInvalid
 from smartlic.formats import jsonsafe
+from smartlic.formats.bounds import check_text
 
 __all__ = [
     "ALG",
@@ -111,6 +112,8 @@ def envelope_key_id(envelope: Mapping[str, Any]) -> str:
     sig = envelope.get("signature")
     if not isinstance(sig, Mapping) or not isinstance(sig.get("key_id"), str):
         raise InvalidInput("envelope has no signature.key_id", pointer="/signature/key_id")
+    # a key id is looked up in the database: text it can hold (no NUL, no lone surrogate)
+    check_text(sig["key_id"], "/signature/key_id", "signature.key_id", max_len=128)
     if sig.get("alg") != ALG:
         raise SignatureInvalid(f"unsupported signature algorithm {sig.get('alg')!r}")
     return str(sig["key_id"])

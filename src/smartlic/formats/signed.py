@@ -59,7 +59,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from smartlic.clock import Clock
 from smartlic.crypto import Udi, fingerprint, load_certificate, verify_bytes, verify_certificate
 from smartlic.errors import InvalidInput, ReplayDetected, SignatureInvalid
-from smartlic.formats.bounds import check_time
+from smartlic.formats.bounds import check_time, clean_text
 from smartlic.formats.device_v1 import parse_udi, require_str, require_type
 from smartlic.formats.envelope import envelope_key_id, parse_iso, read_payload
 from smartlic.formats.rum import RumReport, key_id_of, read_report
@@ -371,6 +371,10 @@ def verify_signature(key: Ed25519PublicKey, text: Any, value: Any) -> None:
     signature of the exact payload string ``text``, never of a re-serialisation of it."""
     if not isinstance(text, str) or not isinstance(value, str):
         raise SignatureInvalid("envelope is missing its payload or signature value")
+    if not clean_text(text):  # a lone surrogate has no UTF-8 bytes to have signed
+        raise InvalidInput(
+            "payload must be valid Unicode text (no lone surrogates, no NUL)", pointer="/payload"
+        )
     verify_bytes(key, text.encode(), value)
 
 

@@ -26,6 +26,7 @@ from tests.authority.api.helpers import (
     ok,
     pool_line,
     problem,
+    register,
     snapshot,
 )
 from tests.authority.api.test_policy_mode_api import (
@@ -35,6 +36,7 @@ from tests.authority.api.test_policy_mode_api import (
     instance_id,
     report,
     token,
+    vendor_body,
 )
 from tests.devices import PolicyDevice
 
@@ -203,3 +205,42 @@ def test_a_nul_in_the_path_or_query_is_refused(world: World, url: str) -> None:
     assert problem(world.api.get(url), 422, "invalid-input")["detail"].endswith("NUL character")
     assert snapshot(world.api) == before
     assert ok(world.api.get(f"{ACCOUNT}/devices"))["total"] == 0
+
+
+@pytest.mark.parametrize("key_id", ["\ud800", "a\x00b", "f" * 129])
+def test_signature_key_ids_that_are_no_text_are_refused(world: World, key_id: str) -> None:
+    """A ``signature.key_id`` holding a lone surrogate or a NUL was looked up as it came: a
+    500 on authorize and deregister (UTF-8 could not encode it, PostgreSQL takes no NUL)."""
+    api = world.api
+    dev = new_device(world.live, 9)
+    register(world.live, api, dev, create_token(api)["text"])
+    before = snapshot(api)
+    for path, request in (("authorize", dev.authorize({TAG: 1})), ("deregister", dev.deregister())):
+        request["signature"]["key_id"] = key_id
+        got = problem(post_json(api, f"{DEVICE}/{path}", request), 422, "invalid-input")
+        assert got["pointer"] == "/signature/key_id"
+    assert snapshot(api) == before
+    ok(api.post(f"{DEVICE}/authorize", json=dev.authorize({TAG: 1})))  # the device goes on
+
+
+@pytest.mark.parametrize("request_", ["", 1, [1], None], ids=["text", "number", "list", "null"])
+def test_authorization_requests_that_are_no_envelope_are_refused(
+    world: World, trusted: PolicyDevice, request_: Any
+) -> None:
+    """``"requests": [""]`` answered 500: the refusal looked for the device's UDI in the
+    envelope it had just refused for being none."""
+    before = snapshot(world.api)
+    body = vendor_body(world, requests=[request_])
+    answer = ok(world.anon.post(f"{VENDOR}/v2/devices/authrequest", json=body), 202)
+    done = complete(world, world.anon, answer)
+    assert done["data"]["authorizations"][0]["status"] == "FAILED", done
+    assert snapshot(world.api) == before
+
+
+def test_a_nonce_that_is_no_text_is_not_echoed(world: World, trusted: PolicyDevice) -> None:
+    """``"nonce": "\\ud800"`` answered 500: the answer echoed it, and no UTF-8 holds it."""
+    body = vendor_body(world, requests=[trusted.auth_request({TAG: 1})])
+    body["data"]["nonce"] = "\ud800"
+    got = ok(post_json(world.anon, f"{VENDOR}/v2/devices/authrequest", body), 202)
+    assert got["nonce"] != "\ud800"
+    complete(world, world.anon, got)

@@ -566,6 +566,8 @@ def _list(value: Any) -> list[Any]:
 
 
 def _sudi_of(env: Any) -> dict[str, str]:
+    if not isinstance(env, dict):  # refused as no envelope: names no device
+        return {}
     try:
         udi = parse_udi(read_payload(env).get("udi"))
         return sudi_json(udi)

@@ -40,6 +40,7 @@ from smartlic.collector.services.deliveries import digest_of, file_facts, record
 from smartlic.collector.services.trusted import CollectorVerifier
 from smartlic.collector.settings import CollectorSettings
 from smartlic.errors import InvalidInput, NotFound, SmartlicError, Unavailable
+from smartlic.formats.bounds import clean_text
 from smartlic.formats.device_api import body
 from smartlic.formats.rum import parse_sudi, sudi_json
 
@@ -89,6 +90,8 @@ class Forwarder(ServiceBase):
 
     def trust(self, envelope: Any) -> dict[str, Any]:
         """A trust request passed to the authority now (it needs the token checked online)."""
+        if not clean_text(json.dumps(envelope, ensure_ascii=False)):  # JSON cannot carry it on
+            raise InvalidInput("a trust request must be valid Unicode text (no lone surrogates)")
         prefs = self.prefs()
         if not prefs.connectivity:
             raise Unavailable(
