@@ -55,3 +55,14 @@ def test_bad_durations_are_refused(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.stderr.startswith("Error [invalid-input]: not a duration")
     assert not (tmp_path / "c.json").exists()
+
+
+@pytest.mark.parametrize("duration", [str(2**64), "9" * 400, "36526d", "\u0663d"])
+def test_durations_past_a_century_are_refused(tmp_path: Path, duration: str) -> None:
+    """``lab advance 18446744073709551616`` ended in an OverflowError traceback."""
+    env = {"SMARTLIC_LAB_CLOCK": str(tmp_path / "c.json")}
+    result = runner.invoke(app, ["lab", "advance", duration], env=env)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("Error [invalid-input]: ")
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert not (tmp_path / "c.json").exists()

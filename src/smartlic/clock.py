@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 __all__ = [
+    "MAX_DURATION",
     "Clock",
     "LabClock",
     "ManualClock",
@@ -139,13 +140,22 @@ def clock_from_env() -> Clock:
     return LabClock(path) if path else SystemClock()
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.ASCII)  # ASCII digits
 _UNITS = {"": 86400.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 
 
+# A lab clock moves by days and years, not past the end of the calendar: "2**64" days made
+# timedelta raise OverflowError (the device shell's command and `lab advance` crashed).
+MAX_DURATION = timedelta(days=36525)
+
+
 def parse_duration(text: str) -> timedelta:
-    """``"90d"``, ``"12h"``, ``"30m"``, ``"45s"``, ``"2w"``; a bare number means days."""
+    """``"90d"``, ``"12h"``, ``"30m"``, ``"45s"``, ``"2w"``; a bare number means days; at
+    most ``MAX_DURATION`` (100 years)."""
     match = _DURATION.match(text)
     if not match:
         raise ValueError(f"not a duration: {text!r} (use e.g. 30d, 12h, 15m)")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]  # inf for 400 digits: refused
+    if not seconds <= MAX_DURATION.total_seconds():
+        raise ValueError(f"a duration is at most {MAX_DURATION.days} days, not {text[:40]!r}")
+    return timedelta(seconds=seconds)

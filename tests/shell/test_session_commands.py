@@ -166,3 +166,38 @@ def test_a_number_argument_takes_ascii_digits_only(switch: Console, line: str) -
     out = switch(line) if line.startswith("show") else switch.config(line)
     assert "% Invalid input detected at '^' marker." in out
     assert "Smart Licensing Status" in switch("show version")  # the session goes on
+
+
+@pytest.mark.parametrize(
+    "duration",
+    [str(2**64), "99999999999999999999999d", "5000000000w", "9" * 400, "36526", "\u0663d"],
+)
+def test_lab_clock_advance_refuses_durations_past_a_century(switch: Console, duration: str) -> None:
+    """``lab clock advance 18446744073709551616`` raised OverflowError out of the session
+    (timedelta holds no such span; 400 digits are infinity as a float)."""
+    before = switch("show clock")
+    out = switch(f"lab clock advance {duration}")
+    assert "% Invalid input detected at '^' marker." in out
+    assert switch("show clock") == before  # the clock did not move, the session goes on
+    assert switch("lab clock advance 36525") != before
+
+
+@pytest.mark.parametrize("value", ["R\udcffX", "R\x00X"], ids=["undecodable-byte", "nul"])
+def test_a_line_that_is_no_text_is_invalid_input(switch: Console, value: str) -> None:
+    """A byte stdin could not decode (a lone surrogate under surrogateescape) or a NUL in a
+    config value was taken, and ``write memory`` then raised UnicodeEncodeError out of the
+    session; in a file name it raised ValueError. Now the line is refused where it enters."""
+    out = switch.config(f"hostname {value}")
+    assert out.count("% Invalid input detected at '^' marker.") == 1
+    assert " " * len("hostname R") + "^" in out
+    assert "% Invalid input detected" in switch(f"more flash:{value}")
+    assert "[OK]" in switch("write memory")
+    assert "hostname Switch" in switch("show running-config | include hostname")
+
+
+def test_a_file_name_longer_than_the_file_system_takes_is_refused(switch: Console) -> None:
+    """``more flash:`` and 300 characters raised OSError (ENAMETOOLONG) out of the session."""
+    for line in (f"more flash:{'x' * 300}", f"license smart import file flash:{'x' * 300}"):
+        out = switch(line)
+        assert "% Not a file name" in out, out
+    assert "Smart Licensing Status" in switch("show version")  # the session goes on

@@ -14,18 +14,24 @@ from __future__ import annotations
 from pathlib import Path
 
 from smartlic.errors import InvalidInput
+from smartlic.formats.bounds import clean_text
 
 __all__ = ["FLASH_PREFIXES", "resolve_path"]
 
 FLASH_PREFIXES = ("flash:", "bootflash:")
+NAME_MAX = 255  # bytes in one part of a path (Linux, macOS); a longer one is ENAMETOOLONG
 
 
 def resolve_path(flash_dir: Path | None, text: str) -> Path:
     """``flash:name`` / ``flash: name`` → ``<state>/flash/name``; anything else is a plain path.
 
-    A ``flash:`` name must stay inside the flash folder (``flash:../x`` is refused).
+    A ``flash:`` name must stay inside the flash folder (``flash:../x`` is refused); a name
+    no file system holds (NUL, a lone surrogate, a part over ``NAME_MAX`` bytes) is refused
+    before any file call raises on it.
     """
     text = text.strip()
+    if not clean_text(text) or any(len(p.encode()) > NAME_MAX for p in text.split("/")):
+        raise InvalidInput(f"not a file name: {text[:40]!r}")
     for prefix in FLASH_PREFIXES:
         if text.startswith(prefix):
             return _in_flash(flash_dir, text[len(prefix) :].strip())

@@ -36,6 +36,7 @@ from smartlic.agent.shell.replies import (
     Reply,
 )
 from smartlic.errors import SmartlicError
+from smartlic.formats.bounds import clean_text
 
 __all__ = ["CONFIG", "CONFIG_LINE", "CPF", "CTRL_Z", "EXEC", "USER", "Outcome", "Session"]
 
@@ -99,6 +100,10 @@ class Session:
 
     def execute(self, line: str) -> Outcome:
         """Run one line in the current mode (or answer the pending question)."""
+        if not clean_text(line):  # a NUL, or a byte stdin could not decode (surrogateescape)
+            offset = len(self.prompt) if self.echo and self.pending is None else 0
+            column = next(i for i, char in enumerate(line) if not clean_text(char))
+            return _outcome(InvalidInput(column), offset)
         if self.pending is not None:
             return self._answer(line.strip())
         ctrl_z = line.rstrip("\r\n").endswith(CTRL_Z)
