@@ -85,3 +85,42 @@ def test_satellite_sync_reports_a_shrunk_pool(world: World, env: dict[str, str])
     out = run(env, "satellite", "sync")
     assert "CONFLICT" in out and "5 in use at the satellite" in out and "holds 2" in out
     assert "CONFLICT" in run(env, "satellite", "status")
+
+
+def _lines(*lines: object) -> str:
+    return json.dumps({"lines": list(lines)})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "not json",
+        "[]",
+        _lines(1),
+        _lines({"purchased": 1}),
+        _lines({"tag": TAG, "purchased": "\u00b2"}),
+        _lines({"tag": TAG, "purchased": 2**64}),
+        _lines({"tag": TAG, "purchased": -1}),
+        _lines({"tag": TAG, "purchased": 2}, {"tag": "new", "enforcement": "sometimes"}),
+    ],
+    ids=["not-json", "list", "not-object", "no-tag", "sup", "2**64", "negative", "enforcement"],
+)
+def test_a_bad_license_list_is_refused_and_changes_nothing(
+    world: World, env: dict[str, str], tmp_path: Path, text: str
+) -> None:
+    """A saved license list that is not JSON, or whose lines are not ``{tag, purchased}``
+    with a count, ended in a traceback; lines after the first had already replaced the
+    holdings (deleted first, then re-added one by one)."""
+    run(env, "init", "--smart-account", DOMAIN, "--virtual-account", "Prod",
+        "--authority-url", world.live.url, "--api-key", world.collector_key,
+        "--authority-ca-fingerprint", fingerprint(world.live.keys.ca.certificate))  # fmt: skip
+    run(env, "satellite", "init")
+    run(env, "satellite", "sync")
+    before = run(env, "satellite", "status")
+    saved = tmp_path / "licenses.json"
+    saved.write_text(text)
+    result = CliRunner().invoke(app, ["collector", "satellite", "sync", "--licenses", str(saved)],
+                                env=env)  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error [") and "Traceback" not in result.output
+    assert run(env, "satellite", "status") == before

@@ -410,19 +410,22 @@ def satellite_token(
 def satellite_sync(
     licenses: Annotated[
         Path | None,
-        typer.Option(help="Offline: the VA's license list (JSON) saved from the authority."),
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="Offline: the VA's license list (JSON) saved from the authority.",
+        ),
     ] = None,
 ) -> None:
     """Synchronise: mirror the VA's holdings and push usage up (online, or by files)."""
-    import json
-
-    from smartlic.collector.satellite import sync_online
+    from smartlic.collector.satellite import read_license_list, sync_online
 
     with open_satellite() as (sat, services):
         if licenses is None:
             state = sync_online(sat, services)
         else:
-            state = sat.sync(services, services.status.prefs(), json.loads(licenses.read_text()))
+            listed = read_license_list(licenses.read_bytes())
+            state = sat.sync(services, services.status.prefs(), listed)
     _print_satellite(state)
 
 

@@ -40,8 +40,11 @@ from smartlic.collector.models import Device, Preference, Report
 from smartlic.collector.prefs import Preferences
 from smartlic.collector.services import CollectorServices
 from smartlic.crypto import Udi
+from smartlic.domain.compliance import MAX_QUANTITY
 from smartlic.domain.enums import Enforcement, HoldingKind
 from smartlic.errors import InvalidInput, NotFound
+from smartlic.formats import jsonsafe
+from smartlic.formats.bounds import check_id, check_text
 from smartlic.formats.rum import Measurement, RumReport, sign_report
 from smartlic.storage import make_engine, upgrade
 from smartlic.storage.models import Holding, InstanceUsage, License, ProductInstance
@@ -155,11 +158,10 @@ class Satellite:
         return state
 
     def mirror(self, prefs: Preferences, licenses: dict[str, Any]) -> dict[str, int]:
-        """Replace the local holdings by the VA's purchased quantities."""
+        """Replace the local holdings by the VA's purchased quantities (every line checked
+        before anything changes)."""
         domain, va_name = _account(prefs)
-        lines = licenses.get("lines")
-        if not isinstance(lines, list):
-            raise InvalidInput("a license list has lines [{tag, purchased, ...}]")
+        lines = license_lines(licenses)
         s = self.services()
         self._define_missing(s, lines)
         va = next(
@@ -169,26 +171,25 @@ class Satellite:
             conn.execute(delete(Holding).where(Holding.virtual_account_id == va.id))
         out = {}
         for line in lines:
-            if int(line.get("purchased", 0)) > 0:
-                qty = int(line["purchased"])
+            if line.purchased > 0:
                 s.licenses.add_holding(
-                    domain, va_name, tag=line["tag"], quantity=qty, kind=HoldingKind.PERPETUAL,
-                    scope=system(ACTOR),
+                    domain, va_name, tag=line.tag, quantity=line.purchased,
+                    kind=HoldingKind.PERPETUAL, scope=system(ACTOR),
                 )  # fmt: skip
-                out[line["tag"]] = qty
+                out[line.tag] = line.purchased
         return out
 
     @staticmethod
-    def _define_missing(s: Services, lines: list[dict[str, Any]]) -> None:
+    def _define_missing(s: Services, lines: list[LicenseLine]) -> None:
         known = {lic.tag for lic in s.licenses.list_catalogue()}
         for line in lines:
-            if line["tag"] in known:
+            if line.tag in known:
                 continue
             s.licenses.define_license(
-                tag=line["tag"],
-                name=str(line.get("name") or line["tag"])[:100],
-                display_name=str(line.get("display_name") or line["tag"])[:200],
-                enforcement=Enforcement(line.get("enforcement", "unenforced")),
+                tag=line.tag,
+                name=line.name,
+                display_name=line.display_name,
+                enforcement=line.enforcement,
                 scope=system(ACTOR),
             )
 
@@ -363,3 +364,48 @@ def satellite_app(sat: Satellite) -> Any:
         data_dir=sat.directory, database_url=sat.url, key_dir=sat.directory / "keys"
     )
     return create_app(settings, clock=sat.clock, services=sat.services())
+
+
+@dataclass(frozen=True)
+class LicenseLine:
+    """One line of a VA's license list, as the satellite mirrors it."""
+
+    tag: str
+    purchased: int
+    name: str
+    display_name: str
+    enforcement: Enforcement
+
+
+def read_license_list(data: bytes) -> dict[str, Any]:
+    """A license list saved from the authority (``GET .../licenses``): a JSON object."""
+    try:
+        listed = jsonsafe.loads(data.decode())
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise InvalidInput(f"the license list is not JSON: {exc}", code="malformed-json") from exc
+    if not isinstance(listed, dict):
+        raise InvalidInput("a license list is a JSON object with lines [{tag, purchased}]")
+    return listed
+
+
+def license_lines(licenses: dict[str, Any]) -> list[LicenseLine]:
+    """Every line checked (a tag, a count 0-2**63-1, a known enforcement), or InvalidInput."""
+    lines = licenses.get("lines")
+    if not isinstance(lines, list):
+        raise InvalidInput("a license list has lines [{tag, purchased, ...}]")
+    return [_line(line, f"/lines/{i}") for i, line in enumerate(lines)]
+
+
+def _line(line: Any, ptr: str) -> LicenseLine:
+    if not isinstance(line, dict):
+        raise InvalidInput("a license line is {tag, purchased, ...}", pointer=ptr)
+    tag = check_text(line.get("tag"), f"{ptr}/tag", "tag", max_len=255)
+    purchased = check_id(line.get("purchased", 0), f"{ptr}/purchased", "purchased", minimum=0)
+    if purchased > MAX_QUANTITY:  # add_holding's bound, checked before any holding goes
+        raise InvalidInput(f"purchased must be 0-{MAX_QUANTITY}", pointer=f"{ptr}/purchased")
+    enforcement = line.get("enforcement", "unenforced")
+    if enforcement not in set(Enforcement):
+        raise InvalidInput(f"enforcement: one of {', '.join(Enforcement)}", pointer=ptr)
+    name = str(line.get("name") or tag)[:100]
+    display_name = str(line.get("display_name") or tag)[:200]
+    return LicenseLine(tag, purchased, name, display_name, Enforcement(enforcement))
