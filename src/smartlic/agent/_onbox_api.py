@@ -28,6 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from smartlic.errors import SmartlicError
+from smartlic.formats.bounds import decimal
 
 __all__ = ["OnBoxApi"]
 
@@ -108,7 +109,9 @@ def _handler(api: OnBoxApi) -> type[BaseHTTPRequestHandler]:
             if self.path.rstrip("/") != f"{BASE}/import":
                 self._reply(404, {"status": "FAILED", "message": "not found"})
                 return
-            length = int(self.headers.get("Content-Length") or 0)
+            # ASCII digits only (bounds.decimal): int() raised on "abc" or a superscript (the
+            # connection dropped with no answer) and read "1_0" as ten
+            length = decimal(self.headers.get("Content-Length") or "", max_digits=9) or 0
             if not 0 < length <= MAX_BODY:
                 self._reply(400, {"status": "FAILED", "message": "body required (<= 16 MiB)"})
                 return

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import socket
 import uuid
 import xml.etree.ElementTree as ET
 from datetime import timedelta
@@ -270,3 +272,27 @@ def test_a_tampered_state_keeps_policy_mode_and_drops_codes(
     assert status.policy is not None and status.policy.authorizations == []
     with pytest.raises(Forbidden):
         again.request(IPSEC)
+
+
+@pytest.mark.parametrize("length", ["abc", "\u00b2", "9" * 5000, "1_0", "+5", "0x10"])
+def test_the_on_box_api_answers_a_content_length_that_is_no_number(
+    make_policy: Make, length: str
+) -> None:
+    """``Content-Length: abc`` (or a superscript, or 5000 digits) raised ValueError in the
+    handler: the connection dropped with no answer. Now 400 ``FAILED``, and the API goes on."""
+    manager = make_policy()
+    host, port = manager.start_api("127.0.0.1", 0, "collector", "s3cret")
+    auth = base64.b64encode(b"collector:s3cret").decode()
+    request = (
+        f"POST /smartlic-service/import HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n"
+        f"Content-Length: {length}\r\nConnection: close\r\n\r\n"
+    )
+    with socket.create_connection((host, port), timeout=10) as sock:
+        sock.sendall(request.encode())
+        answer = b"".join(iter(lambda: sock.recv(65536), b""))
+    assert answer.startswith(b"HTTP/1.0 400 "), answer[:200]
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["status"] == "FAILED"
+    with httpx.Client(timeout=10) as client:
+        base = f"http://{host}:{port}/smartlic-service"
+        assert client.get(f"{base}/all-reports", auth=("collector", "s3cret")).status_code == 200
+    manager.stop_api()
