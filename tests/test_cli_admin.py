@@ -229,3 +229,15 @@ def test_api_clients_print_two_lines_and_their_tokens_stop_at_revoke(cli: Cli) -
     va = ("--role", "virtual-account-admin", "--virtual-account", "DEFAULT")
     out = cli.ok("admin", "api-clients", "create", D, *va)
     assert cli.row(cli.ok("admin", "api-clients", "list"), out.split()[1])[3] == "DEFAULT"
+
+
+def test_an_argument_that_is_no_text_is_refused(cli: Cli) -> None:
+    """A byte the locale cannot decode reaches argv as a lone surrogate (``$'\\xff'``):
+    ``va create``/``va list``/``licenses list`` raised UnicodeEncodeError, a traceback."""
+    before = cli.ok("admin", "va", "list", D)
+    for args in (("va", "create", D, "\udcff"), ("va", "list", "\udcff"),
+                 ("licenses", "list", D, "East\udcff")):  # fmt: skip
+        result = runner.invoke(app, ["admin", *args], env=cli.env)
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith("Error [invalid-input]: not valid UTF-8 text")
+    assert cli.ok("admin", "va", "list", D) == before

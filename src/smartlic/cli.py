@@ -26,6 +26,7 @@ from smartlic.authority.admin_cli import admin_app
 from smartlic.authority.cli import authority_app
 from smartlic.authority.cli_notices import jobs_app, notifications_app, reports_app, webhooks_app
 from smartlic.authority.cli_users import user_app
+from smartlic.formats.bounds import clean_text
 from smartlic.lab import lab_app
 
 if TYPE_CHECKING:
@@ -47,6 +48,17 @@ LAZY_APPS = {
 
 class LazyGroup(TyperGroup):
     """A Typer group whose ``LAZY_APPS`` are imported when invoked, not at start-up."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Every argument must be text (``bounds.clean_text``): a byte the locale cannot
+        decode reaches ``argv`` as a lone surrogate, and a command printing or storing it
+        raised UnicodeEncodeError (a traceback) instead of refusing it."""
+        for arg in args:
+            if not clean_text(arg):
+                shown = arg.encode("utf-8", "backslashreplace").decode()[:60]
+                typer.echo(f"Error [invalid-input]: not valid UTF-8 text: {shown}", err=True)
+                raise typer.Exit(2)
+        return super().parse_args(ctx, args)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [*super().list_commands(ctx), *sorted(self._lazy())]
