@@ -19,6 +19,7 @@ from smartlic.authority.services._pool import NOTED, TOUCHED
 from smartlic.clock import Clock
 from smartlic.errors import NotFound, OwnershipNotProven, SmartlicError
 from smartlic.formats import jsonsafe
+from smartlic.formats.bounds import decimal
 from smartlic.storage.models import Event, License, SmartAccount, VirtualAccount
 from smartlic.storage.prepared import Prepared
 
@@ -39,10 +40,8 @@ def id_number(digits: str) -> int:
     parameter outright, an error where the answer is "not found"). So does text that
     ``str.isdigit`` (the callers' test) takes for digits but is no ASCII id: ``int`` refuses a
     superscript or more than 4300 digits (a 500) and reads other scripts' digits."""
-    if not (digits.isascii() and digits.isdigit()) or len(digits) > 10:
-        return -1
-    n = int(digits)
-    return n if n < 2**31 else -1
+    n = decimal(digits, max_digits=10)
+    return n if n is not None and n < 2**31 else -1
 
 
 class ServiceBase:
