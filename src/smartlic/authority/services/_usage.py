@@ -30,7 +30,6 @@ from smartlic.storage.models import (
     InstanceUsage,
     License,
     LicenseReservation,
-    LicenseReservationLine,
     ProductInstance,
 )
 from smartlic.storage.prepared import Prepared
@@ -242,32 +241,31 @@ def move_pools(s: Session, inst: ProductInstance, target_va_id: str) -> list[tup
     """The pool counters ((virtual account id, license id)) ``move_all`` changes, for a caller
     moving several instances in one transaction to lock them all first, in one order."""
     held = list(current_usage(s, inst.id))
-    reserved = reserved_lines(s, inst)
-    return _moved_pools(inst, held, outstanding_codes(s, inst), reserved, target_va_id)
+    reservation = active_reservation(s, inst)
+    return _moved_pools(inst, held, outstanding_codes(s, inst), reservation, target_va_id)
 
 
-def reserved_lines(s: Session, inst: ProductInstance) -> list[tuple[str, str, int]]:
-    """What the device's license reservation (SLR; not returned) holds in its pool:
-    (virtual account id, license id, count) per license; none for a universal one (PLR)."""
-    rows = s.execute(
-        select(LicenseReservation.virtual_account_id, LicenseReservationLine.license_id,
-               LicenseReservationLine.count)
-        .join(LicenseReservationLine)
-        .where(LicenseReservation.instance_id == inst.id, LicenseReservation.returned_at.is_(None))
-    )  # fmt: skip
-    return [(va, lid, count) for va, lid, count in rows]
+def active_reservation(s: Session, inst: ProductInstance) -> LicenseReservation | None:
+    """The device's license reservation (SLR/PLR) not returned yet, with its lines."""
+    return s.scalar(
+        select(LicenseReservation).where(
+            LicenseReservation.instance_id == inst.id, LicenseReservation.returned_at.is_(None)
+        )
+    )
 
 
 def _moved_pools(
     inst: ProductInstance,
     held: list[str],
     codes: list[AuthorizationCode],
-    reserved: list[tuple[str, str, int]],
+    reservation: LicenseReservation | None,
     target_va_id: str,
 ) -> list[tuple[str, str]]:
     pools = [(va, lid) for lid in held for va in (inst.virtual_account_id, target_va_id)]
     pools += [(va, c.license_id) for c in codes for va in (c.virtual_account_id, target_va_id)]
-    pools += [(v, lid) for va, lid, _ in reserved for v in (va, target_va_id)]
+    if reservation is not None:
+        sides = (reservation.virtual_account_id, target_va_id)
+        pools += [(va, line.license_id) for line in reservation.lines for va in sides]
     return pools
 
 
@@ -286,22 +284,20 @@ def move_all(s: Session, inst: ProductInstance, target_va_id: str, now: datetime
     held = current_usage(s, inst.id)
     counts = {lid: u.count for lid, u in held.items()}
     codes = outstanding_codes(s, inst)
-    reserved = reserved_lines(s, inst)
+    reservation = active_reservation(s, inst)
     # in one order: opposite transfers cannot deadlock
-    _pool.lock_counters(s, _moved_pools(inst, list(counts), codes, reserved, target_va_id))
+    _pool.lock_counters(s, _moved_pools(inst, list(counts), codes, reservation, target_va_id))
     _pool.add_in_use(s, inst.virtual_account_id, {lid: -n for lid, n in counts.items()})
     for code in codes:
         _pool.lock_counter(s, code.virtual_account_id, code.license_id).reserved -= code.count
         _pool.lock_counter(s, target_va_id, code.license_id).reserved += code.count
         code.virtual_account_id = target_va_id
-    for va_id, lid, count in reserved:
-        _pool.lock_counter(s, va_id, lid).reserved -= count
-        _pool.lock_counter(s, target_va_id, lid).reserved += count
-    s.execute(
-        update(LicenseReservation)
-        .where(LicenseReservation.instance_id == inst.id, LicenseReservation.returned_at.is_(None))
-        .values(virtual_account_id=target_va_id)
-    )
+    if reservation is not None:
+        for line in reservation.lines:
+            held_by = reservation.virtual_account_id
+            _pool.lock_counter(s, held_by, line.license_id).reserved -= line.count
+            _pool.lock_counter(s, target_va_id, line.license_id).reserved += line.count
+        reservation.virtual_account_id = target_va_id
     inst.virtual_account_id = target_va_id
     _pool.add_in_use(s, target_va_id, counts)
     pool = _pool.read_counts(s, target_va_id, list(counts))

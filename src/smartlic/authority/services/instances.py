@@ -18,13 +18,13 @@ from smartlic.authority.services._instance_status import StatusReader, StatusVie
 from smartlic.authority.services._keyset import after, check_cursor, split
 from smartlic.authority.services._search import exact_udi, substring, typed_udi
 from smartlic.authority.services._usage import (
+    active_reservation,
     current_usage,
     lock_instances,
     move_all,
     move_pools,
     outstanding_codes,
     release_all,
-    reserved_lines,
 )
 from smartlic.authority.services.interfaces import (
     InstanceOut,
@@ -381,8 +381,9 @@ class SqlInstancesService(ServiceBase):
         moving = {lid: u.count for lid, u in current_usage(s, inst.id).items() if u.count}
         for code in outstanding_codes(s, inst):
             moving[code.license_id] = moving.get(code.license_id, 0) + code.count
-        for _, lid, count in reserved_lines(s, inst):
-            moving[lid] = moving.get(lid, 0) + count
+        reservation = active_reservation(s, inst)
+        for line in reservation.lines if reservation is not None else ():
+            moving[line.license_id] = moving.get(line.license_id, 0) + line.count
         if not moving:
             return []
         pool = _pool.read_counts(s, dst.id, list(moving))

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from smartlic.authority.services import _pool, ownership
 from smartlic.authority.services._base import SigningServiceBase, logs_refusals
 from smartlic.authority.services._files import udi_of
+from smartlic.authority.services._usage import active_reservation
 from smartlic.authority.services.scope import Principal, scope_in
 from smartlic.crypto import Udi
 from smartlic.domain.enums import InstanceStatus
@@ -250,14 +251,6 @@ class SqlReservationsService(SigningServiceBase):
 
 
 # ---------------------------------------------------------------- used by instance removal
-
-
-def active_reservation(s: Session, inst: ProductInstance) -> LicenseReservation | None:
-    return s.scalar(
-        select(LicenseReservation).where(
-            LicenseReservation.instance_id == inst.id, LicenseReservation.returned_at.is_(None)
-        )
-    )
 
 
 def returned_reservation(
