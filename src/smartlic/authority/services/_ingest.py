@@ -37,7 +37,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from smartlic.authority.services import ownership
 from smartlic.authority.services._compliance import bump_noted
-from smartlic.authority.services._files import policy_doc, policy_for, policy_in_force
+from smartlic.authority.services._files import policy_doc, policy_for, policy_in_force, udi_of
 from smartlic.authority.services._usage import ADD_USAGE
 from smartlic.authority.services.scope import Principal, may_write
 from smartlic.crypto import Udi
@@ -302,7 +302,7 @@ def require_scope(s: Session, found: Iterable[ProductInstance], channel: Channel
         if not may_write(channel.caller, sa.domain, va.name):
             raise Forbidden(
                 f"{channel.caller.noun} may not report usage for the virtual account of "
-                f"device {inst.udi_pid}:{inst.udi_sn}"
+                f"device {udi_of(inst)}"
             )
 
 
